@@ -1,0 +1,46 @@
+/* batch_build.h - encodes records into a RecordBatch v2.
+ *
+ * Used where the broker itself produces batches (recompression, control
+ * records) and by tests and benchmarks that need real producer batches.
+ * Writes into a caller-provided buffer; never allocates. */
+#ifndef SLUICE_BATCH_BUILD_H
+#define SLUICE_BATCH_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct record_header {
+    const char *key;
+    size_t key_len;
+    const void *value;     /* NULL: a null header value */
+    size_t value_len;
+};
+
+struct batch_builder {
+    uint8_t *buf;
+    size_t cap;
+    size_t len;            /* bytes used so far, header included */
+    int32_t count;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int overflow;          /* set when a record did not fit */
+};
+
+/* Starts a batch in buf[0..cap); cap must be >= BATCH_HEADER_SIZE. */
+void batch_builder_init(struct batch_builder *b, uint8_t *buf, size_t cap,
+                        int64_t base_timestamp);
+
+/* Appends one record. key/value NULL means a null key/value (a NULL header
+ * key is written empty: Kafka header keys are never null). Returns 0, or
+ * -ENOSPC when the record does not fit (the batch stays as it was), or
+ * -EINVAL for nheaders < 0 or a field longer than Kafka's int32 lengths. */
+int batch_builder_add(struct batch_builder *b, int64_t timestamp,
+                      const void *key, size_t key_len,
+                      const void *value, size_t value_len,
+                      const struct record_header *headers, int nheaders);
+
+/* Fills in the header (baseOffset 0, the given attributes, producer id -1,
+ * CRC) and returns the batch's total size, or 0 for an empty batch. */
+size_t batch_builder_finish(struct batch_builder *b, int16_t attributes);
+
+#endif

@@ -1,0 +1,372 @@
+/* log.c - a partition log: open, append, read, offsets (see log.h).
+ *
+ * Owns the list of segments and offset assignment. Writing and syncing
+ * live in flush.c, crash recovery in recover.c, retention in retention.c.
+ * Single-threaded by design: the shard that owns a log is its only user. */
+#include "storage/log_private.h"
+#include "storage/kerr.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void log_config_defaults(struct log_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->segment_bytes = 1ull << 30;
+    cfg->segment_ms = 7ll * 24 * 3600 * 1000;
+    cfg->index_interval_bytes = 4096;
+    cfg->retention_ms = 7ll * 24 * 3600 * 1000;
+    cfg->retention_bytes = -1;
+    cfg->flush = FLUSH_ALWAYS;
+    cfg->flush_messages = INT64_MAX;
+    cfg->flush_ms = INT64_MAX;
+    cfg->max_message_bytes = 1048588;
+    cfg->log_append_time = false;
+    cfg->leader_epoch = 0;
+    cfg->max_pending = 1024;
+}
+
+int log_add_segment(struct log *log, struct segment *seg)
+{
+    if (log->nsegs == log->segcap) {
+        int ncap = log->segcap ? log->segcap * 2 : 8;
+        struct segment **p = realloc(log->segs, (size_t)ncap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        log->segs = p;
+        log->segcap = ncap;
+    }
+    log->segs[log->nsegs++] = seg;
+    return 0;
+}
+
+void log_remove_oldest(struct log *log)
+{
+    segment_destroy(log->segs[0], 1);
+    memmove(log->segs, log->segs + 1, (size_t)(log->nsegs - 1) * sizeof(*log->segs));
+    log->nsegs--;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Reads a small decimal file; -1 when absent or unreadable. */
+static int64_t read_offset_file(const char *dir, const char *name)
+{
+    char path[PATH_MAX], buf[32] = { 0 };
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int64_t v = -1;
+    if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%" SCNd64, &v) != 1)
+        v = -1;
+    fclose(f);
+    return v;
+}
+
+int log_open(struct log **out, const char *dir, const char *topic,
+             int32_t partition, const struct log_config *cfg, int64_t now_ms)
+{
+    struct log *log = calloc(1, sizeof(*log));
+    if (!log)
+        return -ENOMEM;
+    log->cfg = *cfg;
+    if (log->cfg.segment_bytes > INT32_MAX)
+        log->cfg.segment_bytes = INT32_MAX; /* positions are 32-bit, as in Kafka */
+    int n = snprintf(log->dir, sizeof(log->dir), "%s/%s-%" PRId32, dir, topic,
+                     partition);
+    int rc = (n < 0 || (size_t)n >= sizeof(log->dir)) ? -ENAMETOOLONG : 0;
+    if (rc == 0)
+        rc = mkdir_p(log->dir);
+    if (rc == 0)
+        rc = log_flush_init(log);
+    if (rc < 0)
+        goto err;
+
+    char marker[PATH_MAX];
+    snprintf(marker, sizeof(marker), "%s/%s", log->dir, LOG_CLEAN_MARKER);
+    int clean = access(marker, F_OK) == 0;
+    int64_t recovery_point = read_offset_file(log->dir, LOG_RECOVERY_POINT);
+    rc = log_recover(log, clean, recovery_point, now_ms);
+    if (rc < 0)
+        goto err;
+    /* From here on a crash is unclean: the marker must be gone for good. */
+    if (clean && unlink(marker) < 0) {
+        rc = -errno;
+        goto err;
+    }
+    log->last_sync_ms = now_ms;
+    *out = log;
+    return 0;
+err:
+    log_flush_free(log);
+    for (int i = 0; i < log->nsegs; i++)
+        segment_destroy(log->segs[i], 0);
+    free(log->segs);
+    free(log);
+    return rc;
+}
+
+int log_close(struct log *log)
+{
+    int rc = log_flush_blocking(log);
+    if (rc == 0)
+        rc = log_write_recovery_point(log, log->next_offset);
+    if (rc == 0) {
+        char marker[PATH_MAX];
+        snprintf(marker, sizeof(marker), "%s/%s", log->dir, LOG_CLEAN_MARKER);
+        FILE *f = fopen(marker, "we");
+        if (!f || fclose(f) != 0)
+            rc = -errno;
+    }
+    log_flush_free(log);
+    for (int i = 0; i < log->nsegs; i++)
+        segment_destroy(log->segs[i], 0);
+    free(log->segs);
+    free(log);
+    return rc;
+}
+
+static int log_roll(struct log *log, int64_t now_ms)
+{
+    struct segment *old = log_active(log), *seg;
+    /* Kafka appends a last time index entry when a segment goes inactive,
+     * so the segment's max timestamp is known without a scan. */
+    struct time_index *ti = &old->timeindex;
+    if (old->max_timestamp >= 0 &&
+        (ti->count == 0 || old->max_timestamp > ti->entries[ti->count - 1].timestamp)) {
+        int rc = time_index_append(ti, old->max_timestamp,
+                                   (uint32_t)(old->max_timestamp_offset - old->base_offset));
+        if (rc < 0)
+            return rc;
+    }
+    int rc = segment_flush_indexes(old);
+    if (rc == 0)
+        rc = segment_create(&seg, log->dir, log->next_offset, now_ms);
+    if (rc == 0 && (rc = log_add_segment(log, seg)) < 0)
+        segment_destroy(seg, 1);
+    if (rc == 0) {
+        log->seal.seg = old; /* flush.c syncs it once its writes are done */
+        log->roll_wanted = 0;
+    }
+    return rc;
+}
+
+static bool log_should_roll(const struct log *log, size_t len, int64_t now_ms)
+{
+    const struct segment *seg = log_active(log);
+    if (seg->size == 0)
+        return false;
+    return seg->size + len > log->cfg.segment_bytes ||
+           now_ms - seg->created_ms >= log->cfg.segment_ms;
+}
+
+int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
+               struct log_append_result *res)
+{
+    int nbatches;
+    int64_t nrecords;
+    if (log->error)
+        return log->error;
+    int kerr = batch_validate_set(records, len, log->cfg.max_message_bytes,
+                                  &nbatches, &nrecords);
+    if (kerr != KERR_NONE)
+        return kerr;
+    if (log->queue.count >= log->cfg.max_pending)
+        return -EAGAIN;
+    if (log_should_roll(log, len, now_ms)) {
+        /* A writev goes to one file: the queue must drain into the old
+         * segment, and its predecessor's seal finish, before a roll. */
+        if (log->queue.count > 0 || log->seal.seg) {
+            log->roll_wanted = 1;
+            return -EAGAIN;
+        }
+        int rc = log_roll(log, now_ms);
+        if (rc < 0)
+            return rc;
+    }
+
+    struct segment *seg = log_active(log);
+    struct log_batchq *q = &log->queue;
+    int64_t lat = log->cfg.log_append_time ? now_ms : -1;
+    if (q->count == 0) {
+        q->seg = seg;
+        q->pos = seg->size;
+        q->bytes = 0;
+    }
+    res->base_offset = log->next_offset;
+    res->log_append_time = lat;
+    for (size_t off = 0; off < len;) {
+        struct batch_header h;
+        uint8_t *b = records + off;
+        batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
+        batch_header_decode(b, &h);
+        int rc = segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
+        if (rc < 0)
+            return rc; /* out of memory for an index entry: nothing queued yet */
+        seg->size += batch_size(&h);
+        log->next_offset = batch_last_offset(&h) + 1;
+        off += batch_size(&h);
+    }
+    q->iov[q->count].iov_base = records;
+    q->iov[q->count].iov_len = len;
+    q->count++;
+    q->bytes += len;
+    q->end_offset = log->next_offset;
+    log->unsynced_messages += nrecords;
+    res->last_offset = log->next_offset - 1;
+    return 0;
+}
+
+int64_t log_start_offset(const struct log *log)
+{
+    return log->segs[0]->base_offset;
+}
+
+int64_t log_end_offset(const struct log *log)
+{
+    return log->next_offset;
+}
+
+int64_t log_written_end(const struct log *log)
+{
+    return log->written_end;
+}
+
+int64_t log_durable_end(const struct log *log)
+{
+    return log->cfg.flush == FLUSH_ALWAYS ? log->synced_end : log->written_end;
+}
+
+int log_error(const struct log *log)
+{
+    return log->error;
+}
+
+uint64_t log_size_bytes(const struct log *log)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < log->nsegs; i++)
+        total += log->segs[i]->size;
+    return total;
+}
+
+int log_segment_count(const struct log *log)
+{
+    return log->nsegs;
+}
+
+/* Index of the segment holding offset (the last with base <= offset). */
+static int log_find_segment(const struct log *log, int64_t offset)
+{
+    int lo = 0, hi = log->nsegs;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (log->segs[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - 1;
+}
+
+int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
+             struct log_range *ranges, int max_ranges)
+{
+    int64_t hw = log_durable_end(log);
+    if (offset < log_start_offset(log) || offset > hw)
+        return -ERANGE;
+    int n = 0;
+    uint64_t budget = max_bytes;
+    for (int i = log_find_segment(log, offset); i < log->nsegs && n < max_ranges; i++) {
+        struct segment *seg = log->segs[i];
+        uint64_t pos;
+        struct batch_header h;
+        if (offset >= hw || seg->durable_size == 0)
+            break;
+        int rc = segment_find_offset(seg, offset, seg->durable_size, &pos, &h);
+        if (rc == -ENOENT)
+            continue;
+        if (rc < 0)
+            return rc;
+        uint64_t len = seg->durable_size - pos;
+        uint64_t want = budget;
+        if (n == 0 && want < batch_size(&h))
+            want = batch_size(&h); /* KIP-74: at least one whole batch */
+        if (len > want)
+            len = want;
+        if (len == 0)
+            break;
+        ranges[n].fd = seg->fd;
+        ranges[n].pos = pos;
+        ranges[n].len = (uint32_t)len;
+        n++;
+        budget = budget > len ? budget - len : 0;
+        if (budget == 0 || i + 1 >= log->nsegs)
+            break;
+        offset = log->segs[i + 1]->base_offset;
+    }
+    return n;
+}
+
+/* Scans seg from the batch holding start for the first record at or after
+ * ts, reading whole batches only when their max timestamp qualifies. */
+static int segment_scan_timestamp(struct segment *seg, int64_t start, int64_t ts,
+                                  int64_t *offset, int64_t *timestamp)
+{
+    uint64_t pos;
+    struct batch_header h;
+    int rc = segment_find_offset(seg, start, seg->durable_size, &pos, &h);
+    for (; rc == 0; rc = segment_read_header(seg, pos, seg->durable_size, &h)) {
+        if (h.max_timestamp >= ts) {
+            uint8_t *buf = malloc(batch_size(&h));
+            if (!buf)
+                return -ENOMEM;
+            rc = pread(seg->fd, buf, batch_size(&h), (off_t)pos) == (ssize_t)batch_size(&h)
+                     ? batch_find_timestamp(buf, batch_size(&h), ts, offset, timestamp)
+                     : -EIO;
+            free(buf);
+            if (rc == 0)
+                return 0;
+        }
+        pos += batch_size(&h);
+    }
+    return -ENOENT;
+}
+
+int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
+                             int64_t *timestamp)
+{
+    for (int i = 0; i < log->nsegs; i++) {
+        struct segment *seg = log->segs[i];
+        if (seg->max_timestamp < ts || seg->durable_size == 0)
+            continue;
+        int64_t start = seg->base_offset + time_index_lookup(&seg->timeindex, ts);
+        int rc = segment_scan_timestamp(seg, start, ts, offset, timestamp);
+        if (rc != -ENOENT)
+            return rc;
+    }
+    return -ENOENT;
+}

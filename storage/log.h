@@ -1,0 +1,130 @@
+/* log.h - one partition's log: the public face of the storage engine.
+ *
+ * A log is a directory DIR/<topic>-<partition>/ of segments laid out as
+ * Kafka lays them out (<20-digit base offset>.log/.index/.timeindex),
+ * holding RecordBatch v2 byte for byte as producers sent it.
+ *
+ * Life of an append (single-threaded: one shard owns a log, no locks):
+ *   log_append()        validate, assign offsets, queue the caller's bytes
+ *   log_flush_submit()  one writev per log per loop turn on the caller's
+ *                       io_uring, linked to an fdatasync per flush policy
+ *   completion          written_end / durable_end advance; the caller
+ *                       answers acks=all for offsets below log_durable_end()
+ *
+ * Zero copy: log_append keeps a pointer to the caller's batch; the bytes
+ * must stay valid and unchanged until log_written_end() passes the
+ * append's last offset. Appends are refused with -EAGAIN while the queue of
+ * unsubmitted batches is full (the caller stops reading: backpressure).
+ *
+ * Invariants:
+ *   1. An offset is below log_durable_end() only after its bytes were
+ *      written and, with flush "always", fdatasync'ed.
+ *   2. A failed write or fdatasync makes the log fail for good (sticky
+ *      -EIO): nothing is ever acknowledged as durable after a failure.
+ *   3. Recovery at open truncates everything after the last valid batch;
+ *      it never removes a batch whose CRC is intact in a synced segment.
+ */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <liburing.h>
+
+enum flush_policy {
+    FLUSH_ALWAYS,   /* fdatasync before an append counts as durable (default) */
+    FLUSH_INTERVAL, /* Kafka's flush.messages / flush.ms */
+    FLUSH_OS,       /* leave it to the page cache */
+};
+
+/* Per-log settings, named after Kafka's topic configs. */
+struct log_config {
+    uint64_t segment_bytes;         /* segment.bytes (1 GiB) */
+    int64_t segment_ms;             /* segment.ms (7 days) */
+    uint32_t index_interval_bytes;  /* index.interval.bytes (4096) */
+    int64_t retention_ms;           /* retention.ms (7 days; -1 none) */
+    int64_t retention_bytes;        /* retention.bytes (-1 none) */
+    enum flush_policy flush;        /* (always) */
+    int64_t flush_messages;         /* flush.messages, for FLUSH_INTERVAL */
+    int64_t flush_ms;               /* flush.ms, for FLUSH_INTERVAL */
+    uint32_t max_message_bytes;     /* max.message.bytes (1048588) */
+    bool log_append_time;           /* message.timestamp.type=LogAppendTime */
+    int32_t leader_epoch;           /* stamped into partitionLeaderEpoch */
+    uint32_t max_pending;           /* batches queued per flush (1024) */
+};
+
+void log_config_defaults(struct log_config *cfg);
+
+struct log;
+
+/* A piece of a segment file, ready for splice/sendfile. */
+struct log_range {
+    int fd;
+    uint64_t pos;
+    uint32_t len;
+};
+
+struct log_append_result {
+    int64_t base_offset;
+    int64_t last_offset;
+    int64_t log_append_time;    /* -1 unless the topic uses LogAppendTime */
+};
+
+/* Opens (creating if needed) DIR/<topic>-<partition> and recovers it.
+ * Returns 0 or a negative errno. */
+int log_open(struct log **out, const char *dir, const char *topic,
+             int32_t partition, const struct log_config *cfg, int64_t now_ms);
+
+/* Writes and syncs whatever is queued (blocking), writes the indexes and a
+ * clean-shutdown marker, and frees the log. No flush may be in flight. */
+int log_close(struct log *log);
+
+/* Appends a record set (one or more batches). Returns 0, a positive Kafka
+ * error code for a rejected set (the log is untouched), -EAGAIN when the
+ * queue is full, or the log's sticky negative errno. */
+int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
+               struct log_append_result *res);
+
+/* Queues on ring the SQEs that write what was appended since the last
+ * flush, linked to an fdatasync when the policy asks for one. At most one
+ * flush per log is in flight. Returns the number of SQEs queued (0: nothing
+ * to do now) or a negative errno (-EBUSY: the ring's SQ is full). The
+ * caller submits the ring and dispatches completions with io_op_dispatch. */
+int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms);
+
+/* True while a flush or seal is in flight, or work waits that
+ * log_flush_submit can start now. (With FLUSH_INTERVAL an fdatasync that
+ * is due by time is started by calling log_flush_submit from a timer.) */
+bool log_flush_pending(const struct log *log);
+
+/* Offsets: [start, end) exists; below written_end it is in the files;
+ * below durable_end it is durable per the flush policy (the high
+ * watermark). */
+int64_t log_start_offset(const struct log *log);
+int64_t log_end_offset(const struct log *log);
+int64_t log_written_end(const struct log *log);
+int64_t log_durable_end(const struct log *log);
+int log_error(const struct log *log);
+uint64_t log_size_bytes(const struct log *log);
+int log_segment_count(const struct log *log);
+
+/* Fills ranges with the file bytes to send for a fetch at offset: starting
+ * at the batch that contains offset, at most max_bytes (but always one whole
+ * batch first, as Kafka does), never past the high watermark. Returns the
+ * number of ranges (0 at the high watermark) or -ERANGE when offset is
+ * outside [start, high watermark]. */
+int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
+             struct log_range *ranges, int max_ranges);
+
+/* ListOffsets by timestamp: the first offset whose record timestamp is
+ * >= ts, and that timestamp. Returns 0, or -ENOENT when there is none. */
+int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
+                             int64_t *timestamp);
+
+/* Deletes whole segments beyond retention.ms / retention.bytes, never the
+ * active one. Returns the number deleted or a negative errno. */
+int log_enforce_retention(struct log *log, int64_t now_ms);
+
+#endif

@@ -1,0 +1,87 @@
+/* log_private.h - the inside of struct log, shared by the files that make
+ * up the partition log: log.c (open, append, read), flush.c (writes and
+ * syncs), recover.c (open-time recovery), retention.c. Nothing outside
+ * storage/ includes this. */
+#ifndef SLUICE_LOG_PRIVATE_H
+#define SLUICE_LOG_PRIVATE_H
+
+#include <limits.h>
+#include <sys/uio.h>
+
+#include "storage/io.h"
+#include "storage/log.h"
+#include "storage/segment.h"
+
+#define LOG_CLEAN_MARKER "clean-shutdown"
+#define LOG_RECOVERY_POINT "recovery-point"
+
+/* Appended batches waiting for, or riding in, one writev. */
+struct log_batchq {
+    struct iovec *iov;
+    uint32_t count;
+    uint64_t bytes;
+    struct segment *seg;   /* the segment they go to */
+    uint64_t pos;          /* file position of the first */
+    int64_t end_offset;    /* one past the last offset they carry */
+};
+
+struct log_flush {
+    struct io_op write_op;
+    struct io_op sync_op;
+    struct log *log;
+    struct log_batchq q;   /* what the in-flight writev carries */
+    uint64_t done;         /* bytes of q already written (short writes) */
+    int with_sync;
+    struct segment *end_seg; /* where the writev ends: durable_size there */
+    uint64_t end_pos;
+    int64_t sync_end;      /* synced_end once the fdatasync completes */
+    int64_t sync_ms;
+    int64_t sync_messages;
+    int inflight;          /* SQEs not yet completed */
+};
+
+/* fdatasync of a sealed segment, submitted after a roll. */
+struct log_seal {
+    struct io_op op;
+    struct log *log;
+    struct segment *seg;
+    int inflight;
+};
+
+struct log {
+    char dir[PATH_MAX - 64];
+    struct log_config cfg;
+    struct segment **segs;      /* by base offset; the last one is active */
+    int nsegs;
+    int segcap;
+    int64_t next_offset;        /* log end offset */
+    int64_t written_end;
+    int64_t synced_end;
+    int error;                  /* sticky negative errno */
+    struct log_batchq queue;    /* appended, not yet submitted */
+    struct log_flush flush;
+    struct log_seal seal;
+    int64_t unsynced_messages;  /* FLUSH_INTERVAL bookkeeping */
+    int64_t last_sync_ms;
+    int roll_wanted;
+};
+
+static inline struct segment *log_active(const struct log *log)
+{
+    return log->segs[log->nsegs - 1];
+}
+
+int log_add_segment(struct log *log, struct segment *seg);
+void log_remove_oldest(struct log *log);
+
+/* recover.c */
+int log_recover(struct log *log, int clean, int64_t recovery_point,
+                int64_t now_ms);
+int log_write_recovery_point(struct log *log, int64_t offset);
+
+/* flush.c */
+int log_flush_init(struct log *log);
+void log_flush_free(struct log *log);
+int log_flush_blocking(struct log *log);
+
+#endif

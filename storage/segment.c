@@ -1,0 +1,217 @@
+/* segment.c - the files of one segment (see segment.h).
+ *
+ * Owns opening, creating, truncating and deleting a segment's three files
+ * and the bookkeeping of what it holds. Appended bytes are written by
+ * flush.c; this file only accounts for them. */
+#include "storage/segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int segment_path(const struct segment *seg, const char *ext,
+                        char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s%s", seg->base_path, ext);
+    return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+static int segment_open_files(struct segment *seg, int flags, int load)
+{
+    char path[PATH_MAX];
+    int rc = segment_path(seg, ".log", path, sizeof(path));
+    if (rc < 0)
+        return rc;
+    seg->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+    if (seg->fd < 0)
+        return -errno;
+    if ((rc = segment_path(seg, ".index", path, sizeof(path))) < 0 ||
+        (rc = offset_index_open(&seg->index, path, load)) < 0)
+        return rc;
+    if ((rc = segment_path(seg, ".timeindex", path, sizeof(path))) < 0 ||
+        (rc = time_index_open(&seg->timeindex, path, load)) < 0)
+        return rc;
+    return 0;
+}
+
+static struct segment *segment_alloc(const char *dir, int64_t base_offset)
+{
+    struct segment *seg = calloc(1, sizeof(*seg));
+    if (!seg)
+        return NULL;
+    seg->fd = -1;
+    seg->index.fd = -1;
+    seg->timeindex.fd = -1;
+    seg->base_offset = base_offset;
+    seg->next_offset = base_offset;
+    seg->max_timestamp = -1;
+    seg->max_timestamp_offset = base_offset;
+    int n = snprintf(seg->base_path, sizeof(seg->base_path), "%s/%020" PRId64,
+                     dir, base_offset);
+    if (n < 0 || (size_t)n >= sizeof(seg->base_path)) {
+        free(seg);
+        return NULL;
+    }
+    return seg;
+}
+
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int segment_create(struct segment **out, const char *dir, int64_t base_offset,
+                   int64_t now_ms)
+{
+    struct segment *seg = segment_alloc(dir, base_offset);
+    if (!seg)
+        return -ENAMETOOLONG;
+    seg->created_ms = now_ms;
+    int rc = segment_open_files(seg, O_CREAT | O_TRUNC, 0);
+    if (rc == 0)
+        rc = sync_dir(dir); /* the new names must survive a crash */
+    if (rc < 0) {
+        segment_destroy(seg, 1);
+        return rc;
+    }
+    *out = seg;
+    return 0;
+}
+
+int segment_load(struct segment **out, const char *dir, int64_t base_offset,
+                 int load_indexes)
+{
+    struct segment *seg = segment_alloc(dir, base_offset);
+    if (!seg)
+        return -ENAMETOOLONG;
+    int rc = segment_open_files(seg, O_CREAT, load_indexes);
+    struct stat st;
+    if (rc == 0 && fstat(seg->fd, &st) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        segment_destroy(seg, 0);
+        return rc;
+    }
+    seg->size = (uint64_t)st.st_size;
+    seg->created_ms = (int64_t)st.st_mtim.tv_sec * 1000;
+    *out = seg;
+    return 0;
+}
+
+int segment_note_batch(struct segment *seg, const struct batch_header *h,
+                       uint64_t pos, uint32_t interval)
+{
+    int64_t last = batch_last_offset(h);
+    uint32_t rel = (uint32_t)(last - seg->base_offset);
+    int rc = 0;
+
+    if (h->max_timestamp > seg->max_timestamp) {
+        seg->max_timestamp = h->max_timestamp;
+        seg->max_timestamp_offset = last;
+    }
+    seg->bytes_since_index += batch_size(h);
+    /* Like Kafka: an entry (last offset -> batch start) once more than
+     * interval bytes went by; never at position 0, which needs none. */
+    const struct offset_index *ix = &seg->index;
+    if (seg->bytes_since_index > interval && pos > 0 &&
+        (ix->count == 0 || ix->entries[ix->count - 1].position < pos)) {
+        rc = offset_index_append(&seg->index, rel, (uint32_t)pos);
+        if (rc == 0 && (seg->timeindex.count == 0 ||
+                        seg->max_timestamp >
+                            seg->timeindex.entries[seg->timeindex.count - 1].timestamp))
+            rc = time_index_append(&seg->timeindex, seg->max_timestamp,
+                                   (uint32_t)(seg->max_timestamp_offset -
+                                              seg->base_offset));
+        seg->bytes_since_index = 0;
+    }
+    seg->next_offset = last + 1;
+    return rc;
+}
+
+int segment_read_header(const struct segment *seg, uint64_t pos,
+                        uint64_t limit, struct batch_header *h)
+{
+    uint8_t buf[BATCH_HEADER_SIZE];
+    if (pos >= limit)
+        return -ENODATA;
+    if (limit - pos < BATCH_HEADER_SIZE)
+        return -EBADMSG;
+    ssize_t n = pread(seg->fd, buf, sizeof(buf), (off_t)pos);
+    if (n < 0)
+        return -errno;
+    if (n != (ssize_t)sizeof(buf))
+        return -EBADMSG;
+    batch_header_decode(buf, h);
+    if (h->length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
+        h->magic != BATCH_MAGIC || h->last_offset_delta < 0 ||
+        batch_size(h) > limit - pos)
+        return -EBADMSG;
+    return 0;
+}
+
+int segment_find_offset(const struct segment *seg, int64_t offset,
+                        uint64_t limit, uint64_t *pos, struct batch_header *h)
+{
+    if (offset < seg->base_offset)
+        offset = seg->base_offset;
+    uint64_t p = offset_index_lookup(&seg->index,
+                                     (uint32_t)(offset - seg->base_offset));
+    for (;;) {
+        int rc = segment_read_header(seg, p, limit, h);
+        if (rc == -ENODATA)
+            return -ENOENT;
+        if (rc < 0)
+            return rc;
+        if (batch_last_offset(h) >= offset) {
+            *pos = p;
+            return 0;
+        }
+        p += batch_size(h);
+    }
+}
+
+int segment_flush_indexes(struct segment *seg)
+{
+    int rc = offset_index_flush(&seg->index);
+    return rc < 0 ? rc : time_index_flush(&seg->timeindex);
+}
+
+int segment_truncate(struct segment *seg, uint64_t pos)
+{
+    if (ftruncate(seg->fd, (off_t)pos) < 0)
+        return -errno;
+    seg->size = pos;
+    int rc = offset_index_truncate_position(&seg->index, (uint32_t)pos);
+    if (rc < 0)
+        return rc;
+    return time_index_truncate_offset(&seg->timeindex,
+                                      (uint32_t)(seg->next_offset -
+                                                 seg->base_offset));
+}
+
+void segment_destroy(struct segment *seg, int unlink_files)
+{
+    static const char *const exts[] = { ".log", ".index", ".timeindex" };
+    if (!seg)
+        return;
+    if (seg->fd >= 0)
+        close(seg->fd);
+    offset_index_close(&seg->index);
+    time_index_close(&seg->timeindex);
+    for (int i = 0; unlink_files && i < 3; i++) {
+        char path[PATH_MAX];
+        if (segment_path(seg, exts[i], path, sizeof(path)) == 0)
+            unlink(path);
+    }
+    free(seg);
+}

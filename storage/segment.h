@@ -1,0 +1,71 @@
+/* segment.h - one segment of a partition log: <base>.log, <base>.index
+ * and <base>.timeindex, named by the 20-digit base offset as Kafka does.
+ *
+ * Life cycle:
+ *   segment_create()  new, empty, active (the log appends to it)
+ *   segment_load()    existing files at open; recovery may then truncate
+ *   seal              the log stops appending (roll); indexes written and
+ *                     synced, the .log synced (flush.c)
+ *   segment_destroy() closed; with unlink, its files removed (retention)
+ */
+#ifndef SLUICE_SEGMENT_H
+#define SLUICE_SEGMENT_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "storage/batch.h"
+#include "storage/index.h"
+
+struct segment {
+    int64_t base_offset;
+    int fd;                    /* the .log file */
+    uint64_t size;             /* bytes assigned, written or queued */
+    uint64_t durable_size;     /* bytes below the high watermark */
+    int64_t next_offset;       /* one past its last offset */
+    int64_t max_timestamp;     /* -1 when empty */
+    int64_t max_timestamp_offset;
+    int64_t created_ms;        /* for segment.ms */
+    uint64_t bytes_since_index;
+    struct offset_index index;
+    struct time_index timeindex;
+    char base_path[PATH_MAX - 16]; /* DIR/<base>, no extension */
+};
+
+/* Creates an empty segment in dir. 0 or negative errno. */
+int segment_create(struct segment **out, const char *dir, int64_t base_offset,
+                   int64_t now_ms);
+
+/* Opens an existing segment; with load_indexes its index files are read,
+ * otherwise they are emptied to be rebuilt by recovery. Its size is the
+ * file size; next_offset and max_timestamp are still unknown (recovery or
+ * segment_scan_tail fills them). */
+int segment_load(struct segment **out, const char *dir, int64_t base_offset,
+                 int load_indexes);
+
+/* Accounts one batch appended at position pos: offsets, timestamps and,
+ * every interval bytes, an index entry. Returns 0 or -ENOMEM. */
+int segment_note_batch(struct segment *seg, const struct batch_header *h,
+                       uint64_t pos, uint32_t interval);
+
+/* Reads the header of the batch at pos (which must end by limit). Returns
+ * 0, -ENODATA at limit, -EBADMSG for a header that cannot be a batch, or a
+ * negative errno. */
+int segment_read_header(const struct segment *seg, uint64_t pos,
+                        uint64_t limit, struct batch_header *h);
+
+/* Position of the first batch whose last offset is >= offset, scanning
+ * from the index hint, never past limit. 0, -ENOENT, or negative errno. */
+int segment_find_offset(const struct segment *seg, int64_t offset,
+                        uint64_t limit, uint64_t *pos, struct batch_header *h);
+
+/* Writes pending index entries to their files. */
+int segment_flush_indexes(struct segment *seg);
+
+/* Cuts the segment at pos (recovery): file, indexes. */
+int segment_truncate(struct segment *seg, uint64_t pos);
+
+/* Closes the files; with unlink_files also removes them. */
+void segment_destroy(struct segment *seg, int unlink_files);
+
+#endif
