@@ -38,8 +38,9 @@ static void flush_mark_durable(struct log_flush *f)
         f->end_seg->durable_size = f->end_pos;
 }
 
-static void on_write_done(struct io_op *op, int res)
+static void on_write_done(struct io_op *op, int res, uint32_t flags)
 {
+    (void)flags;
     struct log_flush *f = (struct log_flush *)((char *)op - offsetof(struct log_flush, write_op));
     struct log *log = f->log;
     f->inflight--;
@@ -58,8 +59,9 @@ static void on_write_done(struct io_op *op, int res)
         flush_mark_durable(f);
 }
 
-static void on_sync_done(struct io_op *op, int res)
+static void on_sync_done(struct io_op *op, int res, uint32_t flags)
 {
+    (void)flags;
     struct log_flush *f = (struct log_flush *)((char *)op - offsetof(struct log_flush, sync_op));
     struct log *log = f->log;
     f->inflight--;
@@ -75,8 +77,9 @@ static void on_sync_done(struct io_op *op, int res)
     flush_mark_durable(f);
 }
 
-static void on_seal_done(struct io_op *op, int res)
+static void on_seal_done(struct io_op *op, int res, uint32_t flags)
 {
+    (void)flags;
     struct log_seal *s = (struct log_seal *)((char *)op - offsetof(struct log_seal, op));
     struct log *log = s->log;
     struct segment *seg = s->seg;

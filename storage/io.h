@@ -1,7 +1,7 @@
 /* io.h - the completion convention of every io_uring user in sluice.
  *
  * Each submitted SQE carries a pointer to a struct io_op as its user_data;
- * whoever reaps the ring calls op->complete(op, cqe->res). Storage submits
+ * whoever reaps the ring calls op->complete(op, cqe->res, cqe->flags). Storage submits
  * its writes and syncs this way on a ring owned by the caller (the shard),
  * so one ring drives a shard's sockets and files alike. */
 #ifndef SLUICE_IO_H
@@ -10,7 +10,8 @@
 #include <liburing.h>
 
 struct io_op {
-    void (*complete)(struct io_op *op, int res);
+    /* res and flags are the CQE's (flags: IORING_CQE_F_MORE, ...). */
+    void (*complete)(struct io_op *op, int res, uint32_t flags);
 };
 
 /* Dispatches one completion to its io_op. */
@@ -18,7 +19,7 @@ static inline void io_op_dispatch(const struct io_uring_cqe *cqe)
 {
     struct io_op *op = io_uring_cqe_get_data(cqe);
     if (op)
-        op->complete(op, cqe->res);
+        op->complete(op, cqe->res, cqe->flags);
 }
 
 /* Submits what is queued, waits for at least one completion and

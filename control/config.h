@@ -1,0 +1,267 @@
+/* config.h - the broker's configuration (server.properties) and per-topic
+ * configs, Kafka-style.
+ *
+ * Every setting that Kafka also has carries Kafka's name, type, default and
+ * range; sluice's own settings are prefixed "sluice.". A setting is either
+ * at its default or set explicitly; DescribeConfigs reports which, and a
+ * topic setting that is not set on the topic inherits the broker's value as
+ * Kafka does (retention.ms <- log.retention.ms, segment.bytes <-
+ * log.segment.bytes, ...).
+ *
+ * Unknown keys are errors (-ENOENT) for the setters, and are reported, not
+ * silently skipped, when a properties file is loaded. Values are parsed
+ * strictly: a whole-string integer within range, true/false, or one of an
+ * enum's values (case-sensitive, as Kafka's validators are).
+ *
+ * This module only parses, validates and describes; it never opens a log,
+ * a socket or a thread, and it allocates nothing.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/log.h"
+
+#define CONFIG_DIRS_MAX 4096       /* log.dirs, log.dir */
+#define CONFIG_LISTENERS_MAX 256   /* listeners, advertised.listeners */
+#define CONFIG_VALUE_MAX 4096      /* enough for any value's text */
+
+/* compression.type; the codecs keep the numbers of the batch attributes. */
+enum compression_type {
+    COMPRESSION_UNCOMPRESSED = 0,
+    COMPRESSION_GZIP = 1,
+    COMPRESSION_SNAPPY = 2,
+    COMPRESSION_LZ4 = 3,
+    COMPRESSION_ZSTD = 4,
+    COMPRESSION_PRODUCER = 5,      /* keep whatever codec the producer used */
+};
+
+/* message.timestamp.type */
+enum timestamp_type {
+    TIMESTAMP_CREATE_TIME = 0,
+    TIMESTAMP_LOG_APPEND_TIME = 1,
+};
+
+/* cleanup.policy is a set of these bits ("compact,delete" is both). */
+enum cleanup_policy {
+    CLEANUP_COMPACT = 1,
+    CLEANUP_DELETE = 2,
+};
+
+/* Where a described value comes from: Kafka's ConfigSource numbers. */
+enum config_source {
+    CONFIG_SOURCE_UNKNOWN = 0,
+    CONFIG_SOURCE_DYNAMIC_TOPIC = 1,
+    CONFIG_SOURCE_DYNAMIC_BROKER = 2,
+    CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER = 3,
+    CONFIG_SOURCE_STATIC_BROKER = 4,
+    CONFIG_SOURCE_DEFAULT = 5,
+};
+
+/* A value's type as DescribeConfigs v3+ reports it (Kafka's ConfigType). */
+enum config_kafka_type {
+    CONFIG_TYPE_UNKNOWN = 0,
+    CONFIG_TYPE_BOOLEAN = 1,
+    CONFIG_TYPE_STRING = 2,
+    CONFIG_TYPE_INT = 3,
+    CONFIG_TYPE_SHORT = 4,
+    CONFIG_TYPE_LONG = 5,
+    CONFIG_TYPE_DOUBLE = 6,
+    CONFIG_TYPE_LIST = 7,
+};
+
+/* One setting, described for DescribeConfigs. The strings point into the
+ * static tables or into the caller's buffer and live as long as both. */
+struct config_desc {
+    const char *name;
+    const char *value;      /* NULL: no value (Kafka's null) */
+    const char *doc;        /* one line */
+    const char *synonym;    /* topic settings: the broker key inherited */
+    int source;             /* enum config_source */
+    int type;               /* enum config_kafka_type */
+    bool is_default;
+    bool read_only;
+    bool sensitive;
+};
+
+/* server.properties. Fields hold effective values: log_retention_ms is
+ * already resolved from log.retention.ms/.minutes/.hours, and so on. */
+struct broker_config {
+    int32_t node_id;                        /* broker.id / node.id (0) */
+    char listeners[CONFIG_LISTENERS_MAX];   /* PLAINTEXT://:9092 */
+    char advertised_listeners[CONFIG_LISTENERS_MAX]; /* (= listeners) */
+    char log_dirs[CONFIG_DIRS_MAX];         /* comma-separated */
+    char log_dir[CONFIG_DIRS_MAX];          /* used if log.dirs is unset */
+    int32_t num_partitions;                 /* 1 */
+    int32_t default_replication_factor;     /* must be 1 */
+    bool auto_create_topics_enable;         /* true */
+    bool delete_topic_enable;               /* true */
+
+    int32_t log_segment_bytes;              /* 1 GiB */
+    int64_t log_segment_ms;                 /* log.roll.ms (7 days) */
+    int32_t log_roll_hours;                 /* 168 */
+    int64_t log_retention_ms;               /* 7 days; -1 unlimited */
+    int32_t log_retention_minutes;          /* (null) */
+    int32_t log_retention_hours;            /* 168 */
+    int64_t log_retention_bytes;            /* -1 */
+    int64_t log_retention_check_interval_ms; /* 300000 */
+    int32_t log_index_interval_bytes;       /* 4096 */
+    int32_t log_index_size_max_bytes;       /* 10 MiB */
+    bool log_preallocate;                   /* false */
+    int64_t log_flush_interval_messages;    /* INT64_MAX */
+    int64_t log_flush_interval_ms;          /* INT64_MAX */
+    int log_message_timestamp_type;         /* enum timestamp_type */
+    int compression_type;                   /* enum compression_type */
+    int32_t message_max_bytes;              /* 1048588 */
+    int32_t min_insync_replicas;            /* 1 */
+    bool unclean_leader_election_enable;    /* false */
+
+    int log_cleanup_policy;                 /* enum cleanup_policy bits */
+    bool log_cleaner_enable;                /* true */
+    int64_t log_cleaner_delete_retention_ms;  /* 1 day */
+    int64_t log_cleaner_min_compaction_lag_ms; /* 0 */
+    int64_t log_cleaner_max_compaction_lag_ms; /* INT64_MAX */
+    double log_cleaner_min_cleanable_ratio; /* 0.5 */
+
+    int32_t socket_request_max_bytes;       /* 100 MiB */
+    int32_t socket_send_buffer_bytes;       /* 100 KiB; -1 OS default */
+    int32_t socket_receive_buffer_bytes;    /* 100 KiB; -1 OS default */
+    int64_t connections_max_idle_ms;        /* 10 minutes */
+    int32_t num_network_threads;            /* accepted, unused */
+    int32_t num_io_threads;                 /* accepted, unused */
+    int32_t num_recovery_threads_per_data_dir; /* accepted, unused */
+
+    int32_t offsets_topic_replication_factor;  /* must be 1 */
+    int32_t offsets_retention_minutes;      /* 10080 (7 days) */
+    int32_t group_initial_rebalance_delay_ms; /* 3000 */
+    int32_t group_min_session_timeout_ms;   /* 6000 */
+    int32_t group_max_session_timeout_ms;   /* 1800000 */
+    int32_t transaction_state_log_replication_factor; /* must be 1 */
+    int32_t transaction_state_log_min_isr;  /* 1 */
+    int32_t transaction_max_timeout_ms;     /* 900000 */
+    int32_t transactional_id_expiration_ms; /* 7 days */
+
+    int32_t num_shards;                     /* sluice.shards (0: per core) */
+    int flush_policy;                       /* sluice.flush.policy */
+
+    uint64_t set_mask[2];                   /* explicitly set, by index */
+};
+
+/* A topic's settings: inherited from the broker unless set on the topic. */
+struct topic_config {
+    int cleanup_policy;             /* enum cleanup_policy bits */
+    int compression_type;           /* enum compression_type */
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int32_t segment_bytes;
+    int64_t segment_ms;
+    int32_t segment_index_bytes;
+    int32_t max_message_bytes;
+    int timestamp_type;             /* enum timestamp_type */
+    int64_t flush_messages;
+    int64_t flush_ms;
+    int32_t index_interval_bytes;
+    int32_t min_insync_replicas;    /* accepted; one replica for now */
+    int64_t delete_retention_ms;
+    int64_t min_compaction_lag_ms;
+    int64_t max_compaction_lag_ms;
+    double min_cleanable_dirty_ratio;
+    bool preallocate;
+    bool unclean_leader_election_enable;
+    int flush_policy;               /* sluice.flush.policy (enum flush_policy) */
+
+    int broker_flush_policy;        /* the broker's, for re-resolving */
+    uint32_t set_mask;              /* set on the topic, by index */
+    uint32_t inherited_mask;        /* broker synonym set explicitly */
+};
+
+/* --- broker ------------------------------------------------------------ */
+
+/* Fills c with the defaults, nothing set explicitly. Returns 0. */
+int broker_config_defaults(struct broker_config *c);
+
+/* Sets one setting from its text. Returns 0, -ENOENT for an unknown key
+ * ("unknown config key X" in err) or -EINVAL for a bad value (err says what
+ * was expected and what was given). c is unchanged on error. */
+int broker_config_set(struct broker_config *c, const char *key,
+                      const char *value, char *err, size_t errlen);
+
+/* Loads a Java .properties file onto c (which holds defaults or earlier
+ * settings). Unknown keys are passed to report ("path:line: unknown config
+ * key X") and skipped; a bad value or an unreadable file is reported the
+ * same way and returned (-EINVAL, -E2BIG for an overlong line, or the
+ * negative errno of open/read). report may be NULL. */
+int broker_config_load_file(struct broker_config *c, const char *path,
+                            void (*report)(void *ctx, const char *msg),
+                            void *ctx);
+
+/* True if key was set explicitly (false for unknown keys too). */
+bool broker_config_is_set(const struct broker_config *c, const char *key);
+
+/* DescribeConfigs: settings are numbered 0..broker_config_count()-1.
+ * broker_config_describe fills d for setting i, formatting its value into
+ * buf (CONFIG_VALUE_MAX bytes always suffice). Returns 0, -ENOENT past the
+ * end, or -ENOSPC when buf is too small. */
+int broker_config_count(void);
+int broker_config_find(const char *key);   /* index or -ENOENT */
+int broker_config_describe(const struct broker_config *c, int i,
+                           struct config_desc *d, char *buf, size_t buflen);
+
+/* One entry of a listeners list ("NAME://host:port,..."); an IPv6 host is
+ * given without its brackets, an empty host means all interfaces. */
+struct config_listener {
+    char name[32];
+    char host[CONFIG_LISTENERS_MAX];
+    int port;
+};
+
+/* Parses entry i of list. Returns 0, -ENOENT past the end, or -EINVAL. */
+int config_listener_get(const char *list, int i, struct config_listener *out);
+
+/* --- topics ------------------------------------------------------------ */
+
+/* Fills t with the broker's defaults for a new topic, nothing set. */
+void topic_config_from_broker(const struct broker_config *b,
+                              struct topic_config *t);
+
+/* Sets one topic setting. Returns 0, -ENOENT for an unknown key (the
+ * protocol layer answers INVALID_CONFIG) or -EINVAL for a bad value; err
+ * says which. t is unchanged on error. */
+int topic_config_set(struct topic_config *t, const char *key,
+                     const char *value, char *err, size_t errlen);
+
+/* Returns key to the value inherited from b. Returns 0 or -ENOENT. */
+int topic_config_unset(struct topic_config *t, const char *key,
+                       const struct broker_config *b);
+
+bool topic_config_is_set(const struct topic_config *t, const char *key);
+
+/* DescribeConfigs for a topic, as for the broker. Sources: a value set on
+ * the topic is DYNAMIC_TOPIC_CONFIG, one inherited from an explicit broker
+ * setting STATIC_BROKER_CONFIG, otherwise DEFAULT_CONFIG. */
+int topic_config_count(void);
+int topic_config_find(const char *key);    /* index or -ENOENT */
+int topic_config_describe(const struct topic_config *t, int i,
+                          struct config_desc *d, char *buf, size_t buflen);
+
+/* The storage engine's view of t (log_config_defaults first, then the
+ * topic's values; flush policy as resolved: explicit sluice.flush.policy,
+ * else "interval" if flush.messages or flush.ms is set on the topic, else
+ * the broker's). */
+void topic_config_to_log(const struct topic_config *t, struct log_config *out);
+
+/* The settings set on t as "key=value\n" lines, NUL-terminated. Returns
+ * the length without the NUL, or -ENOSPC. */
+int topic_config_serialize(const struct topic_config *t, char *buf,
+                           size_t buflen);
+
+/* Applies "key=value\n" lines (as written by topic_config_serialize) onto
+ * t, which normally comes from topic_config_from_broker. Blank lines are
+ * skipped. Returns 0 or the first error of topic_config_set (with err). */
+int topic_config_deserialize(struct topic_config *t, const char *text,
+                             size_t len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * api.c - the table of Kafka APIs sluice answers, indexed by api key, and
+ * the generic decode/encode entry points that pick a schema from it.
+ *
+ * Owns: which versions are advertised. Ranges come from the "advertise"
+ * column of kafka-api-versions.md. Where that note says "or X with flexible
+ * versions" (OffsetFetch, ListGroups, InitProducerId) we take the wider
+ * range, since this codec speaks flexible versions; InitProducerId 3+ lets
+ * librdkafka's transactional producer recover (KIP-360). None of these
+ * are among kafka-python's release probes (DescribeAcls v2, Produce v8,
+ * Fetch v11, ...), so it still infers 2.3. IncrementalAlterConfigs and
+ * DescribeCluster are not in that note: we advertise all of their versions.
+ */
+#include "dataplane/kafka/api.h"
+#include "dataplane/kafka/msg_admin.h"
+#include "dataplane/kafka/msg_fetch.h"
+#include "dataplane/kafka/msg_group.h"
+#include "dataplane/kafka/msg_metadata.h"
+#include "dataplane/kafka/msg_produce.h"
+
+#include <errno.h>
+
+#define NF KAFKA_NOT_FLEXIBLE
+#define API(k, nm, lo, hi, fl, smax, s)                                      \
+	[k] = { k, nm, lo, hi, fl, smax, &kafka_##s##_req_s, &kafka_##s##_resp_s }
+
+static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
+	/* key                            name       min max flex schema max */
+	API(KAFKA_PRODUCE, "Produce", 3, 7, 9, 11, produce),
+	API(KAFKA_FETCH, "Fetch", 4, 11, 12, 17, fetch),
+	API(KAFKA_LIST_OFFSETS, "ListOffsets", 1, 3, 6, 10, list_offsets),
+	API(KAFKA_METADATA, "Metadata", 0, 6, 9, 12, metadata),
+	API(KAFKA_OFFSET_COMMIT, "OffsetCommit", 2, 7, 8, 9, offset_commit),
+	API(KAFKA_OFFSET_FETCH, "OffsetFetch", 1, 7, 6, 9, offset_fetch),
+	API(KAFKA_FIND_COORDINATOR, "FindCoordinator", 0, 2, 3, 6, find_coordinator),
+	API(KAFKA_JOIN_GROUP, "JoinGroup", 0, 5, 6, 9, join_group),
+	API(KAFKA_HEARTBEAT, "Heartbeat", 0, 3, 4, 4, heartbeat),
+	API(KAFKA_LEAVE_GROUP, "LeaveGroup", 0, 3, 4, 5, leave_group),
+	API(KAFKA_SYNC_GROUP, "SyncGroup", 0, 3, 4, 5, sync_group),
+	API(KAFKA_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 5, 5, describe_groups),
+	API(KAFKA_LIST_GROUPS, "ListGroups", 0, 4, 3, 5, list_groups),
+	API(KAFKA_SASL_HANDSHAKE, "SaslHandshake", 0, 1, NF, 1, sasl_handshake),
+	API(KAFKA_API_VERSIONS, "ApiVersions", 0, 3, 3, 4, api_versions),
+	API(KAFKA_CREATE_TOPICS, "CreateTopics", 0, 4, 5, 7, create_topics),
+	API(KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, 6, delete_topics),
+	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 4, 2, 5, init_producer_id),
+	API(KAFKA_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, 4, describe_configs),
+	API(KAFKA_ALTER_CONFIGS, "AlterConfigs", 0, 1, 2, 2, alter_configs),
+	API(KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, 3, create_partitions),
+	API(KAFKA_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, 2, delete_groups),
+	API(KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1, 1,
+	    incr_alter_configs),
+	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),
+	API(KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, describe_cluster),
+};
+
+const struct kafka_api *kafka_api_find(int16_t key)
+{
+	if (key < 0 || key > KAFKA_API_KEY_MAX || !apis[key].name)
+		return NULL;
+	return &apis[key];
+}
+
+const struct kafka_api *kafka_api_next(int *i)
+{
+	while (*i >= 0 && *i <= KAFKA_API_KEY_MAX) {
+		const struct kafka_api *a = &apis[(*i)++];
+		if (a->name)
+			return a;
+	}
+	return NULL;
+}
+
+bool kafka_api_is_flexible(int16_t key, int16_t version)
+{
+	const struct kafka_api *a = kafka_api_find(key);
+	return a && version >= a->flex;
+}
+
+bool kafka_api_supported(int16_t key, int16_t version)
+{
+	const struct kafka_api *a = kafka_api_find(key);
+	return a && version >= a->min && version <= a->max;
+}
+
+static const struct kafka_api *api_for(int16_t key, int16_t version)
+{
+	const struct kafka_api *a = kafka_api_find(key);
+
+	if (!a || version < 0 || version > a->schema_max)
+		return NULL;
+	return a;
+}
+
+static int decode(struct kreader *r, int16_t key, int16_t version, bool resp,
+		  struct kafka_arena *ar, void **out)
+{
+	const struct kafka_api *a = api_for(key, version);
+	const struct kschema *s;
+
+	*out = NULL;
+	if (!a)
+		return -ENOTSUP;
+	s = resp ? a->resp : a->req;
+	*out = kafka_arena_alloc(ar, s->size);
+	if (!*out)
+		return -ENOMEM;
+	return kafka_decode(r, s, version, version >= a->flex, ar, *out);
+}
+
+int kafka_request_decode(struct kreader *r, int16_t key, int16_t version,
+			 struct kafka_arena *a, void **out)
+{
+	return decode(r, key, version, false, a, out);
+}
+
+int kafka_response_decode(struct kreader *r, int16_t key, int16_t version,
+			  struct kafka_arena *a, void **out)
+{
+	return decode(r, key, version, true, a, out);
+}
+
+static int encode(struct kwriter *w, int16_t key, int16_t version, bool resp,
+		  const void *obj)
+{
+	const struct kafka_api *a = api_for(key, version);
+
+	if (!a)
+		return -ENOTSUP;
+	return kafka_encode(w, resp ? a->resp : a->req, version, version >= a->flex, obj);
+}
+
+int kafka_request_encode(struct kwriter *w, int16_t key, int16_t version, const void *req)
+{
+	return encode(w, key, version, false, req);
+}
+
+int kafka_response_encode(struct kwriter *w, int16_t key, int16_t version, const void *resp)
+{
+	return encode(w, key, version, true, resp);
+}
+
+int kafka_api_versions_reply(struct kwriter *w, int32_t correlation_id,
+			     int16_t req_version, int32_t throttle_ms)
+{
+	struct kafka_api_version keys[KAFKA_API_KEY_MAX + 1];
+	struct kafka_api_versions_resp resp;
+	const struct kafka_api *a;
+	int i = 0, n = 0;
+
+	kafka_defaults(&kafka_api_versions_resp_s, &resp);
+	while ((a = kafka_api_next(&i)))
+		keys[n++] = (struct kafka_api_version){ a->key, a->min, a->max };
+	resp.api_keys.v = keys;
+	resp.api_keys.n = n;
+	resp.throttle_time_ms = throttle_ms;
+	if (!kafka_api_supported(KAFKA_API_VERSIONS, req_version)) {
+		resp.error_code = KAFKA_ERR_UNSUPPORTED_VERSION;
+		req_version = 0;        /* the one body every client can read */
+	}
+
+	struct kafka_frame f = kafka_response_begin(w, KAFKA_API_VERSIONS, req_version,
+						    correlation_id);
+	kafka_response_encode(w, KAFKA_API_VERSIONS, req_version, &resp);
+	return kafka_response_end(w, f);
+}
