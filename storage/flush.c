@@ -1,18 +1,24 @@
 /* flush.c - writing and syncing a log: the group commit (see log.h).
  *
- * Everything appended during one loop turn leaves in one writev, linked to
- * one fdatasync when the policy asks for it, submitted on the caller's
- * io_uring. Completions advance written_end and synced_end, which is what
- * acks wait on.
+ * Everything appended during one loop turn leaves in one pwritev from the
+ * caller's thread, and one fdatasync at a time is in flight on the
+ * caller's io_uring, covering everything written before it was submitted.
+ * Measured here (bench/storage_bench.c, DESIGN.md's facts): buffered
+ * writes submitted through io_uring are punted to io-wq workers on this
+ * ext4 and copy into the page cache 3-5x slower than a plain pwritev from
+ * the shard, while the fdatasync is what takes long and is what must not
+ * block the shard. So the write is a syscall per log per turn (never per
+ * message) and only the sync goes through the ring.
  *
  * Invariants:
- *   1. synced_end only moves after a successful fdatasync that was issued
- *      after the write of every byte below it completed.
+ *   1. synced_end only moves after a successful fdatasync submitted after
+ *      every byte below it was written, on the file that holds them: with
+ *      flush "always" a segment is rolled only once fully synced.
  *   2. After any failed write or sync the log is failed for good
  *      (log->error): an fsync error may have dropped dirty pages, so
- *      nothing may be reported durable again (see PostgreSQL's fsyncgate).
- *   3. A sealed segment is synced, with its indexes, once its last write
- *      completed; only then does the recovery point move past it.
+ *      nothing may be reported durable again (PostgreSQL's fsyncgate).
+ *   3. A sealed segment is synced, with its indexes, before the recovery
+ *      point moves past it.
  */
 #include "storage/log_private.h"
 
@@ -27,46 +33,18 @@
 
 static void log_fail(struct log *log, int res)
 {
-    if (!log->error)
+    if (!log->error) {
         log->error = res < 0 ? res : -EIO;
-}
-
-/* Bytes and offsets of f->q are durable per policy now. */
-static void flush_mark_durable(struct log_flush *f)
-{
-    if (f->end_seg && f->end_seg->durable_size < f->end_pos)
-        f->end_seg->durable_size = f->end_pos;
-}
-
-static void on_write_done(struct io_op *op, int res, uint32_t flags)
-{
-    (void)flags;
-    struct log_flush *f = (struct log_flush *)((char *)op - offsetof(struct log_flush, write_op));
-    struct log *log = f->log;
-    f->inflight--;
-    if (res < 0) {
-        log_fail(log, res);
-        return;
+        fprintf(stderr, "storage: %s: failed for good: %s\n", log->dir, strerror(-log->error));
     }
-    f->done += (uint64_t)res;
-    if (f->done < f->q.bytes) {
-        if (res == 0)
-            log_fail(log, -EIO);
-        return; /* short write: log_flush_submit writes the rest */
-    }
-    log->written_end = f->q.end_offset;
-    if (log->cfg.flush != FLUSH_ALWAYS)
-        flush_mark_durable(f);
 }
 
 static void on_sync_done(struct io_op *op, int res, uint32_t flags)
 {
-    (void)flags;
     struct log_flush *f = (struct log_flush *)((char *)op - offsetof(struct log_flush, sync_op));
     struct log *log = f->log;
-    f->inflight--;
-    if (res == -ECANCELED && !log->error && f->done < f->q.bytes)
-        return; /* the linked write was short; it is retried with its sync */
+    (void)flags;
+    f->inflight = false;
     if (res < 0) {
         log_fail(log, res);
         return;
@@ -74,30 +52,32 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
     log->synced_end = f->sync_end;
     log->last_sync_ms = f->sync_ms;
     log->unsynced_messages -= f->sync_messages;
-    flush_mark_durable(f);
+    if (log->cfg.flush == FLUSH_ALWAYS && f->seg->durable_size < f->end_pos)
+        f->seg->durable_size = f->end_pos;
+}
+
+/* The sealed segment's indexes: written and synced, then the recovery
+ * point moves past it. Small files, once per segment. */
+static int seal_finish(struct log *log, struct segment *seg)
+{
+    if (segment_flush_indexes(seg) < 0 || fdatasync(seg->index.fd) < 0 ||
+        fdatasync(seg->timeindex.fd) < 0)
+        return -EIO;
+    seg->durable_size = seg->size;
+    return log_write_recovery_point(log, seg->next_offset);
 }
 
 static void on_seal_done(struct io_op *op, int res, uint32_t flags)
 {
-    (void)flags;
     struct log_seal *s = (struct log_seal *)((char *)op - offsetof(struct log_seal, op));
     struct log *log = s->log;
-    struct segment *seg = s->seg;
+    (void)flags;
     s->inflight = 0;
-    if (res < 0) {
-        log_fail(log, res);
-        return;
-    }
-    /* The indexes are small: syncing them here costs well under a
-     * millisecond once per segment. */
-    if (segment_flush_indexes(seg) < 0 || fdatasync(seg->index.fd) < 0 ||
-        fdatasync(seg->timeindex.fd) < 0) {
-        log_fail(log, -EIO);
+    if (res < 0 || seal_finish(log, s->seg) < 0) {
+        log_fail(log, res < 0 ? res : -EIO);
         return;
     }
     s->seg = NULL;
-    if (log_write_recovery_point(log, seg->next_offset) < 0)
-        log_fail(log, -EIO);
 }
 
 int log_flush_init(struct log *log)
@@ -107,11 +87,9 @@ int log_flush_init(struct log *log)
         n = IOV_MAX;
     log->cfg.max_pending = n;
     log->queue.iov = calloc(n, sizeof(struct iovec));
-    log->flush.q.iov = calloc(n, sizeof(struct iovec));
-    if (!log->queue.iov || !log->flush.q.iov)
+    if (!log->queue.iov)
         return -ENOMEM;
     log->flush.log = log;
-    log->flush.write_op.complete = on_write_done;
     log->flush.sync_op.complete = on_sync_done;
     log->seal.log = log;
     log->seal.op.complete = on_seal_done;
@@ -121,137 +99,19 @@ int log_flush_init(struct log *log)
 void log_flush_free(struct log *log)
 {
     free(log->queue.iov);
-    free(log->flush.q.iov);
-}
-
-/* Drops the first n written bytes from f->q after a short write. */
-static void flush_advance(struct log_flush *f)
-{
-    uint64_t n = f->done;
-    struct log_batchq *q = &f->q;
-    uint32_t i = 0;
-    while (i < q->count && n >= q->iov[i].iov_len)
-        n -= q->iov[i++].iov_len;
-    memmove(q->iov, q->iov + i, (q->count - i) * sizeof(*q->iov));
-    q->count -= i;
-    q->iov[0].iov_base = (char *)q->iov[0].iov_base + n;
-    q->iov[0].iov_len -= n;
-    q->pos += f->done;
-    q->bytes -= f->done;
-    f->done = 0;
-}
-
-static bool seg_busy(const struct log *log, const struct segment *seg)
-{
-    const struct log_flush *f = &log->flush;
-    return (log->queue.count > 0 && log->queue.seg == seg) ||
-           ((f->inflight > 0 || f->done < f->q.bytes) && f->q.seg == seg);
-}
-
-static int submit_seal(struct log *log, struct io_uring *ring)
-{
-    struct log_seal *s = &log->seal;
-    if (!s->seg || s->inflight || seg_busy(log, s->seg))
-        return 0;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-    if (!sqe)
-        return -EBUSY;
-    io_uring_prep_fsync(sqe, s->seg->fd, IORING_FSYNC_DATASYNC);
-    io_uring_sqe_set_data(sqe, &s->op);
-    s->inflight = 1;
-    return 1;
-}
-
-static bool sync_wanted(const struct log *log, int64_t now_ms)
-{
-    int64_t end = log->queue.count ? log->queue.end_offset : log->written_end;
-    if (end <= log->synced_end)
-        return false;
-    switch (log->cfg.flush) {
-    case FLUSH_ALWAYS:
-        return true;
-    case FLUSH_INTERVAL:
-        return log->unsynced_messages >= log->cfg.flush_messages ||
-               now_ms - log->last_sync_ms >= log->cfg.flush_ms;
-    default:
-        return false;
-    }
-}
-
-int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
-{
-    struct log_flush *f = &log->flush;
-    if (log->error)
-        return log->error;
-    int n = submit_seal(log, ring);
-    if (n < 0 || f->inflight > 0)
-        return n;
-
-    int retry = f->done < f->q.bytes; /* a short write left a remainder */
-    if (retry)
-        flush_advance(f);
-    int with_sync = sync_wanted(log, now_ms);
-    if (!retry && log->queue.count == 0 && !with_sync)
-        return n;
-    if (io_uring_sq_space_left(ring) < 2u)
-        return n > 0 ? n : -EBUSY;
-
-    if (!retry) {
-        /* Swap the queue into the flush: new appends go to a fresh one. */
-        struct iovec *spare = f->q.iov;
-        f->q = log->queue;
-        f->done = 0;
-        log->queue.iov = spare;
-        log->queue.count = 0;
-        log->queue.bytes = 0;
-        f->end_seg = f->q.count > 0 ? f->q.seg : NULL;
-        f->end_pos = f->q.pos + f->q.bytes;
-        if (f->q.count > 0 && segment_flush_indexes(f->q.seg) < 0) {
-            log_fail(log, -EIO);
-            return log->error;
-        }
-    }
-    if (f->q.count > 0) {
-        struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-        io_uring_prep_writev(sqe, f->q.seg->fd, f->q.iov, f->q.count, f->q.pos);
-        io_uring_sqe_set_data(sqe, &f->write_op);
-        if (with_sync)
-            sqe->flags |= IOSQE_IO_LINK;
-        f->inflight++;
-        n++;
-    }
-    f->with_sync = with_sync;
-    if (with_sync) {
-        struct segment *seg = f->q.count > 0 ? f->q.seg : log_active(log);
-        struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-        io_uring_prep_fsync(sqe, seg->fd, IORING_FSYNC_DATASYNC);
-        io_uring_sqe_set_data(sqe, &f->sync_op);
-        f->sync_end = f->q.count > 0 ? f->q.end_offset : log->written_end;
-        f->sync_ms = now_ms;
-        f->sync_messages = log->unsynced_messages;
-        f->inflight++;
-        n++;
-    }
-    return n;
-}
-
-bool log_flush_pending(const struct log *log)
-{
-    const struct log_flush *f = &log->flush;
-    return log->queue.count > 0 || f->inflight > 0 || f->done < f->q.bytes ||
-           log->seal.seg != NULL ||
-           (log->cfg.flush == FLUSH_ALWAYS && log->synced_end < log->written_end);
 }
 
 static int pwritev_all(int fd, struct iovec *iov, uint32_t count, uint64_t pos)
 {
     while (count > 0) {
-        ssize_t n = pwritev(fd, iov, (int)count, (off_t)pos);
+        ssize_t n = pwritev(fd, iov, (int)(count > IOV_MAX ? IOV_MAX : count), (off_t)pos);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
+        if (n == 0)
+            return -EIO;
         pos += (uint64_t)n;
         while (count > 0 && (size_t)n >= iov->iov_len) {
             n -= (ssize_t)iov->iov_len;
@@ -266,27 +126,117 @@ static int pwritev_all(int fd, struct iovec *iov, uint32_t count, uint64_t pos)
     return 0;
 }
 
+/* Writes the queue to its segment. */
+static int flush_write(struct log *log)
+{
+    struct log_batchq *q = &log->queue;
+    if (q->count == 0)
+        return 0;
+    int rc = pwritev_all(q->seg->fd, q->iov, q->count, q->pos);
+    if (rc < 0 || (rc = segment_flush_indexes(q->seg)) < 0) {
+        log_fail(log, rc);
+        return rc;
+    }
+    log->written_end = q->end_offset;
+    if (log->cfg.flush != FLUSH_ALWAYS)
+        q->seg->durable_size = q->pos + q->bytes;
+    q->count = 0;
+    q->bytes = 0;
+    return 0;
+}
+
+static bool sync_wanted(const struct log *log, int64_t now_ms)
+{
+    if (log->written_end <= log->synced_end)
+        return false;
+    switch (log->cfg.flush) {
+    case FLUSH_ALWAYS:
+        return true;
+    case FLUSH_INTERVAL:
+        return log->unsynced_messages >= log->cfg.flush_messages ||
+               now_ms - log->last_sync_ms >= log->cfg.flush_ms;
+    default:
+        return false;
+    }
+}
+
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    if (!sqe && io_uring_submit(ring) >= 0)
+        sqe = io_uring_get_sqe(ring);
+    return sqe;
+}
+
+int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
+{
+    struct log_flush *f = &log->flush;
+    struct log_seal *s = &log->seal;
+    int n = 0;
+    if (log->error)
+        return log->error;
+    if (flush_write(log) < 0)
+        return log->error;
+    if (s->seg && !s->inflight) {
+        struct io_uring_sqe *sqe = get_sqe(ring);
+        if (!sqe)
+            return -EBUSY;
+        io_uring_prep_fsync(sqe, s->seg->fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data(sqe, &s->op);
+        s->inflight = 1;
+        n++;
+    }
+    if (!f->inflight && sync_wanted(log, now_ms)) {
+        struct segment *seg = log_active(log);
+        struct io_uring_sqe *sqe = get_sqe(ring);
+        if (!sqe)
+            return n > 0 ? n : -EBUSY;
+        io_uring_prep_fsync(sqe, seg->fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data(sqe, &f->sync_op);
+        f->inflight = true;
+        f->seg = seg;
+        f->end_pos = seg->size;
+        f->sync_end = log->written_end;
+        f->sync_ms = now_ms;
+        f->sync_messages = log->unsynced_messages;
+        n++;
+    }
+    return n;
+}
+
+bool log_flush_pending(const struct log *log)
+{
+    return log->queue.count > 0 || log->flush.inflight || log->seal.seg != NULL ||
+           (log->cfg.flush == FLUSH_ALWAYS && log->synced_end < log->written_end);
+}
+
+bool log_roll_ready(const struct log *log)
+{
+    if (log->queue.count > 0 || log->seal.seg)
+        return false;
+    /* With "always" the old segment is fully synced before it is left:
+     * then one fdatasync on the active file covers every durable byte. */
+    return log->cfg.flush != FLUSH_ALWAYS ||
+           (!log->flush.inflight && log->synced_end == log->written_end);
+}
+
+int log_seal_now(struct log *log, struct segment *seg)
+{
+    if (log->cfg.flush == FLUSH_ALWAYS)
+        return seal_finish(log, seg); /* its data is synced already */
+    log->seal.seg = seg; /* log_flush_submit syncs it */
+    return 0;
+}
+
 /* Writes and syncs everything, without the ring (close). Nothing may be
  * in flight on a ring. */
 int log_flush_blocking(struct log *log)
 {
-    struct log_flush *f = &log->flush;
     if (log->error)
         return log->error;
-    if (f->inflight > 0 || log->seal.inflight)
+    if (log->flush.inflight || log->seal.inflight)
         return -EBUSY;
-    int rc = 0;
-    if (f->done < f->q.bytes) {
-        flush_advance(f);
-        rc = pwritev_all(f->q.seg->fd, f->q.iov, f->q.count, f->q.pos);
-        f->q.bytes = 0;
-    }
-    if (rc == 0 && log->queue.count > 0) {
-        struct log_batchq *q = &log->queue;
-        rc = pwritev_all(q->seg->fd, q->iov, q->count, q->pos);
-        q->count = 0;
-        q->bytes = 0;
-    }
+    int rc = flush_write(log);
     for (int i = 0; rc == 0 && i < log->nsegs; i++) {
         struct segment *seg = log->segs[i];
         if (seg == log_active(log) || seg == log->seal.seg) {

@@ -90,6 +90,26 @@ int offset_index_open(struct offset_index *ix, const char *path, int load)
     return rc;
 }
 
+int offset_index_reserve(struct offset_index *ix, uint32_t n)
+{
+    while (ix->cap - ix->count < n) {
+        int rc = grow((void **)&ix->entries, &ix->cap, sizeof(*ix->entries));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int time_index_reserve(struct time_index *ti, uint32_t n)
+{
+    while (ti->cap - ti->count < n) {
+        int rc = grow((void **)&ti->entries, &ti->cap, sizeof(*ti->entries));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int offset_index_append(struct offset_index *ix, uint32_t rel_offset,
                         uint32_t position)
 {

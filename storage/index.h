@@ -46,6 +46,9 @@ struct time_index {
  * only the longest prefix that is strictly increasing (a torn or garbled
  * tail is dropped from memory and from the file). 0 or negative errno. */
 int offset_index_open(struct offset_index *ix, const char *path, int load);
+/* Grows the entry array so n more appends cannot fail. */
+int offset_index_reserve(struct offset_index *ix, uint32_t n);
+int time_index_reserve(struct time_index *ti, uint32_t n);
 int offset_index_append(struct offset_index *ix, uint32_t rel_offset,
                         uint32_t position);
 /* Largest entry with rel_offset <= rel; position 0 when none. */

@@ -132,6 +132,8 @@ err:
 int log_close(struct log *log)
 {
     int rc = log_flush_blocking(log);
+    if (rc == -EBUSY)
+        return rc; /* a sync is in flight: the caller reaps it first */
     if (rc == 0)
         rc = log_write_recovery_point(log, log->next_offset);
     if (rc == 0) {
@@ -168,8 +170,8 @@ static int log_roll(struct log *log, int64_t now_ms)
     if (rc == 0 && (rc = log_add_segment(log, seg)) < 0)
         segment_destroy(seg, 1);
     if (rc == 0) {
-        log->seal.seg = old; /* flush.c syncs it once its writes are done */
         log->roll_wanted = 0;
+        rc = log_seal_now(log, old);
     }
     return rc;
 }
@@ -190,16 +192,16 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
     int64_t nrecords;
     if (log->error)
         return log->error;
+    if (log->queue.count >= log->cfg.max_pending)
+        return -EAGAIN;
     int kerr = batch_validate_set(records, len, log->cfg.max_message_bytes,
                                   &nbatches, &nrecords);
     if (kerr != KERR_NONE)
         return kerr;
-    if (log->queue.count >= log->cfg.max_pending)
-        return -EAGAIN;
     if (log_should_roll(log, len, now_ms)) {
-        /* A writev goes to one file: the queue must drain into the old
-         * segment, and its predecessor's seal finish, before a roll. */
-        if (log->queue.count > 0 || log->seal.seg) {
+        /* A writev goes to one file: the old segment must be written (and
+         * synced, with "always") before the log moves to a new one. */
+        if (!log_roll_ready(log)) {
             log->roll_wanted = 1;
             return -EAGAIN;
         }
@@ -209,6 +211,9 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
     }
 
     struct segment *seg = log_active(log);
+    int rc = segment_reserve(seg, nbatches);
+    if (rc < 0)
+        return rc; /* nothing changed yet */
     struct log_batchq *q = &log->queue;
     int64_t lat = log->cfg.log_append_time ? now_ms : -1;
     if (q->count == 0) {
@@ -223,9 +228,7 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
         uint8_t *b = records + off;
         batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
         batch_header_decode(b, &h);
-        int rc = segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
-        if (rc < 0)
-            return rc; /* out of memory for an index entry: nothing queued yet */
+        segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
         seg->size += batch_size(&h);
         log->next_offset = batch_last_offset(&h) + 1;
         off += batch_size(&h);

@@ -6,10 +6,12 @@
  *
  * Life of an append (single-threaded: one shard owns a log, no locks):
  *   log_append()        validate, assign offsets, queue the caller's bytes
- *   log_flush_submit()  one writev per log per loop turn on the caller's
- *                       io_uring, linked to an fdatasync per flush policy
- *   completion          written_end / durable_end advance; the caller
- *                       answers acks=all for offsets below log_durable_end()
+ *   log_flush_submit()  one pwritev per log per loop turn, then one
+ *                       fdatasync at a time on the caller's io_uring, per
+ *                       flush policy (see flush.c for why the write itself
+ *                       is not on the ring)
+ *   completion          durable_end advances; the caller answers acks=all
+ *                       for offsets below log_durable_end()
  *
  * Zero copy: log_append keeps a pointer to the caller's batch; the bytes
  * must stay valid and unchanged until log_written_end() passes the
@@ -78,7 +80,8 @@ int log_open(struct log **out, const char *dir, const char *topic,
              int32_t partition, const struct log_config *cfg, int64_t now_ms);
 
 /* Writes and syncs whatever is queued (blocking), writes the indexes and a
- * clean-shutdown marker, and frees the log. No flush may be in flight. */
+ * clean-shutdown marker, and frees the log. Nothing may be in flight on a
+ * ring: reap until !log_flush_pending() first (else -EBUSY, log kept). */
 int log_close(struct log *log);
 
 /* Appends a record set (one or more batches). Returns 0, a positive Kafka
@@ -87,11 +90,11 @@ int log_close(struct log *log);
 int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
                struct log_append_result *res);
 
-/* Queues on ring the SQEs that write what was appended since the last
- * flush, linked to an fdatasync when the policy asks for one. At most one
- * flush per log is in flight. Returns the number of SQEs queued (0: nothing
- * to do now) or a negative errno (-EBUSY: the ring's SQ is full). The
- * caller submits the ring and dispatches completions with io_op_dispatch. */
+/* Writes what was appended since the last call (one pwritev) and queues on
+ * ring an fdatasync when the policy asks for one and none is in flight.
+ * Returns the number of SQEs queued (0: nothing to do now) or a negative
+ * errno (-EBUSY: the ring's SQ is full). The caller submits the ring and
+ * dispatches completions with io_op_dispatch. */
 int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms);
 
 /* True while a flush or seal is in flight, or work waits that

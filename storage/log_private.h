@@ -15,7 +15,7 @@
 #define LOG_CLEAN_MARKER "clean-shutdown"
 #define LOG_RECOVERY_POINT "recovery-point"
 
-/* Appended batches waiting for, or riding in, one writev. */
+/* Appended batches waiting for the next flush's writev. */
 struct log_batchq {
     struct iovec *iov;
     uint32_t count;
@@ -25,19 +25,16 @@ struct log_batchq {
     int64_t end_offset;    /* one past the last offset they carry */
 };
 
+/* The fdatasync in flight, if any, and what it will make durable. */
 struct log_flush {
-    struct io_op write_op;
     struct io_op sync_op;
     struct log *log;
-    struct log_batchq q;   /* what the in-flight writev carries */
-    uint64_t done;         /* bytes of q already written (short writes) */
-    int with_sync;
-    struct segment *end_seg; /* where the writev ends: durable_size there */
-    uint64_t end_pos;
-    int64_t sync_end;      /* synced_end once the fdatasync completes */
+    bool inflight;
+    struct segment *seg;   /* the segment it syncs */
+    uint64_t end_pos;      /* durable_size of seg once it completes */
+    int64_t sync_end;      /* synced_end once it completes */
     int64_t sync_ms;
     int64_t sync_messages;
-    int inflight;          /* SQEs not yet completed */
 };
 
 /* fdatasync of a sealed segment, submitted after a roll. */
@@ -83,5 +80,7 @@ int log_write_recovery_point(struct log *log, int64_t offset);
 int log_flush_init(struct log *log);
 void log_flush_free(struct log *log);
 int log_flush_blocking(struct log *log);
+bool log_roll_ready(const struct log *log);
+int log_seal_now(struct log *log, struct segment *seg);
 
 #endif

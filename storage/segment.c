@@ -108,6 +108,12 @@ int segment_load(struct segment **out, const char *dir, int64_t base_offset,
     return 0;
 }
 
+int segment_reserve(struct segment *seg, int n)
+{
+    int rc = offset_index_reserve(&seg->index, (uint32_t)n);
+    return rc < 0 ? rc : time_index_reserve(&seg->timeindex, (uint32_t)n);
+}
+
 int segment_note_batch(struct segment *seg, const struct batch_header *h,
                        uint64_t pos, uint32_t interval)
 {

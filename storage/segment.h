@@ -43,6 +43,10 @@ int segment_create(struct segment **out, const char *dir, int64_t base_offset,
 int segment_load(struct segment **out, const char *dir, int64_t base_offset,
                  int load_indexes);
 
+/* Makes room for n more index entries, so that the next n calls of
+ * segment_note_batch cannot fail. 0 or -ENOMEM. */
+int segment_reserve(struct segment *seg, int n);
+
 /* Accounts one batch appended at position pos: offsets, timestamps and,
  * every interval bytes, an index entry. Returns 0 or -ENOMEM. */
 int segment_note_batch(struct segment *seg, const struct batch_header *h,

@@ -32,6 +32,7 @@ void *kafka_arena_alloc(struct kafka_arena *a, size_t n)
 	if (at < a->len || at > a->cap || a->cap - at < n)
 		return NULL;
 	a->len = at + n;
+	memset(a->buf + at, 0, n); /* arenas are reused: callers rely on zeroes */
 	return a->buf + at;
 }
 

@@ -1,0 +1,399 @@
+/* admin_config.c - DescribeConfigs, AlterConfigs and
+ * IncrementalAlterConfigs, on topics and on the broker.
+ *
+ * Owns: answering config requests from the live metadata, and carrying a
+ * change out: new topic_config -> persist -> CTL_PARTITION_CONFIG to every
+ * shard owning one of the topic's partitions -> publish -> answer. A
+ * change that cannot be persisted is undone and answered
+ * KAFKA_STORAGE_ERROR.
+ *
+ * Broker configs are static (server.properties): they are described, and
+ * altering them is refused with INVALID_REQUEST. Every shard is a broker
+ * with the same configs, so a broker resource named "" or any shard's node
+ * id describes them.
+ *
+ * Answers (descriptions, values, messages) are written into the request's
+ * arena; names and docs point at config.c's static tables. */
+#include "control/control_private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/kerr.h"
+
+enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
+
+/* --- describing ------------------------------------------------------------ */
+
+typedef int (*describe_fn)(const void *cfg, int i, struct config_desc *d,
+                           char *buf, size_t len);
+
+static int topic_fn(const void *cfg, int i, struct config_desc *d, char *buf,
+                    size_t len)
+{
+    return topic_config_describe(cfg, i, d, buf, len);
+}
+
+static int broker_fn(const void *cfg, int i, struct config_desc *d, char *buf,
+                     size_t len)
+{
+    return broker_config_describe(cfg, i, d, buf, len);
+}
+
+static bool wanted(const char *name, int nkeys, const char *const *keys)
+{
+    if (nkeys <= 0)
+        return true;                /* null (or empty): every setting */
+    for (int k = 0; k < nkeys; k++)
+        if (keys[k] && strcmp(keys[k], name) == 0)
+            return true;
+    return false;
+}
+
+static int describe(struct ctl_arena *a, describe_fn fn, const void *cfg,
+                    int count, int nkeys, const char *const *keys,
+                    struct config_desc **out, int *nout)
+{
+    char buf[CONFIG_VALUE_MAX];
+    struct config_desc d, *v = NULL;
+    int n = 0, k = 0;
+
+    for (int i = 0; i < count; i++)
+        if (fn(cfg, i, &d, buf, sizeof buf) == 0 && wanted(d.name, nkeys, keys))
+            n++;
+    if (n > 0 && !(v = ctl_arena_alloc(a, sizeof(*v) * (size_t)n)))
+        return -ENOSPC;
+    for (int i = 0; i < count && k < n; i++) {
+        if (fn(cfg, i, &d, buf, sizeof buf) < 0 || !wanted(d.name, nkeys, keys))
+            continue;
+        if (d.value && !(d.value = ctl_arena_strdup(a, d.value, strlen(d.value))))
+            return -ENOSPC;
+        v[k++] = d;
+    }
+    *out = v;
+    *nout = k;
+    return 0;
+}
+
+int admin_describe_topic(struct ctl_arena *a, const struct topic_config *tc,
+                         int nkeys, const char *const *keys,
+                         struct config_desc **out, int *nout)
+{
+    return describe(a, topic_fn, tc, topic_config_count(), nkeys, keys, out,
+                    nout);
+}
+
+/* "" or the node id of one of our brokers (shards), or broker.id. */
+static bool broker_name_ok(const struct control *c, const char *name)
+{
+    char *end;
+    long id;
+
+    if (!name || !name[0])
+        return true;
+    id = strtol(name, &end, 10);
+    return *end == '\0' && end != name && name[0] != '-' && name[0] != '+' &&
+           ((id >= 0 && id < c->nshards) || id == c->cfg.node_id);
+}
+
+static void resource_fail(struct ctl_msg *m, struct ctl_config_resource *r,
+                          int16_t code, const char *why)
+{
+    r->error = code;
+    r->error_message = admin_msg(m, "%s", why);
+}
+
+/* A named resource of an unsupported type, or a broker that is not ours:
+ * refuses it and returns true. */
+static bool resource_refused(struct control *c, struct ctl_msg *m,
+                             struct ctl_config_resource *r)
+{
+    char why[300];
+
+    if (r->type == CTL_RESOURCE_BROKER && !broker_name_ok(c, r->name)) {
+        snprintf(why, sizeof why, "Unexpected broker id, expected one of "
+                 "0..%d or empty string, but received %.64s", c->nshards - 1,
+                 r->name);
+    } else if (r->type != CTL_RESOURCE_TOPIC &&
+               r->type != CTL_RESOURCE_BROKER) {
+        snprintf(why, sizeof why, "Resource type %d is not supported",
+                 r->type);
+    } else {
+        return false;
+    }
+    resource_fail(m, r, KERR_INVALID_REQUEST, why);
+    return true;
+}
+
+/* The topic a resource names, or NULL with the resource refused. */
+static struct md_live *resource_topic(struct control *c, struct ctl_msg *m,
+                                      struct ctl_config_resource *r)
+{
+    struct md_live *t = r->name ? md_store_find(&c->md, r->name) : NULL;
+    char why[300];
+
+    if (t && t->state == MD_LIVE)
+        return t;
+    snprintf(why, sizeof why, "Topic '%.249s' does not exist.",
+             r->name ? r->name : "");
+    resource_fail(m, r, KERR_UNKNOWN_TOPIC_OR_PARTITION, why);
+    return NULL;
+}
+
+void admin_describe_configs(struct control *c, struct ctl_msg *m)
+{
+    struct ctl_configs *cc = &m->u.configs;
+
+    for (int i = 0; i < cc->nresources; i++) {
+        struct ctl_config_resource *r = &cc->resources[i];
+        const char *const *keys = r->keys;
+        struct md_live *t;
+        int rc;
+        if (r->error || resource_refused(c, m, r))
+            continue;
+        if (r->type == CTL_RESOURCE_BROKER)
+            rc = describe(&m->arena, broker_fn, &c->cfg, broker_config_count(),
+                          r->nkeys, keys, &r->results, &r->nresults);
+        else if ((t = resource_topic(c, m, r)))
+            rc = admin_describe_topic(&m->arena, &t->t.config, r->nkeys, keys,
+                                      &r->results, &r->nresults);
+        else
+            continue;
+        if (rc < 0) {
+            r->error = KERR_UNKNOWN_SERVER_ERROR;
+            r->error_message = "the answer does not fit: ask for fewer "
+                               "resources or keys";
+            r->results = NULL;
+            r->nresults = 0;
+        }
+    }
+    control_post(c, m->shard, m);
+}
+
+/* --- altering --------------------------------------------------------------- */
+
+/* Whether item (n bytes) is one of the comma-separated entries of list. */
+static bool list_has(const char *list, const char *item, size_t n)
+{
+    while (*list) {
+        size_t len = strcspn(list, ",");
+        const char *e = list;
+        size_t k = len;
+        while (k > 0 && *e == ' ') {
+            e++;
+            k--;
+        }
+        while (k > 0 && e[k - 1] == ' ')
+            k--;
+        if (k == n && memcmp(e, item, n) == 0)
+            return true;
+        list += len + (list[len] == ',');
+    }
+    return false;
+}
+
+/* Appends to out (comma-separated) each trimmed, non-empty entry of from
+ * whose presence in other is in_other, unless out has it already. */
+static int list_merge(char *out, size_t cap, const char *from,
+                      const char *other, bool in_other)
+{
+    size_t o = strlen(out);
+
+    while (*from) {
+        size_t len = strcspn(from, ","), k = len;
+        const char *e = from;
+        while (k > 0 && *e == ' ') {
+            e++;
+            k--;
+        }
+        while (k > 0 && e[k - 1] == ' ')
+            k--;
+        from += len + (from[len] == ',');
+        if (k == 0 || list_has(other, e, k) != in_other || list_has(out, e, k))
+            continue;
+        if (o + k + 2 > cap)
+            return -ENOSPC;
+        if (o > 0)
+            out[o++] = ',';
+        memcpy(out + o, e, k);
+        o += k;
+        out[o] = '\0';
+    }
+    return 0;
+}
+
+/* APPEND or SUBTRACT on a list-type setting of tc. */
+static int list_op(struct topic_config *tc, const struct ctl_config_entry *e,
+                   char *why, size_t len)
+{
+    char cur[CONFIG_VALUE_MAX], out[CONFIG_VALUE_MAX] = "";
+    int i = topic_config_find(e->name);
+    struct config_desc d;
+
+    if (i < 0) {
+        snprintf(why, len, "unknown config key %s", e->name);
+        return -ENOENT;
+    }
+    if (topic_config_describe(tc, i, &d, cur, sizeof cur) < 0 ||
+        d.type != CONFIG_TYPE_LIST) {
+        snprintf(why, len, "Config value %s is not allowed for config key: "
+                 "%s", e->op == OP_APPEND ? "append" : "subtract", e->name);
+        return -EINVAL;
+    }
+    if (e->op == OP_APPEND) {
+        if (list_merge(out, sizeof out, cur, "", false) < 0 ||
+            list_merge(out, sizeof out, e->value, "", false) < 0)
+            goto big;
+    } else if (list_merge(out, sizeof out, cur, e->value, false) < 0) {
+        goto big;
+    }
+    return topic_config_set(tc, e->name, out, why, len);
+big:
+    snprintf(why, len, "value of %s too long", e->name);
+    return -EINVAL;
+}
+
+/* Applies r's entries onto tc: over the topic's configs (incremental) or
+ * over the broker's defaults (AlterConfigs replaces them all). */
+static int alter_one(struct control *c, struct ctl_msg *m,
+                     struct ctl_config_resource *r, const struct md_live *t,
+                     bool incremental, struct topic_config *tc)
+{
+    char why[512];
+    int16_t code = KERR_INVALID_CONFIG;
+
+    if (incremental)
+        *tc = t->t.config;
+    else
+        topic_config_from_broker(&c->cfg, tc);
+    for (int k = 0; k < r->nconfigs; k++) {
+        const struct ctl_config_entry *e = &r->configs[k];
+        int op = incremental ? e->op : OP_SET, rc = 0;
+        bool dup = false;
+        for (int j = 0; j < k && e->name; j++)
+            dup |= r->configs[j].name && strcmp(r->configs[j].name, e->name) == 0;
+        if (!e->name || dup || op < OP_SET || op > OP_SUBTRACT) {
+            if (!e->name)
+                snprintf(why, sizeof why, "config name missing");
+            else if (dup)
+                snprintf(why, sizeof why, "Duplicate config key %s in the "
+                         "request", e->name);
+            else
+                snprintf(why, sizeof why, "Unknown config operation %d", op);
+            code = KERR_INVALID_REQUEST;
+            rc = -EINVAL;
+        } else if (op != OP_DELETE && !e->value) {
+            snprintf(why, sizeof why, "Null value not supported for topic "
+                     "config '%s'.", e->name);
+            rc = -EINVAL;
+        } else if (op == OP_SET) {
+            rc = topic_config_set(tc, e->name, e->value, why, sizeof why);
+        } else if (op == OP_DELETE) {
+            rc = topic_config_unset(tc, e->name, &c->cfg);
+            if (rc < 0)
+                snprintf(why, sizeof why, "unknown config key %s", e->name);
+        } else {
+            rc = list_op(tc, e, why, sizeof why);
+        }
+        if (rc < 0) {
+            resource_fail(m, r, code, why);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Refuses the second of two resources with the same type and name. */
+static void resource_dups(struct ctl_msg *m)
+{
+    struct ctl_configs *cc = &m->u.configs;
+
+    for (int i = 0; i < cc->nresources; i++)
+        for (int j = 0; j < i; j++) {
+            struct ctl_config_resource *a = &cc->resources[i];
+            const struct ctl_config_resource *b = &cc->resources[j];
+            if (a->type == b->type && a->name && b->name &&
+                strcmp(a->name, b->name) == 0 && !a->error)
+                resource_fail(m, a, KERR_INVALID_REQUEST,
+                              "Duplicate resource in the request");
+        }
+}
+
+void admin_post_config(struct control *c, const struct md_live *t)
+{
+    for (int32_t p = 0; p < t->nplaced; p++) {
+        struct ctl_cmd *cmd = control_cmd(c, CTL_PARTITION_CONFIG, NULL, 0,
+                                          t->t.name, p);
+        if (!cmd) {
+            control_log("out of memory: %s-%d keeps its old config until a "
+                        "restart", t->t.name, p);
+            continue;
+        }
+        topic_config_to_log(&t->t.config, &cmd->msg.u.partition.config);
+        control_post(c, t->t.partitions[p].leader, &cmd->msg);
+    }
+}
+
+/* Persists the changed topics, or puts their old configs back. */
+static void alter_commit(struct control *c, struct ctl_msg *m,
+                         struct md_live **changed, struct topic_config *old)
+{
+    struct ctl_configs *cc = &m->u.configs;
+    char why[512];
+    int n = 0;
+
+    for (int i = 0; i < cc->nresources; i++)
+        n += changed[i] != NULL;
+    if (n == 0)
+        return;
+    if (md_file_save(&c->md, why, sizeof why) < 0) {
+        control_log("%s", why);
+        for (int i = 0; i < cc->nresources; i++)
+            if (changed[i]) {
+                changed[i]->t.config = old[i];
+                resource_fail(m, &cc->resources[i], KERR_KAFKA_STORAGE_ERROR,
+                              why);
+            }
+        return;
+    }
+    for (int i = 0; i < cc->nresources; i++)
+        if (changed[i])
+            admin_post_config(c, changed[i]);
+    if (control_publish(c) < 0)
+        control_log("out of memory: shards keep the previous metadata");
+}
+
+void admin_alter_configs(struct control *c, struct ctl_msg *m)
+{
+    struct ctl_configs *cc = &m->u.configs;
+    int n = cc->nresources > 0 ? cc->nresources : 0;
+    struct md_live **changed = calloc((size_t)n + 1, sizeof *changed);
+    struct topic_config *old = calloc((size_t)n + 1, sizeof *old), tc;
+
+    resource_dups(m);
+    for (int i = 0; i < n; i++) {
+        struct ctl_config_resource *r = &cc->resources[i];
+        struct md_live *t;
+        if (r->error || resource_refused(c, m, r))
+            continue;
+        if (!changed || !old) {
+            resource_fail(m, r, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
+        } else if (r->type == CTL_RESOURCE_BROKER) {
+            resource_fail(m, r, KERR_INVALID_REQUEST, "broker configs are "
+                          "static; edit server.properties");
+        } else if ((t = resource_topic(c, m, r)) &&
+                   alter_one(c, m, r, t, cc->incremental, &tc) == 0 &&
+                   !cc->validate_only) {
+            old[i] = t->t.config;
+            t->t.config = tc;
+            changed[i] = t;
+        }
+    }
+    if (changed && old)
+        alter_commit(c, m, changed, old);
+    free(changed);
+    free(old);
+    control_post(c, m->shard, m);
+}

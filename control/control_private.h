@@ -1,0 +1,91 @@
+/* control_private.h - the inside of the control thread, shared by
+ * control.c (loop, rings, doorbells, snapshots), admin.c (topics) and
+ * admin_config.c (configs). Nothing outside control/ includes it. */
+#ifndef SLUICE_CONTROL_PRIVATE_H
+#define SLUICE_CONTROL_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/control.h"
+#include "control/ctl.h"
+#include "control/md_store.h"
+#include "dataplane/ring.h"
+
+/* Messages waiting for room in a full ring, in order. */
+struct ptr_fifo {
+    void **v;
+    size_t head, len, cap;
+};
+
+struct control_shard {
+    struct spsc_ring to;       /* control -> shard */
+    struct spsc_ring from;     /* shard -> control */
+    void **to_slots, **from_slots;
+    int doorbell;              /* the shard's eventfd */
+    bool ring_bell;            /* posted since the last ring */
+    bool stopped;              /* acknowledged CTL_SHUTDOWN */
+    struct ptr_fifo backlog;
+    uint64_t acked_epoch;      /* newest snapshot it acknowledged */
+};
+
+struct admin_op;
+
+/* A command the control thread owns (CTL_PARTITION_*, CTL_METADATA_UPDATE,
+ * CTL_SHUTDOWN), freed when the shard posts it back. */
+struct ctl_cmd {
+    struct ctl_msg msg;        /* first: the ring carries &msg */
+    struct ctl_cmd *prev, *next; /* all commands out, freed at destroy */
+    struct admin_op *op;       /* waits for the answer, or NULL */
+    int item;                  /* which of op's items */
+    char topic[MD_TOPIC_NAME_MAX + 1];
+};
+
+struct control {
+    struct broker_config cfg;
+    struct md_store md;
+    int nshards;
+    struct control_shard *shards;
+    int doorbell;              /* ours: shards ring it */
+    struct md_snapshot **snaps; /* published, oldest first */
+    int nsnaps, snaps_cap;
+    struct ctl_cmd *cmds;      /* commands not yet answered */
+    struct admin_op *ops;      /* admin work waiting for shards */
+    int recovering;            /* startup ops not finished */
+    int open_err;              /* first startup failure */
+    bool stopping;
+};
+
+/* control.c, for the admin files */
+void control_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A command for shard's partition of topic (may be NULL), owned by the
+ * control thread until answered; NULL on -ENOMEM. */
+struct ctl_cmd *control_cmd(struct control *c, enum ctl_op op,
+                            struct admin_op *owner, int item,
+                            const char *topic, int32_t partition);
+/* Posts m to shard (queued while its ring is full); rings its doorbell
+ * at the end of the turn. */
+void control_post(struct control *c, int shard, struct ctl_msg *m);
+
+/* admin.c, for control.c and admin_config.c */
+/* A message for m's answer, formatted into m's arena (NULL if full). */
+const char *admin_msg(struct ctl_msg *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void admin_request(struct control *c, struct ctl_msg *m);
+void admin_answered(struct control *c, struct ctl_cmd *cmd);
+int admin_recover(struct control *c);
+void admin_free_all(struct control *c);
+
+/* admin_config.c */
+void admin_describe_configs(struct control *c, struct ctl_msg *m);
+void admin_alter_configs(struct control *c, struct ctl_msg *m);
+/* The configs of tc (only keys[0..nkeys) if nkeys > 0), with their
+ * values copied into a; 0 or -ENOSPC. */
+int admin_describe_topic(struct ctl_arena *a, const struct topic_config *tc,
+                         int nkeys, const char *const *keys,
+                         struct config_desc **out, int *nout);
+/* Sends the topic's log config to every shard owning one of its
+ * partitions (CTL_PARTITION_CONFIG). */
+void admin_post_config(struct control *c, const struct md_live *t);
+
+#endif

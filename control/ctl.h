@@ -1,0 +1,158 @@
+/* ctl.h - the messages between shards and the control thread.
+ *
+ * Each shard has a pair of SPSC rings with the control thread
+ * (dataplane/ring.h) carrying pointers to struct ctl_msg. A message is
+ * owned by whoever holds it: a request a shard posts (CTL_CREATE_TOPICS,
+ * ...) is answered in place by the control thread and posted back; a
+ * command the control thread posts (CTL_PARTITION_OPEN, ...) is carried
+ * out by the shard and posted back as its acknowledgement. Nothing else
+ * is shared between the threads, and no wire bytes cross: a shard decodes
+ * a Kafka request into these plain structs and encodes the answer. */
+#ifndef SLUICE_CTL_H
+#define SLUICE_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/metadata.h"
+#include "storage/log.h"
+
+enum ctl_op {
+    /* shard -> control, answered in place */
+    CTL_CREATE_TOPICS = 1,
+    CTL_DELETE_TOPICS,
+    CTL_CREATE_PARTITIONS,
+    CTL_DESCRIBE_CONFIGS,
+    CTL_ALTER_CONFIGS,
+    /* control -> shard, acknowledged in place */
+    CTL_PARTITION_OPEN,
+    CTL_PARTITION_DELETE,     /* close the log if open and remove
+                                 DIR/<topic>-<partition>; an absent
+                                 directory is not an error (result 0) */
+    CTL_PARTITION_CONFIG,     /* a topic's configs changed */
+    CTL_METADATA_UPDATE,
+    CTL_SHUTDOWN,
+};
+
+/* Kafka error codes admin answers carry, beyond storage/kerr.h. */
+enum ctl_kafka_error {
+    KERR_INVALID_TOPIC_EXCEPTION = 17,
+    KERR_TOPIC_ALREADY_EXISTS = 36,
+    KERR_INVALID_PARTITIONS = 37,
+    KERR_INVALID_REPLICATION_FACTOR = 38,
+    KERR_INVALID_REPLICA_ASSIGNMENT = 39,
+    KERR_INVALID_CONFIG = 40,
+    KERR_INVALID_REQUEST = 42,
+    KERR_REASSIGNMENT_IN_PROGRESS = 60,
+    KERR_TOPIC_DELETION_DISABLED = 73,
+    KERR_UNKNOWN_TOPIC_ID = 100,
+};
+
+/* Results and strings a control answer needs live in an arena the
+ * requester provides with the message (no malloc crossing threads). */
+struct ctl_arena {
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+void *ctl_arena_alloc(struct ctl_arena *a, size_t n); /* zeroed; NULL if full */
+char *ctl_arena_strdup(struct ctl_arena *a, const char *s, size_t len);
+
+struct ctl_config_entry {
+    const char *name;
+    const char *value;         /* NULL: null value */
+    int8_t op;                 /* IncrementalAlterConfigs: 0 SET, 1 DELETE,
+                                  2 APPEND, 3 SUBTRACT; AlterConfigs: 0 */
+};
+
+struct ctl_topic_spec {
+    const char *name;
+    int32_t num_partitions;    /* -1: num.partitions */
+    int16_t replication_factor; /* -1: default; anything but 1 is refused */
+    int nconfigs;
+    struct ctl_config_entry *configs;
+    /* answer */
+    int16_t error;             /* Kafka error code; a spec the shard already
+                                  failed (error != 0) is left untouched */
+    const char *error_message; /* NULL or in the arena */
+    uint8_t topic_id[16];
+    int32_t out_partitions;
+    int nresults;              /* the topic's configs, when want_configs */
+    struct config_desc *results; /* values in the arena */
+};
+
+struct ctl_create_topics {
+    int ntopics;
+    struct ctl_topic_spec *topics;
+    bool validate_only;
+    bool auto_create;          /* from Metadata/Produce auto-creation */
+    bool want_configs;         /* CreateTopics v5+: answer every config */
+};
+
+struct ctl_delete_topics {
+    int ntopics;
+    const char **names;        /* NULL, or errors[i] != 0: skipped */
+    int16_t *errors;           /* answer, ntopics entries */
+    uint8_t (*topic_ids)[16];  /* answer if not NULL: the deleted ids */
+};
+
+struct ctl_create_partitions {
+    int ntopics;
+    const char **names;
+    int32_t *counts;           /* new total per topic; entries whose
+                                  errors[i] the shard set are skipped */
+    bool validate_only;
+    int16_t *errors;           /* answer */
+    const char **error_messages; /* answer, NULL or in the arena */
+};
+
+enum ctl_resource_type {
+    CTL_RESOURCE_TOPIC = 2,
+    CTL_RESOURCE_BROKER = 4,
+};
+
+struct ctl_config_resource {
+    int8_t type;               /* enum ctl_resource_type */
+    const char *name;
+    int nkeys;                 /* -1: all */
+    const char **keys;
+    int nconfigs;              /* AlterConfigs input */
+    struct ctl_config_entry *configs;
+    /* answer */
+    int16_t error;
+    const char *error_message;
+    int nresults;              /* DescribeConfigs */
+    struct config_desc *results;
+};
+
+struct ctl_configs {
+    int nresources;
+    struct ctl_config_resource *resources;
+    bool incremental;          /* IncrementalAlterConfigs */
+    bool validate_only;
+};
+
+struct ctl_partition_cmd {
+    const char *topic;
+    int32_t partition;
+    struct log_config config;
+    int result;                /* 0 or negative errno, set by the shard */
+};
+
+struct ctl_msg {
+    enum ctl_op op;
+    int shard;                 /* the shard it came from or goes to */
+    void *cookie;              /* the requester's, returned untouched */
+    struct ctl_arena arena;
+    union {
+        struct ctl_create_topics create_topics;
+        struct ctl_delete_topics delete_topics;
+        struct ctl_create_partitions create_partitions;
+        struct ctl_configs configs;
+        struct ctl_partition_cmd partition;
+        const struct md_snapshot *metadata;
+    } u;
+};
+
+#endif

@@ -1,0 +1,56 @@
+/* metadata.h - the cluster as clients see it: brokers (one per shard),
+ * topics, partitions and where each is placed.
+ *
+ * The control thread owns the live metadata and persists it. Shards read an
+ * immutable snapshot (struct md_snapshot) that the control thread hands
+ * them through their ring (CTL_METADATA_UPDATE); a shard drops its old
+ * snapshot when it acknowledges the message, and the control thread frees
+ * a snapshot once every shard has moved past it. A snapshot never changes
+ * after it is published, so shards read it without any lock. */
+#ifndef SLUICE_METADATA_H
+#define SLUICE_METADATA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/config.h"
+
+#define MD_TOPIC_NAME_MAX 249  /* Kafka's limit */
+#define MD_HOST_MAX 256
+
+struct md_broker {
+    int32_t node_id;           /* the shard's index */
+    char host[MD_HOST_MAX];    /* advertised host */
+    int32_t port;
+};
+
+struct md_partition {
+    int32_t index;
+    int32_t leader;            /* node id = shard index */
+    int32_t leader_epoch;
+};
+
+struct md_topic {
+    char name[MD_TOPIC_NAME_MAX + 1];
+    uint8_t id[16];            /* topic UUID (Metadata v10+) */
+    bool internal;
+    int32_t npartitions;
+    struct md_partition *partitions;
+    struct topic_config config;
+};
+
+struct md_snapshot {
+    uint64_t epoch;            /* grows with every change */
+    char cluster_id[32];
+    int32_t controller_id;
+    int32_t nbrokers;
+    struct md_broker *brokers;
+    int32_t ntopics;
+    struct md_topic *topics;   /* sorted by name */
+};
+
+/* Binary search by name; NULL when absent. */
+const struct md_topic *md_find_topic(const struct md_snapshot *md,
+                                     const char *name, size_t len);
+
+#endif

@@ -1,0 +1,464 @@
+/* handle_admin.c - CreateTopics, DeleteTopics, CreatePartitions,
+ * DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.
+ *
+ * Each handler copies what the control thread needs from the decoded
+ * request into rq->ctl (C strings copied into the request arena: the
+ * decoded kstr views are not NUL-terminated), carves an answer arena and
+ * posts it; the *_done callback, run on this shard when the answer comes
+ * back, builds the Kafka response in the request arena and sends it.
+ * Requests for topics are answered after the control thread published
+ * the new metadata, which this shard has then already taken (its ring is
+ * FIFO), so a client that creates a topic can use it at once.
+ *
+ * Never: decides anything about topics or configs; that is the control
+ * thread's (control/admin*.c). Handlers only refuse what the control
+ * messages cannot express (manual replica assignments, unknown ids). */
+#include "dataplane/shard_private.h"
+#include "dataplane/kafka/msg_admin.h"
+#include "storage/kerr.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define CONFIG_DESC_ROOM (sizeof(struct config_desc) + 48)  /* + value */
+#define NO_ASSIGNMENTS "manual replica assignment is not supported: sluice " \
+                       "places partitions on its shards"
+
+/* Zeroed: request arenas are recycled, and kafka_arena_alloc does not
+ * clear what an earlier request left. */
+static void *alloc(struct request *rq, size_t n)
+{
+    void *p = kafka_arena_alloc(&rq->arena, n ? n : 1);
+
+    if (p)
+        memset(p, 0, n ? n : 1);
+    return p;
+}
+
+static int count(int32_t n)
+{
+    return n > 0 ? n : 0;
+}
+
+/* A NUL-terminated copy of s in the request arena; NULL for a null
+ * string. A NUL byte inside s would cut the copy short, so it becomes DEL,
+ * which no topic name or config value accepts. */
+static int cstr(struct request *rq, struct kstr s, const char **out)
+{
+    char *p;
+
+    *out = NULL;
+    if (s.len < 0)
+        return 0;
+    if (!(p = alloc(rq, (size_t)s.len + 1)))
+        return -ENOMEM;
+    for (int32_t i = 0; i < s.len; i++)
+        p[i] = s.p[i] ? s.p[i] : '\x7f';
+    p[s.len] = '\0';
+    *out = p;
+    return 0;
+}
+
+static struct kstr kstr_or_null(const char *s)
+{
+    return s ? kstr_c(s) : KSTR_NULL;
+}
+
+/* Carves the answer arena (smaller if the request arena is short; the
+ * control thread then answers what fits) and posts rq->ctl. */
+static int post(struct request *rq, size_t arena, request_ctl_done done)
+{
+    size_t left = rq->arena.cap - rq->arena.len;
+
+    if (request_ctl_arena(rq, arena) < 0 &&
+        (left < 4096 || request_ctl_arena(rq, left / 2) < 0))
+        return -ENOMEM;
+    return request_post_ctl(rq, done);
+}
+
+static void respond(struct request *rq, const void *resp, bool ok)
+{
+    if (!ok || request_respond(rq, resp) < 0)
+        conn_close(rq->conn, "cannot build an admin response");
+}
+
+static void ctl_begin(struct request *rq, enum ctl_op op)
+{
+    memset(&rq->ctl, 0, sizeof rq->ctl);
+    rq->ctl.op = op;
+}
+
+/* --- CreateTopics ----------------------------------------------------------- */
+
+static int copy_configs(struct request *rq, const struct kafka_create_topics_topic *t,
+                        struct ctl_topic_spec *sp)
+{
+    sp->nconfigs = count(t->configs.n);
+    if (!(sp->configs = alloc(rq, sizeof(*sp->configs) * (size_t)sp->nconfigs)))
+        return -ENOMEM;
+    for (int k = 0; k < sp->nconfigs; k++)
+        if (cstr(rq, t->configs.v[k].name, &sp->configs[k].name) < 0 ||
+            cstr(rq, t->configs.v[k].value, &sp->configs[k].value) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+static void create_topics_done(struct request *rq, struct ctl_msg *m);
+
+int handle_create_topics(struct request *rq)
+{
+    const struct kafka_create_topics_req *req = rq->body;
+    int n = count(req->topics.n);
+    struct ctl_topic_spec *specs = alloc(rq, sizeof(*specs) * (size_t)n);
+    bool configs = rq->api_version >= 5;
+
+    if (!specs)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const struct kafka_create_topics_topic *t = &req->topics.v[i];
+        struct ctl_topic_spec *sp = &specs[i];
+        if (cstr(rq, t->name, &sp->name) < 0 || copy_configs(rq, t, sp) < 0)
+            return -ENOMEM;
+        sp->num_partitions = t->num_partitions;
+        sp->replication_factor = t->replication_factor;
+        if (t->assignments.n > 0) {
+            sp->error = KERR_INVALID_REPLICA_ASSIGNMENT;
+            sp->error_message = NO_ASSIGNMENTS;
+        }
+    }
+    ctl_begin(rq, CTL_CREATE_TOPICS);
+    rq->ctl.u.create_topics = (struct ctl_create_topics){
+        .ntopics = n, .topics = specs, .validate_only = req->validate_only,
+        .want_configs = configs};
+    size_t room = 512 + (configs ? (size_t)topic_config_count() * CONFIG_DESC_ROOM : 0);
+    return post(rq, 256 + (size_t)n * room, create_topics_done);
+}
+
+static bool created_configs(struct request *rq, struct kafka_create_topics_result *r,
+                            const struct ctl_topic_spec *sp)
+{
+    r->configs.n = sp->nresults;
+    r->configs.v = alloc(rq, sizeof(*r->configs.v) * (size_t)sp->nresults);
+    if (!r->configs.v)
+        return false;
+    for (int k = 0; k < sp->nresults; k++) {
+        const struct config_desc *d = &sp->results[k];
+        r->configs.v[k] = (struct kafka_create_topics_config){
+            .name = kstr_c(d->name), .value = kstr_or_null(d->value),
+            .read_only = d->read_only, .config_source = (int8_t)d->source,
+            .is_sensitive = d->sensitive};
+    }
+    return true;
+}
+
+static void create_topics_done(struct request *rq, struct ctl_msg *m)
+{
+    const struct kafka_create_topics_req *req = rq->body;
+    const struct ctl_create_topics *ct = &m->u.create_topics;
+    struct kafka_create_topics_resp resp;
+    bool ok;
+
+    kafka_defaults(&kafka_create_topics_resp_s, &resp);
+    resp.topics.n = ct->ntopics;
+    ok = (resp.topics.v = alloc(rq, sizeof(*resp.topics.v) * (size_t)ct->ntopics));
+    for (int i = 0; ok && i < ct->ntopics; i++) {
+        const struct ctl_topic_spec *sp = &ct->topics[i];
+        struct kafka_create_topics_result *r = &resp.topics.v[i];
+        *r = (struct kafka_create_topics_result){
+            .name = req->topics.v[i].name, .error_code = sp->error,
+            .error_message = kstr_or_null(sp->error_message),
+            .num_partitions = sp->error ? -1 : sp->out_partitions,
+            .replication_factor = sp->error ? -1 : 1};
+        memcpy(r->topic_id.b, sp->topic_id, sizeof r->topic_id.b);
+        r->configs.n = -1;
+        if (!sp->error && rq->api_version >= 5)
+            ok = created_configs(rq, r, sp);
+    }
+    respond(rq, &resp, ok);
+}
+
+/* --- DeleteTopics ------------------------------------------------------------ */
+
+static const struct md_topic *topic_by_id(const struct md_snapshot *md,
+                                          const uint8_t id[16])
+{
+    static const uint8_t zero[16];
+
+    if (!md || memcmp(id, zero, 16) == 0)
+        return NULL;
+    for (int32_t i = 0; i < md->ntopics; i++)
+        if (memcmp(md->topics[i].id, id, 16) == 0)
+            return &md->topics[i];
+    return NULL;
+}
+
+static void delete_topics_done(struct request *rq, struct ctl_msg *m);
+
+int handle_delete_topics(struct request *rq)
+{
+    const struct kafka_delete_topics_req *req = rq->body;
+    bool by_state = rq->api_version >= 6;       /* v6: names or ids */
+    int n = count(by_state ? req->topics.n : req->topic_names.n);
+    const char **names = alloc(rq, sizeof(*names) * (size_t)n);
+    int16_t *errors = alloc(rq, sizeof(*errors) * (size_t)n);
+    uint8_t (*ids)[16] = alloc(rq, 16 * (size_t)n);
+
+    if (!names || !errors || !ids)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        struct kstr name = by_state ? req->topics.v[i].name : req->topic_names.v[i];
+        const struct md_topic *t;
+        if (by_state && name.len < 0) {
+            const uint8_t *id = req->topics.v[i].topic_id.b;
+            memcpy(ids[i], id, 16);
+            if ((t = topic_by_id(request_metadata(rq), id)))
+                name = kstr_c(t->name);    /* copied below: snapshots go */
+            else
+                errors[i] = KERR_UNKNOWN_TOPIC_ID;
+        }
+        if (cstr(rq, name, &names[i]) < 0)
+            return -ENOMEM;
+    }
+    ctl_begin(rq, CTL_DELETE_TOPICS);
+    rq->ctl.u.delete_topics = (struct ctl_delete_topics){
+        .ntopics = n, .names = names, .errors = errors, .topic_ids = ids};
+    return post(rq, 256, delete_topics_done);
+}
+
+static void delete_topics_done(struct request *rq, struct ctl_msg *m)
+{
+    const struct ctl_delete_topics *dt = &m->u.delete_topics;
+    struct kafka_delete_topics_resp resp;
+    bool ok;
+
+    kafka_defaults(&kafka_delete_topics_resp_s, &resp);
+    resp.responses.n = dt->ntopics;
+    ok = (resp.responses.v = alloc(rq, sizeof(*resp.responses.v) * (size_t)dt->ntopics));
+    for (int i = 0; ok && i < dt->ntopics; i++) {
+        struct kafka_delete_topics_result *r = &resp.responses.v[i];
+        *r = (struct kafka_delete_topics_result){
+            .name = kstr_or_null(dt->names[i]), .error_code = dt->errors[i],
+            .error_message = KSTR_NULL};
+        memcpy(r->topic_id.b, dt->topic_ids[i], sizeof r->topic_id.b);
+        if (!dt->names[i] && rq->api_version < 6)
+            r->name = KSTR_LIT("");             /* not nullable before v6 */
+    }
+    respond(rq, &resp, ok);
+}
+
+/* --- CreatePartitions ------------------------------------------------------- */
+
+static void create_partitions_done(struct request *rq, struct ctl_msg *m);
+
+int handle_create_partitions(struct request *rq)
+{
+    const struct kafka_create_partitions_req *req = rq->body;
+    int n = count(req->topics.n);
+    struct ctl_create_partitions cp = {
+        .ntopics = n, .validate_only = req->validate_only,
+        .names = alloc(rq, sizeof(*cp.names) * (size_t)n),
+        .counts = alloc(rq, sizeof(*cp.counts) * (size_t)n),
+        .errors = alloc(rq, sizeof(*cp.errors) * (size_t)n),
+        .error_messages = alloc(rq, sizeof(*cp.error_messages) * (size_t)n)};
+
+    if (!cp.names || !cp.counts || !cp.errors || !cp.error_messages)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const struct kafka_create_partitions_topic *t = &req->topics.v[i];
+        if (cstr(rq, t->name, &cp.names[i]) < 0)
+            return -ENOMEM;
+        cp.counts[i] = t->count;
+        if (t->assignments.n >= 0) {
+            cp.errors[i] = KERR_INVALID_REPLICA_ASSIGNMENT;
+            cp.error_messages[i] = NO_ASSIGNMENTS;
+        }
+    }
+    ctl_begin(rq, CTL_CREATE_PARTITIONS);
+    rq->ctl.u.create_partitions = cp;
+    return post(rq, 256 + (size_t)n * 320, create_partitions_done);
+}
+
+static void create_partitions_done(struct request *rq, struct ctl_msg *m)
+{
+    const struct kafka_create_partitions_req *req = rq->body;
+    const struct ctl_create_partitions *cp = &m->u.create_partitions;
+    struct kafka_create_partitions_resp resp;
+    bool ok;
+
+    kafka_defaults(&kafka_create_partitions_resp_s, &resp);
+    resp.results.n = cp->ntopics;
+    ok = (resp.results.v = alloc(rq, sizeof(*resp.results.v) * (size_t)cp->ntopics));
+    for (int i = 0; ok && i < cp->ntopics; i++)
+        resp.results.v[i] = (struct kafka_topic_error){
+            .name = req->topics.v[i].name, .error_code = cp->errors[i],
+            .error_message = kstr_or_null(cp->error_messages[i])};
+    respond(rq, &resp, ok);
+}
+
+/* --- DescribeConfigs ---------------------------------------------------------- */
+
+static void describe_configs_done(struct request *rq, struct ctl_msg *m);
+
+int handle_describe_configs(struct request *rq)
+{
+    const struct kafka_describe_configs_req *req = rq->body;
+    int n = count(req->resources.n);
+    struct ctl_config_resource *res = alloc(rq, sizeof(*res) * (size_t)n);
+    size_t room = 1024;
+
+    if (!res)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const struct kafka_describe_configs_resource *s = &req->resources.v[i];
+        struct ctl_config_resource *r = &res[i];
+        int all = s->resource_type == CTL_RESOURCE_BROKER ? broker_config_count()
+                                                          : topic_config_count();
+        r->type = s->resource_type;
+        r->nkeys = s->configuration_keys.n > 0 ? s->configuration_keys.n : -1;
+        if (cstr(rq, s->resource_name, &r->name) < 0 ||
+            !(r->keys = alloc(rq, sizeof(*r->keys) * (size_t)count(r->nkeys))))
+            return -ENOMEM;
+        for (int k = 0; k < r->nkeys; k++)
+            if (cstr(rq, s->configuration_keys.v[k], &r->keys[k]) < 0)
+                return -ENOMEM;
+        room += 256 + (size_t)(r->nkeys > 0 && r->nkeys < all ? r->nkeys : all) *
+                          CONFIG_DESC_ROOM;
+    }
+    ctl_begin(rq, CTL_DESCRIBE_CONFIGS);
+    rq->ctl.u.configs = (struct ctl_configs){.nresources = n, .resources = res};
+    return post(rq, room, describe_configs_done);
+}
+
+static void describe_entry(const struct kafka_describe_configs_req *req,
+                           struct kafka_describe_configs_entry *e,
+                           struct kafka_describe_configs_synonym *syn,
+                           const struct config_desc *d)
+{
+    *e = (struct kafka_describe_configs_entry){
+        .name = kstr_c(d->name), .value = kstr_or_null(d->value),
+        .read_only = d->read_only, .is_default = d->is_default,
+        .config_source = (int8_t)d->source, .is_sensitive = d->sensitive,
+        .config_type = (int8_t)d->type,
+        .documentation = req->include_documentation ? kstr_or_null(d->doc)
+                                                    : KSTR_NULL};
+    /* Synonyms in order of precedence; the value's own source first. */
+    if (req->include_synonyms) {
+        *syn = (struct kafka_describe_configs_synonym){
+            .name = e->name, .value = e->value, .source = (int8_t)d->source};
+        e->synonyms.v = syn;
+        e->synonyms.n = 1;
+    }
+}
+
+static void describe_configs_done(struct request *rq, struct ctl_msg *m)
+{
+    const struct kafka_describe_configs_req *req = rq->body;
+    const struct ctl_configs *cc = &m->u.configs;
+    struct kafka_describe_configs_resp resp;
+    bool ok;
+
+    kafka_defaults(&kafka_describe_configs_resp_s, &resp);
+    resp.results.n = cc->nresources;
+    ok = (resp.results.v = alloc(rq, sizeof(*resp.results.v) * (size_t)cc->nresources));
+    for (int i = 0; ok && i < cc->nresources; i++) {
+        const struct ctl_config_resource *r = &cc->resources[i];
+        struct kafka_describe_configs_result *out = &resp.results.v[i];
+        int ne = r->error ? 0 : r->nresults;
+        struct kafka_describe_configs_synonym *syn =
+            alloc(rq, sizeof(*syn) * (size_t)ne);
+        *out = (struct kafka_describe_configs_result){
+            .error_code = r->error, .error_message = kstr_or_null(r->error_message),
+            .resource_type = req->resources.v[i].resource_type,
+            .resource_name = req->resources.v[i].resource_name};
+        out->configs.n = ne;
+        ok = syn && (out->configs.v = alloc(rq, sizeof(*out->configs.v) * (size_t)ne));
+        for (int k = 0; ok && k < ne; k++)
+            describe_entry(req, &out->configs.v[k], &syn[k], &r->results[k]);
+    }
+    respond(rq, &resp, ok);
+}
+
+/* --- AlterConfigs and IncrementalAlterConfigs --------------------------------- */
+
+static void alter_configs_done(struct request *rq, struct ctl_msg *m)
+{
+    const struct ctl_configs *cc = &m->u.configs;
+    struct kafka_alter_configs_resp resp;
+    bool ok;
+
+    kafka_defaults(&kafka_alter_configs_resp_s, &resp);
+    resp.responses.n = cc->nresources;
+    ok = (resp.responses.v = alloc(rq, sizeof(*resp.responses.v) * (size_t)cc->nresources));
+    for (int i = 0; ok && i < cc->nresources; i++) {
+        const struct ctl_config_resource *r = &cc->resources[i];
+        resp.responses.v[i] = (struct kafka_alter_configs_result){
+            .error_code = r->error, .error_message = kstr_or_null(r->error_message),
+            .resource_type = r->type, .resource_name = kstr_or_null(r->name)};
+        if (!r->name)
+            resp.responses.v[i].resource_name = KSTR_LIT("");
+    }
+    respond(rq, &resp, ok);
+}
+
+static int alter_post(struct request *rq, struct ctl_config_resource *res, int n,
+                      bool incremental, bool validate_only)
+{
+    ctl_begin(rq, CTL_ALTER_CONFIGS);
+    rq->ctl.u.configs = (struct ctl_configs){
+        .nresources = n, .resources = res, .incremental = incremental,
+        .validate_only = validate_only};
+    return post(rq, 256 + (size_t)n * 640, alter_configs_done);
+}
+
+int handle_alter_configs(struct request *rq)
+{
+    const struct kafka_alter_configs_req *req = rq->body;
+    int n = count(req->resources.n);
+    struct ctl_config_resource *res = alloc(rq, sizeof(*res) * (size_t)n);
+
+    if (!res)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const struct kafka_alter_configs_resource *s = &req->resources.v[i];
+        struct ctl_config_resource *r = &res[i];
+        r->type = s->resource_type;
+        r->nkeys = -1;
+        r->nconfigs = count(s->configs.n);
+        if (cstr(rq, s->resource_name, &r->name) < 0 ||
+            !(r->configs = alloc(rq, sizeof(*r->configs) * (size_t)r->nconfigs)))
+            return -ENOMEM;
+        for (int k = 0; k < r->nconfigs; k++)
+            if (cstr(rq, s->configs.v[k].name, &r->configs[k].name) < 0 ||
+                cstr(rq, s->configs.v[k].value, &r->configs[k].value) < 0)
+                return -ENOMEM;
+    }
+    return alter_post(rq, res, n, false, req->validate_only);
+}
+
+int handle_incremental_alter_configs(struct request *rq)
+{
+    const struct kafka_incr_alter_configs_req *req = rq->body;
+    int n = count(req->resources.n);
+    struct ctl_config_resource *res = alloc(rq, sizeof(*res) * (size_t)n);
+
+    if (!res)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const struct kafka_incr_alter_configs_resource *s = &req->resources.v[i];
+        struct ctl_config_resource *r = &res[i];
+        r->type = s->resource_type;
+        r->nkeys = -1;
+        r->nconfigs = count(s->configs.n);
+        if (cstr(rq, s->resource_name, &r->name) < 0 ||
+            !(r->configs = alloc(rq, sizeof(*r->configs) * (size_t)r->nconfigs)))
+            return -ENOMEM;
+        for (int k = 0; k < r->nconfigs; k++) {
+            const struct kafka_incr_alter_config *e = &s->configs.v[k];
+            r->configs[k].op = e->config_operation;
+            if (cstr(rq, e->name, &r->configs[k].name) < 0 ||
+                cstr(rq, e->value, &r->configs[k].value) < 0)
+                return -ENOMEM;
+        }
+    }
+    return alter_post(rq, res, n, true, req->validate_only);
+}

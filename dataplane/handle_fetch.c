@@ -1,0 +1,295 @@
+/* handle_fetch.c - Fetch and ListOffsets.
+ *
+ * A fetch answers with file ranges of the segments, spliced to the socket
+ * (never read into user space): the response is encoded with a hole where
+ * each partition's records go, and the connection sends header bytes, the
+ * file ranges, and the bytes after them. Long polling: a fetch that finds
+ * fewer than min_bytes waits, re-checked each loop turn, until enough data
+ * is durable or max_wait_ms passes. Fetch sessions (KIP-227) are declined
+ * (session id 0), which the protocol allows: clients send full fetches. */
+#include "dataplane/shard_private.h"
+#include "dataplane/kafka/api.h"
+#include "dataplane/kafka/msg_fetch.h"
+#include "storage/kerr.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define FETCH_MAX_RANGES 8
+#define KERR_FETCH_SESSION_ID_NOT_FOUND 70
+
+struct fetch_part {
+    int16_t error;
+    struct partition *p;
+    int nranges;
+    struct log_range ranges[FETCH_MAX_RANGES];
+    uint32_t bytes;
+    const struct kbytes *field;   /* its records field in the response */
+};
+
+static int16_t fetch_route(struct request *rq, struct kstr topic, int32_t index,
+                           struct partition **out)
+{
+    *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
+    if (*out)
+        return log_error((*out)->log) ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE;
+    const struct md_topic *mt = rq->shard->md
+        ? md_find_topic(rq->shard->md, topic.p, (size_t)topic.len) : NULL;
+    if (mt && index >= 0 && index < mt->npartitions)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+/* Looks up what each partition would return now; the total in bytes. */
+static uint64_t fetch_collect(struct request *rq, struct fetch_part *parts, bool *error)
+{
+    const struct kafka_fetch_req *req = rq->body;
+    uint64_t total = 0;
+    int64_t room = req->max_bytes > 0 ? req->max_bytes : INT32_MAX;
+    int k = 0;
+    *error = false;
+    for (int32_t ti = 0; ti < req->topics.n; ti++) {
+        const struct kafka_fetch_req_topic *t = &req->topics.v[ti];
+        for (int32_t pi = 0; pi < t->partitions.n; pi++, k++) {
+            const struct kafka_fetch_req_partition *rp = &t->partitions.v[pi];
+            struct fetch_part *fp = &parts[k];
+            fp->nranges = 0;
+            fp->bytes = 0;
+            fp->error = fetch_route(rq, t->topic, rp->partition, &fp->p);
+            if (fp->error) {
+                *error = true;
+                continue;
+            }
+            int64_t budget = rp->partition_max_bytes < room ? rp->partition_max_bytes : room;
+            if (budget <= 0 && total > 0)
+                continue;
+            int n = log_read(fp->p->log, rp->fetch_offset, budget > 0 ? (uint32_t)budget : 0,
+                             fp->ranges, FETCH_MAX_RANGES);
+            if (n == -ERANGE) {
+                fp->error = KERR_OFFSET_OUT_OF_RANGE;
+                *error = true;
+                continue;
+            }
+            if (n < 0) {
+                fp->error = KERR_KAFKA_STORAGE_ERROR;
+                *error = true;
+                continue;
+            }
+            fp->nranges = n;
+            for (int i = 0; i < n; i++)
+                fp->bytes += fp->ranges[i].len;
+            total += fp->bytes;
+            room -= fp->bytes;
+        }
+    }
+    return total;
+}
+
+static struct kafka_fetch_resp *fetch_build(struct request *rq, struct fetch_part *parts)
+{
+    const struct kafka_fetch_req *req = rq->body;
+    struct kafka_arena *a = &rq->arena;
+    struct kafka_fetch_resp *resp = kafka_arena_alloc(a, sizeof(*resp));
+    if (!resp)
+        return NULL;
+    resp->responses.n = req->topics.n;
+    resp->responses.v = kafka_arena_alloc(a, sizeof(*resp->responses.v) * (size_t)req->topics.n + 1);
+    if (!resp->responses.v)
+        return NULL;
+    int k = 0;
+    for (int32_t ti = 0; ti < req->topics.n; ti++) {
+        const struct kafka_fetch_req_topic *t = &req->topics.v[ti];
+        struct kafka_fetch_resp_topic *rt = &resp->responses.v[ti];
+        rt->topic = t->topic;
+        rt->topic_id = t->topic_id;
+        rt->partitions.n = t->partitions.n;
+        rt->partitions.v = kafka_arena_alloc(a, sizeof(*rt->partitions.v) * (size_t)t->partitions.n + 1);
+        if (!rt->partitions.v)
+            return NULL;
+        for (int32_t pi = 0; pi < t->partitions.n; pi++, k++) {
+            struct fetch_part *fp = &parts[k];
+            struct kafka_fetch_resp_partition *r = &rt->partitions.v[pi];
+            r->partition_index = t->partitions.v[pi].partition;
+            r->error_code = fp->error;
+            int64_t hw = fp->p && !fp->error ? log_durable_end(fp->p->log) : -1;
+            r->high_watermark = hw;
+            r->last_stable_offset = hw; /* no transactions: LSO = HW */
+            r->log_start_offset = fp->p ? log_start_offset(fp->p->log) : -1;
+            r->diverging_epoch = (struct kafka_fetch_epoch_end_offset){ -1, -1 };
+            r->current_leader = (struct kafka_leader_epoch){ -1, -1 };
+            r->snapshot_id = (struct kafka_fetch_snapshot_id){ -1, -1 };
+            r->aborted_transactions.n = 0;
+            r->preferred_read_replica = -1;
+            if (fp->bytes > 0)
+                r->records = (struct kbytes){ NULL, (int32_t)fp->bytes };
+            else
+                r->records = (struct kbytes){ (const uint8_t *)"", 0 };
+            fp->field = &r->records;
+        }
+    }
+    return resp;
+}
+
+/* Encodes the response and lays out header bytes and file ranges. */
+static int fetch_respond(struct request *rq, struct fetch_part *parts, int nparts,
+                         const struct kafka_fetch_resp *resp)
+{
+    struct kafka_arena *a = &rq->arena;
+    struct kafka_splice *splices = kafka_arena_alloc(a, sizeof(*splices) * (size_t)nparts + 1);
+    struct out_seg *segs = kafka_arena_alloc(a, sizeof(*segs) *
+                                                (size_t)(nparts * (FETCH_MAX_RANGES + 1) + 1));
+    size_t at = (a->len + 7) & ~(size_t)7;
+    if (!splices || !segs || at >= a->cap)
+        return -ENOMEM;
+    struct kwriter w;
+    kwriter_init(&w, a->buf + at, a->cap - at);
+    w.splice = splices;
+    w.splice_cap = (uint32_t)nparts;
+    struct kafka_frame f = kafka_response_begin(&w, rq->api_key, rq->api_version,
+                                                rq->correlation_id);
+    kafka_response_encode(&w, rq->api_key, rq->api_version, resp);
+    if (kafka_response_end(&w, f) < 0)
+        return -ENOMEM;
+    a->len = at + w.len;
+    const uint8_t *buf = a->buf + at;
+    int n = 0;
+    size_t done = 0;
+    for (uint32_t i = 0; i < w.nsplice; i++) {
+        const struct kafka_splice *sp = &w.splice[i];
+        segs[n++] = (struct out_seg){ .p = buf + done, .len = (uint32_t)(sp->off - done) };
+        done = sp->off;
+        for (int k = 0; k < nparts; k++) {
+            if (parts[k].field != sp->field)
+                continue;
+            for (int r = 0; r < parts[k].nranges; r++)
+                segs[n++] = (struct out_seg){ .fd = parts[k].ranges[r].fd,
+                                              .pos = parts[k].ranges[r].pos,
+                                              .len = parts[k].ranges[r].len };
+        }
+    }
+    segs[n++] = (struct out_seg){ .p = buf + done, .len = (uint32_t)(w.len - done) };
+    return request_respond_segs(rq, segs, n);
+}
+
+static int fetch_count(const struct kafka_fetch_req *req)
+{
+    int n = 0;
+    for (int32_t ti = 0; ti < req->topics.n; ti++)
+        n += req->topics.v[ti].partitions.n;
+    return n;
+}
+
+static int fetch_answer(struct request *rq, struct fetch_part *parts)
+{
+    int nparts = fetch_count(rq->body);
+    struct kafka_fetch_resp *resp = fetch_build(rq, parts);
+    if (!resp)
+        return -ENOMEM;
+    return fetch_respond(rq, parts, nparts, resp);
+}
+
+static int fetch_poll(struct request *rq)
+{
+    struct request_priv *p = rq->priv;
+    struct fetch_part *parts = p->state;
+    const struct kafka_fetch_req *req = rq->body;
+    if (!rq->conn) {
+        request_release(rq);
+        return 1;
+    }
+    bool error;
+    uint64_t total = fetch_collect(rq, parts, &error);
+    if (total < (uint64_t)(req->min_bytes > 0 ? req->min_bytes : 1) && !error &&
+        rq->shard->now_ms < p->deadline_ms && !rq->shard->stopping)
+        return 0;
+    if (fetch_answer(rq, parts) < 0)
+        conn_close(rq->conn, "cannot encode a fetch response");
+    return 1;
+}
+
+int handle_fetch(struct request *rq)
+{
+    const struct kafka_fetch_req *req = rq->body;
+    if (req->session_id != 0) {
+        /* We never hand out sessions, so this one cannot exist. */
+        struct kafka_fetch_resp *resp = kafka_arena_alloc(&rq->arena, sizeof(*resp));
+        if (!resp)
+            return -ENOMEM;
+        resp->error_code = KERR_FETCH_SESSION_ID_NOT_FOUND;
+        return request_respond(rq, resp);
+    }
+    struct fetch_part *parts = kafka_arena_alloc(&rq->arena,
+                                                 sizeof(*parts) * (size_t)fetch_count(req) + 1);
+    if (!parts)
+        return -ENOMEM;
+    struct request_priv *p = rq->priv;
+    p->state = parts;
+    p->deadline_ms = rq->shard->now_ms + (req->max_wait_ms > 0 ? req->max_wait_ms : 0);
+    if (fetch_poll(rq))
+        return 0;
+    request_wait(rq, fetch_poll, p->deadline_ms);
+    return 0;
+}
+
+static void list_one(struct request *rq, const struct kafka_list_offsets_req_topic *t,
+                     const struct kafka_list_offsets_req_partition *rp,
+                     struct kafka_list_offsets_resp_partition *r)
+{
+    struct partition *p;
+    r->partition_index = rp->partition_index;
+    r->timestamp = -1;
+    r->offset = -1;
+    r->leader_epoch = -1;
+    r->error_code = fetch_route(rq, t->name, rp->partition_index, &p);
+    if (r->error_code)
+        return;
+    if (rp->timestamp == -1) {
+        r->offset = log_durable_end(p->log); /* latest: the high watermark */
+    } else if (rp->timestamp == -2) {
+        r->offset = log_start_offset(p->log);
+    } else if (rp->timestamp >= 0) {
+        int64_t off, ts;
+        if (log_offset_for_timestamp(p->log, rp->timestamp, &off, &ts) == 0 &&
+            off < log_durable_end(p->log)) {
+            r->offset = off;
+            r->timestamp = ts;
+        }
+    } else {
+        r->error_code = 42; /* INVALID_REQUEST: -3 (max timestamp) is not offered */
+        return;
+    }
+    r->leader_epoch = 0;
+    if (rq->api_version == 0 && r->offset >= 0) {
+        r->old_style_offsets.n = 1;
+        r->old_style_offsets.v = kafka_arena_alloc(&rq->arena, sizeof(int64_t));
+        if (r->old_style_offsets.v)
+            r->old_style_offsets.v[0] = r->offset;
+        else
+            r->old_style_offsets.n = 0;
+    }
+}
+
+int handle_list_offsets(struct request *rq)
+{
+    const struct kafka_list_offsets_req *req = rq->body;
+    struct kafka_arena *a = &rq->arena;
+    struct kafka_list_offsets_resp *resp = kafka_arena_alloc(a, sizeof(*resp));
+    if (!resp)
+        return -ENOMEM;
+    resp->topics.n = req->topics.n;
+    resp->topics.v = kafka_arena_alloc(a, sizeof(*resp->topics.v) * (size_t)req->topics.n + 1);
+    if (!resp->topics.v)
+        return -ENOMEM;
+    for (int32_t ti = 0; ti < req->topics.n; ti++) {
+        const struct kafka_list_offsets_req_topic *t = &req->topics.v[ti];
+        struct kafka_list_offsets_resp_topic *rt = &resp->topics.v[ti];
+        rt->name = t->name;
+        rt->partitions.n = t->partitions.n;
+        rt->partitions.v = kafka_arena_alloc(a, sizeof(*rt->partitions.v) * (size_t)t->partitions.n + 1);
+        if (!rt->partitions.v)
+            return -ENOMEM;
+        for (int32_t pi = 0; pi < t->partitions.n; pi++)
+            list_one(rq, t, &t->partitions.v[pi], &rt->partitions.v[pi]);
+    }
+    return request_respond(rq, resp);
+}

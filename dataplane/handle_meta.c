@@ -1,0 +1,218 @@
+/* handle_meta.c - Metadata, DescribeCluster and FindCoordinator, answered
+ * from the shard's metadata snapshot.
+ *
+ * Each shard is a broker of its own (node id = shard index, its own port)
+ * and the leader of the partitions placed on it, so clients send each
+ * partition's produce and fetch traffic straight to its owning core.
+ * Metadata for a missing topic creates it when auto.create.topics.enable
+ * allows (the control thread does it; the answer waits for it). */
+#include "dataplane/shard_private.h"
+#include "dataplane/kafka/msg_group.h"
+#include "dataplane/kafka/msg_metadata.h"
+#include "storage/kerr.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define KERR_INVALID_TOPIC 17
+
+static bool topic_name_valid(struct kstr n)
+{
+    if (n.len <= 0 || n.len > MD_TOPIC_NAME_MAX)
+        return false;
+    if ((n.len == 1 && n.p[0] == '.') || (n.len == 2 && n.p[0] == '.' && n.p[1] == '.'))
+        return false;
+    for (int32_t i = 0; i < n.len; i++) {
+        char c = n.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
+                      const struct md_topic *t)
+{
+    out->error_code = KERR_NONE;
+    out->name = kstr_c(t->name);
+    memcpy(out->topic_id.b, t->id, sizeof(out->topic_id.b));
+    out->is_internal = t->internal;
+    out->topic_authorized_operations = INT32_MIN;
+    out->partitions.n = t->npartitions;
+    out->partitions.v = kafka_arena_alloc(&rq->arena,
+                                          sizeof(*out->partitions.v) * (size_t)t->npartitions + 1);
+    int32_t *nodes = kafka_arena_alloc(&rq->arena, sizeof(int32_t) * (size_t)t->npartitions + 1);
+    if (!out->partitions.v || !nodes)
+        return -ENOMEM;
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        struct kafka_metadata_partition *p = &out->partitions.v[i];
+        nodes[i] = t->partitions[i].leader;
+        p->error_code = KERR_NONE;
+        p->partition_index = t->partitions[i].index;
+        p->leader_id = t->partitions[i].leader;
+        p->leader_epoch = t->partitions[i].leader_epoch;
+        p->replica_nodes.v = &nodes[i];
+        p->replica_nodes.n = 1;
+        p->isr_nodes.v = &nodes[i];
+        p->isr_nodes.n = 1;
+        p->offline_replicas.n = 0;
+    }
+    return 0;
+}
+
+static int metadata_respond(struct request *rq)
+{
+    const struct kafka_metadata_req *req = rq->body;
+    const struct md_snapshot *md = rq->shard->md;
+    struct kafka_arena *a = &rq->arena;
+    struct kafka_metadata_resp *resp = kafka_arena_alloc(a, sizeof(*resp));
+    if (!resp)
+        return -ENOMEM;
+    resp->brokers.n = md->nbrokers;
+    resp->brokers.v = kafka_arena_alloc(a, sizeof(*resp->brokers.v) * (size_t)md->nbrokers + 1);
+    if (!resp->brokers.v)
+        return -ENOMEM;
+    for (int32_t i = 0; i < md->nbrokers; i++) {
+        resp->brokers.v[i].node_id = md->brokers[i].node_id;
+        resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
+        resp->brokers.v[i].port = md->brokers[i].port;
+        resp->brokers.v[i].rack = KSTR_NULL;
+    }
+    resp->cluster_id = kstr_c(md->cluster_id);
+    resp->controller_id = md->controller_id;
+    resp->cluster_authorized_operations = INT32_MIN;
+    bool all = req->topics.n < 0 || (rq->api_version == 0 && req->topics.n == 0);
+    int32_t n = all ? md->ntopics : req->topics.n;
+    resp->topics.n = n;
+    resp->topics.v = kafka_arena_alloc(a, sizeof(*resp->topics.v) * (size_t)n + 1);
+    if (!resp->topics.v)
+        return -ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        struct kafka_metadata_topic *out = &resp->topics.v[i];
+        if (all) {
+            if (fill_topic(rq, out, &md->topics[i]) < 0)
+                return -ENOMEM;
+            continue;
+        }
+        struct kstr name = req->topics.v[i].name;
+        const struct md_topic *t = name.len > 0 ? md_find_topic(md, name.p, (size_t)name.len)
+                                                : NULL;
+        if (t) {
+            if (fill_topic(rq, out, t) < 0)
+                return -ENOMEM;
+            continue;
+        }
+        out->name = name;
+        out->error_code = topic_name_valid(name) ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                 : KERR_INVALID_TOPIC;
+        out->topic_authorized_operations = INT32_MIN;
+    }
+    return request_respond(rq, resp);
+}
+
+static void metadata_created(struct request *rq, struct ctl_msg *m)
+{
+    (void)m;
+    if (metadata_respond(rq) < 0)
+        conn_close(rq->conn, "cannot encode a metadata response");
+}
+
+/* Posts the missing, valid topic names for auto-creation; 1 if posted. */
+static int metadata_autocreate(struct request *rq)
+{
+    const struct kafka_metadata_req *req = rq->body;
+    const struct md_snapshot *md = rq->shard->md;
+    bool allowed = rq->api_version < 4 || req->allow_auto_topic_creation;
+    if (!allowed || !rq->shard->cfg.broker->auto_create_topics_enable || req->topics.n <= 0)
+        return 0;
+    struct ctl_topic_spec *specs = kafka_arena_alloc(&rq->arena,
+                                                     sizeof(*specs) * (size_t)req->topics.n);
+    if (!specs)
+        return -ENOMEM;
+    int n = 0;
+    for (int32_t i = 0; i < req->topics.n; i++) {
+        struct kstr name = req->topics.v[i].name;
+        if (!topic_name_valid(name) || md_find_topic(md, name.p, (size_t)name.len))
+            continue;
+        char *copy = kafka_arena_alloc(&rq->arena, (size_t)name.len + 1);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, name.p, (size_t)name.len);
+        copy[name.len] = '\0';
+        specs[n++] = (struct ctl_topic_spec){ .name = copy, .num_partitions = -1,
+                                              .replication_factor = -1 };
+    }
+    if (n == 0)
+        return 0;
+    memset(&rq->ctl, 0, sizeof(rq->ctl));
+    rq->ctl.op = CTL_CREATE_TOPICS;
+    rq->ctl.u.create_topics = (struct ctl_create_topics){ .ntopics = n, .topics = specs,
+                                                          .auto_create = true };
+    if (request_ctl_arena(rq, 4096) < 0)
+        return -ENOMEM;
+    request_post_ctl(rq, metadata_created);
+    return 1;
+}
+
+int handle_metadata(struct request *rq)
+{
+    int rc = metadata_autocreate(rq);
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : metadata_respond(rq);
+}
+
+int handle_describe_cluster(struct request *rq)
+{
+    const struct md_snapshot *md = rq->shard->md;
+    struct kafka_arena *a = &rq->arena;
+    struct kafka_describe_cluster_resp *resp = kafka_arena_alloc(a, sizeof(*resp));
+    if (!resp)
+        return -ENOMEM;
+    resp->error_message = KSTR_NULL;
+    resp->endpoint_type = 1;
+    resp->cluster_id = kstr_c(md->cluster_id);
+    resp->controller_id = md->controller_id;
+    resp->cluster_authorized_operations = INT32_MIN;
+    resp->brokers.n = md->nbrokers;
+    resp->brokers.v = kafka_arena_alloc(a, sizeof(*resp->brokers.v) * (size_t)md->nbrokers + 1);
+    if (!resp->brokers.v)
+        return -ENOMEM;
+    for (int32_t i = 0; i < md->nbrokers; i++) {
+        resp->brokers.v[i].broker_id = md->brokers[i].node_id;
+        resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
+        resp->brokers.v[i].port = md->brokers[i].port;
+        resp->brokers.v[i].rack = KSTR_NULL;
+    }
+    return request_respond(rq, resp);
+}
+
+/* Groups and transactions are coordinated by the control thread, reached
+ * through any shard; shard 0 is the coordinator every client is sent to. */
+int handle_find_coordinator(struct request *rq)
+{
+    const struct kafka_find_coordinator_req *req = rq->body;
+    const struct md_snapshot *md = rq->shard->md;
+    struct kafka_arena *a = &rq->arena;
+    struct kafka_find_coordinator_resp *resp = kafka_arena_alloc(a, sizeof(*resp));
+    if (!resp)
+        return -ENOMEM;
+    const struct md_broker *b = &md->brokers[0];
+    resp->error_message = KSTR_NULL;
+    resp->node_id = b->node_id;
+    resp->host = kstr_c(b->host);
+    resp->port = b->port;
+    if (req->coordinator_keys.n > 0) {
+        resp->coordinators.n = req->coordinator_keys.n;
+        resp->coordinators.v = kafka_arena_alloc(a, sizeof(*resp->coordinators.v) *
+                                                        (size_t)req->coordinator_keys.n);
+        if (!resp->coordinators.v)
+            return -ENOMEM;
+        for (int32_t i = 0; i < req->coordinator_keys.n; i++)
+            resp->coordinators.v[i] = (struct kafka_coordinator){
+                .key = req->coordinator_keys.v[i], .node_id = b->node_id,
+                .host = kstr_c(b->host), .port = b->port, .error_message = KSTR_NULL };
+    }
+    return request_respond(rq, resp);
+}

@@ -1,0 +1,183 @@
+/* handle_produce.c - Produce: validate and append each partition's record
+ * set to its log, answer once the batches are as safe as acks asks.
+ *
+ * acks=0: no answer; the request lives until its batches are written.
+ * acks=1: answered once written to the log file (in the page cache: a
+ *         crash of the process loses nothing).
+ * acks=all: answered once durable per the topic's flush policy (fdatasync
+ *         before the answer with the default "always").
+ * The batches are appended straight from the receive buffer (zero copy);
+ * a full log queue pauses the connection until the next flush frees it. */
+#include "dataplane/shard_private.h"
+#include "dataplane/kafka/msg_produce.h"
+#include "storage/kerr.h"
+
+#include <errno.h>
+
+struct produce_part {
+    struct partition *p;
+    int64_t base_offset;
+    int64_t last_offset;
+    int64_t log_append_time;
+    int16_t error;
+};
+
+struct produce_state {
+    struct produce_part *parts;  /* flattened topics x partitions */
+    int nparts;
+    int next;                    /* first part not yet appended */
+};
+
+static int16_t produce_route(struct request *rq, const struct kafka_produce_req_topic *t,
+                             int32_t index, struct partition **out)
+{
+    *out = shard_partition(rq->shard, t->name.p, (size_t)t->name.len, index);
+    if (*out)
+        return KERR_NONE;
+    const struct md_topic *mt = rq->shard->md
+        ? md_find_topic(rq->shard->md, t->name.p, (size_t)t->name.len) : NULL;
+    if (mt && index >= 0 && index < mt->npartitions)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+/* Appends from st->next on; returns -EAGAIN when a log queue is full. */
+static int produce_append(struct request *rq, struct produce_state *st)
+{
+    const struct kafka_produce_req *req = rq->body;
+    int k = 0;
+    for (int32_t ti = 0; ti < req->topics.n; ti++) {
+        const struct kafka_produce_req_topic *t = &req->topics.v[ti];
+        for (int32_t pi = 0; pi < t->partitions.n; pi++, k++) {
+            if (k < st->next)
+                continue;
+            const struct kafka_produce_req_partition *rp = &t->partitions.v[pi];
+            struct produce_part *pp = &st->parts[k];
+            pp->error = produce_route(rq, t, rp->index, &pp->p);
+            if (pp->error == KERR_NONE && rp->records.len <= 0)
+                pp->error = KERR_CORRUPT_MESSAGE;
+            if (pp->error != KERR_NONE) {
+                st->next = k + 1;
+                continue;
+            }
+            struct log_append_result res;
+            int rc = log_append(pp->p->log, (uint8_t *)rp->records.p, (size_t)rp->records.len,
+                                rq->shard->now_ms, &res);
+            if (rc == -EAGAIN) {
+                shard_mark_dirty(rq->shard, pp->p);
+                return -EAGAIN;
+            }
+            if (rc > 0) {
+                pp->error = (int16_t)rc;
+            } else if (rc < 0) {
+                pp->error = KERR_KAFKA_STORAGE_ERROR;
+            } else {
+                pp->base_offset = res.base_offset;
+                pp->last_offset = res.last_offset;
+                pp->log_append_time = res.log_append_time;
+                shard_mark_dirty(rq->shard, pp->p);
+            }
+            st->next = k + 1;
+        }
+    }
+    return 0;
+}
+
+static int produce_respond(struct request *rq, struct produce_state *st)
+{
+    const struct kafka_produce_req *req = rq->body;
+    struct kafka_produce_resp *resp = kafka_arena_alloc(&rq->arena, sizeof(*resp));
+    if (!resp)
+        return -ENOMEM;
+    resp->responses.n = req->topics.n;
+    resp->responses.v = kafka_arena_alloc(&rq->arena,
+                                          sizeof(*resp->responses.v) * (size_t)req->topics.n + 1);
+    if (!resp->responses.v)
+        return -ENOMEM;
+    int k = 0;
+    for (int32_t ti = 0; ti < req->topics.n; ti++) {
+        const struct kafka_produce_req_topic *t = &req->topics.v[ti];
+        struct kafka_produce_resp_topic *rt = &resp->responses.v[ti];
+        rt->name = t->name;
+        rt->partitions.n = t->partitions.n;
+        rt->partitions.v = kafka_arena_alloc(&rq->arena,
+                                             sizeof(*rt->partitions.v) * (size_t)t->partitions.n + 1);
+        if (!rt->partitions.v)
+            return -ENOMEM;
+        for (int32_t pi = 0; pi < t->partitions.n; pi++, k++) {
+            const struct produce_part *pp = &st->parts[k];
+            struct kafka_produce_resp_partition *r = &rt->partitions.v[pi];
+            r->index = t->partitions.v[pi].index;
+            r->error_code = pp->error;
+            r->base_offset = pp->error ? -1 : pp->base_offset;
+            r->log_append_time_ms = pp->error ? -1 : pp->log_append_time;
+            r->log_start_offset = pp->p ? log_start_offset(pp->p->log) : -1;
+            r->error_message = KSTR_NULL;
+            r->current_leader.leader_id = -1;
+            r->current_leader.leader_epoch = -1;
+        }
+    }
+    return request_respond(rq, resp);
+}
+
+/* 1 once every appended batch is as safe as acks asks (or failed). */
+static int produce_ready(struct request *rq, struct produce_state *st)
+{
+    const struct kafka_produce_req *req = rq->body;
+    for (int k = 0; k < st->nparts; k++) {
+        struct produce_part *pp = &st->parts[k];
+        if (pp->error)
+            continue;
+        if (log_error(pp->p->log)) {
+            pp->error = KERR_KAFKA_STORAGE_ERROR;
+            continue;
+        }
+        int64_t end = req->acks == -1 ? log_durable_end(pp->p->log)
+                                      : log_written_end(pp->p->log);
+        if (end <= pp->last_offset)
+            return 0;
+    }
+    return 1;
+}
+
+static int produce_poll(struct request *rq)
+{
+    struct produce_state *st = ((struct request_priv *)rq->priv)->state;
+    const struct kafka_produce_req *req = rq->body;
+    if (st->next < st->nparts) {
+        if (produce_append(rq, st) == -EAGAIN)
+            return 0;
+        if (rq->conn)
+            conn_resume(rq->conn); /* the requests behind it may go on */
+    }
+    if (!produce_ready(rq, st))
+        return 0;
+    struct conn *c = rq->conn;
+    if (!c) {
+        request_release(rq); /* its connection is gone; the bytes are written */
+        return 1;
+    }
+    if (req->acks == 0)
+        request_respond_none(rq);
+    else if (produce_respond(rq, st) < 0)
+        conn_close(c, "cannot encode a produce response");
+    return 1;
+}
+
+int handle_produce(struct request *rq)
+{
+    const struct kafka_produce_req *req = rq->body;
+    struct produce_state *st = kafka_arena_alloc(&rq->arena, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    for (int32_t ti = 0; ti < req->topics.n; ti++)
+        st->nparts += req->topics.v[ti].partitions.n;
+    st->parts = kafka_arena_alloc(&rq->arena, sizeof(*st->parts) * (size_t)st->nparts + 1);
+    if (!st->parts)
+        return -ENOMEM;
+    ((struct request_priv *)rq->priv)->state = st;
+    if (produce_append(rq, st) == -EAGAIN)
+        rq->conn->paused = true; /* no more requests until this one is in */
+    request_wait(rq, produce_poll, INT64_MAX);
+    return 0;
+}

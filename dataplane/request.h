@@ -1,0 +1,73 @@
+/* request.h - one Kafka request in flight on a shard, and what a handler
+ * may do with it.
+ *
+ * The shard frames and decodes each request (header and body, with the
+ * table-driven codec) into a struct request, then calls the API's handler.
+ * A handler either answers at once with request_respond(), or keeps the
+ * request and answers later (after an fdatasync, a long-poll wait, or a
+ * round trip to the control thread). Responses leave a connection in
+ * request order whatever order they are completed in, as Kafka requires.
+ *
+ * The decoded body, its strings and the request arena stay valid until the
+ * request is answered; the frame bytes stay valid until then too (produce
+ * batches are appended to the log straight from them). */
+#ifndef SLUICE_REQUEST_H
+#define SLUICE_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/ctl.h"
+#include "dataplane/kafka/schema.h"
+
+struct shard;
+struct conn;
+struct request;
+
+typedef void (*request_ctl_done)(struct request *rq, struct ctl_msg *msg);
+
+struct request {
+    struct shard *shard;
+    struct conn *conn;
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    bool flexible;
+    void *body;                    /* the decoded request struct */
+    struct kafka_arena arena;      /* lives as long as the request */
+    /* private to the shard */
+    struct request *next;
+    void *priv;
+    request_ctl_done ctl_done;
+    struct ctl_msg ctl;            /* a control round trip, if any */
+    uint8_t state;
+};
+
+/* Encodes resp (the API's response struct for rq's version) with its
+ * response header and queues it on the connection. Returns 0 or a negative
+ * errno (the connection is then closed). */
+int request_respond(struct request *rq, const void *resp);
+
+/* Sends rq->ctl (filled by the handler; op, union and an arena taken from
+ * request_ctl_arena) to the control thread; done runs on this shard when
+ * the answer comes back. Returns 0 or a negative errno. */
+int request_post_ctl(struct request *rq, request_ctl_done done);
+
+/* Carves an arena of len bytes for a control answer out of the request's
+ * own arena. Returns 0 or -ENOMEM. */
+int request_ctl_arena(struct request *rq, size_t len);
+
+/* The metadata snapshot the shard currently uses (never NULL once the
+ * shard serves). */
+const struct md_snapshot *request_metadata(const struct request *rq);
+
+/* Handlers of the admin APIs (dataplane/handle_admin.c). Each returns 0 or
+ * a negative errno that closes the connection. */
+int handle_create_topics(struct request *rq);
+int handle_delete_topics(struct request *rq);
+int handle_create_partitions(struct request *rq);
+int handle_describe_configs(struct request *rq);
+int handle_alter_configs(struct request *rq);
+int handle_incremental_alter_configs(struct request *rq);
+
+#endif

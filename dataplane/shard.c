@@ -1,0 +1,460 @@
+/* shard.c - the shard thread: its io_uring loop, its partitions, and its
+ * side of the rings to the control thread (see shard.h).
+ *
+ * One loop turn, in a fixed order (Redis's ae, Aeron's do_work):
+ *   1. reap completions: receives (requests parsed and handled, produce
+ *      batches appended), sends, log writes and fdatasyncs, the doorbell
+ *   2. carry out what the control thread posted
+ *   3. answer waiting requests whose condition now holds: produce once
+ *      its batches are durable per acks, fetch once data or its deadline
+ *   4. group commit: one flush submission per dirty log
+ *   5. submit everything and sleep until a completion or the next deadline
+ */
+#include "dataplane/shard_private.h"
+#include "dataplane/ring.h"
+#include "numa/topology.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHARD_RING_ENTRIES 4096
+#define SHARD_TICK_MS 1000
+
+int64_t shard_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int listen_on(const char *host, int port, int *out_port)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int rc = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
+    if (rc != 0)
+        return -EADDRNOTAVAIL;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -errno;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        rc = -errno;
+        freeaddrinfo(res);
+        close(fd);
+        return rc;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+int shard_create(struct shard **out, const struct shard_config *cfg)
+{
+    struct shard *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->cfg = *cfg;
+    s->nbuckets = 1024;
+    s->parts = calloc(s->nbuckets, sizeof(*s->parts));
+    s->listen_fd = listen_on(cfg->host, cfg->port, &s->port);
+    if (!s->parts || s->listen_fd < 0) {
+        int rc = s->parts ? s->listen_fd : -ENOMEM;
+        free(s->parts);
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int shard_port(const struct shard *s)
+{
+    return s->port;
+}
+
+static uint32_t name_hash(const char *topic, size_t len, int32_t index)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)topic[i]) * 16777619u;
+    return (h ^ (uint32_t)index) * 16777619u;
+}
+
+struct partition *shard_partition(struct shard *s, const char *topic, size_t len,
+                                  int32_t index)
+{
+    struct partition *p = s->parts[name_hash(topic, len, index) & (s->nbuckets - 1)];
+    for (; p; p = p->next)
+        if (p->index == index && strlen(p->topic) == len && memcmp(p->topic, topic, len) == 0)
+            return p;
+    return NULL;
+}
+
+void shard_mark_dirty(struct shard *s, struct partition *p)
+{
+    if (p->dirty)
+        return;
+    p->dirty = true;
+    p->dirty_next = s->dirty;
+    s->dirty = p;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void partition_drop(struct shard *s, struct partition *p, bool delete_files)
+{
+    struct partition **pp = &s->parts[name_hash(p->topic, strlen(p->topic), p->index) &
+                                      (s->nbuckets - 1)];
+    while (*pp != p)
+        pp = &(*pp)->next;
+    *pp = p->next;
+    for (struct partition **dp = &s->dirty; *dp; dp = &(*dp)->dirty_next) {
+        if (*dp == p) {
+            *dp = p->dirty_next;
+            break;
+        }
+    }
+    log_close(p->log);
+    if (delete_files) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/%s-%d", s->cfg.data_dir, p->topic, p->index);
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    free(p->topic);
+    free(p);
+}
+
+static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
+{
+    if (shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition))
+        return 0;
+    struct partition *p = calloc(1, sizeof(*p));
+    if (!p || !(p->topic = strdup(cmd->topic))) {
+        free(p);
+        return -ENOMEM;
+    }
+    p->index = cmd->partition;
+    int rc = log_open(&p->log, s->cfg.data_dir, cmd->topic, cmd->partition, &cmd->config,
+                      shard_now_ms());
+    if (rc < 0) {
+        fprintf(stderr, "shard %d: cannot open %s-%d: %s\n", s->cfg.index, cmd->topic,
+                cmd->partition, strerror(-rc));
+        free(p->topic);
+        free(p);
+        return rc;
+    }
+    uint32_t b = name_hash(p->topic, strlen(p->topic), p->index) & (s->nbuckets - 1);
+    p->next = s->parts[b];
+    s->parts[b] = p;
+    return 0;
+}
+
+/* Waits for every log's writes to finish (the ring is still ours). */
+static void shard_drain_logs(struct shard *s)
+{
+    for (int round = 0; round < 100000; round++) {
+        bool busy = false;
+        for (uint32_t b = 0; b < s->nbuckets; b++)
+            for (struct partition *p = s->parts[b]; p; p = p->next)
+                if (log_flush_pending(p->log) && !log_error(p->log)) {
+                    busy = true;
+                    log_flush_submit(p->log, &s->ring, shard_now_ms());
+                }
+        if (!busy)
+            return;
+        if (io_ring_run_once(&s->ring) < 0)
+            return;
+    }
+}
+
+/* Stops taking work; the loop then lets in-flight requests finish. */
+static void shard_stop(struct shard *s, struct ctl_msg *m)
+{
+    s->stopping = true;
+    s->stop_msg = m;
+    s->stop_deadline_ms = shard_now_ms() + 5000;
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
+}
+
+/* The end of a stop: every write synced, every log closed cleanly. */
+static void shard_finish(struct shard *s)
+{
+    shard_drain_logs(s);
+    shard_poll_waiting(s);
+    for (uint32_t b = 0; b < s->nbuckets; b++)
+        while (s->parts[b])
+            partition_drop(s, s->parts[b], false);
+    if (s->stop_msg)
+        shard_post_ctl(s, s->stop_msg);
+}
+
+void shard_post_ctl(struct shard *s, struct ctl_msg *m)
+{
+    /* The ring is sized for every request a shard can have in flight; a
+     * full ring means the control thread is stuck, so wait for it. */
+    while (spsc_ring_enqueue(s->cfg.to_ctl, m) != 0)
+        sched_yield();
+    uint64_t one = 1;
+    if (write(s->cfg.ctl_doorbell_fd, &one, sizeof(one)) < 0)
+        perror("shard: control doorbell");
+}
+
+static void shard_arm_accept(struct shard *s);
+
+/* Carries out one message from the control thread. */
+static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
+{
+    if (m->op < CTL_PARTITION_OPEN) {
+        /* An answer to one of our requests. */
+        struct request *rq = m->cookie;
+        if (rq->conn)
+            rq->ctl_done(rq, m);
+        else
+            request_release(rq);
+        return;
+    }
+    switch (m->op) {
+    case CTL_PARTITION_OPEN:
+        m->u.partition.result = partition_open(s, &m->u.partition);
+        break;
+    case CTL_PARTITION_DELETE: {
+        struct partition *p = shard_partition(s, m->u.partition.topic,
+                                              strlen(m->u.partition.topic),
+                                              m->u.partition.partition);
+        if (p) {
+            shard_drain_logs(s);
+            partition_drop(s, p, true);
+        }
+        m->u.partition.result = 0;
+        break;
+    }
+    case CTL_PARTITION_CONFIG:
+        /* Takes effect at the next open; log configs are fixed per open. */
+        m->u.partition.result = 0;
+        break;
+    case CTL_METADATA_UPDATE:
+        s->md = m->u.metadata;
+        if (!s->accepting && !s->stopping)
+            shard_arm_accept(s);
+        break;
+    case CTL_SHUTDOWN:
+        shard_stop(s, m);
+        return; /* acknowledged by shard_finish */
+    default:
+        break;
+    }
+    shard_post_ctl(s, m);
+}
+
+static void on_accept(struct io_op *op, int res, uint32_t flags)
+{
+    struct shard *s = (struct shard *)((char *)op - offsetof(struct shard, accept_op));
+    if (res >= 0) {
+        if (s->stopping)
+            close(res);
+        else
+            conn_accept(s, res);
+    } else if (res != -ECANCELED && res != -EBADF && res != -EINVAL) {
+        fprintf(stderr, "shard %d: accept: %s\n", s->cfg.index, strerror(-res));
+    }
+    if (!(flags & IORING_CQE_F_MORE)) {
+        s->accepting = false;
+        if (!s->stopping && res != -EBADF && res != -EINVAL)
+            shard_arm_accept(s);
+    }
+}
+
+static void shard_arm_accept(struct shard *s)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+    if (!sqe || s->listen_fd < 0)
+        return;
+    io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data(sqe, &s->accept_op);
+    s->accepting = true;
+}
+
+static void arm_doorbell(struct shard *s);
+
+static void on_doorbell(struct io_op *op, int res, uint32_t flags)
+{
+    struct shard *s = (struct shard *)((char *)op - offsetof(struct shard, doorbell_op));
+    (void)res;
+    (void)flags;
+    if (!s->stopping)
+        arm_doorbell(s);
+}
+
+static void arm_doorbell(struct shard *s)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+    if (!sqe)
+        return;
+    io_uring_prep_read(sqe, s->cfg.doorbell_fd, &s->doorbell_val, sizeof(s->doorbell_val), 0);
+    io_uring_sqe_set_data(sqe, &s->doorbell_op);
+}
+
+static void shard_flush_logs(struct shard *s, bool tick)
+{
+    struct partition **pp = &s->dirty;
+    while (*pp) {
+        struct partition *p = *pp;
+        if (!log_error(p->log) && log_flush_submit(p->log, &s->ring, s->now_ms) == -EBUSY) {
+            io_uring_submit(&s->ring); /* SQ full: make room, retry next turn */
+            pp = &p->dirty_next;
+            continue;
+        }
+        if (!log_flush_pending(p->log) || log_error(p->log)) {
+            *pp = p->dirty_next;
+            p->dirty = false;
+        } else {
+            pp = &p->dirty_next;
+        }
+    }
+    if (!tick)
+        return;
+    /* Once a second: time-based fdatasync (flush.ms) and retention. */
+    bool retention = s->now_ms >= s->next_retention_ms;
+    if (retention)
+        s->next_retention_ms = s->now_ms + s->cfg.broker->log_retention_check_interval_ms;
+    for (uint32_t b = 0; b < s->nbuckets; b++) {
+        for (struct partition *p = s->parts[b]; p; p = p->next) {
+            if (!log_error(p->log) && log_flush_submit(p->log, &s->ring, s->now_ms) > 0)
+                shard_mark_dirty(s, p);
+            if (retention && !log_flush_pending(p->log))
+                log_enforce_retention(p->log, s->now_ms);
+        }
+    }
+}
+
+static void shard_reap(struct shard *s)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&s->ring, head, cqe) {
+        io_op_dispatch(cqe);
+        n++;
+    }
+    io_uring_cq_advance(&s->ring, n);
+}
+
+static void shard_drain_ctl(struct shard *s)
+{
+    void *msgs[64];
+    unsigned n;
+    while ((n = spsc_ring_dequeue_burst(s->cfg.from_ctl, msgs, 64)) > 0)
+        for (unsigned i = 0; i < n; i++)
+            shard_on_ctl(s, msgs[i]);
+}
+
+static void *shard_main(void *arg)
+{
+    struct shard *s = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "sluice-shard%d", s->cfg.index);
+    pthread_setname_np(pthread_self(), name);
+    if (s->cfg.topology && s->cfg.core >= 0)
+        topology_pin_thread(s->cfg.topology, s->cfg.core);
+    s->accept_op.complete = on_accept;
+    s->doorbell_op.complete = on_doorbell;
+    /* Created here: the shard thread is the ring's only submitter. */
+    struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
+                                          IORING_SETUP_DEFER_TASKRUN };
+    int rc = io_uring_queue_init_params(SHARD_RING_ENTRIES, &s->ring, &p);
+    if (rc < 0) {
+        fprintf(stderr, "shard %d: cannot set up io_uring: %s\n", s->cfg.index, strerror(-rc));
+        exit(1);
+    }
+    arm_doorbell(s);
+    int64_t next_tick = 0;
+    while (!s->stopping || s->conns || s->waiting) {
+        s->now_ms = shard_now_ms();
+        shard_reap(s);
+        shard_drain_ctl(s);
+        shard_poll_waiting(s);
+        if (s->stopping) {
+            /* Close connections once answered, or all at the deadline. */
+            bool late = s->now_ms >= s->stop_deadline_ms;
+            for (struct conn *c = s->conns, *next; c; c = next) {
+                next = c->next;
+                if (late || c->nrequests == 0)
+                    conn_close(c, late && c->nrequests ? "shutting down" : NULL);
+            }
+            if (late && !s->conns)
+                break;
+        }
+        bool tick = s->now_ms >= next_tick;
+        if (tick)
+            next_tick = s->now_ms + SHARD_TICK_MS;
+        shard_flush_logs(s, tick && !s->stopping);
+        int64_t wake = shard_next_deadline(s);
+        if (wake > next_tick)
+            wake = next_tick;
+        int64_t wait = wake - shard_now_ms();
+        if (wait < 0)
+            wait = 0;
+        struct __kernel_timespec ts = { .tv_sec = wait / 1000,
+                                        .tv_nsec = (wait % 1000) * 1000000 };
+        struct io_uring_cqe *cqe;
+        rc = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
+            fprintf(stderr, "shard %d: io_uring: %s\n", s->cfg.index, strerror(-rc));
+    }
+    shard_finish(s);
+    return NULL;
+}
+
+int shard_start(struct shard *s)
+{
+    return pthread_create(&s->thread, NULL, shard_main, s) == 0 ? 0 : -EAGAIN;
+}
+
+void shard_destroy(struct shard *s)
+{
+    pthread_join(s->thread, NULL);
+    io_uring_queue_exit(&s->ring);
+    while (s->free_chunks) {
+        struct chunk *c = s->free_chunks;
+        s->free_chunks = c->next;
+        free(c);
+    }
+    while (s->free_requests) {
+        struct request *rq = s->free_requests;
+        s->free_requests = rq->next;
+        free(((struct request_priv *)rq->priv)->arena_buf);
+        free(rq);
+    }
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    free(s->parts);
+    free(s);
+}

@@ -1,0 +1,205 @@
+/* main.c - sluiced, the broker process: reads the configuration, picks a
+ * core per shard, starts the shards and runs the control thread on the
+ * main thread until SIGTERM or SIGINT, then shuts down cleanly.
+ *
+ *   sluiced [--data-dir DIR] [--listen HOST:PORT] [--shards N]
+ *           [--config server.properties] [--set key=value ...]
+ *
+ * With no arguments: data under ./data, listening on 0.0.0.0:9092. Shard i
+ * listens on PORT+i (any free port each when PORT is 0). */
+#include "control/config.h"
+#include "control/control.h"
+#include "dataplane/shard.h"
+#include "numa/topology.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_SHARDS 256
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluiced [--data-dir DIR] [--listen HOST:PORT] [--shards N]\n"
+               "               [--config server.properties] [--set key=value ...]\n");
+}
+
+static void report(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "sluiced: %s\n", msg);
+}
+
+static int set_or_die(struct broker_config *cfg, const char *key, const char *value)
+{
+    char err[256];
+    if (broker_config_set(cfg, key, value, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluiced: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies the command line over the defaults and the properties file. */
+static int parse_args(int argc, char **argv, struct broker_config *cfg)
+{
+    const char *listen = NULL, *data_dir = NULL, *shards = NULL;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
+            broker_config_load_file(cfg, argv[++i], report, NULL) < 0)
+            return -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!v) {
+            usage(stderr);
+            return -1;
+        }
+        i++;
+        if (strcmp(a, "--config") == 0) {
+            continue;
+        } else if (strcmp(a, "--data-dir") == 0) {
+            data_dir = v;
+        } else if (strcmp(a, "--listen") == 0) {
+            listen = v;
+        } else if (strcmp(a, "--shards") == 0) {
+            shards = v;
+        } else if (strcmp(a, "--set") == 0) {
+            char key[256];
+            const char *eq = strchr(v, '=');
+            if (!eq || (size_t)(eq - v) >= sizeof(key)) {
+                fprintf(stderr, "sluiced: --set wants key=value, got '%s'\n", v);
+                return -1;
+            }
+            memcpy(key, v, (size_t)(eq - v));
+            key[eq - v] = '\0';
+            if (set_or_die(cfg, key, eq + 1) < 0)
+                return -1;
+        } else {
+            usage(stderr);
+            return -1;
+        }
+    }
+    char buf[CONFIG_LISTENERS_MAX + 32];
+    if (listen) {
+        snprintf(buf, sizeof(buf), "PLAINTEXT://%s", listen);
+        if (set_or_die(cfg, "listeners", buf) < 0)
+            return -1;
+    } else if (!broker_config_is_set(cfg, "listeners") &&
+               set_or_die(cfg, "listeners", "PLAINTEXT://0.0.0.0:9092") < 0) {
+        return -1;
+    }
+    if (data_dir && set_or_die(cfg, "log.dirs", data_dir) < 0)
+        return -1;
+    if (!data_dir && !broker_config_is_set(cfg, "log.dirs") &&
+        !broker_config_is_set(cfg, "log.dir") && set_or_die(cfg, "log.dirs", "./data") < 0)
+        return -1;
+    if (shards && set_or_die(cfg, "sluice.shards", shards) < 0)
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct broker_config cfg;
+    broker_config_defaults(&cfg);
+    if (parse_args(argc, argv, &cfg) < 0)
+        return 2;
+
+    const char *data_dir = cfg.log_dirs[0] ? cfg.log_dirs : cfg.log_dir;
+    char dir[CONFIG_DIRS_MAX];
+    snprintf(dir, sizeof(dir), "%.*s", (int)strcspn(data_dir, ","), data_dir);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "sluiced: cannot create data dir %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    struct config_listener lis;
+    if (config_listener_get(cfg.listeners, 0, &lis) < 0) {
+        fprintf(stderr, "sluiced: bad listeners '%s'\n", cfg.listeners);
+        return 2;
+    }
+
+    struct topology *topo = NULL;
+    int rc = topology_open(&topo);
+    if (rc < 0)
+        fprintf(stderr, "sluiced: hwloc topology unavailable (%s); shards not pinned\n",
+                strerror(-rc));
+    int nshards = cfg.num_shards > 0 ? cfg.num_shards : (topo ? topology_core_count(topo) : 1);
+    if (nshards > MAX_SHARDS)
+        nshards = MAX_SHARDS;
+    int cores[MAX_SHARDS];
+    for (int i = 0; i < nshards; i++)
+        cores[i] = -1;
+    if (topo) {
+        char desc[256];
+        topology_describe(topo, desc, sizeof(desc));
+        topology_choose_cores(topo, nshards, cores);
+        fprintf(stderr, "sluiced: machine: %s; %d shard(s)\n", desc, nshards);
+    }
+
+    struct control *ctl;
+    rc = control_create(&ctl, &cfg, dir, nshards);
+    if (rc < 0) {
+        fprintf(stderr, "sluiced: cannot start the control thread: %s\n", strerror(-rc));
+        return 1;
+    }
+    struct shard *shards[MAX_SHARDS];
+    for (int i = 0; i < nshards; i++) {
+        struct shard_config sc = {
+            .index = i, .core = cores[i], .topology = topo, .host = lis.host,
+            .port = lis.port ? lis.port + i : 0, .data_dir = dir, .broker = &cfg,
+        };
+        control_shard_endpoints(ctl, i, &sc.from_ctl, &sc.to_ctl, &sc.doorbell_fd,
+                                &sc.ctl_doorbell_fd);
+        rc = shard_create(&shards[i], &sc);
+        if (rc < 0) {
+            fprintf(stderr, "sluiced: shard %d cannot listen on %s:%d: %s\n", i, lis.host,
+                    sc.port, strerror(-rc));
+            return 1;
+        }
+        control_set_shard_port(ctl, i, shard_port(shards[i]));
+    }
+    for (int i = 0; i < nshards; i++)
+        if (shard_start(shards[i]) < 0)
+            return 1;
+    rc = control_open_partitions(ctl);
+    if (rc == 0)
+        rc = control_publish(ctl);
+    if (rc < 0) {
+        fprintf(stderr, "sluiced: startup failed: %s\n", strerror(-rc));
+        return 1;
+    }
+
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    const char *host = strcmp(lis.host, "0.0.0.0") == 0 || !lis.host[0] ? "127.0.0.1" : lis.host;
+    fprintf(stderr, "sluiced: ready bootstrap=%s:%d shards=%d data=%s\n", host,
+            shard_port(shards[0]), nshards, dir);
+
+    control_run(ctl, &stop_requested);
+    fprintf(stderr, "sluiced: shutting down\n");
+    control_shutdown(ctl);
+    for (int i = 0; i < nshards; i++)
+        shard_destroy(shards[i]);
+    control_destroy(ctl);
+    if (topo)
+        topology_close(topo);
+    fprintf(stderr, "sluiced: stopped cleanly\n");
+    return 0;
+}

@@ -1,0 +1,919 @@
+/* test_control.c - the control thread without sockets or threads: the test
+ * plays two shards on the rings (opens, deletes, snapshots, answers) and
+ * turns the control loop with control_poll_once(). CreateTopics placement
+ * and errors, validate_only, CreatePartitions, DeleteTopics,
+ * Describe/Alter/IncrementalAlterConfigs, auto-creation, restarts
+ * (topics, ids, placement, configs, an interrupted delete), damaged
+ * metadata files, a second broker on the same directory, shard failures,
+ * full rings, advertised endpoints and snapshot reclamation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "control/control.h"
+#include "control/ctl.h"
+#include "dataplane/ring.h"
+#include "storage/crc32c.h"
+#include "storage/kerr.h"
+
+#define NSHARDS 2
+#define MAXP 4096
+
+/* --- two fake shards ---------------------------------------------------- */
+
+struct part {
+    char topic[64];
+    int32_t p;
+    int shard;
+    bool open;
+    struct log_config cfg;
+};
+
+struct fake {
+    char dir[64];
+    struct broker_config cfg;
+    struct control *c;
+    struct spsc_ring *to_shard[NSHARDS], *to_ctl[NSHARDS];
+    int ctl_bell;
+    const struct md_snapshot *md[NSHARDS];
+    bool hold_acks;             /* shards take commands but never answer */
+    bool hold_deletes;          /* ... only deletes */
+    const char *fail_topic;     /* opens of it fail with -EIO */
+    struct part parts[MAXP];
+    int nparts, opens[NSHARDS], deletes, configs;
+    struct ctl_msg *answer;     /* the last request answered */
+    const struct md_snapshot *answer_md; /* what its shard had then */
+};
+
+struct req {
+    struct ctl_msg m;
+    uint8_t arena[1 << 16];
+};
+
+static struct part *part_find(struct fake *f, const char *t, int32_t p)
+{
+    for (int i = 0; i < f->nparts; i++)
+        if (f->parts[i].p == p && strcmp(f->parts[i].topic, t) == 0)
+            return &f->parts[i];
+    return NULL;
+}
+
+static void shard_cmd(struct fake *f, int i, struct ctl_msg *m)
+{
+    struct ctl_partition_cmd *pc = &m->u.partition;
+    struct part *p = NULL;
+
+    if (m->op == CTL_PARTITION_OPEN || m->op == CTL_PARTITION_DELETE ||
+        m->op == CTL_PARTITION_CONFIG) {
+        if (!(p = part_find(f, pc->topic, pc->partition))) {
+            assert_true(f->nparts < MAXP);
+            p = &f->parts[f->nparts++];
+            snprintf(p->topic, sizeof p->topic, "%s", pc->topic);
+            p->p = pc->partition;
+        }
+        pc->result = 0;
+    }
+    switch (m->op) {
+    case CTL_PARTITION_OPEN:
+        if (f->fail_topic && strcmp(pc->topic, f->fail_topic) == 0) {
+            pc->result = -EIO;
+            break;
+        }
+        p->open = true;
+        p->shard = i;
+        p->cfg = pc->config;
+        f->opens[i]++;
+        break;
+    case CTL_PARTITION_DELETE:
+        p->open = false;
+        f->deletes++;
+        break;
+    case CTL_PARTITION_CONFIG:
+        assert_int_equal(p->shard, i);
+        p->cfg = pc->config;
+        f->configs++;
+        break;
+    case CTL_METADATA_UPDATE:
+        f->md[i] = m->u.metadata;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Carries out what shard i was sent; 1 if anything. */
+static int shard_step(struct fake *f, int i)
+{
+    void *p;
+    int n = 0;
+
+    while (spsc_ring_dequeue(f->to_shard[i], &p) == 0) {
+        struct ctl_msg *m = p;
+        n = 1;
+        if (m->op < CTL_PARTITION_OPEN) {       /* an answer to us */
+            f->answer = m;
+            f->answer_md = f->md[i];
+            continue;
+        }
+        shard_cmd(f, i, m);
+        if (f->hold_acks || (f->hold_deletes && m->op == CTL_PARTITION_DELETE))
+            continue;                   /* leaked on purpose: control frees */
+        assert_int_equal(spsc_ring_enqueue(f->to_ctl[i], m), 0);
+        assert_int_equal(eventfd_write(f->ctl_bell, 1), 0);
+    }
+    return n;
+}
+
+/* Turns shards and control until nothing moves. */
+static void run(struct fake *f)
+{
+    for (int k = 0; k < 10000; k++) {
+        int moved = 0;
+        for (int i = 0; i < NSHARDS; i++)
+            moved |= shard_step(f, i);
+        int rc = control_poll_once(f->c, 0);
+        assert_true(rc >= 0);
+        if (!moved && rc == 0)
+            return;
+    }
+    fail_msg("the control thread never settled");
+}
+
+static int start(struct fake *f)
+{
+    int rc = control_create(&f->c, &f->cfg, f->dir, NSHARDS);
+
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < NSHARDS; i++) {
+        control_shard_endpoints(f->c, i, &f->to_shard[i], &f->to_ctl[i], NULL,
+                                &f->ctl_bell);
+        f->md[i] = NULL;
+    }
+    f->nparts = 0;
+    memset(f->opens, 0, sizeof f->opens);
+    f->deletes = f->configs = 0;
+    assert_int_equal(control_open_partitions_start(f->c), 0);
+    run(f);
+    if ((rc = control_opening(f->c)) < 0)
+        return rc;
+    assert_int_equal(rc, 0);
+    assert_int_equal(control_publish(f->c), 0);
+    run(f);
+    return 0;
+}
+
+static void stop(struct fake *f)
+{
+    assert_int_equal(control_shutdown_start(f->c), 0);
+    run(f);
+    assert_true(control_shutdown_done(f->c));
+    control_destroy(f->c);
+    f->c = NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fake *f = calloc(1, sizeof *f);
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/sluice-test-control-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    broker_config_defaults(&f->cfg);
+    assert_int_equal(broker_config_set(&f->cfg, "listeners",
+                                       "PLAINTEXT://0.0.0.0:9092", NULL, 0), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fake *f = *state;
+
+    if (f->c)
+        control_destroy(f->c);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static struct fake *started(void **state)
+{
+    struct fake *f = *state;
+    assert_int_equal(start(f), 0);
+    return f;
+}
+
+/* --- requests, as a shard would post them ---------------------------------- */
+
+static struct req *req_new(enum ctl_op op)
+{
+    struct req *r = calloc(1, sizeof *r);
+
+    assert_non_null(r);
+    r->m.op = op;
+    r->m.arena = (struct ctl_arena){.buf = r->arena, .cap = sizeof r->arena};
+    return r;
+}
+
+static void call(struct fake *f, int shard, struct req *r)
+{
+    f->answer = NULL;
+    assert_int_equal(spsc_ring_enqueue(f->to_ctl[shard], &r->m), 0);
+    assert_int_equal(eventfd_write(f->ctl_bell, 1), 0);
+    run(f);
+    assert_ptr_equal(f->answer, &r->m);
+}
+
+/* CreateTopics of one topic; returns the answered spec (in r). */
+static struct ctl_topic_spec *create_ex(struct fake *f, struct req **rp,
+                                        const char *name, int32_t np,
+                                        int16_t rf, const char *const *cfg,
+                                        bool validate_only, bool auto_create)
+{
+    struct req *r = req_new(CTL_CREATE_TOPICS);
+    struct ctl_topic_spec *sp = ctl_arena_alloc(&r->m.arena, sizeof *sp);
+    int n = 0;
+
+    while (cfg && cfg[2 * n])
+        n++;
+    sp->name = name;
+    sp->num_partitions = np;
+    sp->replication_factor = rf;
+    sp->nconfigs = n;
+    sp->configs = ctl_arena_alloc(&r->m.arena, sizeof(*sp->configs) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        sp->configs[i] = (struct ctl_config_entry){cfg[2 * i], cfg[2 * i + 1], 0};
+    r->m.u.create_topics = (struct ctl_create_topics){
+        .ntopics = 1, .topics = sp, .validate_only = validate_only,
+        .auto_create = auto_create, .want_configs = true};
+    call(f, 0, r);
+    *rp = r;
+    return sp;
+}
+
+static int16_t create(struct fake *f, const char *name, int32_t np,
+                      const char *const *cfg)
+{
+    struct req *r;
+    int16_t e = create_ex(f, &r, name, np, -1, cfg, false, false)->error;
+    free(r);
+    return e;
+}
+
+static int16_t delete_topic(struct fake *f, const char *name)
+{
+    struct req *r = req_new(CTL_DELETE_TOPICS);
+    static const char *names[1];
+    static int16_t errors[1];
+    static uint8_t ids[1][16];
+
+    names[0] = name;
+    errors[0] = 0;
+    r->m.u.delete_topics = (struct ctl_delete_topics){
+        .ntopics = 1, .names = names, .errors = errors, .topic_ids = ids};
+    call(f, 1, r);
+    free(r);
+    return errors[0];
+}
+
+static int16_t grow(struct fake *f, const char *name, int32_t count,
+                    bool validate_only)
+{
+    struct req *r = req_new(CTL_CREATE_PARTITIONS);
+    const char *names[1] = {name}, *msgs[1] = {NULL};
+    int32_t counts[1] = {count};
+    int16_t errors[1] = {0};
+
+    r->m.u.create_partitions = (struct ctl_create_partitions){
+        .ntopics = 1, .names = names, .counts = counts,
+        .validate_only = validate_only, .errors = errors,
+        .error_messages = msgs};
+    call(f, 0, r);
+    if (errors[0])
+        assert_non_null(msgs[0]);
+    free(r);
+    return errors[0];
+}
+
+/* One resource of a config request; keys/cfg NULL-terminated. */
+static struct req *configs(struct fake *f, enum ctl_op op, int8_t type,
+                           const char *name, const char *const *keys,
+                           const struct ctl_config_entry *cfg, bool incremental,
+                           bool validate_only)
+{
+    struct req *r = req_new(op);
+    struct ctl_config_resource *res = ctl_arena_alloc(&r->m.arena, sizeof *res);
+    int nk = 0, nc = 0;
+
+    while (keys && keys[nk])
+        nk++;
+    while (cfg && cfg[nc].name)
+        nc++;
+    *res = (struct ctl_config_resource){
+        .type = type, .name = name, .nkeys = keys ? nk : -1,
+        .keys = (const char **)keys, .nconfigs = nc,
+        .configs = (struct ctl_config_entry *)cfg};
+    r->m.u.configs = (struct ctl_configs){
+        .nresources = 1, .resources = res, .incremental = incremental,
+        .validate_only = validate_only};
+    call(f, 0, r);
+    return r;
+}
+
+static const struct config_desc *desc_of(const struct ctl_config_resource *r,
+                                         const char *key)
+{
+    for (int i = 0; i < r->nresults; i++)
+        if (strcmp(r->results[i].name, key) == 0)
+            return &r->results[i];
+    return NULL;
+}
+
+/* The value of key on topic, as DescribeConfigs says. */
+static const char *topic_value(struct fake *f, const char *topic,
+                               const char *key, int *source)
+{
+    static char buf[256];
+    const char *keys[] = {key, NULL};
+    struct req *r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_TOPIC, topic,
+                            keys, NULL, false, false);
+    struct ctl_config_resource *res = r->m.u.configs.resources;
+
+    assert_int_equal(res->error, 0);
+    assert_int_equal(res->nresults, 1);
+    snprintf(buf, sizeof buf, "%s", res->results[0].value);
+    if (source)
+        *source = res->results[0].source;
+    free(r);
+    return buf;
+}
+
+static int16_t alter(struct fake *f, const char *topic,
+                     const struct ctl_config_entry *cfg, bool incremental)
+{
+    struct req *r = configs(f, CTL_ALTER_CONFIGS, CTL_RESOURCE_TOPIC, topic,
+                            NULL, cfg, incremental, false);
+    int16_t e = r->m.u.configs.resources[0].error;
+    free(r);
+    return e;
+}
+
+/* --- tests ------------------------------------------------------------------ */
+
+static void test_create_places_evenly(void **state)
+{
+    struct fake *f = started(state);
+    struct req *r;
+    struct ctl_topic_spec *sp = create_ex(f, &r, "orders", 6, -1, NULL, false,
+                                          false);
+    static const uint8_t zero[16];
+
+    assert_int_equal(sp->error, 0);
+    assert_int_equal(sp->out_partitions, 6);
+    assert_memory_not_equal(sp->topic_id, zero, 16);
+    assert_true(sp->nresults > 0);                  /* want_configs */
+    assert_int_equal(f->opens[0], 3);
+    assert_int_equal(f->opens[1], 3);
+    /* The requesting shard had the topic before the answer reached it. */
+    const struct md_topic *t = md_find_topic(f->answer_md, "orders", 6);
+    assert_non_null(t);
+    assert_int_equal(t->npartitions, 6);
+    assert_memory_equal(t->id, sp->topic_id, 16);
+    for (int p = 0; p < 6; p++) {
+        assert_int_equal(t->partitions[p].leader, p % 2);
+        assert_int_equal(part_find(f, "orders", p)->shard, p % 2);
+    }
+    /* Placement keeps balancing: 3 more go 0,1,0 after 3+3. */
+    assert_int_equal(create(f, "more", 3, NULL), 0);
+    assert_int_equal(f->opens[0], 5);
+    assert_int_equal(f->opens[1], 4);
+    assert_null(md_find_topic(f->md[0], "order", 5));
+    assert_non_null(md_find_topic(f->md[1], "more", 4));
+    free(r);
+}
+
+static void test_create_errors(void **state)
+{
+    struct fake *f = started(state);
+    const char *bad_value[] = {"retention.ms", "abc", NULL};
+    const char *unknown[] = {"no.such.key", "1", NULL};
+    const char *null_value[] = {"retention.ms", NULL, NULL};
+    char longname[260];
+    struct req *r;
+
+    memset(longname, 'x', 250);
+    longname[250] = '\0';
+    assert_int_equal(create(f, "t1", 2, NULL), 0);
+    assert_int_equal(create(f, "t1", 2, NULL), KERR_TOPIC_ALREADY_EXISTS);
+    assert_int_equal(create(f, "bad/name", 1, NULL), KERR_INVALID_TOPIC_EXCEPTION);
+    assert_int_equal(create(f, "..", 1, NULL), KERR_INVALID_TOPIC_EXCEPTION);
+    assert_int_equal(create(f, "", 1, NULL), KERR_INVALID_TOPIC_EXCEPTION);
+    assert_int_equal(create(f, longname, 1, NULL), KERR_INVALID_TOPIC_EXCEPTION);
+    longname[249] = '\0';
+    assert_int_equal(create(f, longname, 1, NULL), 0);
+    assert_int_equal(create(f, "a.b", 1, NULL), 0);
+    assert_int_equal(create(f, "a_b", 1, NULL), KERR_INVALID_TOPIC_EXCEPTION);
+    assert_int_equal(create(f, "t2", 0, NULL), KERR_INVALID_PARTITIONS);
+    assert_int_equal(create(f, "t2", -2, NULL), KERR_INVALID_PARTITIONS);
+    struct ctl_topic_spec *sp = create_ex(f, &r, "t2", 1, 3, NULL, false, false);
+    assert_int_equal(sp->error, KERR_INVALID_REPLICATION_FACTOR);
+    assert_non_null(sp->error_message);
+    free(r);
+    assert_int_equal(create_ex(f, &r, "t2", 1, 0, NULL, false, false)->error,
+                     KERR_INVALID_REPLICATION_FACTOR);
+    free(r);
+    sp = create_ex(f, &r, "t2", 1, 1, bad_value, false, false);
+    assert_int_equal(sp->error, KERR_INVALID_CONFIG);
+    assert_non_null(strstr(sp->error_message, "retention.ms"));
+    free(r);
+    assert_int_equal(create(f, "t2", 1, unknown), KERR_INVALID_CONFIG);
+    assert_int_equal(create(f, "t2", 1, null_value), KERR_INVALID_CONFIG);
+    assert_null(md_find_topic(f->md[0], "t2", 2));
+    /* The same name twice in one request: both refused. */
+    r = req_new(CTL_CREATE_TOPICS);
+    struct ctl_topic_spec two[2] = {{.name = "dup", .num_partitions = 1,
+                                     .replication_factor = -1},
+                                    {.name = "dup", .num_partitions = 1,
+                                     .replication_factor = -1}};
+    r->m.u.create_topics = (struct ctl_create_topics){.ntopics = 2, .topics = two};
+    call(f, 0, r);
+    assert_int_equal(two[0].error, KERR_INVALID_REQUEST);
+    assert_int_equal(two[1].error, KERR_INVALID_REQUEST);
+    free(r);
+}
+
+static void test_validate_only_creates_nothing(void **state)
+{
+    struct fake *f = started(state);
+    const char *cfg[] = {"cleanup.policy", "compact", NULL};
+    struct req *r;
+    struct ctl_topic_spec *sp = create_ex(f, &r, "dry", 4, 1, cfg, true, false);
+
+    assert_int_equal(sp->error, 0);
+    assert_int_equal(sp->out_partitions, 4);
+    assert_true(sp->nresults > 0);
+    int found = 0;
+    for (int i = 0; i < sp->nresults; i++)
+        if (strcmp(sp->results[i].name, "cleanup.policy") == 0) {
+            assert_string_equal(sp->results[i].value, "compact");
+            found = 1;
+        }
+    assert_true(found);
+    free(r);
+    assert_int_equal(f->opens[0] + f->opens[1], 0);
+    assert_null(md_find_topic(f->md[0], "dry", 3));
+    assert_int_equal(create(f, "dry", 4, NULL), 0);     /* name still free */
+}
+
+static void test_create_partitions(void **state)
+{
+    struct fake *f = started(state);
+
+    assert_int_equal(create(f, "grow", 2, NULL), 0);
+    assert_int_equal(grow(f, "grow", 5, true), 0);          /* validate only */
+    assert_int_equal(md_find_topic(f->md[0], "grow", 4)->npartitions, 2);
+    assert_int_equal(grow(f, "grow", 5, false), 0);
+    assert_int_equal(f->opens[0] + f->opens[1], 5);
+    const struct md_topic *t = md_find_topic(f->answer_md, "grow", 4);
+    assert_int_equal(t->npartitions, 5);
+    for (int p = 0; p < 5; p++)
+        assert_int_equal(t->partitions[p].index, p);
+    assert_int_equal(grow(f, "grow", 4, false), KERR_INVALID_PARTITIONS);
+    assert_int_equal(grow(f, "grow", 5, false), KERR_INVALID_PARTITIONS);
+    assert_int_equal(grow(f, "nope", 9, false), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+}
+
+static void test_describe_configs(void **state)
+{
+    struct fake *f = started(state);
+    const char *cfg[] = {"retention.ms", "1000", NULL};
+    const char *two[] = {"retention.ms", "cleanup.policy", "no.such", NULL};
+    struct req *r;
+
+    assert_int_equal(create(f, "cfg", 1, cfg), 0);
+    r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_TOPIC, "cfg", NULL, NULL,
+                false, false);
+    struct ctl_config_resource *res = r->m.u.configs.resources;
+    assert_int_equal(res->error, 0);
+    assert_int_equal(res->nresults, topic_config_count());
+    const struct config_desc *d = desc_of(res, "retention.ms");
+    assert_string_equal(d->value, "1000");
+    assert_int_equal(d->source, CONFIG_SOURCE_DYNAMIC_TOPIC);
+    assert_false(d->is_default);
+    d = desc_of(res, "cleanup.policy");
+    assert_string_equal(d->value, "delete");
+    assert_true(d->is_default);
+    /* Values live in the request's arena. */
+    assert_true((const uint8_t *)d->value >= r->arena &&
+                (const uint8_t *)d->value < r->arena + sizeof r->arena);
+    free(r);
+
+    r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_TOPIC, "cfg", two, NULL,
+                false, false);
+    assert_int_equal(r->m.u.configs.resources->nresults, 2);
+    free(r);
+    r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_TOPIC, "nope", NULL,
+                NULL, false, false);
+    assert_int_equal(r->m.u.configs.resources->error,
+                     KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    free(r);
+
+    const char *bkeys[] = {"num.partitions", "listeners", NULL};
+    r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_BROKER, "1", bkeys, NULL,
+                false, false);
+    res = r->m.u.configs.resources;
+    assert_int_equal(res->error, 0);
+    assert_int_equal(res->nresults, 2);
+    assert_string_equal(desc_of(res, "listeners")->value,
+                        "PLAINTEXT://0.0.0.0:9092");
+    assert_int_equal(desc_of(res, "listeners")->source,
+                     CONFIG_SOURCE_STATIC_BROKER);
+    free(r);
+    r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_BROKER, "", NULL, NULL,
+                false, false);
+    assert_int_equal(r->m.u.configs.resources->nresults, broker_config_count());
+    free(r);
+    r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_BROKER, "7", NULL, NULL,
+                false, false);
+    assert_int_equal(r->m.u.configs.resources->error, KERR_INVALID_REQUEST);
+    free(r);
+}
+
+static void test_alter_configs(void **state)
+{
+    struct fake *f = started(state);
+    const char *cfg[] = {"retention.ms", "1000", NULL};
+    int src;
+
+    assert_int_equal(create(f, "alt", 2, cfg), 0);
+    /* AlterConfigs replaces every explicit config. */
+    struct ctl_config_entry set[] = {{"cleanup.policy", "compact", 0}, {0}};
+    assert_int_equal(alter(f, "alt", set, false), 0);
+    assert_string_equal(topic_value(f, "alt", "cleanup.policy", NULL), "compact");
+    assert_string_equal(topic_value(f, "alt", "retention.ms", &src), "604800000");
+    assert_int_equal(src, CONFIG_SOURCE_DEFAULT);
+    assert_int_equal(f->configs, 2);                /* both partitions told */
+
+    struct ctl_config_entry inc[] = {{"retention.ms", "5000", 0},
+                                     {"cleanup.policy", "delete", 2}, {0}};
+    assert_int_equal(alter(f, "alt", inc, true), 0);
+    assert_string_equal(topic_value(f, "alt", "cleanup.policy", NULL),
+                        "compact,delete");
+    assert_string_equal(topic_value(f, "alt", "retention.ms", NULL), "5000");
+    assert_int_equal(part_find(f, "alt", 1)->cfg.retention_ms, 5000);
+    assert_int_equal(md_find_topic(f->md[1], "alt", 3)->config.retention_ms, 5000);
+
+    struct ctl_config_entry sub[] = {{"cleanup.policy", "compact", 3},
+                                     {"retention.ms", NULL, 1}, {0}};
+    assert_int_equal(alter(f, "alt", sub, true), 0);
+    assert_string_equal(topic_value(f, "alt", "cleanup.policy", NULL), "delete");
+    assert_string_equal(topic_value(f, "alt", "retention.ms", NULL), "604800000");
+
+    struct ctl_config_entry bad_append[] = {{"retention.ms", "1", 2}, {0}};
+    struct ctl_config_entry bad_value[] = {{"retention.ms", "x", 0}, {0}};
+    struct ctl_config_entry bad_op[] = {{"retention.ms", "1", 9}, {0}};
+    struct ctl_config_entry empty[] = {{"cleanup.policy", "delete", 3}, {0}};
+    assert_int_equal(alter(f, "alt", bad_append, true), KERR_INVALID_CONFIG);
+    assert_int_equal(alter(f, "alt", bad_value, false), KERR_INVALID_CONFIG);
+    assert_int_equal(alter(f, "alt", bad_op, true), KERR_INVALID_REQUEST);
+    assert_int_equal(alter(f, "alt", empty, true), KERR_INVALID_CONFIG);
+    assert_int_equal(alter(f, "gone", set, true), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+
+    struct ctl_config_entry dry[] = {{"retention.ms", "42", 0}, {0}};
+    struct req *r = configs(f, CTL_ALTER_CONFIGS, CTL_RESOURCE_TOPIC, "alt",
+                            NULL, dry, true, true);
+    assert_int_equal(r->m.u.configs.resources->error, 0);
+    free(r);
+    assert_string_equal(topic_value(f, "alt", "retention.ms", NULL), "604800000");
+
+    r = configs(f, CTL_ALTER_CONFIGS, CTL_RESOURCE_BROKER, "0", NULL, dry,
+                true, false);
+    assert_int_equal(r->m.u.configs.resources->error, KERR_INVALID_REQUEST);
+    assert_non_null(strstr(r->m.u.configs.resources->error_message, "static"));
+    free(r);
+}
+
+static void test_delete(void **state)
+{
+    struct fake *f = started(state);
+
+    assert_int_equal(create(f, "gone", 3, NULL), 0);
+    assert_int_equal(delete_topic(f, "gone"), 0);
+    assert_int_equal(f->deletes, 3);
+    for (int p = 0; p < 3; p++)
+        assert_false(part_find(f, "gone", p)->open);
+    assert_null(md_find_topic(f->answer_md, "gone", 4));
+    assert_null(md_find_topic(f->md[0], "gone", 4));
+    assert_int_equal(delete_topic(f, "gone"), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(create(f, "gone", 1, NULL), 0);    /* the name is free */
+    stop(f);
+
+    assert_int_equal(broker_config_set(&f->cfg, "delete.topic.enable", "false",
+                                       NULL, 0), 0);
+    assert_int_equal(start(f), 0);
+    assert_int_equal(delete_topic(f, "gone"), KERR_TOPIC_DELETION_DISABLED);
+}
+
+static void test_restart_restores_everything(void **state)
+{
+    struct fake *f = started(state);
+    const char *cfg[] = {"retention.ms", "1234", "cleanup.policy", "compact,delete",
+                         NULL};
+    struct md_topic before[2];
+    int32_t leaders[2][8];
+
+    assert_int_equal(create(f, "alpha", 5, cfg), 0);
+    assert_int_equal(create(f, "beta", 3, NULL), 0);
+    assert_int_equal(grow(f, "beta", 4, false), 0);
+    const struct md_snapshot *md = f->md[0];
+    char cluster[32];
+    memcpy(cluster, md->cluster_id, sizeof cluster);
+    for (int i = 0; i < 2; i++) {
+        before[i] = *md_find_topic(md, i ? "beta" : "alpha", i ? 4 : 5);
+        for (int p = 0; p < before[i].npartitions; p++)
+            leaders[i][p] = before[i].partitions[p].leader;
+    }
+    stop(f);
+
+    assert_int_equal(start(f), 0);
+    md = f->md[1];
+    assert_string_equal(md->cluster_id, cluster);
+    assert_int_equal(strlen(md->cluster_id), 22);
+    assert_int_equal(md->ntopics, 2);
+    assert_int_equal(f->opens[0] + f->opens[1], 9);
+    for (int i = 0; i < 2; i++) {
+        const struct md_topic *t = md_find_topic(md, before[i].name,
+                                                 strlen(before[i].name));
+        assert_non_null(t);
+        assert_memory_equal(t->id, before[i].id, 16);
+        assert_int_equal(t->npartitions, before[i].npartitions);
+        for (int p = 0; p < t->npartitions; p++) {
+            assert_int_equal(t->partitions[p].leader, leaders[i][p]);
+            assert_int_equal(part_find(f, t->name, p)->shard, leaders[i][p]);
+        }
+    }
+    assert_string_equal(topic_value(f, "alpha", "retention.ms", NULL), "1234");
+    assert_string_equal(topic_value(f, "alpha", "cleanup.policy", NULL),
+                        "compact,delete");
+    assert_int_equal(part_find(f, "alpha", 0)->cfg.retention_ms, 1234);
+    assert_true(topic_config_is_set(&md_find_topic(md, "beta", 4)->config,
+                                    "retention.ms") == false);
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static size_t read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, buf, cap - 1);
+    assert_true(n > 0);
+    close(fd);
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* Writes body followed by its valid checksum line. */
+static void write_signed(const char *path, const char *body)
+{
+    char text[4096];
+    int n = snprintf(text, sizeof text, "%scrc32c %08x\n", body,
+                     crc32c(body, strlen(body)));
+    write_file(path, text, (size_t)n);
+}
+
+static void test_damaged_file_fails_startup(void **state)
+{
+    struct fake *f = started(state);
+    char path[128], text[8192];
+
+    assert_int_equal(create(f, "keep", 2, NULL), 0);
+    stop(f);
+    snprintf(path, sizeof path, "%s/__sluice/metadata", f->dir);
+    size_t n = read_file(path, text, sizeof text);
+    assert_non_null(strstr(text, "topic keep\n"));
+
+    text[n / 2] ^= 0x20;                            /* one flipped bit */
+    write_file(path, text, n);
+    assert_int_equal(control_create(&f->c, &f->cfg, f->dir, NSHARDS), -EINVAL);
+    text[n / 2] ^= 0x20;
+    write_file(path, text, n - 10);                 /* truncated */
+    assert_int_equal(control_create(&f->c, &f->cfg, f->dir, NSHARDS), -EINVAL);
+    write_file(path, "", 0);                        /* empty */
+    assert_int_equal(control_create(&f->c, &f->cfg, f->dir, NSHARDS), -EINVAL);
+    /* Checksummed but wrong inside: each is refused, never skipped. */
+    static const char *const bodies[] = {
+        "format 2\ncluster.id AAAAAAAAAAAAAAAAAAAAAA\n",
+        "format 1\ncluster.id AAAAAAAAAAAAAAAAAAAAAA\ntopic bad/name\n",
+        "format 1\ncluster.id AAAAAAAAAAAAAAAAAAAAAA\ntopic t\nid AAAAAAAAAAAAAAAAAAAAAA\n"
+        "state live\npartitions 1\npartition 0 shard 0\nconfig retention.ms=x\nend\n",
+        "format 1\ncluster.id AAAAAAAAAAAAAAAAAAAAAA\ntopic t\nid AAAAAAAAAAAAAAAAAAAAAA\n"
+        "state live\npartitions 2\npartition 0 shard 0\nend\n",
+        "format 1\ncluster.id AAAAAAAAAAAAAAAAAAAAAA\ntopic t\nid AAAAAAAAAAAAAAAAAAAAAA\n"
+        "state live\npartitions 1\npartition 0 shard 0\n",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        write_signed(path, bodies[i]);
+        assert_int_equal(control_create(&f->c, &f->cfg, f->dir, NSHARDS), -EINVAL);
+    }
+    write_file(path, text, n);                      /* the original is fine */
+    assert_int_equal(start(f), 0);
+    assert_non_null(md_find_topic(f->md[0], "keep", 4));
+}
+
+static void test_second_broker_refused(void **state)
+{
+    struct fake *f = started(state);
+    struct control *other;
+
+    assert_int_equal(control_create(&other, &f->cfg, f->dir, NSHARDS), -EBUSY);
+}
+
+static void test_open_failure_rolls_back(void **state)
+{
+    struct fake *f = started(state);
+    struct req *r;
+
+    f->fail_topic = "bad";
+    struct ctl_topic_spec *sp = create_ex(f, &r, "bad", 4, -1, NULL, false, false);
+    assert_int_equal(sp->error, KERR_KAFKA_STORAGE_ERROR);
+    assert_non_null(strstr(sp->error_message, "could not open"));
+    free(r);
+    assert_null(md_find_topic(f->md[0], "bad", 3));
+    assert_int_equal(f->deletes, 4);                /* rolled back */
+    f->fail_topic = NULL;
+    assert_int_equal(create(f, "bad", 4, NULL), 0);
+    assert_int_equal(create(f, "good", 1, NULL), 0);
+    stop(f);
+
+    f->fail_topic = "good";                         /* at the next start */
+    assert_int_equal(start(f), -EIO);
+}
+
+static void test_interrupted_delete_finishes_at_start(void **state)
+{
+    struct fake *f = started(state);
+
+    assert_int_equal(create(f, "half", 3, NULL), 0);
+    f->hold_deletes = true;                         /* the broker "crashes" */
+    struct req *r = req_new(CTL_DELETE_TOPICS);
+    const char *names[1] = {"half"};
+    int16_t errors[1] = {0};
+    r->m.u.delete_topics = (struct ctl_delete_topics){
+        .ntopics = 1, .names = names, .errors = errors};
+    f->answer = NULL;
+    assert_int_equal(spsc_ring_enqueue(f->to_ctl[0], &r->m), 0);
+    run(f);
+    assert_null(f->answer);                         /* still waiting */
+    assert_null(md_find_topic(f->md[0], "half", 4));
+    assert_int_equal(create(f, "half", 1, NULL), KERR_TOPIC_ALREADY_EXISTS);
+    f->hold_deletes = false;
+    stop(f);
+    free(r);
+
+    assert_int_equal(start(f), 0);
+    assert_int_equal(f->opens[0] + f->opens[1], 0);
+    assert_int_equal(f->deletes, 3);
+    assert_null(md_find_topic(f->md[0], "half", 4));
+    assert_int_equal(create(f, "half", 1, NULL), 0);
+}
+
+static void test_auto_create(void **state)
+{
+    struct fake *f = *state;
+    struct req *r;
+
+    assert_int_equal(broker_config_set(&f->cfg, "num.partitions", "3", NULL, 0), 0);
+    assert_int_equal(start(f), 0);
+    struct ctl_topic_spec *sp = create_ex(f, &r, "auto", -1, -1, NULL, false, true);
+    assert_int_equal(sp->error, 0);
+    assert_int_equal(sp->out_partitions, 3);
+    uint8_t id[16];
+    memcpy(id, sp->topic_id, 16);
+    free(r);
+    sp = create_ex(f, &r, "auto", -1, -1, NULL, false, true);   /* exists: fine */
+    assert_int_equal(sp->error, 0);
+    assert_memory_equal(sp->topic_id, id, 16);
+    free(r);
+    stop(f);
+
+    assert_int_equal(broker_config_set(&f->cfg, "auto.create.topics.enable",
+                                       "false", NULL, 0), 0);
+    assert_int_equal(start(f), 0);
+    sp = create_ex(f, &r, "other", -1, -1, NULL, false, true);
+    assert_int_equal(sp->error, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    free(r);
+    assert_int_equal(create(f, "other", -1, NULL), 0);  /* explicit: allowed */
+}
+
+static void test_full_rings_backlog(void **state)
+{
+    struct fake *f = started(state);
+
+    /* 1500 opens per shard: more than a ring holds at once. */
+    assert_int_equal(create(f, "wide", 3000, NULL), 0);
+    assert_int_equal(f->opens[0], 1500);
+    assert_int_equal(f->opens[1], 1500);
+    assert_int_equal(md_find_topic(f->md[0], "wide", 4)->npartitions, 3000);
+}
+
+static void test_snapshots_freed_after_all_acks(void **state)
+{
+    struct fake *f = started(state);
+    void *p;
+
+    assert_int_equal(control_live_snapshots(f->c), 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(control_publish(f->c), 0);
+    assert_int_equal(control_live_snapshots(f->c), 4);
+    /* Only shard 0 moves on: shard 1 may still read the old ones. */
+    while (spsc_ring_dequeue(f->to_shard[0], &p) == 0) {
+        shard_cmd(f, 0, p);
+        assert_int_equal(spsc_ring_enqueue(f->to_ctl[0], p), 0);
+    }
+    assert_int_equal(eventfd_write(f->ctl_bell, 1), 0);
+    control_poll_once(f->c, 0);
+    assert_int_equal(control_live_snapshots(f->c), 4);
+    run(f);
+    assert_int_equal(control_live_snapshots(f->c), 1);
+    assert_int_equal(f->md[0]->epoch, f->md[1]->epoch);
+}
+
+static void test_advertised_brokers(void **state)
+{
+    struct fake *f = started(state);
+    const struct md_snapshot *md = f->md[0];
+
+    assert_int_equal(md->nbrokers, 2);
+    assert_string_equal(md->brokers[0].host, "localhost");
+    assert_int_equal(md->brokers[0].port, 9092);
+    assert_int_equal(md->brokers[1].port, 9093);
+    assert_int_equal(md->brokers[1].node_id, 1);
+    assert_int_equal(md->controller_id, 0);
+    control_set_shard_port(f->c, 1, 40001);             /* bound elsewhere */
+    assert_int_equal(control_publish(f->c), 0);
+    run(f);
+    assert_int_equal(f->md[0]->brokers[1].port, 40001);
+    stop(f);
+
+    assert_int_equal(broker_config_set(&f->cfg, "advertised.listeners",
+                                       "PLAINTEXT://kafka.example:19092", NULL, 0), 0);
+    assert_int_equal(start(f), 0);
+    control_set_shard_port(f->c, 1, 40001);             /* advertised wins */
+    assert_int_equal(control_publish(f->c), 0);
+    run(f);
+    assert_string_equal(f->md[0]->brokers[1].host, "kafka.example");
+    assert_int_equal(f->md[0]->brokers[1].port, 19093);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_create_places_evenly),
+        T(test_create_errors),
+        T(test_validate_only_creates_nothing),
+        T(test_create_partitions),
+        T(test_describe_configs),
+        T(test_alter_configs),
+        T(test_delete),
+        T(test_restart_restores_everything),
+        T(test_damaged_file_fails_startup),
+        T(test_second_broker_refused),
+        T(test_open_failure_rolls_back),
+        T(test_interrupted_delete_finishes_at_start),
+        T(test_auto_create),
+        T(test_full_rings_backlog),
+        T(test_snapshots_freed_after_all_acks),
+        T(test_advertised_brokers),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
