@@ -540,6 +540,9 @@ static void create_partitions(struct control *c, struct ctl_msg *m)
     for (int i = 0; i < cp->ntopics; i++) {
         struct md_live *t = NULL;
         const char *msg = NULL;
+        if (cp->errors[i] == KERR_INVALID_REQUEST && cp->error_messages &&
+            !cp->error_messages[i])
+            cp_msg(cp, i, "Duplicate topic in the request.");
         if (!cp->names[i] || cp->errors[i])
             continue;
         if (!op) {

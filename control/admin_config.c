@@ -305,7 +305,7 @@ static int alter_one(struct control *c, struct ctl_msg *m,
     return 0;
 }
 
-/* Refuses the second of two resources with the same type and name. */
+/* Refuses every resource named twice (same type and name). */
 static void resource_dups(struct ctl_msg *m)
 {
     struct ctl_configs *cc = &m->u.configs;
@@ -313,10 +313,15 @@ static void resource_dups(struct ctl_msg *m)
     for (int i = 0; i < cc->nresources; i++)
         for (int j = 0; j < i; j++) {
             struct ctl_config_resource *a = &cc->resources[i];
-            const struct ctl_config_resource *b = &cc->resources[j];
-            if (a->type == b->type && a->name && b->name &&
-                strcmp(a->name, b->name) == 0 && !a->error)
+            struct ctl_config_resource *b = &cc->resources[j];
+            if (a->type != b->type || !a->name || !b->name ||
+                strcmp(a->name, b->name) != 0)
+                continue;
+            if (!a->error)
                 resource_fail(m, a, KERR_INVALID_REQUEST,
+                              "Duplicate resource in the request");
+            if (!b->error)
+                resource_fail(m, b, KERR_INVALID_REQUEST,
                               "Duplicate resource in the request");
         }
 }

@@ -1178,6 +1178,9 @@ void topic_config_to_log(const struct topic_config *t, struct log_config *out)
     out->flush_ms = t->flush_ms;
     out->max_message_bytes = (uint32_t)t->max_message_bytes;
     out->log_append_time = t->timestamp_type == TIMESTAMP_LOG_APPEND_TIME;
+    /* Only LZ4 is re-encoded by the broker; other codecs keep what the
+     * producer sent (Kafka's compression.type=producer). */
+    out->compress_lz4 = t->compression_type == COMPRESSION_LZ4;
 }
 
 int topic_config_serialize(const struct topic_config *t, char *buf,

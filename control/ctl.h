@@ -115,7 +115,7 @@ enum ctl_resource_type {
 struct ctl_config_resource {
     int8_t type;               /* enum ctl_resource_type */
     const char *name;
-    int nkeys;                 /* -1: all */
+    int nkeys;                 /* -1 (or 0): all */
     const char **keys;
     int nconfigs;              /* AlterConfigs input */
     struct ctl_config_entry *configs;

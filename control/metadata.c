@@ -458,13 +458,17 @@ static int md_dir_open(struct md_store *s, const char *data_dir, char *err,
                        size_t errlen)
 {
     char *lock = NULL;
-    int rc;
+    bool made;
+    int rc, fd;
 
-    if ((mkdir(data_dir, 0755) < 0 && errno != EEXIST) ||
-        (mkdir(s->dir, 0755) < 0 && errno != EEXIST)) {
-        rc = -errno;
-        seterr(err, errlen, "cannot create %s: %s", s->dir, strerror(errno));
-        return rc;
+    if (mkdir(data_dir, 0755) < 0 && errno != EEXIST)
+        goto mkdir_err;
+    made = mkdir(s->dir, 0755) == 0;
+    if (!made && errno != EEXIST)
+        goto mkdir_err;
+    if (made && (fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        fsync(fd);          /* the new __sluice entry is durable */
+        close(fd);
     }
     if (!(lock = path_join(s->dir, "lock")))
         return -ENOMEM;
@@ -483,6 +487,10 @@ static int md_dir_open(struct md_store *s, const char *data_dir, char *err,
     rc = 0;
 out:
     free(lock);
+    return rc;
+mkdir_err:
+    rc = -errno;
+    seterr(err, errlen, "cannot create %s: %s", s->dir, strerror(errno));
     return rc;
 }
 

@@ -36,6 +36,20 @@
 static void conn_arm_recv(struct conn *c);
 static void conn_free_if_idle(struct conn *c);
 
+/* Keeps c alive across work that may close it (a handler's error closes
+ * the connection; the struct goes only when nothing holds it). */
+static void conn_hold(struct conn *c)
+{
+    c->inflight++;
+}
+
+static void conn_unhold(struct conn *c)
+{
+    c->inflight--;
+    if (c->closing)
+        conn_free_if_idle(c);
+}
+
 struct chunk *chunk_get(struct shard *s, uint32_t min_cap)
 {
     struct chunk *ch;
@@ -215,8 +229,10 @@ static void on_recv(struct io_op *op, int res, uint32_t flags)
         return;
     }
     c->chunk->len += (uint32_t)res;
+    conn_hold(c);
     conn_parse(c);
     conn_arm_recv(c);
+    conn_unhold(c);
 }
 
 void conn_resume(struct conn *c)
@@ -224,8 +240,10 @@ void conn_resume(struct conn *c)
     if (!c->paused || c->closing)
         return;
     c->paused = false;
+    conn_hold(c);
     conn_parse(c);
     conn_arm_recv(c);
+    conn_unhold(c);
 }
 
 /* Drops sent bytes from the head of the response queue, releasing every
@@ -341,10 +359,12 @@ static void on_send(struct io_op *op, int res, uint32_t flags)
         conn_close(c, res == -EPIPE || res == -ECONNRESET ? NULL : strerror(-res));
         return;
     }
+    conn_hold(c);
     conn_advance(c, (uint64_t)res);
     conn_kick_send(c);
     conn_parse(c); /* room for more requests may have opened */
     conn_arm_recv(c);
+    conn_unhold(c);
 }
 
 static void splice_step_done(struct conn *c)
@@ -356,9 +376,11 @@ static void splice_step_done(struct conn *c)
         conn_free_if_idle(c);
         return;
     }
+    conn_hold(c);
     conn_kick_send(c);
     conn_parse(c);
     conn_arm_recv(c);
+    conn_unhold(c);
 }
 
 static void on_splice_in(struct io_op *op, int res, uint32_t flags)

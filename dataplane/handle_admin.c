@@ -24,15 +24,10 @@
 #define NO_ASSIGNMENTS "manual replica assignment is not supported: sluice " \
                        "places partitions on its shards"
 
-/* Zeroed: request arenas are recycled, and kafka_arena_alloc does not
- * clear what an earlier request left. */
+/* Zeroed (schema.h), never NULL for n == 0 unless the arena is full. */
 static void *alloc(struct request *rq, size_t n)
 {
-    void *p = kafka_arena_alloc(&rq->arena, n ? n : 1);
-
-    if (p)
-        memset(p, 0, n ? n : 1);
-    return p;
+    return kafka_arena_alloc(&rq->arena, n ? n : 1);
 }
 
 static int count(int32_t n)
@@ -323,6 +318,8 @@ int handle_describe_configs(struct request *rq)
                 return -ENOMEM;
         room += 256 + (size_t)(r->nkeys > 0 && r->nkeys < all ? r->nkeys : all) *
                           CONFIG_DESC_ROOM;
+        if (r->type == CTL_RESOURCE_BROKER)
+            room += 2048;                   /* listeners, log.dirs */
     }
     ctl_begin(rq, CTL_DESCRIBE_CONFIGS);
     rq->ctl.u.configs = (struct ctl_configs){.nresources = n, .resources = res};

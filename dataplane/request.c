@@ -210,6 +210,12 @@ static handler_fn handler_for(int16_t key)
     }
 }
 
+/* ApiVersions lists only the APIs this broker answers. */
+static bool request_served(int16_t key)
+{
+    return key == KAFKA_API_VERSIONS || handler_for(key) != NULL;
+}
+
 static int request_reject(struct request *rq, const char *fmt, int a, int b)
 {
     char why[160];
@@ -230,7 +236,7 @@ static int request_api_versions(struct request *rq)
     size_t at = (a->len + 7) & ~(size_t)7;
     struct kwriter w;
     kwriter_init(&w, a->buf + at, a->cap - at);
-    if (kafka_api_versions_reply(&w, rq->correlation_id, rq->api_version, 0) < 0)
+    if (kafka_api_versions_reply(&w, rq->correlation_id, rq->api_version, 0, request_served) < 0)
         return -ENOMEM;
     a->len = at + w.len;
     *seg = (struct out_seg){ .p = a->buf + at, .len = (uint32_t)w.len };

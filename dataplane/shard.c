@@ -127,7 +127,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static void partition_drop(struct shard *s, struct partition *p, bool delete_files)
+/* Closes a partition's log (cleanly: synced, marker written). */
+static void partition_drop(struct shard *s, struct partition *p)
 {
     struct partition **pp = &s->parts[name_hash(p->topic, strlen(p->topic), p->index) &
                                       (s->nbuckets - 1)];
@@ -140,14 +141,34 @@ static void partition_drop(struct shard *s, struct partition *p, bool delete_fil
             break;
         }
     }
-    log_close(p->log);
-    if (delete_files) {
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%s/%s-%d", s->cfg.data_dir, p->topic, p->index);
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
+    int rc = log_close(p->log);
+    if (rc < 0)
+        fprintf(stderr, "shard %d: closing %s-%d: %s\n", s->cfg.index, p->topic, p->index,
+                strerror(-rc));
     free(p->topic);
     free(p);
+}
+
+static void shard_drain_logs(struct shard *s);
+
+/* Removes DATA/<topic>-<partition>, open here or not (a delete finished
+ * after a restart, a create rolled back): a new topic of the same name
+ * must never find old data. */
+static int partition_delete(struct shard *s, struct ctl_partition_cmd *cmd)
+{
+    struct partition *p = shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition);
+    if (p) {
+        shard_drain_logs(s);
+        shard_poll_waiting(s); /* answers produce requests on this log */
+        partition_drop(s, p);
+    }
+    char dir[4096];
+    int n = snprintf(dir, sizeof(dir), "%s/%s-%d", s->cfg.data_dir, cmd->topic, cmd->partition);
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return -ENAMETOOLONG;
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        return -errno;
+    return 0;
 }
 
 static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
@@ -212,7 +233,7 @@ static void shard_finish(struct shard *s)
     shard_poll_waiting(s);
     for (uint32_t b = 0; b < s->nbuckets; b++)
         while (s->parts[b])
-            partition_drop(s, s->parts[b], false);
+            partition_drop(s, s->parts[b]);
     if (s->stop_msg)
         shard_post_ctl(s, s->stop_msg);
 }
@@ -246,21 +267,18 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     case CTL_PARTITION_OPEN:
         m->u.partition.result = partition_open(s, &m->u.partition);
         break;
-    case CTL_PARTITION_DELETE: {
+    case CTL_PARTITION_DELETE:
+        m->u.partition.result = partition_delete(s, &m->u.partition);
+        break;
+    case CTL_PARTITION_CONFIG: {
         struct partition *p = shard_partition(s, m->u.partition.topic,
                                               strlen(m->u.partition.topic),
                                               m->u.partition.partition);
-        if (p) {
-            shard_drain_logs(s);
-            partition_drop(s, p, true);
-        }
+        if (p)
+            log_set_config(p->log, &m->u.partition.config);
         m->u.partition.result = 0;
         break;
     }
-    case CTL_PARTITION_CONFIG:
-        /* Takes effect at the next open; log configs are fixed per open. */
-        m->u.partition.result = 0;
-        break;
     case CTL_METADATA_UPDATE:
         s->md = m->u.metadata;
         if (!s->accepting && !s->stopping)

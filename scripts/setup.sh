@@ -25,3 +25,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Node.js for the kafkajs integration test. These machines come with node 20
+# installed outside Debian's archive; Debian's older nodejs/npm would replace
+# it, so they are installed only when node (or npm) is absent.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
+# kafkajs for tests/integration (pinned in tests/integration/package.json),
+# installed from npm only when missing. A failure here does not stop the other
+# tests; the kafkajs integration test then fails and says why.
+IT_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/integration"
+if ! grep -qs '"version": "2.2.4"' "$IT_DIR/node_modules/kafkajs/package.json"; then
+  echo "setup: installing kafkajs 2.2.4 into tests/integration/node_modules"
+  npm install --no-audit --no-fund --save-exact --prefix "$IT_DIR" kafkajs@2.2.4 >/dev/null ||
+    echo "setup: WARNING: npm install kafkajs@2.2.4 failed; the kafkajs test will fail" >&2
+fi

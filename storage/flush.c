@@ -87,7 +87,8 @@ int log_flush_init(struct log *log)
         n = IOV_MAX;
     log->cfg.max_pending = n;
     log->queue.iov = calloc(n, sizeof(struct iovec));
-    if (!log->queue.iov)
+    log->queue.owned = calloc(n, sizeof(uint8_t *));
+    if (!log->queue.iov || !log->queue.owned)
         return -ENOMEM;
     log->flush.log = log;
     log->flush.sync_op.complete = on_sync_done;
@@ -96,9 +97,21 @@ int log_flush_init(struct log *log)
     return 0;
 }
 
+static void queue_release(struct log_batchq *q)
+{
+    for (uint32_t i = 0; q->owned && i < q->count; i++) {
+        free(q->owned[i]);
+        q->owned[i] = NULL;
+    }
+    q->count = 0;
+    q->bytes = 0;
+}
+
 void log_flush_free(struct log *log)
 {
+    queue_release(&log->queue);
     free(log->queue.iov);
+    free(log->queue.owned);
 }
 
 static int pwritev_all(int fd, struct iovec *iov, uint32_t count, uint64_t pos)
@@ -140,8 +153,7 @@ static int flush_write(struct log *log)
     log->written_end = q->end_offset;
     if (log->cfg.flush != FLUSH_ALWAYS)
         q->seg->durable_size = q->pos + q->bytes;
-    q->count = 0;
-    q->bytes = 0;
+    queue_release(q);
     return 0;
 }
 

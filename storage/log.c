@@ -4,6 +4,7 @@
  * live in flush.c, crash recovery in recover.c, retention in retention.c.
  * Single-threaded by design: the shard that owns a log is its only user. */
 #include "storage/log_private.h"
+#include "storage/batch_compress.h"
 #include "storage/kerr.h"
 
 #include <dirent.h>
@@ -30,6 +31,15 @@ void log_config_defaults(struct log_config *cfg)
     cfg->log_append_time = false;
     cfg->leader_epoch = 0;
     cfg->max_pending = 1024;
+}
+
+void log_set_config(struct log *log, const struct log_config *cfg)
+{
+    uint32_t max_pending = log->cfg.max_pending;
+    log->cfg = *cfg;
+    log->cfg.max_pending = max_pending; /* the queue was sized with it */
+    if (log->cfg.segment_bytes > INT32_MAX)
+        log->cfg.segment_bytes = INT32_MAX;
 }
 
 int log_add_segment(struct log *log, struct segment *seg)
@@ -176,6 +186,84 @@ static int log_roll(struct log *log, int64_t now_ms)
     return rc;
 }
 
+/* Assigns the broker-owned fields of the batch at b and accounts for it
+ * in seg; returns its size. */
+static size_t log_account(struct log *log, struct segment *seg, uint8_t *b, int64_t lat)
+{
+    struct batch_header h;
+    batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
+    batch_header_decode(b, &h);
+    segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
+    seg->size += batch_size(&h);
+    log->next_offset = batch_last_offset(&h) + 1;
+    return batch_size(&h);
+}
+
+static void log_queue_start(struct log *log, struct segment *seg)
+{
+    struct log_batchq *q = &log->queue;
+    if (q->count == 0) {
+        q->seg = seg;
+        q->pos = seg->size;
+        q->bytes = 0;
+    }
+}
+
+static void log_queue_push(struct log_batchq *q, uint8_t *p, size_t len, uint8_t *owned,
+                           int64_t end_offset)
+{
+    q->iov[q->count].iov_base = p;
+    q->iov[q->count].iov_len = len;
+    q->owned[q->count] = owned;
+    q->count++;
+    q->bytes += len;
+    q->end_offset = end_offset;
+}
+
+/* compression.type=lz4: each uncompressed, non-control batch is stored
+ * re-encoded as LZ4 (a copy the log owns until written); the others go
+ * as they came. */
+static int log_append_lz4(struct log *log, uint8_t *records, int nbatches,
+                          int64_t nrecords, int64_t now_ms, struct log_append_result *res)
+{
+    struct log_batchq *q = &log->queue;
+    struct segment *seg = log_active(log);
+    uint8_t *made[64];
+    size_t made_len[64];
+    if ((uint32_t)nbatches > log->cfg.max_pending - q->count || nbatches > 64)
+        return q->count > 0 ? -EAGAIN : KERR_INVALID_RECORD;
+    /* Compress first, so a failure leaves the log untouched. */
+    size_t off = 0;
+    for (int i = 0; i < nbatches; i++) {
+        struct batch_header h;
+        batch_header_decode(records + off, &h);
+        made[i] = NULL;
+        made_len[i] = batch_size(&h);
+        if ((h.attributes & (BATCH_ATTR_CODEC_MASK | BATCH_ATTR_CONTROL)) == 0 &&
+            batch_compress_lz4(records + off, batch_size(&h), &made[i], &made_len[i]) < 0) {
+            while (i-- > 0)
+                free(made[i]);
+            return -ENOMEM;
+        }
+        off += batch_size(&h);
+    }
+    int64_t lat = log->cfg.log_append_time ? now_ms : -1;
+    log_queue_start(log, seg);
+    res->base_offset = log->next_offset;
+    res->log_append_time = lat;
+    off = 0;
+    for (int i = 0; i < nbatches; i++) {
+        uint8_t *b = made[i] ? made[i] : records + off;
+        off += made[i] ? be32_load(records + off + BATCH_OFF_LENGTH) + BATCH_LOG_OVERHEAD
+                       : made_len[i];
+        log_account(log, seg, b, lat);
+        log_queue_push(q, b, made_len[i], made[i], log->next_offset);
+    }
+    log->unsynced_messages += nrecords;
+    res->last_offset = log->next_offset - 1;
+    return 0;
+}
+
 static bool log_should_roll(const struct log *log, size_t len, int64_t now_ms)
 {
     const struct segment *seg = log_active(log);
@@ -214,30 +302,17 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
     int rc = segment_reserve(seg, nbatches);
     if (rc < 0)
         return rc; /* nothing changed yet */
+    if (log->cfg.compress_lz4)
+        return log_append_lz4(log, records, nbatches, nrecords, now_ms, res);
+
     struct log_batchq *q = &log->queue;
     int64_t lat = log->cfg.log_append_time ? now_ms : -1;
-    if (q->count == 0) {
-        q->seg = seg;
-        q->pos = seg->size;
-        q->bytes = 0;
-    }
+    log_queue_start(log, seg);
     res->base_offset = log->next_offset;
     res->log_append_time = lat;
-    for (size_t off = 0; off < len;) {
-        struct batch_header h;
-        uint8_t *b = records + off;
-        batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
-        batch_header_decode(b, &h);
-        segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
-        seg->size += batch_size(&h);
-        log->next_offset = batch_last_offset(&h) + 1;
-        off += batch_size(&h);
-    }
-    q->iov[q->count].iov_base = records;
-    q->iov[q->count].iov_len = len;
-    q->count++;
-    q->bytes += len;
-    q->end_offset = log->next_offset;
+    for (size_t off = 0; off < len;)
+        off += log_account(log, seg, records + off, lat);
+    log_queue_push(q, records, len, NULL, log->next_offset);
     log->unsynced_messages += nrecords;
     res->last_offset = log->next_offset - 1;
     return 0;

@@ -55,6 +55,8 @@ struct log_config {
     bool log_append_time;           /* message.timestamp.type=LogAppendTime */
     int32_t leader_epoch;           /* stamped into partitionLeaderEpoch */
     uint32_t max_pending;           /* batches queued per flush (1024) */
+    bool compress_lz4;              /* compression.type=lz4: uncompressed
+                                       producer batches are stored as LZ4 */
 };
 
 void log_config_defaults(struct log_config *cfg);
@@ -83,6 +85,11 @@ int log_open(struct log **out, const char *dir, const char *topic,
  * clean-shutdown marker, and frees the log. Nothing may be in flight on a
  * ring: reap until !log_flush_pending() first (else -EBUSY, log kept). */
 int log_close(struct log *log);
+
+/* Applies changed topic configs to an open log (retention, segment size
+ * and age, flush policy, limits, timestamp type). max_pending keeps the
+ * value the log was opened with. */
+void log_set_config(struct log *log, const struct log_config *cfg);
 
 /* Appends a record set (one or more batches). Returns 0, a positive Kafka
  * error code for a rejected set (the log is untouched), -EAGAIN when the

@@ -18,6 +18,7 @@
 /* Appended batches waiting for the next flush's writev. */
 struct log_batchq {
     struct iovec *iov;
+    uint8_t **owned;       /* per iov: a buffer the log made (to free) */
     uint32_t count;
     uint64_t bytes;
     struct segment *seg;   /* the segment they go to */

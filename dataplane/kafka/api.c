@@ -141,7 +141,8 @@ int kafka_response_encode(struct kwriter *w, int16_t key, int16_t version, const
 }
 
 int kafka_api_versions_reply(struct kwriter *w, int32_t correlation_id,
-			     int16_t req_version, int32_t throttle_ms)
+			     int16_t req_version, int32_t throttle_ms,
+			     bool (*served)(int16_t key))
 {
 	struct kafka_api_version keys[KAFKA_API_KEY_MAX + 1];
 	struct kafka_api_versions_resp resp;
@@ -150,7 +151,8 @@ int kafka_api_versions_reply(struct kwriter *w, int32_t correlation_id,
 
 	kafka_defaults(&kafka_api_versions_resp_s, &resp);
 	while ((a = kafka_api_next(&i)))
-		keys[n++] = (struct kafka_api_version){ a->key, a->min, a->max };
+		if (!served || served(a->key))
+			keys[n++] = (struct kafka_api_version){ a->key, a->min, a->max };
 	resp.api_keys.v = keys;
 	resp.api_keys.n = n;
 	resp.throttle_time_ms = throttle_ms;

@@ -85,10 +85,13 @@ int kafka_response_encode(struct kwriter *w, int16_t key, int16_t version, const
 
 /*
  * A whole ApiVersions response frame (length, header v0, body) listing the
- * table. A request version above our max gets the v0 body with error
- * UNSUPPORTED_VERSION (35) and the full list, as Kafka does (KIP-511).
+ * table: only the keys served() accepts when served is not NULL, since a
+ * broker advertises only what it answers. A request version above our max
+ * gets the v0 body with error UNSUPPORTED_VERSION (35) and the full list,
+ * as Kafka does (KIP-511).
  */
 int kafka_api_versions_reply(struct kwriter *w, int32_t correlation_id,
-			     int16_t req_version, int32_t throttle_ms);
+			     int16_t req_version, int32_t throttle_ms,
+			     bool (*served)(int16_t key));
 
 #endif

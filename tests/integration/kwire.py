@@ -1,0 +1,265 @@
+"""Just enough of the Kafka wire protocol, by hand, to poke a broker with raw
+sockets: framing, request headers, ApiVersions, Metadata v4, Produce v7,
+RecordBatch v2 (with CRC-32C). Standard library only."""
+
+import socket
+import struct
+import time
+
+API_PRODUCE, API_METADATA, API_API_VERSIONS = 0, 3, 18
+CORRUPT_MESSAGE = 2
+UNSUPPORTED_VERSION = 35
+
+
+class Closed(Exception):
+    pass
+
+
+# --- CRC-32C (Castagnoli), table driven --------------------------------------
+def _crc32c_table():
+    t = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_T = _crc32c_table()
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = _T[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+
+# --- primitives ----------------------------------------------------------------
+def i8(v): return struct.pack(">b", v)
+def i16(v): return struct.pack(">h", v)
+def i32(v): return struct.pack(">i", v)
+def i64(v): return struct.pack(">q", v)
+def u32(v): return struct.pack(">I", v)
+
+
+def string(s):
+    if s is None:
+        return i16(-1)
+    b = s.encode() if isinstance(s, str) else s
+    return i16(len(b)) + b
+
+
+def bytes_(b):
+    return i32(-1) if b is None else i32(len(b)) + b
+
+
+def array(items):
+    return i32(len(items)) + b"".join(items)
+
+
+def uvarint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def varint(v):  # zigzag
+    return uvarint((v << 1) ^ (v >> 63))
+
+
+def compact_string(s):
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+class Reader:
+    def __init__(self, data):
+        self.d = data
+        self.o = 0
+
+    def take(self, n):
+        if self.o + n > len(self.d):
+            raise ValueError(f"response truncated: need {n} bytes at {self.o} of {len(self.d)}")
+        v = self.d[self.o:self.o + n]
+        self.o += n
+        return v
+
+    def i8(self): return struct.unpack(">b", self.take(1))[0]
+    def i16(self): return struct.unpack(">h", self.take(2))[0]
+    def i32(self): return struct.unpack(">i", self.take(4))[0]
+    def i64(self): return struct.unpack(">q", self.take(8))[0]
+
+    def string(self):
+        n = self.i16()
+        return None if n < 0 else self.take(n).decode(errors="replace")
+
+    def array(self, fn):
+        n = self.i32()
+        if n < 0:
+            return None
+        if n > 1000000:
+            raise ValueError(f"absurd array length {n}")
+        return [fn(self) for _ in range(n)]
+
+    def left(self):
+        return len(self.d) - self.o
+
+
+# --- framing -----------------------------------------------------------------
+def request(api_key, version, corr, body, client_id="sluice-it-raw", header_version=1):
+    hdr = i16(api_key) + i16(version) + i32(corr) + string(client_id)
+    if header_version >= 2:
+        hdr += b"\x00"  # empty tagged fields
+    msg = hdr + body
+    return i32(len(msg)) + msg
+
+
+class Conn:
+    def __init__(self, host, port, timeout=10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.timeout = timeout
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _recv_some(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no answer in time")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except socket.timeout:
+            raise TimeoutError("no answer in time")
+        except ConnectionResetError:
+            raise Closed("connection reset by the broker")
+        if not chunk:
+            raise Closed("connection closed by the broker")
+        self.buf += chunk
+
+    def recv_frame(self, timeout=None):
+        """One response frame (bytes after the length prefix)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        for _ in range(100000):
+            if len(self.buf) >= 4:
+                n = struct.unpack(">i", self.buf[:4])[0]
+                if n < 0 or n > 256 << 20:
+                    raise ValueError(f"bad response length {n}")
+                if len(self.buf) >= 4 + n:
+                    frame, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
+                    return frame
+            self._recv_some(deadline)
+        raise TimeoutError("no complete frame")
+
+    def call(self, api_key, version, body, corr, header_version=1, timeout=None):
+        self.send(request(api_key, version, corr, body, header_version=header_version))
+        frame = self.recv_frame(timeout)
+        r = Reader(frame)
+        got = r.i32()
+        if got != corr:
+            raise ValueError(f"correlation id {got}, expected {corr}")
+        return r
+
+    def wait_closed(self, timeout=10.0):
+        """Reads until the broker closes the connection. Returns (closed, data)."""
+        deadline = time.monotonic() + timeout
+        data = b""
+        for _ in range(100000):
+            try:
+                self._recv_some(deadline)
+            except Closed:
+                return True, data + self.buf
+            except TimeoutError:
+                return False, data + self.buf
+            data += self.buf
+            self.buf = b""
+        return False, data
+
+
+# --- ApiVersions -------------------------------------------------------------
+def parse_api_versions_v0(r):
+    err = r.i16()
+    apis = r.array(lambda x: (x.i16(), x.i16(), x.i16()))
+    return err, {k: (lo, hi) for k, lo, hi in apis or []}
+
+
+def api_versions_v3_body():
+    return compact_string("sluice-it") + compact_string("1.0") + b"\x00"
+
+
+# --- Metadata v4 ---------------------------------------------------------------
+def metadata_v4_body(topics, auto_create=True):
+    t = i32(-1) if topics is None else array([string(x) for x in topics])
+    return t + i8(1 if auto_create else 0)
+
+
+def parse_metadata_v4(r):
+    r.i32()  # throttle
+    brokers = r.array(lambda x: (x.i32(), x.string(), x.i32(), x.string()))
+    r.string()  # cluster id
+    r.i32()  # controller
+    topics = r.array(lambda x: (x.i16(), x.string(), x.i8(), x.array(
+        lambda y: (y.i16(), y.i32(), y.i32(), y.array(Reader.i32), y.array(Reader.i32)))))
+    return ({b[0]: (b[1], b[2]) for b in brokers},
+            {t[1]: (t[0], {p[1]: (p[0], p[2]) for p in t[3]}) for t in topics})
+
+
+# --- RecordBatch v2 and Produce v7 ---------------------------------------------
+def record(offset_delta, key, value, headers=(), ts_delta=0):
+    body = (i8(0) + varint(ts_delta) + varint(offset_delta)
+            + (varint(-1) if key is None else varint(len(key)) + key)
+            + (varint(-1) if value is None else varint(len(value)) + value)
+            + varint(len(headers))
+            + b"".join(varint(len(k)) + k + varint(len(v)) + v for k, v in headers))
+    return varint(len(body)) + body
+
+
+def record_batch(records, base_ts=None, corrupt_crc=False, magic=2):
+    """records: list of (key, value, headers). Uncompressed, no producer id."""
+    ts = int(time.time() * 1000) if base_ts is None else base_ts
+    recs = b"".join(record(i, k, v, h) for i, (k, v, h) in enumerate(records))
+    after_crc = (i16(0) + i32(len(records) - 1) + i64(ts) + i64(ts) + i64(-1) + i16(-1)
+                 + i32(-1) + i32(len(records)) + recs)
+    crc = crc32c(after_crc)
+    if corrupt_crc:
+        crc ^= 0x5A5A5A5A
+    after_len = i32(0) + i8(magic) + u32(crc) + after_crc  # leader epoch, magic, crc, ...
+    return i64(0) + i32(len(after_len)) + after_len
+
+
+def produce_v7_body(topic, partition, batch, acks=-1, timeout_ms=30000):
+    return (string(None) + i16(acks) + i32(timeout_ms)
+            + array([string(topic) + array([i32(partition) + bytes_(batch)])]))
+
+
+def parse_produce_v7(r):
+    topics = r.array(lambda x: (x.string(), x.array(
+        lambda y: (y.i32(), y.i16(), y.i64(), y.i64(), y.i64()))))
+    r.i32()  # throttle
+    return {(t, p[0]): {"error": p[1], "base_offset": p[2], "log_append_time": p[3],
+                        "log_start_offset": p[4]} for t, parts in topics for p in parts}
