@@ -7,7 +7,8 @@
  *   2. carry out what the control thread posted
  *   3. answer waiting requests whose condition now holds: produce once
  *      its batches are durable per acks, fetch once data or its deadline
- *   4. group commit: one flush submission per dirty log
+ *   4. group commit: one pwritev and at most one fdatasync per dirty log,
+ *      then answer again what the writes made safe (acks=1, flush "os")
  *   5. submit everything and sleep until a completion or the next deadline
  */
 #include "dataplane/shard_private.h"
@@ -434,6 +435,9 @@ static void *shard_main(void *arg)
         if (tick)
             next_tick = s->now_ms + SHARD_TICK_MS;
         shard_flush_logs(s, tick && !s->stopping);
+        /* The flush wrote this turn's batches: acks=1 (and acks=all with
+         * flush "os") requests can be answered before sleeping. */
+        shard_poll_waiting(s);
         int64_t wake = shard_next_deadline(s);
         if (wake > next_tick)
             wake = next_tick;

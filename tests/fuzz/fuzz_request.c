@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	roundtrip(r.p, kreader_left(&r), h.api_key, h.api_version, true);
 
 	kwriter_init(&w, enc1, sizeof(enc1));
-	if (kafka_api_versions_reply(&w, h.correlation_id, h.api_version, 0))
+	if (kafka_api_versions_reply(&w, h.correlation_id, h.api_version, 0, NULL))
 		abort();
 	return 0;
 }

@@ -387,7 +387,7 @@ static void test_api_versions_reply(void **state)
 
 	for (int16_t v = 0; v <= 3; v++) {
 		kwriter_init(&w, buf, sizeof(buf));
-		assert_int_equal(kafka_api_versions_reply(&w, 42, v, 0), 0);
+		assert_int_equal(kafka_api_versions_reply(&w, 42, v, 0, NULL), 0);
 		p = parse_av(w.len, v);
 		assert_int_equal(p->error_code, 0);
 		assert_int_equal(p->api_keys.n, 25);
@@ -397,11 +397,11 @@ static void test_api_versions_reply(void **state)
 	}
 	/* v0 body: error(2) + count(4) + 25 * 6 */
 	kwriter_init(&w, buf, sizeof(buf));
-	kafka_api_versions_reply(&w, 42, 0, 0);
+	kafka_api_versions_reply(&w, 42, 0, 0, NULL);
 	assert_int_equal(w.len, 8 + 2 + 4 + 25 * 6);
 	/* an unknown newer version gets the v0 body with error 35 */
 	kwriter_init(&w, buf, sizeof(buf));
-	assert_int_equal(kafka_api_versions_reply(&w, 42, 9, 0), 0);
+	assert_int_equal(kafka_api_versions_reply(&w, 42, 9, 0, NULL), 0);
 	p = parse_av(w.len, 0);
 	assert_int_equal(p->error_code, KAFKA_ERR_UNSUPPORTED_VERSION);
 	bool has18 = false;

@@ -17,367 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "control/control.h"
-#include "control/ctl.h"
-#include "dataplane/ring.h"
+#include "control_fixture.h"
 #include "storage/crc32c.h"
 #include "storage/kerr.h"
-
-#define NSHARDS 2
-#define MAXP 4096
-
-/* --- two fake shards ---------------------------------------------------- */
-
-struct part {
-    char topic[64];
-    int32_t p;
-    int shard;
-    bool open;
-    struct log_config cfg;
-};
-
-struct fake {
-    char dir[64];
-    struct broker_config cfg;
-    struct control *c;
-    struct spsc_ring *to_shard[NSHARDS], *to_ctl[NSHARDS];
-    int ctl_bell;
-    const struct md_snapshot *md[NSHARDS];
-    bool hold_acks;             /* shards take commands but never answer */
-    bool hold_deletes;          /* ... only deletes */
-    const char *fail_topic;     /* opens of it fail with -EIO */
-    struct part parts[MAXP];
-    int nparts, opens[NSHARDS], deletes, configs;
-    struct ctl_msg *answer;     /* the last request answered */
-    const struct md_snapshot *answer_md; /* what its shard had then */
-};
-
-struct req {
-    struct ctl_msg m;
-    uint8_t arena[1 << 16];
-};
-
-static struct part *part_find(struct fake *f, const char *t, int32_t p)
-{
-    for (int i = 0; i < f->nparts; i++)
-        if (f->parts[i].p == p && strcmp(f->parts[i].topic, t) == 0)
-            return &f->parts[i];
-    return NULL;
-}
-
-static void shard_cmd(struct fake *f, int i, struct ctl_msg *m)
-{
-    struct ctl_partition_cmd *pc = &m->u.partition;
-    struct part *p = NULL;
-
-    if (m->op == CTL_PARTITION_OPEN || m->op == CTL_PARTITION_DELETE ||
-        m->op == CTL_PARTITION_CONFIG) {
-        if (!(p = part_find(f, pc->topic, pc->partition))) {
-            assert_true(f->nparts < MAXP);
-            p = &f->parts[f->nparts++];
-            snprintf(p->topic, sizeof p->topic, "%s", pc->topic);
-            p->p = pc->partition;
-        }
-        pc->result = 0;
-    }
-    switch (m->op) {
-    case CTL_PARTITION_OPEN:
-        if (f->fail_topic && strcmp(pc->topic, f->fail_topic) == 0) {
-            pc->result = -EIO;
-            break;
-        }
-        p->open = true;
-        p->shard = i;
-        p->cfg = pc->config;
-        f->opens[i]++;
-        break;
-    case CTL_PARTITION_DELETE:
-        p->open = false;
-        f->deletes++;
-        break;
-    case CTL_PARTITION_CONFIG:
-        assert_int_equal(p->shard, i);
-        p->cfg = pc->config;
-        f->configs++;
-        break;
-    case CTL_METADATA_UPDATE:
-        f->md[i] = m->u.metadata;
-        break;
-    default:
-        break;
-    }
-}
-
-/* Carries out what shard i was sent; 1 if anything. */
-static int shard_step(struct fake *f, int i)
-{
-    void *p;
-    int n = 0;
-
-    while (spsc_ring_dequeue(f->to_shard[i], &p) == 0) {
-        struct ctl_msg *m = p;
-        n = 1;
-        if (m->op < CTL_PARTITION_OPEN) {       /* an answer to us */
-            f->answer = m;
-            f->answer_md = f->md[i];
-            continue;
-        }
-        shard_cmd(f, i, m);
-        if (f->hold_acks || (f->hold_deletes && m->op == CTL_PARTITION_DELETE))
-            continue;                   /* leaked on purpose: control frees */
-        assert_int_equal(spsc_ring_enqueue(f->to_ctl[i], m), 0);
-        assert_int_equal(eventfd_write(f->ctl_bell, 1), 0);
-    }
-    return n;
-}
-
-/* Turns shards and control until nothing moves. */
-static void run(struct fake *f)
-{
-    for (int k = 0; k < 10000; k++) {
-        int moved = 0;
-        for (int i = 0; i < NSHARDS; i++)
-            moved |= shard_step(f, i);
-        int rc = control_poll_once(f->c, 0);
-        assert_true(rc >= 0);
-        if (!moved && rc == 0)
-            return;
-    }
-    fail_msg("the control thread never settled");
-}
-
-static int start(struct fake *f)
-{
-    int rc = control_create(&f->c, &f->cfg, f->dir, NSHARDS);
-
-    if (rc < 0)
-        return rc;
-    for (int i = 0; i < NSHARDS; i++) {
-        control_shard_endpoints(f->c, i, &f->to_shard[i], &f->to_ctl[i], NULL,
-                                &f->ctl_bell);
-        f->md[i] = NULL;
-    }
-    f->nparts = 0;
-    memset(f->opens, 0, sizeof f->opens);
-    f->deletes = f->configs = 0;
-    assert_int_equal(control_open_partitions_start(f->c), 0);
-    run(f);
-    if ((rc = control_opening(f->c)) < 0)
-        return rc;
-    assert_int_equal(rc, 0);
-    assert_int_equal(control_publish(f->c), 0);
-    run(f);
-    return 0;
-}
-
-static void stop(struct fake *f)
-{
-    assert_int_equal(control_shutdown_start(f->c), 0);
-    run(f);
-    assert_true(control_shutdown_done(f->c));
-    control_destroy(f->c);
-    f->c = NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fake *f = calloc(1, sizeof *f);
-
-    assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/sluice-test-control-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    broker_config_defaults(&f->cfg);
-    assert_int_equal(broker_config_set(&f->cfg, "listeners",
-                                       "PLAINTEXT://0.0.0.0:9092", NULL, 0), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fake *f = *state;
-
-    if (f->c)
-        control_destroy(f->c);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-static struct fake *started(void **state)
-{
-    struct fake *f = *state;
-    assert_int_equal(start(f), 0);
-    return f;
-}
-
-/* --- requests, as a shard would post them ---------------------------------- */
-
-static struct req *req_new(enum ctl_op op)
-{
-    struct req *r = calloc(1, sizeof *r);
-
-    assert_non_null(r);
-    r->m.op = op;
-    r->m.arena = (struct ctl_arena){.buf = r->arena, .cap = sizeof r->arena};
-    return r;
-}
-
-static void call(struct fake *f, int shard, struct req *r)
-{
-    f->answer = NULL;
-    assert_int_equal(spsc_ring_enqueue(f->to_ctl[shard], &r->m), 0);
-    assert_int_equal(eventfd_write(f->ctl_bell, 1), 0);
-    run(f);
-    assert_ptr_equal(f->answer, &r->m);
-}
-
-/* CreateTopics of one topic; returns the answered spec (in r). */
-static struct ctl_topic_spec *create_ex(struct fake *f, struct req **rp,
-                                        const char *name, int32_t np,
-                                        int16_t rf, const char *const *cfg,
-                                        bool validate_only, bool auto_create)
-{
-    struct req *r = req_new(CTL_CREATE_TOPICS);
-    struct ctl_topic_spec *sp = ctl_arena_alloc(&r->m.arena, sizeof *sp);
-    int n = 0;
-
-    while (cfg && cfg[2 * n])
-        n++;
-    sp->name = name;
-    sp->num_partitions = np;
-    sp->replication_factor = rf;
-    sp->nconfigs = n;
-    sp->configs = ctl_arena_alloc(&r->m.arena, sizeof(*sp->configs) * (size_t)(n + 1));
-    for (int i = 0; i < n; i++)
-        sp->configs[i] = (struct ctl_config_entry){cfg[2 * i], cfg[2 * i + 1], 0};
-    r->m.u.create_topics = (struct ctl_create_topics){
-        .ntopics = 1, .topics = sp, .validate_only = validate_only,
-        .auto_create = auto_create, .want_configs = true};
-    call(f, 0, r);
-    *rp = r;
-    return sp;
-}
-
-static int16_t create(struct fake *f, const char *name, int32_t np,
-                      const char *const *cfg)
-{
-    struct req *r;
-    int16_t e = create_ex(f, &r, name, np, -1, cfg, false, false)->error;
-    free(r);
-    return e;
-}
-
-static int16_t delete_topic(struct fake *f, const char *name)
-{
-    struct req *r = req_new(CTL_DELETE_TOPICS);
-    static const char *names[1];
-    static int16_t errors[1];
-    static uint8_t ids[1][16];
-
-    names[0] = name;
-    errors[0] = 0;
-    r->m.u.delete_topics = (struct ctl_delete_topics){
-        .ntopics = 1, .names = names, .errors = errors, .topic_ids = ids};
-    call(f, 1, r);
-    free(r);
-    return errors[0];
-}
-
-static int16_t grow(struct fake *f, const char *name, int32_t count,
-                    bool validate_only)
-{
-    struct req *r = req_new(CTL_CREATE_PARTITIONS);
-    const char *names[1] = {name}, *msgs[1] = {NULL};
-    int32_t counts[1] = {count};
-    int16_t errors[1] = {0};
-
-    r->m.u.create_partitions = (struct ctl_create_partitions){
-        .ntopics = 1, .names = names, .counts = counts,
-        .validate_only = validate_only, .errors = errors,
-        .error_messages = msgs};
-    call(f, 0, r);
-    if (errors[0])
-        assert_non_null(msgs[0]);
-    free(r);
-    return errors[0];
-}
-
-/* One resource of a config request; keys/cfg NULL-terminated. */
-static struct req *configs(struct fake *f, enum ctl_op op, int8_t type,
-                           const char *name, const char *const *keys,
-                           const struct ctl_config_entry *cfg, bool incremental,
-                           bool validate_only)
-{
-    struct req *r = req_new(op);
-    struct ctl_config_resource *res = ctl_arena_alloc(&r->m.arena, sizeof *res);
-    int nk = 0, nc = 0;
-
-    while (keys && keys[nk])
-        nk++;
-    while (cfg && cfg[nc].name)
-        nc++;
-    *res = (struct ctl_config_resource){
-        .type = type, .name = name, .nkeys = keys ? nk : -1,
-        .keys = (const char **)keys, .nconfigs = nc,
-        .configs = (struct ctl_config_entry *)cfg};
-    r->m.u.configs = (struct ctl_configs){
-        .nresources = 1, .resources = res, .incremental = incremental,
-        .validate_only = validate_only};
-    call(f, 0, r);
-    return r;
-}
-
-static const struct config_desc *desc_of(const struct ctl_config_resource *r,
-                                         const char *key)
-{
-    for (int i = 0; i < r->nresults; i++)
-        if (strcmp(r->results[i].name, key) == 0)
-            return &r->results[i];
-    return NULL;
-}
-
-/* The value of key on topic, as DescribeConfigs says. */
-static const char *topic_value(struct fake *f, const char *topic,
-                               const char *key, int *source)
-{
-    static char buf[256];
-    const char *keys[] = {key, NULL};
-    struct req *r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_TOPIC, topic,
-                            keys, NULL, false, false);
-    struct ctl_config_resource *res = r->m.u.configs.resources;
-
-    assert_int_equal(res->error, 0);
-    assert_int_equal(res->nresults, 1);
-    snprintf(buf, sizeof buf, "%s", res->results[0].value);
-    if (source)
-        *source = res->results[0].source;
-    free(r);
-    return buf;
-}
-
-static int16_t alter(struct fake *f, const char *topic,
-                     const struct ctl_config_entry *cfg, bool incremental)
-{
-    struct req *r = configs(f, CTL_ALTER_CONFIGS, CTL_RESOURCE_TOPIC, topic,
-                            NULL, cfg, incremental, false);
-    int16_t e = r->m.u.configs.resources[0].error;
-    free(r);
-    return e;
-}
 
 /* --- tests ------------------------------------------------------------------ */
 
@@ -777,6 +424,66 @@ static void test_open_failure_rolls_back(void **state)
     assert_int_equal(start(f), -EIO);
 }
 
+static void test_grow_failure_rolls_back(void **state)
+{
+    struct fake *f = started(state);
+
+    assert_int_equal(create(f, "g", 2, NULL), 0);
+    f->fail_topic = "g";
+    f->fail_from = 3;                               /* 2 opens, 3 fails */
+    assert_int_equal(grow(f, "g", 4, false), KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(md_find_topic(f->md[0], "g", 1)->npartitions, 2);
+    assert_int_equal(f->deletes, 2);                /* 2 and 3 removed */
+    assert_true(part_find(f, "g", 0)->open);
+    assert_false(part_find(f, "g", 2)->open);
+    f->fail_topic = NULL;
+    assert_int_equal(grow(f, "g", 4, false), 0);    /* not left busy */
+    assert_int_equal(md_find_topic(f->md[0], "g", 1)->npartitions, 4);
+}
+
+/* A directory where the temporary file goes makes every save fail. */
+static void test_persist_failure_undoes(void **state)
+{
+    struct fake *f = started(state);
+    const char *cfg[] = {"retention.ms", "1000", NULL};
+    char tmp[128];
+
+    assert_int_equal(create(f, "p", 2, cfg), 0);
+    snprintf(tmp, sizeof tmp, "%s/__sluice/metadata.tmp", f->dir);
+    assert_int_equal(mkdir(tmp, 0755), 0);
+    assert_int_equal(create(f, "q", 2, NULL), KERR_KAFKA_STORAGE_ERROR);
+    assert_null(md_find_topic(f->md[0], "q", 1));
+    struct ctl_config_entry set[] = {{"retention.ms", "5", 0}, {0}};
+    assert_int_equal(alter(f, "p", set, true), KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(grow(f, "p", 3, false), KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(delete_topic(f, "p"), KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(md_find_topic(f->md[0], "p", 1)->npartitions, 2);
+    assert_string_equal(topic_value(f, "p", "retention.ms", NULL), "1000");
+    assert_int_equal(rmdir(tmp), 0);
+    assert_int_equal(create(f, "q", 2, NULL), 0);   /* the name was freed */
+    assert_int_equal(grow(f, "p", 3, false), 0);
+    assert_int_equal(delete_topic(f, "p"), 0);
+}
+
+static void test_duplicate_resources_refused(void **state)
+{
+    struct fake *f = started(state);
+    struct req *r = req_new(CTL_ALTER_CONFIGS);
+    struct ctl_config_entry set[] = {{"retention.ms", "5", 0}};
+    struct ctl_config_resource res[2] = {
+        {.type = CTL_RESOURCE_TOPIC, .name = "d", .nconfigs = 1, .configs = set},
+        {.type = CTL_RESOURCE_TOPIC, .name = "d", .nconfigs = 1, .configs = set}};
+
+    assert_int_equal(create(f, "d", 1, NULL), 0);
+    r->m.u.configs = (struct ctl_configs){.nresources = 2, .resources = res,
+                                          .incremental = true};
+    call(f, 0, r);
+    assert_int_equal(res[0].error, KERR_INVALID_REQUEST);
+    assert_int_equal(res[1].error, KERR_INVALID_REQUEST);
+    free(r);
+    assert_string_equal(topic_value(f, "d", "retention.ms", NULL), "604800000");
+}
+
 static void test_interrupted_delete_finishes_at_start(void **state)
 {
     struct fake *f = started(state);
@@ -908,6 +615,9 @@ int main(void)
         T(test_damaged_file_fails_startup),
         T(test_second_broker_refused),
         T(test_open_failure_rolls_back),
+        T(test_grow_failure_rolls_back),
+        T(test_persist_failure_undoes),
+        T(test_duplicate_resources_refused),
         T(test_interrupted_delete_finishes_at_start),
         T(test_auto_create),
         T(test_full_rings_backlog),

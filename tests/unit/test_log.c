@@ -8,8 +8,10 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <lz4frame.h>
 #include <sys/stat.h>
 
+#include "storage/crc32c.h"
 #include "storage/kerr.h"
 #include "storage_fixture.h"
 
@@ -363,6 +365,47 @@ static void test_flush_policies(void **state)
     assert_int_equal(log_durable_end(f->log), 7);
 }
 
+static void test_lz4_recompression(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.compress_lz4 = true;
+    open_log(f);
+    size_t len = fixture_batch(f->bufs[0], 16384, 50, 200, NOW, 0);
+    uint8_t orig[16384];
+    memcpy(orig, f->bufs[0], len);
+    struct log_append_result res;
+    assert_int_equal(fixture_append_sync(f->log, &f->ring, f->bufs[0], len, NOW, &res), 0);
+    assert_int_equal(res.last_offset, 49);
+    struct log_range r;
+    struct batch_header h;
+    read_header_at(f, 0, &h, &r);
+    assert_int_equal(h.attributes & BATCH_ATTR_CODEC_MASK, BATCH_CODEC_LZ4);
+    assert_int_equal(h.records_count, 50);
+    assert_true(r.len < len); /* 50 similar records compress */
+    uint8_t *stored = malloc(r.len);
+    assert_int_equal(pread(r.fd, stored, r.len, (off_t)r.pos), (ssize_t)r.len);
+    assert_int_equal(batch_validate(stored, r.len, 0), 0);
+    /* The LZ4 frame holds exactly the producer's records. */
+    LZ4F_dctx *dctx;
+    assert_false(LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)));
+    uint8_t plain[16384];
+    size_t dst = sizeof(plain), src = r.len - BATCH_HEADER_SIZE;
+    size_t rc = LZ4F_decompress(dctx, plain, &dst, stored + BATCH_HEADER_SIZE, &src, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(dst, len - BATCH_HEADER_SIZE);
+    assert_memory_equal(plain, orig + BATCH_HEADER_SIZE, dst);
+    LZ4F_freeDecompressionContext(dctx);
+    free(stored);
+    /* An already compressed batch is stored as it came. */
+    size_t l2 = fixture_batch(f->bufs[1], 16384, 2, 10, NOW, 1);
+    be16_store(f->bufs[1] + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_ZSTD);
+    be32_store(f->bufs[1] + BATCH_OFF_CRC,
+               crc32c(f->bufs[1] + BATCH_OFF_ATTRIBUTES, l2 - BATCH_OFF_ATTRIBUTES));
+    assert_int_equal(fixture_append_sync(f->log, &f->ring, f->bufs[1], l2, NOW, &res), 0);
+    read_header_at(f, 50, &h, &r);
+    assert_int_equal(r.len, l2);
+}
+
 static void test_backpressure(void **state)
 {
     struct fx *f = *state;
@@ -395,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_offset_for_timestamp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_policies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lz4_recompression, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
