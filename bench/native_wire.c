@@ -1,0 +1,290 @@
+/* native_wire.c - leader discovery, loopback connections and wire types
+ * for the native load generators. See native_wire.h. */
+#include "native_wire.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+double nw_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *nw_err_name(int code)
+{
+    return rd_kafka_err2name((rd_kafka_resp_err_t)code);
+}
+
+void nw_put_str(struct nw_wr *w, const char *s)
+{
+    if (!s) {
+        nw_put_i16(w, -1);
+        return;
+    }
+    size_t n = strlen(s);
+    if (n > INT16_MAX) {
+        w->overflow = true;
+        return;
+    }
+    nw_put_i16(w, (int16_t)n);
+    nw_put_raw(w, s, n);
+}
+
+void nw_put_raw(struct nw_wr *w, const void *p, size_t n)
+{
+    if ((size_t)(w->end - w->p) < n) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->p, p, n);
+    w->p += n;
+}
+
+void nw_get_str(struct nw_rd *r, const char **s, int *len)
+{
+    int16_t n = nw_get_i16(r);
+    *s = NULL;
+    *len = -1;
+    if (r->err || n < 0)
+        return;
+    if (r->end - r->p < n) {
+        r->err = true;
+        return;
+    }
+    *s = (const char *)r->p;
+    *len = n;
+    r->p += n;
+}
+
+void nw_skip(struct nw_rd *r, size_t n)
+{
+    if (r->err || (size_t)(r->end - r->p) < n) {
+        r->err = true;
+        return;
+    }
+    r->p += n;
+}
+
+/* ---- discovery --------------------------------------------------------- */
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+    (void)rk;
+    fprintf(stderr, "native: rdkafka %d %s: %s\n", level, fac, buf);
+}
+
+/* Copies the answer if it is complete: every partition led by a broker
+ * the answer lists. Returns 0 or -1 with *why set. */
+static int take_metadata(const struct rd_kafka_metadata *md, const char *topic,
+                         struct nw_topic *t, const char **why)
+{
+    if (md->topic_cnt != 1 || strcmp(md->topics[0].topic, topic)) {
+        *why = "topic missing from the answer";
+        return -1;
+    }
+    const struct rd_kafka_metadata_topic *mt = &md->topics[0];
+    if (mt->err) {
+        *why = rd_kafka_err2str(mt->err);
+        return -1;
+    }
+    if (mt->partition_cnt <= 0) {
+        *why = "no partitions";
+        return -1;
+    }
+    struct nw_partition *parts = calloc((size_t)mt->partition_cnt,
+                                        sizeof(*parts));
+    if (!parts) {
+        *why = "out of memory";
+        return -1;
+    }
+    for (int i = 0; i < mt->partition_cnt; i++) {
+        const struct rd_kafka_metadata_partition *mp = &mt->partitions[i];
+        const struct rd_kafka_metadata_broker *b = NULL;
+        if (mp->id < 0 || mp->id >= mt->partition_cnt || mp->err ||
+            mp->leader < 0) {
+            *why = "a partition without leader";
+            goto err;
+        }
+        for (int j = 0; j < md->broker_cnt; j++)
+            if (md->brokers[j].id == mp->leader)
+                b = &md->brokers[j];
+        if (!b || !b->host || strlen(b->host) >= NW_HOST_MAX) {
+            *why = "a leader not among the brokers";
+            goto err;
+        }
+        struct nw_partition *p = &parts[mp->id];
+        p->id = mp->id;
+        p->leader = mp->leader;
+        snprintf(p->host, sizeof(p->host), "%s", b->host);
+        p->port = b->port;
+    }
+    t->parts = parts;
+    t->n = mt->partition_cnt;
+    t->brokers = 0;
+    for (int i = 0; i < t->n; i++) {
+        bool seen = false;
+        for (int j = 0; j < i; j++)
+            seen |= parts[j].leader == parts[i].leader;
+        t->brokers += !seen;
+    }
+    snprintf(t->name, sizeof(t->name), "%s", topic);
+    return 0;
+err:
+    free(parts);
+    return -1;
+}
+
+int nw_discover(const char *bootstrap, const char *topic, double timeout_s,
+                struct nw_topic *t)
+{
+    char errstr[512];
+    const char *why = "no answer";
+    int rc = -1;
+
+    memset(t, 0, sizeof(*t));
+    if (strlen(topic) >= NW_NAME_MAX) {
+        fprintf(stderr, "native: topic name too long\n");
+        return -1;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    /* A producer handle: librdkafka lets producers auto-create topics. */
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "client.id", "native-discovery", errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "native: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                                  sizeof(errstr));
+    if (!rk) {
+        fprintf(stderr, "native: rd_kafka_new: %s\n", errstr);
+        return -1;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    double t0 = nw_mono_s();
+    while (rkt && nw_mono_s() - t0 < timeout_s) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 2000);
+        if (err) {
+            why = rd_kafka_err2str(err);
+            continue;      /* it waited up to 2 s */
+        }
+        rc = take_metadata(md, topic, t, &why);
+        rd_kafka_metadata_destroy(md);
+        if (rc == 0)
+            break;
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    if (rc)
+        fprintf(stderr, "native: topic %s not ready after %.0f s: %s\n",
+                topic, timeout_s, why);
+    return rc;
+}
+
+void nw_topic_free(struct nw_topic *t)
+{
+    free(t->parts);
+    memset(t, 0, sizeof(*t));
+}
+
+struct nw_mock {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+};
+
+void *nw_mock_start(const char *topic, int partitions, const char **bootstrap)
+{
+    char errstr[512];
+    struct nw_mock *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!m->rk) {
+        fprintf(stderr, "native: rd_kafka_new (mock): %s\n", errstr);
+        goto err;
+    }
+    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
+    if (!m->mc ||
+        rd_kafka_mock_topic_create(m->mc, topic, partitions, 1) != 0) {
+        fprintf(stderr, "native: cannot start the mock cluster\n");
+        goto err;
+    }
+    *bootstrap = rd_kafka_mock_cluster_bootstraps(m->mc);
+    return m;
+err:
+    nw_mock_stop(m);
+    return NULL;
+}
+
+void nw_mock_stop(void *mock)
+{
+    struct nw_mock *m = mock;
+    if (!m)
+        return;
+    if (m->mc)
+        rd_kafka_mock_cluster_destroy(m->mc);
+    if (m->rk)
+        rd_kafka_destroy(m->rk);
+    free(m);
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+int nw_connect(const char *host, int port, bool nonblock)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port) };
+    if (port <= 0 || port > 65535)
+        return -EINVAL;
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
+        (ntohl(a.sin_addr.s_addr) >> 24) != 127) {
+        fprintf(stderr, "native: %s is not a loopback address: refused\n",
+                host);
+        return -EPERM;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (nonblock) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+    }
+    return fd;
+}
