@@ -22,7 +22,7 @@ status=0
 meson test -C build --print-errorlogs --num-processes 1 "$@" || status=1
 # The sanitizer build runs everything too: the broker under ASan+UBSan with
 # real clients is what catches memory errors on the connection paths.
-ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs \
+ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --no-suite bench --print-errorlogs \
   --num-processes 1 "$@" || status=1
 
 python3 scripts/count_tests.py build/meson-logs/testlog.json \
