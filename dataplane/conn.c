@@ -253,8 +253,10 @@ static void conn_advance(struct conn *c, uint64_t n)
     while (c->head && c->head->state == RQ_DONE) {
         struct request *rq = c->head;
         struct request_priv *p = rq->priv;
-        while (p->seg < p->nsegs && n > 0) {
+        while (p->seg < p->nsegs) {
             uint32_t left = p->segs[p->seg].len - p->seg_off;
+            if (n == 0 && left > 0)
+                break;
             if (n < left) {
                 p->seg_off += (uint32_t)n;
                 return;
@@ -318,6 +320,8 @@ void conn_kick_send(struct conn *c)
         for (int i = p->seg; i < p->nsegs && n < SEND_IOV_MAX; i++) {
             const struct out_seg *seg = &p->segs[i];
             uint32_t off = i == p->seg ? p->seg_off : 0;
+            if (seg->len == off)
+                continue; /* nothing left of it (an empty piece) */
             if (!seg->p) {
                 if (n == 0 && conn_start_splice(c, seg, off) < 0)
                     conn_close(c, "cannot create a pipe for a fetch");

@@ -156,7 +156,8 @@ static int fetch_respond(struct request *rq, struct fetch_part *parts, int npart
     size_t done = 0;
     for (uint32_t i = 0; i < w.nsplice; i++) {
         const struct kafka_splice *sp = &w.splice[i];
-        segs[n++] = (struct out_seg){ .p = buf + done, .len = (uint32_t)(sp->off - done) };
+        if (sp->off > done)
+            segs[n++] = (struct out_seg){ .p = buf + done, .len = (uint32_t)(sp->off - done) };
         done = sp->off;
         for (int k = 0; k < nparts; k++) {
             if (parts[k].field != sp->field)
@@ -167,7 +168,8 @@ static int fetch_respond(struct request *rq, struct fetch_part *parts, int npart
                                               .len = parts[k].ranges[r].len };
         }
     }
-    segs[n++] = (struct out_seg){ .p = buf + done, .len = (uint32_t)(w.len - done) };
+    if (w.len > done)
+        segs[n++] = (struct out_seg){ .p = buf + done, .len = (uint32_t)(w.len - done) };
     return request_respond_segs(rq, segs, n);
 }
 
