@@ -21,6 +21,7 @@
  *      point moves past it.
  */
 #include "storage/log_private.h"
+#include "storage/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,8 +61,8 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
  * point moves past it. Small files, once per segment. */
 static int seal_finish(struct log *log, struct segment *seg)
 {
-    if (segment_flush_indexes(seg) < 0 || fdatasync(seg->index.fd) < 0 ||
-        fdatasync(seg->timeindex.fd) < 0)
+    if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
+        storage_sys.fdatasync(seg->timeindex.fd) < 0)
         return -EIO;
     seg->durable_size = seg->size;
     return log_write_recovery_point(log, seg->next_offset);
@@ -117,7 +118,7 @@ void log_flush_free(struct log *log)
 static int pwritev_all(int fd, struct iovec *iov, uint32_t count, uint64_t pos)
 {
     while (count > 0) {
-        ssize_t n = pwritev(fd, iov, (int)(count > IOV_MAX ? IOV_MAX : count), (off_t)pos);
+        ssize_t n = storage_sys.pwritev(fd, iov, (int)(count > IOV_MAX ? IOV_MAX : count), (off_t)pos);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -193,7 +194,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
         struct io_uring_sqe *sqe = get_sqe(ring);
         if (!sqe)
             return -EBUSY;
-        io_uring_prep_fsync(sqe, s->seg->fd, IORING_FSYNC_DATASYNC);
+        storage_sys.prep_fdatasync(sqe, s->seg->fd);
         io_uring_sqe_set_data(sqe, &s->op);
         s->inflight = 1;
         n++;
@@ -203,7 +204,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
         struct io_uring_sqe *sqe = get_sqe(ring);
         if (!sqe)
             return n > 0 ? n : -EBUSY;
-        io_uring_prep_fsync(sqe, seg->fd, IORING_FSYNC_DATASYNC);
+        storage_sys.prep_fdatasync(sqe, seg->fd);
         io_uring_sqe_set_data(sqe, &f->sync_op);
         f->inflight = true;
         f->seg = seg;
@@ -252,8 +253,9 @@ int log_flush_blocking(struct log *log)
     for (int i = 0; rc == 0 && i < log->nsegs; i++) {
         struct segment *seg = log->segs[i];
         if (seg == log_active(log) || seg == log->seal.seg) {
-            if (segment_flush_indexes(seg) < 0 || fdatasync(seg->fd) < 0 ||
-                fdatasync(seg->index.fd) < 0 || fdatasync(seg->timeindex.fd) < 0)
+            if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->fd) < 0 ||
+                storage_sys.fdatasync(seg->index.fd) < 0 ||
+                storage_sys.fdatasync(seg->timeindex.fd) < 0)
                 rc = -EIO;
             seg->durable_size = seg->size;
         }

@@ -1,0 +1,162 @@
+/* test_faults.c - failing writes and syncs (a full disk, an I/O error):
+ * the log fails for good, never reports the lost bytes durable, and
+ * reopens to what was durable before (storage/sys.h, storage/flush.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "storage/sys.h"
+#include "storage_fixture.h"
+
+#define NOW 1700000000000ll
+
+static int fail_errno;
+static int writes_left;       /* writes allowed before failing; -1: never fail */
+
+static ssize_t failing_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    if (writes_left == 0) {
+        errno = fail_errno;
+        return -1;
+    }
+    if (writes_left > 0)
+        writes_left--;
+    return pwritev(fd, iov, n, off);
+}
+
+/* Short writes: at most 100 bytes per call, to exercise the retry loop. */
+static ssize_t short_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    (void)n;
+    size_t len = iov[0].iov_len < 100 ? iov[0].iov_len : 100;
+    return pwrite(fd, iov[0].iov_base, len, off);
+}
+
+static void failing_prep_fdatasync(struct io_uring_sqe *sqe, int fd)
+{
+    (void)fd;
+    io_uring_prep_fsync(sqe, -1, IORING_FSYNC_DATASYNC); /* completes -EBADF */
+}
+
+
+struct fx {
+    char *dir;
+    struct io_uring ring;
+    struct log_config cfg;
+    struct storage_syscalls saved;
+    uint8_t buf[8][8192];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    f->dir = fixture_tmpdir();
+    assert_int_equal(io_uring_queue_init(16, &f->ring, 0), 0);
+    log_config_defaults(&f->cfg);
+    f->saved = storage_sys;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    storage_sys = f->saved;
+    io_uring_queue_exit(&f->ring);
+    fixture_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void append_one(struct fx *f, struct log *log, int i, int rc_expected)
+{
+    size_t len = fixture_batch(f->buf[i % 8], sizeof(f->buf[0]), 5, 50, NOW, i);
+    struct log_append_result res;
+    assert_int_equal(fixture_append_sync(log, &f->ring, f->buf[i % 8], len, NOW, &res),
+                     rc_expected);
+}
+
+static void test_full_disk_is_sticky(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    append_one(f, log, 0, 0);
+    append_one(f, log, 1, 0);
+    assert_int_equal(log_durable_end(log), 10);
+
+    fail_errno = ENOSPC;
+    writes_left = 0;
+    storage_sys.pwritev = failing_pwritev;
+    append_one(f, log, 2, -ENOSPC);
+    assert_int_equal(log_error(log), -ENOSPC);
+    assert_int_equal(log_durable_end(log), 10); /* the lost batch never counts */
+    /* Sticky: even with space back, the log refuses and stays put. */
+    storage_sys.pwritev = f->saved.pwritev;
+    struct log_append_result res;
+    size_t len = fixture_batch(f->buf[3], sizeof(f->buf[0]), 5, 50, NOW, 3);
+    assert_int_equal(log_append(log, f->buf[3], len, NOW, &res), -ENOSPC);
+    assert_int_equal(log_flush_submit(log, &f->ring, NOW), -ENOSPC);
+    assert_int_equal(log_durable_end(log), 10);
+    assert_int_equal(log_close(log), -ENOSPC);
+
+    /* Reopened, the log holds what was durable and goes on from there. */
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    assert_int_equal(log_end_offset(log), 10);
+    append_one(f, log, 4, 0);
+    assert_int_equal(log_durable_end(log), 15);
+    assert_int_equal(log_close(log), 0);
+}
+
+static void test_failed_sync_is_sticky(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    append_one(f, log, 0, 0);
+    storage_sys.prep_fdatasync = failing_prep_fdatasync;
+    append_one(f, log, 1, -EBADF);
+    assert_int_equal(log_error(log), -EBADF);
+    /* Written to the file, but never synced: not durable, not readable. */
+    assert_int_equal(log_written_end(log), 10);
+    assert_int_equal(log_durable_end(log), 5);
+    assert_int_equal(log_read(log, 5, 100, (struct log_range[1]){ 0 }, 1), 0);
+    storage_sys.prep_fdatasync = f->saved.prep_fdatasync;
+    assert_int_equal(log_flush_submit(log, &f->ring, NOW), -EBADF);
+    assert_int_equal(log_durable_end(log), 5);
+    log_close(log);
+}
+
+static void test_short_writes_complete(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    storage_sys.pwritev = short_pwritev;
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    for (int i = 0; i < 8; i++)
+        append_one(f, log, i, 0);
+    storage_sys.pwritev = f->saved.pwritev;
+    assert_int_equal(log_close(log), 0);
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    assert_int_equal(log_end_offset(log), 40);
+    for (int64_t off = 0; off < 40; off += 5) {
+        struct log_range r[2];
+        uint8_t b[8192];
+        assert_int_equal(log_read(log, off, 1, r, 2), 1);
+        assert_int_equal(pread(r[0].fd, b, r[0].len, (off_t)r[0].pos), (ssize_t)r[0].len);
+        assert_int_equal(batch_validate(b, r[0].len, 0), 0);
+    }
+    assert_int_equal(log_close(log), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full_disk_is_sticky, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_writes_complete, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
+}
