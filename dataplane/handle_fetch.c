@@ -30,9 +30,11 @@ struct fetch_part {
 static int16_t fetch_route(struct request *rq, struct kstr topic, int32_t index,
                            struct partition **out)
 {
+    /* A log that failed a write stays readable up to its durable end:
+     * only appends are refused (produce answers KAFKA_STORAGE_ERROR). */
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
     if (*out)
-        return log_error((*out)->log) ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE;
+        return KERR_NONE;
     const struct md_topic *mt = rq->shard->md
         ? md_find_topic(rq->shard->md, topic.p, (size_t)topic.len) : NULL;
     if (mt && index >= 0 && index < mt->npartitions)
