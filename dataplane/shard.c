@@ -361,6 +361,7 @@ static void shard_flush_logs(struct shard *s, bool tick)
     }
     if (!tick)
         return;
+    conn_close_idle(s);
     /* Once a second: time-based fdatasync (flush.ms) and retention. */
     bool retention = s->now_ms >= s->next_retention_ms;
     if (retention)

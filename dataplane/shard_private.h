@@ -72,6 +72,7 @@ struct conn {
     bool recv_armed;
     bool send_busy;
     bool paused;              /* a produce waits for log queue space */
+    int64_t last_active_ms;   /* last receive or send: connections.max.idle.ms */
     struct io_op recv_op;
     struct io_op send_op;
     struct io_op splice_in_op;
@@ -136,6 +137,7 @@ int64_t shard_now_ms(void);
 /* conn.c */
 int conn_accept(struct shard *s, int fd);
 void conn_close(struct conn *c, const char *why);
+void conn_close_idle(struct shard *s);
 void conn_kick_send(struct conn *c);
 void conn_resume(struct conn *c);
 struct chunk *chunk_get(struct shard *s, uint32_t min_cap);

@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -263,8 +264,26 @@ def test_produce_corrupt_crc(ctx):
     still_serving(ctx, "a Produce with a corrupt CRC")
 
 
+def test_stalled_request_closed_when_idle(ctx):
+    """A client that sends half a request and then stalls (slowloris) is closed
+    after connections.max.idle.ms; a working client on the same broker is not."""
+    b = ctx.new_broker("idle", sets={"connections.max.idle.ms": 1500})
+    host, port = b.host_port()
+    with Conn(host, port) as stalled:
+        stalled.send(kwire.i32(100) + b"\x00\x03\x00\x04")
+        t0 = time.monotonic()
+        expect_close(stalled, "a stalled half request", timeout=15)
+        waited = time.monotonic() - t0
+        check(waited >= 1.0, f"closed after {waited:.1f}s, before the idle limit")
+    check("idle for longer than connections.max.idle.ms" in open(b.log_path).read(),
+          "the broker logged why it closed the connection")
+    kcat_roundtrip(b.bootstrap, "after-idle", n=20)
+    b.stop()
+
+
 if __name__ == "__main__":
     harness.main([test_garbage_http, test_garbage_random, test_length_2gib, test_length_negative,
                   test_length_too_short_for_header, test_half_written_request,
                   test_unknown_api_key, test_api_versions_v99, test_pipelined_requests,
-                  test_huge_array_count, test_many_connections, test_produce_corrupt_crc])
+                  test_huge_array_count, test_many_connections, test_produce_corrupt_crc,
+                  test_stalled_request_closed_when_idle])
