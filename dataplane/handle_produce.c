@@ -10,6 +10,7 @@
  * a full log queue pauses the connection until the next flush frees it. */
 #include "dataplane/shard_private.h"
 #include "dataplane/kafka/msg_produce.h"
+#include "storage/batch.h"
 #include "storage/kerr.h"
 
 #include <errno.h>
@@ -41,6 +42,23 @@ static int16_t produce_route(struct request *rq, const struct kafka_produce_req_
     return KERR_UNKNOWN_TOPIC_OR_PARTITION;
 }
 
+/* Kafka's rules for what a client may send, beyond the batch format the
+ * log checks: since Produce v3 exactly one batch per partition, and never
+ * a control batch (those are the broker's own). */
+static int16_t produce_check(const struct request *rq, struct kbytes records)
+{
+    if (records.len < BATCH_HEADER_SIZE)
+        return KERR_CORRUPT_MESSAGE;
+    uint32_t first = be32_load(records.p + BATCH_OFF_LENGTH) + BATCH_LOG_OVERHEAD;
+    if (rq->api_version >= 3 && records.p[BATCH_OFF_MAGIC] == BATCH_MAGIC &&
+        first < (uint32_t)records.len)
+        return KERR_INVALID_RECORD;
+    if (records.p[BATCH_OFF_MAGIC] == BATCH_MAGIC &&
+        (be16_load(records.p + BATCH_OFF_ATTRIBUTES) & BATCH_ATTR_CONTROL))
+        return KERR_INVALID_RECORD;
+    return KERR_NONE;
+}
+
 /* Appends from st->next on; returns -EAGAIN when a log queue is full. */
 static int produce_append(struct request *rq, struct produce_state *st)
 {
@@ -54,8 +72,8 @@ static int produce_append(struct request *rq, struct produce_state *st)
             const struct kafka_produce_req_partition *rp = &t->partitions.v[pi];
             struct produce_part *pp = &st->parts[k];
             pp->error = produce_route(rq, t, rp->index, &pp->p);
-            if (pp->error == KERR_NONE && rp->records.len <= 0)
-                pp->error = KERR_CORRUPT_MESSAGE;
+            if (pp->error == KERR_NONE)
+                pp->error = produce_check(rq, rp->records);
             if (pp->error != KERR_NONE) {
                 st->next = k + 1;
                 continue;

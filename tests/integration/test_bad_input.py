@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import kwire  # noqa: E402
-from harness import check, expect_eq, fail, kcat, kcat_roundtrip, log  # noqa: E402
+from harness import check, expect_eq, fail, kcat, kcat_roundtrip, log, wait_until  # noqa: E402
 from kwire import Conn, Reader  # noqa: E402
 
 _seq = {"n": 0}
@@ -275,8 +275,9 @@ def test_stalled_request_closed_when_idle(ctx):
         expect_close(stalled, "a stalled half request", timeout=15)
         waited = time.monotonic() - t0
         check(waited >= 1.0, f"closed after {waited:.1f}s, before the idle limit")
-    check("idle for longer than connections.max.idle.ms" in open(b.log_path).read(),
-          "the broker logged why it closed the connection")
+    # The harness copies the broker's stderr to its log from another thread.
+    wait_until(lambda: "idle for longer than connections.max.idle.ms" in open(b.log_path).read(),
+               10, "the broker's log line saying why it closed the connection")
     kcat_roundtrip(b.bootstrap, "after-idle", n=20)
     b.stop()
 

@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, expect_eq, fail, kcat_metadata, log  # noqa: E402
+from harness import check, expect_eq, fail, kcat_metadata, log, wait_until  # noqa: E402
 
 TMPFS_SIZE = "8m"
 
@@ -62,8 +62,8 @@ def test_full_disk_gets_storage_error(ctx):
                                          "-e", "-c", str(len(ok)), "-f", "%o\\n"], timeout=60)
         got = [int(x) for x in out.stdout.decode().split()]
         expect_eq(got, sorted(ok), "offsets read back after the disk filled")
-        check("failed for good" in open(b.log_path, errors="replace").read(),
-              "the broker logged why the partition failed")
+        wait_until(lambda: "failed for good" in open(b.log_path, errors="replace").read(), 10,
+                   "the broker's log line saying why the partition failed")
         del prod
         b.stop()
     finally:
