@@ -258,6 +258,11 @@ def test_produce_corrupt_crc(ctx):
         res = produce(c, topic, 0, kwire.record_batch(bad, magic=1), 44)
         log(f"magic-1 batch -> {res}")
         check(res["error"] != 0, f"Produce of a batch with magic 1 was accepted: {res}")
+        # two batches for one partition: Produce v3+ allows exactly one
+        two = kwire.record_batch(bad[:1]) + kwire.record_batch(bad[1:2])
+        res = produce(c, topic, 0, two, 45)
+        log(f"two batches -> {res}")
+        expect_eq(res["error"], 87, "Produce of two batches in one partition (87 = INVALID_RECORD)")
     got = consume_all(ctx, topic)
     expect_eq(got, ["0|seed-key|seed-value|", "1|good-0|value-0|h=0", "2|good-1|value-1|h=1",
                     "3|good-2|value-2|h=2"], "partition 0 after the bad and good batches")
