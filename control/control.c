@@ -15,6 +15,8 @@
  * a CTL_METADATA_UPDATE after it switched to that snapshot, so a snapshot
  * older than the oldest epoch every shard acknowledged is unreachable. */
 #include "control/control_private.h"
+#include "control/groups.h"
+#include "control/offsets.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -213,9 +215,106 @@ static void on_answer(struct control *c, int i, struct ctl_cmd *cmd)
     cmd_free(c, cmd);
 }
 
+/* --- consumer groups ------------------------------------------------------ */
+
+static int64_t control_now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* groups.c answers, now or later, through this. */
+static void groups_answer(void *ctx, struct ctl_msg *m)
+{
+    control_post(ctx, m->shard, m);
+}
+
+/* The poll timeout, shortened to the groups' next deadline. */
+static int groups_timeout(struct control *c, int timeout_ms)
+{
+    int64_t next = groups_next_deadline(c->groups), now;
+
+    if (next == INT64_MAX)
+        return timeout_ms;
+    now = control_now_ms();
+    if (next <= now)
+        return 0;
+    if (timeout_ms < 0 || next - now < timeout_ms)
+        return (int)(next - now);
+    return timeout_ms;
+}
+
+/* --- committed offsets ------------------------------------------------------- */
+
+/* Commit times are wall-clock: they outlive the process (retention). */
+static int64_t offsets_now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void offsets_answer(void *ctx, struct ctl_msg *m)
+{
+    control_post(ctx, m->shard, m);
+}
+
+static int store_delete_group(void *ctx, const char *group_id)
+{
+    return offsets_delete_group(ctx, group_id);
+}
+
+static int store_list_groups(void *ctx, void (*fn)(void *fnctx, const char *group_id),
+                             void *fnctx)
+{
+    return offsets_list_groups(ctx, fn, fnctx);
+}
+
+static int offsets_open(struct control *c, const char *data_dir)
+{
+    struct offsets_options opt = {
+        .retention_ms = (int64_t)c->cfg.offsets_retention_minutes * 60000,
+        .check_interval_ms = 60000};
+    char dir[4096], err[512];
+    int rc;
+
+    if (snprintf(dir, sizeof dir, "%s/__sluice/offsets", data_dir) >= (int)sizeof dir)
+        return -ENAMETOOLONG;
+    if ((rc = offsets_create(&c->offsets, dir, &opt, offsets_answer, c, offsets_now_ms(),
+                             err, sizeof err)) < 0) {
+        control_log("%s", err);
+        return rc;
+    }
+    offsets_set_groups(c->offsets, c->groups);
+    offsets_set_metadata(c->offsets, &c->md);
+    groups_set_store(c->groups, &(struct groups_store){
+        .ctx = c->offsets, .delete_group = store_delete_group,
+        .list_groups = store_list_groups});
+    return 0;
+}
+
 static void dispatch(struct control *c, int i, struct ctl_msg *m)
 {
     switch (m->op) {
+    case CTL_OFFSET_COMMIT:
+    case CTL_OFFSET_FETCH:
+    case CTL_OFFSET_DELETE:
+        m->shard = i;
+        offsets_request(c->offsets, m, offsets_now_ms());
+        return;
+    case CTL_JOIN_GROUP:
+    case CTL_SYNC_GROUP:
+    case CTL_HEARTBEAT:
+    case CTL_LEAVE_GROUP:
+    case CTL_LIST_GROUPS:
+    case CTL_DESCRIBE_GROUPS:
+    case CTL_DELETE_GROUPS:
+        m->shard = i;
+        groups_request(c->groups, m, control_now_ms());
+        return;
     case CTL_CREATE_TOPICS:
     case CTL_DELETE_TOPICS:
     case CTL_CREATE_PARTITIONS:
@@ -260,6 +359,7 @@ int control_poll_once(struct control *c, int timeout_ms)
     int n = 0;
 
     ring_bells(c);
+    timeout_ms = groups_timeout(c, timeout_ms);
     if (backlogged(c) && timeout_ms > 1)
         timeout_ms = 1;     /* shards do not tell us when they drain */
     if (!rings_pending(c) && poll(&pfd, 1, timeout_ms) < 0)
@@ -276,6 +376,11 @@ int control_poll_once(struct control *c, int timeout_ms)
             n += (int)k;
         }
     }
+    groups_tick(c->groups, control_now_ms());
+    /* Group commit: one write and one fdatasync for the turn's offset
+     * commits, answered only now; then retention, right after a flush. */
+    offsets_flush(c->offsets);
+    offsets_expire(c->offsets, offsets_now_ms());
     ring_bells(c);
     reclaim_snapshots(c);
     return n;
@@ -407,11 +512,17 @@ int control_create(struct control **out, const struct broker_config *cfg,
         rc = -errno;
         goto err;
     }
+    if (!(c->groups = groups_create(&c->cfg, groups_answer, c))) {
+        rc = -ENOMEM;
+        goto err;
+    }
     if ((rc = md_store_open(&c->md, &c->cfg, data_dir, nshards, err,
                             sizeof err)) < 0) {
         control_log("%s", err);
         goto err;
     }
+    if ((rc = offsets_open(c, data_dir)) < 0)
+        goto err;
     *out = c;
     return 0;
 err:
@@ -446,6 +557,8 @@ void control_destroy(struct control *c)
     if (!c)
         return;
     admin_free_all(c);
+    groups_destroy(c->groups);
+    offsets_destroy(c->offsets);
     while (c->cmds)
         cmd_free(c, c->cmds);
     for (int i = 0; i < c->nsnaps; i++)

@@ -51,6 +51,8 @@ struct control {
     int nsnaps, snaps_cap;
     struct ctl_cmd *cmds;      /* commands not yet answered */
     struct admin_op *ops;      /* admin work waiting for shards */
+    struct groups *groups;     /* consumer group membership (groups.c) */
+    struct offsets *offsets;   /* committed offsets (offsets.c) */
     int recovering;            /* startup ops not finished */
     int open_err;              /* first startup failure */
     bool stopping;

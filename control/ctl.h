@@ -25,6 +25,16 @@ enum ctl_op {
     CTL_CREATE_PARTITIONS,
     CTL_DESCRIBE_CONFIGS,
     CTL_ALTER_CONFIGS,
+    CTL_JOIN_GROUP,           /* control/groups.c: held until the */
+    CTL_SYNC_GROUP,           /* rebalance (or the leader's sync) */
+    CTL_HEARTBEAT,
+    CTL_LEAVE_GROUP,
+    CTL_LIST_GROUPS,
+    CTL_DESCRIBE_GROUPS,
+    CTL_DELETE_GROUPS,
+    CTL_OFFSET_COMMIT,        /* control/offsets.c: held until durable */
+    CTL_OFFSET_FETCH,
+    CTL_OFFSET_DELETE,        /* held until durable */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -140,6 +150,133 @@ struct ctl_partition_cmd {
     int result;                /* 0 or negative errno, set by the shard */
 };
 
+/* --- consumer groups (control/groups.c) --- */
+
+struct ctl_bytes {
+    const uint8_t *p;
+    int32_t len;               /* -1: null */
+};
+
+struct ctl_group_protocol {
+    const char *name;
+    struct ctl_bytes metadata;
+};
+
+/* A member as an answer lists it (JoinGroup's leader, DescribeGroups), or
+ * an input (SyncGroup's assignments, LeaveGroup's members). */
+struct ctl_group_member {
+    const char *member_id;
+    const char *instance_id;   /* NULL: not static */
+    const char *client_id;
+    const char *client_host;
+    struct ctl_bytes metadata;
+    struct ctl_bytes assignment;
+};
+
+struct ctl_join_group {
+    const char *group_id, *member_id, *instance_id, *protocol_type;
+    const char *client_id, *client_host;
+    int32_t session_timeout_ms, rebalance_timeout_ms;
+    bool require_known_member; /* v4+: MEMBER_ID_REQUIRED round trip */
+    int nprotocols;
+    struct ctl_group_protocol *protocols;
+    /* answer, strings and bytes in the arena */
+    int16_t error;
+    int32_t generation;
+    const char *protocol_name, *leader, *assigned_member_id;
+    int nmembers;              /* the leader's answer only */
+    struct ctl_group_member *members;
+};
+
+struct ctl_sync_group {
+    const char *group_id, *member_id, *instance_id;
+    int32_t generation;
+    int nassignments;          /* the leader's */
+    struct ctl_group_member *assignments;
+    /* answer */
+    int16_t error;
+    const char *protocol_type, *protocol_name;
+    struct ctl_bytes assignment;
+};
+
+struct ctl_heartbeat {
+    const char *group_id, *member_id, *instance_id;
+    int32_t generation;
+    int16_t error;             /* answer */
+};
+
+struct ctl_leave_group {
+    const char *group_id;
+    int nmembers;              /* v0-2: one, instance_id NULL */
+    struct ctl_group_member *members;
+    int16_t *errors;           /* answer, nmembers entries */
+    int16_t error;             /* answer, top level */
+};
+
+struct ctl_listed_group {
+    const char *group_id, *protocol_type, *state;
+};
+
+struct ctl_list_groups {
+    int nstates;               /* v4 filter; 0: all */
+    const char **states;
+    /* answer, in the arena */
+    int16_t error;
+    int ngroups;
+    struct ctl_listed_group *groups;
+};
+
+struct ctl_described_group {
+    int16_t error;
+    const char *state, *protocol_type, *protocol;
+    int nmembers;
+    struct ctl_group_member *members;
+};
+
+struct ctl_describe_groups {
+    int ngroups;
+    const char **group_ids;
+    struct ctl_described_group *groups; /* answer, ngroups entries */
+};
+
+struct ctl_delete_groups {
+    int ngroups;
+    const char **group_ids;
+    int16_t *errors;           /* answer, ngroups entries */
+};
+
+/* --- committed offsets (control/offsets.c) --- */
+
+struct ctl_offset_partition {
+    int32_t partition;
+    int64_t offset;            /* commit: input; fetch: answer, -1 none */
+    int32_t leader_epoch;      /* -1: none */
+    const char *metadata;      /* NULL: null; fetch: answer, in the arena */
+    int32_t metadata_len;
+    int16_t error;             /* answer; one the shard set is skipped */
+};
+
+struct ctl_offset_topic {
+    const char *name;
+    int npartitions;
+    struct ctl_offset_partition *partitions;
+};
+
+/* OffsetCommit, OffsetFetch and OffsetDelete. A fetch with ntopics -1
+ * asks for every partition the group has offsets for: the answer's
+ * topics are then in the arena (need > 0: the arena was too small, ask
+ * again with need bytes). */
+struct ctl_offsets {
+    const char *group_id, *member_id, *instance_id;  /* commit: ids */
+    int32_t generation;        /* commit: -1 for a simple consumer */
+    int64_t retention_ms;      /* commit v2-4; -1: the broker's */
+    int ntopics;
+    struct ctl_offset_topic *topics;
+    /* answer */
+    int16_t error;             /* top level: every partition has it too */
+    size_t need;
+};
+
 struct ctl_msg {
     enum ctl_op op;
     int shard;                 /* the shard it came from or goes to */
@@ -152,6 +289,14 @@ struct ctl_msg {
         struct ctl_configs configs;
         struct ctl_partition_cmd partition;
         const struct md_snapshot *metadata;
+        struct ctl_join_group join_group;
+        struct ctl_sync_group sync_group;
+        struct ctl_heartbeat heartbeat;
+        struct ctl_leave_group leave_group;
+        struct ctl_list_groups list_groups;
+        struct ctl_describe_groups describe_groups;
+        struct ctl_delete_groups delete_groups;
+        struct ctl_offsets offsets;
     } u;
 };
 

@@ -206,6 +206,16 @@ static handler_fn handler_for(int16_t key)
     case KAFKA_ALTER_CONFIGS: return handle_alter_configs;
     case KAFKA_INCREMENTAL_ALTER_CONFIGS: return handle_incremental_alter_configs;
     case KAFKA_DESCRIBE_CLUSTER: return handle_describe_cluster;
+    case KAFKA_JOIN_GROUP: return handle_join_group;
+    case KAFKA_SYNC_GROUP: return handle_sync_group;
+    case KAFKA_HEARTBEAT: return handle_heartbeat;
+    case KAFKA_LEAVE_GROUP: return handle_leave_group;
+    case KAFKA_LIST_GROUPS: return handle_list_groups;
+    case KAFKA_DESCRIBE_GROUPS: return handle_describe_groups;
+    case KAFKA_DELETE_GROUPS: return handle_delete_groups;
+    case KAFKA_OFFSET_COMMIT: return handle_offset_commit;
+    case KAFKA_OFFSET_FETCH: return handle_offset_fetch;
+    case KAFKA_OFFSET_DELETE: return handle_offset_delete;
     default: return NULL;
     }
 }

@@ -70,4 +70,21 @@ int handle_describe_configs(struct request *rq);
 int handle_alter_configs(struct request *rq);
 int handle_incremental_alter_configs(struct request *rq);
 
+/* Consumer group membership (dataplane/handle_group.c), answered by the
+ * control thread (control/groups.c), JoinGroup and SyncGroup possibly
+ * after a rebalance. Same return convention. */
+int handle_join_group(struct request *rq);
+int handle_sync_group(struct request *rq);
+int handle_heartbeat(struct request *rq);
+int handle_leave_group(struct request *rq);
+int handle_list_groups(struct request *rq);
+int handle_describe_groups(struct request *rq);
+int handle_delete_groups(struct request *rq);
+
+/* Committed offsets (dataplane/handle_offsets.c, control/offsets.c): a
+ * commit or delete is answered once durable. Same return convention. */
+int handle_offset_commit(struct request *rq);
+int handle_offset_fetch(struct request *rq);
+int handle_offset_delete(struct request *rq);
+
 #endif
