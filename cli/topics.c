@@ -1,0 +1,565 @@
+/*
+ * topics.c - `sluice topics list|create|describe|alter|delete`, on
+ * librdkafka's Admin API (CreateTopics, DeleteTopics, DescribeConfigs,
+ * AlterConfigs), metadata and watermark queries.
+ *
+ * librdkafka 2.0.2 has no IncrementalAlterConfigs, so `alter` does what
+ * kafka-configs.sh did before KIP-339: read the topic's dynamic configs,
+ * merge the change in, and write the whole set back with AlterConfigs
+ * (which replaces every dynamic config of the resource).
+ */
+#include "cli/client.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CONFIGS 256
+
+struct kv {
+	const char *key;
+	const char *value; /* NULL: delete */
+};
+
+/* "k=v" -> kv pointing into a copy; returns 0 or CLI_USAGE. */
+static int parse_kv(const char *arg, struct kv *out)
+{
+	char *copy = strdup(arg), *eq;
+	if (!copy)
+		return cli_error("out of memory");
+	eq = strchr(copy, '=');
+	if (!eq || eq == copy) {
+		free(copy);
+		return cli_usage_error("--config expects KEY=VALUE, got '%s'", arg);
+	}
+	*eq = '\0';
+	out->key = copy;
+	out->value = eq + 1;
+	return CLI_OK;
+}
+
+static void free_kvs(struct kv *kvs, int n)
+{
+	for (int i = 0; i < n; i++)
+		free((char *)kvs[i].key); /* value lives in the same allocation */
+}
+
+static int cmp_md_topic(const void *a, const void *b)
+{
+	return strcmp(((const rd_kafka_metadata_topic_t *)a)->topic,
+		      ((const rd_kafka_metadata_topic_t *)b)->topic);
+}
+
+/* ---- list ---- */
+
+static int topics_list(struct cli *cli, rd_kafka_t *rk)
+{
+	const rd_kafka_metadata_t *md = cli_metadata(cli, rk, NULL);
+	if (!md)
+		return CLI_ERR;
+	rd_kafka_metadata_topic_t *ts = calloc((size_t)md->topic_cnt + 1, sizeof(*ts));
+	if (!ts) {
+		rd_kafka_metadata_destroy(md);
+		return cli_error("out of memory");
+	}
+	memcpy(ts, md->topics, (size_t)md->topic_cnt * sizeof(*ts));
+	qsort(ts, (size_t)md->topic_cnt, sizeof(*ts), cmp_md_topic);
+
+	struct table t;
+	if (cli->json)
+		fputs("{\"topics\": [", stdout);
+	else
+		table_init(&t, 3, "TOPIC", "PARTITIONS", "REPLICATION");
+	for (int i = 0; i < md->topic_cnt; i++) {
+		int rf = ts[i].partition_cnt ? ts[i].partitions[0].replica_cnt : 0;
+		if (cli->json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_str(stdout, ts[i].topic);
+			printf(", \"partitions\": %d, \"replication_factor\": %d", ts[i].partition_cnt, rf);
+			if (ts[i].err) {
+				printf(", \"error\": ");
+				json_str(stdout, rd_kafka_err2name(ts[i].err));
+			}
+			putchar('}');
+		} else {
+			table_rowf(&t, "%s\t%d\t%d", ts[i].topic, ts[i].partition_cnt, rf);
+		}
+	}
+	if (cli->json) {
+		puts("]}");
+	} else {
+		table_print(&t, stdout);
+		table_close(&t);
+	}
+	free(ts);
+	rd_kafka_metadata_destroy(md);
+	return CLI_OK;
+}
+
+/* ---- create ---- */
+
+static int topics_create(struct cli *cli, rd_kafka_t *rk, const char *name, int partitions,
+			 int rf, struct kv *cfg, int ncfg)
+{
+	char errstr[512], buf[256];
+	int rc = CLI_ERR;
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, rf, errstr, sizeof(errstr));
+	if (!nt)
+		return cli_usage_error("topics create %s: %s", name, errstr);
+	for (int i = 0; i < ncfg; i++)
+		if (rd_kafka_NewTopic_set_config(nt, cfg[i].key, cfg[i].value)) {
+			rd_kafka_NewTopic_destroy(nt);
+			return cli_usage_error("topics create %s: bad config %s", name, cfg[i].key);
+		}
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *o = cli_admin_options(cli, rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_CreateTopics(rk, &nt, 1, o, q);
+	rd_kafka_event_t *ev = cli_admin_wait(cli, q, "topics create");
+	if (ev) {
+		size_t n;
+		const rd_kafka_topic_result_t **res =
+			rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+		rc = CLI_OK;
+		for (size_t i = 0; i < n; i++) {
+			rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
+			const char *msg = rd_kafka_topic_result_error_string(res[i]);
+			if (err) {
+				rc = cli_error("topics create %s: %s%s%s", rd_kafka_topic_result_name(res[i]),
+					       cli_err_text(err, buf, sizeof(buf)), msg ? ": " : "",
+					       msg ? msg : "");
+			} else if (cli->json) {
+				printf("{\"created\": ");
+				json_str(stdout, rd_kafka_topic_result_name(res[i]));
+				printf(", \"partitions\": %d}\n", partitions);
+			} else if (partitions > 0) {
+				printf("Created topic %s with %d partition%s.\n",
+				       rd_kafka_topic_result_name(res[i]), partitions,
+				       partitions == 1 ? "" : "s");
+			} else {
+				printf("Created topic %s.\n", rd_kafka_topic_result_name(res[i]));
+			}
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_NewTopic_destroy(nt);
+	return rc;
+}
+
+/* ---- delete ---- */
+
+static int topics_delete(struct cli *cli, rd_kafka_t *rk, char **names, int n)
+{
+	char buf[256];
+	int rc = CLI_ERR;
+	rd_kafka_DeleteTopic_t **dt = calloc((size_t)n, sizeof(*dt));
+	if (!dt)
+		return cli_error("out of memory");
+	for (int i = 0; i < n; i++)
+		dt[i] = rd_kafka_DeleteTopic_new(names[i]);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *o = cli_admin_options(cli, rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+	rd_kafka_DeleteTopics(rk, dt, (size_t)n, o, q);
+	rd_kafka_event_t *ev = cli_admin_wait(cli, q, "topics delete");
+	if (ev) {
+		size_t cnt;
+		int shown = 0;
+		const rd_kafka_topic_result_t **res =
+			rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &cnt);
+		rc = CLI_OK;
+		if (cli->json)
+			fputs("{\"deleted\": [", stdout);
+		for (size_t i = 0; i < cnt; i++) {
+			rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
+			const char *name = rd_kafka_topic_result_name(res[i]);
+			if (err) {
+				rc = cli_error("topics delete %s: %s", name, cli_err_text(err, buf, sizeof(buf)));
+			} else if (cli->json) {
+				fputs(shown++ ? ", " : "", stdout);
+				json_str(stdout, name);
+			} else {
+				printf("Deleted topic %s.\n", name);
+			}
+		}
+		if (cli->json)
+			puts("]}");
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_DeleteTopic_destroy_array(dt, (size_t)n);
+	free(dt);
+	return rc;
+}
+
+/* ---- configs ---- */
+
+/* DescribeConfigs of one topic; the event (to destroy) and its entries. */
+static rd_kafka_event_t *describe_configs(struct cli *cli, rd_kafka_t *rk, const char *name,
+					  const rd_kafka_ConfigEntry_t ***entries, size_t *n)
+{
+	char buf[256];
+	rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *o = cli_admin_options(cli, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_DescribeConfigs(rk, &cr, 1, o, q);
+	rd_kafka_event_t *ev = cli_admin_wait(cli, q, "describe configs");
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_ConfigResource_destroy(cr);
+	if (!ev)
+		return NULL;
+	size_t nres;
+	const rd_kafka_ConfigResource_t **res =
+		rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
+	if (nres != 1) {
+		cli_error("describe configs of %s: %zu resources in the answer", name, nres);
+		goto err;
+	}
+	rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(res[0]);
+	if (err) {
+		const char *msg = rd_kafka_ConfigResource_error_string(res[0]);
+		cli_error("describe configs of %s: %s%s%s", name, cli_err_text(err, buf, sizeof(buf)),
+			  msg ? ": " : "", msg ? msg : "");
+		goto err;
+	}
+	*entries = rd_kafka_ConfigResource_configs(res[0], n);
+	return ev;
+err:
+	rd_kafka_event_destroy(ev);
+	return NULL;
+}
+
+static const char *source_name(rd_kafka_ConfigSource_t s)
+{
+	switch (s) {
+	case RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG:
+		return "topic";
+	case RD_KAFKA_CONFIG_SOURCE_DYNAMIC_BROKER_CONFIG:
+		return "dynamic-broker";
+	case RD_KAFKA_CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG:
+		return "dynamic-default-broker";
+	case RD_KAFKA_CONFIG_SOURCE_STATIC_BROKER_CONFIG:
+		return "broker";
+	case RD_KAFKA_CONFIG_SOURCE_DEFAULT_CONFIG:
+		return "default";
+	default:
+		return "unknown";
+	}
+}
+
+/* An entry set on the topic itself (what AlterConfigs would replace). */
+static bool is_topic_override(const rd_kafka_ConfigEntry_t *e)
+{
+	rd_kafka_ConfigSource_t s = rd_kafka_ConfigEntry_source(e);
+	if (s == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG)
+		return true;
+	return s == RD_KAFKA_CONFIG_SOURCE_UNKNOWN_CONFIG && !rd_kafka_ConfigEntry_is_default(e) &&
+	       !rd_kafka_ConfigEntry_is_read_only(e);
+}
+
+static int topics_alter(struct cli *cli, rd_kafka_t *rk, const char *name, struct kv *chg,
+			int nchg)
+{
+	char buf[256];
+	const rd_kafka_ConfigEntry_t **entries;
+	size_t n;
+	int rc = CLI_ERR;
+	rd_kafka_event_t *dev = describe_configs(cli, rk, name, &entries, &n);
+	if (!dev)
+		return CLI_ERR;
+
+	/* the merged set: the topic's overrides, then the changes */
+	rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+	for (size_t i = 0; i < n; i++) {
+		const char *k = rd_kafka_ConfigEntry_name(entries[i]);
+		bool changed = false;
+		if (!is_topic_override(entries[i]) || !rd_kafka_ConfigEntry_value(entries[i]))
+			continue;
+		for (int j = 0; j < nchg; j++)
+			changed |= strcmp(chg[j].key, k) == 0;
+		if (!changed)
+			rd_kafka_ConfigResource_set_config(cr, k, rd_kafka_ConfigEntry_value(entries[i]));
+	}
+	for (int j = 0; j < nchg; j++)
+		if (chg[j].value)
+			rd_kafka_ConfigResource_set_config(cr, chg[j].key, chg[j].value);
+	rd_kafka_event_destroy(dev);
+
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *o = cli_admin_options(cli, rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+	rd_kafka_AlterConfigs(rk, &cr, 1, o, q);
+	rd_kafka_event_t *ev = cli_admin_wait(cli, q, "topics alter");
+	if (ev) {
+		size_t nres;
+		const rd_kafka_ConfigResource_t **res = rd_kafka_AlterConfigs_result_resources(
+			rd_kafka_event_AlterConfigs_result(ev), &nres);
+		rc = CLI_OK;
+		for (size_t i = 0; i < nres; i++) {
+			rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(res[i]);
+			const char *msg = rd_kafka_ConfigResource_error_string(res[i]);
+			if (err)
+				rc = cli_error("topics alter %s: %s%s%s", name,
+					       cli_err_text(err, buf, sizeof(buf)), msg ? ": " : "",
+					       msg ? msg : "");
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	if (rc == CLI_OK) {
+		if (cli->json) {
+			printf("{\"altered\": ");
+			json_str(stdout, name);
+			printf(", \"set\": {");
+			for (int j = 0, k = 0; j < nchg; j++)
+				if (chg[j].value) {
+					fputs(k++ ? ", " : "", stdout);
+					json_str(stdout, chg[j].key);
+					fputs(": ", stdout);
+					json_str(stdout, chg[j].value);
+				}
+			printf("}, \"deleted\": [");
+			for (int j = 0, k = 0; j < nchg; j++)
+				if (!chg[j].value) {
+					fputs(k++ ? ", " : "", stdout);
+					json_str(stdout, chg[j].key);
+				}
+			puts("]}");
+		} else {
+			printf("Altered topic %s:", name);
+			for (int j = 0; j < nchg; j++)
+				printf(chg[j].value ? " %s=%s" : " -%s", chg[j].key, chg[j].value);
+			putchar('\n');
+		}
+	}
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_ConfigResource_destroy(cr);
+	return rc;
+}
+
+/* ---- describe ---- */
+
+static void json_int_array(const int32_t *v, int n)
+{
+	putchar('[');
+	for (int i = 0; i < n; i++)
+		printf("%s%d", i ? ", " : "", v[i]);
+	putchar(']');
+}
+
+static void int_list(char *buf, size_t size, const int32_t *v, int n)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < n && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%d", i ? "," : "", v[i]);
+}
+
+static int topics_describe(struct cli *cli, rd_kafka_t *rk, const char *name)
+{
+	char buf[256], reps[256], isr[256];
+	int rc = CLI_OK;
+	const rd_kafka_metadata_t *md = cli_metadata(cli, rk, name);
+	if (!md)
+		return CLI_ERR;
+	const rd_kafka_metadata_topic_t *t = cli_md_topic(md, name);
+	if (!t) {
+		rd_kafka_metadata_destroy(md);
+		return CLI_ERR;
+	}
+	const rd_kafka_ConfigEntry_t **entries = NULL;
+	size_t nent = 0;
+	rd_kafka_event_t *dev = describe_configs(cli, rk, name, &entries, &nent);
+	if (!dev)
+		rc = CLI_ERR; /* still show the partitions */
+
+	struct table pt;
+	if (cli->json) {
+		printf("{\"topic\": ");
+		json_str(stdout, name);
+		printf(", \"partitions\": [");
+	} else {
+		printf("Topic: %s  Partitions: %d  Replication: %d\n", name, t->partition_cnt,
+		       t->partition_cnt ? t->partitions[0].replica_cnt : 0);
+		table_init(&pt, 6, "PARTITION", "LEADER", "REPLICAS", "ISR", "EARLIEST", "LATEST");
+	}
+	for (int i = 0; i < t->partition_cnt; i++) {
+		const rd_kafka_metadata_partition_t *p = &t->partitions[i];
+		int64_t lo = -1, hi = -1;
+		rd_kafka_resp_err_t err =
+			rd_kafka_query_watermark_offsets(rk, name, p->id, &lo, &hi, cli->timeout_ms);
+		if (err) {
+			rc = cli_error("watermarks of %s [%d]: %s", name, p->id,
+				       cli_err_text(err, buf, sizeof(buf)));
+			lo = hi = -1;
+		}
+		if (cli->json) {
+			printf("%s{\"partition\": %d, \"leader\": %d, \"replicas\": ", i ? ", " : "", p->id,
+			       p->leader);
+			json_int_array(p->replicas, p->replica_cnt);
+			printf(", \"isr\": ");
+			json_int_array(p->isrs, p->isr_cnt);
+			printf(", \"earliest\": %lld, \"latest\": %lld", (long long)lo, (long long)hi);
+			if (p->err) {
+				printf(", \"error\": ");
+				json_str(stdout, rd_kafka_err2name(p->err));
+			}
+			putchar('}');
+		} else {
+			int_list(reps, sizeof(reps), p->replicas, p->replica_cnt);
+			int_list(isr, sizeof(isr), p->isrs, p->isr_cnt);
+			if (err)
+				table_rowf(&pt, "%d\t%d\t%s\t%s\t?\t?", p->id, p->leader, reps, isr);
+			else
+				table_rowf(&pt, "%d\t%d\t%s\t%s\t%lld\t%lld", p->id, p->leader, reps, isr,
+					   (long long)lo, (long long)hi);
+		}
+	}
+	if (cli->json) {
+		printf("], \"configs\": {");
+		for (size_t i = 0; i < nent; i++) {
+			const rd_kafka_ConfigEntry_t *e = entries[i];
+			fputs(i ? ", " : "", stdout);
+			json_str(stdout, rd_kafka_ConfigEntry_name(e));
+			printf(": {\"value\": ");
+			json_str(stdout, rd_kafka_ConfigEntry_value(e));
+			printf(", \"source\": \"%s\", \"default\": %s, \"read_only\": %s}",
+			       source_name(rd_kafka_ConfigEntry_source(e)),
+			       rd_kafka_ConfigEntry_is_default(e) ? "true" : "false",
+			       rd_kafka_ConfigEntry_is_read_only(e) ? "true" : "false");
+		}
+		puts("}}");
+	} else {
+		table_print(&pt, stdout);
+		table_close(&pt);
+		if (dev) {
+			struct table ct;
+			printf("\nConfigs:\n");
+			table_init(&ct, 3, "NAME", "VALUE", "SOURCE");
+			for (size_t i = 0; i < nent; i++) {
+				const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+				table_rowf(&ct, "%s\t%s\t%s", rd_kafka_ConfigEntry_name(entries[i]),
+					   v ? v : (rd_kafka_ConfigEntry_is_sensitive(entries[i]) ? "(sensitive)" : "-"),
+					   source_name(rd_kafka_ConfigEntry_source(entries[i])));
+			}
+			table_print(&ct, stdout);
+			table_close(&ct);
+		}
+	}
+	if (dev)
+		rd_kafka_event_destroy(dev);
+	rd_kafka_metadata_destroy(md);
+	return rc;
+}
+
+/* ---- dispatch ---- */
+
+int topics_main(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "partitions", required_argument, NULL, 'P' },
+		{ "replication-factor", required_argument, NULL, 'R' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "delete-config", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kv cfg[MAX_CONFIGS];
+	int ncfg = 0, partitions = -1, rf = -1, rc = CLI_USAGE, o;
+	char *end;
+
+	if (argc < 1)
+		return cli_usage_error("topics: expected list, create, describe, alter or delete");
+	const char *sub = argv[0];
+	optind = 1;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'P':
+			partitions = (int)strtol(optarg, &end, 10);
+			if (*end || partitions <= 0) {
+				rc = cli_usage_error("--partitions expects a positive number, got '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'R':
+			rf = (int)strtol(optarg, &end, 10);
+			if (*end || rf <= 0) {
+				rc = cli_usage_error("--replication-factor expects a positive number");
+				goto out;
+			}
+			break;
+		case 'c':
+		case 'd':
+			if (ncfg == MAX_CONFIGS) {
+				rc = cli_usage_error("too many --config");
+				goto out;
+			}
+			if (o == 'd') {
+				cfg[ncfg].key = strdup(optarg);
+				cfg[ncfg++].value = NULL;
+			} else if (parse_kv(optarg, &cfg[ncfg]) == CLI_OK) {
+				ncfg++;
+			} else {
+				goto out;
+			}
+			break;
+		default:
+			rc = cli_usage_error("topics %s: unknown or incomplete option '%s'", sub,
+					     argv[optind - 1]);
+			goto out;
+		}
+	}
+	char **pos = argv + optind;
+	int npos = argc - optind;
+	bool list = strcmp(sub, "list") == 0, create = strcmp(sub, "create") == 0,
+	     describe = strcmp(sub, "describe") == 0, alter = strcmp(sub, "alter") == 0,
+	     del = strcmp(sub, "delete") == 0;
+	if (!list && !create && !describe && !alter && !del) {
+		rc = cli_usage_error("topics: unknown subcommand '%s'", sub);
+		goto out;
+	}
+	if ((list && npos != 0) || ((create || describe || alter) && npos != 1) || (del && npos < 1)) {
+		rc = cli_usage_error(list ? "topics list takes no arguments"
+				     : del ? "topics delete needs at least one topic name"
+					   : "topics %s needs exactly one topic name", sub);
+		goto out;
+	}
+	if ((partitions > 0 || rf > 0) && !create) {
+		rc = cli_usage_error("--partitions/--replication-factor are for topics create");
+		goto out;
+	}
+	if (ncfg && !create && !alter) {
+		rc = cli_usage_error("--config is for topics create and topics alter");
+		goto out;
+	}
+	if (alter && ncfg == 0) {
+		rc = cli_usage_error("topics alter needs --config KEY=VALUE or --delete-config KEY");
+		goto out;
+	}
+	for (int i = 0; create && i < ncfg; i++)
+		if (!cfg[i].value) {
+			rc = cli_usage_error("--delete-config is for topics alter");
+			goto out;
+		}
+
+	rd_kafka_t *rk = cli_admin_create(cli);
+	if (!rk) {
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (list)
+		rc = topics_list(cli, rk);
+	else if (create)
+		rc = topics_create(cli, rk, pos[0], partitions, rf, cfg, ncfg);
+	else if (describe)
+		rc = topics_describe(cli, rk, pos[0]);
+	else if (alter)
+		rc = topics_alter(cli, rk, pos[0], cfg, ncfg);
+	else
+		rc = topics_delete(cli, rk, pos, npos);
+	rd_kafka_destroy(rk);
+out:
+	free_kvs(cfg, ncfg);
+	return rc;
+}
