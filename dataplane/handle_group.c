@@ -123,6 +123,7 @@ int handle_join_group(struct request *rq)
     if (!j.protocols || cstr(rq, req->group_id, &j.group_id) < 0 ||
         cstr(rq, req->member_id, &j.member_id) < 0 ||
         cstr(rq, req->group_instance_id, &j.instance_id) < 0 ||
+        cstr(rq, rq->client_id, &j.client_id) < 0 ||
         cstr(rq, req->protocol_type, &j.protocol_type) < 0)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {

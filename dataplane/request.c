@@ -263,6 +263,7 @@ int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len)
     rq->api_key = h.api_key;
     rq->api_version = h.api_version;
     rq->correlation_id = h.correlation_id;
+    rq->client_id = h.client_id;
     rq->flexible = kafka_api_is_flexible(h.api_key, h.api_version);
     if (h.api_key == KAFKA_API_VERSIONS)
         return request_api_versions(rq);

@@ -32,6 +32,7 @@ struct request {
     int16_t api_key;
     int16_t api_version;
     int32_t correlation_id;
+    struct kstr client_id;         /* from the header: a view into the frame */
     bool flexible;
     void *body;                    /* the decoded request struct */
     struct kafka_arena arena;      /* lives as long as the request */
