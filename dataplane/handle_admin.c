@@ -24,35 +24,6 @@
 #define NO_ASSIGNMENTS "manual replica assignment is not supported: sluice " \
                        "places partitions on its shards"
 
-/* Zeroed (schema.h), never NULL for n == 0 unless the arena is full. */
-static void *alloc(struct request *rq, size_t n)
-{
-    return kafka_arena_alloc(&rq->arena, n ? n : 1);
-}
-
-static int count(int32_t n)
-{
-    return n > 0 ? n : 0;
-}
-
-/* A NUL-terminated copy of s in the request arena; NULL for a null
- * string. A NUL byte inside s would cut the copy short, so it becomes DEL,
- * which no topic name or config value accepts. */
-static int cstr(struct request *rq, struct kstr s, const char **out)
-{
-    char *p;
-
-    *out = NULL;
-    if (s.len < 0)
-        return 0;
-    if (!(p = alloc(rq, (size_t)s.len + 1)))
-        return -ENOMEM;
-    for (int32_t i = 0; i < s.len; i++)
-        p[i] = s.p[i] ? s.p[i] : '\x7f';
-    p[s.len] = '\0';
-    *out = p;
-    return 0;
-}
 
 static struct kstr kstr_or_null(const char *s)
 {
@@ -88,12 +59,12 @@ static void ctl_begin(struct request *rq, enum ctl_op op)
 static int copy_configs(struct request *rq, const struct kafka_create_topics_topic *t,
                         struct ctl_topic_spec *sp)
 {
-    sp->nconfigs = count(t->configs.n);
-    if (!(sp->configs = alloc(rq, sizeof(*sp->configs) * (size_t)sp->nconfigs)))
+    sp->nconfigs = request_count(t->configs.n);
+    if (!(sp->configs = request_alloc(rq, sizeof(*sp->configs) * (size_t)sp->nconfigs)))
         return -ENOMEM;
     for (int k = 0; k < sp->nconfigs; k++)
-        if (cstr(rq, t->configs.v[k].name, &sp->configs[k].name) < 0 ||
-            cstr(rq, t->configs.v[k].value, &sp->configs[k].value) < 0)
+        if (request_cstr(rq, t->configs.v[k].name, &sp->configs[k].name) < 0 ||
+            request_cstr(rq, t->configs.v[k].value, &sp->configs[k].value) < 0)
             return -ENOMEM;
     return 0;
 }
@@ -103,8 +74,8 @@ static void create_topics_done(struct request *rq, struct ctl_msg *m);
 int handle_create_topics(struct request *rq)
 {
     const struct kafka_create_topics_req *req = rq->body;
-    int n = count(req->topics.n);
-    struct ctl_topic_spec *specs = alloc(rq, sizeof(*specs) * (size_t)n);
+    int n = request_count(req->topics.n);
+    struct ctl_topic_spec *specs = request_alloc(rq, sizeof(*specs) * (size_t)n);
     bool configs = rq->api_version >= 5;
 
     if (!specs)
@@ -112,7 +83,7 @@ int handle_create_topics(struct request *rq)
     for (int i = 0; i < n; i++) {
         const struct kafka_create_topics_topic *t = &req->topics.v[i];
         struct ctl_topic_spec *sp = &specs[i];
-        if (cstr(rq, t->name, &sp->name) < 0 || copy_configs(rq, t, sp) < 0)
+        if (request_cstr(rq, t->name, &sp->name) < 0 || copy_configs(rq, t, sp) < 0)
             return -ENOMEM;
         sp->num_partitions = t->num_partitions;
         sp->replication_factor = t->replication_factor;
@@ -133,7 +104,7 @@ static bool created_configs(struct request *rq, struct kafka_create_topics_resul
                             const struct ctl_topic_spec *sp)
 {
     r->configs.n = sp->nresults;
-    r->configs.v = alloc(rq, sizeof(*r->configs.v) * (size_t)sp->nresults);
+    r->configs.v = request_alloc(rq, sizeof(*r->configs.v) * (size_t)sp->nresults);
     if (!r->configs.v)
         return false;
     for (int k = 0; k < sp->nresults; k++) {
@@ -155,7 +126,7 @@ static void create_topics_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_create_topics_resp_s, &resp);
     resp.topics.n = ct->ntopics;
-    ok = (resp.topics.v = alloc(rq, sizeof(*resp.topics.v) * (size_t)ct->ntopics));
+    ok = (resp.topics.v = request_alloc(rq, sizeof(*resp.topics.v) * (size_t)ct->ntopics));
     for (int i = 0; ok && i < ct->ntopics; i++) {
         const struct ctl_topic_spec *sp = &ct->topics[i];
         struct kafka_create_topics_result *r = &resp.topics.v[i];
@@ -193,10 +164,10 @@ int handle_delete_topics(struct request *rq)
 {
     const struct kafka_delete_topics_req *req = rq->body;
     bool by_state = rq->api_version >= 6;       /* v6: names or ids */
-    int n = count(by_state ? req->topics.n : req->topic_names.n);
-    const char **names = alloc(rq, sizeof(*names) * (size_t)n);
-    int16_t *errors = alloc(rq, sizeof(*errors) * (size_t)n);
-    uint8_t (*ids)[16] = alloc(rq, 16 * (size_t)n);
+    int n = request_count(by_state ? req->topics.n : req->topic_names.n);
+    const char **names = request_alloc(rq, sizeof(*names) * (size_t)n);
+    int16_t *errors = request_alloc(rq, sizeof(*errors) * (size_t)n);
+    uint8_t (*ids)[16] = request_alloc(rq, 16 * (size_t)n);
 
     if (!names || !errors || !ids)
         return -ENOMEM;
@@ -211,7 +182,7 @@ int handle_delete_topics(struct request *rq)
             else
                 errors[i] = KERR_UNKNOWN_TOPIC_ID;
         }
-        if (cstr(rq, name, &names[i]) < 0)
+        if (request_cstr(rq, name, &names[i]) < 0)
             return -ENOMEM;
     }
     ctl_begin(rq, CTL_DELETE_TOPICS);
@@ -228,7 +199,7 @@ static void delete_topics_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_delete_topics_resp_s, &resp);
     resp.responses.n = dt->ntopics;
-    ok = (resp.responses.v = alloc(rq, sizeof(*resp.responses.v) * (size_t)dt->ntopics));
+    ok = (resp.responses.v = request_alloc(rq, sizeof(*resp.responses.v) * (size_t)dt->ntopics));
     for (int i = 0; ok && i < dt->ntopics; i++) {
         struct kafka_delete_topics_result *r = &resp.responses.v[i];
         *r = (struct kafka_delete_topics_result){
@@ -248,19 +219,19 @@ static void create_partitions_done(struct request *rq, struct ctl_msg *m);
 int handle_create_partitions(struct request *rq)
 {
     const struct kafka_create_partitions_req *req = rq->body;
-    int n = count(req->topics.n);
+    int n = request_count(req->topics.n);
     struct ctl_create_partitions cp = {
         .ntopics = n, .validate_only = req->validate_only,
-        .names = alloc(rq, sizeof(*cp.names) * (size_t)n),
-        .counts = alloc(rq, sizeof(*cp.counts) * (size_t)n),
-        .errors = alloc(rq, sizeof(*cp.errors) * (size_t)n),
-        .error_messages = alloc(rq, sizeof(*cp.error_messages) * (size_t)n)};
+        .names = request_alloc(rq, sizeof(*cp.names) * (size_t)n),
+        .counts = request_alloc(rq, sizeof(*cp.counts) * (size_t)n),
+        .errors = request_alloc(rq, sizeof(*cp.errors) * (size_t)n),
+        .error_messages = request_alloc(rq, sizeof(*cp.error_messages) * (size_t)n)};
 
     if (!cp.names || !cp.counts || !cp.errors || !cp.error_messages)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         const struct kafka_create_partitions_topic *t = &req->topics.v[i];
-        if (cstr(rq, t->name, &cp.names[i]) < 0)
+        if (request_cstr(rq, t->name, &cp.names[i]) < 0)
             return -ENOMEM;
         cp.counts[i] = t->count;
         if (t->assignments.n >= 0) {
@@ -282,7 +253,7 @@ static void create_partitions_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_create_partitions_resp_s, &resp);
     resp.results.n = cp->ntopics;
-    ok = (resp.results.v = alloc(rq, sizeof(*resp.results.v) * (size_t)cp->ntopics));
+    ok = (resp.results.v = request_alloc(rq, sizeof(*resp.results.v) * (size_t)cp->ntopics));
     for (int i = 0; ok && i < cp->ntopics; i++)
         resp.results.v[i] = (struct kafka_topic_error){
             .name = req->topics.v[i].name, .error_code = cp->errors[i],
@@ -297,8 +268,8 @@ static void describe_configs_done(struct request *rq, struct ctl_msg *m);
 int handle_describe_configs(struct request *rq)
 {
     const struct kafka_describe_configs_req *req = rq->body;
-    int n = count(req->resources.n);
-    struct ctl_config_resource *res = alloc(rq, sizeof(*res) * (size_t)n);
+    int n = request_count(req->resources.n);
+    struct ctl_config_resource *res = request_alloc(rq, sizeof(*res) * (size_t)n);
     size_t room = 1024;
 
     if (!res)
@@ -310,11 +281,11 @@ int handle_describe_configs(struct request *rq)
                                                           : topic_config_count();
         r->type = s->resource_type;
         r->nkeys = s->configuration_keys.n > 0 ? s->configuration_keys.n : -1;
-        if (cstr(rq, s->resource_name, &r->name) < 0 ||
-            !(r->keys = alloc(rq, sizeof(*r->keys) * (size_t)count(r->nkeys))))
+        if (request_cstr(rq, s->resource_name, &r->name) < 0 ||
+            !(r->keys = request_alloc(rq, sizeof(*r->keys) * (size_t)request_count(r->nkeys))))
             return -ENOMEM;
         for (int k = 0; k < r->nkeys; k++)
-            if (cstr(rq, s->configuration_keys.v[k], &r->keys[k]) < 0)
+            if (request_cstr(rq, s->configuration_keys.v[k], &r->keys[k]) < 0)
                 return -ENOMEM;
         room += 256 + (size_t)(r->nkeys > 0 && r->nkeys < all ? r->nkeys : all) *
                           CONFIG_DESC_ROOM;
@@ -356,19 +327,19 @@ static void describe_configs_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_describe_configs_resp_s, &resp);
     resp.results.n = cc->nresources;
-    ok = (resp.results.v = alloc(rq, sizeof(*resp.results.v) * (size_t)cc->nresources));
+    ok = (resp.results.v = request_alloc(rq, sizeof(*resp.results.v) * (size_t)cc->nresources));
     for (int i = 0; ok && i < cc->nresources; i++) {
         const struct ctl_config_resource *r = &cc->resources[i];
         struct kafka_describe_configs_result *out = &resp.results.v[i];
         int ne = r->error ? 0 : r->nresults;
         struct kafka_describe_configs_synonym *syn =
-            alloc(rq, sizeof(*syn) * (size_t)ne);
+            request_alloc(rq, sizeof(*syn) * (size_t)ne);
         *out = (struct kafka_describe_configs_result){
             .error_code = r->error, .error_message = kstr_or_null(r->error_message),
             .resource_type = req->resources.v[i].resource_type,
             .resource_name = req->resources.v[i].resource_name};
         out->configs.n = ne;
-        ok = syn && (out->configs.v = alloc(rq, sizeof(*out->configs.v) * (size_t)ne));
+        ok = syn && (out->configs.v = request_alloc(rq, sizeof(*out->configs.v) * (size_t)ne));
         for (int k = 0; ok && k < ne; k++)
             describe_entry(req, &out->configs.v[k], &syn[k], &r->results[k]);
     }
@@ -385,7 +356,7 @@ static void alter_configs_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_alter_configs_resp_s, &resp);
     resp.responses.n = cc->nresources;
-    ok = (resp.responses.v = alloc(rq, sizeof(*resp.responses.v) * (size_t)cc->nresources));
+    ok = (resp.responses.v = request_alloc(rq, sizeof(*resp.responses.v) * (size_t)cc->nresources));
     for (int i = 0; ok && i < cc->nresources; i++) {
         const struct ctl_config_resource *r = &cc->resources[i];
         resp.responses.v[i] = (struct kafka_alter_configs_result){
@@ -410,8 +381,8 @@ static int alter_post(struct request *rq, struct ctl_config_resource *res, int n
 int handle_alter_configs(struct request *rq)
 {
     const struct kafka_alter_configs_req *req = rq->body;
-    int n = count(req->resources.n);
-    struct ctl_config_resource *res = alloc(rq, sizeof(*res) * (size_t)n);
+    int n = request_count(req->resources.n);
+    struct ctl_config_resource *res = request_alloc(rq, sizeof(*res) * (size_t)n);
 
     if (!res)
         return -ENOMEM;
@@ -420,13 +391,13 @@ int handle_alter_configs(struct request *rq)
         struct ctl_config_resource *r = &res[i];
         r->type = s->resource_type;
         r->nkeys = -1;
-        r->nconfigs = count(s->configs.n);
-        if (cstr(rq, s->resource_name, &r->name) < 0 ||
-            !(r->configs = alloc(rq, sizeof(*r->configs) * (size_t)r->nconfigs)))
+        r->nconfigs = request_count(s->configs.n);
+        if (request_cstr(rq, s->resource_name, &r->name) < 0 ||
+            !(r->configs = request_alloc(rq, sizeof(*r->configs) * (size_t)r->nconfigs)))
             return -ENOMEM;
         for (int k = 0; k < r->nconfigs; k++)
-            if (cstr(rq, s->configs.v[k].name, &r->configs[k].name) < 0 ||
-                cstr(rq, s->configs.v[k].value, &r->configs[k].value) < 0)
+            if (request_cstr(rq, s->configs.v[k].name, &r->configs[k].name) < 0 ||
+                request_cstr(rq, s->configs.v[k].value, &r->configs[k].value) < 0)
                 return -ENOMEM;
     }
     return alter_post(rq, res, n, false, req->validate_only);
@@ -435,8 +406,8 @@ int handle_alter_configs(struct request *rq)
 int handle_incremental_alter_configs(struct request *rq)
 {
     const struct kafka_incr_alter_configs_req *req = rq->body;
-    int n = count(req->resources.n);
-    struct ctl_config_resource *res = alloc(rq, sizeof(*res) * (size_t)n);
+    int n = request_count(req->resources.n);
+    struct ctl_config_resource *res = request_alloc(rq, sizeof(*res) * (size_t)n);
 
     if (!res)
         return -ENOMEM;
@@ -445,15 +416,15 @@ int handle_incremental_alter_configs(struct request *rq)
         struct ctl_config_resource *r = &res[i];
         r->type = s->resource_type;
         r->nkeys = -1;
-        r->nconfigs = count(s->configs.n);
-        if (cstr(rq, s->resource_name, &r->name) < 0 ||
-            !(r->configs = alloc(rq, sizeof(*r->configs) * (size_t)r->nconfigs)))
+        r->nconfigs = request_count(s->configs.n);
+        if (request_cstr(rq, s->resource_name, &r->name) < 0 ||
+            !(r->configs = request_alloc(rq, sizeof(*r->configs) * (size_t)r->nconfigs)))
             return -ENOMEM;
         for (int k = 0; k < r->nconfigs; k++) {
             const struct kafka_incr_alter_config *e = &s->configs.v[k];
             r->configs[k].op = e->config_operation;
-            if (cstr(rq, e->name, &r->configs[k].name) < 0 ||
-                cstr(rq, e->value, &r->configs[k].value) < 0)
+            if (request_cstr(rq, e->name, &r->configs[k].name) < 0 ||
+                request_cstr(rq, e->value, &r->configs[k].value) < 0)
                 return -ENOMEM;
         }
     }

@@ -20,33 +20,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static void *alloc(struct request *rq, size_t n)
-{
-    return kafka_arena_alloc(&rq->arena, n ? n : 1);
-}
-
-static int count(int32_t n)
-{
-    return n > 0 ? n : 0;
-}
-
-/* A NUL-terminated copy of s in the request arena; NULL for a null
- * string (and *out NULL). A NUL byte inside becomes DEL. */
-static int cstr(struct request *rq, struct kstr s, const char **out)
-{
-    char *p;
-
-    *out = NULL;
-    if (s.len < 0)
-        return 0;
-    if (!(p = alloc(rq, (size_t)s.len + 1)))
-        return -ENOMEM;
-    for (int32_t i = 0; i < s.len; i++)
-        p[i] = s.p[i] ? s.p[i] : '\x7f';
-    p[s.len] = '\0';
-    *out = p;
-    return 0;
-}
 
 static struct kstr kstr_or(const char *s, const char *dflt)
 {
@@ -90,7 +63,7 @@ static const char *client_host(struct request *rq)
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "";
-    char *out = alloc(rq, sizeof ip + 1);
+    char *out = request_alloc(rq, sizeof ip + 1);
 
     if (!out)
         return "";
@@ -111,24 +84,24 @@ static void join_group_done(struct request *rq, struct ctl_msg *m);
 int handle_join_group(struct request *rq)
 {
     const struct kafka_join_group_req *req = rq->body;
-    int n = count(req->protocols.n);
+    int n = request_count(req->protocols.n);
     struct ctl_join_group j = {
         .session_timeout_ms = req->session_timeout_ms,
         .rebalance_timeout_ms = rq->api_version >= 1 ? req->rebalance_timeout_ms : -1,
         .require_known_member = rq->api_version >= 4,
         .nprotocols = n,
-        .protocols = alloc(rq, sizeof(*j.protocols) * (size_t)n),
+        .protocols = request_alloc(rq, sizeof(*j.protocols) * (size_t)n),
         .client_host = client_host(rq)};
 
-    if (!j.protocols || cstr(rq, req->group_id, &j.group_id) < 0 ||
-        cstr(rq, req->member_id, &j.member_id) < 0 ||
-        cstr(rq, req->group_instance_id, &j.instance_id) < 0 ||
-        cstr(rq, rq->client_id, &j.client_id) < 0 ||
-        cstr(rq, req->protocol_type, &j.protocol_type) < 0)
+    if (!j.protocols || request_cstr(rq, req->group_id, &j.group_id) < 0 ||
+        request_cstr(rq, req->member_id, &j.member_id) < 0 ||
+        request_cstr(rq, req->group_instance_id, &j.instance_id) < 0 ||
+        request_cstr(rq, rq->client_id, &j.client_id) < 0 ||
+        request_cstr(rq, req->protocol_type, &j.protocol_type) < 0)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         const struct kafka_join_group_protocol *p = &req->protocols.v[i];
-        if (cstr(rq, p->name, &j.protocols[i].name) < 0)
+        if (request_cstr(rq, p->name, &j.protocols[i].name) < 0)
             return -ENOMEM;
         if (!j.protocols[i].name)
             j.protocols[i].name = "";
@@ -156,7 +129,7 @@ static void join_group_done(struct request *rq, struct ctl_msg *m)
     resp.member_id = kstr_or(j->assigned_member_id, "");
     resp.members.n = j->nmembers;
     if (j->nmembers > 0) {
-        resp.members.v = alloc(rq, sizeof(*resp.members.v) * (size_t)j->nmembers);
+        resp.members.v = request_alloc(rq, sizeof(*resp.members.v) * (size_t)j->nmembers);
         ok = resp.members.v != NULL;
         for (int i = 0; ok && i < j->nmembers; i++)
             resp.members.v[i] = (struct kafka_join_group_member){
@@ -174,18 +147,18 @@ static void sync_group_done(struct request *rq, struct ctl_msg *m);
 int handle_sync_group(struct request *rq)
 {
     const struct kafka_sync_group_req *req = rq->body;
-    int n = count(req->assignments.n);
+    int n = request_count(req->assignments.n);
     struct ctl_sync_group s = {
         .generation = req->generation_id, .nassignments = n,
-        .assignments = alloc(rq, sizeof(*s.assignments) * (size_t)n)};
+        .assignments = request_alloc(rq, sizeof(*s.assignments) * (size_t)n)};
 
-    if (!s.assignments || cstr(rq, req->group_id, &s.group_id) < 0 ||
-        cstr(rq, req->member_id, &s.member_id) < 0 ||
-        cstr(rq, req->group_instance_id, &s.instance_id) < 0)
+    if (!s.assignments || request_cstr(rq, req->group_id, &s.group_id) < 0 ||
+        request_cstr(rq, req->member_id, &s.member_id) < 0 ||
+        request_cstr(rq, req->group_instance_id, &s.instance_id) < 0)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         const struct kafka_sync_group_assignment *a = &req->assignments.v[i];
-        if (cstr(rq, a->member_id, &s.assignments[i].member_id) < 0)
+        if (request_cstr(rq, a->member_id, &s.assignments[i].member_id) < 0)
             return -ENOMEM;
         s.assignments[i].assignment = (struct ctl_bytes){a->assignment.p, a->assignment.len};
     }
@@ -223,9 +196,9 @@ int handle_heartbeat(struct request *rq)
     const struct kafka_heartbeat_req *req = rq->body;
     struct ctl_heartbeat h = {.generation = req->generation_id};
 
-    if (cstr(rq, req->group_id, &h.group_id) < 0 ||
-        cstr(rq, req->member_id, &h.member_id) < 0 ||
-        cstr(rq, req->group_instance_id, &h.instance_id) < 0)
+    if (request_cstr(rq, req->group_id, &h.group_id) < 0 ||
+        request_cstr(rq, req->member_id, &h.member_id) < 0 ||
+        request_cstr(rq, req->group_instance_id, &h.instance_id) < 0)
         return -ENOMEM;
     ctl_begin(rq, CTL_HEARTBEAT);
     rq->ctl.u.heartbeat = h;
@@ -240,17 +213,17 @@ int handle_leave_group(struct request *rq)
 {
     const struct kafka_leave_group_req *req = rq->body;
     bool batch = rq->api_version >= 3;
-    int n = batch ? count(req->members.n) : 1;
+    int n = batch ? request_count(req->members.n) : 1;
     struct ctl_leave_group l = {
-        .nmembers = n, .members = alloc(rq, sizeof(*l.members) * (size_t)n),
-        .errors = alloc(rq, sizeof(*l.errors) * (size_t)n)};
+        .nmembers = n, .members = request_alloc(rq, sizeof(*l.members) * (size_t)n),
+        .errors = request_alloc(rq, sizeof(*l.errors) * (size_t)n)};
 
-    if (!l.members || !l.errors || cstr(rq, req->group_id, &l.group_id) < 0)
+    if (!l.members || !l.errors || request_cstr(rq, req->group_id, &l.group_id) < 0)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         struct kstr mid = batch ? req->members.v[i].member_id : req->member_id;
-        if (cstr(rq, mid, &l.members[i].member_id) < 0 ||
-            (batch && cstr(rq, req->members.v[i].group_instance_id,
+        if (request_cstr(rq, mid, &l.members[i].member_id) < 0 ||
+            (batch && request_cstr(rq, req->members.v[i].group_instance_id,
                            &l.members[i].instance_id) < 0))
             return -ENOMEM;
     }
@@ -273,7 +246,7 @@ static void leave_group_done(struct request *rq, struct ctl_msg *m)
             resp.error_code = l->errors[0];
     } else {
         resp.members.n = l->nmembers;
-        resp.members.v = alloc(rq, sizeof(*resp.members.v) * (size_t)l->nmembers);
+        resp.members.v = request_alloc(rq, sizeof(*resp.members.v) * (size_t)l->nmembers);
         ok = resp.members.v != NULL;
         for (int i = 0; ok && i < l->nmembers; i++)
             resp.members.v[i] = (struct kafka_leave_group_member_resp){
@@ -295,7 +268,7 @@ static void list_groups_done(struct request *rq, struct ctl_msg *m)
     kafka_defaults(&kafka_list_groups_resp_s, &resp);
     resp.error_code = l->error;
     resp.groups.n = l->ngroups;
-    resp.groups.v = alloc(rq, sizeof(*resp.groups.v) * (size_t)l->ngroups);
+    resp.groups.v = request_alloc(rq, sizeof(*resp.groups.v) * (size_t)l->ngroups);
     ok = resp.groups.v != NULL;
     for (int i = 0; ok && i < l->ngroups; i++)
         resp.groups.v[i] = (struct kafka_listed_group){
@@ -310,9 +283,9 @@ int handle_list_groups(struct request *rq)
 {
     const struct kafka_list_groups_req *req = rq->body;
     const struct md_snapshot *md = request_metadata(rq);
-    int n = rq->api_version >= 4 ? count(req->states_filter.n) : 0;
+    int n = rq->api_version >= 4 ? request_count(req->states_filter.n) : 0;
     struct ctl_list_groups l = {.nstates = n,
-                                .states = alloc(rq, sizeof(*l.states) * (size_t)n)};
+                                .states = request_alloc(rq, sizeof(*l.states) * (size_t)n)};
 
     if (!l.states)
         return -ENOMEM;
@@ -327,7 +300,7 @@ int handle_list_groups(struct request *rq)
         return request_respond(rq, &resp);
     }
     for (int i = 0; i < n; i++)
-        if (cstr(rq, req->states_filter.v[i], &l.states[i]) < 0)
+        if (request_cstr(rq, req->states_filter.v[i], &l.states[i]) < 0)
             return -ENOMEM;
     ctl_begin(rq, CTL_LIST_GROUPS);
     rq->ctl.u.list_groups = l;
@@ -341,15 +314,15 @@ static void describe_groups_done(struct request *rq, struct ctl_msg *m);
 int handle_describe_groups(struct request *rq)
 {
     const struct kafka_describe_groups_req *req = rq->body;
-    int n = count(req->groups.n);
+    int n = request_count(req->groups.n);
     struct ctl_describe_groups d = {
-        .ngroups = n, .group_ids = alloc(rq, sizeof(*d.group_ids) * (size_t)n),
-        .groups = alloc(rq, sizeof(*d.groups) * (size_t)n)};
+        .ngroups = n, .group_ids = request_alloc(rq, sizeof(*d.group_ids) * (size_t)n),
+        .groups = request_alloc(rq, sizeof(*d.groups) * (size_t)n)};
 
     if (!d.group_ids || !d.groups)
         return -ENOMEM;
     for (int i = 0; i < n; i++)
-        if (cstr(rq, req->groups.v[i], &d.group_ids[i]) < 0)
+        if (request_cstr(rq, req->groups.v[i], &d.group_ids[i]) < 0)
             return -ENOMEM;
     ctl_begin(rq, CTL_DESCRIBE_GROUPS);
     rq->ctl.u.describe_groups = d;
@@ -360,7 +333,7 @@ static bool described(struct request *rq, struct kafka_described_group *r,
                       const struct ctl_described_group *d)
 {
     r->members.n = d->nmembers;
-    r->members.v = alloc(rq, sizeof(*r->members.v) * (size_t)d->nmembers);
+    r->members.v = request_alloc(rq, sizeof(*r->members.v) * (size_t)d->nmembers);
     if (!r->members.v)
         return false;
     for (int k = 0; k < d->nmembers; k++) {
@@ -385,7 +358,7 @@ static void describe_groups_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_describe_groups_resp_s, &resp);
     resp.groups.n = d->ngroups;
-    ok = (resp.groups.v = alloc(rq, sizeof(*resp.groups.v) * (size_t)d->ngroups));
+    ok = (resp.groups.v = request_alloc(rq, sizeof(*resp.groups.v) * (size_t)d->ngroups));
     for (int i = 0; ok && i < d->ngroups; i++) {
         const struct ctl_described_group *g = &d->groups[i];
         struct kafka_described_group *r = &resp.groups.v[i];
@@ -411,7 +384,7 @@ static void delete_groups_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_delete_groups_resp_s, &resp);
     resp.results.n = dl->ngroups;
-    ok = (resp.results.v = alloc(rq, sizeof(*resp.results.v) * (size_t)dl->ngroups));
+    ok = (resp.results.v = request_alloc(rq, sizeof(*resp.results.v) * (size_t)dl->ngroups));
     for (int i = 0; ok && i < dl->ngroups; i++)
         resp.results.v[i] = (struct kafka_group_error){
             .group_id = req->groups_names.v[i], .error_code = dl->errors[i]};
@@ -421,15 +394,15 @@ static void delete_groups_done(struct request *rq, struct ctl_msg *m)
 int handle_delete_groups(struct request *rq)
 {
     const struct kafka_delete_groups_req *req = rq->body;
-    int n = count(req->groups_names.n);
+    int n = request_count(req->groups_names.n);
     struct ctl_delete_groups dl = {
-        .ngroups = n, .group_ids = alloc(rq, sizeof(*dl.group_ids) * (size_t)n),
-        .errors = alloc(rq, sizeof(*dl.errors) * (size_t)n)};
+        .ngroups = n, .group_ids = request_alloc(rq, sizeof(*dl.group_ids) * (size_t)n),
+        .errors = request_alloc(rq, sizeof(*dl.errors) * (size_t)n)};
 
     if (!dl.group_ids || !dl.errors)
         return -ENOMEM;
     for (int i = 0; i < n; i++)
-        if (cstr(rq, req->groups_names.v[i], &dl.group_ids[i]) < 0)
+        if (request_cstr(rq, req->groups_names.v[i], &dl.group_ids[i]) < 0)
             return -ENOMEM;
     ctl_begin(rq, CTL_DELETE_GROUPS);
     rq->ctl.u.delete_groups = dl;

@@ -135,11 +135,9 @@ static int metadata_autocreate(struct request *rq)
         struct kstr name = req->topics.v[i].name;
         if (!topic_name_valid(name) || md_find_topic(md, name.p, (size_t)name.len))
             continue;
-        char *copy = kafka_arena_alloc(&rq->arena, (size_t)name.len + 1);
-        if (!copy)
+        const char *copy;
+        if (request_cstr(rq, name, &copy) < 0)
             return -ENOMEM;
-        memcpy(copy, name.p, (size_t)name.len);
-        copy[name.len] = '\0';
         specs[n++] = (struct ctl_topic_spec){ .name = copy, .num_partitions = -1,
                                               .replication_factor = -1 };
     }

@@ -23,32 +23,6 @@
 #define KERR_COORDINATOR_NOT_AVAILABLE 15
 #define FETCH_RETRIES 2
 
-static void *alloc(struct request *rq, size_t n)
-{
-    return kafka_arena_alloc(&rq->arena, n ? n : 1);
-}
-
-static int count(int32_t n)
-{
-    return n > 0 ? n : 0;
-}
-
-/* A NUL-terminated copy of s (NULL for null); a NUL inside becomes DEL. */
-static int cstr(struct request *rq, struct kstr s, const char **out)
-{
-    char *p;
-
-    *out = NULL;
-    if (s.len < 0)
-        return 0;
-    if (!(p = alloc(rq, (size_t)s.len + 1)))
-        return -ENOMEM;
-    for (int32_t i = 0; i < s.len; i++)
-        p[i] = s.p[i] ? s.p[i] : '\x7f';
-    p[s.len] = '\0';
-    *out = p;
-    return 0;
-}
 
 static void ctl_begin(struct request *rq, enum ctl_op op)
 {
@@ -87,7 +61,7 @@ static void respond(struct request *rq, const void *resp, bool ok)
 static bool topic_errors(struct request *rq, const struct ctl_offsets *c,
                          struct kafka_topic_partition_errors **out, int32_t *n)
 {
-    struct kafka_topic_partition_errors *v = alloc(rq, sizeof(*v) * (size_t)c->ntopics);
+    struct kafka_topic_partition_errors *v = request_alloc(rq, sizeof(*v) * (size_t)c->ntopics);
 
     *out = v;
     *n = c->ntopics;
@@ -95,7 +69,7 @@ static bool topic_errors(struct request *rq, const struct ctl_offsets *c,
         const struct ctl_offset_topic *ot = &c->topics[t];
         v[t].name = kstr_c(ot->name ? ot->name : "");
         v[t].partitions.n = ot->npartitions;
-        if (!(v[t].partitions.v = alloc(rq, sizeof(*v[t].partitions.v) *
+        if (!(v[t].partitions.v = request_alloc(rq, sizeof(*v[t].partitions.v) *
                                                 (size_t)ot->npartitions)))
             return false;
         for (int k = 0; k < ot->npartitions; k++)
@@ -121,21 +95,21 @@ static void offset_commit_done(struct request *rq, struct ctl_msg *m)
 int handle_offset_commit(struct request *rq)
 {
     const struct kafka_offset_commit_req *req = rq->body;
-    int nt = count(req->topics.n);
-    struct ctl_offset_topic *ts = alloc(rq, sizeof(*ts) * (size_t)nt);
+    int nt = request_count(req->topics.n);
+    struct ctl_offset_topic *ts = request_alloc(rq, sizeof(*ts) * (size_t)nt);
     struct ctl_offsets c = {.generation = req->generation_id_or_member_epoch,
                             .retention_ms = rq->api_version <= 4 ? req->retention_time_ms : -1,
                             .ntopics = nt, .topics = ts};
 
-    if (!ts || cstr(rq, req->group_id, &c.group_id) < 0 ||
-        cstr(rq, req->member_id, &c.member_id) < 0 ||
-        cstr(rq, req->group_instance_id, &c.instance_id) < 0)
+    if (!ts || request_cstr(rq, req->group_id, &c.group_id) < 0 ||
+        request_cstr(rq, req->member_id, &c.member_id) < 0 ||
+        request_cstr(rq, req->group_instance_id, &c.instance_id) < 0)
         return -ENOMEM;
     for (int t = 0; t < nt; t++) {
         const struct kafka_offset_commit_req_topic *rt = &req->topics.v[t];
-        int n = count(rt->partitions.n);
-        if (cstr(rq, rt->name, &ts[t].name) < 0 ||
-            !(ts[t].partitions = alloc(rq, sizeof(*ts[t].partitions) * (size_t)n)))
+        int n = request_count(rt->partitions.n);
+        if (request_cstr(rq, rt->name, &ts[t].name) < 0 ||
+            !(ts[t].partitions = request_alloc(rq, sizeof(*ts[t].partitions) * (size_t)n)))
             return -ENOMEM;
         ts[t].npartitions = n;
         for (int k = 0; k < n; k++) {
@@ -164,20 +138,20 @@ static int fetch_post(struct request *rq)
 {
     const struct kafka_offset_fetch_req *req = rq->body;
     bool all = req->topics.n < 0;
-    int nt = count(req->topics.n);
+    int nt = request_count(req->topics.n);
     size_t room = 1024;
     struct ctl_offsets c = {.ntopics = all ? -1 : nt};
 
-    if (cstr(rq, req->group_id, &c.group_id) < 0)
+    if (request_cstr(rq, req->group_id, &c.group_id) < 0)
         return -ENOMEM;
     if (!all) {
-        if (!(c.topics = alloc(rq, sizeof(*c.topics) * (size_t)nt)))
+        if (!(c.topics = request_alloc(rq, sizeof(*c.topics) * (size_t)nt)))
             return -ENOMEM;
         for (int t = 0; t < nt; t++) {
             const struct kafka_offset_fetch_req_topic *rt = &req->topics.v[t];
-            int n = count(rt->partition_indexes.n);
-            if (cstr(rq, rt->name, &c.topics[t].name) < 0 ||
-                !(c.topics[t].partitions = alloc(rq, sizeof(*c.topics[t].partitions) *
+            int n = request_count(rt->partition_indexes.n);
+            if (request_cstr(rq, rt->name, &c.topics[t].name) < 0 ||
+                !(c.topics[t].partitions = request_alloc(rq, sizeof(*c.topics[t].partitions) *
                                                          (size_t)n)))
                 return -ENOMEM;
             c.topics[t].npartitions = n;
@@ -231,13 +205,13 @@ static void offset_fetch_done(struct request *rq, struct ctl_msg *m)
     kafka_defaults(&kafka_offset_fetch_resp_s, &resp);
     resp.error_code = c->need > 0 ? KERR_COORDINATOR_NOT_AVAILABLE : c->error;
     resp.topics.n = c->ntopics > 0 ? c->ntopics : 0;
-    ok = (resp.topics.v = alloc(rq, sizeof(*resp.topics.v) * (size_t)resp.topics.n));
+    ok = (resp.topics.v = request_alloc(rq, sizeof(*resp.topics.v) * (size_t)resp.topics.n));
     for (int t = 0; ok && t < resp.topics.n; t++) {
         const struct ctl_offset_topic *ot = &c->topics[t];
         struct kafka_offset_fetch_resp_topic *rt = &resp.topics.v[t];
         rt->name = kstr_c(ot->name ? ot->name : "");
         rt->partitions.n = ot->npartitions;
-        if (!(rt->partitions.v = alloc(rq, sizeof(*rt->partitions.v) *
+        if (!(rt->partitions.v = request_alloc(rq, sizeof(*rt->partitions.v) *
                                                (size_t)ot->npartitions))) {
             ok = false;
             break;
@@ -275,17 +249,17 @@ static void offset_delete_done(struct request *rq, struct ctl_msg *m)
 int handle_offset_delete(struct request *rq)
 {
     const struct kafka_offset_delete_req *req = rq->body;
-    int nt = count(req->topics.n);
-    struct ctl_offset_topic *ts = alloc(rq, sizeof(*ts) * (size_t)nt);
+    int nt = request_count(req->topics.n);
+    struct ctl_offset_topic *ts = request_alloc(rq, sizeof(*ts) * (size_t)nt);
     struct ctl_offsets c = {.ntopics = nt, .topics = ts};
 
-    if (!ts || cstr(rq, req->group_id, &c.group_id) < 0)
+    if (!ts || request_cstr(rq, req->group_id, &c.group_id) < 0)
         return -ENOMEM;
     for (int t = 0; t < nt; t++) {
         const struct kafka_offset_delete_topic *rt = &req->topics.v[t];
-        int n = count(rt->partitions.n);
-        if (cstr(rq, rt->name, &ts[t].name) < 0 ||
-            !(ts[t].partitions = alloc(rq, sizeof(*ts[t].partitions) * (size_t)n)))
+        int n = request_count(rt->partitions.n);
+        if (request_cstr(rq, rt->name, &ts[t].name) < 0 ||
+            !(ts[t].partitions = request_alloc(rq, sizeof(*ts[t].partitions) * (size_t)n)))
             return -ENOMEM;
         ts[t].npartitions = n;
         for (int k = 0; k < n; k++)

@@ -184,6 +184,26 @@ int request_post_ctl(struct request *rq, request_ctl_done done)
     return 0;
 }
 
+void *request_alloc(struct request *rq, size_t n)
+{
+    return kafka_arena_alloc(&rq->arena, n ? n : 1);
+}
+
+int request_cstr(struct request *rq, struct kstr s, const char **out)
+{
+    *out = NULL;
+    if (s.len < 0)
+        return 0;
+    char *p = request_alloc(rq, (size_t)s.len + 1);
+    if (!p)
+        return -ENOMEM;
+    for (int32_t i = 0; i < s.len; i++)
+        p[i] = s.p[i] ? s.p[i] : '\x7f';
+    p[s.len] = '\0';
+    *out = p;
+    return 0;
+}
+
 const struct md_snapshot *request_metadata(const struct request *rq)
 {
     return rq->shard->md;

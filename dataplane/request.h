@@ -58,6 +58,22 @@ int request_post_ctl(struct request *rq, request_ctl_done done);
  * own arena. Returns 0 or -ENOMEM. */
 int request_ctl_arena(struct request *rq, size_t len);
 
+/* Zeroed memory from the request's arena (a valid pointer for n == 0);
+ * NULL when the arena is full. */
+void *request_alloc(struct request *rq, size_t n);
+
+/* A NUL-terminated copy of s in the request's arena; *out is NULL for a
+ * null string. A NUL byte inside s becomes DEL, which no topic name,
+ * group id or config value accepts, so it cannot cut a name short.
+ * Returns 0 or -ENOMEM. */
+int request_cstr(struct request *rq, struct kstr s, const char **out);
+
+/* A decoded array's element count, 0 for a null array. */
+static inline int request_count(int32_t n)
+{
+    return n > 0 ? n : 0;
+}
+
 /* The metadata snapshot the shard currently uses (never NULL once the
  * shard serves). */
 const struct md_snapshot *request_metadata(const struct request *rq);
