@@ -188,7 +188,8 @@ static void offset_fetch_done(struct request *rq, struct ctl_msg *m)
     if (c->need > 0 && tries < FETCH_RETRIES) {
         /* Again with a bigger arena; the names and partitions asked stay. */
         const struct kafka_offset_fetch_req *req = rq->body;
-        struct ctl_offsets again = *c;
+        struct ctl_offsets again = *c;    /* c is rq->ctl's: cleared below */
+        size_t need = c->need;
         p->state = (void *)(tries + 1);
         again.need = 0;
         again.error = 0;
@@ -198,7 +199,7 @@ static void offset_fetch_done(struct request *rq, struct ctl_msg *m)
         }
         ctl_begin(rq, CTL_OFFSET_FETCH);
         rq->ctl.u.offsets = again;
-        if (answer_arena(rq, c->need) < 0 || request_post_ctl(rq, offset_fetch_done) < 0)
+        if (answer_arena(rq, need) < 0 || request_post_ctl(rq, offset_fetch_done) < 0)
             conn_close(rq->conn, "no memory for an OffsetFetch answer");
         return;
     }
