@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -369,7 +370,29 @@ def kill_rounds(ctx, mode, topic, group, kills):
                 for (s, p, n) in x.commits:
                     nxt[p] = max(nxt.get(p, 0), n)
             return all(nxt.get(p, 0) >= ends[p] for p in range(P))
-        wait_for(finished, WAIT * 2, "the group to commit the end of every partition", [w])
+
+        # A worker SIGKILLed between a commit and its report of it leaves
+        # the workers' stdout short of the truth, and the last worker then
+        # has nothing to read on that partition: ask the coordinator too.
+        from confluent_kafka import Consumer, TopicPartition
+        probe = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group,
+                          "enable.auto.commit": False})
+        try:
+            def broker_done():
+                got = probe.committed([TopicPartition(topic, p) for p in range(P)], timeout=10)
+                return all(tp.offset >= ends[tp.partition] for tp in got)
+            deadline = time.monotonic() + WAIT * 2
+            while True:
+                with EVT:
+                    if EVT.wait_for(finished, timeout=1.0):
+                        break
+                if broker_done():
+                    break
+                if time.monotonic() > deadline:
+                    fail(f"timed out after {WAIT * 2}s waiting for the group to commit the end "
+                         f"of every partition\n" + w.diag())
+        finally:
+            probe.close()
         w.close()
     finally:
         stop_all(done)
