@@ -10,6 +10,7 @@ PACKAGES=(
   librdkafka-dev kcat python3-kafka python3-confluent-kafka
   zlib1g-dev libsnappy-dev libzstd-dev
   valgrind
+  redis-server libhiredis-dev nats-server libnats-dev python3-matplotlib
 )
 
 missing=()
