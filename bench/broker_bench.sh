@@ -13,7 +13,8 @@
 # It builds nothing: build/ must hold sluiced and bench/{kafka_bench,
 # native_produce,native_fetch,loopback_bw} (meson compile -C build).
 #
-# Phases, each on its own topic (num.partitions=N, auto-created):
+# Phases, each on its own topic of N partitions (kafka_bench and
+# native_produce create it with --partitions N; num.partitions=N as well):
 #   broker flush.policy=os:
 #     produce_{100b,1k}_acks1        kafka_bench, acks=1
 #     produce_{100b,1k}_acksall_os   kafka_bench, acks=all, no fsync
@@ -197,10 +198,13 @@ stop_broker() {
     rm -rf "$tmp/data-$name"
 }
 
-# A key of the last RESULT line of a tool's output.
+# A key of the last RESULT line of a tool's output; numbers the tools
+# print with an exponent (loadgen's %g: msgs_s=2.23457e+06) come out plain.
 result_of() {
     awk -v k="$2" '/^RESULT /{line=$0} END{n=split(line,f," ");
-        for(i=2;i<=n;i++){split(f[i],kv,"="); if(kv[1]==k){print kv[2]; exit}}}' "$1"
+        for(i=2;i<=n;i++){split(f[i],kv,"="); if(kv[1]==k){v=kv[2];
+            if (v ~ /^[0-9.]+[eE][-+]?[0-9]+$/) v=sprintf("%.10g", v+0);
+            print v; exit}}}' "$1"
 }
 
 # prewarm BYTES: writes and deletes a scratch file of BYTES (+10%) next to
@@ -308,28 +312,36 @@ echo "   data and logs in $tmp"
 # ---- broker with flush.policy=os ----------------------------------------
 if start_broker os os; then
     prewarm $(($n100 * 100))
-    phase produce_100b_acks1 "$kb" produce --bootstrap "$bootstrap" --topic p100-acks1 \
+    phase produce_100b_acks1 "$kb" --mode produce --target "$bootstrap" \
+        --partitions "$parts" --topic p100-acks1 \
         --count $n100 --size 100 --acks 1 --seconds $tool_s
     prewarm $(($n1k * 1024))
-    phase produce_1k_acks1 "$kb" produce --bootstrap "$bootstrap" --topic p1k-acks1 \
+    phase produce_1k_acks1 "$kb" --mode produce --target "$bootstrap" \
+        --partitions "$parts" --topic p1k-acks1 \
         --count $n1k --size 1024 --acks 1 --seconds $tool_s
     prewarm $(($n100 * 100))
-    phase produce_100b_acksall_os "$kb" produce --bootstrap "$bootstrap" --topic p100-acksall \
+    phase produce_100b_acksall_os "$kb" --mode produce --target "$bootstrap" \
+        --partitions "$parts" --topic p100-acksall \
         --count $n100 --size 100 --acks all --seconds $tool_s
     prewarm $(($n1k * 1024))
-    phase produce_1k_acksall_os "$kb" produce --bootstrap "$bootstrap" --topic p1k-acksall \
+    phase produce_1k_acksall_os "$kb" --mode produce --target "$bootstrap" \
+        --partitions "$parts" --topic p1k-acksall \
         --count $n1k --size 1024 --acks all --seconds $tool_s
     prewarm $(($nat100 * 100))
-    phase native_100b_acks1 "$np" --bootstrap "$bootstrap" --topic n100-acks1 \
+    phase native_100b_acks1 "$np" --target "$bootstrap" \
+        --partitions "$parts" --topic n100-acks1 \
         --count $nat100 --size 100 --acks 1 --seconds $nat_s
     prewarm $(($nat1k * 1024))
-    phase native_1k_acks1 "$np" --bootstrap "$bootstrap" --topic n1k-acks1 \
+    phase native_1k_acks1 "$np" --target "$bootstrap" \
+        --partitions "$parts" --topic n1k-acks1 \
         --count $nat1k --size 1024 --acks 1 --seconds $nat_s
     prewarm $(($nat100 * 100))
-    phase native_100b_acksall_os "$np" --bootstrap "$bootstrap" --topic n100-acksall \
+    phase native_100b_acksall_os "$np" --target "$bootstrap" \
+        --partitions "$parts" --topic n100-acksall \
         --count $nat100 --size 100 --acks all --seconds $nat_s
     prewarm $(($nat1k * 1024))
-    phase native_1k_acksall_os "$np" --bootstrap "$bootstrap" --topic n1k-acksall \
+    phase native_1k_acksall_os "$np" --target "$bootstrap" \
+        --partitions "$parts" --topic n1k-acksall \
         --count $nat1k --size 1024 --acks all --seconds $nat_s
     # Consumers and the machine's limit, interleaved (loopback, consumers,
     # loopback, ...) so that a noisy minute hurts both sides of a ratio
@@ -340,13 +352,13 @@ if start_broker os os; then
     f100=${R[native_100b_acks1.msgs]:-0} f1k=${R[native_1k_acks1.msgs]:-0}
     for r in $(seq 1 $reps); do
         phase loopback_r$r "$lb" "${lb_args[@]}"
-        [ "${c100:-0}" -gt 0 ] && phase consume_100b_r$r "$kb" consume --bootstrap "$bootstrap" \
+        [ "${c100:-0}" -gt 0 ] && phase consume_100b_r$r "$kb" --mode consume --target "$bootstrap" \
             --topic p100-acks1 --count "$c100" --size 100 --seconds $tool_s
-        [ "${c1k:-0}" -gt 0 ] && phase consume_1k_r$r "$kb" consume --bootstrap "$bootstrap" \
+        [ "${c1k:-0}" -gt 0 ] && phase consume_1k_r$r "$kb" --mode consume --target "$bootstrap" \
             --topic p1k-acks1 --count "$c1k" --size 1024 --seconds $tool_s
-        [ "${f100:-0}" -gt 0 ] && phase fetch_100b_r$r "$nf" --bootstrap "$bootstrap" \
+        [ "${f100:-0}" -gt 0 ] && phase fetch_100b_r$r "$nf" --mode consume --target "$bootstrap" \
             --topic n100-acks1 --count "$f100" --size 100 --seconds $tool_s $crc_arg
-        [ "${f1k:-0}" -gt 0 ] && phase fetch_1k_r$r "$nf" --bootstrap "$bootstrap" \
+        [ "${f1k:-0}" -gt 0 ] && phase fetch_1k_r$r "$nf" --mode consume --target "$bootstrap" \
             --topic n1k-acks1 --count "$f1k" --size 1024 --seconds $tool_s $crc_arg
     done
     for p in consume_100b consume_1k fetch_100b fetch_1k; do
@@ -367,24 +379,28 @@ aggregate loopback
 # ---- broker with flush.policy=always ------------------------------------
 if start_broker always always; then
     prewarm $(($n100 * 100))
-    phase produce_100b_acksall_always "$kb" produce --bootstrap "$bootstrap" --topic p100-acksall \
+    phase produce_100b_acksall_always "$kb" --mode produce --target "$bootstrap" \
+        --partitions "$parts" --topic p100-acksall \
         --count $n100 --size 100 --acks all --seconds $tool_s
     prewarm $(($n1k * 1024))
-    phase produce_1k_acksall_always "$kb" produce --bootstrap "$bootstrap" --topic p1k-acksall \
+    phase produce_1k_acksall_always "$kb" --mode produce --target "$bootstrap" \
+        --partitions "$parts" --topic p1k-acksall \
         --count $n1k --size 1024 --acks all --seconds $tool_s
     prewarm $(($nat100 * 100))
-    phase native_100b_acksall_always "$np" --bootstrap "$bootstrap" --topic n100-acksall \
+    phase native_100b_acksall_always "$np" --target "$bootstrap" \
+        --partitions "$parts" --topic n100-acksall \
         --count $nat100 --size 100 --acks all --seconds $nat_s
     prewarm $(($nat1k * 1024))
-    phase native_1k_acksall_always "$np" --bootstrap "$bootstrap" --topic n1k-acksall \
+    phase native_1k_acksall_always "$np" --target "$bootstrap" \
+        --partitions "$parts" --topic n1k-acksall \
         --count $nat1k --size 1024 --acks all --seconds $nat_s
     stop_broker always
 fi
 
 # ---- the client's ceiling: librdkafka against its own mock cluster --------
-phase mock_100b_acks1 "$kb" produce --mock --partitions "$parts" --topic m100 \
+phase mock_100b_acks1 "$kb" --mode produce --mock --partitions "$parts" --topic m100 \
     --count $n100 --size 100 --acks 1 --seconds $tool_s
-phase mock_1k_acks1 "$kb" produce --mock --partitions "$parts" --topic m1k \
+phase mock_1k_acks1 "$kb" --mode produce --mock --partitions "$parts" --topic m1k \
     --count $n1k --size 1024 --acks 1 --seconds $tool_s
 
 # ---- report ---------------------------------------------------------------

@@ -1,68 +1,88 @@
-/* kafka_bench.c - produce and consume rates of a real Kafka client
- * (librdkafka) against a broker, or against librdkafka's in-process mock
- * cluster as the client's own ceiling.
+/* kafka_bench.c - a real Kafka client (librdkafka: what users run) against
+ * the broker, or against librdkafka's in-process mock cluster as the
+ * client's own reference. Owns the three librdkafka workloads; options,
+ * pacing, stamps, histograms and the RESULT line are loadgen.h's.
  *
- *   kafka_bench produce --bootstrap H:P --topic T --count N --size S --acks 1|all
- *   kafka_bench consume --bootstrap H:P --topic T --count N [--size S]
- *   kafka_bench produce --mock --partitions P ...   (the mock cluster)
+ *   kafka_bench --mode produce --target H:P --topic T --partitions N
+ *               --count C --size S [--acks 1|all|0] [--linger-ms 5]
+ *   kafka_bench --mode consume --target H:P --topic T --count C --size S
+ *   kafka_bench --mode latency --target H:P --topic T --partitions N
+ *               --size S --rate R --seconds D [--warmup W] [--acks all]
+ *               [--linger-ms 0] [--hist-out PREFIX]
+ *   kafka_bench --mock [--mock-brokers B] ...   the in-process mock cluster
  *
- * produce  N messages of S bytes, no key, one shared payload buffer passed
- *          without RD_KAFKA_MSG_F_COPY (the client copies nothing but what
- *          it puts on the wire), linger.ms=5, batch.size ~1 MB, compression
- *          none, a queue of 1M messages. Timed from the first produce call
- *          to the last delivery report. Every delivery report is checked;
- *          failed ones are counted (errors=) and not in the rate.
- * consume  assign() every partition of T from the beginning (a group.id is
- *          set because librdkafka wants one for assign(), but nothing joins
- *          or commits), read until N messages, large fetches. Timed from
- *          the assign() to the Nth message. Checks that no error is
- *          returned, that offsets are contiguous per partition (gaps= and
- *          dups= count otherwise) and, with --size, every value's length.
+ * The topic: against a broker it is created with --partitions partitions
+ * (replication 1) through the Admin API (CreateTopics) unless it exists,
+ * then its metadata is requested until every partition has a leader; the
+ * partition count it really has is used and reported. With --mock the
+ * mock cluster gets the topic with --partitions partitions.
  *
- * Before either, the topic's metadata is requested until every partition
- * has a leader (this auto-creates the topic on a broker that does so).
- * Rates: msgs/s, and MB/s of message values (10^6 bytes). Every loop is
- * bounded by --seconds (then the run reports time_limited=1), and the final
- * flush or drain by FLUSH_TIMEOUT_S.
+ * produce  C messages of S bytes, no key, one shared payload buffer passed
+ *          without RD_KAFKA_MSG_F_COPY, linger.ms=5, batch.size ~1 MB,
+ *          compression none, a queue of 10M messages. Timed from the first
+ *          produce call to the last delivery report; failed reports are
+ *          counted (errors=) and not in the rate.
+ * consume  assign() every partition from the beginning (a group.id is set
+ *          because librdkafka wants one for assign(), but nothing joins or
+ *          commits), read until C messages, large fetches. Timed from the
+ *          assign() to the Cth message. Offsets must be contiguous per
+ *          partition (gaps= and dups= count otherwise) and every value S
+ *          bytes long (bad_size=). With --mock the mock is filled first.
+ * latency  open loop at R msgs/s for D s (loadgen.h): message i is due at
+ *          start + i/R, stamped with that intended time and i, copied
+ *          (RD_KAFKA_MSG_F_COPY) to partition i % N; linger.ms=0 unless
+ *          --linger-ms, Nagle off. Delivery reports are served by a
+ *          dedicated poller thread blocked in rd_kafka_poll(), not between
+ *          sends: at low rates the sender sleeps up to 1/R between
+ *          messages, and a report waiting for it would add that to the
+ *          ack latency. A consumer on its own thread tails the topic from
+ *          each partition's high watermark, queried and assigned before
+ *          the first send (fetch.wait.max.ms=10, fetch.min.bytes=1).
+ *          Histograms (the first --warmup seconds not recorded): ack =
+ *          delivery report - intended, e2e = consumed - intended, lag =
+ *          actual send - intended. Everything must be acked and consumed
+ *          within LG_DRAIN_GRACE_S of the last intended time for kept_up=1.
  *
- * The last line printed is machine-readable:
- *   RESULT mode=produce msgs=... bytes=... secs=... msgs_s=... mb_s=...
- *          errors=... client_cpu_s=... time_limited=0|1 ...
- * The exit status is 0 only if N messages went through with no error.
+ * --window is not used: librdkafka pipelines on its own. Every loop is
+ * bounded (--seconds; the final flush or drain by FLUSH_TIMEOUT_S or the
+ * grace). The last line printed is the RESULT line (loadgen.h), system=
+ * kafka or kafka-mock. Exit status 0 only if produce/consume moved C
+ * messages with no error, or latency saw no error (kept_up=0 is not one).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "loadgen.h"
+
 #define METADATA_TIMEOUT_S 20.0
+#define ADMIN_TIMEOUT_MS 15000
+#define WATERMARK_TIMEOUT_MS 5000
 #define FLUSH_TIMEOUT_S 60.0
 #define CONSUME_BATCH 4096
-#define MAX_PARTITIONS 1024
+#define TAIL_BATCH 1024
+#define SEND_BATCH 1024           /* latency: most messages per pace wait */
+#define QUEUE_FULL_WAIT_NS 100000
+#define PACE_START_DELAY_NS 50000000ull  /* threads up before message 0 */
+#define MAX_PARTITIONS 4096
 #define MAX_ERRORS_SHOWN 5
 #define MB 1e6
 
-struct opts {
-    const char *mode;          /* "produce" / "consume" */
-    const char *bootstrap;
-    const char *topic;
-    uint64_t count;
-    size_t size;               /* 0 for consume: any size */
-    const char *acks;          /* "1" / "all" / "0" */
-    double seconds;
+struct kafka_opts {
+    struct lg_opts lg;
+    const char *acks;          /* "1" / "all" / "-1" / "0" */
     bool mock;
     int mock_brokers;
-    int partitions;            /* mock only: partitions of the topic */
-    bool verbose;
+    int linger_ms;             /* -1: the mode's default */
 };
 
 struct result {
@@ -77,30 +97,92 @@ struct result {
     int partitions;
 };
 
-static double mono_s(void)
+/* ---- options ----------------------------------------------------------- */
+
+enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS };
+
+static const struct option kafka_longopts[] = {
+    { "acks", required_argument, NULL, OPT_ACKS },
+    { "mock", no_argument, NULL, OPT_MOCK },
+    { "mock-brokers", required_argument, NULL, OPT_MOCK_BROKERS },
+    { "linger-ms", required_argument, NULL, OPT_LINGER_MS },
+    { NULL, 0, NULL, 0 },
+};
+
+static const char kafka_usage[] =
+    "  --acks 1|all|0     produce, latency (default 1)\n"
+    "  --linger-ms N      produce default 5, latency default 0\n"
+    "  --mock             against librdkafka's in-process mock cluster\n"
+    "  --mock-brokers N   its brokers (default 1)\n";
+
+static int take_kafka_opt(int code, const char *arg, void *ctx)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    struct kafka_opts *ko = ctx;
+    uint64_t v;
+
+    switch (code) {
+    case OPT_ACKS:
+        if (strcmp(arg, "1") && strcmp(arg, "all") && strcmp(arg, "-1") &&
+            strcmp(arg, "0"))
+            return -1;
+        ko->acks = arg;
+        return 0;
+    case OPT_MOCK:
+        ko->mock = true;
+        return 0;
+    case OPT_MOCK_BROKERS:
+        if (lg_parse_count(arg, &v) || v < 1 || v > 16)
+            return -1;
+        ko->mock_brokers = (int)v;
+        return 0;
+    case OPT_LINGER_MS:
+        if (lg_parse_count(arg, &v) || v > 900000)
+            return -1;
+        ko->linger_ms = (int)v;
+        return 0;
+    default:
+        return -1;
+    }
 }
 
-static double cpu_s(void)
+static int parse_opts(int argc, char **argv, struct kafka_opts *ko)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    const struct lg_extra extra = { kafka_longopts, take_kafka_opt, ko,
+                                    kafka_usage };
+
+    *ko = (struct kafka_opts){ .acks = "1", .mock_brokers = 1, .linger_ms = -1 };
+    return lg_opts_parse("kafka_bench", argc, argv, &ko->lg, &extra);
 }
+
+static bool mode_is(const struct kafka_opts *ko, const char *mode)
+{
+    return !strcmp(ko->lg.mode, mode);
+}
+
+static const char *acks_name(const char *acks)
+{
+    return !strcmp(acks, "-1") ? "all" : acks;
+}
+
+/* ---- librdkafka plumbing ----------------------------------------------- */
 
 static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *val)
 {
     char err[512];
-    if (rd_kafka_conf_set(conf, key, val, err, sizeof(err)) !=
-        RD_KAFKA_CONF_OK) {
+
+    if (rd_kafka_conf_set(conf, key, val, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "kafka_bench: %s=%s: %s\n", key, val, err);
         return -1;
     }
     return 0;
+}
+
+static int conf_set_int(rd_kafka_conf_t *conf, const char *key, int val)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%d", val);
+    return conf_set(conf, key, buf);
 }
 
 /* librdkafka's log lines go to stderr, prefixed, so a failing run says
@@ -120,66 +202,189 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-static rd_kafka_conf_t *conf_common(const struct opts *o)
+static rd_kafka_conf_t *conf_common(const struct kafka_opts *ko)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (conf_set(conf, "bootstrap.servers", o->bootstrap) ||
+
+    if (conf_set(conf, "bootstrap.servers", ko->lg.target) ||
         conf_set(conf, "client.id", "kafka_bench") ||
-        conf_set(conf, "log_level", o->verbose ? "7" : "4"))
-        goto err;
+        conf_set(conf, "log_level", ko->lg.verbose ? "7" : "4")) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
     return conf;
-err:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
 }
 
-/* Asks for T's metadata until it exists and every partition has a
- * leader. Returns the partition count, or -1. */
+/* Takes conf (destroyed on failure too). */
+static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf)
+{
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+
+    if (!rk) {
+        fprintf(stderr, "kafka_bench: rd_kafka_new: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+/* ---- the topic --------------------------------------------------------- */
+
+static rd_kafka_event_t *admin_create(rd_kafka_t *rk, rd_kafka_NewTopic_t *nt,
+                                      rd_kafka_queue_t *q)
+{
+    char errstr[512];
+    rd_kafka_AdminOptions_t *ao =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_event_t *ev = NULL;
+
+    if (!ao)
+        return NULL;
+    if (rd_kafka_AdminOptions_set_request_timeout(ao, ADMIN_TIMEOUT_MS, errstr,
+                                                  sizeof(errstr)) ||
+        rd_kafka_AdminOptions_set_operation_timeout(ao, ADMIN_TIMEOUT_MS, errstr,
+                                                    sizeof(errstr))) {
+        fprintf(stderr, "kafka_bench: admin options: %s\n", errstr);
+    } else {
+        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+        /* The request's own timeout ends it before this one. */
+        ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+        if (!ev)
+            fprintf(stderr, "kafka_bench: no CreateTopics result\n");
+    }
+    rd_kafka_AdminOptions_destroy(ao);
+    return ev;
+}
+
+/* The error of a CreateTopics result event for its one topic. */
+static rd_kafka_resp_err_t create_result(rd_kafka_event_t *ev, const char **msg)
+{
+    const rd_kafka_CreateTopics_result_t *res;
+    const rd_kafka_topic_result_t **topics;
+    size_t n = 0;
+
+    *msg = rd_kafka_event_error_string(ev);
+    if (rd_kafka_event_error(ev))
+        return rd_kafka_event_error(ev);
+    res = rd_kafka_event_CreateTopics_result(ev);
+    topics = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    if (n != 1)
+        return RD_KAFKA_RESP_ERR__BAD_MSG;
+    *msg = rd_kafka_topic_result_error_string(topics[0]);
+    return rd_kafka_topic_result_error(topics[0]);
+}
+
+/* Creates topic with `partitions` partitions, replication 1, unless it
+ * exists already. Returns 0 or -1. */
+static int create_topic(rd_kafka_t *rk, const char *topic, int partitions)
+{
+    char errstr[512];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = NULL;
+    int rc = -1;
+
+    if (!nt) {
+        fprintf(stderr, "kafka_bench: topic %s: %s\n", topic, errstr);
+        goto out;
+    }
+    ev = admin_create(rk, nt, q);
+    if (ev) {
+        const char *msg;
+        rd_kafka_resp_err_t err = create_result(ev, &msg);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            printf("  created topic %s with %d partitions\n", topic, partitions);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+            err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            rc = 0;
+        else
+            fprintf(stderr, "kafka_bench: CreateTopics %s: %s%s%s\n", topic,
+                    rd_kafka_err2name(err), msg ? ": " : "", msg ? msg : "");
+        rd_kafka_event_destroy(ev);
+    }
+out:
+    if (nt)
+        rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+/* The partition count if every partition of md's one topic has a leader,
+ * else -1 and *why. */
+static int leaders_ready(const struct rd_kafka_metadata *md, const char **why)
+{
+    const struct rd_kafka_metadata_topic *t = &md->topics[0];
+
+    if (md->topic_cnt != 1) {
+        *why = "no such topic in the answer";
+        return -1;
+    }
+    if (t->err) {
+        *why = rd_kafka_err2str(t->err);
+        return -1;
+    }
+    if (t->partition_cnt <= 0) {
+        *why = "no partitions";
+        return -1;
+    }
+    for (int i = 0; i < t->partition_cnt; i++)
+        if (t->partitions[i].leader < 0 || t->partitions[i].err) {
+            *why = "a partition without leader";
+            return -1;
+        }
+    return t->partition_cnt;
+}
+
+/* Asks for the topic's metadata until every partition has a leader.
+ * Returns the partition count, or -1. */
 static int wait_topic(rd_kafka_t *rk, const char *topic)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    double t0 = mono_s();
-    int n = -1;
+    double t0 = lg_now_s();
     const char *why = "no answer";
+    int n = -1;
 
     if (!rkt)
         return -1;
-    while (mono_s() - t0 < METADATA_TIMEOUT_S) {
+    while (n < 0 && lg_now_s() - t0 < METADATA_TIMEOUT_S) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 2000);
         if (err) {
             why = rd_kafka_err2str(err);
-            continue;      /* rd_kafka_metadata waited up to 2 s */
+            continue;          /* rd_kafka_metadata waited up to 2 s */
         }
-        if (md->topic_cnt == 1 && !md->topics[0].err &&
-            md->topics[0].partition_cnt > 0) {
-            const struct rd_kafka_metadata_topic *t = &md->topics[0];
-            bool leaders = true;
-            for (int i = 0; i < t->partition_cnt; i++)
-                if (t->partitions[i].leader < 0 || t->partitions[i].err)
-                    leaders = false;
-            if (leaders) {
-                n = t->partition_cnt;
-                rd_kafka_metadata_destroy(md);
-                break;
-            }
-            why = "a partition without leader";
-        } else if (md->topic_cnt == 1 && md->topics[0].err) {
-            why = rd_kafka_err2str(md->topics[0].err);
-        } else {
-            why = "no partitions";
-        }
+        n = leaders_ready(md, &why);
         rd_kafka_metadata_destroy(md);
-        /* A topic being created: ask again shortly (bounded by the loop). */
-        struct timespec ts = { 0, 100 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        if (n < 0)             /* being created: ask again shortly */
+            lg_sleep_until_ns(lg_now_ns() + 100000000ull);
     }
     rd_kafka_topic_destroy(rkt);
     if (n < 0)
         fprintf(stderr, "kafka_bench: topic %s not ready after %.0f s: %s\n",
                 topic, METADATA_TIMEOUT_S, why);
+    return n;
+}
+
+/* Creates the topic on a real broker, then waits for its leaders. Returns
+ * the partition count it has, or -1. */
+static int prepare_topic(rd_kafka_t *rk, const struct kafka_opts *ko)
+{
+    int n;
+
+    if (!ko->mock && create_topic(rk, ko->lg.topic, ko->lg.partitions))
+        return -1;
+    n = wait_topic(rk, ko->lg.topic);
+    if (n > MAX_PARTITIONS) {
+        fprintf(stderr, "kafka_bench: %d partitions, at most %d\n", n,
+                MAX_PARTITIONS);
+        return -1;
+    }
+    if (n > 0 && n != ko->lg.partitions)
+        printf("  topic %s exists with %d partitions (not %d): using %d\n",
+               ko->lg.topic, n, ko->lg.partitions, n);
     return n;
 }
 
@@ -196,6 +401,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque)
 {
     struct dr_state *st = opaque;
+
     (void)rk;
     if (m->err) {
         if (st->errors < MAX_ERRORS_SHOWN)
@@ -206,101 +412,131 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         st->delivered++;
         st->bytes += m->len;
     }
-    st->t_last = mono_s();
+    st->t_last = lg_now_s();
 }
 
-static int run_produce(const struct opts *o, struct result *res)
+static rd_kafka_t *producer_new(const struct kafka_opts *ko, int linger_ms,
+                                bool low_latency, void *opaque,
+                                void (*dr)(rd_kafka_t *, const rd_kafka_message_t *,
+                                           void *))
 {
-    struct dr_state st = { 0 };
-    char errstr[512];
-    rd_kafka_t *rk = NULL;
-    rd_kafka_topic_t *rkt = NULL;
-    uint8_t *payload = NULL;
-    int rc = -1;
+    rd_kafka_conf_t *conf = conf_common(ko);
 
-    rd_kafka_conf_t *conf = conf_common(o);
     if (!conf)
-        return -1;
-    if (conf_set(conf, "acks", o->acks) ||
-        conf_set(conf, "linger.ms", "5") ||
+        return NULL;
+    if (conf_set(conf, "acks", ko->acks) ||
+        conf_set_int(conf, "linger.ms", ko->linger_ms >= 0 ? ko->linger_ms : linger_ms) ||
         conf_set(conf, "batch.size", "1000000") ||
-        conf_set(conf, "queue.buffering.max.messages", "1000000") ||
+        conf_set(conf, "queue.buffering.max.messages", "10000000") ||
         conf_set(conf, "queue.buffering.max.kbytes", "2097151") ||
         conf_set(conf, "compression.type", "none") ||
-        conf_set(conf, "message.timeout.ms", "120000")) {
+        conf_set(conf, "message.timeout.ms", "120000") ||
+        (low_latency && conf_set(conf, "socket.nagle.disable", "true"))) {
         rd_kafka_conf_destroy(conf);
-        return -1;
+        return NULL;
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, &st);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        fprintf(stderr, "kafka_bench: rd_kafka_new: %s\n", errstr);
-        return -1;
-    }
-    res->partitions = wait_topic(rk, o->topic);
-    if (res->partitions < 0)
-        goto out;
-    rkt = rd_kafka_topic_new(rk, o->topic, NULL);
-    payload = malloc(o->size ? o->size : 1);
-    if (!rkt || !payload)
-        goto out;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    return client_new(RD_KAFKA_PRODUCER, conf);
+}
+
+static uint8_t *random_payload(size_t size)
+{
+    uint8_t *p = malloc(size ? size : 1);
     uint64_t seed = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < o->size; i++) {
+
+    for (size_t i = 0; p && i < size; i++) {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        payload[i] = (uint8_t)seed;
+        p[i] = (uint8_t)seed;
     }
+    return p;
+}
 
-    double t0 = mono_s(), deadline = t0 + o->seconds;
+/* Queues `count` messages as fast as the queue takes them, bounded by
+ * deadline. Returns how many were queued, or -1 on a produce error. */
+static int64_t produce_all(rd_kafka_t *rk, rd_kafka_topic_t *rkt,
+                           const uint8_t *payload, const struct lg_opts *o,
+                           double deadline, bool *time_limited)
+{
     uint64_t sent = 0;
+
     while (sent < o->count) {
         /* The payload is shared and outlives the producer: no copy, no
          * free (neither RD_KAFKA_MSG_F_COPY nor _F_FREE). */
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, payload, o->size,
-                             NULL, 0, NULL) == 0) {
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, (void *)payload,
+                             o->size, NULL, 0, NULL) == 0) {
             sent++;
-            if ((sent & 1023) == 0) {
-                rd_kafka_poll(rk, 0);
-                if (mono_s() >= deadline) {
-                    res->time_limited = true;
-                    break;
-                }
-            }
-            continue;
+            if ((sent & 1023) != 0)
+                continue;
+            rd_kafka_poll(rk, 0);
+        } else if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(rk, 1);
+        } else {
+            fprintf(stderr, "kafka_bench: produce: %s\n",
+                    rd_kafka_err2str(rd_kafka_last_error()));
+            return -1;
         }
-        rd_kafka_resp_err_t err = rd_kafka_last_error();
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            fprintf(stderr, "kafka_bench: produce: %s\n", rd_kafka_err2str(err));
-            goto out;
-        }
-        rd_kafka_poll(rk, 1);
-        if (mono_s() >= deadline) {
-            res->time_limited = true;
+        if (lg_now_s() >= deadline) {
+            *time_limited = true;
             break;
         }
     }
-    /* Delivery of everything queued, bounded. */
-    double t_flush = mono_s();
-    while (rd_kafka_outq_len(rk) > 0 && mono_s() - t_flush < FLUSH_TIMEOUT_S)
+    return (int64_t)sent;
+}
+
+/* Serves delivery reports until everything queued is delivered, bounded. */
+static void await_deliveries(rd_kafka_t *rk, bool *time_limited)
+{
+    double t0 = lg_now_s();
+
+    while (rd_kafka_outq_len(rk) > 0 && lg_now_s() - t0 < FLUSH_TIMEOUT_S)
         rd_kafka_poll(rk, 100);
     if (rd_kafka_outq_len(rk) > 0) {
         fprintf(stderr, "kafka_bench: %d messages undelivered after %.0f s\n",
                 rd_kafka_outq_len(rk), FLUSH_TIMEOUT_S);
-        res->time_limited = true;
+        *time_limited = true;
     }
+}
+
+static int run_produce(const struct kafka_opts *ko, struct result *res)
+{
+    const struct lg_opts *o = &ko->lg;
+    struct dr_state st = { 0 };
+    rd_kafka_t *rk = producer_new(ko, 5, false, &st, on_delivery);
+    rd_kafka_topic_t *rkt = NULL;
+    uint8_t *payload = NULL;
+    int rc = -1;
+
+    if (!rk)
+        return -1;
+    res->partitions = prepare_topic(rk, ko);
+    if (res->partitions < 0)
+        goto out;
+    rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    payload = random_payload(o->size);
+    if (!rkt || !payload)
+        goto out;
+
+    double t0 = lg_now_s();
+    int64_t sent = produce_all(rk, rkt, payload, o, t0 + o->seconds,
+                               &res->time_limited);
+    if (sent < 0)
+        goto out;
+    await_deliveries(rk, &res->time_limited);
     res->msgs = st.delivered;
     res->bytes = st.bytes;
-    res->errors = st.errors + (sent - st.delivered - st.errors);
-    res->secs = (st.t_last > t0 ? st.t_last : mono_s()) - t0;
+    res->errors = st.errors + ((uint64_t)sent - st.delivered - st.errors);
+    res->secs = (st.t_last > t0 ? st.t_last : lg_now_s()) - t0;
     rc = 0;
 out:
     if (rkt)
         rd_kafka_topic_destroy(rkt);
     /* Nothing left to wait for when the run failed or timed out. */
-    if (rc == 0 && rd_kafka_outq_len(rk) == 0)
-        rd_kafka_flush(rk, 1000);
+    if (rd_kafka_outq_len(rk) > 0)
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk, 1000);
     rd_kafka_destroy(rk);
     free(payload);
     return rc;
@@ -308,65 +544,94 @@ out:
 
 /* ---- consume ----------------------------------------------------------- */
 
-static int run_consume(const struct opts *o, struct result *res)
+static int consumer_conf_set(rd_kafka_conf_t *conf)
 {
-    static int64_t next_off[MAX_PARTITIONS];
-    rd_kafka_message_t *msgs[CONSUME_BATCH];
-    char errstr[512];
-    rd_kafka_t *rk = NULL;
-    rd_kafka_queue_t *q = NULL;
-    rd_kafka_topic_partition_list_t *tl = NULL;
-    int rc = -1;
+    return conf_set(conf, "group.id", "kafka_bench-assign-no-membership") ||
+           conf_set(conf, "enable.auto.commit", "false") ||
+           conf_set(conf, "enable.auto.offset.store", "false") ||
+           conf_set(conf, "enable.partition.eof", "false") ||
+           conf_set(conf, "check.crcs", "false") ? -1 : 0;
+}
 
-    rd_kafka_conf_t *conf = conf_common(o);
+/* Large fetches: fetch.max.bytes <= receive.message.max.bytes - 512, and
+ * the per-partition limit no larger than the whole. */
+static rd_kafka_t *bulk_consumer_new(const struct kafka_opts *ko)
+{
+    rd_kafka_conf_t *conf = conf_common(ko);
+
     if (!conf)
-        return -1;
-    /* fetch.max.bytes <= receive.message.max.bytes - 512, and the per
-     * partition limit no larger than the whole. */
-    if (conf_set(conf, "group.id", "kafka_bench-assign-no-membership") ||
-        conf_set(conf, "enable.auto.commit", "false") ||
-        conf_set(conf, "enable.auto.offset.store", "false") ||
-        conf_set(conf, "enable.partition.eof", "false") ||
+        return NULL;
+    if (consumer_conf_set(conf) ||
         conf_set(conf, "fetch.max.bytes", "52428800") ||
         conf_set(conf, "max.partition.fetch.bytes", "16777216") ||
         conf_set(conf, "receive.message.max.bytes", "104857600") ||
         conf_set(conf, "fetch.wait.max.ms", "100") ||
         conf_set(conf, "queued.min.messages", "1000000") ||
-        conf_set(conf, "queued.max.messages.kbytes", "1048576") ||
-        conf_set(conf, "check.crcs", "false")) {
+        conf_set(conf, "queued.max.messages.kbytes", "1048576")) {
         rd_kafka_conf_destroy(conf);
-        return -1;
+        return NULL;
     }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        fprintf(stderr, "kafka_bench: rd_kafka_new: %s\n", errstr);
-        return -1;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    res->partitions = wait_topic(rk, o->topic);
-    if (res->partitions < 0)
-        goto out;
-    if (res->partitions > MAX_PARTITIONS) {
-        fprintf(stderr, "kafka_bench: %d partitions, at most %d\n",
-                res->partitions, MAX_PARTITIONS);
-        goto out;
-    }
-    tl = rd_kafka_topic_partition_list_new(res->partitions);
-    for (int p = 0; p < res->partitions; p++) {
-        rd_kafka_topic_partition_list_add(tl, o->topic, p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-        next_off[p] = 0;
-    }
-    q = rd_kafka_queue_get_consumer(rk);
+    return client_new(RD_KAFKA_CONSUMER, conf);
+}
 
-    double t0 = mono_s(), deadline = t0 + o->seconds, t_end = t0;
-    rd_kafka_resp_err_t err = rd_kafka_assign(rk, tl);
-    if (err) {
+/* assign() every partition at offset (a logical offset such as
+ * RD_KAFKA_OFFSET_BEGINNING, or per partition from offsets[]). */
+static int assign_all(rd_kafka_t *rk, const char *topic, int partitions,
+                      int64_t offset, const int64_t *offsets)
+{
+    rd_kafka_topic_partition_list_t *tl =
+        rd_kafka_topic_partition_list_new(partitions);
+    rd_kafka_resp_err_t err;
+
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(tl, topic, p)->offset =
+            offsets ? offsets[p] : offset;
+    err = rd_kafka_assign(rk, tl);
+    rd_kafka_topic_partition_list_destroy(tl);
+    if (err)
         fprintf(stderr, "kafka_bench: assign: %s\n", rd_kafka_err2str(err));
-        goto out;
+    return err ? -1 : 0;
+}
+
+/* Checks and counts one consumed message (consume mode). */
+static void take_message(const struct lg_opts *o, const rd_kafka_message_t *m,
+                         int64_t *next_off, struct result *res)
+{
+    if (m->err) {
+        if (res->errors < MAX_ERRORS_SHOWN)
+            fprintf(stderr, "kafka_bench: consume error: %s\n",
+                    rd_kafka_message_errstr(m));
+        res->errors++;
+        return;
     }
+    if (m->partition < 0 || m->partition >= res->partitions) {
+        res->errors++;
+        return;
+    }
+    int64_t *next = &next_off[m->partition];
+    if (m->offset > *next)
+        res->gaps += (uint64_t)(m->offset - *next);
+    if (m->offset < *next)
+        res->dups++;
+    else
+        *next = m->offset + 1;
+    if (m->len != o->size)
+        res->bad_size++;
+    if (res->msgs < o->count) {
+        res->msgs++;
+        res->bytes += m->len;
+    }
+}
+
+/* Reads until o->count messages or the time limit. Returns 0 or -1. */
+static int consume_loop(rd_kafka_queue_t *q, const struct lg_opts *o,
+                        int64_t *next_off, double t0, struct result *res)
+{
+    static rd_kafka_message_t *msgs[CONSUME_BATCH];
+    double deadline = t0 + o->seconds, t_end = t0;
+
     while (res->msgs < o->count) {
-        if (mono_s() >= deadline) {
+        if (lg_now_s() >= deadline) {
             res->time_limited = true;
             break;
         }
@@ -374,42 +639,39 @@ static int run_consume(const struct opts *o, struct result *res)
         if (n < 0) {
             fprintf(stderr, "kafka_bench: consume: %s\n",
                     rd_kafka_err2str(rd_kafka_last_error()));
-            goto out;
+            return -1;
         }
         for (ssize_t i = 0; i < n; i++) {
-            rd_kafka_message_t *m = msgs[i];
-            if (m->err) {
-                if (res->errors < MAX_ERRORS_SHOWN)
-                    fprintf(stderr, "kafka_bench: consume error: %s\n",
-                            rd_kafka_message_errstr(m));
-                res->errors++;
-            } else if (m->partition < 0 || m->partition >= res->partitions) {
-                res->errors++;
-            } else {
-                int64_t *next = &next_off[m->partition];
-                if (m->offset > *next)
-                    res->gaps += (uint64_t)(m->offset - *next);
-                if (m->offset < *next)
-                    res->dups++;
-                else
-                    *next = m->offset + 1;
-                if (o->size && m->len != o->size)
-                    res->bad_size++;
-                if (res->msgs < o->count) {
-                    res->msgs++;
-                    res->bytes += m->len;
-                }
-            }
-            rd_kafka_message_destroy(m);
+            take_message(o, msgs[i], next_off, res);
+            rd_kafka_message_destroy(msgs[i]);
         }
         if (n > 0)
-            t_end = mono_s();
+            t_end = lg_now_s();
     }
     res->secs = t_end - t0;
-    rc = 0;
+    return 0;
+}
+
+static int run_consume(const struct kafka_opts *ko, struct result *res)
+{
+    static int64_t next_off[MAX_PARTITIONS];
+    rd_kafka_t *rk = bulk_consumer_new(ko);
+    rd_kafka_queue_t *q = NULL;
+    int rc = -1;
+
+    if (!rk)
+        return -1;
+    rd_kafka_poll_set_consumer(rk);
+    res->partitions = prepare_topic(rk, ko);
+    if (res->partitions < 0)
+        goto out;
+    memset(next_off, 0, sizeof(next_off));
+    q = rd_kafka_queue_get_consumer(rk);
+    double t0 = lg_now_s();
+    if (assign_all(rk, ko->lg.topic, res->partitions, RD_KAFKA_OFFSET_BEGINNING,
+                   NULL) == 0)
+        rc = consume_loop(q, &ko->lg, next_off, t0, res);
 out:
-    if (tl)
-        rd_kafka_topic_partition_list_destroy(tl);
     if (q)
         rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(rk);
@@ -417,225 +679,562 @@ out:
     return rc;
 }
 
-/* ---- main -------------------------------------------------------------- */
+/* ---- latency ----------------------------------------------------------- */
 
-static void usage(FILE *f)
+/* The poller thread's: delivery reports. */
+struct ack_side {
+    struct lg_lat lat;
+    _Atomic uint64_t acked;
+    _Atomic uint64_t errors;
+    atomic_bool closed;        /* past the grace: count nothing more */
+};
+
+/* The consumer thread's. */
+struct tail_side {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    size_t size;
+    uint64_t total;            /* sequence numbers 0..total-1 are ours */
+    uint8_t *seen;             /* one bit per sequence number */
+    struct lg_lat lat;
+    _Atomic uint64_t consumed;
+    _Atomic uint64_t errors;
+    uint64_t dups;             /* read after the join */
+    uint64_t foreign;          /* not a message of this run */
+    atomic_bool stop;
+};
+
+/* The sender's (the main thread). */
+struct send_side {
+    rd_kafka_topic_t *rkt;
+    int partitions;
+    uint8_t *payload;          /* --size bytes, restamped per message */
+    struct lg_pace pace;
+    struct lg_lat lag;
+    uint64_t deadline_ns;      /* last intended time + the grace */
+    uint64_t sent;
+    uint64_t errors;
+    uint64_t last_send_ns;
+};
+
+struct latency_run {
+    const struct kafka_opts *ko;
+    rd_kafka_t *producer;
+    pthread_t poller_thread, tail_thread;
+    bool poller_started, tail_started;
+    atomic_bool stop_polling;
+    struct ack_side ack;
+    struct tail_side tail;
+    struct send_side send;
+    bool kept_up;
+    double cpu_s;
+};
+
+static void on_latency_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                                void *opaque)
 {
-    fprintf(f,
-        "usage: kafka_bench produce|consume [options]\n"
-        "  --bootstrap H:P  broker (default 127.0.0.1:9092)\n"
-        "  --topic T        topic (default kafka-bench)\n"
-        "  --count N        messages (default 1000000; K/M suffixes)\n"
-        "  --size S         value bytes (produce, default 100; consume: check)\n"
-        "  --acks A         1, all or 0 (produce, default 1)\n"
-        "  --seconds S      time limit (default 120)\n"
-        "  --mock           against librdkafka's in-process mock cluster\n"
-        "  --mock-brokers N its brokers (default 1)\n"
-        "  --partitions P   the mock topic's partitions (default 4)\n"
-        "  --verbose        librdkafka debug logs\n");
+    struct ack_side *a = opaque;
+    uint64_t now = lg_now_ns();
+
+    (void)rk;
+    if (atomic_load_explicit(&a->closed, memory_order_relaxed))
+        return;
+    if (m->err) {
+        if (atomic_fetch_add(&a->errors, 1) < MAX_ERRORS_SHOWN)
+            fprintf(stderr, "kafka_bench: delivery failed: %s\n",
+                    rd_kafka_err2str(m->err));
+        return;
+    }
+    lg_lat_record(&a->lat, lg_stamp_time(m->payload), now);
+    atomic_fetch_add_explicit(&a->acked, 1, memory_order_relaxed);
 }
 
-static int parse_count(const char *s, uint64_t *out)
+/* Delivery reports are served here as soon as they are queued (the poll
+ * wakes on them), independent of the sender's pacing. */
+static void *poll_deliveries(void *arg)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 1)
+    struct latency_run *r = arg;
+
+    while (!atomic_load(&r->stop_polling))
+        rd_kafka_poll(r->producer, 100);
+    return NULL;
+}
+
+/* A message this run sent: its size, and a sequence number in range. */
+static bool is_ours(const struct tail_side *t, const rd_kafka_message_t *m)
+{
+    return m->len == t->size && lg_stamp_seq(m->payload) < t->total;
+}
+
+/* Checks, records and frees one message of the tailing consumer. */
+static void tail_take(struct tail_side *t, rd_kafka_message_t *m, uint64_t now)
+{
+    if (m->err) {
+        if (!atomic_load(&t->stop) &&
+            atomic_fetch_add(&t->errors, 1) < MAX_ERRORS_SHOWN)
+            fprintf(stderr, "kafka_bench: consume error: %s\n",
+                    rd_kafka_message_errstr(m));
+    } else if (!is_ours(t, m)) {
+        t->foreign++;
+    } else {
+        uint64_t seq = lg_stamp_seq(m->payload);
+        uint8_t bit = (uint8_t)(1u << (seq % 8));
+        if (t->seen[seq / 8] & bit) {
+            t->dups++;
+        } else {
+            t->seen[seq / 8] |= bit;
+            lg_lat_record(&t->lat, lg_stamp_time(m->payload), now);
+            atomic_fetch_add_explicit(&t->consumed, 1, memory_order_relaxed);
+        }
+    }
+    rd_kafka_message_destroy(m);
+}
+
+/* Blocks for one message (rd_kafka_consumer_poll returns as soon as there
+ * is one; consume_batch would wait to fill its batch), then takes what
+ * else is already there without waiting. */
+static void *tail_topic(void *arg)
+{
+    struct tail_side *t = arg;
+    rd_kafka_message_t *batch[TAIL_BATCH];
+
+    while (!atomic_load(&t->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(t->rk, 100);
+        if (!m)
+            continue;
+        tail_take(t, m, lg_now_ns());
+        ssize_t n = rd_kafka_consume_batch_queue(t->q, 0, batch, TAIL_BATCH);
+        uint64_t now = lg_now_ns();
+        for (ssize_t i = 0; i < n; i++)
+            tail_take(t, batch[i], now);
+    }
+    return NULL;
+}
+
+static rd_kafka_t *tail_consumer_new(const struct kafka_opts *ko)
+{
+    rd_kafka_conf_t *conf = conf_common(ko);
+
+    if (!conf)
+        return NULL;
+    if (consumer_conf_set(conf) ||
+        conf_set(conf, "fetch.wait.max.ms", "10") ||
+        conf_set(conf, "fetch.min.bytes", "1") ||
+        conf_set(conf, "socket.nagle.disable", "true")) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return client_new(RD_KAFKA_CONSUMER, conf);
+}
+
+/* Assigns every partition at its current high watermark, so that the
+ * consumer reads exactly what is sent from now on. */
+static int assign_at_end(rd_kafka_t *rk, const char *topic, int partitions)
+{
+    int64_t *ends = calloc((size_t)partitions, sizeof(*ends));
+    int rc = 0;
+
+    if (!ends)
         return -1;
-    if (*end == 'k' || *end == 'K')
-        v *= 1e3, end++;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1e6, end++;
-    if (*end || v > 1e12)
+    for (int p = 0; p < partitions && rc == 0; p++) {
+        int64_t lo;
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            rk, topic, p, &lo, &ends[p], WATERMARK_TIMEOUT_MS);
+        if (err) {
+            fprintf(stderr, "kafka_bench: watermarks of %s [%d]: %s\n", topic,
+                    p, rd_kafka_err2str(err));
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = assign_all(rk, topic, partitions, 0, ends);
+    free(ends);
+    return rc;
+}
+
+static int tail_open(struct tail_side *t, const struct kafka_opts *ko,
+                     int partitions)
+{
+    t->rk = tail_consumer_new(ko);
+    if (!t->rk)
         return -1;
-    *out = (uint64_t)v;
+    rd_kafka_poll_set_consumer(t->rk);
+    t->q = rd_kafka_queue_get_consumer(t->rk);
+    t->seen = calloc((size_t)(t->total / 8 + 1), 1);
+    if (!t->seen)
+        return -1;
+    return assign_at_end(t->rk, ko->lg.topic, partitions);
+}
+
+static void tail_close(struct tail_side *t)
+{
+    if (t->q)
+        rd_kafka_queue_destroy(t->q);
+    if (t->rk) {
+        rd_kafka_consumer_close(t->rk);
+        rd_kafka_destroy(t->rk);
+    }
+    free(t->seen);
+}
+
+/* Hands one stamped message to librdkafka (copied), waiting out a full
+ * queue until the deadline. Returns 0 or -1. */
+static int send_one(struct send_side *s, size_t size, uint64_t seq,
+                    uint64_t intended)
+{
+    int32_t partition = (int32_t)(seq % (uint64_t)s->partitions);
+
+    lg_stamp(s->payload, intended, seq);
+    for (;;) {
+        if (rd_kafka_produce(s->rkt, partition, RD_KAFKA_MSG_F_COPY, s->payload,
+                             size, NULL, 0, NULL) == 0)
+            return 0;
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || lg_now_ns() >= s->deadline_ns) {
+            if (s->errors < MAX_ERRORS_SHOWN)
+                fprintf(stderr, "kafka_bench: produce: %s\n",
+                        rd_kafka_err2str(err));
+            return -1;
+        }
+        lg_sleep_until_ns(lg_now_ns() + QUEUE_FULL_WAIT_NS);
+    }
+}
+
+/* Sends every message when it is due (late ones at once), until all are
+ * sent or the deadline passes. lg_pace_wait() can return 0 before the end
+ * (when it wakes exactly at a due time, rounding puts that message in the
+ * future), so the end is lg_pace_done(), not a 0. */
+static void send_paced(struct send_side *s, size_t size)
+{
+    while (!lg_pace_done(&s->pace)) {
+        uint64_t due = lg_pace_wait(&s->pace, SEND_BATCH);
+        for (uint64_t k = 0; k < due; k++) {
+            uint64_t seq = s->pace.next;
+            uint64_t intended = lg_pace_intended(&s->pace, seq);
+            uint64_t now = lg_now_ns();
+            if (now >= s->deadline_ns)
+                return;
+            lg_lat_record(&s->lag, intended, now);
+            if (send_one(s, size, seq, intended) == 0)
+                s->sent++;
+            else
+                s->errors++;
+            s->last_send_ns = now;
+            lg_pace_sent(&s->pace, 1);
+        }
+    }
+}
+
+/* Waits until every sent message is acked (or failed) and consumed, at
+ * most until the deadline. Returns whether all of it arrived in time. */
+static bool wait_drained(struct latency_run *r)
+{
+    const struct send_side *s = &r->send;
+
+    for (;;) {
+        uint64_t acked = atomic_load(&r->ack.acked);
+        uint64_t failed = atomic_load(&r->ack.errors);
+        uint64_t consumed = atomic_load(&r->tail.consumed);
+        if (acked + failed >= s->sent && consumed >= acked)
+            return s->sent == s->pace.total && acked == s->sent &&
+                   consumed == s->sent;
+        if (lg_now_ns() >= s->deadline_ns)
+            return false;
+        lg_sleep_until_ns(lg_now_ns() + 1000000);
+    }
+}
+
+static int latency_setup(struct latency_run *r)
+{
+    const struct lg_opts *o = &r->ko->lg;
+    struct send_side *s = &r->send;
+    uint64_t start;
+
+    r->producer = producer_new(r->ko, 0, true, &r->ack, on_latency_delivery);
+    if (!r->producer)
+        return -1;
+    s->partitions = prepare_topic(r->producer, r->ko);
+    if (s->partitions < 0)
+        return -1;
+    s->rkt = rd_kafka_topic_new(r->producer, o->topic, NULL);
+    s->payload = random_payload(o->size);
+    if (!s->rkt || !s->payload)
+        return -1;
+    /* The schedule's length is known before its start: set it up with a
+     * provisional start so that the consumer can size its bitmap. */
+    lg_pace_init(&s->pace, o->rate, o->seconds, 0);
+    r->tail.size = o->size;
+    r->tail.total = s->pace.total;
+    if (tail_open(&r->tail, r->ko, s->partitions))
+        return -1;
+    start = lg_now_ns() + PACE_START_DELAY_NS;
+    lg_pace_init(&s->pace, o->rate, o->seconds, start);
+    s->deadline_ns = lg_pace_intended(&s->pace, s->pace.total - 1) +
+                     (uint64_t)(LG_DRAIN_GRACE_S * 1e9);
+    uint64_t record_from = start + (uint64_t)(o->warmup * 1e9);
+    lg_lat_init(&r->ack.lat, record_from);
+    lg_lat_init(&r->tail.lat, record_from);
+    lg_lat_init(&s->lag, record_from);
     return 0;
 }
 
-static int parse_opts(int argc, char **argv, struct opts *o)
+static int latency_start_threads(struct latency_run *r)
 {
-    static const struct option longopts[] = {
-        { "bootstrap", required_argument, NULL, 'b' },
-        { "topic", required_argument, NULL, 't' },
-        { "count", required_argument, NULL, 'n' },
-        { "size", required_argument, NULL, 's' },
-        { "acks", required_argument, NULL, 'a' },
-        { "seconds", required_argument, NULL, 'S' },
-        { "mock", no_argument, NULL, 'm' },
-        { "mock-brokers", required_argument, NULL, 'M' },
-        { "partitions", required_argument, NULL, 'p' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    uint64_t v;
-    char *end;
-    int c;
+    int err = pthread_create(&r->poller_thread, NULL, poll_deliveries, r);
 
-    *o = (struct opts){ .bootstrap = "127.0.0.1:9092", .topic = "kafka-bench",
-                        .count = 1000000, .size = 100, .acks = "1",
-                        .seconds = 120.0, .mock_brokers = 1,
-                        .partitions = 4 };
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && !strcmp(argv[1], "--help")) {
-            usage(stdout);
-            exit(0);
-        }
-        goto bad;
+    r->poller_started = err == 0;
+    if (!err) {
+        err = pthread_create(&r->tail_thread, NULL, tail_topic, &r->tail);
+        r->tail_started = err == 0;
     }
-    o->mode = argv[1];
-    if (strcmp(o->mode, "produce") && strcmp(o->mode, "consume"))
-        goto bad;
-    bool size_set = false;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o->bootstrap = optarg; break;
-        case 't': o->topic = optarg; break;
-        case 'n':
-            if (parse_count(optarg, &o->count))
-                goto bad;
-            break;
-        case 's':
-            if (parse_count(optarg, &v) || v > 100000000)
-                goto bad;
-            o->size = (size_t)v;
-            size_set = true;
-            break;
-        case 'a':
-            if (strcmp(optarg, "1") && strcmp(optarg, "all") &&
-                strcmp(optarg, "-1") && strcmp(optarg, "0"))
-                goto bad;
-            o->acks = optarg;
-            break;
-        case 'S':
-            o->seconds = strtod(optarg, &end);
-            if (*end || !(o->seconds > 0))
-                goto bad;
-            break;
-        case 'm': o->mock = true; break;
-        case 'M':
-            o->mock_brokers = (int)strtol(optarg, &end, 10);
-            if (*end || o->mock_brokers < 1 || o->mock_brokers > 16)
-                goto bad;
-            break;
-        case 'p':
-            o->partitions = (int)strtol(optarg, &end, 10);
-            if (*end || o->partitions < 1 || o->partitions > MAX_PARTITIONS)
-                goto bad;
-            break;
-        case 'v': o->verbose = true; break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            goto bad;
-        }
-    }
-    if (optind != argc)
-        goto bad;
-    if (!strcmp(o->mode, "consume") && !size_set)
-        o->size = 0;
-    return 0;
-bad:
-    usage(stderr);
-    return -1;
+    if (err)
+        fprintf(stderr, "kafka_bench: pthread_create: %s\n", strerror(err));
+    return err ? -1 : 0;
 }
 
-/* The mock cluster lives in a producer handle of its own (librdkafka's
- * way: rd_kafka_mock_cluster_new wants an instance to run in). */
-static rd_kafka_t *mock_start(struct opts *o, rd_kafka_mock_cluster_t **mc)
+/* Stops counting, joins the threads, drops what is still queued. */
+static void latency_teardown(struct latency_run *r)
 {
-    char errstr[512];
+    atomic_store(&r->ack.closed, true);
+    atomic_store(&r->stop_polling, true);
+    atomic_store(&r->tail.stop, true);
+    if (r->poller_started)
+        pthread_join(r->poller_thread, NULL);
+    if (r->tail_started)
+        pthread_join(r->tail_thread, NULL);
+    tail_close(&r->tail);
+    if (r->send.rkt)
+        rd_kafka_topic_destroy(r->send.rkt);
+    if (r->producer) {
+        rd_kafka_purge(r->producer,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(r->producer, 1000);
+        rd_kafka_destroy(r->producer);
+    }
+    free(r->send.payload);
+}
+
+static void print_hist_line(const char *name, const struct hist *h)
+{
+    printf("  %-4s %9" PRIu64 " recorded: p50 %.0f  p99 %.0f  p99.9 %.0f  "
+           "max %.0f us\n", name, h->total, (double)hist_percentile(h, 50) / 1e3,
+           (double)hist_percentile(h, 99) / 1e3,
+           (double)hist_percentile(h, 99.9) / 1e3,
+           (double)hist_percentile(h, 100) / 1e3);
+}
+
+static uint64_t latency_errors(const struct latency_run *r)
+{
+    return r->send.errors + atomic_load(&r->ack.errors) +
+           atomic_load(&r->tail.errors);
+}
+
+static double achieved_rate(const struct send_side *s)
+{
+    if (s->sent == 0)
+        return 0;
+    double span = (double)(s->last_send_ns - s->pace.start_ns) + s->pace.interval_ns;
+    return (double)s->sent / (span / 1e9);
+}
+
+static void latency_report(const struct latency_run *r, const char *system)
+{
+    const struct kafka_opts *ko = r->ko;
+    struct lg_opts o = ko->lg;
+    uint64_t sent = r->send.sent, acked = atomic_load(&r->ack.acked);
+    uint64_t consumed = atomic_load(&r->tail.consumed);
+
+    o.partitions = r->send.partitions;
+    printf("  sent %" PRIu64 " of %" PRIu64 " (%.0f msgs/s), acked %" PRIu64
+           ", consumed %" PRIu64 ", %" PRIu64 " errors, %" PRIu64
+           " duplicates, %" PRIu64 " foreign; %s; client CPU %.2f s\n", sent,
+           r->send.pace.total, achieved_rate(&r->send), acked, consumed,
+           latency_errors(r), r->tail.dups, r->tail.foreign,
+           r->kept_up ? "kept up" : "did NOT keep up", r->cpu_s);
+    print_hist_line("ack", &r->ack.lat.h);
+    print_hist_line("e2e", &r->tail.lat.h);
+    print_hist_line("lag", &r->send.lag.h);
+    lg_report_begin(system, &o);
+    lg_report_u64("sent", sent);
+    lg_report_u64("acked", acked);
+    lg_report_u64("consumed", consumed);
+    lg_report_u64("errors", latency_errors(r));
+    lg_report_u64("dups", r->tail.dups);
+    lg_report_u64("kept_up", r->kept_up);
+    lg_report_f("achieved_rate", achieved_rate(&r->send));
+    lg_report_f("client_cpu_s", r->cpu_s);
+    lg_report_str("acks", acks_name(ko->acks));
+    lg_report_u64("linger_ms", (uint64_t)(ko->linger_ms >= 0 ? ko->linger_ms : 0));
+    lg_report_hist("ack", &r->ack.lat.h);
+    lg_report_hist("e2e", &r->tail.lat.h);
+    lg_report_hist("lag", &r->send.lag.h);
+    lg_report_end();
+}
+
+static int run_latency(const struct kafka_opts *ko, const char *system)
+{
+    struct latency_run *r = calloc(1, sizeof(*r));
+    int rc = -1;
+
+    if (!r)
+        return -1;
+    r->ko = ko;
+    if (latency_setup(r) == 0 && latency_start_threads(r) == 0) {
+        double cpu0 = lg_cpu_s();
+        send_paced(&r->send, ko->lg.size);
+        r->kept_up = wait_drained(r);
+        r->cpu_s = lg_cpu_s() - cpu0;
+        rc = 0;
+    }
+    latency_teardown(r);
+    if (rc == 0) {
+        latency_report(r, system);
+        if (lg_write_hist(&ko->lg, "ack", &r->ack.lat.h) ||
+            lg_write_hist(&ko->lg, "e2e", &r->tail.lat.h))
+            rc = -1;
+        else if (latency_errors(r) || r->tail.dups)
+            rc = 1;
+    }
+    free(r);
+    return rc;
+}
+
+/* ---- the mock cluster -------------------------------------------------- */
+
+/* It lives in a producer handle of its own (librdkafka's way:
+ * rd_kafka_mock_cluster_new wants an instance to run in); ko->lg.target
+ * then points to it. */
+static rd_kafka_t *mock_start(struct kafka_opts *ko, rd_kafka_mock_cluster_t **mc)
+{
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk;
+    rd_kafka_resp_err_t err;
+
     rd_kafka_conf_set_log_cb(conf, on_log);
     if (conf_set(conf, "log_level", "4")) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-                                  sizeof(errstr));
-    if (!rk) {
-        fprintf(stderr, "kafka_bench: rd_kafka_new (mock): %s\n", errstr);
+    rk = client_new(RD_KAFKA_PRODUCER, conf);
+    if (!rk)
         return NULL;
-    }
-    *mc = rd_kafka_mock_cluster_new(rk, o->mock_brokers);
+    *mc = rd_kafka_mock_cluster_new(rk, ko->mock_brokers);
     if (!*mc) {
         fprintf(stderr, "kafka_bench: rd_kafka_mock_cluster_new failed\n");
         rd_kafka_destroy(rk);
         return NULL;
     }
-    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(*mc, o->topic,
-                                                         o->partitions, 1);
+    err = rd_kafka_mock_topic_create(*mc, ko->lg.topic, ko->lg.partitions, 1);
     if (err) {
         fprintf(stderr, "kafka_bench: mock topic: %s\n", rd_kafka_err2str(err));
         rd_kafka_mock_cluster_destroy(*mc);
         rd_kafka_destroy(rk);
         return NULL;
     }
-    o->bootstrap = rd_kafka_mock_cluster_bootstraps(*mc);
+    ko->lg.target = rd_kafka_mock_cluster_bootstraps(*mc);
     return rk;
+}
+
+/* An empty mock has nothing to consume: fill it first (untimed). */
+static int mock_fill(const struct kafka_opts *ko)
+{
+    struct result fr = { 0 };
+    int rc = run_produce(ko, &fr);
+
+    printf("  mock filled with %" PRIu64 " x %zu B\n", fr.msgs, ko->lg.size);
+    return rc == 0 && fr.msgs == ko->lg.count && fr.errors == 0 ? 0 : -1;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void print_header(const struct kafka_opts *ko)
+{
+    const struct lg_opts *o = &ko->lg;
+
+    if (mode_is(ko, "latency"))
+        printf("kafka_bench: latency, %.0f msgs/s x %zu B for %.1f s (warm-up "
+               "%.1f s)", o->rate, o->size, o->seconds, o->warmup);
+    else
+        printf("kafka_bench: %s %" PRIu64 " x %zu B", o->mode, o->count, o->size);
+    printf(", topic %s, %s%s", o->topic, ko->mock ? "mock cluster " : "", o->target);
+    if (!mode_is(ko, "consume"))
+        printf(", acks=%s", acks_name(ko->acks));
+    printf(", librdkafka %s\n", rd_kafka_version_str());
+    fflush(stdout);
+}
+
+/* Prints the summary and the RESULT line; returns the exit status. */
+static int rate_report(const struct kafka_opts *ko, const struct result *res,
+                       const char *system, double cpu)
+{
+    struct lg_opts o = ko->lg;
+    bool produce = mode_is(ko, "produce");
+    double msgs_s = res->secs > 0 ? (double)res->msgs / res->secs : 0;
+    double mb_s = res->secs > 0 ? (double)res->bytes / res->secs / MB : 0;
+
+    printf("  %" PRIu64 " msgs, %.1f MB in %.3f s over %d partitions: "
+           "%.0f msgs/s, %.1f MB/s; %" PRIu64 " errors%s; client CPU %.2f s\n",
+           res->msgs, (double)res->bytes / MB, res->secs, res->partitions,
+           msgs_s, mb_s, res->errors, res->time_limited ? " [time limit]" : "",
+           cpu);
+    if (!produce)
+        printf("  offsets: %" PRIu64 " gaps, %" PRIu64 " duplicates; %" PRIu64
+               " values of another size\n", res->gaps, res->dups, res->bad_size);
+    o.partitions = res->partitions;
+    lg_report_begin(system, &o);
+    lg_report_rate(res->msgs, res->bytes, res->secs, res->errors,
+                   res->time_limited, cpu);
+    if (produce) {
+        lg_report_str("acks", acks_name(ko->acks));
+        lg_report_u64("linger_ms", (uint64_t)(ko->linger_ms >= 0 ? ko->linger_ms : 5));
+    } else {
+        lg_report_u64("gaps", res->gaps);
+        lg_report_u64("dups", res->dups);
+        lg_report_u64("bad_size", res->bad_size);
+    }
+    lg_report_end();
+    bool ok = res->msgs == o.count && res->errors == 0 && res->gaps == 0 &&
+              res->dups == 0 && res->bad_size == 0 && !res->time_limited;
+    return ok ? 0 : 1;
+}
+
+static int run_rate(const struct kafka_opts *ko, const char *system)
+{
+    struct result res = { 0 };
+    int rc = 0;
+
+    if (ko->mock && mode_is(ko, "consume"))
+        rc = mock_fill(ko);
+    double cpu0 = lg_cpu_s();
+    if (rc == 0)
+        rc = mode_is(ko, "produce") ? run_produce(ko, &res) : run_consume(ko, &res);
+    double cpu = lg_cpu_s() - cpu0;
+    if (rc)
+        return 1;
+    return rate_report(ko, &res, system, cpu);
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o;
-    struct result res = { 0 };
+    struct kafka_opts ko;
     rd_kafka_t *mock_rk = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;
+    const char *system;
+    int rc;
 
-    if (parse_opts(argc, argv, &o))
+    if (parse_opts(argc, argv, &ko))
         return 2;
-    if (o.mock && !(mock_rk = mock_start(&o, &mc)))
+    if (ko.mock && !(mock_rk = mock_start(&ko, &mc)))
         return 1;
-    bool produce = !strcmp(o.mode, "produce");
-    printf("kafka_bench: %s %" PRIu64 " x %zu B, topic %s, %s%s%s, "
-           "librdkafka %s\n", o.mode, o.count, o.size, o.topic,
-           o.mock ? "mock cluster " : "", o.bootstrap,
-           produce ? (!strcmp(o.acks, "1") ? ", acks=1" : !strcmp(o.acks, "0")
-                      ? ", acks=0" : ", acks=all") : "",
-           rd_kafka_version_str());
-    fflush(stdout);
-
-    int rc = 0;
-    if (o.mock && !produce) {
-        /* An empty mock has nothing to consume: fill it first (untimed). */
-        struct opts fill = o;
-        struct result fr = { 0 };
-        if (!fill.size)
-            fill.size = 100;
-        rc = run_produce(&fill, &fr);
-        if (rc == 0 && (fr.msgs != o.count || fr.errors))
-            rc = -1;
-        printf("  mock filled with %" PRIu64 " x %zu B\n", fr.msgs, fill.size);
-    }
-    double cpu0 = cpu_s();
-    if (rc == 0)
-        rc = produce ? run_produce(&o, &res) : run_consume(&o, &res);
-    double cpu = cpu_s() - cpu0;
+    system = ko.mock ? "kafka-mock" : "kafka";
+    print_header(&ko);
+    if (mode_is(&ko, "latency"))
+        rc = run_latency(&ko, system) ? 1 : 0;
+    else
+        rc = run_rate(&ko, system);
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);
     if (mock_rk)
         rd_kafka_destroy(mock_rk);
-    if (rc)
-        return 1;
-
-    double msgs_s = res.secs > 0 ? (double)res.msgs / res.secs : 0;
-    double mb_s = res.secs > 0 ? (double)res.bytes / res.secs / MB : 0;
-    printf("  %" PRIu64 " msgs, %.1f MB in %.3f s over %d partitions: "
-           "%.0f msgs/s, %.1f MB/s; %" PRIu64 " errors%s; client CPU %.2f s\n",
-           res.msgs, (double)res.bytes / MB, res.secs, res.partitions, msgs_s,
-           mb_s, res.errors, res.time_limited ? " [time limit]" : "", cpu);
-    if (!produce)
-        printf("  offsets: %" PRIu64 " gaps, %" PRIu64 " duplicates; %" PRIu64
-               " values of another size\n", res.gaps, res.dups, res.bad_size);
-    printf("RESULT mode=%s%s msgs=%" PRIu64 " bytes=%" PRIu64 " secs=%.3f "
-           "msgs_s=%.0f mb_s=%.1f errors=%" PRIu64 " gaps=%" PRIu64
-           " dups=%" PRIu64 " bad_size=%" PRIu64 " partitions=%d "
-           "client_cpu_s=%.2f time_limited=%d\n", o.mode, o.mock ? "_mock" : "",
-           res.msgs, res.bytes, res.secs, msgs_s, mb_s, res.errors, res.gaps,
-           res.dups, res.bad_size, res.partitions, cpu, res.time_limited);
-    bool ok = res.msgs == o.count && res.errors == 0 && res.gaps == 0 &&
-              res.dups == 0 && res.bad_size == 0 && !res.time_limited;
-    return ok ? 0 : 1;
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -259,20 +260,39 @@ uint64_t lg_pace_due(const struct lg_pace *p, uint64_t now, uint64_t max)
 {
     if (p->next >= p->total || now < p->start_ns)
         return 0;
-    /* messages 0..k have intended time <= now */
+    /* upto = how many messages have an intended time <= now: estimated by
+     * division, then settled against lg_pace_intended() itself so that the
+     * two never disagree by a rounding (a message due exactly now is due) */
     uint64_t upto = (uint64_t)((double)(now - p->start_ns) / p->interval_ns) + 1;
     if (upto > p->total)
         upto = p->total;
+    while (upto < p->total && lg_pace_intended(p, upto) <= now)
+        upto++;
+    while (upto > 0 && lg_pace_intended(p, upto - 1) > now)
+        upto--;
     if (upto <= p->next)
         return 0;
     uint64_t due = upto - p->next;
     return due > max ? max : due;
 }
 
+/* A sleeping thread is woken up to its timer slack late (50 us by
+ * default): the pacing thread asks for none, once. */
+static void pace_thread_setup(void)
+{
+    static _Thread_local bool done;
+
+    if (!done) {
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+        done = true;
+    }
+}
+
 uint64_t lg_pace_wait(const struct lg_pace *p, uint64_t max)
 {
     if (lg_pace_done(p))
         return 0;
+    pace_thread_setup();
     uint64_t at = lg_pace_intended(p, p->next);
     uint64_t now = lg_now_ns();
     if (now + LG_SPIN_NS < at) {
@@ -322,7 +342,7 @@ void lg_report_u64(const char *key, uint64_t v)
 
 void lg_report_f(const char *key, double v)
 {
-    printf(" %s=%.6g", key, v);
+    printf(" %s=%.3f", key, v);
 }
 
 void lg_report_str(const char *key, const char *v)

@@ -17,8 +17,8 @@
  *   --hist-out PREFIX    latency: write PREFIX-ack.csv and PREFIX-e2e.csv
  *
  * Open loop: message i of a latency run is due at start + i/rate (its
- * intended time), which is stamped into its first 8 bytes. Acks and
- * deliveries are timed from the intended time, not from when the generator
+ * intended time), which is stamped into its first 16 bytes with its
+ * sequence number. Acks and deliveries are timed from the intended time, not from when the generator
  * got round to sending, so a stall anywhere (broker, client, generator)
  * shows in the latency instead of silently lowering the rate (coordinated
  * omission). How late the generator itself sent is reported too (lag_*).

@@ -20,17 +20,19 @@
  * Stops after --count records in total, or at --seconds. Timed from the
  * first request to the response that completed the count. Rates: msgs/s,
  * MB/s of record values (records x --size, 10^6 bytes) like the other
- * tools, and wire MB/s (response bytes on the socket).
+ * tools, and wire MB/s (response bytes on the socket). The topic must
+ * exist; its own partition count is used and reported (--partitions is
+ * not used, nor --window: one fetch per partition is in flight).
  *
- *   native_fetch --bootstrap H:P --topic T --size 1024 --count 1M
+ *   native_fetch --mode consume --target H:P --topic T --size 1024 --count 1M
+ *                [--partition-bytes 1M] [--check-crc]
  *   native_fetch --selftest F.req   re-encode a client's Fetch v11 frame
  *
- * The last line printed is machine-readable:
- *   RESULT mode=native_fetch msgs=... bytes=... secs=... msgs_s=... mb_s=...
- *          wire_mb_s=... errors=... gaps=... time_limited=0|1 ...
+ * Options and the RESULT line are loadgen.h's (system=native mode=consume,
+ * plus wire_mb_s= gaps= crc_errors= empty_fetches=); --mode must be
+ * consume.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +43,7 @@
 #include <unistd.h>
 
 #include "storage/batch.h"
+#include "loadgen.h"
 #include "native_wire.h"
 
 #define CLIENT_ID "native_fetch"
@@ -54,12 +57,8 @@
 #define STALL_TIMEOUT_S 30.0
 #define MB 1e6
 
-struct opts {
-    const char *bootstrap;
-    const char *topic;
-    size_t size;
-    uint64_t count;
-    double seconds;
+struct fetch_opts {
+    struct lg_opts lg;         /* target, topic, size, count, seconds */
     int32_t partition_bytes;
     bool check_crc;
     const char *selftest;
@@ -78,7 +77,7 @@ struct conn {
 };
 
 struct fetcher {
-    const struct opts *o;
+    const struct fetch_opts *o;
     struct conn *conns;
     int nconns;
     int ep;
@@ -198,7 +197,7 @@ static void conn_queue_fetch(struct fetcher *f, struct conn *c)
     c->corr++;
     c->req_len = encode_fetch(c->req, sizeof(c->req), CLIENT_ID, c->corr,
                               MAX_WAIT_MS, f->o->partition_bytes, 0,
-                              f->o->topic, c->partition, c->offset,
+                              f->o->lg.topic, c->partition, c->offset,
                               f->o->partition_bytes);
     c->req_off = 0;
     c->in_flight = true;
@@ -290,8 +289,8 @@ static int on_response(struct fetcher *f, struct conn *c, const uint8_t *p,
     else if (top_err)
         what = nw_err_name(top_err);
     else if (ntopics != 1 || nparts != 1 || part != c->partition ||
-             nlen != (int)strlen(f->o->topic) ||
-             memcmp(name, f->o->topic, (size_t)nlen))
+             nlen != (int)strlen(f->o->lg.topic) ||
+             memcmp(name, f->o->lg.topic, (size_t)nlen))
         what = "for another topic or partition";
     else if (err)
         what = nw_err_name(err);
@@ -344,7 +343,7 @@ static int conn_recv(struct fetcher *f, struct conn *c)
         int rc = on_response(f, c, c->buf + 4, c->need - 4);
         if (rc)
             return rc;
-        if (f->records >= f->o->count) {
+        if (f->records >= f->o->lg.count) {
             if (f->t_done == 0)
                 f->t_done = nw_mono_s();
             return 0;
@@ -354,7 +353,7 @@ static int conn_recv(struct fetcher *f, struct conn *c)
     }
 }
 
-static int run(const struct opts *o, const struct nw_topic *t,
+static int run(const struct fetch_opts *o, const struct nw_topic *t,
                struct fetcher *f, bool *time_limited)
 {
     f->nconns = t->n;
@@ -386,7 +385,7 @@ static int run(const struct opts *o, const struct nw_topic *t,
            o->partition_bytes);
     fflush(stdout);
 
-    double t0 = nw_mono_s(), deadline = t0 + o->seconds, last_progress = t0;
+    double t0 = nw_mono_s(), deadline = t0 + o->lg.seconds, last_progress = t0;
     uint64_t last_bytes = 0;
     for (int i = 0; i < f->nconns; i++) {
         conn_queue_fetch(f, &f->conns[i]);
@@ -394,12 +393,12 @@ static int run(const struct opts *o, const struct nw_topic *t,
         if (rc)
             return rc;
     }
-    while (f->records < o->count) {
+    while (f->records < o->lg.count) {
         struct epoll_event evs[64];
         int n = epoll_wait(f->ep, evs, 64, 100);
         if (n < 0 && errno != EINTR)
             return -errno;
-        for (int i = 0; i < n && f->records < o->count; i++) {
+        for (int i = 0; i < n && f->records < o->lg.count; i++) {
             struct conn *c = evs[i].data.ptr;
             int rc = conn_recv(f, c);
             if (rc) {
@@ -442,145 +441,117 @@ static void fetcher_free(struct fetcher *f)
         close(f->ep);
 }
 
+/* ---- options ----------------------------------------------------------- */
+
+enum { OPT_PARTITION_BYTES = 256, OPT_CHECK_CRC, OPT_SELFTEST };
+
+static const struct option fetch_longopts[] = {
+    { "partition-bytes", required_argument, NULL, OPT_PARTITION_BYTES },
+    { "check-crc", no_argument, NULL, OPT_CHECK_CRC },
+    { "selftest", required_argument, NULL, OPT_SELFTEST },
+    { NULL, 0, NULL, 0 },
+};
+
+static const char fetch_usage[] =
+    "  --partition-bytes B    per fetch (default 1M, as Kafka clients)\n"
+    "  --check-crc            verify every batch's CRC32C\n"
+    "  --selftest FILE        compare our encoding with a Fetch v11 frame\n";
+
+static int take_fetch_opt(int code, const char *arg, void *ctx)
+{
+    struct fetch_opts *fo = ctx;
+    uint64_t v;
+
+    switch (code) {
+    case OPT_PARTITION_BYTES:
+        if (lg_parse_count(arg, &v) || v < 4096 || v > (256u << 20))
+            return -1;
+        fo->partition_bytes = (int32_t)v;
+        return 0;
+    case OPT_CHECK_CRC:
+        fo->check_crc = true;
+        return 0;
+    case OPT_SELFTEST:
+        fo->selftest = arg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static int parse_opts(int argc, char **argv, struct fetch_opts *fo)
+{
+    const struct lg_extra extra = { fetch_longopts, take_fetch_opt, fo,
+                                    fetch_usage };
+
+    *fo = (struct fetch_opts){ .partition_bytes = 1 << 20 };
+    if (lg_opts_parse("native_fetch", argc, argv, &fo->lg, &extra))
+        return -1;
+    if (!fo->selftest && strcmp(fo->lg.mode, "consume")) {
+        fprintf(stderr, "native_fetch: it only reads: --mode consume\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
-static void usage(FILE *fp)
+/* Prints the summary and the RESULT line; returns whether the run passed. */
+static bool report(struct fetch_opts *fo, const struct fetcher *f,
+                   const struct nw_topic *t, bool time_limited, double cpu)
 {
-    fprintf(fp,
-        "usage: native_fetch [options]\n"
-        "  --bootstrap H:P        broker (default 127.0.0.1:9092)\n"
-        "  --topic T              topic (default native-produce)\n"
-        "  --size S               record value bytes, for MB/s (default 1024)\n"
-        "  --count N              records to read, K/M suffixes (default 1M)\n"
-        "  --seconds S            time limit (default 30)\n"
-        "  --partition-bytes B    per fetch (default 1M, as Kafka clients)\n"
-        "  --check-crc            verify every batch's CRC32C\n"
-        "  --selftest FILE        compare our encoding with a Fetch v11 frame\n");
-}
+    const struct lg_opts *o = &fo->lg;
+    double secs = f->t_done;
+    uint64_t msgs = f->records < o->count ? f->records : o->count;
+    uint64_t bytes = msgs * o->size;
+    double msgs_s = secs > 0 ? (double)msgs / secs : 0;
+    double mb_s = secs > 0 ? (double)bytes / secs / MB : 0;
+    double wire_mb_s = secs > 0 ? (double)f->wire_bytes / secs / MB : 0;
 
-static int parse_count(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 1)
-        return -1;
-    if (*end == 'k' || *end == 'K')
-        v *= 1e3, end++;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1e6, end++;
-    if (*end || v > 1e12)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_opts(int argc, char **argv, struct opts *o)
-{
-    static const struct option longopts[] = {
-        { "bootstrap", required_argument, NULL, 'b' },
-        { "topic", required_argument, NULL, 't' },
-        { "size", required_argument, NULL, 's' },
-        { "count", required_argument, NULL, 'n' },
-        { "seconds", required_argument, NULL, 'S' },
-        { "partition-bytes", required_argument, NULL, 'B' },
-        { "check-crc", no_argument, NULL, 'c' },
-        { "selftest", required_argument, NULL, 'T' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    uint64_t v;
-    char *end;
-    int c;
-
-    *o = (struct opts){ .bootstrap = "127.0.0.1:9092",
-                        .topic = "native-produce", .size = 1024,
-                        .count = 1000000, .seconds = 30.0,
-                        .partition_bytes = 1 << 20 };
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o->bootstrap = optarg; break;
-        case 't': o->topic = optarg; break;
-        case 's':
-            if (parse_count(optarg, &v) || v > 1000000)
-                goto bad;
-            o->size = (size_t)v;
-            break;
-        case 'n':
-            if (parse_count(optarg, &o->count))
-                goto bad;
-            break;
-        case 'S':
-            o->seconds = strtod(optarg, &end);
-            if (*end || !(o->seconds > 0))
-                goto bad;
-            break;
-        case 'B':
-            if (parse_count(optarg, &v) || v < 4096 || v > (256u << 20))
-                goto bad;
-            o->partition_bytes = (int32_t)v;
-            break;
-        case 'c': o->check_crc = true; break;
-        case 'T': o->selftest = optarg; break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            goto bad;
-        }
-    }
-    if (optind != argc)
-        goto bad;
-    return 0;
-bad:
-    usage(stderr);
-    return -1;
+    printf("  %" PRIu64 " msgs, %.1f MB in %.3f s: %.0f msgs/s, %.1f MB/s "
+           "(wire %.1f MB/s); %" PRIu64 " errors, %" PRIu64 " gaps, %" PRIu64
+           " CRC errors, %" PRIu64 " empty fetches%s; client CPU %.2f s\n",
+           msgs, (double)bytes / MB, secs, msgs_s, mb_s, wire_mb_s, f->errors,
+           f->gaps, f->crc_errors, f->empty,
+           time_limited ? " [time limit]" : "", cpu);
+    fo->lg.partitions = t->n;
+    lg_report_begin("native", o);
+    lg_report_rate(msgs, bytes, secs, f->errors + f->crc_errors, time_limited,
+                   cpu);
+    lg_report_f("wire_mb_s", wire_mb_s);
+    lg_report_u64("gaps", f->gaps);
+    lg_report_u64("crc_errors", f->crc_errors);
+    lg_report_u64("empty_fetches", f->empty);
+    lg_report_end();
+    return f->errors == 0 && f->gaps == 0 && f->crc_errors == 0 &&
+           msgs == o->count && !time_limited;
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o;
+    struct fetch_opts fo;
     struct nw_topic t;
     struct fetcher f = { .ep = -1 };
-    bool time_limited = false;
+    bool time_limited = false, pass = false;
 
-    if (parse_opts(argc, argv, &o))
+    if (parse_opts(argc, argv, &fo))
         return 2;
-    if (o.selftest)
-        return selftest(o.selftest);
-    f.o = &o;
+    if (fo.selftest)
+        return selftest(fo.selftest);
+    f.o = &fo;
     printf("native_fetch: %" PRIu64 " records of %zu B from %s on %s%s\n",
-           o.count, o.size, o.topic, o.bootstrap,
-           o.check_crc ? ", CRCs checked" : "");
+           fo.lg.count, fo.lg.size, fo.lg.topic, fo.lg.target,
+           fo.check_crc ? ", CRCs checked" : "");
     fflush(stdout);
-    if (nw_discover(o.bootstrap, o.topic, DISCOVER_TIMEOUT_S, &t))
+    if (nw_discover(fo.lg.target, fo.lg.topic, DISCOVER_TIMEOUT_S, &t))
         return 1;
-    int rc = run(&o, &t, &f, &time_limited);
-    if (rc) {
+    double cpu0 = lg_cpu_s();
+    int rc = run(&fo, &t, &f, &time_limited);
+    double cpu = lg_cpu_s() - cpu0;
+    if (rc)
         fprintf(stderr, "native_fetch: failed: %s\n", strerror(-rc));
-        fetcher_free(&f);
-        nw_topic_free(&t);
-        return 1;
-    }
-    double secs = f.t_done;
-    uint64_t msgs = f.records < o.count ? f.records : o.count;
-    uint64_t bytes = msgs * o.size;
-    double msgs_s = secs > 0 ? (double)msgs / secs : 0;
-    double mb_s = secs > 0 ? (double)bytes / secs / MB : 0;
-    double wire_mb_s = secs > 0 ? (double)f.wire_bytes / secs / MB : 0;
-    printf("  %" PRIu64 " msgs, %.1f MB in %.3f s: %.0f msgs/s, %.1f MB/s "
-           "(wire %.1f MB/s); %" PRIu64 " errors, %" PRIu64 " gaps, %" PRIu64
-           " CRC errors, %" PRIu64 " empty fetches%s\n", msgs, (double)bytes / MB,
-           secs, msgs_s, mb_s, wire_mb_s, f.errors, f.gaps, f.crc_errors,
-           f.empty, time_limited ? " [time limit]" : "");
-    printf("RESULT mode=native_fetch msgs=%" PRIu64 " bytes=%" PRIu64
-           " secs=%.3f msgs_s=%.0f mb_s=%.1f wire_mb_s=%.1f errors=%" PRIu64
-           " gaps=%" PRIu64 " crc_errors=%" PRIu64 " empty_fetches=%" PRIu64
-           " partitions=%d time_limited=%d\n", msgs, bytes, secs, msgs_s, mb_s,
-           wire_mb_s, f.errors + f.crc_errors, f.gaps, f.crc_errors, f.empty,
-           t.n, time_limited);
-    bool pass = f.errors == 0 && f.gaps == 0 && f.crc_errors == 0 &&
-                msgs == o.count && !time_limited;
+    else
+        pass = report(&fo, &f, &t, time_limited, cpu);
     fetcher_free(&f);
     nw_topic_free(&t);
     return pass ? 0 : 1;

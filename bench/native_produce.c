@@ -21,17 +21,22 @@
  * Bounded by --count messages and --seconds; outstanding requests then get
  * DRAIN_TIMEOUT_S, and no progress for STALL_TIMEOUT_S fails the run.
  *
- *   native_produce --bootstrap H:P --topic T --size 100 --count 10M --acks 1
+ * The topic: against a broker it is created with --partitions partitions
+ * (replication 1, librdkafka's Admin API) unless it exists; the partition
+ * count it really has is used and reported. With --mock, librdkafka's mock
+ * cluster gets it with --partitions partitions.
+ *
+ *   native_produce --target H:P --topic T --partitions N --size 100
+ *                  --count 10M [--acks 1|all] [--depth 64] [--batch-bytes B]
  *   native_produce --mock ...        against librdkafka's mock cluster
  *   native_produce --selftest F.req  re-encode a client's Produce v7 frame
  *                                    and compare byte for byte
  *
- * The last line printed is machine-readable:
- *   RESULT mode=native_produce msgs=... bytes=... secs=... msgs_s=...
- *          mb_s=... wire_mb_s=... errors=... time_limited=0|1 ...
+ * Options and the RESULT line are loadgen.h's (system=native mode=produce,
+ * plus wire_mb_s= requests= offset_errors= acks=); --mode must be produce,
+ * --window is not used (--depth is the pipelining, in requests).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,8 +48,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "storage/batch.h"
 #include "storage/batch_build.h"
+#include "loadgen.h"
 #include "native_wire.h"
 
 #define CLIENT_ID "native_produce"
@@ -60,20 +68,16 @@
 #define MAX_ERRORS_SHOWN 5
 #define DISCOVER_TIMEOUT_S 20.0
 #define DRAIN_TIMEOUT_S 60.0
+#define ADMIN_TIMEOUT_MS 15000
 #define STALL_TIMEOUT_S 30.0
 #define MB 1e6
 
-struct opts {
-    const char *bootstrap;
-    const char *topic;
-    size_t size;
-    uint64_t count;            /* messages */
-    double seconds;
+struct produce_opts {
+    struct lg_opts lg;         /* target, topic, partitions, size, count, seconds */
     int16_t acks;
     int depth;
     size_t batch_bytes;
     bool mock;
-    int partitions;            /* mock topic */
     const char *selftest;
 };
 
@@ -93,7 +97,7 @@ struct conn {
 };
 
 struct gen {
-    const struct opts *o;
+    const struct produce_opts *o;
     struct conn *conns;
     int nconns;
     int ep;
@@ -318,8 +322,8 @@ static void on_response(struct gen *g, struct conn *c, const uint8_t *p,
     else if ((uint32_t)corr != (uint32_t)c->acked)
         what = "correlation id out of order";
     else if (ntopics != 1 || nparts != 1 || part != c->partition ||
-             nlen != (int)strlen(g->o->topic) ||
-             memcmp(name, g->o->topic, (size_t)nlen))
+             nlen != (int)strlen(g->o->lg.topic) ||
+             memcmp(name, g->o->lg.topic, (size_t)nlen))
         what = "for another topic or partition";
     else if (err)
         what = nw_err_name(err);
@@ -381,7 +385,7 @@ static int conn_recv(struct gen *g, struct conn *c)
 
 /* ---- the run ----------------------------------------------------------- */
 
-static int run(const struct opts *o, const struct nw_topic *t, struct gen *g,
+static int run(const struct produce_opts *o, const struct nw_topic *t, struct gen *g,
                double *secs, bool *time_limited)
 {
     static uint8_t batch[4 << 20];
@@ -391,17 +395,17 @@ static int run(const struct opts *o, const struct nw_topic *t, struct gen *g,
     if (o->batch_bytes > sizeof(batch))
         return -EINVAL;
     size_t batch_len;
-    rc = build_batch(batch, o->batch_bytes, o->size, &batch_len, &g->records);
+    rc = build_batch(batch, o->batch_bytes, o->lg.size, &batch_len, &g->records);
     if (rc)
         return rc;
     g->batch = batch;
     g->batch_len = batch_len;
     g->hdr_len = encode_header(hdr, sizeof(hdr), CLIENT_ID, 0, o->acks,
-                               TIMEOUT_MS, o->topic, 0, batch_len);
+                               TIMEOUT_MS, o->lg.topic, 0, batch_len);
     if (g->hdr_len == 0)
         return -EINVAL;
 
-    uint64_t reqs = (o->count + (uint64_t)g->records - 1) / (uint64_t)g->records;
+    uint64_t reqs = (o->lg.count + (uint64_t)g->records - 1) / (uint64_t)g->records;
     g->nconns = t->n;
     g->conns = calloc((size_t)t->n, sizeof(*g->conns));
     g->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -421,7 +425,7 @@ static int run(const struct opts *o, const struct nw_topic *t, struct gen *g,
         for (int k = 0; k < o->depth; k++) {
             size_t l = encode_header(c->hdrs + (size_t)k * g->hdr_len,
                                      g->hdr_len, CLIENT_ID, 0, o->acks,
-                                     TIMEOUT_MS, o->topic, p->id, batch_len);
+                                     TIMEOUT_MS, o->lg.topic, p->id, batch_len);
             if (l != g->hdr_len)
                 return -EINVAL;
         }
@@ -441,7 +445,7 @@ static int run(const struct opts *o, const struct nw_topic *t, struct gen *g,
            t->brokers, o->depth);
     fflush(stdout);
 
-    double t0 = nw_mono_s(), deadline = t0 + o->seconds, drain_end = 0;
+    double t0 = nw_mono_s(), deadline = t0 + o->lg.seconds, drain_end = 0;
     double last_progress = t0;
     uint64_t last_bytes = 0;
     g->t_last_ack = t0;
@@ -528,179 +532,236 @@ static void gen_free(struct gen *g)
         close(g->ep);
 }
 
+/* ---- options ----------------------------------------------------------- */
+
+enum { OPT_ACKS = 256, OPT_DEPTH, OPT_BATCH_BYTES, OPT_MOCK, OPT_SELFTEST };
+
+static const struct option produce_longopts[] = {
+    { "acks", required_argument, NULL, OPT_ACKS },
+    { "depth", required_argument, NULL, OPT_DEPTH },
+    { "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
+    { "mock", no_argument, NULL, OPT_MOCK },
+    { "selftest", required_argument, NULL, OPT_SELFTEST },
+    { NULL, 0, NULL, 0 },
+};
+
+static const char produce_usage[] =
+    "  --acks 1|all       (default 1)\n"
+    "  --depth D          requests in flight per connection (default 64)\n"
+    "  --batch-bytes B    RecordBatch size (default 65536)\n"
+    "  --mock             against librdkafka's mock cluster\n"
+    "  --selftest FILE    compare our encoding with a Produce v7 frame\n";
+
+static int take_produce_opt(int code, const char *arg, void *ctx)
+{
+    struct produce_opts *po = ctx;
+    uint64_t v;
+
+    switch (code) {
+    case OPT_ACKS:
+        if (!strcmp(arg, "1"))
+            po->acks = 1;
+        else if (!strcmp(arg, "all") || !strcmp(arg, "-1"))
+            po->acks = -1;
+        else
+            return -1;
+        return 0;
+    case OPT_DEPTH:
+        if (lg_parse_count(arg, &v) || v < 1 || v > MAX_DEPTH)
+            return -1;
+        po->depth = (int)v;
+        return 0;
+    case OPT_BATCH_BYTES:
+        if (lg_parse_count(arg, &v) || v < 256 || v > (4u << 20))
+            return -1;
+        po->batch_bytes = (size_t)v;
+        return 0;
+    case OPT_MOCK:
+        po->mock = true;
+        return 0;
+    case OPT_SELFTEST:
+        po->selftest = arg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static int parse_opts(int argc, char **argv, struct produce_opts *po)
+{
+    const struct lg_extra extra = { produce_longopts, take_produce_opt, po,
+                                    produce_usage };
+
+    *po = (struct produce_opts){ .acks = 1, .depth = 64, .batch_bytes = 65536 };
+    if (lg_opts_parse("native_produce", argc, argv, &po->lg, &extra))
+        return -1;
+    if (strcmp(po->lg.mode, "produce")) {
+        fprintf(stderr, "native_produce: --mode produce only\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the topic --------------------------------------------------------- */
+
+/* The error of a CreateTopics result event for its one topic. */
+static rd_kafka_resp_err_t create_result(rd_kafka_event_t *ev)
+{
+    const rd_kafka_CreateTopics_result_t *res;
+    const rd_kafka_topic_result_t **topics;
+    size_t n = 0;
+
+    if (rd_kafka_event_error(ev))
+        return rd_kafka_event_error(ev);
+    res = rd_kafka_event_CreateTopics_result(ev);
+    topics = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    return n == 1 ? rd_kafka_topic_result_error(topics[0])
+                  : RD_KAFKA_RESP_ERR__BAD_MSG;
+}
+
+/* CreateTopics through rk, bounded. */
+static rd_kafka_resp_err_t create_on(rd_kafka_t *rk, const char *topic,
+                                     int partitions)
+{
+    char errstr[512];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
+    rd_kafka_AdminOptions_t *ao =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__INVALID_ARG;
+
+    if (nt && ao &&
+        !rd_kafka_AdminOptions_set_request_timeout(ao, ADMIN_TIMEOUT_MS, errstr,
+                                                   sizeof(errstr))) {
+        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+        err = ev ? create_result(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (ev)
+            rd_kafka_event_destroy(ev);
+    }
+    if (nt)
+        rd_kafka_NewTopic_destroy(nt);
+    if (ao)
+        rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_queue_destroy(q);
+    return err;
+}
+
+/* Creates the topic with `partitions` partitions, replication 1, unless it
+ * exists, so that the run has the partitions asked for rather than the
+ * broker's num.partitions. Returns 0 or -1. */
+static int create_topic(const char *bootstrap, const char *topic, int partitions)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk;
+    rd_kafka_resp_err_t err;
+
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "native_produce: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        fprintf(stderr, "native_produce: rd_kafka_new: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    err = create_on(rk, topic, partitions);
+    rd_kafka_destroy(rk);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        printf("  created topic %s with %d partitions\n", topic, partitions);
+    else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        fprintf(stderr, "native_produce: CreateTopics %s: %s\n", topic,
+                rd_kafka_err2name(err));
+    return err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? -1 : 0;
+}
+
+/* The mock (with --mock) or a created topic, then its leaders. */
+static int prepare_topic(struct produce_opts *po, void **mock, struct nw_topic *t)
+{
+    struct lg_opts *o = &po->lg;
+
+    if (po->mock) {
+        *mock = nw_mock_start(o->topic, o->partitions, &o->target);
+        if (!*mock)
+            return -1;
+    } else if (create_topic(o->target, o->topic, o->partitions)) {
+        return -1;
+    }
+    if (nw_discover(o->target, o->topic, DISCOVER_TIMEOUT_S, t))
+        return -1;
+    if (t->n != o->partitions)
+        printf("  topic %s exists with %d partitions (not %d): using %d\n",
+               o->topic, t->n, o->partitions, t->n);
+    o->partitions = t->n;
+    return 0;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
-static void usage(FILE *f)
+/* Prints the summary and the RESULT line; returns whether the run passed. */
+static bool report(const struct produce_opts *po, const struct gen *g,
+                   double secs, bool time_limited, double cpu)
 {
-    fprintf(f,
-        "usage: native_produce [options]\n"
-        "  --bootstrap H:P    broker (default 127.0.0.1:9092)\n"
-        "  --topic T          topic (default native-produce)\n"
-        "  --size S           record value bytes (default 100)\n"
-        "  --count N          messages, K/M suffixes (default 10M)\n"
-        "  --seconds S        time limit (default 20)\n"
-        "  --acks A           1 or all (default 1)\n"
-        "  --depth D          requests in flight per connection (default 64)\n"
-        "  --batch-bytes B    RecordBatch size (default 65536)\n"
-        "  --mock             against librdkafka's mock cluster\n"
-        "  --partitions P     the mock topic's partitions (default 4)\n"
-        "  --selftest FILE    compare our encoding with a Produce v7 frame\n");
-}
+    uint64_t ok = 0, reqs = 0;
 
-static int parse_count(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 1)
-        return -1;
-    if (*end == 'k' || *end == 'K')
-        v *= 1e3, end++;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1e6, end++;
-    if (*end || v > 1e12)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_opts(int argc, char **argv, struct opts *o)
-{
-    static const struct option longopts[] = {
-        { "bootstrap", required_argument, NULL, 'b' },
-        { "topic", required_argument, NULL, 't' },
-        { "size", required_argument, NULL, 's' },
-        { "count", required_argument, NULL, 'n' },
-        { "seconds", required_argument, NULL, 'S' },
-        { "acks", required_argument, NULL, 'a' },
-        { "depth", required_argument, NULL, 'd' },
-        { "batch-bytes", required_argument, NULL, 'B' },
-        { "mock", no_argument, NULL, 'm' },
-        { "partitions", required_argument, NULL, 'p' },
-        { "selftest", required_argument, NULL, 'T' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    uint64_t v;
-    char *end;
-    int c;
-
-    *o = (struct opts){ .bootstrap = "127.0.0.1:9092",
-                        .topic = "native-produce", .size = 100,
-                        .count = 10000000, .seconds = 20.0, .acks = 1,
-                        .depth = 64, .batch_bytes = 65536, .partitions = 4 };
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o->bootstrap = optarg; break;
-        case 't': o->topic = optarg; break;
-        case 's':
-            if (parse_count(optarg, &v) || v > 1000000)
-                goto bad;
-            o->size = (size_t)v;
-            break;
-        case 'n':
-            if (parse_count(optarg, &o->count))
-                goto bad;
-            break;
-        case 'S':
-            o->seconds = strtod(optarg, &end);
-            if (*end || !(o->seconds > 0))
-                goto bad;
-            break;
-        case 'a':
-            if (!strcmp(optarg, "1"))
-                o->acks = 1;
-            else if (!strcmp(optarg, "all") || !strcmp(optarg, "-1"))
-                o->acks = -1;
-            else
-                goto bad;
-            break;
-        case 'd':
-            o->depth = (int)strtol(optarg, &end, 10);
-            if (*end || o->depth < 1 || o->depth > MAX_DEPTH)
-                goto bad;
-            break;
-        case 'B':
-            if (parse_count(optarg, &v) || v < 256 || v > (4u << 20))
-                goto bad;
-            o->batch_bytes = (size_t)v;
-            break;
-        case 'm': o->mock = true; break;
-        case 'p':
-            o->partitions = (int)strtol(optarg, &end, 10);
-            if (*end || o->partitions < 1 || o->partitions > 1024)
-                goto bad;
-            break;
-        case 'T': o->selftest = optarg; break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            goto bad;
-        }
+    for (int i = 0; i < g->nconns; i++) {
+        ok += g->conns[i].ok;
+        reqs += g->conns[i].acked;
     }
-    if (optind != argc)
-        goto bad;
-    return 0;
-bad:
-    usage(stderr);
-    return -1;
+    uint64_t msgs = ok * (uint64_t)g->records;
+    uint64_t bytes = msgs * po->lg.size;
+    double msgs_s = secs > 0 ? (double)msgs / secs : 0;
+    double mb_s = secs > 0 ? (double)bytes / secs / MB : 0;
+    double wire_mb_s = secs > 0 ? (double)g->bytes_out / secs / MB : 0;
+
+    printf("  %" PRIu64 " msgs, %.1f MB in %.3f s: %.0f msgs/s, %.1f MB/s "
+           "(wire %.1f MB/s); %" PRIu64 " errors, %" PRIu64 " offset "
+           "errors%s; client CPU %.2f s\n", msgs, (double)bytes / MB, secs,
+           msgs_s, mb_s, wire_mb_s, g->errors, g->offset_errors,
+           time_limited ? " [time limit]" : "", cpu);
+    lg_report_begin("native", &po->lg);
+    lg_report_rate(msgs, bytes, secs, g->errors, time_limited, cpu);
+    lg_report_f("wire_mb_s", wire_mb_s);
+    lg_report_u64("requests", reqs);
+    lg_report_u64("offset_errors", g->offset_errors);
+    lg_report_str("acks", po->acks == 1 ? "1" : "all");
+    lg_report_end();
+    return g->errors == 0 && g->offset_errors == 0 && msgs > 0;
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o;
-    struct nw_topic t;
+    struct produce_opts po;
+    struct nw_topic t = { .parts = NULL };
     struct gen g = { .ep = -1 };
     void *mock = NULL;
     double secs = 0;
-    bool time_limited = false;
-    int rc;
+    bool time_limited = false, pass = false;
 
-    if (parse_opts(argc, argv, &o))
+    if (parse_opts(argc, argv, &po))
         return 2;
-    if (o.selftest)
-        return selftest(o.selftest);
-    g.o = &o;
-    if (o.mock && !(mock = nw_mock_start(o.topic, o.partitions, &o.bootstrap)))
-        return 1;
-    printf("native_produce: %" PRIu64 " x %zu B to %s on %s%s, acks=%s, "
-           "Produce v%d\n", o.count, o.size, o.topic, o.mock ? "mock " : "",
-           o.bootstrap, o.acks == 1 ? "1" : "all", PRODUCE_VERSION);
+    if (po.selftest)
+        return selftest(po.selftest);
+    g.o = &po;
+    printf("native_produce: %" PRIu64 " x %zu B to %s on %s, acks=%s, "
+           "Produce v%d\n", po.lg.count, po.lg.size, po.lg.topic,
+           po.mock ? "the mock cluster" : po.lg.target,
+           po.acks == 1 ? "1" : "all", PRODUCE_VERSION);
     fflush(stdout);
-    if (nw_discover(o.bootstrap, o.topic, DISCOVER_TIMEOUT_S, &t)) {
-        nw_mock_stop(mock);
-        return 1;
+    if (prepare_topic(&po, &mock, &t) == 0) {
+        double cpu0 = lg_cpu_s();
+        int rc = run(&po, &t, &g, &secs, &time_limited);
+        double cpu = lg_cpu_s() - cpu0;
+        if (rc)
+            fprintf(stderr, "native_produce: failed: %s\n", strerror(-rc));
+        else
+            pass = report(&po, &g, secs, time_limited, cpu);
     }
-    rc = run(&o, &t, &g, &secs, &time_limited);
-    if (rc) {
-        fprintf(stderr, "native_produce: failed: %s\n", strerror(-rc));
-        gen_free(&g);
-        nw_topic_free(&t);
-        nw_mock_stop(mock);
-        return 1;
-    }
-    uint64_t ok = 0, reqs = 0;
-    for (int i = 0; i < g.nconns; i++) {
-        ok += g.conns[i].ok;
-        reqs += g.conns[i].acked;
-    }
-    uint64_t msgs = ok * (uint64_t)g.records;
-    uint64_t bytes = msgs * o.size;
-    double msgs_s = secs > 0 ? (double)msgs / secs : 0;
-    double mb_s = secs > 0 ? (double)bytes / secs / MB : 0;
-    double wire_mb_s = secs > 0 ? (double)g.bytes_out / secs / MB : 0;
-    printf("  %" PRIu64 " msgs, %.1f MB in %.3f s: %.0f msgs/s, %.1f MB/s "
-           "(wire %.1f MB/s); %" PRIu64 " errors, %" PRIu64 " offset "
-           "errors%s\n", msgs, (double)bytes / MB, secs, msgs_s, mb_s,
-           wire_mb_s, g.errors, g.offset_errors,
-           time_limited ? " [time limit]" : "");
-    printf("RESULT mode=native_produce msgs=%" PRIu64 " bytes=%" PRIu64
-           " secs=%.3f msgs_s=%.0f mb_s=%.1f wire_mb_s=%.1f requests=%" PRIu64
-           " errors=%" PRIu64 " offset_errors=%" PRIu64 " partitions=%d "
-           "time_limited=%d\n", msgs, bytes, secs, msgs_s, mb_s, wire_mb_s,
-           reqs, g.errors, g.offset_errors, t.n, time_limited);
-    bool pass = g.errors == 0 && g.offset_errors == 0 && msgs > 0;
     gen_free(&g);
     nw_topic_free(&t);
     nw_mock_stop(mock);

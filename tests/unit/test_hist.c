@@ -120,6 +120,27 @@ static void test_pace_schedule(void **state)
     assert_true(lg_pace_done(&p));
 }
 
+/* A message is due at exactly its intended time, whatever the rounding of
+ * a fractional interval (lg_pace_wait relies on it). */
+static void test_pace_due_at_intended_time(void **state)
+{
+    static const double rates[] = { 3.0, 7.0, 999.0, 1000.0, 30000.0, 123457.0, 2e6 };
+    struct lg_pace p;
+
+    (void)state;
+    for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+        lg_pace_init(&p, rates[r], 20000.0 / rates[r], 123456789ull);
+        for (uint64_t i = 0; i < p.total; i++) {
+            uint64_t at = lg_pace_intended(&p, i);
+            assert_int_equal(lg_pace_due(&p, at, 1), 1);
+            if (at > p.start_ns)
+                assert_int_equal(lg_pace_due(&p, at - 1, 1), 0);
+            lg_pace_sent(&p, 1);
+        }
+        assert_true(lg_pace_done(&p));
+    }
+}
+
 static void test_stamp_round_trip(void **state)
 {
     unsigned char buf[LG_STAMP_BYTES];
@@ -154,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_merge_and_clamp),
         cmocka_unit_test(test_every_magnitude_round_trips),
         cmocka_unit_test(test_pace_schedule),
+        cmocka_unit_test(test_pace_due_at_intended_time),
         cmocka_unit_test(test_stamp_round_trip),
         cmocka_unit_test(test_warmup_not_recorded),
     };
