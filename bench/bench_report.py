@@ -110,22 +110,23 @@ def consume_table(rows, limits):
 
 
 def latency_table(rows):
-    lines = ["| durability | size | partitions | rate/s | system | produce→ack p50 / p99 / "
-             "p99.9 / max (us) | produce→consume p50 / p99 / p99.9 / max (us) | kept up |",
+    lines = ["| durability | size | partitions | rate/s | system (client) | produce→ack p50 / "
+             "p99 / p99.9 / max (us) | produce→consume p50 / p99 / p99.9 / max (us) | kept up |",
              "|---|---|---|---|---|---|---|---|"]
     lat = [r for r in rows if r.get("workload") == "latency"]
     lat.sort(key=lambda r: (r["durability"], r["size"], r["partitions"], r["rate"],
-                            r["system"]))
+                            r["system"], r["client"]))
     for r in lat:
+        who = label(r["system"], r["client"])
         if not r.get("ok"):
             lines.append(f"| {r['durability']} | {r['size']} B | {r['partitions']} | "
-                         f"{si(r['rate'])} | {r['system']} | failed | failed | - |")
+                         f"{si(r['rate'])} | {who} | failed | failed | - |")
             continue
         def q(p):
             return " / ".join(f"{r.get(f'{p}_{k}_us', 0):.0f}"
                               for k in ("p50", "p99", "p999", "max"))
         lines.append(f"| {r['durability']} | {r['size']} B | {r['partitions']} | "
-                     f"{si(r['rate'])} | {r['system']} | {q('ack')} | {q('e2e')} | "
+                     f"{si(r['rate'])} | {who} | {q('ack')} | {q('e2e')} | "
                      f"{'yes' if r.get('kept_up') else 'no'} |")
     return lines
 
@@ -222,12 +223,14 @@ def latency_plots(plt, out, rows):
             for r in lat:
                 if (r["durability"], r["size"], r["partitions"], r["rate"]) != (dur, size, parts, rate):
                     continue
-                name = f"{r['system']}-{dur}-{size}b-p{parts}-r{rate}"
+                name = f"{r['system']}-{r['client']}-{dur}-{size}b-p{parts}-r{rate}"
+                color = f"C{SYSTEMS.index((r['system'], r['client']))}"
                 for kind, style in (("e2e", "-"), ("ack", "--")):
                     pts = read_hist(os.path.join(out, "hist", f"{name}-{kind}.csv"))
                     if pts:
-                        ax.plot([p for p, _ in pts], [v for _, v in pts], style,
-                                label=f"{r['system']} {'produce→consume' if kind == 'e2e' else 'ack'}"
+                        ax.plot([p for p, _ in pts], [v for _, v in pts], style, color=color,
+                                label=f"{label(r['system'], r['client'])} "
+                                      f"{'produce→consume' if kind == 'e2e' else 'ack'}"
                                       f"{'' if r.get('kept_up') else ' (fell behind)'}")
             ax.set_yscale("log")
             ax.set_xticks([0, 1, 2, 3, 4, 5])
@@ -254,15 +257,18 @@ def ladder_plot(plt, out, rows):
         return []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), squeeze=False)
     for ax, dur in zip(axes.flat, ("durable", "page-cache")):
-        for s in ("sluice", "redis", "nats"):
-            for size, parts in sorted({(r["size"], r["partitions"]) for r in lat}):
+        combos = sorted({(r["size"], r["partitions"]) for r in lat})
+        for s, c in SYSTEMS:
+            for n, (size, parts) in enumerate(combos):
                 pts = sorted((r["rate"], r["e2e_p99_us"]) for r in lat
-                             if r["system"] == s and r["durability"] == dur
+                             if (r["system"], r["client"]) == (s, c) and r["durability"] == dur
                              and r["size"] == size and r["partitions"] == parts
                              and r.get("kept_up"))
                 if pts:
-                    ax.plot([p for p, _ in pts], [v for _, v in pts], "o-",
-                            label=f"{s} {size} B p{parts}")
+                    ax.plot([p for p, _ in pts], [v for _, v in pts],
+                            ["o-", "s:", "^--", "v-."][n % 4],
+                            color=f"C{SYSTEMS.index((s, c))}",
+                            label=f"{label(s, c)} {size} B p{parts}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("rate (msg/s, kept up)")

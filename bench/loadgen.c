@@ -327,6 +327,52 @@ void lg_lat_record(struct lg_lat *l, uint64_t intended_ns, uint64_t now_ns)
     hist_record(&l->h, now_ns > intended_ns ? now_ns - intended_ns : 0);
 }
 
+double lg_achieved_rate(const struct lg_pace *p, uint64_t n, uint64_t first_ns,
+                        uint64_t last_ns)
+{
+    if (n == 0 || last_ns < first_ns)
+        return 0;
+    double span = (double)(last_ns - first_ns) + p->interval_ns;
+    return (double)n / (span / 1e9);
+}
+
+static void print_hist_line(const char *name, const struct hist *h)
+{
+    printf("  %-4s %9" PRIu64 " recorded: p50 %.0f  p99 %.0f  p99.9 %.0f  "
+           "max %.0f us\n", name, h->total, (double)hist_percentile(h, 50) / 1e3,
+           (double)hist_percentile(h, 99) / 1e3,
+           (double)hist_percentile(h, 99.9) / 1e3,
+           (double)hist_percentile(h, 100) / 1e3);
+}
+
+void lg_lat_summary_print(const struct lg_lat_summary *s)
+{
+    printf("  sent %" PRIu64 " of %" PRIu64 " (%.0f msgs/s), acked %" PRIu64
+           ", consumed %" PRIu64 ", %" PRIu64 " errors, %" PRIu64
+           " duplicates, %" PRIu64 " foreign; %s; client CPU %.2f s\n", s->sent,
+           s->scheduled, s->achieved_rate, s->acked, s->consumed, s->errors,
+           s->dups, s->foreign, s->kept_up ? "kept up" : "did NOT keep up",
+           s->client_cpu_s);
+    print_hist_line("ack", s->ack);
+    print_hist_line("e2e", s->e2e);
+    print_hist_line("lag", s->lag);
+}
+
+void lg_report_latency(const struct lg_lat_summary *s)
+{
+    lg_report_u64("sent", s->sent);
+    lg_report_u64("acked", s->acked);
+    lg_report_u64("consumed", s->consumed);
+    lg_report_u64("errors", s->errors);
+    lg_report_u64("dups", s->dups);
+    lg_report_u64("kept_up", s->kept_up);
+    lg_report_f("achieved_rate", s->achieved_rate);
+    lg_report_f("client_cpu_s", s->client_cpu_s);
+    lg_report_hist("ack", s->ack);
+    lg_report_hist("e2e", s->e2e);
+    lg_report_hist("lag", s->lag);
+}
+
 void lg_report_begin(const char *system, const struct lg_opts *o)
 {
     printf("RESULT system=%s mode=%s size=%zu partitions=%d", system, o->mode,

@@ -111,6 +111,30 @@ void lg_lat_init(struct lg_lat *l, uint64_t record_from_ns);
 /* Records now - intended when intended is past the warm-up. */
 void lg_lat_record(struct lg_lat *l, uint64_t intended_ns, uint64_t now_ns);
 
+/* What every latency run reports, whatever the system. */
+struct lg_lat_summary {
+    uint64_t scheduled;        /* messages the pace asked for */
+    uint64_t sent, acked, consumed;
+    uint64_t errors;
+    uint64_t dups;             /* delivered more than once */
+    uint64_t foreign;          /* delivered but not ours (other runs) */
+    bool kept_up;
+    double achieved_rate;      /* lg_achieved_rate() */
+    double client_cpu_s;
+    const struct hist *ack, *e2e, *lag;
+};
+
+/* Messages per second actually sent: n sent, the first at first_ns and the
+ * last at last_ns, over n pacing intervals (n on-time sends span n). */
+double lg_achieved_rate(const struct lg_pace *p, uint64_t n, uint64_t first_ns,
+                        uint64_t last_ns);
+/* Prints the human-readable lines of a latency run on stdout. */
+void lg_lat_summary_print(const struct lg_lat_summary *s);
+/* The RESULT keys of a latency run (sent= acked= consumed= errors= dups=
+ * kept_up= achieved_rate= client_cpu_s= and the ack/e2e/lag histograms),
+ * between lg_report_begin() and lg_report_end(). */
+void lg_report_latency(const struct lg_lat_summary *s);
+
 /* The RESULT line, printed piecewise on stdout. */
 void lg_report_begin(const char *system, const struct lg_opts *o);
 void lg_report_u64(const char *key, uint64_t v);

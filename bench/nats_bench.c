@@ -958,49 +958,23 @@ static uint64_t latency_errors(const struct latency_run *r)
     return r->send.errors + r->ack.errors + r->e2e.errors + r->client_errors;
 }
 
-static double achieved_rate(const struct sender *s)
-{
-    if (s->sent == 0)
-        return 0;
-    double span = (double)(s->last_send_ns - s->first_send_ns) + s->pace.interval_ns;
-    return (double)s->sent / (span / 1e9);
-}
-
-static void print_hist_line(const char *name, const struct hist *h)
-{
-    printf("  %-4s %9" PRIu64 " recorded: p50 %.0f  p99 %.0f  p99.9 %.0f  "
-           "max %.0f us\n", name, h->total, (double)hist_percentile(h, 50) / 1e3,
-           (double)hist_percentile(h, 99) / 1e3,
-           (double)hist_percentile(h, 99.9) / 1e3,
-           (double)hist_percentile(h, 100) / 1e3);
-}
-
 /* Called after the teardown: the recorders are closed, read freely. */
 static void latency_report(const struct latency_run *r)
 {
     const struct sender *s = &r->send;
+    const struct lg_lat_summary sum = {
+        .scheduled = s->pace.total, .sent = s->sent, .acked = r->ack.count,
+        .consumed = r->e2e.count, .errors = latency_errors(r),
+        .dups = r->e2e.dups, .foreign = r->e2e.foreign, .kept_up = r->kept_up,
+        .achieved_rate = lg_achieved_rate(&s->pace, s->sent, s->first_send_ns,
+                                          s->last_send_ns),
+        .client_cpu_s = r->cpu_s,
+        .ack = &r->ack.lat.h, .e2e = &r->e2e.lat.h, .lag = &s->lag.h,
+    };
 
-    printf("  sent %" PRIu64 " of %" PRIu64 " (%.0f msgs/s), acked %" PRIu64
-           ", consumed %" PRIu64 ", %" PRIu64 " errors, %" PRIu64
-           " duplicates, %" PRIu64 " foreign; %s; client CPU %.2f s\n", s->sent,
-           s->pace.total, achieved_rate(s), r->ack.count, r->e2e.count,
-           latency_errors(r), r->e2e.dups, r->e2e.foreign,
-           r->kept_up ? "kept up" : "did NOT keep up", r->cpu_s);
-    print_hist_line("ack", &r->ack.lat.h);
-    print_hist_line("e2e", &r->e2e.lat.h);
-    print_hist_line("lag", &s->lag.h);
+    lg_lat_summary_print(&sum);
     lg_report_begin("nats", &r->no->lg);
-    lg_report_u64("sent", s->sent);
-    lg_report_u64("acked", r->ack.count);
-    lg_report_u64("consumed", r->e2e.count);
-    lg_report_u64("errors", latency_errors(r));
-    lg_report_u64("dups", r->e2e.dups);
-    lg_report_u64("kept_up", r->kept_up);
-    lg_report_f("achieved_rate", achieved_rate(s));
-    lg_report_f("client_cpu_s", r->cpu_s);
-    lg_report_hist("ack", &r->ack.lat.h);
-    lg_report_hist("e2e", &r->e2e.lat.h);
-    lg_report_hist("lag", &s->lag.h);
+    lg_report_latency(&sum);
     lg_report_end();
 }
 

@@ -1031,29 +1031,22 @@ static int latency_report(struct latency_run *r)
     uint64_t sent = atomic_load(&r->sent);
     uint64_t errors = r->ack_errors + r->tail_errors;
     bool kept_up = sent == r->pace.total && r->acked == sent && r->consumed == sent;
-    double send_secs = (double)(r->last_send_ns - r->first_send_ns) / 1e9;
     double cpu = lg_cpu_s();
     bool failed = r->send_failed || r->ack_failed || r->tail_failed;
 
     if (lg_write_hist(o, "ack", &r->ack.h) || lg_write_hist(o, "e2e", &r->e2e.h))
         failed = true;
-    fprintf(stderr, TOOL ": latency at %.0f/s: sent %" PRIu64 " of %" PRIu64
-            ", acked %" PRIu64 ", consumed %" PRIu64 ", %" PRIu64 " errors, "
-            "ack p99 %.0f us, e2e p99 %.0f us\n", o->rate, sent, r->pace.total,
-            r->acked, r->consumed, errors,
-            (double)hist_percentile(&r->ack.h, 99) / 1e3,
-            (double)hist_percentile(&r->e2e.h, 99) / 1e3);
+    const struct lg_lat_summary sum = {
+        .scheduled = r->pace.total, .sent = sent, .acked = r->acked,
+        .consumed = r->consumed, .errors = errors, .kept_up = kept_up,
+        .achieved_rate = lg_achieved_rate(&r->pace, sent, r->first_send_ns,
+                                          r->last_send_ns),
+        .client_cpu_s = cpu, .ack = &r->ack.h, .e2e = &r->e2e.h, .lag = &r->lag.h,
+    };
+
+    lg_lat_summary_print(&sum);
     lg_report_begin("redis", o);
-    lg_report_u64("sent", sent);
-    lg_report_u64("acked", r->acked);
-    lg_report_u64("consumed", r->consumed);
-    lg_report_u64("errors", errors);
-    lg_report_u64("kept_up", kept_up);
-    lg_report_f("achieved_rate", send_secs > 0 ? (double)sent / send_secs : 0);
-    lg_report_f("client_cpu_s", cpu);
-    lg_report_hist("ack", &r->ack.h);
-    lg_report_hist("e2e", &r->e2e.h);
-    lg_report_hist("lag", &r->lag.h);
+    lg_report_latency(&sum);
     lg_report_end();
     return errors == 0 && !failed ? 0 : 1;
 }
