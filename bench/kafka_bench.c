@@ -12,7 +12,8 @@
  *   kafka_bench --mock [--mock-brokers B] ...   the in-process mock cluster
  *
  * The topic: against a broker it is created with --partitions partitions
- * (replication 1) through the Admin API (CreateTopics) unless it exists,
+ * (replication 1) through the Admin API (CreateTopics, nw_create_topic in
+ * native_wire.c, shared with the native tools) unless it exists,
  * then its metadata is requested until every partition has a leader; the
  * partition count it really has is used and reported. With --mock the
  * mock cluster gets the topic with --partitions partitions.
@@ -63,9 +64,10 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "loadgen.h"
+#include "native_wire.h"
 
 #define METADATA_TIMEOUT_S 20.0
-#define ADMIN_TIMEOUT_MS 15000
+#define CREATE_TIMEOUT_S 15.0
 #define WATERMARK_TIMEOUT_MS 5000
 #define FLUSH_TIMEOUT_S 60.0
 #define CONSUME_BATCH 4096
@@ -232,86 +234,6 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf)
 
 /* ---- the topic --------------------------------------------------------- */
 
-static rd_kafka_event_t *admin_create(rd_kafka_t *rk, rd_kafka_NewTopic_t *nt,
-                                      rd_kafka_queue_t *q)
-{
-    char errstr[512];
-    rd_kafka_AdminOptions_t *ao =
-        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_event_t *ev = NULL;
-
-    if (!ao)
-        return NULL;
-    if (rd_kafka_AdminOptions_set_request_timeout(ao, ADMIN_TIMEOUT_MS, errstr,
-                                                  sizeof(errstr)) ||
-        rd_kafka_AdminOptions_set_operation_timeout(ao, ADMIN_TIMEOUT_MS, errstr,
-                                                    sizeof(errstr))) {
-        fprintf(stderr, "kafka_bench: admin options: %s\n", errstr);
-    } else {
-        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-        /* The request's own timeout ends it before this one. */
-        ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
-        if (!ev)
-            fprintf(stderr, "kafka_bench: no CreateTopics result\n");
-    }
-    rd_kafka_AdminOptions_destroy(ao);
-    return ev;
-}
-
-/* The error of a CreateTopics result event for its one topic. */
-static rd_kafka_resp_err_t create_result(rd_kafka_event_t *ev, const char **msg)
-{
-    const rd_kafka_CreateTopics_result_t *res;
-    const rd_kafka_topic_result_t **topics;
-    size_t n = 0;
-
-    *msg = rd_kafka_event_error_string(ev);
-    if (rd_kafka_event_error(ev))
-        return rd_kafka_event_error(ev);
-    res = rd_kafka_event_CreateTopics_result(ev);
-    topics = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-    if (n != 1)
-        return RD_KAFKA_RESP_ERR__BAD_MSG;
-    *msg = rd_kafka_topic_result_error_string(topics[0]);
-    return rd_kafka_topic_result_error(topics[0]);
-}
-
-/* Creates topic with `partitions` partitions, replication 1, unless it
- * exists already. Returns 0 or -1. */
-static int create_topic(rd_kafka_t *rk, const char *topic, int partitions)
-{
-    char errstr[512];
-    rd_kafka_NewTopic_t *nt =
-        rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_event_t *ev = NULL;
-    int rc = -1;
-
-    if (!nt) {
-        fprintf(stderr, "kafka_bench: topic %s: %s\n", topic, errstr);
-        goto out;
-    }
-    ev = admin_create(rk, nt, q);
-    if (ev) {
-        const char *msg;
-        rd_kafka_resp_err_t err = create_result(ev, &msg);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            printf("  created topic %s with %d partitions\n", topic, partitions);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
-            err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-            rc = 0;
-        else
-            fprintf(stderr, "kafka_bench: CreateTopics %s: %s%s%s\n", topic,
-                    rd_kafka_err2name(err), msg ? ": " : "", msg ? msg : "");
-        rd_kafka_event_destroy(ev);
-    }
-out:
-    if (nt)
-        rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(q);
-    return rc;
-}
-
 /* The partition count if every partition of md's one topic has a leader,
  * else -1 and *why. */
 static int leaders_ready(const struct rd_kafka_metadata *md, const char **why)
@@ -374,7 +296,8 @@ static int prepare_topic(rd_kafka_t *rk, const struct kafka_opts *ko)
 {
     int n;
 
-    if (!ko->mock && create_topic(rk, ko->lg.topic, ko->lg.partitions))
+    if (!ko->mock && nw_create_topic(ko->lg.target, ko->lg.topic,
+                                     ko->lg.partitions, CREATE_TIMEOUT_S))
         return -1;
     n = wait_topic(rk, ko->lg.topic);
     if (n > MAX_PARTITIONS) {
@@ -1014,60 +937,33 @@ static void latency_teardown(struct latency_run *r)
     free(r->send.payload);
 }
 
-static void print_hist_line(const char *name, const struct hist *h)
-{
-    printf("  %-4s %9" PRIu64 " recorded: p50 %.0f  p99 %.0f  p99.9 %.0f  "
-           "max %.0f us\n", name, h->total, (double)hist_percentile(h, 50) / 1e3,
-           (double)hist_percentile(h, 99) / 1e3,
-           (double)hist_percentile(h, 99.9) / 1e3,
-           (double)hist_percentile(h, 100) / 1e3);
-}
-
 static uint64_t latency_errors(const struct latency_run *r)
 {
     return r->send.errors + atomic_load(&r->ack.errors) +
            atomic_load(&r->tail.errors);
 }
 
-static double achieved_rate(const struct send_side *s)
-{
-    if (s->sent == 0)
-        return 0;
-    double span = (double)(s->last_send_ns - s->pace.start_ns) + s->pace.interval_ns;
-    return (double)s->sent / (span / 1e9);
-}
-
 static void latency_report(const struct latency_run *r, const char *system)
 {
     const struct kafka_opts *ko = r->ko;
     struct lg_opts o = ko->lg;
-    uint64_t sent = r->send.sent, acked = atomic_load(&r->ack.acked);
-    uint64_t consumed = atomic_load(&r->tail.consumed);
+    const struct lg_lat_summary sum = {
+        .scheduled = r->send.pace.total, .sent = r->send.sent,
+        .acked = atomic_load(&r->ack.acked),
+        .consumed = atomic_load(&r->tail.consumed), .errors = latency_errors(r),
+        .dups = r->tail.dups, .foreign = r->tail.foreign, .kept_up = r->kept_up,
+        .achieved_rate = lg_achieved_rate(&r->send.pace, r->send.sent,
+                                          r->send.pace.start_ns, r->send.last_send_ns),
+        .client_cpu_s = r->cpu_s,
+        .ack = &r->ack.lat.h, .e2e = &r->tail.lat.h, .lag = &r->send.lag.h,
+    };
 
     o.partitions = r->send.partitions;
-    printf("  sent %" PRIu64 " of %" PRIu64 " (%.0f msgs/s), acked %" PRIu64
-           ", consumed %" PRIu64 ", %" PRIu64 " errors, %" PRIu64
-           " duplicates, %" PRIu64 " foreign; %s; client CPU %.2f s\n", sent,
-           r->send.pace.total, achieved_rate(&r->send), acked, consumed,
-           latency_errors(r), r->tail.dups, r->tail.foreign,
-           r->kept_up ? "kept up" : "did NOT keep up", r->cpu_s);
-    print_hist_line("ack", &r->ack.lat.h);
-    print_hist_line("e2e", &r->tail.lat.h);
-    print_hist_line("lag", &r->send.lag.h);
+    lg_lat_summary_print(&sum);
     lg_report_begin(system, &o);
-    lg_report_u64("sent", sent);
-    lg_report_u64("acked", acked);
-    lg_report_u64("consumed", consumed);
-    lg_report_u64("errors", latency_errors(r));
-    lg_report_u64("dups", r->tail.dups);
-    lg_report_u64("kept_up", r->kept_up);
-    lg_report_f("achieved_rate", achieved_rate(&r->send));
-    lg_report_f("client_cpu_s", r->cpu_s);
+    lg_report_latency(&sum);
     lg_report_str("acks", acks_name(ko->acks));
     lg_report_u64("linger_ms", (uint64_t)(ko->linger_ms >= 0 ? ko->linger_ms : 0));
-    lg_report_hist("ack", &r->ack.lat.h);
-    lg_report_hist("e2e", &r->tail.lat.h);
-    lg_report_hist("lag", &r->send.lag.h);
     lg_report_end();
 }
 

@@ -13,6 +13,11 @@
 
 #define LG_SPIN_NS 30000       /* spin this close to a due time: a timer
                                   wakes up 50-100 us late on these VMs */
+#define LG_SPIN_MIN_INTERVAL_NS 100000  /* ...but only at rates up to 10k/s:
+                                  above, messages due closer together than
+                                  a timer's lateness are sent in batches
+                                  (spinning would take a core from the
+                                  system under test on a 2-core machine) */
 #define LG_MAX_OPTS 64
 
 enum {
@@ -295,6 +300,11 @@ uint64_t lg_pace_wait(const struct lg_pace *p, uint64_t max)
     pace_thread_setup();
     uint64_t at = lg_pace_intended(p, p->next);
     uint64_t now = lg_now_ns();
+    bool spin = p->interval_ns >= LG_SPIN_MIN_INTERVAL_NS;
+    if (now < at && !spin) {
+        lg_sleep_until_ns(at);
+        now = lg_now_ns();
+    }
     if (now + LG_SPIN_NS < at) {
         lg_sleep_until_ns(at - LG_SPIN_NS);
         now = lg_now_ns();

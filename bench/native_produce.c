@@ -22,9 +22,9 @@
  * DRAIN_TIMEOUT_S, and no progress for STALL_TIMEOUT_S fails the run.
  *
  * The topic: against a broker it is created with --partitions partitions
- * (replication 1, librdkafka's Admin API) unless it exists; the partition
- * count it really has is used and reported. With --mock, librdkafka's mock
- * cluster gets it with --partitions partitions.
+ * (replication 1, nw_create_topic: librdkafka's Admin API) unless it
+ * exists; the partition count it really has is used and reported. With
+ * --mock, librdkafka's mock cluster gets it with --partitions partitions.
  *
  *   native_produce --target H:P --topic T --partitions N --size 100
  *                  --count 10M [--acks 1|all] [--depth 64] [--batch-bytes B]
@@ -48,8 +48,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "storage/batch.h"
 #include "storage/batch_build.h"
 #include "loadgen.h"
@@ -68,7 +66,7 @@
 #define MAX_ERRORS_SHOWN 5
 #define DISCOVER_TIMEOUT_S 20.0
 #define DRAIN_TIMEOUT_S 60.0
-#define ADMIN_TIMEOUT_MS 15000
+#define CREATE_TIMEOUT_S 15.0
 #define STALL_TIMEOUT_S 30.0
 #define MB 1e6
 
@@ -604,82 +602,6 @@ static int parse_opts(int argc, char **argv, struct produce_opts *po)
 
 /* ---- the topic --------------------------------------------------------- */
 
-/* The error of a CreateTopics result event for its one topic. */
-static rd_kafka_resp_err_t create_result(rd_kafka_event_t *ev)
-{
-    const rd_kafka_CreateTopics_result_t *res;
-    const rd_kafka_topic_result_t **topics;
-    size_t n = 0;
-
-    if (rd_kafka_event_error(ev))
-        return rd_kafka_event_error(ev);
-    res = rd_kafka_event_CreateTopics_result(ev);
-    topics = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-    return n == 1 ? rd_kafka_topic_result_error(topics[0])
-                  : RD_KAFKA_RESP_ERR__BAD_MSG;
-}
-
-/* CreateTopics through rk, bounded. */
-static rd_kafka_resp_err_t create_on(rd_kafka_t *rk, const char *topic,
-                                     int partitions)
-{
-    char errstr[512];
-    rd_kafka_NewTopic_t *nt =
-        rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
-    rd_kafka_AdminOptions_t *ao =
-        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__INVALID_ARG;
-
-    if (nt && ao &&
-        !rd_kafka_AdminOptions_set_request_timeout(ao, ADMIN_TIMEOUT_MS, errstr,
-                                                   sizeof(errstr))) {
-        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
-        err = ev ? create_result(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
-        if (ev)
-            rd_kafka_event_destroy(ev);
-    }
-    if (nt)
-        rd_kafka_NewTopic_destroy(nt);
-    if (ao)
-        rd_kafka_AdminOptions_destroy(ao);
-    rd_kafka_queue_destroy(q);
-    return err;
-}
-
-/* Creates the topic with `partitions` partitions, replication 1, unless it
- * exists, so that the run has the partitions asked for rather than the
- * broker's num.partitions. Returns 0 or -1. */
-static int create_topic(const char *bootstrap, const char *topic, int partitions)
-{
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk;
-    rd_kafka_resp_err_t err;
-
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
-                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "native_produce: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        fprintf(stderr, "native_produce: rd_kafka_new: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    err = create_on(rk, topic, partitions);
-    rd_kafka_destroy(rk);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        printf("  created topic %s with %d partitions\n", topic, partitions);
-    else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-        fprintf(stderr, "native_produce: CreateTopics %s: %s\n", topic,
-                rd_kafka_err2name(err));
-    return err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? -1 : 0;
-}
-
 /* The mock (with --mock) or a created topic, then its leaders. */
 static int prepare_topic(struct produce_opts *po, void **mock, struct nw_topic *t)
 {
@@ -689,7 +611,8 @@ static int prepare_topic(struct produce_opts *po, void **mock, struct nw_topic *
         *mock = nw_mock_start(o->topic, o->partitions, &o->target);
         if (!*mock)
             return -1;
-    } else if (create_topic(o->target, o->topic, o->partitions)) {
+    } else if (nw_create_topic(o->target, o->topic, o->partitions,
+                               CREATE_TIMEOUT_S)) {
         return -1;
     }
     if (nw_discover(o->target, o->topic, DISCOVER_TIMEOUT_S, t))

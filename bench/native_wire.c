@@ -1,5 +1,5 @@
-/* native_wire.c - leader discovery, loopback connections and wire types
- * for the native load generators. See native_wire.h. */
+/* native_wire.c - topic creation, leader discovery, loopback connections
+ * and wire types for the native load generators. See native_wire.h. */
 #include "native_wire.h"
 
 #include <arpa/inet.h>
@@ -79,7 +79,7 @@ void nw_skip(struct nw_rd *r, size_t n)
     r->p += n;
 }
 
-/* ---- discovery --------------------------------------------------------- */
+/* ---- librdkafka plumbing ---------------------------------------------- */
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
@@ -87,6 +87,131 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
     (void)rk;
     fprintf(stderr, "native: rdkafka %d %s: %s\n", level, fac, buf);
 }
+
+/* ---- creation ---------------------------------------------------------- */
+
+#define CREATE_RESULT_MARGIN_MS 5000   /* the request's own timeout ends it first */
+
+/* A producer handle only for the Admin API (librdkafka wants an instance
+ * to send from). Returns it or NULL (after saying why). */
+static rd_kafka_t *admin_client_new(const char *bootstrap)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "client.id", "bench-create-topic", errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "native: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                                  sizeof(errstr));
+    if (!rk) {
+        fprintf(stderr, "native: rd_kafka_new: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+/* Sends CreateTopics for nt and waits for its result event, bounded.
+ * Returns the event or NULL. */
+static rd_kafka_event_t *create_request(rd_kafka_t *rk, rd_kafka_NewTopic_t *nt,
+                                        rd_kafka_queue_t *q, int timeout_ms)
+{
+    char errstr[512];
+    rd_kafka_AdminOptions_t *ao =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_event_t *ev = NULL;
+
+    if (!ao)
+        return NULL;
+    if (rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, errstr,
+                                                  sizeof(errstr)) ||
+        rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, errstr,
+                                                    sizeof(errstr))) {
+        fprintf(stderr, "native: admin options: %s\n", errstr);
+    } else {
+        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+        ev = rd_kafka_queue_poll(q, timeout_ms + CREATE_RESULT_MARGIN_MS);
+        if (!ev)
+            fprintf(stderr, "native: no CreateTopics result\n");
+    }
+    rd_kafka_AdminOptions_destroy(ao);
+    return ev;
+}
+
+/* The error of a CreateTopics result event for its one topic, and the
+ * broker's message (*msg, may be NULL). */
+static rd_kafka_resp_err_t create_result(rd_kafka_event_t *ev, const char **msg)
+{
+    const rd_kafka_CreateTopics_result_t *res;
+    const rd_kafka_topic_result_t **topics;
+    size_t n = 0;
+
+    *msg = rd_kafka_event_error_string(ev);
+    if (rd_kafka_event_error(ev))
+        return rd_kafka_event_error(ev);
+    res = rd_kafka_event_CreateTopics_result(ev);
+    topics = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    if (n != 1)
+        return RD_KAFKA_RESP_ERR__BAD_MSG;
+    *msg = rd_kafka_topic_result_error_string(topics[0]);
+    return rd_kafka_topic_result_error(topics[0]);
+}
+
+/* Creates the topic through rk. Returns 0 (created or already there) or -1. */
+static int create_on(rd_kafka_t *rk, const char *topic, int partitions,
+                     int timeout_ms)
+{
+    char errstr[512];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
+    if (!nt) {
+        fprintf(stderr, "native: topic %s: %s\n", topic, errstr);
+        return -1;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = create_request(rk, nt, q, timeout_ms);
+    int rc = -1;
+
+    if (ev) {
+        const char *msg;
+        rd_kafka_resp_err_t err = create_result(ev, &msg);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            printf("  created topic %s with %d partitions\n", topic, partitions);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+            err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            rc = 0;
+        else
+            fprintf(stderr, "native: CreateTopics %s: %s%s%s\n", topic,
+                    rd_kafka_err2name(err), msg ? ": " : "", msg ? msg : "");
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+int nw_create_topic(const char *bootstrap, const char *topic, int partitions,
+                    double timeout_s)
+{
+    if (timeout_s <= 0 || timeout_s > 3600) {
+        fprintf(stderr, "native: CreateTopics timeout out of range\n");
+        return -1;
+    }
+    rd_kafka_t *rk = admin_client_new(bootstrap);
+    if (!rk)
+        return -1;
+    int rc = create_on(rk, topic, partitions, (int)(timeout_s * 1000));
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ---- discovery --------------------------------------------------------- */
 
 /* Copies the answer if it is complete: every partition led by a broker
  * the answer lists. Returns 0 or -1 with *why set. */

@@ -1,9 +1,11 @@
 /* native_wire.h - what the native load generators (native_produce.c,
- * native_fetch.c) share: finding each partition's leader, connecting to it
- * over loopback, and reading and writing Kafka's big-endian wire types.
+ * native_fetch.c, native_latency.c) share: creating the topic, finding
+ * each partition's leader, connecting to it over loopback, and reading and
+ * writing Kafka's big-endian wire types. kafka_bench creates its topics
+ * here too.
  *
- * Discovery goes through librdkafka's metadata API (a real client's view of
- * the cluster, and it auto-creates the topic); the load itself is raw
+ * Creation and discovery go through librdkafka's Admin and metadata APIs
+ * (a real client's view of the cluster); the load itself is raw
  * sockets. Connections are refused to anything but 127.0.0.0/8: these
  * benchmarks send traffic to the local host only. */
 #ifndef SLUICE_BENCH_NATIVE_WIRE_H
@@ -29,6 +31,17 @@ struct nw_topic {
     struct nw_partition *parts;    /* by partition id */
     int brokers;                   /* distinct leaders */
 };
+
+/* Creates topic with `partitions` partitions, replication 1, through
+ * librdkafka's Admin API (CreateTopics), so that a run gets the partitions
+ * it asks for rather than the broker's num.partitions. A topic that
+ * exists already is fine (it keeps its partition count: nw_discover says
+ * which). The request and the broker's operation are bounded by
+ * timeout_s, the wait for the result by a few seconds more. Prints
+ * "  created topic T with N partitions" on stdout when it did. Returns 0
+ * or -1 (after saying why on stderr). */
+int nw_create_topic(const char *bootstrap, const char *topic, int partitions,
+                    double timeout_s);
 
 /* Asks bootstrap for topic's metadata (through librdkafka, which
  * auto-creates it) until every partition has a leader with an address, at
