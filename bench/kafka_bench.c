@@ -801,7 +801,8 @@ static void tail_close(struct tail_side *t)
 }
 
 /* Hands one stamped message to librdkafka (copied), waiting out a full
- * queue until the deadline. Returns 0 or -1. */
+ * queue until the deadline. Returns 0, 1 if the queue was still full at the
+ * deadline, or -1 on any other error. */
 static int send_one(struct send_side *s, size_t size, uint64_t seq,
                     uint64_t intended)
 {
@@ -813,18 +814,21 @@ static int send_one(struct send_side *s, size_t size, uint64_t seq,
                              size, NULL, 0, NULL) == 0)
             return 0;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || lg_now_ns() >= s->deadline_ns) {
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (s->errors < MAX_ERRORS_SHOWN)
                 fprintf(stderr, "kafka_bench: produce: %s\n",
                         rd_kafka_err2str(err));
             return -1;
         }
+        if (lg_now_ns() >= s->deadline_ns)
+            return 1;          /* still full at the end: it did not keep up */
         lg_sleep_until_ns(lg_now_ns() + QUEUE_FULL_WAIT_NS);
     }
 }
 
 /* Sends every message when it is due (late ones at once), until all are
- * sent or the deadline passes. lg_pace_wait() can return 0 before the end
+ * sent or the deadline passes (also while librdkafka's queue stays full:
+ * the run then did not keep up, which is not an error). lg_pace_wait() can return 0 before the end
  * (when it wakes exactly at a due time, rounding puts that message in the
  * future), so the end is lg_pace_done(), not a 0. */
 static void send_paced(struct send_side *s, size_t size)
@@ -838,7 +842,10 @@ static void send_paced(struct send_side *s, size_t size)
             if (now >= s->deadline_ns)
                 return;
             lg_lat_record(&s->lag, intended, now);
-            if (send_one(s, size, seq, intended) == 0)
+            int rc = send_one(s, size, seq, intended);
+            if (rc > 0)
+                return;
+            if (rc == 0)
                 s->sent++;
             else
                 s->errors++;
