@@ -111,7 +111,7 @@ int conn_accept(struct shard *s, int fd)
         free(c);
         return -ENOMEM;
     }
-    c->last_active_ms = s->now_ms;
+    c->last_active_ms = s->mono_ms;
     c->next = s->conns;
     s->conns = c;
     conn_arm_recv(c);
@@ -230,7 +230,7 @@ static void on_recv(struct io_op *op, int res, uint32_t flags)
         return;
     }
     c->chunk->len += (uint32_t)res;
-    c->last_active_ms = c->shard->now_ms;
+    c->last_active_ms = c->shard->mono_ms;
     conn_hold(c);
     conn_parse(c);
     conn_arm_recv(c);
@@ -365,7 +365,7 @@ static void on_send(struct io_op *op, int res, uint32_t flags)
         conn_close(c, res == -EPIPE || res == -ECONNRESET ? NULL : strerror(-res));
         return;
     }
-    c->last_active_ms = c->shard->now_ms;
+    c->last_active_ms = c->shard->mono_ms;
     conn_hold(c);
     conn_advance(c, (uint64_t)res);
     conn_kick_send(c);
@@ -438,7 +438,7 @@ void conn_close_idle(struct shard *s)
         next = c->next;
         /* Idle: nothing received or sent for that long and nothing owed
          * (a long-polling fetch or a produce waiting for its sync is not). */
-        if (!c->closing && c->nrequests == 0 && s->now_ms - c->last_active_ms > idle)
+        if (!c->closing && c->nrequests == 0 && s->mono_ms - c->last_active_ms > idle)
             conn_close(c, "idle for longer than connections.max.idle.ms");
     }
 }

@@ -204,7 +204,7 @@ static int fetch_poll(struct request *rq)
     bool error;
     uint64_t total = fetch_collect(rq, parts, &error);
     if (total < (uint64_t)(req->min_bytes > 0 ? req->min_bytes : 1) && !error &&
-        rq->shard->now_ms < p->deadline_ms && !rq->shard->stopping)
+        rq->shard->mono_ms < p->deadline_ms && !rq->shard->stopping)
         return 0;
     if (fetch_answer(rq, parts) < 0)
         conn_close(rq->conn, "cannot encode a fetch response");
@@ -228,7 +228,7 @@ int handle_fetch(struct request *rq)
         return -ENOMEM;
     struct request_priv *p = rq->priv;
     p->state = parts;
-    p->deadline_ms = rq->shard->now_ms + (req->max_wait_ms > 0 ? req->max_wait_ms : 0);
+    p->deadline_ms = rq->shard->mono_ms + (req->max_wait_ms > 0 ? req->max_wait_ms : 0);
     if (fetch_poll(rq))
         return 0;
     request_wait(rq, fetch_poll, p->deadline_ms);

@@ -30,10 +30,21 @@
 #define SHARD_RING_ENTRIES 4096
 #define SHARD_TICK_MS 1000
 
+/* Wall-clock milliseconds: what record timestamps, segment.ms and
+ * retention are measured in (Kafka's are wall-clock too). */
 int64_t shard_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Monotonic milliseconds: every timeout (fetch max_wait, idle connections,
+ * the tick, the stop deadline), so a step of the wall clock moves none. */
+int64_t shard_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -220,7 +231,7 @@ static void shard_stop(struct shard *s, struct ctl_msg *m)
 {
     s->stopping = true;
     s->stop_msg = m;
-    s->stop_deadline_ms = shard_now_ms() + 5000;
+    s->stop_deadline_ms = shard_mono_ms() + 5000;
     if (s->listen_fd >= 0) {
         close(s->listen_fd);
         s->listen_fd = -1;
@@ -418,12 +429,13 @@ static void *shard_main(void *arg)
     int64_t next_tick = 0;
     while (!s->stopping || s->conns || s->waiting) {
         s->now_ms = shard_now_ms();
+        s->mono_ms = shard_mono_ms();
         shard_reap(s);
         shard_drain_ctl(s);
         shard_poll_waiting(s);
         if (s->stopping) {
             /* Close connections once answered, or all at the deadline. */
-            bool late = s->now_ms >= s->stop_deadline_ms;
+            bool late = s->mono_ms >= s->stop_deadline_ms;
             for (struct conn *c = s->conns, *next; c; c = next) {
                 next = c->next;
                 if (late || c->nrequests == 0)
@@ -432,9 +444,9 @@ static void *shard_main(void *arg)
             if (late && !s->conns)
                 break;
         }
-        bool tick = s->now_ms >= next_tick;
+        bool tick = s->mono_ms >= next_tick;
         if (tick)
-            next_tick = s->now_ms + SHARD_TICK_MS;
+            next_tick = s->mono_ms + SHARD_TICK_MS;
         shard_flush_logs(s, tick && !s->stopping);
         /* The flush wrote this turn's batches: acks=1 (and acks=all with
          * flush "os") requests can be answered before sleeping. */
@@ -442,7 +454,7 @@ static void *shard_main(void *arg)
         int64_t wake = shard_next_deadline(s);
         if (wake > next_tick)
             wake = next_tick;
-        int64_t wait = wake - shard_now_ms();
+        int64_t wait = wake - shard_mono_ms();
         if (wait < 0)
             wait = 0;
         struct __kernel_timespec ts = { .tv_sec = wait / 1000,

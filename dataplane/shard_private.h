@@ -58,7 +58,7 @@ struct request_priv {
     uint8_t *arena_buf;       /* REQUEST_ARENA_SIZE, owned */
     /* what the handler waits for */
     int (*poll)(struct request *rq);  /* 1: done, 0: still waiting */
-    int64_t deadline_ms;
+    int64_t deadline_ms;      /* on shard_mono_ms() */
     struct request *wait_next;
     void *state;              /* handler's own */
 };
@@ -72,7 +72,7 @@ struct conn {
     bool recv_armed;
     bool send_busy;
     bool paused;              /* a produce waits for log queue space */
-    int64_t last_active_ms;   /* last receive or send: connections.max.idle.ms */
+    int64_t last_active_ms;   /* last receive or send, monotonic: idle close */
     struct io_op recv_op;
     struct io_op send_op;
     struct io_op splice_in_op;
@@ -122,7 +122,8 @@ struct shard {
     struct partition **parts;      /* hash table */
     uint32_t nbuckets;
     struct partition *dirty;       /* logs with flush work */
-    int64_t now_ms;
+    int64_t now_ms;                /* wall clock: timestamps, retention */
+    int64_t mono_ms;               /* CLOCK_MONOTONIC: every timeout */
     int64_t next_retention_ms;
     uint64_t served;
 };
@@ -133,6 +134,7 @@ struct partition *shard_partition(struct shard *s, const char *topic,
 void shard_mark_dirty(struct shard *s, struct partition *p);
 void shard_post_ctl(struct shard *s, struct ctl_msg *m);
 int64_t shard_now_ms(void);
+int64_t shard_mono_ms(void);
 
 /* conn.c */
 int conn_accept(struct shard *s, int fd);
