@@ -85,6 +85,7 @@ struct conn {
     struct iovec iov[SEND_IOV_MAX];
     struct msghdr msg;
     int pipe[2];              /* for splicing file ranges */
+    uint8_t *tail_buf;        /* TAIL_COPY_MAX: small file ranges, read */
     uint32_t pipe_bytes;      /* spliced in, not yet out */
     uint32_t splice_len;
     int splice_pending;
