@@ -1212,13 +1212,7 @@ static int take_latency_opt(int code, const char *arg, void *ctx)
 
     switch (code) {
     case OPT_ACKS:
-        if (!strcmp(arg, "1"))
-            lo->acks = 1;
-        else if (!strcmp(arg, "all") || !strcmp(arg, "-1"))
-            lo->acks = -1;
-        else
-            return -1;
-        return 0;
+        return nw_parse_acks(arg, &lo->acks);
     case OPT_DEPTH:
         if (lg_parse_count(arg, &v) || v < 1 || v > MAX_DEPTH)
             return -1;

@@ -24,6 +24,17 @@ double nw_mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int nw_parse_acks(const char *arg, int16_t *acks)
+{
+    if (!strcmp(arg, "1"))
+        *acks = 1;
+    else if (!strcmp(arg, "all") || !strcmp(arg, "-1"))
+        *acks = -1;
+    else
+        return -1;
+    return 0;
+}
+
 const char *nw_err_name(int code)
 {
     return rd_kafka_err2name((rd_kafka_resp_err_t)code);

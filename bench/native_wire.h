@@ -60,6 +60,9 @@ void nw_mock_stop(void *mock);
  * nonblock. Returns the fd or a negative errno (-EPERM: not loopback). */
 int nw_connect(const char *host, int port, bool nonblock);
 
+/* Parses --acks: "1" gives 1, "all" or "-1" gives -1. Returns 0 or -1. */
+int nw_parse_acks(const char *arg, int16_t *acks);
+
 /* librdkafka's name for a Kafka error code ("NOT_LEADER_OR_FOLLOWER"). */
 const char *nw_err_name(int code);
 
