@@ -74,7 +74,6 @@
 #define TAIL_BATCH 1024
 #define SEND_BATCH 1024           /* latency: most messages per pace wait */
 #define QUEUE_FULL_WAIT_NS 100000
-#define PACE_START_DELAY_NS 50000000ull  /* threads up before message 0 */
 #define MAX_PARTITIONS 4096
 #define MAX_ERRORS_SHOWN 5
 #define MB 1e6
@@ -828,9 +827,7 @@ static int send_one(struct send_side *s, size_t size, uint64_t seq,
 
 /* Sends every message when it is due (late ones at once), until all are
  * sent or the deadline passes (also while librdkafka's queue stays full:
- * the run then did not keep up, which is not an error). lg_pace_wait() can return 0 before the end
- * (when it wakes exactly at a due time, rounding puts that message in the
- * future), so the end is lg_pace_done(), not a 0. */
+ * the run then did not keep up, which is not an error). */
 static void send_paced(struct send_side *s, size_t size)
 {
     while (!lg_pace_done(&s->pace)) {
@@ -878,7 +875,6 @@ static int latency_setup(struct latency_run *r)
 {
     const struct lg_opts *o = &r->ko->lg;
     struct send_side *s = &r->send;
-    uint64_t start;
 
     r->producer = producer_new(r->ko, 0, true, &r->ack, on_latency_delivery);
     if (!r->producer)
@@ -897,14 +893,7 @@ static int latency_setup(struct latency_run *r)
     r->tail.total = s->pace.total;
     if (tail_open(&r->tail, r->ko, s->partitions))
         return -1;
-    start = lg_now_ns() + PACE_START_DELAY_NS;
-    lg_pace_init(&s->pace, o->rate, o->seconds, start);
-    s->deadline_ns = lg_pace_intended(&s->pace, s->pace.total - 1) +
-                     (uint64_t)(LG_DRAIN_GRACE_S * 1e9);
-    uint64_t record_from = start + (uint64_t)(o->warmup * 1e9);
-    lg_lat_init(&r->ack.lat, record_from);
-    lg_lat_init(&r->tail.lat, record_from);
-    lg_lat_init(&s->lag, record_from);
+    s->deadline_ns = lg_latency_start(o, &s->pace, &r->ack.lat, &r->tail.lat, &s->lag);
     return 0;
 }
 

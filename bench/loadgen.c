@@ -337,6 +337,19 @@ void lg_lat_record(struct lg_lat *l, uint64_t intended_ns, uint64_t now_ns)
     hist_record(&l->h, now_ns > intended_ns ? now_ns - intended_ns : 0);
 }
 
+uint64_t lg_latency_start(const struct lg_opts *o, struct lg_pace *p,
+                          struct lg_lat *ack, struct lg_lat *e2e, struct lg_lat *lag)
+{
+    uint64_t start = lg_now_ns() + LG_START_DELAY_NS;
+    uint64_t record_from = start + (uint64_t)(o->warmup * 1e9);
+
+    lg_pace_init(p, o->rate, o->seconds, start);
+    lg_lat_init(ack, record_from);
+    lg_lat_init(e2e, record_from);
+    lg_lat_init(lag, record_from);
+    return lg_pace_intended(p, p->total - 1) + (uint64_t)(LG_DRAIN_GRACE_S * 1e9);
+}
+
 double lg_achieved_rate(const struct lg_pace *p, uint64_t n, uint64_t first_ns,
                         uint64_t last_ns)
 {

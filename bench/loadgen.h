@@ -39,6 +39,7 @@
 #define LG_STAMP_BYTES 16      /* intended ns + sequence, little-endian */
 #define LG_DRAIN_GRACE_S 2.0   /* latency: a run keeps up if everything
                                   arrives within this after the last send */
+#define LG_START_DELAY_NS 100000000ull  /* latency: from set-up to message 0 */
 
 struct lg_opts {
     const char *mode;          /* "produce" / "consume" / "latency" */
@@ -110,6 +111,14 @@ struct lg_lat {
 void lg_lat_init(struct lg_lat *l, uint64_t record_from_ns);
 /* Records now - intended when intended is past the warm-up. */
 void lg_lat_record(struct lg_lat *l, uint64_t intended_ns, uint64_t now_ns);
+
+/* Starts a latency run's clock: schedules p at o->rate for o->seconds from
+ * LG_START_DELAY_NS after now (the tool's threads are up before message 0),
+ * and readies the ack, produce->consume and send-lag recorders to record
+ * from the start + o->warmup. Returns the drain deadline: the last intended
+ * time + LG_DRAIN_GRACE_S. */
+uint64_t lg_latency_start(const struct lg_opts *o, struct lg_pace *p,
+                          struct lg_lat *ack, struct lg_lat *e2e, struct lg_lat *lag);
 
 /* What every latency run reports, whatever the system. */
 struct lg_lat_summary {

@@ -93,7 +93,6 @@
 #define ACK_RX_BYTES (256 * 1024)    /* produce answers: ~34 B a partition */
 #define IO_POLL_MS 100               /* threads look at `stop` this often */
 #define SETUP_TIMEOUT_NS 5000000000ull
-#define PACE_START_DELAY_NS 50000000ull  /* threads up before message 0 */
 #define DRAIN_CHECK_NS 200000
 #define CREATE_TIMEOUT_S 15.0
 #define DISCOVER_TIMEOUT_S 20.0
@@ -1108,15 +1107,8 @@ static int setup(struct run *r)
            r->max_due, PRODUCE_VERSION, FETCH_VERSION);
     fflush(stdout);
 
-    uint64_t start = lg_now_ns() + PACE_START_DELAY_NS;
-    lg_pace_init(&r->sched, o->rate, o->seconds, start);
+    r->deadline_ns = lg_latency_start(o, &r->sched, &r->ack, &r->e2e, &r->lag);
     r->pace = r->sched;
-    r->deadline_ns = lg_pace_intended(&r->sched, r->sched.total - 1) +
-                     (uint64_t)(LG_DRAIN_GRACE_S * 1e9);
-    uint64_t record_from = start + (uint64_t)(o->warmup * 1e9);
-    lg_lat_init(&r->ack, record_from);
-    lg_lat_init(&r->e2e, record_from);
-    lg_lat_init(&r->lag, record_from);
     return 0;
 }
 

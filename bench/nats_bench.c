@@ -82,7 +82,6 @@
 #define TAIL_PENDING_MSGS 4000000  /* client-side queue of a push subscription */
 #define TAIL_PENDING_BYTES (1 << 30)
 #define SEND_BATCH 1024            /* latency: most messages per pace wait */
-#define PACE_START_DELAY_NS 50000000ull  /* everything up before message 0 */
 #define DRAIN_POLL_NS 1000000ull
 #define CLOSE_WAIT_MS 5000
 #define MAX_ERRORS_SHOWN 5
@@ -851,14 +850,7 @@ static int latency_setup(struct latency_run *r, const struct stream *st)
     }
     if (latency_connect(r) || recreate_stream(s->js, st) || subscribe_tail(r))
         return -1;
-    uint64_t start = lg_now_ns() + PACE_START_DELAY_NS;
-    lg_pace_init(&s->pace, o->rate, o->seconds, start);
-    s->deadline_ns = lg_pace_intended(&s->pace, s->pace.total - 1) +
-                     (uint64_t)(LG_DRAIN_GRACE_S * 1e9);
-    uint64_t record_from = start + (uint64_t)(o->warmup * 1e9);
-    lg_lat_init(&r->ack.lat, record_from);
-    lg_lat_init(&r->e2e.lat, record_from);
-    lg_lat_init(&s->lag, record_from);
+    s->deadline_ns = lg_latency_start(o, &s->pace, &r->ack.lat, &r->e2e.lat, &s->lag);
     return 0;
 }
 

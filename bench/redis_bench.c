@@ -70,7 +70,6 @@
 #define TAIL_XREAD_COUNT "1000"
 #define TAIL_BLOCK_MS "1000"
 #define LATENCY_MAX_BATCH 4096     /* XADDs per write when the sender is late */
-#define LATENCY_START_DELAY_NS 100000000ull  /* lets the threads start */
 #define ID_MAX 48                  /* "<u64>-<u64>" and a NUL */
 #define MAX_ERRORS_SHOWN 5
 
@@ -1082,17 +1081,10 @@ static int run_latency(const struct lg_opts *o, const struct streams *s)
         conn_open(&r->tail, o->target, "tail connection") || add_markers(r))
         goto out;
 
-    uint64_t start = lg_now_ns() + LATENCY_START_DELAY_NS;
-    uint64_t record_from = start + (uint64_t)(o->warmup * 1e9);
-    lg_pace_init(&r->pace, o->rate, o->seconds, start);
+    r->deadline_ns = lg_latency_start(o, &r->pace, &r->ack, &r->e2e, &r->lag);
     r->schedule = r->pace;
-    r->deadline_ns = lg_pace_intended(&r->pace, r->pace.total - 1) +
-                     (uint64_t)(LG_DRAIN_GRACE_S * 1e9);
     atomic_init(&r->sent, 0);
     atomic_init(&r->sender_done, false);
-    lg_lat_init(&r->ack, record_from);
-    lg_lat_init(&r->e2e, record_from);
-    lg_lat_init(&r->lag, record_from);
 
     if (start_thread(&ack_thread, ack_main, r))
         goto out;
