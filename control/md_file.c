@@ -24,7 +24,8 @@
  *   3. Topics being created are not written (their partitions are empty);
  *      topics being deleted are, marked, so a restart finishes the delete.
  *
- * Never: touches a ring or a log. */
+ * Never: touches a ring or a log. Every write, sync, rename and unlink goes
+ * through storage_sys (storage/sys.h) so the power-cut simulation sees it. */
 #include "control/md_store.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include "storage/crc32c.h"
+#include "storage/sys.h"
 
 #define MD_FORMAT 1
 #define MD_LINE_MAX (CONFIG_VALUE_MAX + 512)
@@ -104,33 +106,6 @@ static char *md_file_text(const struct md_store *s, size_t *len)
     return text;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 int md_file_save(const struct md_store *s, char *err, size_t errlen)
 {
     size_t len = 0, plen = strlen(s->path);
@@ -144,36 +119,36 @@ int md_file_save(const struct md_store *s, char *err, size_t errlen)
     }
     memcpy(tmp, s->path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = storage_sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
         what = "create";
         goto fail;
     }
-    if ((rc = write_all(fd, text, len)) < 0)
+    if ((rc = storage_pwrite_all(fd, text, len, 0)) < 0)
         goto fail;
     what = "fsync";
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    if (storage_sys.fsync(fd) < 0 || storage_sys.close(fd) < 0) {
         rc = -errno;
         fd = -1;
         goto fail;
     }
     fd = -1;
     what = "rename";
-    if (rename(tmp, s->path) < 0) {
+    if (storage_sys.rename(tmp, s->path) < 0) {
         rc = -errno;
         goto fail;
     }
     what = "fsync the directory of";
-    if ((rc = fsync_dir(s->dir)) < 0)
+    if ((rc = storage_sync_dir(s->dir)) < 0)
         goto fail;
     rc = 0;
     goto out;
 fail:
     seterr(err, errlen, "cannot %s %s: %s", what, tmp, strerror(-rc));
     if (fd >= 0)
-        close(fd);
-    unlink(tmp);
+        storage_sys.close(fd);
+    storage_sys.unlink(tmp);
 out:
     free(text);
     free(tmp);

@@ -13,6 +13,7 @@
  * idle shards land 0,1,0,1,0,1. Placement is persisted, so it is the same
  * after a restart with the same number of shards. */
 #include "control/md_store.h"
+#include "storage/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -458,21 +459,16 @@ static int md_dir_open(struct md_store *s, const char *data_dir, char *err,
                        size_t errlen)
 {
     char *lock = NULL;
-    bool made;
-    int rc, fd;
+    int made, rc;
 
-    if (mkdir(data_dir, 0755) < 0 && errno != EEXIST)
+    if ((rc = storage_mkdir(data_dir, 0755, NULL)) < 0 ||
+        (rc = storage_mkdir(s->dir, 0755, &made)) < 0)
         goto mkdir_err;
-    made = mkdir(s->dir, 0755) == 0;
-    if (!made && errno != EEXIST)
-        goto mkdir_err;
-    if (made && (fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        fsync(fd);          /* the new __sluice entry is durable */
-        close(fd);
-    }
+    if (made)
+        storage_sync_dir(data_dir);   /* the new __sluice entry is durable */
     if (!(lock = path_join(s->dir, "lock")))
         return -ENOMEM;
-    s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    s->lock_fd = storage_sys.open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (s->lock_fd < 0) {
         rc = -errno;
         seterr(err, errlen, "cannot open %s: %s", lock, strerror(errno));
@@ -489,8 +485,7 @@ out:
     free(lock);
     return rc;
 mkdir_err:
-    rc = -errno;
-    seterr(err, errlen, "cannot create %s: %s", s->dir, strerror(errno));
+    seterr(err, errlen, "cannot create %s: %s", s->dir, strerror(-rc));
     return rc;
 }
 
@@ -547,7 +542,7 @@ void md_store_close(struct md_store *s)
     free(s->dir);
     free(s->path);
     if (s->lock_fd >= 0)
-        close(s->lock_fd);
+        storage_sys.close(s->lock_fd);
     memset(s, 0, sizeof *s);
     s->lock_fd = -1;
 }

@@ -33,7 +33,8 @@
  *   5. A failed write is undone with ftruncate; a failed fdatasync (or a
  *      failed undo) makes the log read-only until restart: its page cache
  *      may no longer match the disk, so nothing more is acknowledged.
- * Writes and fdatasyncs go through storage_sys so tests can fail them. */
+ * Every write, sync, truncation, rename and unlink goes through storage_sys
+ * (storage/sys.h), so tests can fail them or simulate a power cut. */
 #include "control/offsets_private.h"
 
 #include <errno.h>
@@ -198,34 +199,6 @@ static size_t apply_all(struct offsets *o, const uint8_t *p, size_t n, int *rc)
 
 /* --- the file --------------------------------------------------------------- */
 
-static int write_at(int fd, const uint8_t *p, size_t n, off_t at)
-{
-    while (n > 0) {
-        struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
-        ssize_t k = storage_sys.pwritev(fd, &iov, 1, at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p += k;
-        n -= (size_t)k;
-        at += k;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 static void header(uint8_t h[OFF_HEADER])
 {
     memcpy(h, OFF_MAGIC, 8);
@@ -237,15 +210,15 @@ static void header(uint8_t h[OFF_HEADER])
 static int write_new(const char *path, const uint8_t *p, size_t n)
 {
     uint8_t h[OFF_HEADER];
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc;
+    int fd = storage_sys.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc;
 
     if (fd < 0)
         return -errno;
     header(h);
-    if ((rc = write_at(fd, h, sizeof h, 0)) == 0 && (rc = write_at(fd, p, n, OFF_HEADER)) == 0 &&
-        storage_sys.fdatasync(fd) < 0)
+    if ((rc = storage_pwrite_all(fd, h, sizeof h, 0)) == 0 &&
+        (rc = storage_pwrite_all(fd, p, n, OFF_HEADER)) == 0 && storage_sys.fdatasync(fd) < 0)
         rc = -errno;
-    if (close(fd) < 0 && rc == 0)
+    if (storage_sys.close(fd) < 0 && rc == 0)
         rc = -errno;
     return rc;
 }
@@ -277,19 +250,18 @@ int offsets_file_open(struct offsets *o, char *err, size_t errlen)
     size_t len = 0, used;
     int rc;
 
-    if (mkdir(o->dir, 0755) < 0 && errno != EEXIST) {
-        rc = -errno;
+    if ((rc = storage_mkdir(o->dir, 0755, NULL)) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", o->dir, strerror(-rc));
         return rc;
     }
-    unlink(o->tmp_path);       /* a compaction a crash interrupted */
-    o->fd = open(o->path, O_RDWR | O_CLOEXEC);
+    storage_sys.unlink(o->tmp_path);       /* a compaction a crash interrupted */
+    o->fd = storage_sys.open(o->path, O_RDWR | O_CLOEXEC, 0);
     if (o->fd < 0 && errno == ENOENT) {
-        if ((rc = write_new(o->path, NULL, 0)) < 0 || (rc = fsync_dir(o->dir)) < 0) {
+        if ((rc = write_new(o->path, NULL, 0)) < 0 || (rc = storage_sync_dir(o->dir)) < 0) {
             snprintf(err, errlen, "cannot create %s: %s", o->path, strerror(-rc));
             return rc;
         }
-        o->fd = open(o->path, O_RDWR | O_CLOEXEC);
+        o->fd = storage_sys.open(o->path, O_RDWR | O_CLOEXEC, 0);
     }
     if (o->fd < 0) {
         rc = -errno;
@@ -306,7 +278,7 @@ int offsets_file_open(struct offsets *o, char *err, size_t errlen)
             /* Created, then a crash before the header was synced. */
             rc = write_new(o->path, NULL, 0);
             if (rc == 0)
-                rc = fsync_dir(o->dir);
+                rc = storage_sync_dir(o->dir);
             if (rc < 0)
                 snprintf(err, errlen, "cannot rewrite %s: %s", o->path, strerror(-rc));
             len = OFF_HEADER;
@@ -325,7 +297,8 @@ int offsets_file_open(struct offsets *o, char *err, size_t errlen)
     if (OFF_HEADER + used < len) {
         fprintf(stderr, "sluice control: %s: cut a torn tail of %zu bytes at %zu\n", o->path,
                 len - OFF_HEADER - used, OFF_HEADER + used);
-        if (ftruncate(o->fd, (off_t)(OFF_HEADER + used)) < 0 || fsync(o->fd) < 0) {
+        if (storage_sys.ftruncate(o->fd, (off_t)(OFF_HEADER + used)) < 0 ||
+            storage_sys.fsync(o->fd) < 0) {
             rc = -errno;
             snprintf(err, errlen, "cannot truncate %s: %s", o->path, strerror(-rc));
             goto out;
@@ -336,7 +309,7 @@ done:
 out:
     free(text);
     if (rc < 0 && o->fd >= 0) {
-        close(o->fd);
+        storage_sys.close(o->fd);
         o->fd = -1;
     }
     return rc;
@@ -345,7 +318,7 @@ out:
 void offsets_file_close(struct offsets *o)
 {
     if (o->fd >= 0)
-        close(o->fd);
+        storage_sys.close(o->fd);
     o->fd = -1;
 }
 
@@ -382,27 +355,27 @@ int offsets_compact(struct offsets *o)
     if ((rc = offsets_each_live(o, add_live, &b)) < 0 ||
         (rc = write_new(o->tmp_path, b.p, b.len)) < 0)
         goto fail;
-    if (rename(o->tmp_path, o->path) < 0) {
+    if (storage_sys.rename(o->tmp_path, o->path) < 0) {
         rc = -errno;
         goto fail;
     }
     free(b.p);
     /* From here the new file is the log: the old fd is of an unlinked one. */
-    if ((rc = fsync_dir(o->dir)) < 0 ||
-        (fd = open(o->path, O_RDWR | O_CLOEXEC)) < 0) {
+    if ((rc = storage_sync_dir(o->dir)) < 0 ||
+        (fd = storage_sys.open(o->path, O_RDWR | O_CLOEXEC, 0)) < 0) {
         rc = rc < 0 ? rc : -errno;
         fprintf(stderr, "sluice control: %s: compaction: %s; offsets read-only\n",
                 o->path, strerror(-rc));
         o->failed = true;
         return rc;
     }
-    close(o->fd);
+    storage_sys.close(o->fd);
     o->fd = fd;
     o->file_bytes = OFF_HEADER + (int64_t)b.len;
     return 0;
 fail:
     free(b.p);
-    unlink(o->tmp_path);
+    storage_sys.unlink(o->tmp_path);
     fprintf(stderr, "sluice control: %s: compaction failed: %s (the log stays as it was)\n",
             o->path, strerror(-rc));
     return rc;
@@ -418,8 +391,8 @@ int offsets_flush(struct offsets *o)
     }
     if (o->failed) {
         rc = -EIO;
-    } else if ((rc = write_at(o->fd, o->buf, o->buf_len, (off_t)o->file_bytes)) < 0) {
-        if (ftruncate(o->fd, (off_t)o->file_bytes) < 0)
+    } else if ((rc = storage_pwrite_all(o->fd, o->buf, o->buf_len, (off_t)o->file_bytes)) < 0) {
+        if (storage_sys.ftruncate(o->fd, (off_t)o->file_bytes) < 0)
             o->failed = true;
     } else if (storage_sys.fdatasync(o->fd) < 0) {
         rc = -errno;

@@ -17,7 +17,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,14 +130,6 @@ void shard_mark_dirty(struct shard *s, struct partition *p)
     s->dirty = p;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* Closes a partition's log (cleanly: synced, marker written). */
 static void partition_drop(struct shard *s, struct partition *p)
 {
@@ -174,13 +165,7 @@ static int partition_delete(struct shard *s, struct ctl_partition_cmd *cmd)
         shard_poll_waiting(s); /* answers produce requests on this log */
         partition_drop(s, p);
     }
-    char dir[4096];
-    int n = snprintf(dir, sizeof(dir), "%s/%s-%d", s->cfg.data_dir, cmd->topic, cmd->partition);
-    if (n < 0 || (size_t)n >= sizeof(dir))
-        return -ENAMETOOLONG;
-    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-        return -errno;
-    return 0;
+    return log_remove(s->cfg.data_dir, cmd->topic, cmd->partition);
 }
 
 static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)

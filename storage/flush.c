@@ -194,8 +194,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
         struct io_uring_sqe *sqe = get_sqe(ring);
         if (!sqe)
             return -EBUSY;
-        storage_sys.prep_fdatasync(sqe, s->seg->fd);
-        io_uring_sqe_set_data(sqe, &s->op);
+        storage_sys.prep_fdatasync(sqe, s->seg->fd, &s->op);
         s->inflight = 1;
         n++;
     }
@@ -204,8 +203,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
         struct io_uring_sqe *sqe = get_sqe(ring);
         if (!sqe)
             return n > 0 ? n : -EBUSY;
-        storage_sys.prep_fdatasync(sqe, seg->fd);
-        io_uring_sqe_set_data(sqe, &f->sync_op);
+        storage_sys.prep_fdatasync(sqe, seg->fd, &f->sync_op);
         f->inflight = true;
         f->seg = seg;
         f->end_pos = seg->size;

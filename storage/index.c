@@ -5,6 +5,7 @@
  * truncates. */
 #include "storage/index.h"
 #include "storage/batch.h"
+#include "storage/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,7 @@ static int grow(void **arr, uint32_t *cap, size_t elem)
 
 static int open_file(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = storage_sys.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     return fd < 0 ? -errno : fd;
 }
 
@@ -63,7 +64,7 @@ int offset_index_open(struct offset_index *ix, const char *path, int load)
     if (ix->fd < 0)
         return ix->fd;
     if (!load)
-        return ftruncate(ix->fd, 0) < 0 ? -errno : 0;
+        return storage_sys.ftruncate(ix->fd, 0) < 0 ? -errno : 0;
 
     uint8_t *buf;
     size_t len;
@@ -85,7 +86,7 @@ int offset_index_open(struct offset_index *ix, const char *path, int load)
     free(buf);
     ix->written = ix->count;
     if (rc == 0 && (size_t)ix->count * INDEX_ENTRY_SIZE != len &&
-        ftruncate(ix->fd, (off_t)ix->count * INDEX_ENTRY_SIZE) < 0)
+        storage_sys.ftruncate(ix->fd, (off_t)ix->count * INDEX_ENTRY_SIZE) < 0)
         rc = -errno;
     return rc;
 }
@@ -143,24 +144,8 @@ int offset_index_truncate_position(struct offset_index *ix, uint32_t position)
         ix->count--;
     if (ix->written > ix->count) {
         ix->written = ix->count;
-        if (ftruncate(ix->fd, (off_t)ix->count * INDEX_ENTRY_SIZE) < 0)
+        if (storage_sys.ftruncate(ix->fd, (off_t)ix->count * INDEX_ENTRY_SIZE) < 0)
             return -errno;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const uint8_t *buf, size_t len, off_t pos)
-{
-    while (len > 0) {
-        ssize_t n = pwrite(fd, buf, len, pos);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        buf += n;
-        len -= (size_t)n;
-        pos += n;
     }
     return 0;
 }
@@ -177,7 +162,7 @@ int offset_index_flush(struct offset_index *ix)
             be32_store(buf + i * INDEX_ENTRY_SIZE, e->rel_offset);
             be32_store(buf + i * INDEX_ENTRY_SIZE + 4, e->position);
         }
-        int rc = write_all(ix->fd, buf, (size_t)n * INDEX_ENTRY_SIZE,
+        int rc = storage_pwrite_all(ix->fd, buf, (size_t)n * INDEX_ENTRY_SIZE,
                            (off_t)ix->written * INDEX_ENTRY_SIZE);
         if (rc < 0)
             return rc;
@@ -189,7 +174,7 @@ int offset_index_flush(struct offset_index *ix)
 void offset_index_close(struct offset_index *ix)
 {
     if (ix->fd >= 0)
-        close(ix->fd);
+        storage_sys.close(ix->fd);
     free(ix->entries);
     memset(ix, 0, sizeof(*ix));
     ix->fd = -1;
@@ -202,7 +187,7 @@ int time_index_open(struct time_index *ti, const char *path, int load)
     if (ti->fd < 0)
         return ti->fd;
     if (!load)
-        return ftruncate(ti->fd, 0) < 0 ? -errno : 0;
+        return storage_sys.ftruncate(ti->fd, 0) < 0 ? -errno : 0;
 
     uint8_t *buf;
     size_t len;
@@ -223,7 +208,7 @@ int time_index_open(struct time_index *ti, const char *path, int load)
     free(buf);
     ti->written = ti->count;
     if (rc == 0 && (size_t)ti->count * TIMEINDEX_ENTRY_SIZE != len &&
-        ftruncate(ti->fd, (off_t)ti->count * TIMEINDEX_ENTRY_SIZE) < 0)
+        storage_sys.ftruncate(ti->fd, (off_t)ti->count * TIMEINDEX_ENTRY_SIZE) < 0)
         rc = -errno;
     return rc;
 }
@@ -261,7 +246,7 @@ int time_index_truncate_offset(struct time_index *ti, uint32_t rel_offset)
         ti->count--;
     if (ti->written > ti->count) {
         ti->written = ti->count;
-        if (ftruncate(ti->fd, (off_t)ti->count * TIMEINDEX_ENTRY_SIZE) < 0)
+        if (storage_sys.ftruncate(ti->fd, (off_t)ti->count * TIMEINDEX_ENTRY_SIZE) < 0)
             return -errno;
     }
     return 0;
@@ -279,7 +264,7 @@ int time_index_flush(struct time_index *ti)
             be64_store(buf + i * TIMEINDEX_ENTRY_SIZE, (uint64_t)e->timestamp);
             be32_store(buf + i * TIMEINDEX_ENTRY_SIZE + 8, e->rel_offset);
         }
-        int rc = write_all(ti->fd, buf, (size_t)n * TIMEINDEX_ENTRY_SIZE,
+        int rc = storage_pwrite_all(ti->fd, buf, (size_t)n * TIMEINDEX_ENTRY_SIZE,
                            (off_t)ti->written * TIMEINDEX_ENTRY_SIZE);
         if (rc < 0)
             return rc;
@@ -291,7 +276,7 @@ int time_index_flush(struct time_index *ti)
 void time_index_close(struct time_index *ti)
 {
     if (ti->fd >= 0)
-        close(ti->fd);
+        storage_sys.close(ti->fd);
     free(ti->entries);
     memset(ti, 0, sizeof(*ti));
     ti->fd = -1;

@@ -6,9 +6,11 @@
 #include "storage/log_private.h"
 #include "storage/batch_compress.h"
 #include "storage/kerr.h"
+#include "storage/sys.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,13 +74,12 @@ static int mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -errno;
+        int rc = storage_mkdir(tmp, 0755, NULL);
+        if (rc < 0)
+            return rc;
         *p = '/';
     }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    return storage_mkdir(tmp, 0755, NULL);
 }
 
 /* Reads a small decimal file; -1 when absent or unreadable. */
@@ -123,7 +124,7 @@ int log_open(struct log **out, const char *dir, const char *topic,
     if (rc < 0)
         goto err;
     /* From here on a crash is unclean: the marker must be gone for good. */
-    if (clean && unlink(marker) < 0) {
+    if (clean && storage_sys.unlink(marker) < 0) {
         rc = -errno;
         goto err;
     }
@@ -139,6 +140,15 @@ err:
     return rc;
 }
 
+int log_remove(const char *dir, const char *topic, int32_t partition)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/%s-%" PRId32, dir, topic, partition);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -ENAMETOOLONG;
+    return storage_remove_dir(path);
+}
+
 int log_close(struct log *log)
 {
     int rc = log_flush_blocking(log);
@@ -149,8 +159,8 @@ int log_close(struct log *log)
     if (rc == 0) {
         char marker[PATH_MAX];
         snprintf(marker, sizeof(marker), "%s/%s", log->dir, LOG_CLEAN_MARKER);
-        FILE *f = fopen(marker, "we");
-        if (!f || fclose(f) != 0)
+        int fd = storage_sys.open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || storage_sys.close(fd) < 0)
             rc = -errno;
     }
     log_flush_free(log);

@@ -81,6 +81,11 @@ struct log_append_result {
 int log_open(struct log **out, const char *dir, const char *topic,
              int32_t partition, const struct log_config *cfg, int64_t now_ms);
 
+/* Removes DIR/<topic>-<partition> and everything in it, durably (its
+ * directory synced); the log must not be open. 0 when done or absent, or a
+ * negative errno. */
+int log_remove(const char *dir, const char *topic, int32_t partition);
+
 /* Writes and syncs whatever is queued (blocking), writes the indexes and a
  * clean-shutdown marker, and frees the log. Nothing may be in flight on a
  * ring: reap until !log_flush_pending() first (else -EBUSY, log kept). */

@@ -13,9 +13,11 @@
  * Nothing reported durable is lost: durable bytes passed fdatasync, so they
  * read back intact and are kept; only a torn or unsynced tail goes. */
 #include "storage/log_private.h"
+#include "storage/sys.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,7 +160,7 @@ scanned:
         *cut = 1;
         if ((rc = segment_truncate(seg, end)) < 0)
             return rc;
-        if (fdatasync(seg->fd) < 0)
+        if (storage_sys.fdatasync(seg->fd) < 0)
             return -errno;
     }
     if (!last && seg->next_offset < next_base && !*cut)
@@ -263,14 +265,17 @@ int log_write_recovery_point(struct log *log, int64_t offset)
     char path[PATH_MAX], tmp[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", log->dir, LOG_RECOVERY_POINT);
     snprintf(tmp, sizeof(tmp), "%s/%s.tmp", log->dir, LOG_RECOVERY_POINT);
-    FILE *f = fopen(tmp, "we");
-    if (!f)
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%" PRId64 "\n", offset);
+    int fd = storage_sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
         return -errno;
-    int ok = fprintf(f, "%" PRId64 "\n", offset) > 0;
-    ok = (fclose(f) == 0) && ok;
+    int rc = storage_pwrite_all(fd, text, (size_t)len, 0);
+    if (storage_sys.close(fd) < 0 && rc == 0)
+        rc = -errno;
     /* Not synced on purpose: a stale or lost point only makes the next
      * recovery read more; it never claims more than was synced. */
-    if (!ok || rename(tmp, path) < 0)
+    if (rc < 0 || storage_sys.rename(tmp, path) < 0)
         return -EIO;
     return 0;
 }

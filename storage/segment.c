@@ -4,6 +4,7 @@
  * and the bookkeeping of what it holds. Appended bytes are written by
  * flush.c; this file only accounts for them. */
 #include "storage/segment.h"
+#include "storage/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@ static int segment_open_files(struct segment *seg, int flags, int load)
     int rc = segment_path(seg, ".log", path, sizeof(path));
     if (rc < 0)
         return rc;
-    seg->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+    seg->fd = storage_sys.open(path, O_RDWR | O_CLOEXEC | flags, 0644);
     if (seg->fd < 0)
         return -errno;
     if ((rc = segment_path(seg, ".index", path, sizeof(path))) < 0 ||
@@ -60,16 +61,6 @@ static struct segment *segment_alloc(const char *dir, int64_t base_offset)
     return seg;
 }
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
 int segment_create(struct segment **out, const char *dir, int64_t base_offset,
                    int64_t now_ms)
 {
@@ -79,7 +70,7 @@ int segment_create(struct segment **out, const char *dir, int64_t base_offset,
     seg->created_ms = now_ms;
     int rc = segment_open_files(seg, O_CREAT | O_TRUNC, 0);
     if (rc == 0)
-        rc = sync_dir(dir); /* the new names must survive a crash */
+        rc = storage_sync_dir(dir); /* the new names must survive a crash */
     if (rc < 0) {
         segment_destroy(seg, 1);
         return rc;
@@ -194,7 +185,7 @@ int segment_flush_indexes(struct segment *seg)
 
 int segment_truncate(struct segment *seg, uint64_t pos)
 {
-    if (ftruncate(seg->fd, (off_t)pos) < 0)
+    if (storage_sys.ftruncate(seg->fd, (off_t)pos) < 0)
         return -errno;
     seg->size = pos;
     int rc = offset_index_truncate_position(&seg->index, (uint32_t)pos);
@@ -211,13 +202,13 @@ void segment_destroy(struct segment *seg, int unlink_files)
     if (!seg)
         return;
     if (seg->fd >= 0)
-        close(seg->fd);
+        storage_sys.close(seg->fd);
     offset_index_close(&seg->index);
     time_index_close(&seg->timeindex);
     for (int i = 0; unlink_files && i < 3; i++) {
         char path[PATH_MAX];
         if (segment_path(seg, exts[i], path, sizeof(path)) == 0)
-            unlink(path);
+            storage_sys.unlink(path);
     }
     free(seg);
 }

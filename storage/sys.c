@@ -1,16 +1,131 @@
-/* sys.c - the storage engine's system call table (see sys.h). */
+/* sys.c - the storage engine's system call table and the helpers built on
+ * it (see sys.h). The table holds the libc functions; only tests swap
+ * them. Never: keeps state of its own, or calls libc directly for
+ * anything durable. */
 #include "storage/sys.h"
+#include "storage/io.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <liburing.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static void prep_fdatasync(struct io_uring_sqe *sqe, int fd)
+static int sys_open(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+
+static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return openat(dirfd, path, flags, mode);
+}
+
+static void sys_prep_fdatasync(struct io_uring_sqe *sqe, int fd, struct io_op *op)
 {
     io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data(sqe, op);
 }
 
 struct storage_syscalls storage_sys = {
+    .open = sys_open,
+    .openat = sys_openat,
+    .close = close,
+    .pwrite = pwrite,
     .pwritev = pwritev,
+    .ftruncate = ftruncate,
+    .fallocate = fallocate,
     .fdatasync = fdatasync,
-    .prep_fdatasync = prep_fdatasync,
+    .fsync = fsync,
+    .rename = rename,
+    .unlink = unlink,
+    .mkdir = mkdir,
+    .rmdir = rmdir,
+    .prep_fdatasync = sys_prep_fdatasync,
 };
+
+int storage_pwrite_all(int fd, const void *buf, size_t len, off_t offset)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = storage_sys.pwrite(fd, p, len, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+        offset += n;
+    }
+    return 0;
+}
+
+int storage_sync_dir(const char *dir)
+{
+    int fd = storage_sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = storage_sys.fsync(fd) < 0 ? -errno : 0;
+    storage_sys.close(fd);
+    return rc;
+}
+
+int storage_mkdir(const char *dir, mode_t mode, int *made)
+{
+    int rc = storage_sys.mkdir(dir, mode);
+    if (made)
+        *made = rc == 0;
+    return rc < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* Empties and removes dir; depth bounds the recursion. */
+static int remove_tree(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        char path[PATH_MAX];
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
+            rc = -ENAMETOOLONG;
+            break;
+        }
+        if (storage_sys.unlink(path) == 0 || errno == ENOENT)
+            continue;
+        if (errno == EISDIR && depth > 0)
+            rc = remove_tree(path, depth - 1);
+        else
+            rc = -errno;
+    }
+    closedir(d);
+    if (rc == 0 && storage_sys.rmdir(dir) < 0 && errno != ENOENT)
+        rc = -errno;
+    return rc;
+}
+
+int storage_remove_dir(const char *dir)
+{
+    char parent[PATH_MAX];
+    if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+        return -ENAMETOOLONG;
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(parent, ".");
+    struct stat st;
+    if (stat(dir, &st) < 0 && errno == ENOENT)
+        return 0;
+    int rc = remove_tree(dir, 4);
+    return rc < 0 ? rc : storage_sync_dir(parent);
+}

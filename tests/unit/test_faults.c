@@ -34,10 +34,11 @@ static ssize_t short_pwritev(int fd, const struct iovec *iov, int n, off_t off)
     return pwrite(fd, iov[0].iov_base, len, off);
 }
 
-static void failing_prep_fdatasync(struct io_uring_sqe *sqe, int fd)
+static void failing_prep_fdatasync(struct io_uring_sqe *sqe, int fd, struct io_op *op)
 {
     (void)fd;
     io_uring_prep_fsync(sqe, -1, IORING_FSYNC_DATASYNC); /* completes -EBADF */
+    io_uring_sqe_set_data(sqe, op);
 }
 
 
