@@ -10,7 +10,7 @@
 #include "control/control.h"
 #include "control/ctl.h"
 #include "control/md_store.h"
-#include "dataplane/ring.h"
+#include "numa/ring.h"
 
 /* Messages waiting for room in a full ring, in order. */
 struct ptr_fifo {

@@ -1,7 +1,7 @@
 /* ctl.h - the messages between shards and the control thread.
  *
  * Each shard has a pair of SPSC rings with the control thread
- * (dataplane/ring.h) carrying pointers to struct ctl_msg. A message is
+ * (numa/ring.h) carrying pointers to struct ctl_msg. A message is
  * owned by whoever holds it: a request a shard posts (CTL_CREATE_TOPICS,
  * ...) is answered in place by the control thread and posted back; a
  * command the control thread posts (CTL_PARTITION_OPEN, ...) is carried

@@ -12,7 +12,7 @@
  *   5. submit everything and sleep until a completion or the next deadline
  */
 #include "dataplane/shard_private.h"
-#include "dataplane/ring.h"
+#include "numa/ring.h"
 #include "numa/topology.h"
 
 #include <arpa/inet.h>

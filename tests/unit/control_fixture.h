@@ -17,7 +17,7 @@
 
 #include "control/control.h"
 #include "control/ctl.h"
-#include "dataplane/ring.h"
+#include "numa/ring.h"
 
 #define NSHARDS 2
 #define MAXP 4096

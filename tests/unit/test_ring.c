@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "dataplane/ring.h"
+#include "numa/ring.h"
 
 #define CAP 8
 

@@ -18,9 +18,15 @@
  * producer acquire-loads head before writing over those slots again. The
  * slots themselves are plain memory, ordered by those two pairs.
  *
- * The struct is aligned to 64 bytes: embed it or use aligned_alloc(). */
-#ifndef SLUICE_DATAPLANE_RING_H
-#define SLUICE_DATAPLANE_RING_H
+ * The struct is aligned to 64 bytes: embed it or use aligned_alloc().
+ *
+ * Why numa/: the ring is how a thread on one core hands work to a thread on
+ * another (shards and the control thread alike), so it lives with the
+ * topology and pinning that place those threads, in the one folder every
+ * other may depend on (DESIGN.md: everything -> numa). In dataplane/ it
+ * made control/ include the dataplane, against the layering. */
+#ifndef SLUICE_NUMA_RING_H
+#define SLUICE_NUMA_RING_H
 
 #include <errno.h>
 #include <stdalign.h>
