@@ -70,6 +70,7 @@ static const char *const timestamp_values[] = {
     "CreateTime", "LogAppendTime", NULL};
 static const char *const flush_values[] = {"always", "interval", "os", NULL};
 static const char *const cleanup_values[] = {"compact", "delete", NULL};
+static const char *const idle_values[] = {"sleep", "spin", NULL};
 
 #define FIELD(S, F) .off = offsetof(struct S, F), \
                     .size = sizeof(((struct S *)0)->F)
@@ -218,6 +219,10 @@ static const struct config_def broker_defs[] = {
       .values = flush_values,
       .doc = "always: fdatasync before acks; interval: Kafka's "
              "log.flush.interval.*; os: leave it to the page cache."),
+    BDEF("sluice.idle", CT_ENUM, idle_strategy, .def = "sleep", .values = idle_values,
+      .doc = "What a shard does when a loop turn found no work: sleep in "
+             "io_uring until a completion or a deadline, or spin (busy-poll "
+             "its completions and rings; for dedicated cores)."),
 };
 
 static const struct config_def topic_defs[] = {

@@ -146,6 +146,7 @@ struct broker_config {
 
     int32_t num_shards;                     /* sluice.shards (0: per core) */
     int flush_policy;                       /* sluice.flush.policy */
+    int idle_strategy;                      /* sluice.idle (enum shard_idle) */
 
     uint64_t set_mask[2];                   /* explicitly set, by index */
 };

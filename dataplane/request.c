@@ -135,11 +135,13 @@ void request_wait(struct request *rq, int (*poll)(struct request *rq), int64_t d
 }
 
 /* Gives every waiting request a chance to finish; oldest first would be
- * nicer but is not needed: responses are re-ordered per connection. */
-void shard_poll_waiting(struct shard *s)
+ * nicer but is not needed: responses are re-ordered per connection.
+ * Returns how many finished. */
+int shard_poll_waiting(struct shard *s)
 {
     /* Take the list: a poll may start new requests, which wait anew. */
     struct request *rq = s->waiting;
+    int done = 0;
     s->waiting = NULL;
     while (rq) {
         struct request_priv *p = rq->priv;
@@ -148,9 +150,12 @@ void shard_poll_waiting(struct shard *s)
         if (!p->poll(rq)) {
             p->wait_next = s->waiting;
             s->waiting = rq;
+        } else {
+            done++;
         }
         rq = next;
     }
+    return done;
 }
 
 int64_t shard_next_deadline(const struct shard *s)

@@ -1,7 +1,8 @@
 /* shard.c - the shard thread: its io_uring loop, its partitions, and its
  * side of the rings to the control thread (see shard.h).
  *
- * One loop turn, in a fixed order (Redis's ae, Aeron's do_work):
+ * The shard is an agent (Aeron's model): shard_do_work() does one turn,
+ * in a fixed order (Redis's ae, Aeron's do_work):
  *   1. reap completions: receives (requests parsed and handled, produce
  *      batches appended), sends, log writes and fdatasyncs, the doorbell
  *   2. carry out what the control thread posted
@@ -9,7 +10,11 @@
  *      its batches are durable per acks, fetch once data or its deadline
  *   4. group commit: one pwritev and at most one fdatasync per dirty log,
  *      then answer again what the writes made safe (acks=1, flush "os")
- *   5. submit everything and sleep until a completion or the next deadline
+ *   5. timers, once a second: idle connections, flush.ms, retention
+ * and shard_idle() then submits everything and, per sluice.idle, sleeps
+ * until a completion or the next deadline, or returns at once (spin).
+ * The turn's clocks are passed in (struct shard_now): nothing in a turn
+ * reads the real clock, so a test drives a shard with a clock of its own.
  */
 #include "dataplane/shard_private.h"
 #include "numa/ring.h"
@@ -17,6 +22,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,23 +34,20 @@
 
 #define SHARD_RING_ENTRIES 4096
 #define SHARD_TICK_MS 1000
+#define NS_PER_MS 1000000
 
-/* Wall-clock milliseconds: what record timestamps, segment.ms and
- * retention are measured in (Kafka's are wall-clock too). */
-int64_t shard_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+_Static_assert(SHARD_IDLE_SLEEP == 0 && SHARD_IDLE_SPIN == 1,
+               "sluice.idle's values (control/config.c) follow enum shard_idle");
 
-/* Monotonic milliseconds: every timeout (fetch max_wait, idle connections,
- * the tick, the stop deadline), so a step of the wall clock moves none. */
-int64_t shard_mono_ms(void)
+struct shard_now shard_clock_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    struct timespec mono, wall;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    return (struct shard_now){
+        .mono_ns = (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec,
+        .wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / NS_PER_MS,
+    };
 }
 
 static int listen_on(const char *host, int port, int *out_port)
@@ -86,6 +89,7 @@ int shard_create(struct shard **out, const struct shard_config *cfg)
         return -ENOMEM;
     s->cfg = *cfg;
     s->nbuckets = 1024;
+    duty_cycle_init(&s->turns);
     s->parts = calloc(s->nbuckets, sizeof(*s->parts));
     s->listen_fd = listen_on(cfg->host, cfg->port, &s->port);
     if (!s->parts || s->listen_fd < 0) {
@@ -101,6 +105,11 @@ int shard_create(struct shard **out, const struct shard_config *cfg)
 int shard_port(const struct shard *s)
 {
     return s->port;
+}
+
+const struct duty_cycle *shard_turns(const struct shard *s)
+{
+    return &s->turns;
 }
 
 static uint32_t name_hash(const char *topic, size_t len, int32_t index)
@@ -179,7 +188,7 @@ static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
     }
     p->index = cmd->partition;
     int rc = log_open(&p->log, s->cfg.data_dir, cmd->topic, cmd->partition, &cmd->config,
-                      shard_now_ms());
+                      s->now_ms);
     if (rc < 0) {
         fprintf(stderr, "shard %d: cannot open %s-%d: %s\n", s->cfg.index, cmd->topic,
                 cmd->partition, strerror(-rc));
@@ -202,7 +211,7 @@ static void shard_drain_logs(struct shard *s)
             for (struct partition *p = s->parts[b]; p; p = p->next)
                 if (log_flush_pending(p->log) && !log_error(p->log)) {
                     busy = true;
-                    log_flush_submit(p->log, &s->ring, shard_now_ms());
+                    log_flush_submit(p->log, &s->ring, s->now_ms);
                 }
         if (!busy)
             return;
@@ -216,7 +225,7 @@ static void shard_stop(struct shard *s, struct ctl_msg *m)
 {
     s->stopping = true;
     s->stop_msg = m;
-    s->stop_deadline_ms = shard_mono_ms() + 5000;
+    s->stop_deadline_ms = s->mono_ms + 5000;
     if (s->listen_fd >= 0) {
         close(s->listen_fd);
         s->listen_fd = -1;
@@ -338,16 +347,22 @@ static void arm_doorbell(struct shard *s)
     io_uring_sqe_set_data(sqe, &s->doorbell_op);
 }
 
-static void shard_flush_logs(struct shard *s, bool tick)
+/* Group commit: every dirty log writes what this turn appended and starts
+ * its fdatasync. Returns the number of syncs started. */
+static int shard_flush_logs(struct shard *s)
 {
+    int work = 0;
     struct partition **pp = &s->dirty;
     while (*pp) {
         struct partition *p = *pp;
-        if (!log_error(p->log) && log_flush_submit(p->log, &s->ring, s->now_ms) == -EBUSY) {
+        int rc = log_error(p->log) ? 0 : log_flush_submit(p->log, &s->ring, s->now_ms);
+        if (rc == -EBUSY) {
             io_uring_submit(&s->ring); /* SQ full: make room, retry next turn */
             pp = &p->dirty_next;
             continue;
         }
+        if (rc > 0)
+            work += rc;
         if (!log_flush_pending(p->log) || log_error(p->log)) {
             *pp = p->dirty_next;
             p->dirty = false;
@@ -355,10 +370,14 @@ static void shard_flush_logs(struct shard *s, bool tick)
             pp = &p->dirty_next;
         }
     }
-    if (!tick)
-        return;
+    return work;
+}
+
+/* Once a second: idle connections, time-based fdatasync (flush.ms) and
+ * retention. */
+static void shard_on_tick(struct shard *s)
+{
     conn_close_idle(s);
-    /* Once a second: time-based fdatasync (flush.ms) and retention. */
     bool retention = s->now_ms >= s->next_retention_ms;
     if (retention)
         s->next_retention_ms = s->now_ms + s->cfg.broker->log_retention_check_interval_ms;
@@ -372,7 +391,7 @@ static void shard_flush_logs(struct shard *s, bool tick)
     }
 }
 
-static void shard_reap(struct shard *s)
+static int shard_reap(struct shard *s)
 {
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
@@ -381,15 +400,128 @@ static void shard_reap(struct shard *s)
         n++;
     }
     io_uring_cq_advance(&s->ring, n);
+    return (int)n;
 }
 
-static void shard_drain_ctl(struct shard *s)
+static int shard_drain_ctl(struct shard *s)
 {
     void *msgs[64];
-    unsigned n;
-    while ((n = spsc_ring_dequeue_burst(s->cfg.from_ctl, msgs, 64)) > 0)
+    unsigned n, total = 0;
+    while ((n = spsc_ring_dequeue_burst(s->cfg.from_ctl, msgs, 64)) > 0) {
         for (unsigned i = 0; i < n; i++)
             shard_on_ctl(s, msgs[i]);
+        total += n;
+    }
+    return (int)total;
+}
+
+/* While stopping: closes connections once answered, or all of them at the
+ * deadline. Returns true when the loop is over. */
+static bool shard_stop_step(struct shard *s)
+{
+    bool late = s->mono_ms >= s->stop_deadline_ms;
+    for (struct conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (late || c->nrequests == 0)
+            conn_close(c, late && c->nrequests ? "shutting down" : NULL);
+    }
+    return late && !s->conns;
+}
+
+int shard_loop_init(struct shard *s)
+{
+    s->accept_op.complete = on_accept;
+    s->doorbell_op.complete = on_doorbell;
+    /* Created here: the calling thread is the ring's only submitter. */
+    struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
+                                          IORING_SETUP_DEFER_TASKRUN };
+    int rc = io_uring_queue_init_params(SHARD_RING_ENTRIES, &s->ring, &p);
+    if (rc < 0)
+        return rc;
+    s->ring_ready = true;
+    arm_doorbell(s);
+    return 0;
+}
+
+int shard_do_work(struct shard *s, const struct shard_now *now)
+{
+    s->now_ms = now->wall_ms;
+    s->mono_ns = now->mono_ns;
+    s->mono_ms = now->mono_ns / NS_PER_MS;
+    int work = shard_reap(s);
+    work += shard_drain_ctl(s);
+    work += shard_poll_waiting(s);
+    if (s->stopping && shard_stop_step(s)) {
+        s->finished = true;
+        return work;
+    }
+    bool tick = s->mono_ms >= s->next_tick_ms;
+    if (tick)
+        s->next_tick_ms = s->mono_ms + SHARD_TICK_MS;
+    work += shard_flush_logs(s);
+    /* The flush wrote this turn's batches: acks=1 (and acks=all with
+     * flush "os") requests can be answered before sleeping. */
+    work += shard_poll_waiting(s);
+    if (tick && !s->stopping)
+        shard_on_tick(s);
+    return work;
+}
+
+bool shard_running(const struct shard *s)
+{
+    return !s->finished && (!s->stopping || s->conns || s->waiting);
+}
+
+int64_t shard_next_wake(const struct shard *s)
+{
+    int64_t wake = shard_next_deadline(s);
+    if (wake > s->next_tick_ms)
+        wake = s->next_tick_ms;
+    return wake * NS_PER_MS;
+}
+
+void shard_idle(struct shard *s, int work, int64_t wait_ns)
+{
+    int rc;
+    if (s->cfg.broker->idle_strategy == SHARD_IDLE_SPIN) {
+        /* Submit, and run the completions the kernel deferred to us
+         * (DEFER_TASKRUN) so the next turn reaps them; never block. */
+        (void)work;
+        rc = io_uring_submit_and_get_events(&s->ring);
+    } else {
+        /* Sleep: after every turn, until a completion or the deadline. A
+         * turn that did work queued operations whose completions wake us. */
+        if (wait_ns < 0)
+            wait_ns = 0;
+        /* Deadlines are kept in ms: round up so a wake-up is never early. */
+        int64_t wait_ms = (wait_ns + NS_PER_MS - 1) / NS_PER_MS;
+        struct __kernel_timespec ts = { .tv_sec = wait_ms / 1000,
+                                        .tv_nsec = (wait_ms % 1000) * NS_PER_MS };
+        struct io_uring_cqe *cqe;
+        rc = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
+        fprintf(stderr, "shard %d: io_uring: %s\n", s->cfg.index, strerror(-rc));
+}
+
+/* One line on stderr at the end: how long turns of work took. */
+static void shard_report_turns(const struct shard *s)
+{
+    struct duty_cycle_view v, *view = &v;
+    duty_cycle_read(&s->turns, view);
+    if (view->total == 0)
+        return; /* a loop its caller ran (tests) records no turns */
+    fprintf(stderr, "shard %d: loop turns %" PRIu64 ": p50 %.1f us, p99 %.1f us, "
+            "p99.9 %.1f us, p99.99 %.1f us, max %.1f us, over 1 ms %" PRIu64 "\n",
+            s->cfg.index, view->total, duty_cycle_percentile(view, 50) / 1e3,
+            duty_cycle_percentile(view, 99) / 1e3, duty_cycle_percentile(view, 99.9) / 1e3,
+            duty_cycle_percentile(view, 99.99) / 1e3, view->max_ns / 1e3, view->over_1ms);
+}
+
+void shard_loop_finish(struct shard *s)
+{
+    shard_finish(s);
+    shard_report_turns(s);
 }
 
 static void *shard_main(void *arg)
@@ -400,56 +532,20 @@ static void *shard_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     if (s->cfg.topology && s->cfg.core >= 0)
         topology_pin_thread(s->cfg.topology, s->cfg.core);
-    s->accept_op.complete = on_accept;
-    s->doorbell_op.complete = on_doorbell;
-    /* Created here: the shard thread is the ring's only submitter. */
-    struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
-                                          IORING_SETUP_DEFER_TASKRUN };
-    int rc = io_uring_queue_init_params(SHARD_RING_ENTRIES, &s->ring, &p);
+    int rc = shard_loop_init(s);
     if (rc < 0) {
         fprintf(stderr, "shard %d: cannot set up io_uring: %s\n", s->cfg.index, strerror(-rc));
         exit(1);
     }
-    arm_doorbell(s);
-    int64_t next_tick = 0;
-    while (!s->stopping || s->conns || s->waiting) {
-        s->now_ms = shard_now_ms();
-        s->mono_ms = shard_mono_ms();
-        shard_reap(s);
-        shard_drain_ctl(s);
-        shard_poll_waiting(s);
-        if (s->stopping) {
-            /* Close connections once answered, or all at the deadline. */
-            bool late = s->mono_ms >= s->stop_deadline_ms;
-            for (struct conn *c = s->conns, *next; c; c = next) {
-                next = c->next;
-                if (late || c->nrequests == 0)
-                    conn_close(c, late && c->nrequests ? "shutting down" : NULL);
-            }
-            if (late && !s->conns)
-                break;
-        }
-        bool tick = s->mono_ms >= next_tick;
-        if (tick)
-            next_tick = s->mono_ms + SHARD_TICK_MS;
-        shard_flush_logs(s, tick && !s->stopping);
-        /* The flush wrote this turn's batches: acks=1 (and acks=all with
-         * flush "os") requests can be answered before sleeping. */
-        shard_poll_waiting(s);
-        int64_t wake = shard_next_deadline(s);
-        if (wake > next_tick)
-            wake = next_tick;
-        int64_t wait = wake - shard_mono_ms();
-        if (wait < 0)
-            wait = 0;
-        struct __kernel_timespec ts = { .tv_sec = wait / 1000,
-                                        .tv_nsec = (wait % 1000) * 1000000 };
-        struct io_uring_cqe *cqe;
-        rc = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
-        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
-            fprintf(stderr, "shard %d: io_uring: %s\n", s->cfg.index, strerror(-rc));
+    while (shard_running(s)) {
+        struct shard_now now = shard_clock_now();
+        int work = shard_do_work(s, &now);
+        struct shard_now end = shard_clock_now();
+        if (work > 0)
+            duty_cycle_record(&s->turns, (uint64_t)(end.mono_ns - now.mono_ns));
+        shard_idle(s, work, shard_next_wake(s) - end.mono_ns);
     }
-    shard_finish(s);
+    shard_loop_finish(s);
     return NULL;
 }
 
@@ -461,7 +557,13 @@ int shard_start(struct shard *s)
 void shard_destroy(struct shard *s)
 {
     pthread_join(s->thread, NULL);
-    io_uring_queue_exit(&s->ring);
+    shard_free(s);
+}
+
+void shard_free(struct shard *s)
+{
+    if (s->ring_ready)
+        io_uring_queue_exit(&s->ring);
     while (s->free_chunks) {
         struct chunk *c = s->free_chunks;
         s->free_chunks = c->next;

@@ -58,7 +58,7 @@ struct request_priv {
     uint8_t *arena_buf;       /* REQUEST_ARENA_SIZE, owned */
     /* what the handler waits for */
     int (*poll)(struct request *rq);  /* 1: done, 0: still waiting */
-    int64_t deadline_ms;      /* on shard_mono_ms() */
+    int64_t deadline_ms;      /* on the monotonic clock (shard->mono_ms) */
     struct request *wait_next;
     void *state;              /* handler's own */
 };
@@ -123,10 +123,16 @@ struct shard {
     struct partition **parts;      /* hash table */
     uint32_t nbuckets;
     struct partition *dirty;       /* logs with flush work */
+    /* the turn's clocks (struct shard_now), set by shard_do_work */
     int64_t now_ms;                /* wall clock: timestamps, retention */
     int64_t mono_ms;               /* CLOCK_MONOTONIC: every timeout */
+    int64_t mono_ns;
+    int64_t next_tick_ms;          /* monotonic */
     int64_t next_retention_ms;
+    bool ring_ready;               /* shard_loop_init set up the ring */
+    bool finished;                 /* stopped: the loop is over */
     uint64_t served;
+    struct duty_cycle turns;       /* how long turns of work take */
 };
 
 /* shard.c */
@@ -134,8 +140,6 @@ struct partition *shard_partition(struct shard *s, const char *topic,
                                   size_t len, int32_t index);
 void shard_mark_dirty(struct shard *s, struct partition *p);
 void shard_post_ctl(struct shard *s, struct ctl_msg *m);
-int64_t shard_now_ms(void);
-int64_t shard_mono_ms(void);
 
 /* conn.c */
 int conn_accept(struct shard *s, int fd);
@@ -152,7 +156,7 @@ void request_release(struct request *rq);
 int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len);
 void request_wait(struct request *rq, int (*poll)(struct request *rq),
                   int64_t deadline_ms);
-void shard_poll_waiting(struct shard *s);
+int shard_poll_waiting(struct shard *s);
 int64_t shard_next_deadline(const struct shard *s);
 /* Queues a response built by the caller: segs in the request arena. */
 int request_respond_segs(struct request *rq, struct out_seg *segs, int nsegs);
