@@ -118,7 +118,7 @@ static void op_post(struct control *c, struct admin_op *op, int k,
         if (what == CTL_PARTITION_OPEN)
             topic_config_to_log(&t->t.config, &cmd->msg.u.partition.config);
         op->outstanding++;
-        control_post(c, t->t.partitions[p].leader, &cmd->msg);
+        control_post(c, md_broker_shard(t->t.partitions[p].leader), &cmd->msg);
     }
 }
 
@@ -217,7 +217,7 @@ static void drop_start(struct control *c, struct md_live *t, int32_t from,
 
 static int save(struct control *c, char *why, size_t len)
 {
-    int rc = md_file_save(&c->md, why, len);
+    int rc = md_store_commit(&c->md, why, len);
 
     if (rc < 0)
         control_log("%s", why);

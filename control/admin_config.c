@@ -85,7 +85,7 @@ int admin_describe_topic(struct ctl_arena *a, const struct topic_config *tc,
                     nout);
 }
 
-/* "" or the node id of one of our brokers (shards), or broker.id. */
+/* "" or the id of one of our brokers (shards), or broker.id. */
 static bool broker_name_ok(const struct control *c, const char *name)
 {
     char *end;
@@ -95,7 +95,9 @@ static bool broker_name_ok(const struct control *c, const char *name)
         return true;
     id = strtol(name, &end, 10);
     return *end == '\0' && end != name && name[0] != '-' && name[0] != '+' &&
-           ((id >= 0 && id < c->nshards) || id == c->cfg.node_id);
+           ((id >= md_broker_id(c->md.node_id, 0) &&
+             id < md_broker_id(c->md.node_id, c->nshards)) ||
+            id == c->cfg.node_id);
 }
 
 static void resource_fail(struct ctl_msg *m, struct ctl_config_resource *r,
@@ -114,8 +116,9 @@ static bool resource_refused(struct control *c, struct ctl_msg *m,
 
     if (r->type == CTL_RESOURCE_BROKER && !broker_name_ok(c, r->name)) {
         snprintf(why, sizeof why, "Unexpected broker id, expected one of "
-                 "0..%d or empty string, but received %.64s", c->nshards - 1,
-                 r->name);
+                 "%d..%d or empty string, but received %.64s",
+                 md_broker_id(c->md.node_id, 0),
+                 md_broker_id(c->md.node_id, c->nshards - 1), r->name);
     } else if (r->type != CTL_RESOURCE_TOPIC &&
                r->type != CTL_RESOURCE_BROKER) {
         snprintf(why, sizeof why, "Resource type %d is not supported",
@@ -337,7 +340,7 @@ void admin_post_config(struct control *c, const struct md_live *t)
             continue;
         }
         topic_config_to_log(&t->t.config, &cmd->msg.u.partition.config);
-        control_post(c, t->t.partitions[p].leader, &cmd->msg);
+        control_post(c, md_broker_shard(t->t.partitions[p].leader), &cmd->msg);
     }
 }
 
@@ -353,7 +356,7 @@ static void alter_commit(struct control *c, struct ctl_msg *m,
         n += changed[i] != NULL;
     if (n == 0)
         return;
-    if (md_file_save(&c->md, why, sizeof why) < 0) {
+    if (md_store_commit(&c->md, why, sizeof why) < 0) {
         control_log("%s", why);
         for (int i = 0; i < cc->nresources; i++)
             if (changed[i]) {

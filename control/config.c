@@ -51,6 +51,7 @@ enum cfg_type {
 
 #define CF_NULLABLE 1   /* no default: Kafka's null until set */
 #define CF_LISTENERS 2  /* a list of NAME://host:port */
+#define CF_VOTERS 4     /* a list of id@host:port */
 
 struct config_def {
     const char *name;
@@ -71,6 +72,7 @@ static const char *const timestamp_values[] = {
 static const char *const flush_values[] = {"always", "interval", "os", NULL};
 static const char *const cleanup_values[] = {"compact", "delete", NULL};
 static const char *const idle_values[] = {"sleep", "spin", NULL};
+static const char *const role_values[] = {"broker", "controller", NULL};
 
 #define FIELD(S, F) .off = offsetof(struct S, F), \
                     .size = sizeof(((struct S *)0)->F)
@@ -84,11 +86,12 @@ static const char *const idle_values[] = {"sleep", "spin", NULL};
 #define I64MAX "9223372036854775807"
 #define WEEK_MS "604800000"
 #define DEF_DIR "/tmp/sluice-logs"
+#define NODE_ID_MAX 2147482    /* node.id * 1000 + shard fits an int32 */
 
 static const struct config_def broker_defs[] = {
-    BDEF("broker.id", CT_INT, node_id, .def = "0", GE32(0),
+    BDEF("broker.id", CT_INT, node_id, .def = "0", .min = 0, .max = NODE_ID_MAX,
       .doc = "This broker's id (the same setting as node.id)."),
-    BDEF("node.id", CT_INT, node_id, .def = "0", GE32(0),
+    BDEF("node.id", CT_INT, node_id, .def = "0", .min = 0, .max = NODE_ID_MAX,
       .doc = "This node's id (the same setting as broker.id)."),
     BDEF("listeners", CT_LIST, listeners, .def = "PLAINTEXT://:9092",
       .flags = CF_LISTENERS,
@@ -213,6 +216,21 @@ static const struct config_def broker_defs[] = {
     BDEF("transactional.id.expiration.ms", CT_INT, transactional_id_expiration_ms,
       .def = "604800000", GE32(1),
       .doc = "Forget an idle transactional id after this long."),
+    BDEF("process.roles", CT_FLAGS, process_roles,
+      .def = "broker,controller", .values = role_values,
+      .doc = "broker (serves clients; every sluice node does), controller "
+             "(a voter of the metadata quorum: listed in "
+             "controller.quorum.voters)."),
+    BDEF("controller.quorum.voters", CT_LIST, controller_quorum_voters,
+      .flags = CF_NULLABLE | CF_VOTERS,
+      .doc = "The metadata quorum, id@host:port of each voter; unset: this "
+             "node is the only voter and needs no network."),
+    BDEF("controller.listener.names", CT_LIST, controller_listener_names,
+      .def = "CONTROLLER", .doc = "Accepted for Kafka compatibility; "
+             "voters listen on their controller.quorum.voters address."),
+    BDEF("broker.rack", CT_STRING, broker_rack, .flags = CF_NULLABLE,
+      .doc = "This node's rack: replicas of a partition go to different "
+             "racks first."),
     BDEF("sluice.shards", CT_INT, num_shards, .def = "0", .min = 0, .max = 1024,
       .doc = "Shard threads, one per core; 0: one per available core."),
     BDEF("sluice.flush.policy", CT_ENUM, flush_policy, .def = "always",
@@ -464,6 +482,45 @@ int config_listener_get(const char *list, int i, struct config_listener *out)
     return listener_parse(p, n, out);
 }
 
+/* "id@host:port": the address after '@' is parsed as a listener's. */
+static int voter_parse(const char *s, size_t n, struct config_voter *v)
+{
+    struct config_listener l;
+    char buf[CONFIG_LISTENERS_MAX + 8];
+    int64_t id;
+
+    trim(&s, &n);
+    const char *at = memchr(s, '@', n);
+    if (!at || at == s || parse_i64(s, (size_t)(at - s), &id) < 0 || id < 0 ||
+        id > INT32_MAX || s[0] == '+' || s[0] == '-')
+        return -EINVAL;
+    size_t rest = n - (size_t)(at + 1 - s);
+    if (rest + 4 >= sizeof buf)
+        return -EINVAL;
+    memcpy(buf, "V://", 4);
+    memcpy(buf + 4, at + 1, rest);
+    if (listener_parse(buf, rest + 4, &l) < 0 || !l.host[0] || l.port == 0)
+        return -EINVAL;
+    v->id = (int32_t)id;
+    memcpy(v->host, l.host, sizeof v->host);
+    v->port = l.port;
+    return 0;
+}
+
+int config_voter_get(const char *list, int i, struct config_voter *out)
+{
+    const char *p = list;
+    if (!p || !*p || i < 0)
+        return -ENOENT;
+    for (int k = 0; k < i; k++) {
+        p = strchr(p, ',');
+        if (!p)
+            return -ENOENT;
+        p++;
+    }
+    return voter_parse(p, strcspn(p, ","), out);
+}
+
 /* --- parsing and formatting one value ---------------------------------- */
 
 /* Describes what def accepts, for error messages. */
@@ -499,7 +556,9 @@ static void expected(const struct config_def *d, char *buf, size_t len)
         return;
     case CT_LIST:
         snprintf(buf, len, "a comma-separated list of %s (at most %zu bytes)",
-                 d->flags & CF_LISTENERS ? "NAME://host:port" : "paths",
+                 d->flags & CF_LISTENERS ? "NAME://host:port"
+                 : d->flags & CF_VOTERS  ? "id@host:port"
+                                         : "paths",
                  d->size - 1);
         return;
     case CT_ENUM:
@@ -532,9 +591,12 @@ static int list_add(void *ctx, const char *e, size_t n)
 {
     struct list_ctx *l = ctx;
     struct config_listener tmp;
+    struct config_voter v;
     if (n == 0 || l->len + (l->len > 0) + n + 1 > l->d->size)
         return -EINVAL;
     if ((l->d->flags & CF_LISTENERS) && listener_parse(e, n, &tmp) < 0)
+        return -EINVAL;
+    if ((l->d->flags & CF_VOTERS) && voter_parse(e, n, &v) < 0)
         return -EINVAL;
     if (l->len > 0)
         l->out[l->len++] = ',';

@@ -28,6 +28,8 @@
 #define CONFIG_DIRS_MAX 4096       /* log.dirs, log.dir */
 #define CONFIG_LISTENERS_MAX 256   /* listeners, advertised.listeners */
 #define CONFIG_VALUE_MAX 4096      /* enough for any value's text */
+#define CONFIG_VOTERS_MAX 1024     /* controller.quorum.voters */
+#define CONFIG_RACK_MAX 128        /* broker.rack */
 
 /* compression.type; the codecs keep the numbers of the batch attributes. */
 enum compression_type {
@@ -49,6 +51,12 @@ enum timestamp_type {
 enum cleanup_policy {
     CLEANUP_COMPACT = 1,
     CLEANUP_DELETE = 2,
+};
+
+/* process.roles is a set of these bits (Kafka's names). */
+enum process_role {
+    ROLE_BROKER = 1,
+    ROLE_CONTROLLER = 2,
 };
 
 /* Where a described value comes from: Kafka's ConfigSource numbers. */
@@ -144,6 +152,13 @@ struct broker_config {
     int32_t transaction_max_timeout_ms;     /* 900000 */
     int32_t transactional_id_expiration_ms; /* 7 days */
 
+    /* the cluster (control/quorum.c) */
+    int process_roles;                      /* enum process_role bits */
+    char controller_quorum_voters[CONFIG_VOTERS_MAX]; /* id@host:port,...;
+                                               (null): this node alone */
+    char controller_listener_names[CONFIG_LISTENERS_MAX]; /* CONTROLLER */
+    char broker_rack[CONFIG_RACK_MAX];      /* (null) */
+
     int32_t num_shards;                     /* sluice.shards (0: per core) */
     int flush_policy;                       /* sluice.flush.policy */
     int idle_strategy;                      /* sluice.idle (enum shard_idle) */
@@ -221,6 +236,17 @@ struct config_listener {
 
 /* Parses entry i of list. Returns 0, -ENOENT past the end, or -EINVAL. */
 int config_listener_get(const char *list, int i, struct config_listener *out);
+
+/* One entry of controller.quorum.voters ("id@host:port,..."), Kafka's
+ * format; an IPv6 host is written [addr]:port and given without brackets. */
+struct config_voter {
+    int32_t id;
+    char host[CONFIG_LISTENERS_MAX];
+    int port;
+};
+
+/* Parses entry i of list. Returns 0, -ENOENT past the end, or -EINVAL. */
+int config_voter_get(const char *list, int i, struct config_voter *out);
 
 /* --- topics ------------------------------------------------------------ */
 

@@ -15,6 +15,7 @@
  * a CTL_METADATA_UPDATE after it switched to that snapshot, so a snapshot
  * older than the oldest epoch every shard acknowledged is unreachable. */
 #include "control/control_private.h"
+#include "control/quorum.h"
 #include "control/groups.h"
 #include "control/offsets.h"
 
@@ -188,6 +189,11 @@ static void reclaim_snapshots(struct control *c)
     }
 }
 
+void control_fail_metadata_writes(struct control *c, int n)
+{
+    quorum_fail_appends(c->md.quorum, n);
+}
+
 int control_live_snapshots(const struct control *c)
 {
     return c->nsnaps;
@@ -353,7 +359,9 @@ static bool backlogged(struct control *c)
 
 int control_poll_once(struct control *c, int timeout_ms)
 {
-    struct pollfd pfd = {.fd = c->doorbell, .events = POLLIN};
+    struct pollfd pfd[2] = {{.fd = c->doorbell, .events = POLLIN},
+                            {.fd = quorum_fd(c->md.quorum), .events = POLLIN}};
+    int raft_ms = quorum_timeout_ms(c->md.quorum);
     void *msgs[64];
     uint64_t v;
     int n = 0;
@@ -362,8 +370,11 @@ int control_poll_once(struct control *c, int timeout_ms)
     timeout_ms = groups_timeout(c, timeout_ms);
     if (backlogged(c) && timeout_ms > 1)
         timeout_ms = 1;     /* shards do not tell us when they drain */
-    if (!rings_pending(c) && poll(&pfd, 1, timeout_ms) < 0)
+    if (raft_ms >= 0 && (timeout_ms < 0 || raft_ms < timeout_ms))
+        timeout_ms = raft_ms;   /* raft's timers: ticks, elections */
+    if (!rings_pending(c) && poll(pfd, 2, timeout_ms) < 0)
         return errno == EINTR ? 0 : -errno;
+    quorum_run(c->md.quorum);   /* raft's I/O and messages, never blocking */
     /* Reset the doorbell before draining: a post after the drain rings
      * it again. */
     if (read(c->doorbell, &v, sizeof v) < 0 && errno != EAGAIN)

@@ -8,7 +8,7 @@
  * it. It never touches a socket or wire bytes.
  *
  * What main() calls, in order:
- *   control_create()            load DATA/__sluice/metadata (or start one)
+ *   control_create()            open the metadata log (control/md_log.c)
  *   control_shard_endpoints()   for each shard, before shard_create()
  *   control_set_shard_port()    for each shard, once its port is bound
  *   (start the shards)
@@ -84,6 +84,9 @@ bool control_shutdown_done(const struct control *c);
 /* Frees everything, the snapshots too: call it only after the shards
  * have stopped. */
 void control_destroy(struct control *c);
+
+/* Tests: the next n writes of the metadata log fail (a broken disk). */
+void control_fail_metadata_writes(struct control *c, int n);
 
 /* Snapshots not yet freed (the current one included). */
 int control_live_snapshots(const struct control *c);

@@ -1,10 +1,14 @@
-/* md_file.c - the metadata file, DATA/__sluice/metadata.
+/* md_file.c - the text of the metadata: the state machine's snapshots,
+ * the entries of the metadata log (control/md_log.c), and the file a
+ * broker wrote before the log existed, DATA/__sluice/metadata.
  *
- * Owns: the text format below, writing it atomically and reading it back.
+ * Owns: the text format below, building it (whole, or only the topics
+ * that changed since the last commit) and reading it back.
  *
  *   # comment lines and blank lines are skipped
  *   format 1
  *   cluster.id <22 characters, Kafka's base64 id>
+ *   remove <name> <id>               entries only: the topic is gone
  *   topic <name>
  *   id <22 characters>
  *   state live | deleting
@@ -15,17 +19,20 @@
  *   ...
  *   crc32c <8 hex digits>            of every byte before this line
  *
- * Invariants:
- *   1. The file is replaced, never modified: the new text goes to
- *      metadata.tmp, is fsync'ed, renamed over metadata, and the directory
- *      is fsync'ed; a crash leaves the old file or the new one.
- *   2. A file that does not check out (checksum, syntax, names, configs) is
- *      a startup error naming the line; nothing in it is ever dropped.
- *   3. Topics being created are not written (their partitions are empty);
- *      topics being deleted are, marked, so a restart finishes the delete.
+ * A snapshot (and the old file) holds every topic; an entry holds the
+ * topics whose text changed since the last commit and the committed
+ * topics removed since, and replaces those topics whole when applied.
  *
- * Never: touches a ring or a log. Every write, sync, rename and unlink goes
- * through storage_sys (storage/sys.h) so the power-cut simulation sees it. */
+ * Invariants:
+ *   1. A text that does not check out (checksum, syntax, names, configs)
+ *      is an error naming the line; nothing in it is ever dropped.
+ *   2. Topics being created are not written (their partitions are empty);
+ *      topics being deleted are, marked, so a restart finishes the delete.
+ *   3. An entry's removes come before its topics, so a name deleted and
+ *      created again in one commit ends as the new topic.
+ *
+ * Never: touches a ring or a log, or writes a file (the log's files are
+ * raft's; md_log.c's rename goes through storage_sys). */
 #include "control/md_store.h"
 
 #include <errno.h>
@@ -38,7 +45,6 @@
 #include <unistd.h>
 
 #include "storage/crc32c.h"
-#include "storage/sys.h"
 
 #define MD_FORMAT 1
 #define MD_LINE_MAX (CONFIG_VALUE_MAX + 512)
@@ -68,7 +74,8 @@ static void put_topic(FILE *f, const struct md_live *l)
     fprintf(f, "\ntopic %s\nid %s\nstate %s\npartitions %d\n", l->t.name, id,
             l->state == MD_LIVE ? "live" : "deleting", n);
     for (int32_t i = 0; i < n; i++)
-        fprintf(f, "partition %d shard %d\n", i, l->t.partitions[i].leader);
+        fprintf(f, "partition %d shard %d\n", i,
+                md_broker_shard(l->t.partitions[i].leader));
     if (topic_config_serialize(&l->t.config, cfg, sizeof cfg) > 0)
         for (char *line = cfg, *nl; *line; line = nl + 1) {
             nl = strchr(line, '\n');
@@ -77,11 +84,46 @@ static void put_topic(FILE *f, const struct md_live *l)
     fputs("end\n", f);
 }
 
-/* The whole file as text, checksum line included; NULL on -ENOMEM. */
-static char *md_file_text(const struct md_store *s, size_t *len)
+/* The topic's block and its checksum (what md_live.crc remembers). */
+static char *topic_text(const struct md_live *l, size_t *len, uint32_t *crc)
 {
     char *text = NULL;
     FILE *f = open_memstream(&text, len);
+
+    if (!f)
+        return NULL;
+    put_topic(f, l);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    *crc = crc32c(text, *len);
+    return text;
+}
+
+/* Ends the text with its checksum line; NULL on -ENOMEM. */
+static char *md_text_close(FILE *f, char **text, size_t *len)
+{
+    fputc('\n', f);
+    if (fflush(f) != 0 || !*text) {
+        fclose(f);
+        free(*text);
+        return NULL;
+    }
+    fprintf(f, "crc32c %08x\n", crc32c(*text, *len));
+    if (fclose(f) != 0) {
+        free(*text);
+        return NULL;
+    }
+    return *text;
+}
+
+char *md_text_build(struct md_store *s, bool delta, size_t *len,
+                    int *nchanged)
+{
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len);
+    int n = 0;
 
     if (!f)
         return NULL;
@@ -89,70 +131,46 @@ static char *md_file_text(const struct md_store *s, size_t *len)
                "configs.\n# Written by the control thread; do not edit: the "
                "last line checksums the rest.\nformat %d\ncluster.id %s\n",
             MD_FORMAT, s->cluster_id);
-    for (int32_t i = 0; i < s->ntopics; i++)
-        if (s->topics[i]->state != MD_CREATING)
-            put_topic(f, s->topics[i]);
-    fputc('\n', f);
-    if (fflush(f) != 0 || !text) {
-        fclose(f);
-        free(text);
-        return NULL;
+    for (int32_t i = 0; delta && i < s->ntombs; i++) {
+        char id[MD_ID_TEXT];
+        md_id_text(s->tombs[i].id, id);
+        fprintf(f, "remove %s %s\n", s->tombs[i].name, id);
+        n++;
     }
-    fprintf(f, "crc32c %08x\n", crc32c(text, *len));
-    if (fclose(f) != 0) {
-        free(text);
-        return NULL;
+    for (int32_t i = 0; i < s->ntopics; i++) {
+        struct md_live *l = s->topics[i];
+        size_t tlen;
+        uint32_t crc;
+        char *t;
+        if (l->state == MD_CREATING)
+            continue;
+        if (!(t = topic_text(l, &tlen, &crc))) {
+            fclose(f);
+            free(text);
+            return NULL;
+        }
+        l->pending_crc = crc;
+        if (!delta || !l->committed || l->crc != crc) {
+            fwrite(t, 1, tlen, f);
+            n++;
+        }
+        free(t);
     }
-    return text;
+    if (nchanged)
+        *nchanged = n;
+    return md_text_close(f, &text, len);
 }
 
-int md_file_save(const struct md_store *s, char *err, size_t errlen)
+void md_text_committed(struct md_store *s)
 {
-    size_t len = 0, plen = strlen(s->path);
-    char *text = md_file_text(s, &len), *tmp = malloc(plen + 5);
-    const char *what = "write";
-    int fd = -1, rc = -ENOMEM;
-
-    if (!text || !tmp) {
-        seterr(err, errlen, "cannot write %s: out of memory", s->path);
-        goto out;
+    for (int32_t i = 0; i < s->ntopics; i++) {
+        struct md_live *l = s->topics[i];
+        if (l->state == MD_CREATING)
+            continue;
+        l->crc = l->pending_crc;
+        l->committed = true;
     }
-    memcpy(tmp, s->path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    fd = storage_sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = -errno;
-        what = "create";
-        goto fail;
-    }
-    if ((rc = storage_pwrite_all(fd, text, len, 0)) < 0)
-        goto fail;
-    what = "fsync";
-    if (storage_sys.fsync(fd) < 0 || storage_sys.close(fd) < 0) {
-        rc = -errno;
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    what = "rename";
-    if (storage_sys.rename(tmp, s->path) < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    what = "fsync the directory of";
-    if ((rc = storage_sync_dir(s->dir)) < 0)
-        goto fail;
-    rc = 0;
-    goto out;
-fail:
-    seterr(err, errlen, "cannot %s %s: %s", what, tmp, strerror(-rc));
-    if (fd >= 0)
-        storage_sys.close(fd);
-    storage_sys.unlink(tmp);
-out:
-    free(text);
-    free(tmp);
-    return rc;
+    s->ntombs = 0;
 }
 
 /* --- reading -------------------------------------------------------------- */
@@ -163,6 +181,7 @@ struct md_reader {
     const char *path;
     char *err;
     size_t errlen;
+    bool entry;                /* an entry: upserts and removes */
     char buf[MD_LINE_MAX];
 };
 
@@ -232,7 +251,7 @@ static int parse_int(const char *s, int32_t lo, int32_t hi, int32_t *out)
 }
 
 /* "partition <i> shard <s>" lines; a shard that no longer exists is
- * noted as -1 for md_file_replace. */
+ * noted as -1 for md_store_replace. */
 static int read_placement(struct md_reader *r, struct md_store *s,
                           struct md_live *l)
 {
@@ -248,10 +267,10 @@ static int read_placement(struct md_reader *r, struct md_store *s,
             return bad(r, "expected 'partition %d shard <s>'", i);
         *sp = '\0';
         if (parse_int(arg, 0, INT32_MAX, &idx) < 0 || idx != i ||
-            parse_int(sp + 7, 0, INT32_MAX, &shard) < 0)
+            parse_int(sp + 7, 0, MD_NODE_SHARDS - 1, &shard) < 0)
             return bad(r, "expected 'partition %d shard <s>'", i);
-        l->t.partitions[i] = (struct md_partition){.index = i,
-                                                   .leader = shard};
+        l->t.partitions[i] = (struct md_partition){
+            .index = i, .leader = md_broker_id(s->node_id, shard)};
         if (shard < s->nshards)
             s->load[shard]++;
         else
@@ -279,7 +298,7 @@ static int read_configs(struct md_reader *r, struct md_store *s,
         fprintf(f, "%s\n", r->buf + 7);
     }
     if (rc == 0)
-        rc = bad(r, "the file ends inside topic %s", l->t.name);
+        rc = bad(r, "the text ends inside topic %s", l->t.name);
     if (fclose(f) != 0 && rc > 0)
         rc = -ENOMEM;
     topic_config_from_broker(s->cfg, &l->t.config);
@@ -288,6 +307,21 @@ static int read_configs(struct md_reader *r, struct md_store *s,
         rc = bad(r, "topic %s: %s", l->t.name, cerr);
     free(text);
     return rc < 0 ? rc : 0;
+}
+
+/* Puts the topic read, l, in the store: a new name is inserted; in an
+ * entry, a name the store has already is replaced whole. */
+static int topic_settle(struct md_reader *r, struct md_store *s,
+                        struct md_live *l)
+{
+    struct md_live *old = md_store_find(s, l->t.name);
+
+    if (!old)
+        return md_store_insert(s, l);
+    if (!r->entry)
+        return bad(r, "topic %s appears twice", l->t.name);
+    md_store_forget(s, old);
+    return md_store_insert(s, l);
 }
 
 /* One "topic" block, after its first line. */
@@ -302,7 +336,7 @@ static int read_topic(struct md_reader *r, struct md_store *s,
 
     if (md_name_check(name, why, sizeof why) < 0)
         return bad(r, "%s", why);
-    if (md_store_find(s, name))
+    if (!r->entry && md_store_find(s, name))
         return bad(r, "topic %s appears twice", name);
     if (!(l = calloc(1, sizeof *l)))
         return -ENOMEM;
@@ -333,7 +367,7 @@ static int read_topic(struct md_reader *r, struct md_store *s,
     l->nplaced = l->cap = n;
     l->t.npartitions = l->state == MD_LIVE ? n : 0;
     if ((rc = read_placement(r, s, l)) < 0 ||
-        (rc = read_configs(r, s, l)) < 0 || (rc = md_store_insert(s, l)) < 0)
+        (rc = read_configs(r, s, l)) < 0 || (rc = topic_settle(r, s, l)) < 0)
         goto err;
     return 0;
 err:
@@ -343,9 +377,26 @@ err:
     return rc;
 }
 
-/* Partitions placed on shards that no longer exist (fewer shards than
- * when the file was written) go to the least loaded of today's. */
-static int md_file_replace(struct md_store *s)
+/* "remove <name> <id>": an entry's committed delete. A topic of that name
+ * with another id (or none) is left alone. */
+static int read_remove(struct md_reader *r, struct md_store *s, char *arg)
+{
+    char *sp = strchr(arg, ' ');
+    uint8_t id[16];
+    struct md_live *t;
+
+    if (!r->entry || !sp)
+        return bad(r, "expected 'topic <name>', found 'remove %.64s'", arg);
+    *sp = '\0';
+    if (md_id_parse(sp + 1, strlen(sp + 1), id) < 0)
+        return bad(r, "bad topic id '%.32s'", sp + 1);
+    t = md_store_find(s, arg);
+    if (t && memcmp(t->t.id, id, 16) == 0)
+        md_store_forget(s, t);
+    return 0;
+}
+
+int md_store_replace(struct md_store *s)
 {
     int moved = 0;
 
@@ -358,7 +409,7 @@ static int md_file_replace(struct md_store *s)
             for (int32_t k = 1; k < s->nshards; k++)
                 if (s->load[k] < s->load[best])
                     best = k;
-            l->t.partitions[p].leader = best;
+            l->t.partitions[p].leader = md_broker_id(s->node_id, best);
             s->load[best]++;
             moved++;
         }
@@ -382,8 +433,16 @@ static int md_parse(struct md_store *s, struct md_reader *r)
         return rc;
     if (md_id_parse(arg, strlen(arg), cid) < 0)
         return bad(r, "bad cluster id '%.32s'", arg);
+    if (s->cluster_id[0] && strcmp(s->cluster_id, arg) != 0)
+        return bad(r, "cluster id %.32s, but this cluster is %s", arg,
+                   s->cluster_id);
     snprintf(s->cluster_id, sizeof s->cluster_id, "%s", arg);
     while ((rc = next_line(r)) > 0) {
+        if (strncmp(r->buf, "remove ", 7) == 0) {
+            if ((rc = read_remove(r, s, r->buf + 7)) < 0)
+                return rc;
+            continue;
+        }
         if (strncmp(r->buf, "topic ", 6) != 0)
             return bad(r, "expected 'topic <name>', found '%.64s'", r->buf);
         char name[MD_TOPIC_NAME_MAX + 2];
@@ -394,12 +453,69 @@ static int md_parse(struct md_store *s, struct md_reader *r)
     return rc;
 }
 
-/* Reads the whole file; checks and strips its checksum line. */
-static int md_read(struct md_store *s, char **text, size_t *len, char *err,
+/* Checks that text[0..got) ends with its checksum line; *body is the
+ * length before that line. 0 or -EINVAL with err. */
+static int md_text_check(const char *text, size_t got, size_t *body,
+                         const char *path, char *err, size_t errlen)
+{
+    const char *last = got > 1 ? memrchr(text, '\n', got - 1) : NULL;
+    char line[17];
+    unsigned want;
+    char tail;
+
+    *body = last ? (size_t)(last + 1 - text) : 0;
+    if (got - *body == 16) {         /* the text need not end with a NUL */
+        memcpy(line, text + *body, 16);
+        line[16] = '\0';
+    }
+    if (got == 0 || text[got - 1] != '\n' || got - *body != 16 ||
+        sscanf(line, "crc32c %8x%c", &want, &tail) != 2 || tail != '\n') {
+        seterr(err, errlen, "%s: damaged: it does not end with its checksum "
+               "line (truncated?)", path);
+        return -EINVAL;
+    }
+    if (crc32c(text, *body) != want) {
+        seterr(err, errlen, "%s: damaged: checksum mismatch (the file was "
+               "edited or corrupted)", path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Parses a checked text into s. */
+static int md_text_parse(struct md_store *s, const char *text, size_t len,
+                         bool entry, const char *path, char *err,
+                         size_t errlen)
+{
+    struct md_reader *r;
+    size_t body;
+    int rc;
+
+    if ((rc = md_text_check(text, len, &body, path, err, errlen)) < 0)
+        return rc;
+    if (!(r = calloc(1, sizeof *r)))
+        return -ENOMEM;
+    *r = (struct md_reader){.p = text, .end = text + body, .path = path,
+                            .err = err, .errlen = errlen, .entry = entry};
+    rc = md_parse(s, r);
+    free(r);
+    return rc;
+}
+
+int md_text_apply(struct md_store *s, const char *text, size_t len,
+                  char *err, size_t errlen)
+{
+    return md_text_parse(s, text, len, true, "metadata log entry", err,
+                         errlen);
+}
+
+/* Reads the whole file into a malloc'ed, NUL-terminated buffer. 1 when
+ * there is no file. */
+static int md_read(const char *path, char **text, size_t *len, char *err,
                    size_t errlen)
 {
     struct stat st;
-    int fd = open(s->path, O_RDONLY | O_CLOEXEC), rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
     size_t got = 0;
 
     if (fd < 0)
@@ -423,57 +539,24 @@ static int md_read(struct md_store *s, char **text, size_t *len, char *err,
         got += (size_t)k;
     }
     (*text)[got] = '\0';
-    char *last = got ? memrchr(*text, '\n', got - 1) : NULL;
-    size_t body = last ? (size_t)(last + 1 - *text) : 0;
-    unsigned want;
-    char tail;
-    if (got == 0 || (*text)[got - 1] != '\n' ||
-        sscanf(*text + body, "crc32c %8x%c", &want, &tail) != 2 ||
-        tail != '\n' || got - body != 16) {
-        seterr(err, errlen, "%s: damaged: it does not end with its checksum "
-               "line (truncated?)", s->path);
-        rc = -EINVAL;
-    } else if (crc32c(*text, body) != want) {
-        seterr(err, errlen, "%s: damaged: checksum mismatch (the file was "
-               "edited or corrupted)", s->path);
-        rc = -EINVAL;
-    }
-    *len = body;
+    *len = got;
 out:
-    if (rc < 0 && rc != -EINVAL)
-        seterr(err, errlen, "cannot read %s: %s", s->path, strerror(-rc));
+    if (rc < 0)
+        seterr(err, errlen, "cannot read %s: %s", path, strerror(-rc));
     close(fd);
     return rc;
 }
 
 int md_file_load(struct md_store *s, char *err, size_t errlen)
 {
-    struct md_reader *r = NULL;
-    char *text = NULL, why[256];
+    char *text = NULL;
     size_t len = 0;
-    int rc = md_read(s, &text, &len, err, errlen), moved;
+    int rc = md_read(s->path, &text, &len, err, errlen);
 
-    if (rc != 0)
-        goto out;
-    if (!(r = calloc(1, sizeof *r))) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    *r = (struct md_reader){.p = text, .end = text + len, .path = s->path,
-                            .err = err, .errlen = errlen};
-    if ((rc = md_parse(s, r)) < 0)
-        goto out;
-    if ((moved = md_file_replace(s)) > 0) {
-        fprintf(stderr, "sluice: %s: %d partition(s) were on shards that no "
-                "longer exist; placed again on shards 0..%d\n", s->path,
-                moved, s->nshards - 1);
-        if ((rc = md_file_save(s, why, sizeof why)) < 0)
-            seterr(err, errlen, "%s", why);
-    }
-out:
+    if (rc == 0)
+        rc = md_text_parse(s, text, len, false, s->path, err, errlen);
     if (rc == -ENOMEM)
         seterr(err, errlen, "cannot load %s: out of memory", s->path);
-    free(r);
     free(text);
     return rc;
 }

@@ -3,8 +3,10 @@
  * the brokers (one per shard) clients are told about.
  *
  * metadata.c keeps it in memory and builds the immutable snapshots shards
- * read (metadata.h); md_file.c persists it in DATA/__sluice/metadata.
- * Shards never include this header.
+ * read (metadata.h); md_log.c commits its changes to the metadata log
+ * (canonical raft, control/quorum.c) and applies what others committed;
+ * md_file.c is the text of entries and snapshots. Shards never include
+ * this header.
  *
  * Life of a topic:
  *   md_store_add()          MD_CREATING   partitions placed, being opened;
@@ -39,13 +41,25 @@ struct md_live {
     int32_t cap;               /* of t.partitions */
     int state;                 /* enum md_state */
     bool busy;                 /* partitions being added or rolled back */
+    bool committed;            /* in the metadata log ... */
+    uint32_t crc;              /* ... with this text (md_text_build) */
+    uint32_t pending_crc;      /* the text the last build saw */
 };
+
+/* A committed topic removed since the last commit. */
+struct md_tomb {
+    char name[MD_TOPIC_NAME_MAX + 1];
+    uint8_t id[16];
+};
+
+struct quorum;
 
 struct md_store {
     const struct broker_config *cfg;
     char *dir;                 /* DATA/__sluice */
     char *path;                /* DATA/__sluice/metadata */
     int lock_fd;               /* flock'ed: one broker per data dir */
+    int32_t node_id;           /* node.id: brokers are md_broker_id(node, i) */
     int nshards;
     int32_t *load;             /* partitions placed on each shard */
     struct md_broker *brokers; /* nshards: what clients are told */
@@ -54,12 +68,17 @@ struct md_store {
     int32_t ntopics, cap;
     char cluster_id[32];
     uint64_t epoch;            /* of the newest snapshot */
+    struct quorum *quorum;     /* the metadata log (md_log.c) */
+    bool cluster_committed;    /* the log holds the cluster id */
+    struct md_tomb *tombs;     /* removed, not yet committed */
+    int32_t ntombs, tombs_cap;
 };
 
-/* Opens DATA/__sluice (created if missing), locks it and loads the file;
- * without a file, starts empty with a new cluster id and writes one.
- * Returns 0, or a negative errno with err saying why (a damaged file is
- * -EINVAL, a data dir used by another broker -EBUSY). */
+/* Opens DATA/__sluice (created if missing), locks it and opens the
+ * metadata log (md_log_open): the committed metadata is in s when it
+ * returns. Returns 0, or a negative errno with err saying why (a damaged
+ * log or old metadata file is -EINVAL, a data dir used by another broker
+ * -EBUSY). */
 int md_store_open(struct md_store *s, const struct broker_config *cfg,
                   const char *data_dir, int nshards, char *err, size_t errlen);
 void md_store_close(struct md_store *s);
@@ -86,7 +105,10 @@ int md_store_insert(struct md_store *s, struct md_live *t);
 int md_store_place(struct md_store *s, struct md_live *t, int32_t count);
 /* Forgets the placement of partitions count..nplaced-1. */
 void md_store_unplace(struct md_store *s, struct md_live *t, int32_t count);
+/* Removes t; a committed one is remembered for the next commit. */
 void md_store_remove(struct md_store *s, struct md_live *t);
+/* Removes t without a trace (what applying a committed remove does). */
+void md_store_forget(struct md_store *s, struct md_live *t);
 
 /* The port shard i really listens on (when listeners asked for port 0,
  * or advertised.listeners did not fix it). */
@@ -104,10 +126,39 @@ void md_id_text(const uint8_t id[16], char out[MD_ID_TEXT]);
 int md_id_parse(const char *text, size_t len, uint8_t id[16]);
 int md_random_id(uint8_t id[16]);
 
-/* md_file.c. load: 0, 1 when there is no file yet, or a negative errno
- * with err ("PATH:LINE: what"). save: write a temporary file, fsync,
- * rename over the old one, fsync the directory; 0 or a negative errno. */
+/* --- md_file.c: the text of entries and snapshots ------------------------ */
+
+/* The text of every topic (delta false: a snapshot), or of those changed
+ * since the last commit and the removes (delta true: an entry; *nchanged
+ * says how many). Malloc'ed; NULL on -ENOMEM. */
+char *md_text_build(struct md_store *s, bool delta, size_t *len,
+                    int *nchanged);
+/* The text the last md_text_build saw is now committed. */
+void md_text_committed(struct md_store *s);
+/* Applies an entry or a snapshot: its topics replace those of the same
+ * name, its removes remove. 0 or a negative errno with err ("WHERE:LINE:
+ * what"; -EINVAL for any text that does not check out). */
+int md_text_apply(struct md_store *s, const char *text, size_t len,
+                  char *err, size_t errlen);
+/* The file a broker wrote before the metadata log, DATA/__sluice/metadata,
+ * read strictly into an empty store: 0, 1 when there is none, or a
+ * negative errno with err. */
 int md_file_load(struct md_store *s, char *err, size_t errlen);
-int md_file_save(const struct md_store *s, char *err, size_t errlen);
+/* Places partitions noted on shards that no longer exist (fewer shards
+ * than before) on the least loaded of today's; returns how many. */
+int md_store_replace(struct md_store *s);
+
+/* --- md_log.c: the metadata log ------------------------------------------ */
+
+/* Opens the quorum under DATA/__sluice/raft and replays it into s; a log
+ * that holds no metadata yet starts from the old metadata file (then
+ * renamed metadata.imported) or from nothing with a new cluster id. */
+int md_log_open(struct md_store *s, char *err, size_t errlen);
+void md_log_close(struct md_store *s);
+/* Commits every change made to s since the last commit (topics added,
+ * changed or removed) as one entry, waiting until the quorum has it.
+ * 0, or a negative errno with err: then nothing of it is committed and
+ * the caller puts its change back. */
+int md_store_commit(struct md_store *s, char *err, size_t errlen);
 
 #endif

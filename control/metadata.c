@@ -98,7 +98,7 @@ struct md_snapshot *md_store_snapshot(struct md_store *s)
     struct md_partition *parts = (struct md_partition *)(void *)(block + off_p);
     md->epoch = ++s->epoch;
     memcpy(md->cluster_id, s->cluster_id, sizeof md->cluster_id);
-    md->controller_id = 0;
+    md->controller_id = md_broker_id(s->node_id, 0);
     md->nbrokers = s->nshards;
     md->brokers = (struct md_broker *)(void *)(block + off_b);
     memcpy(md->brokers, s->brokers, sizeof(struct md_broker) * (size_t)s->nshards);
@@ -289,7 +289,8 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count)
     for (int32_t i = t->nplaced; i < count; i++) {
         int32_t shard = least_loaded(s);
         t->t.partitions[i] = (struct md_partition){
-            .index = i, .leader = shard, .leader_epoch = 0};
+            .index = i, .leader = md_broker_id(s->node_id, shard),
+            .leader_epoch = 0};
         s->load[shard]++;
     }
     if (count > t->nplaced)
@@ -300,8 +301,10 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count)
 void md_store_unplace(struct md_store *s, struct md_live *t, int32_t count)
 {
     for (int32_t i = count; i < t->nplaced; i++) {
-        int32_t shard = t->t.partitions[i].leader;
-        if (shard >= 0 && shard < s->nshards)
+        int32_t leader = t->t.partitions[i].leader;
+        int32_t shard = md_broker_shard(leader);
+        if (leader >= 0 && md_broker_node(leader) == s->node_id &&
+            shard < s->nshards)
             s->load[shard]--;
     }
     if (count < t->nplaced)
@@ -367,6 +370,27 @@ err:
 
 void md_store_remove(struct md_store *s, struct md_live *t)
 {
+    if (t->committed) {
+        if (s->ntombs == s->tombs_cap) {
+            int32_t cap = s->tombs_cap ? s->tombs_cap * 2 : 8;
+            struct md_tomb *v = realloc(s->tombs, sizeof(*v) * (size_t)cap);
+            if (!v) {
+                /* The next commit would not carry the remove; keep the
+                 * topic (it is deleting) until memory allows. */
+                return;
+            }
+            s->tombs = v;
+            s->tombs_cap = cap;
+        }
+        struct md_tomb *tb = &s->tombs[s->ntombs++];
+        snprintf(tb->name, sizeof tb->name, "%s", t->t.name);
+        memcpy(tb->id, t->t.id, sizeof tb->id);
+    }
+    md_store_forget(s, t);
+}
+
+void md_store_forget(struct md_store *s, struct md_live *t)
+{
     int32_t at = md_index(s, t->t.name);
 
     if (at < 0 || s->topics[at] != t)
@@ -423,7 +447,7 @@ static int md_brokers_init(struct md_store *s, char *err, size_t errlen)
         bool own = n == s->nshards && n > 1;
         struct md_broker *b = &s->brokers[i];
         config_listener_get(list, own ? i : 0, &l);
-        b->node_id = i;
+        b->node_id = md_broker_id(s->node_id, i);
         advertised_host(l.host, adv, b->host, sizeof b->host);
         b->port = l.port == 0 ? 0 : own ? l.port : l.port + i;
         if (b->port > 65535) {
@@ -492,15 +516,15 @@ mkdir_err:
 int md_store_open(struct md_store *s, const struct broker_config *cfg,
                   const char *data_dir, int nshards, char *err, size_t errlen)
 {
-    uint8_t cid[16];
     int rc = -ENOMEM;
 
     memset(s, 0, sizeof *s);
     s->cfg = cfg;
+    s->node_id = cfg->node_id;
     s->nshards = nshards;
     s->lock_fd = -1;
-    if (nshards < 1) {
-        seterr(err, errlen, "need at least one shard");
+    if (nshards < 1 || nshards > MD_NODE_SHARDS) {
+        seterr(err, errlen, "need 1..%d shards", MD_NODE_SHARDS);
         return -EINVAL;
     }
     s->load = calloc((size_t)nshards, sizeof *s->load);
@@ -513,17 +537,8 @@ int md_store_open(struct md_store *s, const struct broker_config *cfg,
     }
     if ((rc = md_brokers_init(s, err, errlen)) < 0 ||
         (rc = md_dir_open(s, data_dir, err, errlen)) < 0 ||
-        (rc = md_file_load(s, err, errlen)) < 0)
+        (rc = md_log_open(s, err, errlen)) < 0)
         goto err;
-    if (rc == 1) {                          /* a new data dir */
-        if ((rc = md_random_id(cid)) < 0) {
-            seterr(err, errlen, "getrandom: %s", strerror(-rc));
-            goto err;
-        }
-        md_id_text(cid, s->cluster_id);
-        if ((rc = md_file_save(s, err, errlen)) < 0)
-            goto err;
-    }
     return 0;
 err:
     md_store_close(s);
@@ -532,11 +547,13 @@ err:
 
 void md_store_close(struct md_store *s)
 {
+    md_log_close(s);
     for (int32_t i = 0; i < s->ntopics; i++) {
         free(s->topics[i]->t.partitions);
         free(s->topics[i]);
     }
     free(s->topics);
+    free(s->tombs);
     free(s->load);
     free(s->brokers);
     free(s->dir);

@@ -18,15 +18,36 @@
 #define MD_TOPIC_NAME_MAX 249  /* Kafka's limit */
 #define MD_HOST_MAX 256
 
+/* Broker ids: every shard of every node is a Kafka broker of its own,
+ * with id node.id * MD_NODE_SHARDS + shard index, so node 0's brokers are
+ * its shard indexes (the single-node broker's ids) and node 3's shard 1 is
+ * broker 3001. A node has at most MD_NODE_SHARDS shards. */
+#define MD_NODE_SHARDS 1000
+
+static inline int32_t md_broker_id(int32_t node, int32_t shard)
+{
+    return node * MD_NODE_SHARDS + shard;
+}
+
+static inline int32_t md_broker_node(int32_t broker)
+{
+    return broker / MD_NODE_SHARDS;
+}
+
+static inline int32_t md_broker_shard(int32_t broker)
+{
+    return broker % MD_NODE_SHARDS;
+}
+
 struct md_broker {
-    int32_t node_id;           /* the shard's index */
+    int32_t node_id;           /* md_broker_id(node.id, shard) */
     char host[MD_HOST_MAX];    /* advertised host */
     int32_t port;
 };
 
 struct md_partition {
     int32_t index;
-    int32_t leader;            /* node id = shard index */
+    int32_t leader;            /* broker id: md_broker_id(node, shard) */
     int32_t leader_epoch;
 };
 

@@ -293,7 +293,7 @@ int handle_list_groups(struct request *rq)
      * coordinator is the first broker (FindCoordinator), so the other
      * shards answer an empty list, and clients that ask every broker
      * (librdkafka's rd_kafka_list_groups) see each group once. */
-    if (md && md->nbrokers > 0 && rq->shard->cfg.index != md->brokers[0].node_id) {
+    if (md && md->nbrokers > 0 && rq->shard->cfg.broker_id != md->brokers[0].node_id) {
         struct kafka_list_groups_resp resp;
         kafka_defaults(&kafka_list_groups_resp_s, &resp);
         resp.groups.n = 0;

@@ -18,7 +18,8 @@ struct spsc_ring;
 struct topology;
 
 struct shard_config {
-    int index;                     /* node id in Metadata */
+    int index;                     /* the shard's index on this node */
+    int32_t broker_id;             /* its id in Metadata (md_broker_id) */
     int core;                      /* topology core to pin to; -1: none */
     struct topology *topology;
     const char *host;              /* listen address */

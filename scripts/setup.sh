@@ -9,6 +9,7 @@ PACKAGES=(
   dpdk-dev libdpdk-dev
   librdkafka-dev kcat python3-kafka python3-confluent-kafka
   zlib1g-dev libsnappy-dev libzstd-dev
+  libraft-dev libuv1-dev iproute2 nftables
   valgrind
   redis-server libhiredis-dev nats-server libnats-dev python3-matplotlib
 )

@@ -9,6 +9,7 @@
  * listens on PORT+i (any free port each when PORT is 0). */
 #include "control/config.h"
 #include "control/control.h"
+#include "control/metadata.h"
 #include "dataplane/shard.h"
 #include "numa/topology.h"
 
@@ -160,7 +161,7 @@ int main(int argc, char **argv)
     struct shard *shards[MAX_SHARDS];
     for (int i = 0; i < nshards; i++) {
         struct shard_config sc = {
-            .index = i, .core = cores[i], .topology = topo, .host = lis.host,
+            .index = i, .broker_id = md_broker_id(cfg.node_id, i), .core = cores[i], .topology = topo, .host = lis.host,
             .port = lis.port ? lis.port + i : 0, .data_dir = dir, .broker = &cfg,
         };
         control_shard_endpoints(ctl, i, &sc.from_ctl, &sc.to_ctl, &sc.doorbell_fd,

@@ -354,6 +354,47 @@ static void test_bad_values_rejected(void **state)
     unlink(path);
 }
 
+/* The cluster's settings, with Kafka's names and formats. */
+static void test_cluster_settings(void **state)
+{
+    (void)state;
+    struct broker_config *b = new_broker();
+    struct config_voter v;
+    char err[256];
+
+    assert_int_equal(b->process_roles, ROLE_BROKER | ROLE_CONTROLLER);
+    assert_false(broker_config_is_set(b, "controller.quorum.voters"));
+    assert_int_equal(config_voter_get(b->controller_quorum_voters, 0, &v),
+                     -ENOENT);
+    bset(b, "controller.quorum.voters",
+         "0@10.1.0.1:9093, 1@[fd00::2]:9093,2@host-c:19093");
+    assert_int_equal(config_voter_get(b->controller_quorum_voters, 1, &v), 0);
+    assert_int_equal(v.id, 1);
+    assert_string_equal(v.host, "fd00::2");
+    assert_int_equal(v.port, 9093);
+    assert_int_equal(config_voter_get(b->controller_quorum_voters, 2, &v), 0);
+    assert_string_equal(v.host, "host-c");
+    assert_int_equal(config_voter_get(b->controller_quorum_voters, 3, &v),
+                     -ENOENT);
+    static const char *const bad[] = {"1@", "@h:1", "x@h:1", "1@h", "1@h:0",
+                                      "-1@h:1", "1@:9093", "1@h:1,,2@h:2",
+                                      "1h:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(broker_config_set(b, "controller.quorum.voters",
+                                           bad[i], err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "id@host:port"));
+    bset(b, "process.roles", "broker");
+    assert_int_equal(b->process_roles, ROLE_BROKER);
+    assert_int_equal(broker_config_set(b, "process.roles", "voter", err,
+                                       sizeof err), -EINVAL);
+    bset(b, "broker.rack", "rack-a");
+    assert_string_equal(b->broker_rack, "rack-a");
+    /* node.id * 1000 + shard must stay an int32. */
+    bset(b, "node.id", "2147482");
+    assert_int_equal(broker_config_set(b, "node.id", "2147483", err,
+                                       sizeof err), -EINVAL);
+}
+
 static void test_retention_precedence(void **state)
 {
     (void)state;
@@ -694,6 +735,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_match_kafka),
+        cmocka_unit_test(test_cluster_settings),
         cmocka_unit_test(test_load_sample_properties),
         cmocka_unit_test(test_unknown_key_reported),
         cmocka_unit_test(test_bad_values_rejected),

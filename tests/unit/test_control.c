@@ -8,6 +8,7 @@
  * full rings, advertised endpoints and snapshot reclamation. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -356,14 +357,22 @@ static void write_signed(const char *path, const char *body)
     write_file(path, text, (size_t)n);
 }
 
+/* A data dir from before the metadata log: its DATA/__sluice/metadata is
+ * imported once; a damaged one refuses startup, never skipped. */
 static void test_damaged_file_fails_startup(void **state)
 {
-    struct fake *f = started(state);
+    struct fake *f = *state;
     char path[128], text[8192];
+    static const char keep[] =
+        "format 1\ncluster.id s0Gv8TeXQiqraS0HEpgO-Q\n\ntopic keep\n"
+        "id 9ZRmZ-FDRFCjheq8CkjKVA\nstate live\npartitions 2\n"
+        "partition 0 shard 0\npartition 1 shard 1\nconfig retention.ms=77\n"
+        "end\n\n";
 
-    assert_int_equal(create(f, "keep", 2, NULL), 0);
-    stop(f);
+    snprintf(path, sizeof path, "%s/__sluice", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
     snprintf(path, sizeof path, "%s/__sluice/metadata", f->dir);
+    write_signed(path, keep);
     size_t n = read_file(path, text, sizeof text);
     assert_non_null(strstr(text, "topic keep\n"));
 
@@ -385,6 +394,7 @@ static void test_damaged_file_fails_startup(void **state)
         "state live\npartitions 2\npartition 0 shard 0\nend\n",
         "format 1\ncluster.id AAAAAAAAAAAAAAAAAAAAAA\ntopic t\nid AAAAAAAAAAAAAAAAAAAAAA\n"
         "state live\npartitions 1\npartition 0 shard 0\n",
+        "format 1\ncluster.id AAAAAAAAAAAAAAAAAAAAAA\nremove t AAAAAAAAAAAAAAAAAAAAAA\n",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         write_signed(path, bodies[i]);
@@ -392,7 +402,99 @@ static void test_damaged_file_fails_startup(void **state)
     }
     write_file(path, text, n);                      /* the original is fine */
     assert_int_equal(start(f), 0);
+    const struct md_topic *t = md_find_topic(f->md[0], "keep", 4);
+    assert_non_null(t);
+    assert_string_equal(f->md[0]->cluster_id, "s0Gv8TeXQiqraS0HEpgO-Q");
+    assert_int_equal(t->npartitions, 2);
+    assert_int_equal(t->partitions[1].leader, 1);
+    assert_string_equal(topic_value(f, "keep", "retention.ms", NULL), "77");
+    /* Imported once: the log has it now, the file is set aside. */
+    assert_int_equal(access(path, F_OK), -1);
+    stop(f);
+    assert_int_equal(start(f), 0);
     assert_non_null(md_find_topic(f->md[0], "keep", 4));
+    assert_string_equal(f->md[0]->cluster_id, "s0Gv8TeXQiqraS0HEpgO-Q");
+}
+
+/* A bit flipped in the metadata log itself: raft's checksums refuse it. */
+static void test_damaged_log_fails_startup(void **state)
+{
+    struct fake *f = started(state);
+    char dir[128], path[512];
+    struct dirent *e;
+    int damaged = 0;
+
+    assert_int_equal(create(f, "keep", 2, NULL), 0);
+    assert_int_equal(create(f, "more", 2, NULL), 0);
+    stop(f);                        /* open segments are closed at stop */
+    snprintf(dir, sizeof dir, "%s/__sluice/raft", f->dir);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        unsigned long long first, last;
+        char text[8192];
+        if (sscanf(e->d_name, "%16llu-%16llu", &first, &last) != 2 ||
+            first < 2)
+            continue;               /* 1 is raft's own configuration */
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t n = read_file(path, text, sizeof text);
+        assert_true(n > 100);
+        text[n - 40] ^= 0x01;       /* inside the last entry's text */
+        write_file(path, text, n);
+        damaged++;
+    }
+    closedir(d);
+    assert_true(damaged > 0);
+    assert_int_equal(control_create(&f->c, &f->cfg, f->dir, NSHARDS), -EINVAL);
+}
+
+/* Enough changes for raft to take snapshots of the metadata: a restart
+ * restores the newest snapshot and replays the entries after it, and a
+ * name deleted and created again comes back as the new topic. */
+static void test_snapshot_and_replay(void **state)
+{
+    struct fake *f = started(state);
+    char name[32], dir[128];
+    uint8_t id[16];
+    struct dirent *e;
+    int snapshots = 0;
+
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof name, "t%03d", i);
+        assert_int_equal(create(f, name, 1 + i % 3, NULL), 0);
+    }
+    for (int i = 0; i < 300; i += 7) {
+        snprintf(name, sizeof name, "t%03d", i);
+        assert_int_equal(delete_topic(f, name), 0);
+    }
+    assert_int_equal(create(f, "t007", 2, NULL), 0);
+    memcpy(id, md_find_topic(f->md[0], "t007", 4)->id, 16);
+    stop(f);
+    snprintf(dir, sizeof dir, "%s/__sluice/raft", f->dir);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        snapshots += strncmp(e->d_name, "snapshot-", 9) == 0;
+    closedir(d);
+    assert_true(snapshots > 0);
+
+    assert_int_equal(start(f), 0);
+    const struct md_snapshot *md = f->md[0];
+    assert_int_equal(md->ntopics, 300 - 43 + 1);
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof name, "t%03d", i);
+        const struct md_topic *t = md_find_topic(md, name, 4);
+        if (i == 7) {
+            assert_non_null(t);
+            assert_memory_equal(t->id, id, 16);
+            assert_int_equal(t->npartitions, 2);
+        } else if (i % 7 == 0) {
+            assert_null(t);
+        } else {
+            assert_non_null(t);
+            assert_int_equal(t->npartitions, 1 + i % 3);
+        }
+    }
 }
 
 static void test_second_broker_refused(void **state)
@@ -441,16 +543,14 @@ static void test_grow_failure_rolls_back(void **state)
     assert_int_equal(md_find_topic(f->md[0], "g", 1)->npartitions, 4);
 }
 
-/* A directory where the temporary file goes makes every save fail. */
+/* A metadata log whose writes fail (a broken disk) fails every change. */
 static void test_persist_failure_undoes(void **state)
 {
     struct fake *f = started(state);
     const char *cfg[] = {"retention.ms", "1000", NULL};
-    char tmp[128];
 
     assert_int_equal(create(f, "p", 2, cfg), 0);
-    snprintf(tmp, sizeof tmp, "%s/__sluice/metadata.tmp", f->dir);
-    assert_int_equal(mkdir(tmp, 0755), 0);
+    control_fail_metadata_writes(f->c, 1000);
     assert_int_equal(create(f, "q", 2, NULL), KERR_KAFKA_STORAGE_ERROR);
     assert_null(md_find_topic(f->md[0], "q", 1));
     struct ctl_config_entry set[] = {{"retention.ms", "5", 0}, {0}};
@@ -459,7 +559,7 @@ static void test_persist_failure_undoes(void **state)
     assert_int_equal(delete_topic(f, "p"), KERR_KAFKA_STORAGE_ERROR);
     assert_int_equal(md_find_topic(f->md[0], "p", 1)->npartitions, 2);
     assert_string_equal(topic_value(f, "p", "retention.ms", NULL), "1000");
-    assert_int_equal(rmdir(tmp), 0);
+    control_fail_metadata_writes(f->c, 0);
     assert_int_equal(create(f, "q", 2, NULL), 0);   /* the name was freed */
     assert_int_equal(grow(f, "p", 3, false), 0);
     assert_int_equal(delete_topic(f, "p"), 0);
@@ -510,6 +610,56 @@ static void test_interrupted_delete_finishes_at_start(void **state)
     assert_int_equal(f->deletes, 3);
     assert_null(md_find_topic(f->md[0], "half", 4));
     assert_int_equal(create(f, "half", 1, NULL), 0);
+}
+
+/* node.id 3: its shards are brokers 3000 and 3001, partitions are led by
+ * them, and the placement survives a restart. */
+static void test_node_id_names_brokers(void **state)
+{
+    struct fake *f = *state;
+
+    assert_int_equal(broker_config_set(&f->cfg, "node.id", "3", NULL, 0), 0);
+    assert_int_equal(start(f), 0);
+    assert_int_equal(create(f, "n3", 4, NULL), 0);
+    const struct md_snapshot *md = f->md[0];
+    assert_int_equal(md->nbrokers, 2);
+    assert_int_equal(md->brokers[0].node_id, 3000);
+    assert_int_equal(md->brokers[1].node_id, 3001);
+    assert_int_equal(md->controller_id, 3000);
+    for (int p = 0; p < 4; p++) {
+        assert_int_equal(md_find_topic(md, "n3", 2)->partitions[p].leader,
+                         3000 + p % 2);
+        assert_int_equal(part_find(f, "n3", p)->shard, p % 2);
+    }
+    stop(f);
+    assert_int_equal(start(f), 0);
+    md = f->md[0];
+    for (int p = 0; p < 4; p++)
+        assert_int_equal(md_find_topic(md, "n3", 2)->partitions[p].leader,
+                         3000 + p % 2);
+}
+
+/* Quorum settings that cannot work are startup errors, not surprises. */
+static void test_quorum_settings_checked(void **state)
+{
+    struct fake *f = *state;
+    static const char *const bad[][2] = {
+        {"process.roles", "broker"},            /* nobody votes */
+        {"process.roles", "controller"},        /* every node serves */
+        {"controller.quorum.voters", "1@127.0.0.1:19093"},  /* not us */
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct broker_config cfg = f->cfg;
+        assert_int_equal(broker_config_set(&cfg, bad[i][0], bad[i][1], NULL, 0), 0);
+        assert_int_equal(control_create(&f->c, &cfg, f->dir, NSHARDS), -EINVAL);
+        assert_null(f->c);
+    }
+    /* This node as the only voter on an address of its own works. */
+    assert_int_equal(broker_config_set(&f->cfg, "controller.quorum.voters",
+                                       "0@127.0.0.1:19093", NULL, 0), 0);
+    assert_int_equal(start(f), 0);
+    assert_int_equal(create(f, "q", 1, NULL), 0);
 }
 
 static void test_auto_create(void **state)
@@ -613,6 +763,10 @@ int main(void)
         T(test_delete),
         T(test_restart_restores_everything),
         T(test_damaged_file_fails_startup),
+        T(test_damaged_log_fails_startup),
+        T(test_snapshot_and_replay),
+        T(test_node_id_names_brokers),
+        T(test_quorum_settings_checked),
         T(test_second_broker_refused),
         T(test_open_failure_rolls_back),
         T(test_grow_failure_rolls_back),
