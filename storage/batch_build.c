@@ -2,9 +2,10 @@
  * batch_build.h).
  *
  * Owns Kafka's record encoding: zigzag varints, the record layout and the
- * header a non-idempotent producer writes. Records are written
- * uncompressed; the attributes given to batch_builder_finish are stored as
- * they are. Writes only inside buf[0..cap) and never allocates.
+ * header a producer writes (non-idempotent unless batch_builder_set_producer
+ * names one). Records are written uncompressed; the attributes given to
+ * batch_builder_finish are stored as they are. Writes only inside
+ * buf[0..cap) and never allocates.
  *
  *   record := length varint, attributes int8, timestampDelta varlong,
  *             offsetDelta varint, keyLength varint (-1 null), key,
@@ -109,6 +110,17 @@ void batch_builder_init(struct batch_builder *b, uint8_t *buf, size_t cap,
     b->base_timestamp = base_timestamp;
     b->max_timestamp = base_timestamp;
     b->overflow = 0;
+    b->producer_id = -1;
+    b->producer_epoch = -1;
+    b->base_sequence = -1;
+}
+
+void batch_builder_set_producer(struct batch_builder *b, int64_t producer_id,
+                                int16_t producer_epoch, int32_t base_sequence)
+{
+    b->producer_id = producer_id;
+    b->producer_epoch = producer_epoch;
+    b->base_sequence = base_sequence;
 }
 
 int batch_builder_add(struct batch_builder *b, int64_t timestamp,
@@ -165,9 +177,9 @@ size_t batch_builder_finish(struct batch_builder *b, int16_t attributes)
     be32_store(p + BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)(b->count - 1));
     be64_store(p + BATCH_OFF_BASE_TIMESTAMP, (uint64_t)b->base_timestamp);
     be64_store(p + BATCH_OFF_MAX_TIMESTAMP, (uint64_t)b->max_timestamp);
-    be64_store(p + BATCH_OFF_PRODUCER_ID, (uint64_t)-1);
-    be16_store(p + BATCH_OFF_PRODUCER_EPOCH, (uint16_t)-1);
-    be32_store(p + BATCH_OFF_BASE_SEQUENCE, (uint32_t)-1);
+    be64_store(p + BATCH_OFF_PRODUCER_ID, (uint64_t)b->producer_id);
+    be16_store(p + BATCH_OFF_PRODUCER_EPOCH, (uint16_t)b->producer_epoch);
+    be32_store(p + BATCH_OFF_BASE_SEQUENCE, (uint32_t)b->base_sequence);
     be32_store(p + BATCH_OFF_RECORDS_COUNT, (uint32_t)b->count);
     be32_store(p + BATCH_OFF_CRC,
                crc32c(p + BATCH_OFF_ATTRIBUTES,

@@ -24,6 +24,9 @@ struct batch_builder {
     int64_t base_timestamp;
     int64_t max_timestamp;
     int overflow;          /* set when a record did not fit */
+    int64_t producer_id;   /* -1 unless batch_builder_set_producer */
+    int16_t producer_epoch;
+    int32_t base_sequence;
 };
 
 /* Starts a batch in buf[0..cap); cap must be >= BATCH_HEADER_SIZE. */
@@ -39,8 +42,13 @@ int batch_builder_add(struct batch_builder *b, int64_t timestamp,
                       const void *value, size_t value_len,
                       const struct record_header *headers, int nheaders);
 
-/* Fills in the header (baseOffset 0, the given attributes, producer id -1,
- * CRC) and returns the batch's total size, or 0 for an empty batch. */
+/* An idempotent producer's batch: finish writes these instead of -1. */
+void batch_builder_set_producer(struct batch_builder *b, int64_t producer_id,
+                                int16_t producer_epoch, int32_t base_sequence);
+
+/* Fills in the header (baseOffset 0, the given attributes, the producer
+ * fields: -1 unless set, CRC) and returns the batch's total size, or 0 for
+ * an empty batch. */
 size_t batch_builder_finish(struct batch_builder *b, int16_t attributes);
 
 #endif
