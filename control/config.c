@@ -62,7 +62,10 @@ struct config_def {
     size_t off, size;              /* the field */
     int64_t min, max;              /* numbers */
     const char *const *values;     /* enums and flags, NULL-terminated */
-    const char *syn[3];            /* topic: broker keys; syn[0] the value */
+    const char *syn[3];            /* topic: broker keys; syn[0] the value;
+                                      none: the topic's own default (def) */
+    int (*check)(const char *s);   /* strings: 0 if well-formed */
+    const char *expect;            /* strings with a check: what is wanted */
 };
 
 static const char *const compression_values[] = {
@@ -241,6 +244,25 @@ static const struct config_def broker_defs[] = {
       .doc = "What a shard does when a loop turn found no work: sleep in "
              "io_uring until a completion or a deadline, or spin (busy-poll "
              "its completions and rings; for dedicated cores)."),
+    BDEF("sluice.dpdk.enable", CT_BOOL, dpdk_enable, .def = "false",
+      .doc = "Receive UDP through DPDK (native produce, feed capture); "
+             "every shard gets one RX/TX queue pair of sluice.dpdk.port."),
+    BDEF("sluice.dpdk.eal.args", CT_STRING, dpdk_eal_args, .def = "",
+      .doc = "DPDK EAL arguments, space-separated (e.g. -l 1 --in-memory "
+             "--vdev net_tap0)."),
+    BDEF("sluice.dpdk.port", CT_STRING, dpdk_port, .def = "0",
+      .doc = "The DPDK port: its id or its device name."),
+    BDEF("sluice.dpdk.mempool.size", CT_INT, dpdk_mempool_size, .def = "16383",
+      .min = 1023, .max = 16777215,
+      .doc = "Packet buffers (mbufs) on the port's NUMA node."),
+    BDEF("sluice.dpdk.ip", CT_STRING, dpdk_ip, .def = "",
+      .check = config_check_ipv4_cidr, .expect = "an IPv4 address A.B.C.D/N",
+      .doc = "The port's IPv4 address and prefix length (ARP, ICMP, UDP)."),
+    BDEF("sluice.dpdk.udp.port", CT_INT, dpdk_udp_port, .def = "9092",
+      .min = 1, .max = 65535,
+      .doc = "Native UDP produce: shard i receives on this port + i."),
+    BDEF("sluice.dpdk.mtu", CT_INT, dpdk_mtu, .def = "1500", .min = 576,
+      .max = 9000, .doc = "The port's MTU."),
 };
 
 static const struct config_def topic_defs[] = {
@@ -305,6 +327,25 @@ static const struct config_def topic_defs[] = {
       .syn = {"sluice.flush.policy", "log.flush.interval.messages",
               "log.flush.interval.ms"},
       .doc = "always, interval or os; interval when flush.* is set."),
+    TDEF("sluice.capture.port", CT_INT, capture_port, .def = "0", .min = 0,
+      .max = 65535, .doc = "Capture every UDP datagram to this port (through "
+                           "DPDK) as a record; 0: not a capture topic."),
+    TDEF("sluice.capture.group", CT_STRING, capture_group, .def = "",
+      .check = config_check_multicast, .expect = "an IPv4 multicast group",
+      .doc = "Join this multicast group (IGMP) and capture it; empty: "
+             "datagrams to the port's own address."),
+    TDEF("sluice.capture.sequence", CT_STRING, capture_sequence, .def = "none",
+      .check = config_check_capture_sequence,
+      .expect = "none, moldudp64 or OFFSET:WIDTH:be|le (WIDTH 1, 2, 4 or 8)",
+      .doc = "Where each datagram's sequence number is: gaps and duplicates "
+             "are detected per session."),
+    TDEF("sluice.capture.retransmit", CT_STRING, capture_retransmit, .def = "",
+      .check = config_check_ipv4_port, .expect = "A.B.C.D:PORT or empty",
+      .doc = "MoldUDP64 re-request server asked to fill gaps."),
+    TDEF("sluice.capture.hold.ms", CT_LONG, capture_hold_ms, .def = "0",
+      .min = 0, .max = 60000,
+      .doc = "How long datagrams after a gap wait for its fill, so that the "
+             "fill is stored in sequence order; 0: store as they arrive."),
 };
 
 #undef BDEF
@@ -552,7 +593,10 @@ static void expected(const struct config_def *d, char *buf, size_t len)
                  d->max);
         return;
     case CT_STRING:
-        snprintf(buf, len, "at most %zu bytes", d->size - 1);
+        if (d->expect)
+            snprintf(buf, len, "%s", d->expect);
+        else
+            snprintf(buf, len, "at most %zu bytes", d->size - 1);
         return;
     case CT_LIST:
         snprintf(buf, len, "a comma-separated list of %s (at most %zu bytes)",
@@ -656,10 +700,13 @@ static int parse_into(const struct config_def *d, void *base, const char *s,
         *(double *)(void *)f = x;
         return 0;
     case CT_STRING:
-        if (n >= d->size)
+        if (n >= d->size || n >= sizeof(tmp))
             return -EINVAL;
-        memcpy(f, s, n);
-        f[n] = '\0';
+        memcpy(tmp, s, n);
+        tmp[n] = '\0';
+        if (d->check && d->check(tmp) < 0)
+            return -EINVAL;
+        memcpy(f, tmp, n + 1);
         return 0;
     case CT_LIST: {
         struct list_ctx l = {.d = d, .out = tmp, .len = 0};
@@ -786,7 +833,7 @@ static int tables_check(void)
                                                  : &topic_defs[i - NBROKER];
         if (sizes[d->type] != 0 && sizes[d->type] != d->size)
             return -EINVAL;
-        if (i < NBROKER)
+        if (i < NBROKER || !d->syn[0])
             continue;
         int b = find_def(broker_defs, NBROKER, d->syn[0]);
         if (b < 0 || broker_defs[b].type != d->type ||
@@ -1145,8 +1192,13 @@ static void topic_inherit(struct topic_config *t, int i,
                           const struct broker_config *b)
 {
     const struct config_def *d = &topic_defs[i];
-    int j = find_def(broker_defs, NBROKER, d->syn[0]);
     bool inherited = false;
+    if (!d->syn[0]) {                           /* a topic-only setting */
+        def_parse(d, t, d->def, NULL, 0);
+        t->inherited_mask &= ~(1u << i);
+        return;
+    }
+    int j = find_def(broker_defs, NBROKER, d->syn[0]);
     if (j < 0)
         return;                                 /* see tables_check() */
     const struct config_def *bd = &broker_defs[j];

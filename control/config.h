@@ -163,6 +163,14 @@ struct broker_config {
     int flush_policy;                       /* sluice.flush.policy */
     int idle_strategy;                      /* sluice.idle (enum shard_idle) */
 
+    bool dpdk_enable;                       /* sluice.dpdk.enable (false) */
+    char dpdk_eal_args[1024];               /* sluice.dpdk.eal.args */
+    char dpdk_port[128];                    /* sluice.dpdk.port ("0") */
+    int32_t dpdk_mempool_size;              /* sluice.dpdk.mempool.size */
+    char dpdk_ip[32];                       /* sluice.dpdk.ip, A.B.C.D/N */
+    int32_t dpdk_udp_port;                  /* sluice.dpdk.udp.port (9092) */
+    int32_t dpdk_mtu;                       /* sluice.dpdk.mtu (1500) */
+
     uint64_t set_mask[2];                   /* explicitly set, by index */
 };
 
@@ -188,6 +196,11 @@ struct topic_config {
     bool preallocate;
     bool unclean_leader_election_enable;
     int flush_policy;               /* sluice.flush.policy (enum flush_policy) */
+    int32_t capture_port;           /* sluice.capture.port (0: none) */
+    char capture_group[16];         /* sluice.capture.group */
+    char capture_sequence[32];      /* sluice.capture.sequence */
+    char capture_retransmit[24];    /* sluice.capture.retransmit */
+    int64_t capture_hold_ms;        /* sluice.capture.hold.ms */
 
     int broker_flush_policy;        /* the broker's, for re-resolving */
     uint32_t set_mask;              /* set on the topic, by index */
@@ -290,5 +303,40 @@ int topic_config_serialize(const struct topic_config *t, char *buf,
  * skipped. Returns 0 or the first error of topic_config_set (with err). */
 int topic_config_deserialize(struct topic_config *t, const char *text,
                              size_t len, char *err, size_t errlen);
+
+/* --- the DPDK receive path's settings (config_net.c) --------------------- */
+
+/* Well-formedness checks of the string settings (0 or -EINVAL). */
+int config_check_ipv4_cidr(const char *s);        /* A.B.C.D/N, or empty */
+int config_check_multicast(const char *s);        /* 224.0.0.0/4, or empty */
+int config_check_ipv4_port(const char *s);        /* A.B.C.D:PORT, or empty */
+int config_check_capture_sequence(const char *s); /* see below */
+
+/* Parsed forms; addresses and ports in host order. Return 0, or -EINVAL
+ * (-ENOENT for an empty string). */
+int config_parse_ipv4_cidr(const char *s, uint32_t *addr, int *prefix);
+int config_parse_ipv4_port(const char *s, uint32_t *addr, uint16_t *port);
+
+enum capture_seq_kind {
+    CAPTURE_SEQ_NONE,               /* no sequence: every datagram stored */
+    CAPTURE_SEQ_MOLDUDP64,          /* Nasdaq's MoldUDP64 header */
+    CAPTURE_SEQ_FIELD,              /* OFFSET:WIDTH:be|le, one per datagram */
+};
+
+/* A capture topic as the receive path sees it. */
+struct capture_config {
+    uint16_t port;                  /* 0: not a capture topic */
+    uint32_t group;                 /* 0: unicast to the port's address */
+    enum capture_seq_kind seq;
+    uint16_t seq_offset;
+    uint8_t seq_width;              /* 1, 2, 4 or 8 bytes */
+    bool seq_little_endian;
+    uint32_t retransmit_ip;         /* 0: none */
+    uint16_t retransmit_port;
+    int64_t hold_ms;
+};
+
+void topic_config_to_capture(const struct topic_config *t,
+                             struct capture_config *out);
 
 #endif
