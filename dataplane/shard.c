@@ -153,6 +153,7 @@ static void partition_drop(struct shard *s, struct partition *p)
             break;
         }
     }
+    shard_dpdk_partition_closed(s, p);
     int rc = log_close(p->log);
     if (rc < 0)
         fprintf(stderr, "shard %d: closing %s-%d: %s\n", s->cfg.index, p->topic, p->index,
@@ -240,6 +241,7 @@ static void shard_finish(struct shard *s)
     for (uint32_t b = 0; b < s->nbuckets; b++)
         while (s->parts[b])
             partition_drop(s, s->parts[b]);
+    shard_dpdk_stop(s);
     if (s->stop_msg)
         shard_post_ctl(s, s->stop_msg);
 }
@@ -287,6 +289,7 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     }
     case CTL_METADATA_UPDATE:
         s->md = m->u.metadata;
+        shard_dpdk_on_metadata(s);
         if (!s->accepting && !s->stopping)
             shard_arm_accept(s);
         break;
@@ -440,6 +443,7 @@ int shard_loop_init(struct shard *s)
         return rc;
     s->ring_ready = true;
     arm_doorbell(s);
+    shard_dpdk_start(s);
     return 0;
 }
 
@@ -449,6 +453,7 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
     s->mono_ns = now->mono_ns;
     s->mono_ms = now->mono_ns / NS_PER_MS;
     int work = shard_reap(s);
+    work += shard_dpdk_poll(s);
     work += shard_drain_ctl(s);
     work += shard_poll_waiting(s);
     if (s->stopping && shard_stop_step(s)) {
@@ -462,6 +467,7 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
     /* The flush wrote this turn's batches: acks=1 (and acks=all with
      * flush "os") requests can be answered before sleeping. */
     work += shard_poll_waiting(s);
+    work += shard_dpdk_after_flush(s); /* mbufs written, ACKs now durable */
     if (tick && !s->stopping)
         shard_on_tick(s);
     return work;
@@ -483,11 +489,13 @@ int64_t shard_next_wake(const struct shard *s)
 void shard_idle(struct shard *s, int work, int64_t wait_ns)
 {
     int rc;
-    if (s->cfg.broker->idle_strategy == SHARD_IDLE_SPIN) {
+    if (s->cfg.broker->idle_strategy == SHARD_IDLE_SPIN || s->dpdk) {
         /* Submit, and run the completions the kernel deferred to us
-         * (DEFER_TASKRUN) so the next turn reaps them; never block. */
-        (void)work;
+         * (DEFER_TASKRUN) so the next turn reaps them; never block. A
+         * shard with a DPDK queue always spins: its port has no wake-up. */
         rc = io_uring_submit_and_get_events(&s->ring);
+        if (s->dpdk && work == 0)
+            shard_dpdk_idle(s);
     } else {
         /* Sleep: after every turn, until a completion or the deadline. A
          * turn that did work queued operations whose completions wake us. */

@@ -14,6 +14,7 @@
 #include "numa/duty_cycle.h"
 
 struct shard;
+struct dpdk_port;
 struct spsc_ring;
 struct topology;
 
@@ -30,6 +31,7 @@ struct shard_config {
     struct spsc_ring *to_ctl;      /* shard -> control */
     int doorbell_fd;               /* eventfd the control thread rings */
     int ctl_doorbell_fd;           /* eventfd to ring after posting */
+    struct dpdk_port *dpdk;        /* NULL: no DPDK queue (dataplane/dpdk/) */
 };
 
 /* What a shard does after a turn that found no work (sluice.idle). */

@@ -133,6 +133,7 @@ struct shard {
     bool finished;                 /* stopped: the loop is over */
     uint64_t served;
     struct duty_cycle turns;       /* how long turns of work take */
+    struct dpdk_queue *dpdk;       /* shard_dpdk.c; NULL without DPDK */
 };
 
 /* shard.c */
@@ -140,6 +141,15 @@ struct partition *shard_partition(struct shard *s, const char *topic,
                                   size_t len, int32_t index);
 void shard_mark_dirty(struct shard *s, struct partition *p);
 void shard_post_ctl(struct shard *s, struct ctl_msg *m);
+
+/* shard_dpdk.c: the DPDK queue's steps in the loop (no-ops without one) */
+void shard_dpdk_start(struct shard *s);
+int shard_dpdk_poll(struct shard *s);
+int shard_dpdk_after_flush(struct shard *s);
+void shard_dpdk_idle(struct shard *s);
+void shard_dpdk_on_metadata(struct shard *s);
+void shard_dpdk_partition_closed(struct shard *s, struct partition *p);
+void shard_dpdk_stop(struct shard *s);
 
 /* conn.c */
 int conn_accept(struct shard *s, int fd);

@@ -8,6 +8,7 @@
 #include "numa/topology.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -191,6 +192,26 @@ int topology_choose_cores(const struct topology *t, int nshards, int *cores_out)
         return -EINVAL;
     for (int i = 0; i < nshards; i++)
         cores_out[i] = t->order[i % t->ncores];
+    return nshards < t->ncores ? nshards : t->ncores;
+}
+
+int topology_choose_cores_near(const struct topology *t, int nshards, int os_node,
+                               int *cores_out)
+{
+    if (nshards < 1 || !cores_out)
+        return -EINVAL;
+    int k = 0;
+    /* t->order, first the cores of os_node, then the others. */
+    for (int pass = 0; pass < 2 && k < t->ncores; pass++) {
+        for (int i = 0; i < t->ncores && k < nshards; i++) {
+            int c = t->order[i];
+            bool near = t->numa[c] && (int)t->numa[c]->os_index == os_node;
+            if (near == (pass == 0))
+                cores_out[k++] = c;
+        }
+    }
+    for (int i = k; i < nshards; i++)
+        cores_out[i] = cores_out[i % t->ncores];
     return nshards < t->ncores ? nshards : t->ncores;
 }
 

@@ -33,6 +33,11 @@ int topology_core_count(const struct topology *t);
  * cores are shared; -EINVAL if nshards < 1. */
 int topology_choose_cores(const struct topology *t, int nshards, int *cores_out);
 
+/* The same, but the cores of NUMA node os_node (an OS node number, as
+ * DPDK's socket ids are) come first: shards near a NIC. */
+int topology_choose_cores_near(const struct topology *t, int nshards, int os_node,
+                               int *cores_out);
+
 /* Bind the calling thread to one PU of the core (the first; see
  * topology_core_cpu). 0, -EINVAL for a bad core, or -errno from hwloc. */
 int topology_pin_thread(const struct topology *t, int core);

@@ -10,6 +10,7 @@
 #include "control/config.h"
 #include "control/control.h"
 #include "control/metadata.h"
+#include "dataplane/dpdk/dpdk.h"
 #include "dataplane/shard.h"
 #include "numa/topology.h"
 
@@ -142,13 +143,28 @@ int main(int argc, char **argv)
     int nshards = cfg.num_shards > 0 ? cfg.num_shards : (topo ? topology_core_count(topo) : 1);
     if (nshards > MAX_SHARDS)
         nshards = MAX_SHARDS;
+    /* DPDK first: the port's NUMA node decides the cores. */
+    struct dpdk_port *dpdk = NULL;
+    if (cfg.dpdk_enable) {
+        char err[512], desc[512];
+        rc = dpdk_port_open(&dpdk, &cfg, nshards, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "sluiced: DPDK: %s\n", err);
+            return 1;
+        }
+        dpdk_port_describe(dpdk, desc, sizeof(desc));
+        fprintf(stderr, "sluiced: DPDK: %s\n", desc);
+    }
     int cores[MAX_SHARDS];
     for (int i = 0; i < nshards; i++)
         cores[i] = -1;
     if (topo) {
         char desc[256];
         topology_describe(topo, desc, sizeof(desc));
-        topology_choose_cores(topo, nshards, cores);
+        if (dpdk)
+            topology_choose_cores_near(topo, nshards, dpdk_port_numa_node(dpdk), cores);
+        else
+            topology_choose_cores(topo, nshards, cores);
         fprintf(stderr, "sluiced: machine: %s; %d shard(s)\n", desc, nshards);
     }
 
@@ -163,6 +179,7 @@ int main(int argc, char **argv)
         struct shard_config sc = {
             .index = i, .broker_id = md_broker_id(cfg.node_id, i), .core = cores[i], .topology = topo, .host = lis.host,
             .port = lis.port ? lis.port + i : 0, .data_dir = dir, .broker = &cfg,
+            .dpdk = dpdk,
         };
         control_shard_endpoints(ctl, i, &sc.from_ctl, &sc.to_ctl, &sc.doorbell_fd,
                                 &sc.ctl_doorbell_fd);
@@ -198,6 +215,7 @@ int main(int argc, char **argv)
     control_shutdown(ctl);
     for (int i = 0; i < nshards; i++)
         shard_destroy(shards[i]);
+    dpdk_port_close(dpdk);
     control_destroy(ctl);
     if (topo)
         topology_close(topo);

@@ -337,6 +337,15 @@ static void send_nak_stateless(struct ingest *in, struct ingest_part *p,
     send_reply(in, p, &tmp, UDP_WIRE_NAK, error, seq, -1);
 }
 
+void ingest_reject(struct ingest *in, const struct udp_produce *d, void *buf,
+                   const struct ingest_peer *from, int16_t error)
+{
+    struct ingest_part p = { .topic = (char *)d->topic, .topic_len = d->topic_len,
+                             .partition = d->partition };
+    send_nak_stateless(in, &p, d, from, error, -1);
+    in->ops.release(in->ctx, buf);
+}
+
 static void ack_due(struct ingest *in, struct ingest_part *p, int32_t s)
 {
     struct ingest_producer *q = &p->producers[s];

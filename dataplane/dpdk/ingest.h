@@ -118,6 +118,11 @@ enum ingest_outcome ingest_on_produce(struct ingest *in, struct ingest_part *par
                                       const struct ingest_peer *from, int64_t now_ms,
                                       uint64_t now_ns);
 
+/* Answers a datagram no partition here can take (error: a Kafka code,
+ * e.g. UNKNOWN_TOPIC_OR_PARTITION) with a NAK, and releases buf. */
+void ingest_reject(struct ingest *in, const struct udp_produce *d, void *buf,
+                   const struct ingest_peer *from, int16_t error);
+
 /* After the shard's flush: releases written buffers, sends the ACKs that
  * became due. Returns the work done (buffers released + replies sent). */
 int ingest_do_work(struct ingest *in, uint64_t now_ns);

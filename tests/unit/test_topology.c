@@ -138,6 +138,15 @@ static void test_synthetic_spread(void **state)
     assert_int_equal(cores[1], 2);
     assert_int_equal(cores[2], 1);
     assert_int_equal(cores[3], 3);
+    /* Near a NIC on node 1: its cores first, then the others. */
+    assert_int_equal(topology_choose_cores_near(s, 3, 1, cores), 3);
+    assert_int_equal(cores[0], 2);
+    assert_int_equal(cores[1], 3);
+    assert_int_equal(cores[2], 0);
+    /* An unknown node (-1: a virtual device) changes nothing. */
+    assert_int_equal(topology_choose_cores_near(s, 2, -1, cores), 2);
+    assert_int_equal(cores[0], 0);
+    assert_int_equal(cores[1], 2);
     topology_describe(s, line, sizeof(line));
     assert_string_equal(line, "2 packages, 2 NUMA nodes, 4 cores, 8 PUs, membind no");
     void *p = topology_alloc_local(s, 3, 8192);   /* unbindable: still memory */
