@@ -39,6 +39,7 @@ int topics_main(struct cli *cli, int argc, char **argv);
 int groups_main(struct cli *cli, int argc, char **argv);
 int produce_main(struct cli *cli, int argc, char **argv);
 int consume_main(struct cli *cli, int argc, char **argv);
+int send_main(struct cli *cli, int argc, char **argv);
 
 /* Prints "sluice: <fmt>" to stderr; returns CLI_ERR / CLI_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

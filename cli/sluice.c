@@ -38,6 +38,10 @@ static const char usage[] =
 	"  consume TOPIC [-g GROUP] [-n COUNT] [--from-beginning] [-e] [-K SEP] [-p PARTITION]\n"
 	"                             prints values (KEY SEP VALUE with -K); -e exits at the\n"
 	"                             end of every partition (no group only)\n"
+	"  send TOPIC --to A.B.C.D:PORT [-p PARTITION] [-K SEP] [--window N] [--batch N]\n"
+	"       [--bind ADDR] [--dpdk \"EAL ARGS\" --local-ip A.B.C.D/N [--dpdk-port P]]\n"
+	"                             one record per stdin line over the native UDP protocol\n"
+	"                             (kernel socket, or DPDK); waits for every ACK\n"
 	"\n"
 	"exit codes: 0 ok, 1 error from the broker or client, 2 bad command line\n";
 
@@ -135,6 +139,8 @@ missing:
 		rc = produce_main(&cli, nrest, rest);
 	} else if (strcmp(rest[0], "consume") == 0) {
 		rc = consume_main(&cli, nrest, rest);
+	} else if (strcmp(rest[0], "send") == 0) {
+		rc = send_main(&cli, nrest, rest);
 	} else {
 		rc = cli_usage_error("unknown command '%s'", rest[0]);
 	}
