@@ -359,6 +359,13 @@ static void on_nak(struct sluice_sender *s, const struct udp_reply *r)
         return; /* acknowledged meanwhile, or not ours to mend */
     }
     case UDP_WIRE_UNKNOWN_PRODUCER_ID:
+        /* The broker wants sequence 0 first. Still holding it (the first
+         * datagrams were lost): send again from there. Not (it was
+         * acknowledged, and the broker has since lost us): a new epoch. */
+        if (s->head != s->sent && s->slots[s->head & s->mask].base_seq == 0) {
+            resend_from(s, s->head);
+            return;
+        }
         new_epoch(s);
         return;
     default:

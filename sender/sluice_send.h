@@ -7,8 +7,9 @@
  * the named sequence again (go-back-N), a silence longer than the
  * retransmission timeout (20 ms, doubling up to 1 s) does the same from
  * the oldest unacknowledged datagram, and a NAK saying the broker does
- * not know the producer (it restarted) renumbers what is unacknowledged
- * from 0 in a new epoch. ACKs tell which of the broker's shard ports owns
+ * not know the producer sends sequence 0 again while the sender still has
+ * it (its first datagrams were lost), or else (the broker restarted)
+ * renumbers what is unacknowledged from 0 in a new epoch. ACKs tell which of the broker's shard ports owns
  * the partition; the sender sends there from then on.
  *
  *   sluice_sender_create(&s, &cfg, err, sizeof err);
