@@ -40,6 +40,7 @@ int groups_main(struct cli *cli, int argc, char **argv);
 int produce_main(struct cli *cli, int argc, char **argv);
 int consume_main(struct cli *cli, int argc, char **argv);
 int send_main(struct cli *cli, int argc, char **argv);
+int capture_main(struct cli *cli, int argc, char **argv);
 
 /* Prints "sluice: <fmt>" to stderr; returns CLI_ERR / CLI_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

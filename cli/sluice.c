@@ -42,6 +42,9 @@ static const char usage[] =
 	"       [--bind ADDR] [--dpdk \"EAL ARGS\" --local-ip A.B.C.D/N [--dpdk-port P]]\n"
 	"                             one record per stdin line over the native UDP protocol\n"
 	"                             (kernel socket, or DPDK); waits for every ACK\n"
+	"  capture status TOPIC [-p PARTITION]\n"
+	"                             a capture topic's sessions: sequences, gaps still\n"
+	"                             missing, duplicates, fills (from its record headers)\n"
 	"\n"
 	"exit codes: 0 ok, 1 error from the broker or client, 2 bad command line\n";
 
@@ -141,6 +144,8 @@ missing:
 		rc = consume_main(&cli, nrest, rest);
 	} else if (strcmp(rest[0], "send") == 0) {
 		rc = send_main(&cli, nrest, rest);
+	} else if (strcmp(rest[0], "capture") == 0) {
+		rc = capture_main(&cli, nrest, rest);
 	} else {
 		rc = cli_usage_error("unknown command '%s'", rest[0]);
 	}

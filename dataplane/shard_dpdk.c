@@ -8,6 +8,7 @@
 #include "dataplane/shard_private.h"
 #include "dataplane/dpdk/dpdk.h"
 
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,13 @@ void shard_dpdk_stop(struct shard *s)
     char line[4096];
     dpdk_stats_format(dpdk_queue_stats(s->dpdk), line, sizeof(line));
     fprintf(stderr, "shard %d: dpdk: %s\n", s->cfg.index, line);
+    struct duty_cycle_view v;
+    duty_cycle_read(dpdk_queue_append_latency(s->dpdk), &v);
+    if (v.total)
+        fprintf(stderr, "shard %d: dpdk: native append latency (arrival to written) n=%" PRIu64
+                " p50=%.1fus p99=%.1fus p99.9=%.1fus max=%.1fus\n", s->cfg.index, v.total,
+                duty_cycle_percentile(&v, 50) / 1e3, duty_cycle_percentile(&v, 99) / 1e3,
+                duty_cycle_percentile(&v, 99.9) / 1e3, v.max_ns / 1e3);
     dpdk_queue_destroy(s->dpdk);
     s->dpdk = NULL;
 }

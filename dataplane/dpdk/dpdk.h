@@ -7,7 +7,8 @@
  *
  * A queue, on its shard's thread only:
  *   dpdk_queue_poll         receive a burst: ARP/ICMP answered, native
- *                           datagrams appended (ingest.h), datagrams for
+ *                           datagrams appended (ingest.h), capture
+ *                           datagrams stored (capture.h), datagrams for
  *                           partitions of other shards handed to them
  *   (the shard's group commit writes and syncs the logs)
  *   dpdk_queue_after_flush  give back buffers the logs wrote, send ACKs for
@@ -23,8 +24,10 @@
 
 #include "control/config.h"
 #include "control/metadata.h"
+#include "dataplane/dpdk/capture.h"
 #include "dataplane/dpdk/ingest.h"
 #include "dataplane/dpdk/net_stats.h"
+#include "numa/duty_cycle.h"
 #include "storage/log.h"
 
 struct dpdk_port;
@@ -41,6 +44,7 @@ struct dpdk_stats {
     uint64_t idle_polls;
     struct net_stats net;
     struct ingest_stats native;
+    struct capture_stats capture;
 };
 
 /* What a queue asks its shard. */
@@ -83,7 +87,8 @@ int dpdk_queue_poll(struct dpdk_queue *q, int64_t now_ms);
 /* After the shard's flush. Returns the work done. */
 int dpdk_queue_after_flush(struct dpdk_queue *q, int64_t now_ms);
 
-/* A new metadata snapshot (kept by the shard until the next one). */
+/* A new metadata snapshot (kept by the shard until the next one): the
+ * capture topics, their ports and groups, and who owns them. */
 void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md);
 /* The shard is about to close a partition's log (cookie as route gave). */
 void dpdk_queue_partition_closed(struct dpdk_queue *q, void *cookie);
@@ -92,6 +97,8 @@ void dpdk_queue_partition_closed(struct dpdk_queue *q, void *cookie);
 bool dpdk_queue_busy(const struct dpdk_queue *q);
 
 const struct dpdk_stats *dpdk_queue_stats(struct dpdk_queue *q);
+/* Native datagrams' time from arrival to written (the log's pwritev). */
+const struct duty_cycle *dpdk_queue_append_latency(const struct dpdk_queue *q);
 /* The counters as one "key=value ..." line, for logs. */
 void dpdk_stats_format(const struct dpdk_stats *st, char *buf, size_t len);
 

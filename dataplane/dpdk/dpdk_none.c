@@ -89,6 +89,12 @@ const struct dpdk_stats *dpdk_queue_stats(struct dpdk_queue *q)
     return &none;
 }
 
+const struct duty_cycle *dpdk_queue_append_latency(const struct dpdk_queue *q)
+{
+    (void)q;
+    return NULL;
+}
+
 void dpdk_stats_format(const struct dpdk_stats *st, char *buf, size_t len)
 {
     (void)st;

@@ -24,6 +24,7 @@
 
 struct pending {
     void *buf;               /* NULL once written */
+    uint64_t rx_ns;          /* when it arrived, for the append latency */
     int64_t last_offset;
     int32_t last_seq;
     int16_t epoch;
@@ -80,6 +81,7 @@ void ingest_config_defaults(struct ingest_config *cfg)
     cfg->pending_max = 4096;
     cfg->producers_max = 256;
     cfg->nak_interval_ns = 1000000; /* 1 ms */
+    cfg->append_latency = NULL;
 }
 
 static bool pow2(uint32_t v)
@@ -441,7 +443,8 @@ enum ingest_outcome ingest_on_produce(struct ingest *in, struct ingest_part *p,
         send_nak(in, p, q, rc > 0 ? (int16_t)rc : KERR_KAFKA_STORAGE_ERROR, q->next_seq, now_ns);
         return drop(in, buf, INGEST_REFUSED, &in->stats.refused);
     }
-    p->ring[p->tail++ & p->mask] = (struct pending){ .buf = buf, .last_offset = res.last_offset,
+    p->ring[p->tail++ & p->mask] = (struct pending){ .buf = buf, .rx_ns = now_ns,
+                                                     .last_offset = res.last_offset,
                                                      .last_seq = d->last_sequence,
                                                      .epoch = q->epoch, .producer = (uint16_t)s };
     q->inflight++;
@@ -487,6 +490,8 @@ static int part_do_work(struct ingest *in, struct ingest_part *p, uint64_t now_n
             break;
         in->ops.release(in->ctx, e->buf);
         e->buf = NULL;
+        if (in->cfg.append_latency && now_ns > e->rx_ns)
+            duty_cycle_record(in->cfg.append_latency, now_ns - e->rx_ns);
     }
     for (; p->head != p->written; p->head++) {
         struct pending *e = &p->ring[p->head & p->mask];

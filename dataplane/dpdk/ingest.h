@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "dataplane/dpdk/udp_wire.h"
+#include "numa/duty_cycle.h"
 #include "storage/log.h"
 
 /* Where replies go: the sender's addresses as the datagram carried them
@@ -87,6 +88,9 @@ struct ingest_config {
     uint32_t pending_max;    /* datagrams in flight per partition (power of 2) */
     uint32_t producers_max;  /* per partition (power of 2) */
     uint64_t nak_interval_ns; /* the same NAK is not repeated sooner */
+    /* If set: each datagram's time from arrival (ingest_on_produce's
+     * now_ns) to written (ingest_do_work's) is recorded here. */
+    struct duty_cycle *append_latency;
 };
 
 void ingest_config_defaults(struct ingest_config *cfg);
@@ -112,7 +116,7 @@ void ingest_part_close(struct ingest *in, void *cookie);
 
 /* One PRODUCE datagram for part, parsed into d, in buf (taken over:
  * released now, or once written when appended). now_ms stamps the
- * append; now_ns paces NAKs. */
+ * append; now_ns (when it arrived) paces NAKs and times the append. */
 enum ingest_outcome ingest_on_produce(struct ingest *in, struct ingest_part *part,
                                       const struct udp_produce *d, void *buf,
                                       const struct ingest_peer *from, int64_t now_ms,

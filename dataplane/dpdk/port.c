@@ -212,6 +212,12 @@ static int device_start(struct dpdk_port *p, const struct broker_config *cfg, ch
              device_clock_calibrate(p) == 0)
         p->ts_source = DPDK_TS_DEVICE;
     p->flow_steering = p->nqueues > 1 && install_flows(p);
+    static const struct rte_mbuf_dynfield rx_ns = { .name = "sluice_rx_ns",
+                                                    .size = sizeof(int64_t),
+                                                    .align = __alignof__(int64_t) };
+    p->rx_ns_offset = rte_mbuf_dynfield_register(&rx_ns);
+    if (p->rx_ns_offset < 0)
+        return fail(err, errlen, -ENOSPC, "no room for an mbuf dynamic field");
     return 0;
 }
 

@@ -40,6 +40,7 @@ struct dpdk_port {
     bool started;
     enum dpdk_ts_source ts_source;
     int ts_offset;            /* mbuf dynfield, when not TSC */
+    int rx_ns_offset;         /* our dynfield: receive ns of a handed-off mbuf */
     uint64_t ts_flag;
     /* DPDK_TS_DEVICE: ns = dev_ns0 + (ticks - dev_ticks0) * dev_ns_per_tick */
     uint64_t dev_ticks0;

@@ -1,16 +1,14 @@
 /* queue.c - one shard's RX/TX queue pair on the DPDK port: receive bursts,
- * classify (net.c), native datagrams to ingest.c, hand-offs to and from
- * other shards, replies out (see dpdk.h).
+ * classify (net.c), native datagrams to ingest.c (capture datagrams to
+ * queue_capture.c), hand-offs to and from other shards, replies out (see
+ * dpdk.h).
  *
  * Everything here runs on the owning shard's thread; the only memory
  * another thread touches is an mbuf handed off (its pointer travels on an
  * SPSC ring, and the receiving shard owns it from then on) and the
  * mempool, which DPDK makes safe for that. No allocation on the data path:
  * replies take mbufs from the pool, nothing else is made per packet. */
-#include "dataplane/dpdk/dpdk.h"
-#include "dataplane/dpdk/net.h"
-#include "dataplane/dpdk/port_private.h"
-#include "dataplane/dpdk/tsc_clock.h"
+#include "dataplane/dpdk/queue_private.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,30 +23,9 @@
 
 #include "storage/kerr.h"
 
-#define RX_BURST 32
-#define RX_BURSTS_PER_POLL 8        /* then let the shard flush */
-#define TX_MAX 64
-
-struct dpdk_queue {
-    struct dpdk_port *port;
-    uint16_t port_id, qid;
-    int shard;
-    struct dpdk_route_ops ops;
-    void *ctx;
-    struct net_iface ifc;
-    struct ingest *ingest;
-    struct tsc_clock clock;
-    int64_t now_ms;
-    uint64_t now_ns;
-    uint64_t next_recalibrate;
-    struct rte_mbuf *tx[TX_MAX];
-    uint16_t ntx;
-    struct dpdk_stats stats;
-};
-
 /* --- sending ---------------------------------------------------------------- */
 
-static void tx_flush(struct dpdk_queue *q)
+void dpdk_tx_flush(struct dpdk_queue *q)
 {
     uint16_t sent = 0;
     for (int tries = 0; tries < 4 && sent < q->ntx; tries++)
@@ -61,10 +38,10 @@ static void tx_flush(struct dpdk_queue *q)
     q->ntx = 0;
 }
 
-static void tx_queue(struct dpdk_queue *q, struct rte_mbuf *m)
+void dpdk_tx_queue(struct dpdk_queue *q, struct rte_mbuf *m)
 {
     if (q->ntx == TX_MAX)
-        tx_flush(q);
+        dpdk_tx_flush(q);
     q->tx[q->ntx++] = m;
 }
 
@@ -85,7 +62,7 @@ static void on_reply(void *ctx, const struct ingest_peer *to, const uint8_t *dgr
         q->stats.no_mbuf++;
         return;
     }
-    tx_queue(q, m);
+    dpdk_tx_queue(q, m);
 }
 
 static void on_release(void *ctx, void *buf)
@@ -104,7 +81,7 @@ static const struct ingest_ops ingest_ops = { on_reply, on_release, on_dirty };
 
 /* --- receiving -------------------------------------------------------------- */
 
-static void handoff(struct dpdk_queue *q, int owner, struct rte_mbuf *m)
+void dpdk_handoff_to(struct dpdk_queue *q, int owner, struct rte_mbuf *m)
 {
     if (spsc_ring_enqueue(dpdk_handoff(q->port, q->shard, owner), m) != 0) {
         q->stats.handoff_dropped++;
@@ -137,7 +114,7 @@ static void on_native(struct dpdk_queue *q, struct rte_mbuf *m, const struct net
         return;
     }
     if (owner != q->shard) {
-        handoff(q, owner, m);
+        dpdk_handoff_to(q, owner, m);
         return;
     }
     struct ingest_part *part = ingest_part_get(q->ingest, cookie, log, d.topic, d.topic_len,
@@ -151,6 +128,8 @@ static void on_native(struct dpdk_queue *q, struct rte_mbuf *m, const struct net
 
 static void on_udp(struct dpdk_queue *q, struct rte_mbuf *m, const struct net_udp *u, bool handed)
 {
+    if (dpdk_capture_rx(q, m, u, handed))
+        return;
     uint16_t port = rte_be_to_cpu_16(u->dst_port);
     if (u->dst_ip == q->ifc.ip && port >= q->port->udp_base &&
         port < q->port->udp_base + q->port->nqueues) {
@@ -169,9 +148,12 @@ static void on_frame(struct dpdk_queue *q, struct rte_mbuf *m, bool handed)
         on_udp(q, m, &u, handed);
         return;
     case NET_REPLY:
-        tx_queue(q, m);
+        dpdk_tx_queue(q, m);
         return;
     case NET_IGMP_QUERY:
+        dpdk_capture_igmp_query(q);
+        rte_pktmbuf_free(m);
+        return;
     case NET_DROP:
         rte_pktmbuf_free(m);
         return;
@@ -210,6 +192,8 @@ int dpdk_queue_poll(struct dpdk_queue *q, int64_t now_ms)
         q->stats.handoff_in += n;
         work += (int)n;
     }
+    /* This turn's capture batches go to the logs before the group commit. */
+    work += capture_flush(q->capture, now_ms, (int64_t)q->now_ns);
     if (work == 0)
         q->stats.idle_polls++;
     return work;
@@ -218,10 +202,11 @@ int dpdk_queue_poll(struct dpdk_queue *q, int64_t now_ms)
 int dpdk_queue_after_flush(struct dpdk_queue *q, int64_t now_ms)
 {
     q->now_ms = now_ms;
-    int work = ingest_do_work(q->ingest, q->now_ns);
+    int work = ingest_do_work(q->ingest, (uint64_t)tsc_clock_ns(&q->clock, rte_rdtsc()));
+    work += dpdk_capture_after_flush(q);
     work += q->ntx;
     if (q->ntx)
-        tx_flush(q);
+        dpdk_tx_flush(q);
     return work;
 }
 
@@ -252,9 +237,13 @@ int dpdk_queue_create(struct dpdk_queue **out, struct dpdk_port *p, int shard,
     q->ifc.tx_udp_cksum = p->tx_udp_cksum;
     q->ifc.ip_id = (uint16_t)(shard << 12);
     tsc_clock_init(&q->clock);
+    duty_cycle_init(&q->append_latency);
     struct ingest_config icfg;
     ingest_config_defaults(&icfg);
+    icfg.append_latency = &q->append_latency;
     int rc = ingest_create(&q->ingest, &icfg, &ingest_ops, q);
+    if (rc == 0 && (rc = dpdk_capture_init(q)) < 0)
+        ingest_destroy(q->ingest);
     if (rc < 0) {
         rte_free(q);
         return rc;
@@ -268,50 +257,59 @@ void dpdk_queue_destroy(struct dpdk_queue *q)
     if (!q)
         return;
     if (q->ntx)
-        tx_flush(q);
+        dpdk_tx_flush(q);
     ingest_destroy(q->ingest);
+    capture_destroy(q->capture);
     rte_free(q);
-}
-
-void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md)
-{
-    (void)q;
-    (void)md;
 }
 
 void dpdk_queue_partition_closed(struct dpdk_queue *q, void *cookie)
 {
     ingest_part_close(q->ingest, cookie);
+    capture_part_close(q->capture, cookie);
 }
 
 bool dpdk_queue_busy(const struct dpdk_queue *q)
 {
-    return ingest_busy(q->ingest);
+    return ingest_busy(q->ingest) || capture_busy(q->capture);
 }
 
 const struct dpdk_stats *dpdk_queue_stats(struct dpdk_queue *q)
 {
     q->stats.net = q->ifc.stats;
     q->stats.native = *ingest_stats(q->ingest);
+    q->stats.capture = *capture_stats(q->capture);
     return &q->stats;
 }
 
-#define F(group, name) { #name, offsetof(struct dpdk_stats, group name) }
+const struct duty_cycle *dpdk_queue_append_latency(const struct dpdk_queue *q)
+{
+    return &q->append_latency;
+}
+
+#define F(name) { #name, offsetof(struct dpdk_stats, name) }
+#define G(group, name) { #group "." #name, offsetof(struct dpdk_stats, group.name) }
 static const struct {
     const char *name;
     size_t off;
 } stat_fields[] = {
-    F(, rx_packets), F(, rx_bytes), F(, tx_packets), F(, tx_dropped), F(, no_mbuf),
-    F(, bad_datagram), F(, unknown_partition), F(, handoff_out), F(, handoff_in),
-    F(, handoff_dropped), F(, idle_polls),
-    F(net., foreign), F(net., bad_frame), F(net., bad_length), F(net., bad_ip_cksum),
-    F(net., bad_udp_cksum), F(net., bad_icmp), F(net., fragments), F(net., arp_replies),
-    F(net., arp_requests), F(net., icmp_replies), F(net., igmp_queries), F(net., igmp_reports),
-    F(native., appended), F(native., records), F(native., bytes), F(native., duplicates),
-    F(native., gaps), F(native., overlaps), F(native., unknown_producer), F(native., fenced),
-    F(native., refused), F(native., backlog), F(native., acks), F(native., naks),
+    F(rx_packets), F(rx_bytes), F(tx_packets), F(tx_dropped), F(no_mbuf),
+    F(bad_datagram), F(unknown_partition), F(handoff_out), F(handoff_in),
+    F(handoff_dropped), F(idle_polls),
+    G(net, foreign), G(net, bad_frame), G(net, bad_length), G(net, bad_ip_cksum),
+    G(net, bad_udp_cksum), G(net, bad_icmp), G(net, fragments), G(net, arp_replies),
+    G(net, arp_requests), G(net, icmp_replies), G(net, igmp_queries), G(net, igmp_reports),
+    G(native, appended), G(native, records), G(native, bytes), G(native, duplicates),
+    G(native, gaps), G(native, overlaps), G(native, unknown_producer), G(native, fenced),
+    G(native, refused), G(native, backlog), G(native, acks), G(native, naks),
+    G(capture, datagrams), G(capture, bytes), G(capture, batches), G(capture, messages),
+    G(capture, unsequenced), G(capture, malformed), G(capture, gaps),
+    G(capture, gap_messages), G(capture, duplicates), G(capture, dup_messages),
+    G(capture, fills), G(capture, fill_messages), G(capture, retransmit_requests),
+    G(capture, holds), G(capture, hold_timeouts), G(capture, dropped),
 };
 #undef F
+#undef G
 
 void dpdk_stats_format(const struct dpdk_stats *st, char *buf, size_t len)
 {

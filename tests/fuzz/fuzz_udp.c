@@ -7,14 +7,19 @@
  * exactly its size, so ASan sees any read past the end) and as an ACK or
  * NAK; a PRODUCE that parses has its batch validated as the log would
  * (batch_validate) and its header rebuilt and parsed again to the same
- * fields; a reply that parses is rebuilt byte for byte.
+ * fields; a reply that parses is rebuilt byte for byte. The same bytes as
+ * a MoldUDP64 packet of a capture topic: a packet that parses is rebuilt
+ * byte for byte, and its sequence goes through a session's gap tracking.
  * Seeds: tests/fuzz/corpus_udp (made by the unit tests' fixtures).
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane/dpdk/moldudp64.h"
+#include "dataplane/dpdk/seqtrack.h"
 #include "dataplane/dpdk/udp_wire.h"
 #include "storage/batch.h"
 
@@ -52,6 +57,35 @@ static void check_reply(const uint8_t *d, size_t n)
 		abort();
 }
 
+static struct seq_session session; /* across inputs, as a feed's is */
+
+static void check_mold(const uint8_t *d, size_t n)
+{
+	struct mold_header h;
+	struct seq_result r;
+	const uint8_t *msgs[64];
+	uint16_t lens[64];
+	static uint8_t out[65536];
+
+	int rc = mold_parse(d, n, &h);
+	if (rc == -EINVAL)
+		return;
+	seq_track(&session, h.seq, h.messages, &r);
+	if (session.nopen > SEQ_GAPS_MAX || (r.verdict == SEQ_GAP && r.gap.count == 0))
+		abort();
+	if (rc != 0 || h.messages > 64)
+		return;
+	size_t off = MOLD_HEADER_LEN;
+	for (uint16_t i = 0; i < h.messages; i++) {
+		lens[i] = (uint16_t)(d[off] << 8 | d[off + 1]);
+		msgs[i] = d + off + 2;
+		off += 2 + (size_t)lens[i];
+	}
+	size_t k = mold_put_packet(out, sizeof(out), h.session, h.seq, msgs, lens, h.count);
+	if (k != n || memcmp(out, d, n) != 0)
+		abort(); /* a packet is its own encoding */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *copy = malloc(size ? size : 1);
@@ -62,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)udp_wire_type(copy, size);
 	check_produce(copy, size);
 	check_reply(copy, size);
+	check_mold(copy, size);
 	free(copy);
 	return 0;
 }

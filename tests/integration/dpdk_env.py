@@ -33,7 +33,7 @@ PEER_IP = "10.77.0.1"
 NATIVE_PORT = 9092
 SENDER_CORE = "1"
 
-STATS_RE = re.compile(r"^shard (\d+): dpdk: (.*)$", re.M)
+STATS_RE = re.compile(r"^shard (\d+): dpdk: (rx_packets=.*)$", re.M)
 PORT_RE = re.compile(r"^sluiced: DPDK: port .* mac (\S+) ip ", re.M)
 
 
@@ -197,3 +197,47 @@ def parse_reply(d):
     topic = d[8:8 + tl].decode()
     part, pid, epoch, err, seq, off = struct.unpack("!iqhhiq", d[8 + tl:8 + tl + 28])
     return typ, topic, part, pid, epoch, err, seq, off
+
+
+# --- MoldUDP64 feeds and pcap files ----------------------------------------
+
+
+def mold_packet(session, seq, msgs):
+    """A MoldUDP64 downstream packet: session (10 bytes), first sequence,
+    count, then each message as a 2-byte length and its bytes."""
+    s = session.encode().ljust(10)[:10]
+    return s + struct.pack("!QH", seq, len(msgs)) + b"".join(
+        struct.pack("!H", len(m)) + m for m in msgs)
+
+
+def mold_messages(seq, n):
+    return [b"msg-%d-%s" % (seq + i, b"x" * ((seq + i) % 23)) for i in range(n)]
+
+
+def write_pcap(path, frames):
+    """frames: (microseconds since the epoch, frame bytes). The classic
+    microsecond format, the one DPDK's net_pcap reads (its timestamps are
+    microseconds)."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for us, frame in frames:
+            f.write(struct.pack("<IIII", us // 1000000, us % 1000000, len(frame), len(frame)))
+            f.write(frame)
+
+
+def read_pcap(path):
+    """[(microseconds, frame)] of a pcap file (microsecond format)."""
+    out = []
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 24
+    while off + 16 <= len(data):
+        sec, usec, incl, _orig = struct.unpack("<IIII", data[off:off + 16])
+        out.append((sec * 1000000 + usec, data[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    return out
+
+
+def multicast_mac(group):
+    g = ip4(group)
+    return bytes([0x01, 0x00, 0x5E, g[1] & 0x7F, g[2], g[3]])

@@ -63,8 +63,8 @@ def test_arp_and_icmp_echo(ctx):
     check(mac in neigh.lower(), f"the kernel learned the broker's MAC by ARP: {neigh}")
     b.stop()
     st = env.dpdk_stats(b)
-    check(env.total(st, "arp_replies") >= 1, f"ARP replies: {st}")
-    expect_eq(env.total(st, "icmp_replies"), 3, "ICMP echo replies")
+    check(env.total(st, "net.arp_replies") >= 1, f"ARP replies: {st}")
+    expect_eq(env.total(st, "net.icmp_replies"), 3, "ICMP echo replies")
 
 
 def test_produce_acked_and_read_back(ctx):
@@ -87,7 +87,7 @@ def test_produce_acked_and_read_back(ctx):
     st = env.dpdk_stats(b)
     # The tap's queue may overflow under a burst (the kernel drops): then
     # NAKs and re-sends mend it, and still nothing is stored twice.
-    expect_eq(env.total(st, "records"), N + 500, "records appended by the native path")
+    expect_eq(env.total(st, "native.records"), N + 500, "records appended by the native path")
 
 
 def test_dropped_datagrams_resent_after_nak(ctx):
@@ -99,7 +99,7 @@ def test_dropped_datagrams_resent_after_nak(ctx):
     expect_eq(read_back(b, "lossy"), recs, "every record once, in order, despite the losses")
     b.stop()
     st = env.dpdk_stats(b)
-    check(env.total(st, "gaps") >= 1 and env.total(st, "naks") >= 1, f"broker gaps/NAKs: {st}")
+    check(env.total(st, "native.gaps") >= 1 and env.total(st, "native.naks") >= 1, f"broker gaps/NAKs: {st}")
 
 
 def test_duplicates_dropped(ctx):
@@ -110,7 +110,7 @@ def test_duplicates_dropped(ctx):
     expect_eq(read_back(b, "twice"), recs, "no record stored twice")
     b.stop()
     st = env.dpdk_stats(b)
-    check(env.total(st, "duplicates") >= len(recs) // 3 // 5 - 1,
+    check(env.total(st, "native.duplicates") >= len(recs) // 3 // 5 - 1,
           f"duplicates dropped by sequence: {st}")
 
 
@@ -188,8 +188,8 @@ def test_bad_packets_counted_and_dropped(ctx):
     b.stop()
     st = env.dpdk_stats(b)
     log(f"counters: {st[0]}")
-    want = {"bad_frame": 2, "bad_length": 2, "bad_ip_cksum": 1, "bad_udp_cksum": 1,
-            "bad_datagram": 3, "unknown_partition": 1, "refused": 1}
+    want = {"net.bad_frame": 2, "net.bad_length": 2, "net.bad_ip_cksum": 1, "net.bad_udp_cksum": 1,
+            "bad_datagram": 3, "unknown_partition": 1, "native.refused": 1}
     for k, v in want.items():
         check(env.total(st, k) >= v, f"counter {k}: expected >= {v}, got {env.total(st, k)}")
 
