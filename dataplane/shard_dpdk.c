@@ -27,9 +27,12 @@ static int route(void *ctx, const char *topic, size_t len, int32_t partition,
     const struct md_topic *t = s->md ? md_find_topic(s->md, topic, len) : NULL;
     if (!t || partition < 0 || partition >= t->npartitions ||
         t->partitions[partition].index != partition)
-        return -1;
-    int leader = t->partitions[partition].leader;
-    return leader == s->cfg.index ? -1 : leader;
+        return DPDK_ROUTE_UNKNOWN;
+    int32_t leader = t->partitions[partition].leader;
+    if (md_broker_node(leader) != md_broker_node(s->cfg.broker_id))
+        return DPDK_ROUTE_ELSEWHERE; /* another node's: its own port */
+    int shard = md_broker_shard(leader);
+    return shard == s->cfg.index ? DPDK_ROUTE_UNKNOWN : shard; /* ours, not open */
 }
 
 static void mark_dirty(void *ctx, void *cookie)
@@ -74,7 +77,7 @@ void shard_dpdk_idle(struct shard *s)
 void shard_dpdk_on_metadata(struct shard *s)
 {
     if (s->dpdk)
-        dpdk_queue_on_metadata(s->dpdk, s->md);
+        dpdk_queue_on_metadata(s->dpdk, s->md, md_broker_node(s->cfg.broker_id));
 }
 
 void shard_dpdk_partition_closed(struct shard *s, struct partition *p)

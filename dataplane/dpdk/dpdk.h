@@ -47,10 +47,16 @@ struct dpdk_stats {
     struct capture_stats capture;
 };
 
+/* What route answers besides a shard index. */
+enum {
+    DPDK_ROUTE_UNKNOWN = -1,    /* no such partition (open) here */
+    DPDK_ROUTE_ELSEWHERE = -2,  /* led by another node */
+};
+
 /* What a queue asks its shard. */
 struct dpdk_route_ops {
-    /* The shard owning topic/partition (-1: no such partition); when it is
-     * this shard, *log and *cookie (the shard's partition) are set. */
+    /* The shard of this node owning topic/partition, or DPDK_ROUTE_*; when
+     * it is this shard, *log and *cookie (the shard's partition) are set. */
     int (*route)(void *ctx, const char *topic, size_t len, int32_t partition,
                  struct log **log, void **cookie);
     /* The log of cookie has appends to write this turn. */
@@ -88,8 +94,9 @@ int dpdk_queue_poll(struct dpdk_queue *q, int64_t now_ms);
 int dpdk_queue_after_flush(struct dpdk_queue *q, int64_t now_ms);
 
 /* A new metadata snapshot (kept by the shard until the next one): the
- * capture topics, their ports and groups, and who owns them. */
-void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md);
+ * capture topics, their ports and groups, and which of this node's shards
+ * (node: this node's node.id) owns them. */
+void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md, int32_t node);
 /* The shard is about to close a partition's log (cookie as route gave). */
 void dpdk_queue_partition_closed(struct dpdk_queue *q, void *cookie);
 

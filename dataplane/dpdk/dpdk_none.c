@@ -64,10 +64,11 @@ int dpdk_queue_after_flush(struct dpdk_queue *q, int64_t now_ms)
     return 0;
 }
 
-void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md)
+void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md, int32_t node)
 {
     (void)q;
     (void)md;
+    (void)node;
 }
 
 void dpdk_queue_partition_closed(struct dpdk_queue *q, void *cookie)

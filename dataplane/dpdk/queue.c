@@ -110,7 +110,8 @@ static void on_native(struct dpdk_queue *q, struct rte_mbuf *m, const struct net
     if (owner < 0 || (owner != q->shard && handed)) {
         q->stats.unknown_partition++;
         ingest_reject(q->ingest, &d, m, &peer,
-                      owner < 0 ? KERR_UNKNOWN_TOPIC_OR_PARTITION : KERR_NOT_LEADER_OR_FOLLOWER);
+                      owner == DPDK_ROUTE_UNKNOWN ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                  : KERR_NOT_LEADER_OR_FOLLOWER);
         return;
     }
     if (owner != q->shard) {

@@ -123,14 +123,16 @@ static bool native_port(const struct dpdk_queue *q, uint16_t port)
     return port >= q->port->udp_base && port < q->port->udp_base + q->port->nqueues;
 }
 
-void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md)
+void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md, int32_t node)
 {
     q->nbindings = 0;
     for (int32_t i = 0; md && i < md->ntopics; i++) {
         const struct md_topic *t = &md->topics[i];
         struct capture_config cc;
         topic_config_to_capture(&t->config, &cc);
-        if (cc.port == 0 || t->npartitions < 1)
+        /* Partition 0 is captured where it is led: on another node that
+         * node's DPDK port takes the feed. */
+        if (cc.port == 0 || t->npartitions < 1 || md_broker_node(t->partitions[0].leader) != node)
             continue;
         if (native_port(q, cc.port) || q->nbindings == CAPTURE_BINDINGS_MAX) {
             if (q->shard == 0)
@@ -143,7 +145,8 @@ void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md)
         struct capture_binding *b = &q->bindings[q->nbindings++];
         *b = (struct capture_binding){ .topic = t->name, .topic_len = strlen(t->name),
                                        .dst_ip = cc.group ? group : q->ifc.ip,
-                                       .port = cc.port, .owner = t->partitions[0].leader,
+                                       .port = cc.port,
+                                       .owner = md_broker_shard(t->partitions[0].leader),
                                        .max_batch = (uint32_t)t->config.max_message_bytes,
                                        .cfg = cc };
         if (cc.group && !net_joined(&q->ifc, group) && net_join(&q->ifc, group) == 0 &&
