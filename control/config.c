@@ -76,6 +76,7 @@ static const char *const flush_values[] = {"always", "interval", "os", NULL};
 static const char *const cleanup_values[] = {"compact", "delete", NULL};
 static const char *const idle_values[] = {"sleep", "spin", NULL};
 static const char *const role_values[] = {"broker", "controller", NULL};
+static const char *const cleaner_mode_values[] = {"thread", "slices", NULL};
 
 #define FIELD(S, F) .off = offsetof(struct S, F), \
                     .size = sizeof(((struct S *)0)->F)
@@ -176,6 +177,16 @@ static const struct config_def broker_defs[] = {
     BDEF("log.cleaner.max.compaction.lag.ms", CT_LONG,
       log_cleaner_max_compaction_lag_ms, .def = I64MAX, GE64(1),
       .doc = "Greatest age of a record before it must be compactable."),
+    BDEF("log.cleaner.dedupe.buffer.size", CT_LONG, log_cleaner_dedupe_buffer_size,
+      .def = "134217728", .min = 1 << 20, .max = INT64_MAX,
+      .doc = "Memory for the cleaners' key maps, split among the shards; a "
+             "log whose dirty keys do not fit is cleaned in several passes."),
+    BDEF("log.cleaner.backoff.ms", CT_LONG, log_cleaner_backoff_ms, .def = "15000",
+      GE64(0), .doc = "How often the cleaner looks for logs to compact."),
+    BDEF("sluice.cleaner.mode", CT_ENUM, cleaner_mode, .def = "thread",
+      .values = cleaner_mode_values,
+      .doc = "Where compaction runs: thread (a low-priority cleaner thread "
+             "per shard) or slices (on the shard, between loop turns)."),
     BDEF("log.cleaner.min.cleanable.ratio", CT_DOUBLE,
       log_cleaner_min_cleanable_ratio, .def = "0.5", .min = 0, .max = 1,
       .doc = "Dirty ratio above which a log is compacted."),
@@ -1300,6 +1311,16 @@ void topic_config_to_log(const struct topic_config *t, struct log_config *out)
     /* Only LZ4 is re-encoded by the broker; other codecs keep what the
      * producer sent (Kafka's compression.type=producer). */
     out->compress_lz4 = t->compression_type == COMPRESSION_LZ4;
+    out->cleanup_delete = t->cleanup_policy & CLEANUP_DELETE;
+    out->cleanup_compact = t->cleanup_policy & CLEANUP_COMPACT;
+    out->min_cleanable_ratio = t->min_cleanable_dirty_ratio;
+    out->min_compaction_lag_ms = t->min_compaction_lag_ms;
+    out->max_compaction_lag_ms = t->max_compaction_lag_ms;
+    out->delete_retention_ms = t->delete_retention_ms;
+    /* Kafka's LogConfig.maxSegmentMs: on a compacted topic the active
+     * segment rolls by max.compaction.lag.ms too, or it never gets clean. */
+    if (out->cleanup_compact && t->max_compaction_lag_ms < out->segment_ms)
+        out->segment_ms = t->max_compaction_lag_ms;
 }
 
 int topic_config_serialize(const struct topic_config *t, char *buf,

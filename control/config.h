@@ -41,6 +41,12 @@ enum compression_type {
     COMPRESSION_PRODUCER = 5,      /* keep whatever codec the producer used */
 };
 
+/* sluice.cleaner.mode */
+enum cleaner_mode {
+    CLEANER_MODE_THREAD = 0,
+    CLEANER_MODE_SLICES = 1,
+};
+
 /* message.timestamp.type */
 enum timestamp_type {
     TIMESTAMP_CREATE_TIME = 0,
@@ -133,6 +139,9 @@ struct broker_config {
     int64_t log_cleaner_min_compaction_lag_ms; /* 0 */
     int64_t log_cleaner_max_compaction_lag_ms; /* INT64_MAX */
     double log_cleaner_min_cleanable_ratio; /* 0.5 */
+    int64_t log_cleaner_dedupe_buffer_size; /* 128 MiB, split among shards */
+    int64_t log_cleaner_backoff_ms;         /* 15000 */
+    int cleaner_mode;                       /* sluice.cleaner.mode */
 
     int32_t socket_request_max_bytes;       /* 100 MiB */
     int32_t socket_send_buffer_bytes;       /* 100 KiB; -1 OS default */

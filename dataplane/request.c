@@ -35,6 +35,7 @@ struct request *request_get(struct shard *s, struct conn *c)
     uint8_t *arena_buf = p->arena_buf;
     memset(p, 0, sizeof(*p));
     p->arena_buf = arena_buf;
+    p->seq = ++s->rq_seq;
     void *priv = rq->priv;
     memset(rq, 0, sizeof(*rq));
     rq->priv = priv;
@@ -222,6 +223,7 @@ static handler_fn handler_for(int16_t key)
     case KAFKA_PRODUCE: return handle_produce;
     case KAFKA_FETCH: return handle_fetch;
     case KAFKA_LIST_OFFSETS: return handle_list_offsets;
+    case KAFKA_DELETE_RECORDS: return handle_delete_records;
     case KAFKA_METADATA: return handle_metadata;
     case KAFKA_FIND_COORDINATOR: return handle_find_coordinator;
     case KAFKA_CREATE_TOPICS: return handle_create_topics;

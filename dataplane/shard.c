@@ -17,6 +17,7 @@
  * reads the real clock, so a test drives a shard with a clock of its own.
  */
 #include "dataplane/shard_private.h"
+#include "dataplane/shard_cleaner.h"
 #include "numa/ring.h"
 #include "numa/topology.h"
 
@@ -154,6 +155,7 @@ static void partition_drop(struct shard *s, struct partition *p)
         }
     }
     shard_dpdk_partition_closed(s, p);
+    shard_cleaner_forget(s, p);
     int rc = log_close(p->log);
     if (rc < 0)
         fprintf(stderr, "shard %d: closing %s-%d: %s\n", s->cfg.index, p->topic, p->index,
@@ -242,6 +244,7 @@ static void shard_finish(struct shard *s)
         while (s->parts[b])
             partition_drop(s, s->parts[b]);
     shard_dpdk_stop(s);
+    shard_cleaner_close(s);
     if (s->stop_msg)
         shard_post_ctl(s, s->stop_msg);
 }
@@ -392,6 +395,7 @@ static void shard_on_tick(struct shard *s)
                 log_enforce_retention(p->log, s->now_ms);
         }
     }
+    shard_cleaner_tick(s);
 }
 
 static int shard_reap(struct shard *s)
@@ -442,6 +446,8 @@ int shard_loop_init(struct shard *s)
     if (rc < 0)
         return rc;
     s->ring_ready = true;
+    if ((rc = shard_cleaner_init(s)) < 0)
+        return rc;
     arm_doorbell(s);
     shard_dpdk_start(s);
     return 0;
@@ -455,6 +461,7 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
     int work = shard_reap(s);
     work += shard_dpdk_poll(s);
     work += shard_drain_ctl(s);
+    work += shard_cleaner_do_work(s);
     work += shard_poll_waiting(s);
     if (s->stopping && shard_stop_step(s)) {
         s->finished = true;
@@ -480,6 +487,8 @@ bool shard_running(const struct shard *s)
 
 int64_t shard_next_wake(const struct shard *s)
 {
+    if (shard_cleaner_busy(s))
+        return s->mono_ns; /* a clean in slices goes on next turn */
     int64_t wake = shard_next_deadline(s);
     if (wake > s->next_tick_ms)
         wake = s->next_tick_ms;

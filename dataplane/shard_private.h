@@ -61,6 +61,7 @@ struct request_priv {
     int64_t deadline_ms;      /* on the monotonic clock (shard->mono_ms) */
     struct request *wait_next;
     void *state;              /* handler's own */
+    uint64_t seq;             /* the shard's request sequence at its start */
 };
 
 struct conn {
@@ -134,6 +135,8 @@ struct shard {
     uint64_t served;
     struct duty_cycle turns;       /* how long turns of work take */
     struct dpdk_queue *dpdk;       /* shard_dpdk.c; NULL without DPDK */
+    uint64_t rq_seq;               /* requests started (retired fds wait on it) */
+    struct shard_cleaner *cleaner; /* compaction, background chores */
 };
 
 /* shard.c */
@@ -180,5 +183,6 @@ int handle_find_coordinator(struct request *rq);
 int handle_produce(struct request *rq);
 int handle_fetch(struct request *rq);
 int handle_list_offsets(struct request *rq);
+int handle_delete_records(struct request *rq);
 
 #endif

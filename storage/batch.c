@@ -142,21 +142,43 @@ static int cur_skip_bytes(struct cursor *c, bool nullable)
 
 /* ---- records ---- */
 
-/* Parses the body of record number index (everything after its length
- * varint), which must fill [c->p, c->end) exactly. */
-static int record_parse(struct cursor *c, int32_t index, int64_t *ts_delta)
+/* Reads a varint-length-prefixed byte string into (*data, *len), len -1
+ * for null when allowed. */
+static int cur_bytes(struct cursor *c, bool nullable, const uint8_t **data, int32_t *len)
 {
-    int32_t offset_delta, nheaders;
+    const uint8_t *start;
+
+    if (cur_varint(c, len) < 0)
+        return -1;
+    start = c->p;
+    if (*len == -1 && nullable) {
+        *data = NULL;
+        return 0;
+    }
+    if (*len < 0 || (size_t)*len > cur_left(c))
+        return -1;
+    *data = start;
+    c->p += *len;
+    return 0;
+}
+
+/* Parses a record body (everything after its length varint), which must
+ * fill [c->p, c->end) exactly, into r. */
+static int record_view_parse(struct cursor *c, struct record_view *r)
+{
+    int32_t nheaders;
 
     if (cur_left(c) < 1)
         return -1;
-    c->p++; /* attributes: unused by Kafka, any value accepted */
-    if (cur_varlong(c, ts_delta) < 0 || cur_varint(c, &offset_delta) < 0)
+    r->body = c->p;
+    r->attributes = (int8_t)*c->p++; /* unused by Kafka, any value accepted */
+    if (cur_varlong(c, &r->timestamp_delta) < 0 || cur_varint(c, &r->offset_delta) < 0)
         return -1;
-    if (offset_delta != index)
+    r->fields = c->p;
+    if (cur_bytes(c, true, &r->key, &r->key_len) < 0 ||
+        cur_bytes(c, true, &r->value, &r->value_len) < 0)
         return -1;
-    if (cur_skip_bytes(c, true) < 0 || cur_skip_bytes(c, true) < 0)
-        return -1;
+    r->headers = c->p;
     if (cur_varint(c, &nheaders) < 0 || nheaders < 0)
         return -1;
     if ((size_t)nheaders > cur_left(c) / 2) /* a header takes >= 2 bytes */
@@ -165,19 +187,44 @@ static int record_parse(struct cursor *c, int32_t index, int64_t *ts_delta)
         if (cur_skip_bytes(c, false) < 0 || cur_skip_bytes(c, true) < 0)
             return -1;
     }
+    r->headers_len = (size_t)(c->end - r->headers);
     return c->p == c->end ? 0 : -1;
 }
 
-/* Reads the next record of c, moving c past it. */
-static int record_next(struct cursor *c, int32_t index, int64_t *ts_delta)
+/* Reads the record at c (length varint and body) into r, moving c past it. */
+static int record_view_next(struct cursor *c, struct record_view *r)
 {
     int32_t len;
 
+    r->start = c->p;
     if (cur_varint(c, &len) < 0 || len < 0 || (size_t)len > cur_left(c))
         return -1;
-    struct cursor r = { c->p, c->p + len };
+    struct cursor b = { c->p, c->p + len };
     c->p += len;
-    return record_parse(&r, index, ts_delta);
+    r->size = (size_t)(c->p - r->start);
+    return record_view_parse(&b, r);
+}
+
+/* Reads the next record of c, which must be record number index of a
+ * producer's batch (offset deltas 0, 1, 2...). */
+static int record_next(struct cursor *c, int32_t index, int64_t *ts_delta)
+{
+    struct record_view r;
+
+    if (record_view_next(c, &r) < 0 || r.offset_delta != index)
+        return -1;
+    *ts_delta = r.timestamp_delta;
+    return 0;
+}
+
+int batch_record_next(const uint8_t **p, const uint8_t *end, struct record_view *r)
+{
+    struct cursor c = { *p, end };
+
+    if (record_view_next(&c, r) < 0)
+        return -1;
+    *p = c.p;
+    return 0;
 }
 
 /* The framing of every record of an uncompressed batch. */
@@ -333,14 +380,15 @@ int batch_find_timestamp(const uint8_t *buf, size_t len, int64_t ts,
         end = (size_t)h.length + BATCH_LOG_OVERHEAD;
     if (end < BATCH_HEADER_SIZE)
         return -1;
+    /* Offset deltas are read, not assumed: a compacted batch has gaps. */
     struct cursor c = { buf + BATCH_HEADER_SIZE, buf + end };
     for (int32_t i = 0; i < h.records_count; i++) {
-        int64_t ts_delta;
-        if (record_next(&c, i, &ts_delta) < 0)
+        struct record_view r;
+        if (record_view_next(&c, &r) < 0)
             return -1;
-        int64_t rts = add_wrap(h.base_timestamp, ts_delta);
+        int64_t rts = add_wrap(h.base_timestamp, r.timestamp_delta);
         if (rts >= ts) {
-            *offset = add_wrap(h.base_offset, i);
+            *offset = add_wrap(h.base_offset, r.offset_delta);
             *timestamp = rts;
             return 0;
         }

@@ -88,6 +88,30 @@ static inline int64_t batch_last_offset(const struct batch_header *h)
     return h->base_offset + h->last_offset_delta;
 }
 
+/* One record as stored in a batch's (decompressed) records section: views
+ * into the caller's bytes. */
+struct record_view {
+    const uint8_t *start;     /* its length varint */
+    size_t size;              /* the whole record, length varint included */
+    const uint8_t *body;      /* after the length varint: attributes */
+    int8_t attributes;
+    int64_t timestamp_delta;
+    int32_t offset_delta;
+    const uint8_t *fields;    /* the key length varint: key, value, headers */
+    const uint8_t *key;       /* NULL: null key */
+    int32_t key_len;          /* -1: null */
+    const uint8_t *value;     /* NULL: null value (a tombstone) */
+    int32_t value_len;
+    const uint8_t *headers;   /* header count varint to the record's end */
+    size_t headers_len;
+};
+
+/* Reads the record at *p (ending by end) into r and moves *p past it.
+ * Returns 0, or -1 for a record that does not frame (every length checked
+ * against end). Offset deltas need not run 0, 1, 2...: a compacted batch
+ * keeps its survivors' deltas. */
+int batch_record_next(const uint8_t **p, const uint8_t *end, struct record_view *r);
+
 /* Big-endian loads and stores shared by the storage files. */
 uint16_t be16_load(const uint8_t *p);
 uint32_t be32_load(const uint8_t *p);

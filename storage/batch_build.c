@@ -26,7 +26,7 @@ static uint64_t zigzag(int64_t v)
 
 /* Bytes taken by v as a zigzag varint; for int32 values it is the same
  * encoding as Kafka's 32-bit varint. */
-static size_t varint_size(int64_t v)
+size_t batch_varint_size(int64_t v)
 {
     uint64_t z = zigzag(v);
     size_t n = 1;
@@ -38,7 +38,7 @@ static size_t varint_size(int64_t v)
     return n;
 }
 
-static uint8_t *varint_put(uint8_t *p, int64_t v)
+uint8_t *batch_varint_put(uint8_t *p, int64_t v)
 {
     uint64_t z = zigzag(v);
 
@@ -53,14 +53,14 @@ static uint8_t *varint_put(uint8_t *p, int64_t v)
 /* A length-prefixed byte string; data NULL is written as length -1. */
 static size_t bytes_size(const void *data, size_t len)
 {
-    return data ? varint_size((int64_t)len) + len : 1;
+    return data ? batch_varint_size((int64_t)len) + len : 1;
 }
 
 static uint8_t *bytes_put(uint8_t *p, const void *data, size_t len)
 {
     if (!data)
-        return varint_put(p, -1);
-    p = varint_put(p, (int64_t)len);
+        return batch_varint_put(p, -1);
+    p = batch_varint_put(p, (int64_t)len);
     memcpy(p, data, len);
     return p + len;
 }
@@ -87,9 +87,9 @@ static size_t record_body_size(const struct batch_builder *b,
 {
     if ((key && key_len > INT32_MAX) || (value && value_len > INT32_MAX))
         return 0;
-    size_t n = 1 + varint_size(ts_delta(b, timestamp)) +
-               varint_size(b->count) + bytes_size(key, key_len) +
-               bytes_size(value, value_len) + varint_size(nheaders);
+    size_t n = 1 + batch_varint_size(ts_delta(b, timestamp)) +
+               batch_varint_size(b->count) + bytes_size(key, key_len) +
+               bytes_size(value, value_len) + batch_varint_size(nheaders);
     for (int i = 0; i < nheaders && n <= INT32_MAX; i++) {
         const struct record_header *h = &headers[i];
         if (hkey_len(h) > INT32_MAX ||
@@ -137,19 +137,19 @@ int batch_builder_add(struct batch_builder *b, int64_t timestamp,
 
     /* batchLength (len - 12) must stay an int32. */
     size_t cap = b->cap < (size_t)INT32_MAX ? b->cap : (size_t)INT32_MAX;
-    size_t total = varint_size((int64_t)body) + body;
+    size_t total = batch_varint_size((int64_t)body) + body;
     if (b->count == INT32_MAX || cap < b->len || total > cap - b->len) {
         b->overflow = 1;
         return -ENOSPC;
     }
 
-    uint8_t *p = varint_put(b->buf + b->len, (int64_t)body);
+    uint8_t *p = batch_varint_put(b->buf + b->len, (int64_t)body);
     *p++ = 0; /* record attributes */
-    p = varint_put(p, ts_delta(b, timestamp));
-    p = varint_put(p, b->count);
+    p = batch_varint_put(p, ts_delta(b, timestamp));
+    p = batch_varint_put(p, b->count);
     p = bytes_put(p, key, key_len);
     p = bytes_put(p, value, value_len);
-    p = varint_put(p, nheaders);
+    p = batch_varint_put(p, nheaders);
     for (int i = 0; i < nheaders; i++) {
         const char *hkey = headers[i].key ? headers[i].key : "";
         p = bytes_put(p, hkey, hkey_len(&headers[i]));

@@ -51,4 +51,9 @@ void batch_builder_set_producer(struct batch_builder *b, int64_t producer_id,
  * an empty batch. */
 size_t batch_builder_finish(struct batch_builder *b, int16_t attributes);
 
+/* Kafka's zigzag varint/varlong (the record fields' encoding): the bytes
+ * v takes, and writing it at p (returns the byte after it). */
+size_t batch_varint_size(int64_t v);
+uint8_t *batch_varint_put(uint8_t *p, int64_t v);
+
 #endif

@@ -33,6 +33,12 @@ void log_config_defaults(struct log_config *cfg)
     cfg->log_append_time = false;
     cfg->leader_epoch = 0;
     cfg->max_pending = 1024;
+    cfg->cleanup_delete = true;
+    cfg->cleanup_compact = false;
+    cfg->min_cleanable_ratio = 0.5;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->max_compaction_lag_ms = INT64_MAX;
+    cfg->delete_retention_ms = 24ll * 3600 * 1000;
 }
 
 void log_set_config(struct log *log, const struct log_config *cfg)
@@ -58,9 +64,52 @@ int log_add_segment(struct log *log, struct segment *seg)
     return 0;
 }
 
+void log_retire_segment(struct log *log, struct segment *seg, int unlink_files)
+{
+    int fd = seg->fd;
+    if (log->nretired == log->retiredcap) {
+        int ncap = log->retiredcap ? log->retiredcap * 2 : 16;
+        int *p = realloc(log->retired, (size_t)ncap * sizeof(*p));
+        if (!p)
+            goto close_now; /* no room to wait: a queued answer may read a closed fd */
+        log->retired = p;
+        log->retiredcap = ncap;
+    }
+    log->retired[log->nretired++] = fd;
+    seg->fd = -1;
+close_now:
+    segment_destroy(seg, unlink_files);
+}
+
+int log_take_retired(struct log *log, int *fds, int max)
+{
+    int n = log->nretired < max ? log->nretired : max;
+    memcpy(fds, log->retired, (size_t)n * sizeof(*fds));
+    memmove(log->retired, log->retired + n, (size_t)(log->nretired - n) * sizeof(*fds));
+    log->nretired -= n;
+    return n;
+}
+
+static void log_free_retired(struct log *log)
+{
+    for (int i = 0; i < log->nretired; i++)
+        storage_sys.close(log->retired[i]);
+    free(log->retired);
+}
+
+int64_t log_active_base(const struct log *log)
+{
+    return log_active(log)->base_offset;
+}
+
+const char *log_dir(const struct log *log)
+{
+    return log->dir;
+}
+
 void log_remove_oldest(struct log *log)
 {
-    segment_destroy(log->segs[0], 1);
+    log_retire_segment(log, log->segs[0], 1);
     memmove(log->segs, log->segs + 1, (size_t)(log->nsegs - 1) * sizeof(*log->segs));
     log->nsegs--;
 }
@@ -120,9 +169,20 @@ int log_open(struct log **out, const char *dir, const char *topic,
     snprintf(marker, sizeof(marker), "%s/%s", log->dir, LOG_CLEAN_MARKER);
     int clean = access(marker, F_OK) == 0;
     int64_t recovery_point = read_offset_file(log->dir, LOG_RECOVERY_POINT);
-    rc = log_recover(log, clean, recovery_point, now_ms);
+    bool swapped = false;
+    rc = log_recover_swaps(log->dir, &swapped);
     if (rc < 0)
         goto err;
+    if (swapped) {
+        clean = 0; /* a completed swap: rebuild every index */
+        recovery_point = -1;
+    }
+    rc = log_recover(log, clean, recovery_point, now_ms);
+    if (rc == 0)
+        rc = log_start_load(log);
+    if (rc < 0)
+        goto err;
+    log_clean_load(log);
     /* From here on a crash is unclean: the marker must be gone for good. */
     if (clean && storage_sys.unlink(marker) < 0) {
         rc = -errno;
@@ -136,6 +196,7 @@ err:
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
+    log_free_retired(log);
     free(log);
     return rc;
 }
@@ -151,6 +212,8 @@ int log_remove(const char *dir, const char *topic, int32_t partition)
 
 int log_close(struct log *log)
 {
+    if (log->clean.job)
+        return -EBUSY; /* the caller takes its clean job back first */
     int rc = log_flush_blocking(log);
     if (rc == -EBUSY)
         return rc; /* a sync is in flight: the caller reaps it first */
@@ -167,6 +230,7 @@ int log_close(struct log *log)
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
+    log_free_retired(log);
     free(log);
     return rc;
 }
@@ -330,7 +394,8 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
 
 int64_t log_start_offset(const struct log *log)
 {
-    return log->segs[0]->base_offset;
+    int64_t base = log->segs[0]->base_offset;
+    return log->start_offset > base ? log->start_offset : base;
 }
 
 int64_t log_end_offset(const struct log *log)
@@ -392,8 +457,14 @@ int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
         struct segment *seg = log->segs[i];
         uint64_t pos;
         struct batch_header h;
-        if (offset >= hw || seg->durable_size == 0)
+        if (offset >= hw)
             break;
+        if (seg->durable_size == 0) {
+            if (i + 1 >= log->nsegs)
+                break;
+            offset = log->segs[i + 1]->base_offset; /* emptied by compaction */
+            continue;
+        }
         int rc = segment_find_offset(seg, offset, seg->durable_size, &pos, &h);
         if (rc == -ENOENT)
             continue;

@@ -57,6 +57,13 @@ struct log_config {
     uint32_t max_pending;           /* batches queued per flush (1024) */
     bool compress_lz4;              /* compression.type=lz4: uncompressed
                                        producer batches are stored as LZ4 */
+    /* cleanup.policy and compaction (Kafka's names; see cleaner.h) */
+    bool cleanup_delete;            /* "delete" in cleanup.policy (true) */
+    bool cleanup_compact;           /* "compact" in cleanup.policy (false) */
+    double min_cleanable_ratio;     /* min.cleanable.dirty.ratio (0.5) */
+    int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms (0) */
+    int64_t max_compaction_lag_ms;  /* max.compaction.lag.ms (INT64_MAX) */
+    int64_t delete_retention_ms;    /* delete.retention.ms (1 day) */
 };
 
 void log_config_defaults(struct log_config *cfg);
@@ -139,7 +146,77 @@ int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
                              int64_t *timestamp);
 
 /* Deletes whole segments beyond retention.ms / retention.bytes, never the
- * active one. Returns the number deleted or a negative errno. */
+ * active one, when cleanup.policy has "delete" (and no clean is out).
+ * Returns the number deleted or a negative errno. */
 int log_enforce_retention(struct log *log, int64_t now_ms);
+
+/* The base offset of the active segment: offsets below it are in sealed
+ * segments (what compaction may rewrite). */
+int64_t log_active_base(const struct log *log);
+
+/* The partition's directory (DIR/<topic>-<partition>). */
+const char *log_dir(const struct log *log);
+
+/* Segments that left the log (retention, DeleteRecords, compaction) keep
+ * their .log descriptor open: a fetch answer queued earlier may still
+ * send a range of it. This hands up to max of those descriptors to the
+ * caller, who closes them once no answer can refer to them. Returns how
+ * many. log_close closes whatever is left. */
+int log_take_retired(struct log *log, int *fds, int max);
+
+/* ---- DeleteRecords and the log start offset (log_start.c) ---- */
+
+/* Kafka's DeleteRecords: moves the log start offset up to offset (-1: the
+ * high watermark). Segments wholly below it are deleted (after a clean in
+ * flight returns); the first one left is trimmed logically: reads below
+ * the start are refused. *low_watermark gets the new start. Returns 0 or
+ * -ERANGE for an offset past the high watermark. The new start lasts
+ * across a crash once log_start_checkpoint_write has run for it. */
+int log_delete_records(struct log *log, int64_t offset, int64_t *low_watermark);
+
+/* Writes DIR/log-start-offset-checkpoint (Kafka's checkpoint format) and
+ * makes it durable: write, fsync, rename, fsync the directory. Blocking:
+ * run it off the shard (the cleaner thread does). No struct log is
+ * touched, so any thread may call it. 0 or negative errno. */
+int log_start_checkpoint_write(const char *dir, int64_t offset);
+
+/* ---- compaction (log_clean.c; the job itself is cleaner.h) ---- */
+
+struct clean_job;
+
+struct log_clean_info {
+    double dirty_ratio;             /* dirty / (clean + dirty) bytes */
+    uint64_t clean_bytes;
+    uint64_t dirty_bytes;
+    int64_t first_dirty;            /* the cleaner checkpoint */
+    int64_t last_clean_ms;          /* wall clock; -1: never */
+    int64_t cleans;                 /* jobs finished */
+    uint64_t bytes_read;            /* totals over every clean */
+    uint64_t bytes_written;
+    int64_t records_removed;
+    int64_t clean_ns;               /* time spent cleaning */
+    int last_error;                 /* of the last job, negative errno */
+    bool busy;                      /* a job is out */
+};
+
+void log_clean_info(const struct log *log, struct log_clean_info *out);
+
+/* True when cleanup.policy has "compact", no job is out, and the log is
+ * due: dirty ratio at least min.cleanable.dirty.ratio, a dirty record
+ * older than max.compaction.lag.ms, or a kept tombstone's delete horizon
+ * passed. */
+bool log_clean_needed(const struct log *log, int64_t now_ms);
+
+/* Makes a job over the log's cleanable segments (sealed, synced, older
+ * than min.compaction.lag.ms) with map_bytes of offset map. The log
+ * keeps it as its job in flight until log_clean_finish. 0, -EAGAIN
+ * (nothing to clean, or a job is out) or -ENOMEM. */
+int log_clean_begin(struct log *log, int64_t now_ms, size_t map_bytes, struct clean_job **out);
+
+/* Takes a finished job back: the cleaned segments replace the ones they
+ * were made from (the old ones are retired), the cleaner checkpoint
+ * moves, deletions held back meanwhile are done, and the job is freed.
+ * Returns the job's error (0 when it cleaned). */
+int log_clean_finish(struct log *log, struct clean_job *job, int64_t now_ms);
 
 #endif

@@ -14,6 +14,8 @@
 
 #define LOG_CLEAN_MARKER "clean-shutdown"
 #define LOG_RECOVERY_POINT "recovery-point"
+#define LOG_START_CHECKPOINT "log-start-offset-checkpoint"
+#define LOG_CLEANER_CHECKPOINT "cleaner-offset-checkpoint"
 
 /* Appended batches waiting for the next flush's writev. */
 struct log_batchq {
@@ -46,6 +48,15 @@ struct log_seal {
     int inflight;
 };
 
+/* Compaction state (log_clean.c). */
+struct log_clean {
+    struct clean_job *job;      /* out on a cleaner, or NULL */
+    int64_t first_dirty;        /* the cleaner checkpoint */
+    int64_t next_horizon_ms;    /* a kept tombstone may go then */
+    int64_t retry_ms;           /* after a failed job */
+    struct log_clean_info info;
+};
+
 struct log {
     char dir[PATH_MAX - 64];
     struct log_config cfg;
@@ -62,6 +73,10 @@ struct log {
     int64_t unsynced_messages;  /* FLUSH_INTERVAL bookkeeping */
     int64_t last_sync_ms;
     int roll_wanted;
+    int64_t start_offset;       /* DeleteRecords: reads below are refused */
+    struct log_clean clean;
+    int *retired;               /* .log fds of segments that left the log */
+    int nretired, retiredcap;
 };
 
 static inline struct segment *log_active(const struct log *log)
@@ -71,6 +86,27 @@ static inline struct segment *log_active(const struct log *log)
 
 int log_add_segment(struct log *log, struct segment *seg);
 void log_remove_oldest(struct log *log);
+/* Frees seg (its files unlinked when asked) but keeps its .log fd open
+ * among the retired ones (log_take_retired). */
+void log_retire_segment(struct log *log, struct segment *seg, int unlink_files);
+
+/* log_start.c */
+int log_start_load(struct log *log);
+void log_start_apply(struct log *log);
+
+/* log_clean.c */
+void log_clean_load(struct log *log);
+
+/* cleaner_recover.c: deletes .cleaned/.deleted files and completes every
+ * committed .swap; *swapped says one was completed (then every segment is
+ * recovered untrusted: its indexes are rebuilt). */
+int log_recover_swaps(const char *dir, bool *swapped);
+
+/* checkpoint.c: Kafka's checkpoint files (version 0, a count, then
+ * "topic partition offset" lines), one entry per partition here. */
+int checkpoint_parse(const char *buf, size_t len, int64_t *offset);
+int checkpoint_read(const char *dir, const char *name, int64_t *offset);
+int checkpoint_write(const char *dir, const char *name, int64_t offset, bool durable);
 
 /* recover.c */
 int log_recover(struct log *log, int clean, int64_t recovery_point,

@@ -3,7 +3,8 @@
  * Whole segments only, oldest first, never the active one, as Kafka does.
  * A segment goes by time when its newest record is older than retention.ms;
  * by size while the log minus that segment still exceeds retention.bytes.
- * The log start offset moves to the next segment's base. */
+ * The log start offset moves to the next segment's base. Only with
+ * "delete" in cleanup.policy. */
 #include "storage/log_private.h"
 
 int log_enforce_retention(struct log *log, int64_t now_ms)
@@ -11,6 +12,11 @@ int log_enforce_retention(struct log *log, int64_t now_ms)
     const struct log_config *cfg = &log->cfg;
     int deleted = 0;
     uint64_t total = log_size_bytes(log);
+
+    /* cleanup.policy=compact alone keeps everything; a clean job in
+     * flight covers the old segments (log_clean_finish comes back here). */
+    if (!cfg->cleanup_delete || log->clean.job)
+        return 0;
 
     while (log->nsegs > 1) {
         struct segment *seg = log->segs[0];

@@ -18,7 +18,7 @@
 static int segment_path(const struct segment *seg, const char *ext,
                         char *out, size_t len)
 {
-    int n = snprintf(out, len, "%s%s", seg->base_path, ext);
+    int n = snprintf(out, len, "%s%s%s", seg->base_path, ext, seg->suffix);
     return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
@@ -76,6 +76,56 @@ int segment_create(struct segment **out, const char *dir, int64_t base_offset,
         return rc;
     }
     *out = seg;
+    return 0;
+}
+
+int segment_create_suffixed(struct segment **out, const char *dir, int64_t base_offset,
+                            const char *suffix, int64_t now_ms)
+{
+    struct segment *seg = segment_alloc(dir, base_offset);
+    if (!seg || strlen(suffix) >= sizeof(seg->suffix)) {
+        free(seg);
+        return -ENAMETOOLONG;
+    }
+    strcpy(seg->suffix, suffix);
+    seg->created_ms = now_ms;
+    int rc = segment_open_files(seg, O_CREAT | O_TRUNC, 0);
+    if (rc < 0) {
+        segment_destroy(seg, 1);
+        return rc;
+    }
+    *out = seg;
+    return 0;
+}
+
+static const char *const segment_exts[] = { ".log", ".index", ".timeindex" };
+
+int segment_rename_suffix(struct segment *seg, const char *suffix)
+{
+    struct segment to = { .suffix = "" };
+    if (strlen(suffix) >= sizeof(to.suffix))
+        return -ENAMETOOLONG;
+    strcpy(to.base_path, seg->base_path);
+    strcpy(to.suffix, suffix);
+    for (int i = 0; i < 3; i++) {
+        char from[PATH_MAX], dest[PATH_MAX];
+        int rc = segment_path(seg, segment_exts[i], from, sizeof(from));
+        if (rc == 0)
+            rc = segment_path(&to, segment_exts[i], dest, sizeof(dest));
+        if (rc < 0)
+            return rc;
+        if (storage_sys.rename(from, dest) < 0)
+            return -errno;
+    }
+    strcpy(seg->suffix, suffix);
+    return 0;
+}
+
+int segment_sync_all(const struct segment *seg)
+{
+    if (storage_sys.fsync(seg->fd) < 0 || storage_sys.fsync(seg->index.fd) < 0 ||
+        storage_sys.fsync(seg->timeindex.fd) < 0)
+        return -errno;
     return 0;
 }
 
@@ -198,7 +248,7 @@ int segment_truncate(struct segment *seg, uint64_t pos)
 
 void segment_destroy(struct segment *seg, int unlink_files)
 {
-    static const char *const exts[] = { ".log", ".index", ".timeindex" };
+    const char *const *exts = segment_exts;
     if (!seg)
         return;
     if (seg->fd >= 0)

@@ -29,7 +29,8 @@ struct segment {
     uint64_t bytes_since_index;
     struct offset_index index;
     struct time_index timeindex;
-    char base_path[PATH_MAX - 16]; /* DIR/<base>, no extension */
+    char base_path[PATH_MAX - 32]; /* DIR/<base>, no extension */
+    char suffix[16];           /* "" or the cleaner's ".cleaned"/".swap" */
 };
 
 /* Creates an empty segment in dir. 0 or negative errno. */
@@ -68,6 +69,20 @@ int segment_flush_indexes(struct segment *seg);
 
 /* Cuts the segment at pos (recovery): file, indexes. */
 int segment_truncate(struct segment *seg, uint64_t pos);
+
+/* Creates an empty segment whose three files carry suffix after their
+ * extension (<base>.log.cleaned, ...): the compacting cleaner's output,
+ * invisible to recovery as a segment until renamed. 0 or negative errno. */
+int segment_create_suffixed(struct segment **out, const char *dir, int64_t base_offset,
+                            const char *suffix, int64_t now_ms);
+
+/* Renames the three files to carry suffix instead (rename(2) each; the
+ * caller fsyncs the directory). An existing target is replaced. 0 or
+ * negative errno (some files may then be renamed already). */
+int segment_rename_suffix(struct segment *seg, const char *suffix);
+
+/* fsyncs the .log and both index files. 0 or negative errno. */
+int segment_sync_all(const struct segment *seg);
 
 /* Closes the files; with unlink_files also removes them. */
 void segment_destroy(struct segment *seg, int unlink_files);

@@ -43,6 +43,7 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_API_VERSIONS, "ApiVersions", 0, 3, 3, 4, api_versions),
 	API(KAFKA_CREATE_TOPICS, "CreateTopics", 0, 4, 5, 7, create_topics),
 	API(KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, 6, delete_topics),
+	API(KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 1, 2, 2, delete_records),
 	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 4, 2, 5, init_producer_id),
 	API(KAFKA_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, 4, describe_configs),
 	API(KAFKA_ALTER_CONFIGS, "AlterConfigs", 0, 1, 2, 2, alter_configs),

@@ -285,3 +285,54 @@ static const struct kfield iac_req_f[] = {
 };
 KSCHEMA(kafka_incr_alter_configs_req_s, S, iac_req_f);
 #undef S
+
+/* ---- DeleteRecords ---- */
+
+#define S struct kafka_delete_records_partition
+static const struct kfield dr_part_f[] = {
+	KF(S, partition_index, INT32, KALL),
+	KF(S, offset, INT64, KALL),
+};
+static KSCHEMA(dr_part_s, S, dr_part_f);
+#undef S
+
+#define S struct kafka_delete_records_topic
+static const struct kfield dr_topic_f[] = {
+	KF(S, name, STRING, KALL),
+	KF(S, partitions, ARRAY, KALL, KSUB(dr_part_s)),
+};
+static KSCHEMA(dr_topic_s, S, dr_topic_f);
+#undef S
+
+#define S struct kafka_delete_records_req
+static const struct kfield dr_req_f[] = {
+	KF(S, topics, ARRAY, KALL, KSUB(dr_topic_s)),
+	KF(S, timeout_ms, INT32, KALL),
+};
+KSCHEMA(kafka_delete_records_req_s, S, dr_req_f);
+#undef S
+
+#define S struct kafka_delete_records_partition_result
+static const struct kfield dr_presult_f[] = {
+	KF(S, partition_index, INT32, KALL),
+	KF(S, low_watermark, INT64, KALL),
+	KF(S, error_code, INT16, KALL),
+};
+static KSCHEMA(dr_presult_s, S, dr_presult_f);
+#undef S
+
+#define S struct kafka_delete_records_topic_result
+static const struct kfield dr_tresult_f[] = {
+	KF(S, name, STRING, KALL),
+	KF(S, partitions, ARRAY, KALL, KSUB(dr_presult_s)),
+};
+static KSCHEMA(dr_tresult_s, S, dr_tresult_f);
+#undef S
+
+#define S struct kafka_delete_records_resp
+static const struct kfield dr_resp_f[] = {
+	KF(S, throttle_time_ms, INT32, KALL),
+	KF(S, topics, ARRAY, KALL, KSUB(dr_tresult_s)),
+};
+KSCHEMA(kafka_delete_records_resp_s, S, dr_resp_f);
+#undef S

@@ -1,7 +1,7 @@
 /*
  * msg_admin.h - topic and config admin messages as C structs: CreateTopics
  * (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32),
- * AlterConfigs (33) and IncrementalAlterConfigs (44). Field names and
+ * AlterConfigs (33), IncrementalAlterConfigs (44) and DeleteRecords (21). Field names and
  * versions follow apache/kafka's message JSON; tables in msg_admin.c.
  */
 #ifndef SLUICE_KAFKA_MSG_ADMIN_H
@@ -197,7 +197,40 @@ struct kafka_incr_alter_configs_req {
 	bool validate_only;
 };
 
+/* ---- DeleteRecords, v0-2 (flexible 2+) ---- */
+struct kafka_delete_records_partition {
+	int32_t partition_index;
+	int64_t offset;                 /* -1: the high watermark */
+};
+
+struct kafka_delete_records_topic {
+	struct kstr name;
+	KARRAY(struct kafka_delete_records_partition) partitions;
+};
+
+struct kafka_delete_records_req {
+	KARRAY(struct kafka_delete_records_topic) topics;
+	int32_t timeout_ms;
+};
+
+struct kafka_delete_records_partition_result {
+	int32_t partition_index;
+	int64_t low_watermark;
+	int16_t error_code;
+};
+
+struct kafka_delete_records_topic_result {
+	struct kstr name;
+	KARRAY(struct kafka_delete_records_partition_result) partitions;
+};
+
+struct kafka_delete_records_resp {
+	int32_t throttle_time_ms;
+	KARRAY(struct kafka_delete_records_topic_result) topics;
+};
+
 extern const struct kschema kafka_create_topics_req_s, kafka_create_topics_resp_s;
+extern const struct kschema kafka_delete_records_req_s, kafka_delete_records_resp_s;
 extern const struct kschema kafka_delete_topics_req_s, kafka_delete_topics_resp_s;
 extern const struct kschema kafka_create_partitions_req_s, kafka_create_partitions_resp_s;
 extern const struct kschema kafka_describe_configs_req_s, kafka_describe_configs_resp_s;

@@ -1,0 +1,520 @@
+/* cleaner.c - one clean job, run in steps (see cleaner.h for the phases
+ * and the swap invariants S1-S4).
+ *
+ * A job is a small state machine so that one code path serves both ways
+ * of running it: to completion on a cleaner thread, or in time-bounded
+ * slices on the shard that owns the log. It never blocks on an fsync
+ * itself: it returns CLEAN_SYNC and the driver syncs (a plain fsync on a
+ * thread, an io_uring fsync on a shard). Reads go through its own
+ * descriptors of the sealed files, sequentially, 1 MiB at a time. */
+#include "storage/cleaner.h"
+#include "storage/batch.h"
+#include "storage/segment.h"
+#include "storage/sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK (1u << 20)
+#define WRITE_CHUNK (1u << 20)
+
+enum phase {
+    PH_START,
+    PH_MAP,
+    PH_GROUP,          /* choose the next group, create its .cleaned */
+    PH_CLEAN,          /* filter the group's sources into it */
+    PH_SYNC_LOG,       /* fsync .log, .index, .timeindex (S2) */
+    PH_SYNC_INDEX,
+    PH_SYNC_TIMEINDEX,
+    PH_TO_SWAP,        /* rename .cleaned -> .swap, fsync dir: committed */
+    PH_UNLINK_OLD,     /* S3: the group's other sources, fsync dir */
+    PH_TO_FINAL,       /* rename .swap over the first source, fsync dir */
+    PH_DONE,
+};
+
+struct seg_reader {
+    int fd;
+    uint64_t size;
+    uint64_t pos;            /* file position of buf[0] */
+    uint8_t *buf;
+    size_t cap, len, off;
+};
+
+struct clean_run {
+    enum phase phase;
+    bool synced;             /* the sync asked for is done */
+    int dir_fd;
+    struct offset_map map;
+    struct pid_table pids;
+    struct clean_scratch scratch;
+    struct codec_buf out;    /* cleaned bytes not yet written */
+    struct seg_reader rd;
+    int src;                 /* source being read */
+    int group;               /* group being cleaned */
+    struct segment *cseg;
+    uint64_t cpos;           /* bytes of cseg written */
+    int64_t start_ns;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- reading a sealed segment batch by batch ---- */
+
+static void reader_close(struct seg_reader *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
+static int reader_open(struct seg_reader *r, const char *dir, const struct clean_source *s)
+{
+    char path[PATH_MAX];
+    reader_close(r);
+    snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", dir, s->base_offset);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return -errno;
+    posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    r->size = s->size;
+    r->pos = 0;
+    r->len = r->off = 0;
+    return 0;
+}
+
+/* Makes want bytes from off available in buf. */
+static int reader_fill(struct seg_reader *r, size_t want)
+{
+    if (r->off > 0) {
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->pos += r->off;
+        r->len -= r->off;
+        r->off = 0;
+    }
+    size_t cap = want > READ_CHUNK ? want : READ_CHUNK;
+    if (cap > r->cap) {
+        uint8_t *p = realloc(r->buf, cap);
+        if (!p)
+            return -ENOMEM;
+        r->buf = p;
+        r->cap = cap;
+    }
+    while (r->len < r->cap && r->pos + r->len < r->size) {
+        size_t n = r->cap - r->len;
+        if (n > r->size - r->pos - r->len)
+            n = (size_t)(r->size - r->pos - r->len);
+        ssize_t got = pread(r->fd, r->buf + r->len, n, (off_t)(r->pos + r->len));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return got < 0 ? -errno : -EIO;
+        r->len += (size_t)got;
+    }
+    return r->len >= want ? 0 : -EBADMSG;
+}
+
+/* The next whole batch: 1, 0 at the end, or a negative errno (a sealed
+ * segment that does not parse: the job stops, the log stays as it is). */
+static int reader_next(struct seg_reader *r, const uint8_t **b, size_t *len)
+{
+    if (r->pos + r->off >= r->size)
+        return 0;
+    if (r->len - r->off < BATCH_HEADER_SIZE) {
+        int rc = reader_fill(r, BATCH_HEADER_SIZE);
+        if (rc < 0)
+            return rc;
+    }
+    struct batch_header h;
+    batch_header_decode(r->buf + r->off, &h);
+    if (h.length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || h.magic != BATCH_MAGIC ||
+        batch_size(&h) > r->size - r->pos - r->off)
+        return -EBADMSG;
+    if (r->len - r->off < batch_size(&h)) {
+        int rc = reader_fill(r, batch_size(&h));
+        if (rc < 0)
+            return rc;
+    }
+    *b = r->buf + r->off;
+    *len = batch_size(&h);
+    if (!batch_crc_ok(*b, *len))
+        return -EBADMSG;
+    r->off += *len;
+    return 1;
+}
+
+/* ---- phases ---- */
+
+static int run_start(struct clean_job *job, struct clean_run *run)
+{
+    run->dir_fd = storage_sys.open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (run->dir_fd < 0)
+        return -errno;
+    int rc = offset_map_init(&run->map, job->map_bytes);
+    if (rc < 0)
+        return rc;
+    run->src = 0;
+    job->map_end = job->end_offset;
+    return job->nsrc > 0 ? reader_open(&run->rd, job->dir, &job->src[0]) : 0;
+}
+
+/* Scans every source: producer ids everywhere, keys from first_dirty on.
+ * Returns 1 when the map is complete, 0 at the deadline. */
+static int run_map(struct clean_job *job, struct clean_run *run, int64_t deadline)
+{
+    const uint8_t *b;
+    size_t len;
+    while (run->src < job->nsrc) {
+        int rc = reader_next(&run->rd, &b, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (++run->src < job->nsrc &&
+                (rc = reader_open(&run->rd, job->dir, &job->src[run->src])) < 0)
+                return rc;
+            continue;
+        }
+        struct batch_header h;
+        batch_header_decode(b, &h);
+        if ((rc = pid_table_note(&run->pids, h.producer_id, batch_last_offset(&h))) < 0)
+            return rc;
+        if (batch_last_offset(&h) >= job->first_dirty) {
+            rc = clean_map_batch(b, len, &run->map, job->first_dirty, &run->scratch);
+            if (rc == -ENOSPC) {
+                job->map_end = h.base_offset; /* the rest waits for the next pass */
+                if (job->map_end <= job->first_dirty)
+                    return -ENOSPC; /* not one batch's keys fit the map */
+                break;
+            }
+            if (rc == -ENOMEM)
+                return rc;
+        }
+        if (mono_ns() >= deadline)
+            return 0;
+    }
+    reader_close(&run->rd);
+    return 1;
+}
+
+/* Groups consecutive sources below map_end, at most segment.bytes each
+ * and with relative offsets that fit the indexes' 32 bits. */
+static int make_groups(struct clean_job *job)
+{
+    job->groups = calloc((size_t)job->nsrc + 1, sizeof(*job->groups));
+    if (!job->groups)
+        return -ENOMEM;
+    for (int i = 0; i < job->nsrc && job->src[i].base_offset < job->map_end;) {
+        struct clean_group *g = &job->groups[job->ngroups++];
+        uint64_t bytes = job->src[i].size;
+        g->first = i;
+        g->count = 1;
+        for (int j = i + 1; j < job->nsrc && job->src[j].base_offset < job->map_end; j++) {
+            if (bytes + job->src[j].size > job->segment_bytes ||
+                job->src[j].end_offset - job->src[i].base_offset > INT32_MAX)
+                break;
+            bytes += job->src[j].size;
+            g->count++;
+        }
+        i += g->count;
+    }
+    return 0;
+}
+
+static int write_out(struct clean_run *run)
+{
+    size_t done = 0;
+    while (done < run->out.len) {
+        ssize_t n = storage_sys.pwrite(run->cseg->fd, run->out.data + done,
+                                       run->out.len - done, (off_t)(run->cpos + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        done += (size_t)n;
+    }
+    run->cpos += done;
+    run->out.len = 0;
+    return 0;
+}
+
+static int start_group(struct clean_job *job, struct clean_run *run)
+{
+    const struct clean_group *g = &job->groups[run->group];
+    int rc = segment_create_suffixed(&run->cseg, job->dir, job->src[g->first].base_offset,
+                                     ".cleaned", job->now_ms);
+    if (rc < 0)
+        return rc;
+    run->cpos = 0;
+    run->out.len = 0;
+    run->src = g->first;
+    return reader_open(&run->rd, job->dir, &job->src[g->first]);
+}
+
+/* Filters one batch into the output, indexing what it appended. */
+static int clean_one(struct clean_job *job, struct clean_run *run, const uint8_t *b, size_t len)
+{
+    struct clean_policy pol = {
+        .map = &run->map, .pids = &run->pids, .map_end = job->map_end,
+        .now_ms = job->now_ms, .delete_retention_ms = job->delete_retention_ms};
+    size_t before = run->out.len;
+    int rc = clean_filter_batch(b, len, &pol, &run->scratch, &run->out, &job->stats);
+    if (rc < 0 || run->out.len == before)
+        return rc;
+    struct batch_header h;
+    batch_header_decode(run->out.data + before, &h);
+    job->stats.bytes_written += batch_size(&h);
+    rc = segment_note_batch(run->cseg, &h, run->cpos + before, job->index_interval);
+    if (rc == 0 && run->out.len >= WRITE_CHUNK)
+        rc = write_out(run);
+    return rc;
+}
+
+/* The group's last bytes and indexes, as a roll seals a segment. */
+static int finish_group(struct clean_job *job, struct clean_run *run)
+{
+    const struct clean_group *g = &job->groups[run->group];
+    struct segment *seg = run->cseg;
+    int rc = write_out(run);
+    if (rc < 0)
+        return rc;
+    struct time_index *ti = &seg->timeindex;
+    if (seg->max_timestamp >= 0 &&
+        (ti->count == 0 || seg->max_timestamp > ti->entries[ti->count - 1].timestamp) &&
+        (rc = time_index_append(ti, seg->max_timestamp,
+                                (uint32_t)(seg->max_timestamp_offset - seg->base_offset))) < 0)
+        return rc;
+    seg->size = seg->durable_size = run->cpos;
+    seg->next_offset = job->src[g->first + g->count - 1].end_offset; /* S4 */
+    return segment_flush_indexes(seg);
+}
+
+/* Returns 1 when the group is written, 0 at the deadline. */
+static int run_clean(struct clean_job *job, struct clean_run *run, int64_t deadline)
+{
+    const struct clean_group *g = &job->groups[run->group];
+    const uint8_t *b;
+    size_t len;
+    while (run->src < g->first + g->count) {
+        int rc = reader_next(&run->rd, &b, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (++run->src < g->first + g->count &&
+                (rc = reader_open(&run->rd, job->dir, &job->src[run->src])) < 0)
+                return rc;
+            continue;
+        }
+        if ((rc = clean_one(job, run, b, len)) < 0)
+            return rc;
+        if (mono_ns() >= deadline)
+            return 0;
+    }
+    reader_close(&run->rd);
+    int rc = finish_group(job, run);
+    return rc < 0 ? rc : 1;
+}
+
+static int unlink_source(const struct clean_job *job, const struct clean_source *s)
+{
+    static const char *const exts[] = { ".log", ".index", ".timeindex" };
+    for (int i = 0; i < 3; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", job->dir, s->base_offset, exts[i]);
+        if (storage_sys.unlink(path) < 0 && errno != ENOENT)
+            return -errno;
+    }
+    return 0;
+}
+
+/* Asks the driver for an fsync of fd; true once it is done. */
+static bool need_sync(struct clean_job *job, struct clean_run *run, int fd)
+{
+    if (run->synced) {
+        run->synced = false;
+        return false;
+    }
+    job->sync_fd = fd;
+    return true;
+}
+
+/* One step of the swap of the current group; CLEAN_SYNC or CLEAN_MORE. */
+static int run_swap(struct clean_job *job, struct clean_run *run)
+{
+    const struct clean_group *g = &job->groups[run->group];
+    int rc;
+    switch (run->phase) {
+    case PH_SYNC_LOG:
+        if (need_sync(job, run, run->cseg->fd))
+            return CLEAN_SYNC;
+        run->phase = PH_SYNC_INDEX;
+        return CLEAN_MORE;
+    case PH_SYNC_INDEX:
+        if (need_sync(job, run, run->cseg->index.fd))
+            return CLEAN_SYNC;
+        run->phase = PH_SYNC_TIMEINDEX;
+        return CLEAN_MORE;
+    case PH_SYNC_TIMEINDEX:
+        if (need_sync(job, run, run->cseg->timeindex.fd))
+            return CLEAN_SYNC;
+        if (atomic_load(&job->abort))
+            return -ECANCELED; /* before the commit point: nothing changed */
+        if ((rc = segment_rename_suffix(run->cseg, ".swap")) < 0)
+            return rc;
+        run->phase = PH_TO_SWAP;
+        return CLEAN_MORE;
+    case PH_TO_SWAP:
+        if (need_sync(job, run, run->dir_fd))
+            return CLEAN_SYNC; /* S2: committed once this returns */
+        for (int i = 1; i < g->count; i++)
+            if ((rc = unlink_source(job, &job->src[g->first + i])) < 0)
+                return rc;
+        run->phase = PH_UNLINK_OLD;
+        return CLEAN_MORE;
+    case PH_UNLINK_OLD:
+        if (g->count > 1 && need_sync(job, run, run->dir_fd))
+            return CLEAN_SYNC; /* S3 */
+        if ((rc = segment_rename_suffix(run->cseg, "")) < 0)
+            return rc;
+        run->phase = PH_TO_FINAL;
+        return CLEAN_MORE;
+    case PH_TO_FINAL:
+        if (need_sync(job, run, run->dir_fd))
+            return CLEAN_SYNC;
+        job->groups[run->group].seg = run->cseg;
+        run->cseg = NULL;
+        run->group++;
+        run->phase = PH_GROUP;
+        return CLEAN_MORE;
+    default:
+        return -EINVAL;
+    }
+}
+
+static int run_phase(struct clean_job *job, struct clean_run *run, int64_t deadline)
+{
+    int rc;
+    switch (run->phase) {
+    case PH_START:
+        if ((rc = run_start(job, run)) < 0)
+            return rc;
+        run->phase = PH_MAP;
+        return CLEAN_MORE;
+    case PH_MAP:
+        if ((rc = run_map(job, run, deadline)) <= 0)
+            return rc;
+        if ((rc = make_groups(job)) < 0)
+            return rc;
+        run->group = 0;
+        run->phase = PH_GROUP;
+        return CLEAN_MORE;
+    case PH_GROUP:
+        if (run->group >= job->ngroups) {
+            run->phase = PH_DONE;
+            return CLEAN_MORE;
+        }
+        if (atomic_load(&job->abort))
+            return -ECANCELED;
+        if ((rc = start_group(job, run)) < 0)
+            return rc;
+        run->phase = PH_CLEAN;
+        return CLEAN_MORE;
+    case PH_CLEAN:
+        if ((rc = run_clean(job, run, deadline)) <= 0)
+            return rc;
+        run->phase = PH_SYNC_LOG;
+        return CLEAN_MORE;
+    default:
+        return run_swap(job, run);
+    }
+}
+
+static void run_free(struct clean_run *run)
+{
+    /* A .cleaned never committed goes (S1); a .swap stays for recovery
+     * to complete (S2): the old segments may be gone already. */
+    if (run->cseg)
+        segment_destroy(run->cseg, strcmp(run->cseg->suffix, ".cleaned") == 0);
+    reader_close(&run->rd);
+    free(run->rd.buf);
+    if (run->dir_fd >= 0)
+        storage_sys.close(run->dir_fd);
+    offset_map_close(&run->map);
+    pid_table_free(&run->pids);
+    clean_scratch_free(&run->scratch);
+    codec_buf_free(&run->out);
+    free(run);
+}
+
+enum clean_status clean_job_step(struct clean_job *job, int64_t deadline_ns)
+{
+    struct clean_run *run = job->run;
+    if (!run) {
+        if (job->error)
+            return CLEAN_DONE;
+        run = job->run = calloc(1, sizeof(*run));
+        if (!run) {
+            job->error = -ENOMEM;
+            return CLEAN_DONE;
+        }
+        run->dir_fd = -1;
+        run->rd.fd = -1;
+        run->start_ns = mono_ns();
+        job->stats.next_horizon_ms = INT64_MAX;
+    }
+    int64_t t0 = mono_ns();
+    int rc = CLEAN_MORE;
+    while (rc == CLEAN_MORE && run->phase != PH_DONE) {
+        rc = run_phase(job, run, deadline_ns);
+        if (rc == 0)
+            rc = CLEAN_MORE; /* the deadline passed in the middle of a phase */
+        if (rc == CLEAN_MORE && mono_ns() >= deadline_ns)
+            break;
+    }
+    job->elapsed_ns += mono_ns() - t0;
+    if (rc < 0 || run->phase == PH_DONE) {
+        job->error = rc < 0 ? rc : 0;
+        run_free(run);
+        job->run = NULL;
+        return CLEAN_DONE;
+    }
+    return rc == CLEAN_SYNC ? CLEAN_SYNC : CLEAN_MORE;
+}
+
+void clean_job_synced(struct clean_job *job, int res)
+{
+    if (!job->run)
+        return;
+    if (res < 0) {
+        /* An fsync failed: stop. A committed swap is completed by the
+         * next recovery; an uncommitted one is deleted by it (S1, S2). */
+        job->error = res;
+        run_free(job->run);
+        job->run = NULL;
+        return;
+    }
+    job->run->synced = true;
+}
+
+void clean_job_destroy(struct clean_job *job)
+{
+    if (!job)
+        return;
+    if (job->run)
+        run_free(job->run);
+    for (int i = 0; i < job->ngroups; i++)
+        if (job->groups[i].seg)
+            segment_destroy(job->groups[i].seg, 0);
+    free(job->groups);
+    free(job->src);
+    free(job);
+}

@@ -1,0 +1,198 @@
+/* log_clean.c - a log's side of compaction: when it is due, the snapshot
+ * a clean job starts from, and taking the cleaned segments back (Kafka's
+ * LogCleanerManager and Log.replaceSegments). The job's work is in
+ * cleaner.c; everything here runs on the thread that owns the log and is
+ * short: no file is read or written but the cleaner checkpoint.
+ *
+ * The cleanable part of a log is its leading run of sealed, synced
+ * segments (never the active one, nor one whose seal is in flight), cut
+ * before the first segment holding a record younger than
+ * min.compaction.lag.ms. Below the cleaner checkpoint (first_dirty) it was
+ * cleaned before; the dirty ratio is the share of the cleanable bytes at
+ * or above it, counted by whole segments as Kafka does. */
+#include "storage/cleaner.h"
+#include "storage/log_private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLEAN_RETRY_MS 15000   /* Kafka's log.cleaner.backoff.ms */
+
+void log_clean_load(struct log *log)
+{
+    int64_t off = 0;
+    if (checkpoint_read(log->dir, LOG_CLEANER_CHECKPOINT, &off) < 0)
+        off = 0; /* absent or unreadable: all dirty, which is always safe */
+    log->clean.first_dirty = off;
+    log->clean.next_horizon_ms = INT64_MAX;
+    log->clean.info.last_clean_ms = -1;
+}
+
+/* How many leading segments are cleanable. */
+static int cleanable_count(const struct log *log, int64_t now_ms)
+{
+    int64_t lag = log->cfg.min_compaction_lag_ms;
+    int k = 0;
+    while (k < log->nsegs - 1) {
+        const struct segment *seg = log->segs[k];
+        if (seg == log->seal.seg || seg->durable_size < seg->size)
+            break;
+        if (lag > 0 && seg->max_timestamp > now_ms - lag)
+            break;
+        k++;
+    }
+    return k;
+}
+
+static int64_t first_dirty(const struct log *log)
+{
+    int64_t start = log_start_offset(log);
+    return log->clean.first_dirty > start ? log->clean.first_dirty : start;
+}
+
+/* Clean and dirty bytes of the first k segments. */
+static void count_bytes(const struct log *log, int k, uint64_t *clean, uint64_t *dirty)
+{
+    int64_t fd = first_dirty(log);
+    *clean = *dirty = 0;
+    for (int i = 0; i < k; i++) {
+        if (log->segs[i + 1]->base_offset <= fd)
+            *clean += log->segs[i]->size;
+        else
+            *dirty += log->segs[i]->size;
+    }
+}
+
+void log_clean_info(const struct log *log, struct log_clean_info *out)
+{
+    *out = log->clean.info;
+    int k = 0;
+    while (k < log->nsegs - 1 && log->segs[k] != log->seal.seg)
+        k++;
+    count_bytes(log, k, &out->clean_bytes, &out->dirty_bytes);
+    uint64_t total = out->clean_bytes + out->dirty_bytes;
+    out->dirty_ratio = total ? (double)out->dirty_bytes / (double)total : 0.0;
+    out->first_dirty = first_dirty(log);
+    out->busy = log->clean.job != NULL;
+}
+
+bool log_clean_needed(const struct log *log, int64_t now_ms)
+{
+    const struct log_config *cfg = &log->cfg;
+    if (!cfg->cleanup_compact || log->clean.job || now_ms < log->clean.retry_ms)
+        return false;
+    int k = cleanable_count(log, now_ms);
+    if (k == 0)
+        return false;
+    uint64_t clean, dirty;
+    count_bytes(log, k, &clean, &dirty);
+    if (now_ms >= log->clean.next_horizon_ms)
+        return true; /* tombstones whose delete.retention.ms is over */
+    if (dirty == 0)
+        return false;
+    if ((double)dirty / (double)(clean + dirty) >= cfg->min_cleanable_ratio)
+        return true;
+    /* max.compaction.lag.ms: the oldest dirty segment must not wait longer. */
+    int64_t fd = first_dirty(log);
+    for (int i = 0; i < k; i++) {
+        const struct segment *seg = log->segs[i];
+        if (log->segs[i + 1]->base_offset <= fd)
+            continue;
+        int64_t ts = seg->max_timestamp >= 0 ? seg->max_timestamp : seg->created_ms;
+        return cfg->max_compaction_lag_ms < INT64_MAX && now_ms - ts > cfg->max_compaction_lag_ms;
+    }
+    return false;
+}
+
+int log_clean_begin(struct log *log, int64_t now_ms, size_t map_bytes, struct clean_job **out)
+{
+    if (log->clean.job || !log->cfg.cleanup_compact)
+        return -EAGAIN;
+    int k = cleanable_count(log, now_ms);
+    if (k == 0)
+        return -EAGAIN;
+    struct clean_job *job = calloc(1, sizeof(*job));
+    if (!job || !(job->src = calloc((size_t)k, sizeof(*job->src)))) {
+        free(job);
+        return -ENOMEM;
+    }
+    snprintf(job->dir, sizeof(job->dir), "%s", log->dir);
+    job->nsrc = k;
+    for (int i = 0; i < k; i++)
+        job->src[i] = (struct clean_source){ .base_offset = log->segs[i]->base_offset,
+                                             .end_offset = log->segs[i + 1]->base_offset,
+                                             .size = log->segs[i]->size };
+    job->first_dirty = first_dirty(log);
+    job->end_offset = log->segs[k]->base_offset;
+    job->now_ms = now_ms;
+    job->delete_retention_ms = log->cfg.delete_retention_ms;
+    job->segment_bytes = log->cfg.segment_bytes;
+    job->index_interval = log->cfg.index_interval_bytes;
+    job->map_bytes = map_bytes;
+    job->sync_fd = -1;
+    atomic_init(&job->abort, false);
+    log->clean.job = job;
+    *out = job;
+    return 0;
+}
+
+/* Replaces segs[at .. at + count) by seg; the old ones' files are already
+ * gone or replaced on disk, so they are retired without unlinking. */
+static int replace_segments(struct log *log, int64_t base, int count, struct segment *seg)
+{
+    int at = 0;
+    while (at < log->nsegs && log->segs[at]->base_offset != base)
+        at++;
+    if (at + count >= log->nsegs) /* never the active one */
+        return -EINVAL;
+    for (int i = 0; i < count; i++)
+        log_retire_segment(log, log->segs[at + i], 0);
+    log->segs[at] = seg;
+    memmove(log->segs + at + 1, log->segs + at + count,
+            (size_t)(log->nsegs - at - count) * sizeof(*log->segs));
+    log->nsegs -= count - 1;
+    return 0;
+}
+
+int log_clean_finish(struct log *log, struct clean_job *job, int64_t now_ms)
+{
+    struct log_clean_info *info = &log->clean.info;
+    int rc = job->error;
+    for (int g = 0; g < job->ngroups; g++) {
+        struct clean_group *grp = &job->groups[g];
+        if (!grp->seg)
+            continue;
+        if (replace_segments(log, job->src[grp->first].base_offset, grp->count, grp->seg) == 0)
+            grp->seg = NULL;
+        else if (rc == 0)
+            rc = -EINVAL;
+    }
+    info->cleans++;
+    info->bytes_read += job->stats.bytes_read;
+    info->bytes_written += job->stats.bytes_written;
+    info->records_removed += job->stats.records_removed;
+    info->clean_ns += job->elapsed_ns;
+    info->last_error = rc;
+    info->last_clean_ms = now_ms;
+    if (rc == 0) {
+        log->clean.first_dirty = job->map_end;
+        log->clean.next_horizon_ms = job->stats.next_horizon_ms;
+        /* A hint only: stale, it makes the next clean do more (never less). */
+        checkpoint_write(log->dir, LOG_CLEANER_CHECKPOINT, job->map_end, false);
+    } else {
+        log->clean.retry_ms = now_ms + CLEAN_RETRY_MS;
+    }
+    fprintf(stderr,
+            "storage: %s: cleaned %" PRIu64 " bytes into %" PRIu64 ", %" PRId64
+            " of %" PRId64 " records removed, %.1f ms%s%s\n",
+            log->dir, job->stats.bytes_read, job->stats.bytes_written,
+            job->stats.records_removed, job->stats.records_read, job->elapsed_ns / 1e6,
+            rc ? ": " : "", rc ? strerror(-rc) : "");
+    log->clean.job = NULL;
+    clean_job_destroy(job);
+    log_start_apply(log);
+    return rc;
+}

@@ -1,0 +1,717 @@
+/* test_cleaner.c - log compaction in storage/: the offset map, the codecs
+ * (gzip checked against zlib), the batch filter (every codec, headers,
+ * tombstones and their delete horizon, producer fields and the
+ * transactional bit, control batches), whole clean jobs with grouping and
+ * the swap, the recovery of interrupted swaps, DeleteRecords and its
+ * checkpoint. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/wait.h>
+#include <zlib.h>
+
+#include "storage/batch_codec.h"
+#include "storage/cleaner.h"
+#include "storage/crc32c.h"
+#include "storage/log_private.h"
+#include "storage/offset_map.h"
+#include "storage_fixture.h"
+
+#define NOW 1700000000000ll
+
+/* ---- helpers ---- */
+
+/* A batch of records keyed "k<key[i]>" with value "v<val[i]>" (NULL value
+ * for val[i] < 0), one header each, compressed with codec, producer
+ * fields set. Returns its size. */
+static size_t make_batch(uint8_t *buf, size_t cap, int n, const int *keys, const int *vals,
+                         int codec, int16_t attrs_extra, int64_t pid)
+{
+    uint8_t raw[65536];
+    struct batch_builder b;
+    batch_builder_init(&b, raw, sizeof(raw), NOW);
+    for (int i = 0; i < n; i++) {
+        char k[32], v[64];
+        int kl = snprintf(k, sizeof(k), "k%d", keys[i]);
+        int vl = snprintf(v, sizeof(v), "v%d-%s", vals[i], "payload-payload-payload");
+        struct record_header h = { "hk", 2, "hv", 2 };
+        assert_int_equal(batch_builder_add(&b, NOW + i, keys[i] < 0 ? NULL : k,
+                                           (size_t)kl, vals[i] < 0 ? NULL : v, (size_t)vl,
+                                           &h, 1), 0);
+    }
+    size_t len = batch_builder_finish(&b, attrs_extra);
+    be64_store(raw + BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
+    be16_store(raw + BATCH_OFF_PRODUCER_EPOCH, 7);
+    be32_store(raw + BATCH_OFF_BASE_SEQUENCE, 100);
+    if (codec == BATCH_CODEC_NONE) {
+        be32_store(raw + BATCH_OFF_CRC, crc32c(raw + BATCH_OFF_ATTRIBUTES,
+                                               len - BATCH_OFF_ATTRIBUTES));
+        assert_true(len <= cap);
+        memcpy(buf, raw, len);
+        return len;
+    }
+    struct codec_buf out = { 0 };
+    assert_int_equal(batch_codec_compress(codec, raw + BATCH_HEADER_SIZE,
+                                          len - BATCH_HEADER_SIZE, &out,
+                                          CODEC_FRAMING_SNAPPY_XERIAL), 0);
+    size_t total = BATCH_HEADER_SIZE + out.len;
+    assert_true(total <= cap);
+    memcpy(buf, raw, BATCH_HEADER_SIZE);
+    memcpy(buf + BATCH_HEADER_SIZE, out.data, out.len);
+    be32_store(buf + BATCH_OFF_LENGTH, (uint32_t)(total - BATCH_LOG_OVERHEAD));
+    be16_store(buf + BATCH_OFF_ATTRIBUTES, (uint16_t)(attrs_extra | codec));
+    be32_store(buf + BATCH_OFF_CRC, crc32c(buf + BATCH_OFF_ATTRIBUTES,
+                                           total - BATCH_OFF_ATTRIBUTES));
+    codec_buf_free(&out);
+    return total;
+}
+
+struct seen {
+    int64_t offset;
+    int key;                /* -1: none */
+    int val;                /* -1: tombstone */
+};
+
+/* Decodes the records of one stored batch into s (returns how many). */
+static int read_batch(const uint8_t *b, size_t len, struct seen *s, int max)
+{
+    struct batch_header h;
+    batch_header_decode(b, &h);
+    assert_true(batch_crc_ok(b, len));
+    const uint8_t *p = b + BATCH_HEADER_SIZE, *end = b + len;
+    struct codec_buf raw = { 0 };
+    int codec = h.attributes & BATCH_ATTR_CODEC_MASK;
+    if (codec) {
+        assert_int_equal(batch_codec_decompress(codec, p, len - BATCH_HEADER_SIZE, &raw,
+                                                CLEAN_MAX_BATCH, NULL), 0);
+        p = raw.data;
+        end = raw.data + raw.len;
+    }
+    int n = 0;
+    for (int32_t i = 0; i < h.records_count && n < max; i++) {
+        struct record_view r;
+        assert_int_equal(batch_record_next(&p, end, &r), 0);
+        s[n].offset = h.base_offset + r.offset_delta;
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "%.*s", r.key ? (int)r.key_len : 0, r.key ? (const char *)r.key : "");
+        s[n].key = r.key ? atoi(tmp + 1) : -1;
+        snprintf(tmp, sizeof(tmp), "%.*s", r.value ? (int)r.value_len : 0,
+                 r.value ? (const char *)r.value : "");
+        s[n].val = r.value ? atoi(tmp + 1) : -1;
+        assert_true(s[n].offset <= batch_last_offset(&h));
+        n++;
+    }
+    assert_true(p == end);
+    codec_buf_free(&raw);
+    return n;
+}
+
+/* Every record the log serves from offset 0, through log_read. */
+static int read_log(struct log *log, struct seen *out, int max)
+{
+    int n = 0;
+    int64_t off = log_start_offset(log);
+    while (off < log_durable_end(log) && n < max) {
+        struct log_range r[8];
+        int nr = log_read(log, off, 1 << 20, r, 8);
+        assert_true(nr > 0);
+        int64_t next = off;
+        for (int i = 0; i < nr; i++) {
+            uint8_t *buf = malloc(r[i].len);
+            assert_int_equal(pread(r[i].fd, buf, r[i].len, (off_t)r[i].pos), (ssize_t)r[i].len);
+            for (size_t pos = 0; pos + BATCH_HEADER_SIZE <= r[i].len;) {
+                struct batch_header h;
+                batch_header_decode(buf + pos, &h);
+                if (pos + batch_size(&h) > r[i].len)
+                    break;
+                struct seen tmp[1024];
+                int k = read_batch(buf + pos, batch_size(&h), tmp, 1024);
+                for (int j = 0; j < k && n < max; j++)
+                    if (tmp[j].offset >= off)
+                        out[n++] = tmp[j];
+                next = batch_last_offset(&h) + 1;
+                pos += batch_size(&h);
+            }
+            free(buf);
+        }
+        assert_true(next > off);
+        off = next;
+    }
+    return n;
+}
+
+/* ---- offset map ---- */
+
+static void test_offset_map(void **state)
+{
+    (void)state;
+    struct offset_map m;
+    assert_int_equal(offset_map_init(&m, 1000 * OFFSET_MAP_ENTRY_SIZE), 0);
+    assert_int_equal(offset_map_get(&m, "a", 1), -1);
+    assert_int_equal(offset_map_put(&m, "a", 1, 5), 0);
+    assert_int_equal(offset_map_put(&m, "a", 1, 3), 0); /* older: ignored */
+    assert_int_equal(offset_map_get(&m, "a", 1), 5);
+    assert_int_equal(offset_map_put(&m, "a", 1, 9), 0);
+    assert_int_equal(offset_map_get(&m, "a", 1), 9);
+    assert_int_equal(offset_map_get(&m, "b", 1), -1);
+    size_t cap = offset_map_capacity(&m);
+    assert_int_equal(cap, 750);
+    char k[16];
+    for (size_t i = 1; i < cap; i++) {
+        int kl = snprintf(k, sizeof(k), "key%zu", i);
+        assert_int_equal(offset_map_put(&m, k, (size_t)kl, (int64_t)i), 0);
+    }
+    assert_int_equal(offset_map_put(&m, "one-too-many", 12, 1), -ENOSPC);
+    assert_int_equal(offset_map_put(&m, "a", 1, 10), 0); /* known keys still move */
+    for (size_t i = 1; i < cap; i++) {
+        int kl = snprintf(k, sizeof(k), "key%zu", i);
+        assert_int_equal(offset_map_get(&m, k, (size_t)kl), (int64_t)i);
+    }
+    offset_map_clear(&m);
+    assert_int_equal(offset_map_get(&m, "a", 1), -1);
+    offset_map_close(&m);
+}
+
+/* ---- codecs ---- */
+
+static void test_codecs_roundtrip(void **state)
+{
+    (void)state;
+    uint8_t in[200000];
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (uint8_t)((i * 7) % 251 < 128 ? 'a' + i % 13 : i % 256);
+    for (int codec = 1; codec <= 4; codec++) {
+        for (int fr = 0; fr < 2; fr++) {
+            struct codec_buf c = { 0 }, d = { 0 };
+            enum codec_framing got;
+            assert_int_equal(batch_codec_compress(codec, in, sizeof(in), &c, fr), 0);
+            assert_int_equal(batch_codec_decompress(codec, c.data, c.len, &d, sizeof(in), &got),
+                             0);
+            assert_int_equal(d.len, sizeof(in));
+            assert_memory_equal(d.data, in, sizeof(in));
+            if (codec == BATCH_CODEC_SNAPPY)
+                assert_int_equal(got, fr);
+            /* Bounded: one byte short is refused, and garbage is an error. */
+            d.len = 0;
+            assert_int_equal(batch_codec_decompress(codec, c.data, c.len, &d, sizeof(in) - 1,
+                                                    NULL), -E2BIG);
+            c.data[c.len / 2] ^= 0x5a;
+            c.len = c.len * 3 / 4;
+            d.len = 0;
+            assert_true(batch_codec_decompress(codec, c.data, c.len, &d, sizeof(in), NULL) < 0);
+            codec_buf_free(&c);
+            codec_buf_free(&d);
+        }
+    }
+}
+
+/* gzip interoperates with zlib both ways (what Java and librdkafka use). */
+static void test_gzip_zlib(void **state)
+{
+    (void)state;
+    const char *text = "the quick brown fox jumps over the lazy dog; again and again";
+    uint8_t z[512];
+    z_stream s = { 0 };
+    assert_int_equal(deflateInit2(&s, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    s.next_in = (Bytef *)text;
+    s.avail_in = (uInt)strlen(text);
+    s.next_out = z;
+    s.avail_out = sizeof(z);
+    assert_int_equal(deflate(&s, Z_FINISH), Z_STREAM_END);
+    size_t zlen = sizeof(z) - s.avail_out;
+    deflateEnd(&s);
+    struct codec_buf d = { 0 }, c = { 0 };
+    assert_int_equal(batch_codec_decompress(BATCH_CODEC_GZIP, z, zlen, &d, 1 << 20, NULL), 0);
+    assert_int_equal(d.len, strlen(text));
+    assert_memory_equal(d.data, text, d.len);
+    assert_int_equal(batch_codec_compress(BATCH_CODEC_GZIP, (const uint8_t *)text, strlen(text),
+                                          &c, 0), 0);
+    char back[512];
+    z_stream i = { 0 };
+    assert_int_equal(inflateInit2(&i, 15 + 16), Z_OK);
+    i.next_in = c.data;
+    i.avail_in = (uInt)c.len;
+    i.next_out = (Bytef *)back;
+    i.avail_out = sizeof(back);
+    assert_int_equal(inflate(&i, Z_FINISH), Z_STREAM_END);
+    assert_int_equal(sizeof(back) - i.avail_out, strlen(text));
+    assert_memory_equal(back, text, strlen(text));
+    inflateEnd(&i);
+    codec_buf_free(&c);
+    codec_buf_free(&d);
+}
+
+/* ---- the filter ---- */
+
+static void test_filter_every_codec(void **state)
+{
+    (void)state;
+    /* keys 0..4, key 1 twice, key 3 a tombstone, one keyless record */
+    int keys[] = { 0, 1, 2, 1, 3, -1, 4 };
+    int vals[] = { 10, 11, 12, 13, -1, 15, 16 };
+    for (int codec = 0; codec <= 4; codec++) {
+        uint8_t b[65536];
+        size_t len = make_batch(b, sizeof(b), 7, keys, vals, codec, BATCH_ATTR_TRANSACTIONAL,
+                                42);
+        be64_store(b + BATCH_OFF_BASE_OFFSET, 1000);
+        be32_store(b + BATCH_OFF_LEADER_EPOCH, 3);
+        struct offset_map m;
+        assert_int_equal(offset_map_init(&m, 1 << 16), 0);
+        assert_int_equal(offset_map_put(&m, "k0", 2, 1000), 0);
+        assert_int_equal(offset_map_put(&m, "k1", 2, 1003), 0);
+        assert_int_equal(offset_map_put(&m, "k2", 2, 5000), 0); /* superseded later */
+        assert_int_equal(offset_map_put(&m, "k3", 2, 1004), 0);
+        struct clean_policy p = { .map = &m, .map_end = INT64_MAX, .now_ms = NOW,
+                                  .delete_retention_ms = 1000 };
+        struct clean_scratch s = { 0 };
+        struct codec_buf out = { 0 };
+        struct clean_stats st = { .next_horizon_ms = INT64_MAX };
+        assert_int_equal(clean_filter_batch(b, len, &p, &s, &out, &st), 0);
+        struct batch_header h, o;
+        batch_header_decode(b, &h);
+        batch_header_decode(out.data, &o);
+        assert_int_equal(out.len, batch_size(&o));
+        assert_true(batch_crc_ok(out.data, out.len));
+        assert_int_equal(o.base_offset, 1000);
+        assert_int_equal(o.last_offset_delta, 6);
+        assert_int_equal(o.records_count, 4);
+        assert_int_equal(o.producer_id, 42);
+        assert_int_equal(o.producer_epoch, 7);
+        assert_int_equal(o.base_sequence, 100);
+        assert_int_equal(o.leader_epoch, 3);
+        assert_int_equal(o.attributes & BATCH_ATTR_CODEC_MASK, codec);
+        assert_true(o.attributes & BATCH_ATTR_TRANSACTIONAL);
+        assert_true(o.attributes & BATCH_ATTR_DELETE_HORIZON); /* a tombstone kept */
+        assert_int_equal(o.base_timestamp, NOW + 1000);
+        assert_int_equal(st.records_removed, 3);
+        assert_int_equal(st.next_horizon_ms, NOW + 1000);
+        struct seen r[8];
+        assert_int_equal(read_batch(out.data, out.len, r, 8), 4);
+        int64_t want_off[] = { 1000, 1003, 1004, 1006 };
+        int want_key[] = { 0, 1, 3, 4 }, want_val[] = { 10, 13, -1, 16 };
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(r[i].offset, want_off[i]);
+            assert_int_equal(r[i].key, want_key[i]);
+            assert_int_equal(r[i].val, want_val[i]);
+        }
+        /* Timestamps survive the re-based deltas: record 1003 was NOW+3. */
+        const uint8_t *rp = out.data + BATCH_HEADER_SIZE, *re = out.data + out.len;
+        struct codec_buf raw = { 0 };
+        if (codec) {
+            batch_codec_decompress(codec, rp, out.len - BATCH_HEADER_SIZE, &raw, 1 << 20, NULL);
+            rp = raw.data;
+            re = raw.data + raw.len;
+        }
+        struct record_view rv;
+        batch_record_next(&rp, re, &rv);
+        batch_record_next(&rp, re, &rv);
+        assert_int_equal(o.base_timestamp + rv.timestamp_delta, NOW + 3);
+        assert_int_equal(rv.headers_len, 7); /* count 1, "hk", "hv" */
+        codec_buf_free(&raw);
+
+        /* Cleaned again after the horizon: the tombstone goes. */
+        struct codec_buf out2 = { 0 };
+        p.now_ms = NOW + 1000;
+        assert_int_equal(clean_filter_batch(out.data, out.len, &p, &s, &out2, &st), 0);
+        assert_int_equal(read_batch(out2.data, out2.len, r, 8), 3);
+        assert_int_equal(r[2].key, 4);
+        codec_buf_free(&out2);
+        codec_buf_free(&out);
+        clean_scratch_free(&s);
+        offset_map_close(&m);
+    }
+}
+
+static void test_filter_unchanged_empty_control(void **state)
+{
+    (void)state;
+    int keys[] = { 1, 2 }, vals[] = { 1, 2 };
+    uint8_t b[4096];
+    size_t len = make_batch(b, sizeof(b), 2, keys, vals, BATCH_CODEC_LZ4, 0, 9);
+    struct offset_map m;
+    struct pid_table pids = { 0 };
+    assert_int_equal(offset_map_init(&m, 1 << 12), 0);
+    struct clean_policy p = { .map = &m, .pids = &pids, .map_end = INT64_MAX, .now_ms = NOW };
+    struct clean_scratch s = { 0 };
+    struct codec_buf out = { 0 };
+    struct clean_stats st = { .next_horizon_ms = INT64_MAX };
+    /* Nothing superseded: the very same bytes. */
+    assert_int_equal(clean_filter_batch(b, len, &p, &s, &out, &st), 0);
+    assert_int_equal(out.len, len);
+    assert_memory_equal(out.data, b, len);
+    /* Everything superseded, not the producer's last batch: gone. */
+    offset_map_put(&m, "k1", 2, 50);
+    offset_map_put(&m, "k2", 2, 50);
+    out.len = 0;
+    pid_table_note(&pids, 9, 50);
+    assert_int_equal(clean_filter_batch(b, len, &p, &s, &out, &st), 0);
+    assert_int_equal(out.len, 0);
+    /* ... its last batch: an empty batch keeps the producer's fields. */
+    pid_table_free(&pids);
+    pid_table_note(&pids, 9, 1);
+    assert_int_equal(clean_filter_batch(b, len, &p, &s, &out, &st), 0);
+    struct batch_header o;
+    batch_header_decode(out.data, &o);
+    assert_int_equal(out.len, BATCH_HEADER_SIZE);
+    assert_true(batch_crc_ok(out.data, out.len));
+    assert_int_equal(o.records_count, 0);
+    assert_int_equal(o.last_offset_delta, 1);
+    assert_int_equal(o.producer_id, 9);
+    assert_int_equal(o.attributes & BATCH_ATTR_CODEC_MASK, 0);
+    /* A control batch stays as it is. */
+    len = make_batch(b, sizeof(b), 2, keys, vals, 0, BATCH_ATTR_CONTROL | BATCH_ATTR_TRANSACTIONAL,
+                     9);
+    out.len = 0;
+    assert_int_equal(clean_filter_batch(b, len, &p, &s, &out, &st), 0);
+    assert_int_equal(out.len, len);
+    assert_memory_equal(out.data, b, len);
+    /* Garbage in a compressed batch: kept verbatim, counted. */
+    len = make_batch(b, sizeof(b), 2, keys, vals, BATCH_CODEC_ZSTD, 0, -1);
+    memset(b + BATCH_HEADER_SIZE, 0xee, 8);
+    out.len = 0;
+    assert_int_equal(clean_filter_batch(b, len, &p, &s, &out, &st), 0);
+    assert_int_equal(out.len, len);
+    assert_int_equal(st.batches_unreadable, 1);
+    codec_buf_free(&out);
+    clean_scratch_free(&s);
+    pid_table_free(&pids);
+    offset_map_close(&m);
+}
+
+/* ---- whole jobs on a log ---- */
+
+struct fx {
+    char *dir;
+    struct io_uring ring;
+    struct log_config cfg;
+    struct log *log;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    f->dir = fixture_tmpdir();
+    assert_int_equal(io_uring_queue_init(64, &f->ring, 0), 0);
+    log_config_defaults(&f->cfg);
+    f->cfg.segment_bytes = 4 << 10;
+    f->cfg.index_interval_bytes = 512;
+    f->cfg.cleanup_compact = true;
+    f->cfg.cleanup_delete = false;
+    f->cfg.min_cleanable_ratio = 0.01;
+    f->cfg.delete_retention_ms = 1000;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->log)
+        log_close(f->log);
+    io_uring_queue_exit(&f->ring);
+    fixture_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fx *f)
+{
+    if (f->log)
+        assert_int_equal(log_close(f->log), 0);
+    assert_int_equal(log_open(&f->log, f->dir, "table", 0, &f->cfg, NOW), 0);
+}
+
+/* n batches of 4 records over nkeys keys, record i of the log has key
+ * i % nkeys and value i; codecs rotate. */
+static void fill(struct fx *f, int n, int nkeys, int first)
+{
+    for (int i = 0; i < n; i++) {
+        int keys[4], vals[4];
+        for (int j = 0; j < 4; j++) {
+            vals[j] = first + i * 4 + j;
+            keys[j] = vals[j] % nkeys;
+        }
+        uint8_t b[8192];
+        size_t len = make_batch(b, sizeof(b), 4, keys, vals, i % 5, 0, -1);
+        struct log_append_result res;
+        assert_int_equal(fixture_append_sync(f->log, &f->ring, b, len, NOW, &res), 0);
+    }
+}
+
+/* Runs a job the way the cleaner thread does. */
+static int run_job(struct fx *f, int64_t now, size_t map_bytes)
+{
+    struct clean_job *job;
+    int rc = log_clean_begin(f->log, now, map_bytes, &job);
+    if (rc < 0)
+        return rc;
+    enum clean_status st;
+    while ((st = clean_job_step(job, INT64_MAX)) != CLEAN_DONE)
+        if (st == CLEAN_SYNC)
+            clean_job_synced(job, fsync(job->sync_fd) < 0 ? -errno : 0);
+    return log_clean_finish(f->log, job, now);
+}
+
+/* One record per key with its latest value, survivors at their offsets. */
+static void check_latest(struct fx *f, int total, int nkeys, int first)
+{
+    struct seen *r = calloc(4096, sizeof(*r));
+    int n = read_log(f->log, r, 4096);
+    int active_first = (int)log_active_base(f->log);
+    int seen[256] = { 0 };
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(r[i].val, (int)r[i].offset + first); /* value i at offset i */
+        if (r[i].offset >= active_first)
+            continue; /* the active segment is never cleaned */
+        assert_false(seen[r[i].key]);
+        seen[r[i].key] = 1;
+        /* its latest value overall, or a later one in the active segment */
+        int latest = ((total - 1 - r[i].key) / nkeys) * nkeys + r[i].key;
+        assert_true(r[i].val == latest || latest >= active_first);
+    }
+    free(r);
+}
+
+static void test_clean_log(void **state)
+{
+    struct fx *f = *state;
+    reopen(f);
+    fill(f, 200, 10, 0); /* 800 records, ~100 bytes each: several segments */
+    int before = log_segment_count(f->log);
+    assert_true(before > 4);
+    assert_true(log_clean_needed(f->log, NOW));
+    assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+    check_latest(f, 800, 10, 0);
+    struct log_clean_info info;
+    log_clean_info(f->log, &info);
+    assert_int_equal(info.cleans, 1);
+    assert_true(info.records_removed > 600);
+    assert_true(info.dirty_ratio < 0.01);
+    assert_false(log_clean_needed(f->log, NOW));
+    /* More appends, a second pass merges the small cleaned segments. */
+    fill(f, 200, 10, 800);
+    before = log_segment_count(f->log);
+    assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+    check_latest(f, 1600, 10, 0);
+    assert_true(log_segment_count(f->log) < before); /* small cleaned ones grouped */
+    /* Restart (clean and crash-like): the same records. */
+    reopen(f);
+    check_latest(f, 1600, 10, 0);
+    assert_false(log_clean_needed(f->log, NOW)); /* the checkpoint held */
+    assert_int_equal(log_close(f->log), 0);
+    char marker[600];
+    snprintf(marker, sizeof(marker), "%s/table-0/clean-shutdown", f->dir);
+    unlink(marker);
+    f->log = NULL;
+    reopen(f);
+    check_latest(f, 1600, 10, 0);
+}
+
+/* A map too small for the dirty keys: several passes, same result. */
+static void test_clean_passes(void **state)
+{
+    struct fx *f = *state;
+    reopen(f);
+    fill(f, 200, 100, 0);
+    size_t small = 100 * OFFSET_MAP_ENTRY_SIZE; /* 75 keys of 100 */
+    int passes = 0;
+    while (log_clean_needed(f->log, NOW) && passes < 40) {
+        assert_int_equal(run_job(f, NOW, small), 0);
+        passes++;
+    }
+    assert_true(passes > 1);
+    check_latest(f, 800, 100, 0);
+}
+
+static void test_tombstones_expire(void **state)
+{
+    struct fx *f = *state;
+    reopen(f);
+    fill(f, 100, 8, 0);
+    /* tombstones for keys 0..3 */
+    int keys[] = { 0, 1, 2, 3 }, vals[] = { -1, -1, -1, -1 };
+    uint8_t b[4096];
+    size_t len = make_batch(b, sizeof(b), 4, keys, vals, BATCH_CODEC_SNAPPY, 0, -1);
+    struct log_append_result res;
+    assert_int_equal(fixture_append_sync(f->log, &f->ring, b, len, NOW, &res), 0);
+    fill(f, 60, 1000, 10500); /* keys 500+: roll the tombstones out of the active segment */
+    assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+    struct seen *r = calloc(4096, sizeof(*r));
+    int n = read_log(f->log, r, 4096), tomb = 0;
+    for (int i = 0; i < n; i++)
+        tomb += r[i].val < 0;
+    assert_int_equal(tomb, 4);
+    /* Before the horizon nothing is due; after it, the tombstones go. */
+    assert_false(log_clean_needed(f->log, NOW + 999));
+    assert_true(log_clean_needed(f->log, NOW + 1000));
+    assert_int_equal(run_job(f, NOW + 1000, 1 << 20), 0);
+    n = read_log(f->log, r, 4096);
+    tomb = 0;
+    for (int i = 0; i < n; i++) {
+        tomb += r[i].val < 0;
+        assert_true(r[i].key < 0 || r[i].key >= 4 || r[i].val >= 10000 ||
+                    r[i].offset >= log_active_base(f->log));
+    }
+    assert_int_equal(tomb, 0);
+    free(r);
+}
+
+/* ---- interrupted swaps ---- */
+
+static void list_dir(const char *dir, char *out, size_t len)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    out[0] = 0;
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".cleaned") || strstr(de->d_name, ".swap"))
+            snprintf(out + strlen(out), len - strlen(out), "%s ", de->d_name);
+    closedir(d);
+}
+
+/* A child process opens the log, runs a job up to its nsyncs-th fsync
+ * and dies there (_exit, no close): the files are what a SIGKILL at that
+ * moment leaves. */
+static void crash_job_at(struct fx *f, int nsyncs)
+{
+    assert_int_equal(log_close(f->log), 0);
+    f->log = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct log *log;
+        struct clean_job *job;
+        if (log_open(&log, f->dir, "table", 0, &f->cfg, NOW) < 0 ||
+            log_clean_begin(log, NOW, 1 << 20, &job) < 0)
+            _exit(1);
+        int syncs = 0;
+        enum clean_status st;
+        while ((st = clean_job_step(job, INT64_MAX)) != CLEAN_DONE) {
+            if (st != CLEAN_SYNC)
+                continue;
+            if (syncs++ == nsyncs)
+                _exit(0);
+            clean_job_synced(job, fsync(job->sync_fd) < 0 ? -errno : 0);
+        }
+        _exit(job->error ? 2 : 0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_swap_recovery(void **state)
+{
+    struct fx *f = *state;
+    char files[4096];
+    /* Syncs 0-2: the .cleaned files; 3: the directory after .swap (the
+     * commit); 4: after the unlinks; 5: after the final rename; then the
+     * next group. Every stop point must recover to a valid log with every
+     * key's latest value, and clean fully afterwards. */
+    for (int at = 0; at < 14; at++) {
+        if (f->log) {
+            log_close(f->log);
+            f->log = NULL;
+        }
+        fixture_rmdir(f->dir);
+        f->dir = fixture_tmpdir();
+        reopen(f);
+        fill(f, 200, 10, 0);
+        crash_job_at(f, at);
+        reopen(f);
+        list_dir(log_dir(f->log), files, sizeof(files));
+        assert_string_equal(files, "");
+        struct seen *r = calloc(4096, sizeof(*r));
+        int n = read_log(f->log, r, 4096);
+        int found[10] = { 0 };
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(r[i].val, (int)r[i].offset); /* nothing moved */
+            assert_true(i == 0 || r[i].offset > r[i - 1].offset);
+            if (r[i].val >= 790)
+                found[r[i].key] = 1;
+        }
+        for (int k = 0; k < 10; k++)
+            assert_true(found[k]);
+        free(r);
+        assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+        check_latest(f, 800, 10, 0);
+    }
+}
+
+/* ---- DeleteRecords ---- */
+
+static void test_delete_records(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.cleanup_compact = false;
+    f->cfg.cleanup_delete = true;
+    reopen(f);
+    fill(f, 200, 10, 0);
+    int before = log_segment_count(f->log);
+    int64_t low;
+    assert_int_equal(log_delete_records(f->log, log_durable_end(f->log) + 1, &low), -ERANGE);
+    assert_int_equal(log_delete_records(f->log, 500, &low), 0);
+    assert_int_equal(low, 500);
+    assert_int_equal(log_start_offset(f->log), 500);
+    assert_true(log_segment_count(f->log) < before);
+    struct log_range r[2];
+    assert_int_equal(log_read(f->log, 499, 1000, r, 2), -ERANGE);
+    assert_true(log_read(f->log, 500, 1000, r, 2) > 0);
+    assert_int_equal(log_delete_records(f->log, 100, &low), 0); /* never down */
+    assert_int_equal(low, 500);
+    assert_int_equal(log_start_checkpoint_write(log_dir(f->log), 500), 0);
+    /* A crash: the checkpoint holds the start. */
+    char marker[600];
+    assert_int_equal(log_close(f->log), 0);
+    snprintf(marker, sizeof(marker), "%s/table-0/clean-shutdown", f->dir);
+    unlink(marker);
+    f->log = NULL;
+    reopen(f);
+    assert_int_equal(log_start_offset(f->log), 500);
+    struct seen *s = calloc(4096, sizeof(*s));
+    int n = read_log(f->log, s, 4096);
+    assert_int_equal(s[0].offset, 500);
+    assert_int_equal(n, 300);
+    free(s);
+    /* -1: up to the high watermark. */
+    assert_int_equal(log_delete_records(f->log, -1, &low), 0);
+    assert_int_equal(low, 800);
+    assert_int_equal(log_segment_count(f->log), 1);
+}
+
+static void test_checkpoint_parse(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_int_equal(checkpoint_parse("0\n1\ntopic 3 42\n", 15, &v), 0);
+    assert_int_equal(v, 42);
+    const char *bad[] = { "", "0\n", "1\n1\nt 0 1\n", "0\n2\nt 0 1\n", "0\n1\nt 0 -1\n",
+                          "0\n1\nt 0 1", "0\n1\n t 0 1\n", "0\n1\nt x 1\n",
+                          "0\n1\nt 0 99999999999999999999\n", "0\n1\nt 0 1\nextra" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(checkpoint_parse(bad[i], strlen(bad[i]), &v), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_offset_map),
+        cmocka_unit_test(test_codecs_roundtrip),
+        cmocka_unit_test(test_gzip_zlib),
+        cmocka_unit_test(test_filter_every_codec),
+        cmocka_unit_test(test_filter_unchanged_empty_control),
+        cmocka_unit_test(test_checkpoint_parse),
+        cmocka_unit_test_setup_teardown(test_clean_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstones_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_records, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
