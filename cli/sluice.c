@@ -30,6 +30,8 @@ static const char usage[] =
 	"  topics describe NAME       partitions (leader, earliest/latest offsets) and configs\n"
 	"  topics alter NAME [--config K=V]... [--delete-config K]...\n"
 	"  topics delete NAME...\n"
+	"  topics delete-records NAME --offset N [--partition P]   move the log start offset\n"
+	"                             (N -1: the high watermark; every partition by default)\n"
 	"  groups list\n"
 	"  groups describe GROUP      state, members, assignment; per partition the\n"
 	"                             committed offset, log end offset and lag\n"

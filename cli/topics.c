@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_CONFIGS 256
 
@@ -193,14 +194,79 @@ static int topics_delete(struct cli *cli, rd_kafka_t *rk, char **names, int n)
 	return rc;
 }
 
+/* ---- delete-records ---- */
+
+/* DeleteRecords (Kafka's kafka-delete-records): moves the log start offset
+ * of partition (every partition when < 0) to offset (-1: the high
+ * watermark). */
+static int topics_delete_records(struct cli *cli, rd_kafka_t *rk, const char *name,
+				 int partition, int64_t offset)
+{
+	char buf[256];
+	int rc = CLI_ERR;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+	if (partition >= 0) {
+		rd_kafka_topic_partition_list_add(l, name, partition)->offset =
+			offset < 0 ? RD_KAFKA_OFFSET_END : offset;
+	} else {
+		const rd_kafka_metadata_t *md = cli_metadata(cli, rk, name);
+		const rd_kafka_metadata_topic_t *t = md ? cli_md_topic(md, name) : NULL;
+		for (int i = 0; t && i < t->partition_cnt; i++)
+			rd_kafka_topic_partition_list_add(l, name, t->partitions[i].id)->offset =
+				offset < 0 ? RD_KAFKA_OFFSET_END : offset;
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		if (!t) {
+			rd_kafka_topic_partition_list_destroy(l);
+			return CLI_ERR;
+		}
+	}
+	rd_kafka_DeleteRecords_t *dr = rd_kafka_DeleteRecords_new(l);
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *o = cli_admin_options(cli, rk, RD_KAFKA_ADMIN_OP_DELETERECORDS);
+	rd_kafka_DeleteRecords(rk, &dr, 1, o, q);
+	rd_kafka_event_t *ev = cli_admin_wait(cli, q, "topics delete-records");
+	if (ev) {
+		const rd_kafka_topic_partition_list_t *res =
+			rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev));
+		rc = CLI_OK;
+		if (cli->json)
+			fputs("{\"partitions\": [", stdout);
+		for (int i = 0; res && i < res->cnt; i++) {
+			const rd_kafka_topic_partition_t *p = &res->elems[i];
+			if (p->err)
+				rc = cli_error("topics delete-records %s [%d]: %s", name, p->partition,
+					       cli_err_text(p->err, buf, sizeof(buf)));
+			else if (cli->json)
+				printf("%s{\"partition\": %d, \"low_watermark\": %lld}", i ? ", " : "",
+				       p->partition, (long long)p->offset);
+			else
+				printf("Partition %s [%d]: log start offset now %lld.\n", name,
+				       p->partition, (long long)p->offset);
+		}
+		if (cli->json)
+			puts("]}");
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_DeleteRecords_destroy(dr);
+	return rc;
+}
+
 /* ---- configs ---- */
 
 /* DescribeConfigs of one topic; the event (to destroy) and its entries. */
+/* The topic's configs; with key, only that one (DescribeConfigs by name). */
 static rd_kafka_event_t *describe_configs(struct cli *cli, rd_kafka_t *rk, const char *name,
-					  const rd_kafka_ConfigEntry_t ***entries, size_t *n)
+					  const char *key, const rd_kafka_ConfigEntry_t ***entries,
+					  size_t *n)
 {
 	char buf[256];
 	rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+	if (key)
+		rd_kafka_ConfigResource_set_config(cr, key, NULL);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_AdminOptions_t *o = cli_admin_options(cli, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
 	rd_kafka_DescribeConfigs(rk, &cr, 1, o, q);
@@ -266,7 +332,7 @@ static int topics_alter(struct cli *cli, rd_kafka_t *rk, const char *name, struc
 	const rd_kafka_ConfigEntry_t **entries;
 	size_t n;
 	int rc = CLI_ERR;
-	rd_kafka_event_t *dev = describe_configs(cli, rk, name, &entries, &n);
+	rd_kafka_event_t *dev = describe_configs(cli, rk, name, NULL, &entries, &n);
 	if (!dev)
 		return CLI_ERR;
 
@@ -356,6 +422,83 @@ static void int_list(char *buf, size_t size, const int32_t *v, int n)
 		o += (size_t)snprintf(buf + o, size - o, "%s%d", i ? "," : "", v[i]);
 }
 
+static int64_t cli_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The broker's compaction figures of name ("sluice.cleaner.stats"): one
+ * "partition=P dirty.ratio=R last.clean.ms=T cleans=N bytes.cleaned=B
+ * bytes.written=W records.removed=D time.ms=M error=E" per partition,
+ * separated by "; ". Shown as a table, or as a JSON array. */
+static void describe_compaction(struct cli *cli, rd_kafka_t *rk, const char *name)
+{
+	const rd_kafka_ConfigEntry_t **entries = NULL;
+	size_t n = 0;
+	rd_kafka_event_t *ev = describe_configs(cli, rk, name, "sluice.cleaner.stats", &entries, &n);
+	const char *v = NULL;
+	for (size_t i = 0; ev && i < n; i++)
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "sluice.cleaner.stats") == 0)
+			v = rd_kafka_ConfigEntry_value(entries[i]);
+	struct table t;
+	if (cli->json)
+		printf(", \"compaction\": [");
+	else
+		table_init(&t, 7, "PARTITION", "DIRTY RATIO", "LAST CLEAN (ms ago)", "CLEANS",
+			   "BYTES CLEANED", "RECORDS REMOVED", "TIME (ms)");
+	int rows = 0;
+	for (const char *p = v; p && *p;) {
+		int part, err;
+		double ratio;
+		long long last, cleans, bytes, written, removed, ms;
+		if (sscanf(p, "partition=%d dirty.ratio=%lf last.clean.ms=%lld cleans=%lld "
+			      "bytes.cleaned=%lld bytes.written=%lld records.removed=%lld time.ms=%lld "
+			      "error=%d", &part, &ratio, &last, &cleans, &bytes, &written, &removed, &ms,
+			   &err) != 9)
+			break;
+		long long ago = last >= 0 ? (long long)cli_now_ms() - last : -1;
+		if (cli->json)
+			printf("%s{\"partition\": %d, \"dirty_ratio\": %.3f, \"last_clean_ms\": %lld, "
+			       "\"cleans\": %lld, \"bytes_cleaned\": %lld, \"bytes_written\": %lld, "
+			       "\"records_removed\": %lld, \"time_ms\": %lld, \"error\": %d}",
+			       rows ? ", " : "", part, ratio, last, cleans, bytes, written, removed, ms,
+			       err);
+		else if (last < 0)
+			table_rowf(&t, "%d\t%.3f\tnever\t%lld\t%lld\t%lld\t%lld", part, ratio, cleans,
+				   bytes, removed, ms);
+		else
+			table_rowf(&t, "%d\t%.3f\t%lld\t%lld\t%lld\t%lld\t%lld", part, ratio, ago,
+				   cleans, bytes, removed, ms);
+		rows++;
+		p = strchr(p, ';');
+		p = p ? p + 2 : NULL;
+	}
+	if (cli->json) {
+		printf("]");
+	} else {
+		printf("\nCompaction:\n");
+		if (rows)
+			table_print(&t, stdout);
+		else
+			printf("(no figures yet: the cleaner reports every log.cleaner.backoff.ms)\n");
+		table_close(&t);
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+}
+
+static bool is_compacted(const rd_kafka_ConfigEntry_t **entries, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "cleanup.policy") == 0) {
+			const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+			return v && strstr(v, "compact");
+		}
+	return false;
+}
+
 static int topics_describe(struct cli *cli, rd_kafka_t *rk, const char *name)
 {
 	char buf[256], reps[256], isr[256];
@@ -370,7 +513,7 @@ static int topics_describe(struct cli *cli, rd_kafka_t *rk, const char *name)
 	}
 	const rd_kafka_ConfigEntry_t **entries = NULL;
 	size_t nent = 0;
-	rd_kafka_event_t *dev = describe_configs(cli, rk, name, &entries, &nent);
+	rd_kafka_event_t *dev = describe_configs(cli, rk, name, NULL, &entries, &nent);
 	if (!dev)
 		rc = CLI_ERR; /* still show the partitions */
 
@@ -429,7 +572,10 @@ static int topics_describe(struct cli *cli, rd_kafka_t *rk, const char *name)
 			       rd_kafka_ConfigEntry_is_default(e) ? "true" : "false",
 			       rd_kafka_ConfigEntry_is_read_only(e) ? "true" : "false");
 		}
-		puts("}}");
+		putchar('}');
+		if (is_compacted(entries, nent))
+			describe_compaction(cli, rk, name);
+		puts("}");
 	} else {
 		table_print(&pt, stdout);
 		table_close(&pt);
@@ -439,12 +585,16 @@ static int topics_describe(struct cli *cli, rd_kafka_t *rk, const char *name)
 			table_init(&ct, 3, "NAME", "VALUE", "SOURCE");
 			for (size_t i = 0; i < nent; i++) {
 				const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+				if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "sluice.cleaner.stats") == 0)
+					continue; /* shown under Compaction */
 				table_rowf(&ct, "%s\t%s\t%s", rd_kafka_ConfigEntry_name(entries[i]),
 					   v ? v : (rd_kafka_ConfigEntry_is_sensitive(entries[i]) ? "(sensitive)" : "-"),
 					   source_name(rd_kafka_ConfigEntry_source(entries[i])));
 			}
 			table_print(&ct, stdout);
 			table_close(&ct);
+			if (is_compacted(entries, nent))
+				describe_compaction(cli, rk, name);
 		}
 	}
 	if (dev)
@@ -462,14 +612,18 @@ int topics_main(struct cli *cli, int argc, char **argv)
 		{ "replication-factor", required_argument, NULL, 'R' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "delete-config", required_argument, NULL, 'd' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "offset", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int dr_partition = -1;
+	int64_t dr_offset = -2;
 	struct kv cfg[MAX_CONFIGS];
 	int ncfg = 0, partitions = -1, rf = -1, rc = CLI_USAGE, o;
 	char *end;
 
 	if (argc < 1)
-		return cli_usage_error("topics: expected list, create, describe, alter or delete");
+		return cli_usage_error("topics: expected list, create, describe, alter, delete or delete-records");
 	const char *sub = argv[0];
 	optind = 1;
 	opterr = 0;
@@ -486,6 +640,21 @@ int topics_main(struct cli *cli, int argc, char **argv)
 			rf = (int)strtol(optarg, &end, 10);
 			if (*end || rf <= 0) {
 				rc = cli_usage_error("--replication-factor expects a positive number");
+				goto out;
+			}
+			break;
+		case 'p':
+			dr_partition = (int)strtol(optarg, &end, 10);
+			if (*end || dr_partition < 0) {
+				rc = cli_usage_error("--partition expects a partition number, got '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'o':
+			dr_offset = strtoll(optarg, &end, 10);
+			if (*end || dr_offset < -1) {
+				rc = cli_usage_error("--offset expects an offset or -1 (the high watermark), got '%s'",
+						     optarg);
 				goto out;
 			}
 			break;
@@ -514,8 +683,18 @@ int topics_main(struct cli *cli, int argc, char **argv)
 	int npos = argc - optind;
 	bool list = strcmp(sub, "list") == 0, create = strcmp(sub, "create") == 0,
 	     describe = strcmp(sub, "describe") == 0, alter = strcmp(sub, "alter") == 0,
-	     del = strcmp(sub, "delete") == 0;
-	if (!list && !create && !describe && !alter && !del) {
+	     del = strcmp(sub, "delete") == 0, delrec = strcmp(sub, "delete-records") == 0;
+	if (delrec) {
+		if (npos != 1 || dr_offset < -1) {
+			rc = cli_usage_error("topics delete-records needs a topic name and --offset N "
+					     "(-1: the high watermark) [--partition P]");
+			goto out;
+		}
+	} else if (dr_partition >= 0 || dr_offset != -2) {
+		rc = cli_usage_error("--partition/--offset are for topics delete-records");
+		goto out;
+	}
+	if (!list && !create && !describe && !alter && !del && !delrec) {
 		rc = cli_usage_error("topics: unknown subcommand '%s'", sub);
 		goto out;
 	}
@@ -556,6 +735,8 @@ int topics_main(struct cli *cli, int argc, char **argv)
 		rc = topics_describe(cli, rk, pos[0]);
 	else if (alter)
 		rc = topics_alter(cli, rk, pos[0], cfg, ncfg);
+	else if (delrec)
+		rc = topics_delete_records(cli, rk, pos[0], dr_partition, dr_offset);
 	else
 		rc = topics_delete(cli, rk, pos, npos);
 	rd_kafka_destroy(rk);

@@ -145,6 +145,33 @@ static struct md_live *resource_topic(struct control *c, struct ctl_msg *m,
     return NULL;
 }
 
+/* The read-only "sluice.cleaner.stats" entry: asked by name, or with every
+ * config of a topic that has figures (librdkafka 2.0.2 never names keys). */
+static int describe_cleaner_stats(struct control *c, struct ctl_msg *m,
+                                  struct ctl_config_resource *r)
+{
+    char buf[CONFIG_VALUE_MAX];
+    if (!wanted(CLEANER_STATS_KEY, r->nkeys, r->keys))
+        return 0;
+    int n = cleaner_stats_format(&c->cleaner_stats, r->name, buf, sizeof buf);
+    if (n == 0 && r->nkeys <= 0)
+        return 0;
+    struct config_desc *v = ctl_arena_alloc(&m->arena, sizeof(*v) * (size_t)(r->nresults + 1));
+    if (n < 0 || !v)
+        return -ENOSPC;
+    if (r->nresults)
+        memcpy(v, r->results, sizeof(*v) * (size_t)r->nresults);
+    v[r->nresults] = (struct config_desc){
+        .name = CLEANER_STATS_KEY, .value = ctl_arena_strdup(&m->arena, buf, (size_t)n),
+        .doc = "Compaction figures per partition (read-only).",
+        .source = CONFIG_SOURCE_DEFAULT, .type = CONFIG_TYPE_STRING, .read_only = true};
+    if (!v[r->nresults].value)
+        return -ENOSPC;
+    r->results = v;
+    r->nresults++;
+    return 0;
+}
+
 void admin_describe_configs(struct control *c, struct ctl_msg *m)
 {
     struct ctl_configs *cc = &m->u.configs;
@@ -159,10 +186,12 @@ void admin_describe_configs(struct control *c, struct ctl_msg *m)
         if (r->type == CTL_RESOURCE_BROKER)
             rc = describe(&m->arena, broker_fn, &c->cfg, broker_config_count(),
                           r->nkeys, keys, &r->results, &r->nresults);
-        else if ((t = resource_topic(c, m, r)))
+        else if ((t = resource_topic(c, m, r))) {
             rc = admin_describe_topic(&m->arena, &t->t.config, r->nkeys, keys,
                                       &r->results, &r->nresults);
-        else
+            if (rc == 0)
+                rc = describe_cleaner_stats(c, m, r);
+        } else
             continue;
         if (rc < 0) {
             r->error = KERR_UNKNOWN_SERVER_ERROR;

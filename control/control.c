@@ -329,6 +329,10 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         m->shard = i;
         admin_request(c, m);
         return;
+    case CTL_CLEANER_STATS:
+        cleaner_stats_update(&c->cleaner_stats, &m->u.cleaner_stats);
+        control_post(c, i, m);
+        return;
     case CTL_PARTITION_OPEN:
     case CTL_PARTITION_DELETE:
     case CTL_PARTITION_CONFIG:
@@ -570,6 +574,7 @@ void control_destroy(struct control *c)
     admin_free_all(c);
     groups_destroy(c->groups);
     offsets_destroy(c->offsets);
+    cleaner_stats_free(&c->cleaner_stats);
     while (c->cmds)
         cmd_free(c, c->cmds);
     for (int i = 0; i < c->nsnaps; i++)

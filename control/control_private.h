@@ -41,6 +41,22 @@ struct ctl_cmd {
     char topic[MD_TOPIC_NAME_MAX + 1];
 };
 
+/* cleaner_stats.c: the latest compaction figures each shard reported per
+ * compacted partition, shown by DescribeConfigs as the read-only topic
+ * entry "sluice.cleaner.stats" when it is asked for by name. */
+#define CLEANER_STATS_KEY "sluice.cleaner.stats"
+struct cleaner_stats_entry;
+struct cleaner_stats {
+    struct cleaner_stats_entry *v;
+    int n, cap;
+};
+void cleaner_stats_update(struct cleaner_stats *t, const struct ctl_cleaner_stats *s);
+/* Formats topic's figures ("partition=P dirty.ratio=... ;" per partition)
+ * into buf. Returns the length or a negative errno. */
+int cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
+                         size_t len);
+void cleaner_stats_free(struct cleaner_stats *t);
+
 struct control {
     struct broker_config cfg;
     struct md_store md;
@@ -53,6 +69,7 @@ struct control {
     struct admin_op *ops;      /* admin work waiting for shards */
     struct groups *groups;     /* consumer group membership (groups.c) */
     struct offsets *offsets;   /* committed offsets (offsets.c) */
+    struct cleaner_stats cleaner_stats; /* compaction figures (cleaner_stats.c) */
     int recovering;            /* startup ops not finished */
     int open_err;              /* first startup failure */
     bool stopping;

@@ -35,6 +35,9 @@ enum ctl_op {
     CTL_OFFSET_COMMIT,        /* control/offsets.c: held until durable */
     CTL_OFFSET_FETCH,
     CTL_OFFSET_DELETE,        /* held until durable */
+    CTL_CLEANER_STATS,        /* a log's compaction figures, for
+                                 DescribeConfigs (control/cleaner_stats.c);
+                                 returned to be freed */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -277,6 +280,14 @@ struct ctl_offsets {
     size_t need;
 };
 
+/* The topic name is in the message's arena (the message is the shard's
+ * malloc, freed when it comes back). */
+struct ctl_cleaner_stats {
+    const char *topic;
+    int32_t partition;
+    struct log_clean_info info;
+};
+
 struct ctl_msg {
     enum ctl_op op;
     int shard;                 /* the shard it came from or goes to */
@@ -297,6 +308,7 @@ struct ctl_msg {
         struct ctl_describe_groups describe_groups;
         struct ctl_delete_groups delete_groups;
         struct ctl_offsets offsets;
+        struct ctl_cleaner_stats cleaner_stats;
     } u;
 };
 

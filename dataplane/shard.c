@@ -265,6 +265,10 @@ static void shard_arm_accept(struct shard *s);
 /* Carries out one message from the control thread. */
 static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
 {
+    if (m->op == CTL_CLEANER_STATS) {
+        free(m); /* our report, read */
+        return;
+    }
     if (m->op < CTL_PARTITION_OPEN) {
         /* An answer to one of our requests. */
         struct request *rq = m->cookie;

@@ -190,10 +190,28 @@ int shard_cleaner_init(struct shard *s)
     return 0;
 }
 
+/* Tells the control thread a compacted log's figures (DescribeConfigs
+ * shows them); a report lost to memory pressure is only a stale figure. */
+static void report_stats(struct shard *s, struct partition *p)
+{
+    size_t tl = strlen(p->topic) + 1;
+    struct ctl_msg *m = calloc(1, sizeof(*m) + tl);
+    if (!m)
+        return;
+    m->op = CTL_CLEANER_STATS;
+    m->shard = s->cfg.index;
+    memcpy(m + 1, p->topic, tl);
+    m->u.cleaner_stats.topic = (const char *)(m + 1);
+    m->u.cleaner_stats.partition = p->index;
+    log_clean_info(p->log, &m->u.cleaner_stats.info);
+    shard_post_ctl(s, m);
+}
+
 static void clean_done(struct shard_cleaner *c, struct cleaner_task *t)
 {
     struct shard *s = c->shard;
     log_clean_finish(t->part->log, t->job, s->now_ms);
+    report_stats(s, t->part);
     c->clean = NULL;
     c->next_check_ms = 0; /* look again at once: another log may be due */
     free(t);
@@ -304,6 +322,10 @@ static void start_clean(struct shard *s)
     if (c->clean || !bc->log_cleaner_enable || s->now_ms < c->next_check_ms)
         return;
     c->next_check_ms = s->now_ms + bc->log_cleaner_backoff_ms;
+    for (uint32_t b = 0; b < s->nbuckets; b++)
+        for (struct partition *q = s->parts[b]; q; q = q->next)
+            if (log_config_of(q->log)->cleanup_compact)
+                report_stats(s, q); /* the dirty ratio moves with appends */
     struct partition *p = filthiest(s);
     if (!p)
         return;

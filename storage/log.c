@@ -102,6 +102,11 @@ int64_t log_active_base(const struct log *log)
     return log_active(log)->base_offset;
 }
 
+const struct log_config *log_config_of(const struct log *log)
+{
+    return &log->cfg;
+}
+
 const char *log_dir(const struct log *log)
 {
     return log->dir;

@@ -154,6 +154,9 @@ int log_enforce_retention(struct log *log, int64_t now_ms);
  * segments (what compaction may rewrite). */
 int64_t log_active_base(const struct log *log);
 
+/* The settings the log runs with. */
+const struct log_config *log_config_of(const struct log *log);
+
 /* The partition's directory (DIR/<topic>-<partition>). */
 const char *log_dir(const struct log *log);
 
