@@ -135,6 +135,8 @@ int log_clean_begin(struct log *log, int64_t now_ms, size_t map_bytes, struct cl
     job->sync_fd = -1;
     atomic_init(&job->abort, false);
     log->clean.job = job;
+    fprintf(stderr, "storage: %s: cleaning %d segment(s) below offset %" PRId64
+            ", dirty from %" PRId64 "\n", log->dir, k, job->end_offset, job->first_dirty);
     *out = job;
     return 0;
 }
