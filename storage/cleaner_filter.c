@@ -37,6 +37,8 @@ void clean_scratch_free(struct clean_scratch *s)
 
 static int append(struct codec_buf *out, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     int rc = codec_buf_reserve(out, n);
     if (rc < 0)
         return rc;

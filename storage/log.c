@@ -84,6 +84,8 @@ close_now:
 int log_take_retired(struct log *log, int *fds, int max)
 {
     int n = log->nretired < max ? log->nretired : max;
+    if (n == 0)
+        return 0;
     memcpy(fds, log->retired, (size_t)n * sizeof(*fds));
     memmove(log->retired, log->retired + n, (size_t)(log->nretired - n) * sizeof(*fds));
     log->nretired -= n;
