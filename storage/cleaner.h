@@ -111,6 +111,13 @@ int clean_filter_batch(const uint8_t *b, size_t len, const struct clean_policy *
 int clean_map_batch(const uint8_t *b, size_t len, struct offset_map *map, int64_t from,
                     struct clean_scratch *s);
 
+/* Kafka refuses a record without a key on a compacted topic (LogValidator:
+ * "Compacted topic cannot accept message without key"): KERR_NONE when
+ * every record of the validated set rs[0..len) has a key, else
+ * KERR_INVALID_RECORD. Compressed batches are decompressed into scratch
+ * (kept for reuse). Control batches carry no keys to check. */
+int clean_check_keys(const uint8_t *rs, size_t len, struct codec_buf *scratch);
+
 int pid_table_note(struct pid_table *t, int64_t pid, int64_t last_offset);
 int64_t pid_table_last(const struct pid_table *t, int64_t pid);   /* -1: unknown */
 void pid_table_free(struct pid_table *t);

@@ -24,6 +24,7 @@
 #include "storage/batch_build.h"
 #include "storage/cleaner.h"
 #include "storage/crc32c.h"
+#include "storage/kerr.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -66,6 +67,36 @@ static int batch_records(const uint8_t *b, size_t len, struct clean_scratch *s,
     *recs = s->raw.data;
     *rlen = s->raw.len;
     return 0;
+}
+
+int clean_check_keys(const uint8_t *rs, size_t len, struct codec_buf *scratch)
+{
+    struct clean_scratch s = { .raw = *scratch };
+    int err = KERR_NONE;
+    for (size_t off = 0; off < len && err == KERR_NONE;) {
+        struct batch_header h;
+        const uint8_t *p;
+        size_t rlen;
+        enum codec_framing framing;
+        batch_header_decode(rs + off, &h);
+        if (!(h.attributes & BATCH_ATTR_CONTROL)) {
+            if (batch_records(rs + off, batch_size(&h), &s, &p, &rlen, &framing) < 0) {
+                err = KERR_INVALID_RECORD; /* cannot be read: cannot be compacted */
+                break;
+            }
+            const uint8_t *end = p + rlen;
+            for (int32_t i = 0; i < h.records_count; i++) {
+                struct record_view r;
+                if (batch_record_next(&p, end, &r) < 0 || !r.key) {
+                    err = KERR_INVALID_RECORD;
+                    break;
+                }
+            }
+        }
+        off += batch_size(&h);
+    }
+    *scratch = s.raw;
+    return err;
 }
 
 /* ---- producer ids ---- */

@@ -5,6 +5,7 @@
  * Single-threaded by design: the shard that owns a log is its only user. */
 #include "storage/log_private.h"
 #include "storage/batch_compress.h"
+#include "storage/cleaner.h"
 #include "storage/kerr.h"
 #include "storage/sys.h"
 
@@ -94,6 +95,7 @@ int log_take_retired(struct log *log, int *fds, int max)
 
 static void log_free_retired(struct log *log)
 {
+    codec_buf_free(&log->key_scratch);
     for (int i = 0; i < log->nretired; i++)
         storage_sys.close(log->retired[i]);
     free(log->retired);
@@ -365,6 +367,8 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
         return -EAGAIN;
     int kerr = batch_validate_set(records, len, log->cfg.max_message_bytes,
                                   &nbatches, &nrecords);
+    if (kerr == KERR_NONE && log->cfg.cleanup_compact)
+        kerr = clean_check_keys(records, len, &log->key_scratch);
     if (kerr != KERR_NONE)
         return kerr;
     if (log_should_roll(log, len, now_ms)) {

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sys/uio.h>
 
+#include "storage/batch_codec.h"
 #include "storage/io.h"
 #include "storage/log.h"
 #include "storage/segment.h"
@@ -75,6 +76,7 @@ struct log {
     int roll_wanted;
     int64_t start_offset;       /* DeleteRecords: reads below are refused */
     struct log_clean clean;
+    struct codec_buf key_scratch; /* compacted topics: records checked for keys */
     int *retired;               /* .log fds of segments that left the log */
     int nretired, retiredcap;
 };

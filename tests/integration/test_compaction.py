@@ -19,6 +19,9 @@ test_delete_records: `sluice topics delete-records`; the low watermark moves
 (ListOffsets earliest, Fetch log_start_offset), reads below it are
 OFFSET_OUT_OF_RANGE, and it holds across a SIGKILL right after the answer.
 
+test_keyless_refused: a record without a key on a compacted topic is
+INVALID_RECORD, as Kafka answers.
+
 test_invalid_configs: bad compaction settings get INVALID_CONFIG with a message
 (CreateTopics, AlterConfigs).
 """
@@ -275,6 +278,21 @@ def test_delete_records(ctx):
           or b"out of range" in out.stderr.lower(), f"past the high watermark: {out.stderr!r}")
 
 
+def test_keyless_refused(ctx):
+    """Kafka refuses a record without a key on a compacted topic."""
+    from confluent_kafka import KafkaError, Producer
+    create_topic(ctx.bootstrap, "keyed-only", 1, {"cleanup.policy": "compact"})
+    errs = []
+    p = Producer({"bootstrap.servers": ctx.bootstrap, "acks": "all", "retries": 0,
+                  "compression.type": "lz4"})
+    p.produce("keyed-only", value=b"no key", on_delivery=lambda e, m: errs.append(e))
+    expect_eq(p.flush(30), 0, "unreported messages")  # one batch each: Kafka refuses a batch
+    p.produce("keyed-only", key=b"k", value=b"keyed", on_delivery=lambda e, m: errs.append(e))
+    expect_eq(p.flush(30), 0, "unreported messages")
+    expect_eq(sorted(str(e and e.code()) for e in errs),
+              sorted(["None", str(KafkaError.INVALID_RECORD)]), "delivery results")
+
+
 def test_invalid_configs(ctx):
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -304,4 +322,4 @@ def test_invalid_configs(ctx):
 
 if __name__ == "__main__":
     harness.main([test_compact_keyed_topic, test_kill_during_clean, test_delete_records,
-                  test_invalid_configs], sets=SETS, test_timeout=900)
+                  test_keyless_refused, test_invalid_configs], sets=SETS, test_timeout=900)

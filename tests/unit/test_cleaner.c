@@ -644,6 +644,22 @@ static void test_swap_recovery(void **state)
     }
 }
 
+/* Kafka refuses records without a key on compacted topics. */
+static void test_keys_required(void **state)
+{
+    struct fx *f = *state;
+    reopen(f);
+    int keys[] = { 1, -1 }, vals[] = { 1, 2 };
+    struct log_append_result res;
+    for (int codec = 0; codec <= 4; codec++) {
+        uint8_t b[4096];
+        size_t len = make_batch(b, sizeof(b), 2, keys, vals, codec, 0, -1);
+        assert_int_equal(log_append(f->log, b, len, NOW, &res), 87); /* INVALID_RECORD */
+        len = make_batch(b, sizeof(b), 1, keys, vals, codec, 0, -1);
+        assert_int_equal(fixture_append_sync(f->log, &f->ring, b, len, NOW, &res), 0);
+    }
+}
+
 /* ---- DeleteRecords ---- */
 
 static void test_delete_records(void **state)
@@ -712,6 +728,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstones_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_required, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
