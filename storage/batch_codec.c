@@ -132,6 +132,8 @@ static int snappy_raw_decompress(const uint8_t *in, size_t len, struct codec_buf
         return -EBADMSG;
     if (n > max_out - (out->len - start))
         return -E2BIG;
+    if (n == 0)
+        return 0;
     int rc = codec_buf_reserve(out, n);
     if (rc < 0)
         return rc;

@@ -64,9 +64,16 @@ static int batch_records(const uint8_t *b, size_t len, struct clean_scratch *s,
                                     &s->raw, CLEAN_MAX_BATCH, framing);
     if (rc < 0)
         return rc == -ENOMEM ? rc : -EBADMSG;
-    *recs = s->raw.data;
+    static const uint8_t none[1];
+    *recs = s->raw.data ? s->raw.data : none;
     *rlen = s->raw.len;
     return 0;
+}
+
+/* A record's offset; wrapping, so garbage deltas are not undefined. */
+static int64_t record_offset(const struct batch_header *h, const struct record_view *r)
+{
+    return (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)r->offset_delta);
 }
 
 int clean_check_keys(const uint8_t *rs, size_t len, struct codec_buf *scratch)
@@ -186,7 +193,7 @@ int clean_map_batch(const uint8_t *b, size_t len, struct offset_map *map, int64_
         struct record_view r;
         if (batch_record_next(&p, end, &r) < 0)
             return -EBADMSG;
-        int64_t off = h.base_offset + r.offset_delta;
+        int64_t off = record_offset(&h, &r);
         if (r.key && off >= from && (rc = offset_map_put(map, r.key, (size_t)r.key_len, off)) < 0)
             return rc;
     }
@@ -227,7 +234,7 @@ static int filter_records(const struct batch_header *h, const uint8_t *p, const 
         struct record_view r;
         if (batch_record_next(&p, end, &r) < 0)
             return -EBADMSG;
-        if (!record_survives(&r, h->base_offset + r.offset_delta, horizon_set,
+        if (!record_survives(&r, record_offset(h, &r), horizon_set,
                              h->base_timestamp, pol)) {
             v->removed++;
             continue;
