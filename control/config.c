@@ -144,6 +144,10 @@ static const struct config_def broker_defs[] = {
       .def = "10485760", GE32(4), .doc = "Largest size of an offset index."),
     BDEF("log.preallocate", CT_BOOL, log_preallocate, .def = "false",
       .doc = "Preallocate segment files."),
+    BDEF("log.segment.delete.delay.ms", CT_LONG, log_segment_delete_delay_ms,
+      .def = "60000", GE64(0),
+      .doc = "Accepted; sluice unlinks a deleted segment at once and keeps "
+             "its descriptor open until no fetch answer refers to it."),
     BDEF("log.flush.interval.messages", CT_LONG, log_flush_interval_messages,
       .def = I64MAX, GE64(1),
       .doc = "Messages appended before a flush (flush policy interval)."),
@@ -330,6 +334,10 @@ static const struct config_def topic_defs[] = {
       .doc = "Dirty ratio above which the log is compacted."),
     TDEF("preallocate", CT_BOOL, preallocate, .syn = {"log.preallocate"},
       .doc = "Preallocate segment files."),
+    TDEF("file.delete.delay.ms", CT_LONG, file_delete_delay_ms, GE64(0),
+      .syn = {"log.segment.delete.delay.ms"},
+      .doc = "Accepted; segments are unlinked at once, their descriptors "
+             "kept open until no fetch answer refers to them."),
     TDEF("unclean.leader.election.enable", CT_BOOL,
       unclean_leader_election_enable,
       .syn = {"unclean.leader.election.enable"},

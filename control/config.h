@@ -125,6 +125,7 @@ struct broker_config {
     int32_t log_index_interval_bytes;       /* 4096 */
     int32_t log_index_size_max_bytes;       /* 10 MiB */
     bool log_preallocate;                   /* false */
+    int64_t log_segment_delete_delay_ms;    /* 60000; accepted */
     int64_t log_flush_interval_messages;    /* INT64_MAX */
     int64_t log_flush_interval_ms;          /* INT64_MAX */
     int log_message_timestamp_type;         /* enum timestamp_type */
@@ -203,6 +204,7 @@ struct topic_config {
     int64_t max_compaction_lag_ms;
     double min_cleanable_dirty_ratio;
     bool preallocate;
+    int64_t file_delete_delay_ms;   /* accepted; see config.c */
     bool unclean_leader_election_enable;
     int flush_policy;               /* sluice.flush.policy (enum flush_policy) */
     int32_t capture_port;           /* sluice.capture.port (0: none) */

@@ -69,6 +69,7 @@ struct shard_cleaner {
     bool on_thread;
     bool sync_inflight;            /* slices: an fsync on the shard's ring */
     struct io_op sync_op;
+    bool holding;                  /* no new clean: a log is being closed */
     /* retired descriptors */
     struct retired_fd *retired;
     int nretired, capretired;
@@ -207,14 +208,20 @@ static void report_stats(struct shard *s, struct partition *p)
     shard_post_ctl(s, m);
 }
 
+static void start_clean(struct shard *s);
+
 static void clean_done(struct shard_cleaner *c, struct cleaner_task *t)
 {
     struct shard *s = c->shard;
     log_clean_finish(t->part->log, t->job, s->now_ms);
     report_stats(s, t->part);
     c->clean = NULL;
-    c->next_check_ms = 0; /* look again at once: another log may be due */
     free(t);
+    /* As Kafka's cleaner thread: after a clean, look again at once (a log
+     * that stayed dirty meanwhile is due now), not at the next tick. */
+    c->next_check_ms = 0;
+    if (!s->stopping)
+        start_clean(s);
 }
 
 static void task_done(struct shard_cleaner *c, struct cleaner_task *t)
@@ -319,7 +326,7 @@ static void start_clean(struct shard *s)
 {
     struct shard_cleaner *c = s->cleaner;
     const struct broker_config *bc = s->cfg.broker;
-    if (c->clean || !bc->log_cleaner_enable || s->now_ms < c->next_check_ms)
+    if (c->clean || c->holding || !bc->log_cleaner_enable || s->now_ms < c->next_check_ms)
         return;
     c->next_check_ms = s->now_ms + bc->log_cleaner_backoff_ms;
     for (uint32_t b = 0; b < s->nbuckets; b++)
@@ -430,9 +437,11 @@ void shard_cleaner_forget(struct shard *s, struct partition *p)
     struct shard_cleaner *c = s->cleaner;
     if (!c->clean || c->clean->part != p)
         return;
+    c->holding = true; /* its end must not start another one */
     atomic_store(&c->clean->job->abort, true);
     if (c->on_thread) {
         wait_thread(c);
+        c->holding = false;
         return;
     }
     while (c->clean && c->clean->part == p) {
@@ -446,6 +455,7 @@ void shard_cleaner_forget(struct shard *s, struct partition *p)
         else if (c->sync_inflight && io_ring_run_once(&s->ring) < 0)
             break;
     }
+    c->holding = false;
 }
 
 int shard_cleaner_persist_start(struct shard *s, struct partition *p, int64_t offset,
@@ -472,6 +482,7 @@ void shard_cleaner_close(struct shard *s)
         return;
     if (c->clean)
         shard_cleaner_forget(s, c->clean->part);
+    c->holding = true;
     wait_thread(c);
     for (int i = 0; i < c->nretired; i++)
         storage_sys.close(c->retired[i].fd);

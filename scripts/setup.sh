@@ -49,3 +49,33 @@ if ! grep -qs '"version": "2.2.4"' "$IT_DIR/node_modules/kafkajs/package.json"; 
   npm install --no-audit --no-fund --save-exact --prefix "$IT_DIR" kafkajs@2.2.4 >/dev/null ||
     echo "setup: WARNING: npm install kafkajs@2.2.4 failed; the kafkajs test will fail" >&2
 fi
+
+# librdkafka's own test suite, for tests/integration/rdkafka_tests.py (which
+# builds a runner of chosen tests from it, e.g. 0077-compaction): Debian's
+# source package of the installed librdkafka, unpacked into build-deps/ and
+# configured once (its config.h). deb-src is enabled for Debian's main
+# archive to fetch it. A failure here does not stop the other tests; the
+# rdkafka tests then fail and say why.
+RDK_DIR="$(cd "$(dirname "$0")/.." && pwd)/build-deps/librdkafka"
+if [ ! -f "$RDK_DIR/config.h" ] || [ ! -f "$RDK_DIR/tests/0077-compaction.c" ]; then
+  echo "setup: fetching librdkafka's source package into build-deps/librdkafka"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  SRC_LIST=/etc/apt/sources.list.d/sluice-deb-src.sources
+  if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && [ ! -f "$SRC_LIST" ]; then
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' |
+      $SUDO tee "$SRC_LIST" >/dev/null
+    $SUDO apt-get update -qq
+  fi
+  ver=$(dpkg-query -W -f='${Version}' librdkafka-dev)
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get source -qq --download-only "librdkafka=$ver" >/dev/null 2>&1) &&
+     mkdir -p "$RDK_DIR" && tar xzf "$tmp"/librdkafka_*.orig.tar.gz -C "$RDK_DIR" --strip-components 1 &&
+     (cd "$RDK_DIR" && ./configure --disable-ssl --disable-sasl --disable-gssapi --disable-curl \
+        >"$RDK_DIR/sluice-setup-configure.log" 2>&1); then
+    echo "setup: librdkafka $ver source ready"
+  else
+    echo "setup: WARNING: could not fetch or configure librdkafka's source; the rdkafka tests will fail" >&2
+  fi
+  rm -rf "$tmp"
+fi

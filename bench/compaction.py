@@ -1,0 +1,193 @@
+"""bench/compaction.py - the compaction rows of bench/run (never asserted).
+
+clean_rate     bench/clean_bench: the cleaner rewriting a compacted log of
+               keyed batches, MB/s of segment bytes read, against the disk's
+               sequential read+write rate (the same files copied) in the same
+               run: ratio = clean / copy (goal >= 0.5).
+clean_latency  produce->ack p99 at a fixed rate (kafka_bench --mode latency,
+               librdkafka, acks=all, flush always) on a one-shard broker whose
+               cleaner is idle (log.cleaner.enable=false) or busy on the same
+               shard compacting a keyed backlog that a background writer keeps
+               dirty, with the cleaner on its thread (sluice.cleaner.mode=
+               thread) or in slices on the shard (=slices). The rise of p99
+               against idle is the figure (goal < 20%); busy_frac says how much
+               of the window a clean was running, and the shard's loop-turn
+               histogram (printed at its exit) how long its turns were.
+
+Called by bench/run's Suite.run() with the suite (its tool runner, rows,
+scratch dir, quick flag) and its Sluice server class.
+"""
+import os
+import re
+import subprocess
+import threading
+import time
+
+BACKLOG_QUICK, BACKLOG_FULL = 150000, 1500000   # keyed records of 100 B
+RATE = 10000
+TURNS_RE = re.compile(r"shard 0: loop turns (\d+): p50 ([\d.]+) us, p99 ([\d.]+) us, "
+                      r"p99.9 ([\d.]+) us, p99.99 ([\d.]+) us, max ([\d.]+) us, "
+                      r"over 1 ms (\d+)")
+CLEANED_RE = re.compile(r"backlog-0: cleaned (\d+) bytes .* ([\d.]+) ms")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def rate_row(suite):
+    mb, reps = (64, 1) if suite.quick else (512, 3)
+    rc, res, logpath = suite.tool("clean_bench", ["--dir", suite.scratch, "--mb", mb,
+                                                  "--keys", 100000, "--reps", reps], 900)
+    row = {"system": "sluice", "durability": "durable", "config": "cleaner", "client": "storage",
+           "workload": "clean_rate", "size": 100, "partitions": 1, "rate": "",
+           "ok": int(rc == 0 and res is not None), "log": os.path.relpath(logpath, suite.out)}
+    if res:
+        row.update({k: v for k, v in res.items() if k not in ("system", "mode", "size")})
+    suite.rows.append(row)
+    if row["ok"]:
+        log(f"   clean rate {row['clean_mb_s']:.0f} MB/s, disk read+write {row['disk_rw_mb_s']:.0f}"
+            f" MB/s: ratio {row['ratio']:.2f} (goal >= 0.5)")
+    else:
+        log(f"   clean_bench FAILED (see {row['log']})")
+    return row
+
+
+def admin(bootstrap, topic, config):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    a.create_topics([NewTopic(topic, 1, 1, config=config)])[topic].result(timeout=30)
+
+
+def fill(bootstrap, n):
+    """n unique keys into the compacted backlog: nothing in it is removable,
+    so every clean rewrites all of it."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "acks": "1",
+                  "compression.type": "lz4", "queue.buffering.max.messages": 500000})
+    v = b"x" * 100
+    for i in range(n):
+        while True:
+            try:
+                p.produce("backlog", key=b"key-%09d" % i, value=v)
+                break
+            except BufferError:
+                p.poll(0.05)
+    p.flush(120)
+
+
+def writer(bootstrap, stop):
+    """A trickle of keyed updates (500/s) to the backlog: with segment.ms=100
+    its active segment rolls every 100 ms, so the backlog is always dirty."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "1"})
+    i = 0
+    while not stop.is_set() and i < 10000000:
+        p.produce("backlog", key=b"key-%09d" % (i % 1000), value=b"u" * 100)
+        p.poll(0)
+        i += 1
+        time.sleep(0.002)
+    p.flush(30)
+
+
+def latency_row(suite, sluice_cls, mode):
+    class Broker(sluice_cls):
+        def command(self):
+            cmd, ready = super().command()
+            extra = ["--shards", "1", "--set", "log.cleaner.backoff.ms=100"]
+            extra += ["--set", "log.cleaner.enable=false"] if mode == "idle" else \
+                ["--set", f"sluice.cleaner.mode={mode}"]
+            return cmd + extra, ready
+    srv = Broker("durable", suite.scratch, suite.build)
+    srv.name = "sluice"
+    srv.config = f"cleaner {mode}"
+    srv.dir = os.path.join(suite.scratch, f"clean-{mode}")
+    srv.log = srv.dir + ".log"
+    row = {"system": "sluice", "durability": "durable", "config": f"cleaner={mode}",
+           "client": "librdkafka", "workload": "clean_latency", "size": 100, "partitions": 1,
+           "rate": RATE, "ok": 0, "cleaner": mode}
+    stop = threading.Event()
+    th = None
+    try:
+        srv.start()
+        admin(srv.target, "backlog", {"cleanup.policy": "compact", "segment.ms": "100",
+                                      "segment.bytes": str(64 << 20),
+                                      "min.cleanable.dirty.ratio": "0"})
+        fill(srv.target, BACKLOG_QUICK if suite.quick else BACKLOG_FULL)
+        th = threading.Thread(target=writer, args=(srv.target, stop), daemon=True)
+        th.start()
+        time.sleep(1.5)  # the writer's first rolls: the cleaner has work
+        secs, warm = (5.0, 1.0) if suite.quick else (20.0, 2.0)
+        with open(srv.log, errors="replace") as f:
+            before = len(f.read())
+        argv = ["--target", srv.target, "--topic", "lat", "--partitions", 1, "--size", 100,
+                "--mode", "latency", "--rate", RATE, "--seconds", secs + warm, "--warmup", warm,
+                "--acks", "all"]
+        t0 = time.monotonic()
+        rc, res, logpath = suite.tool("kafka_bench", argv, secs + warm + 90)
+        window = time.monotonic() - t0
+        with open(srv.log, errors="replace") as f:
+            during = f.read()[before:]
+        busy_ms = sum(float(m.group(2)) for m in CLEANED_RE.finditer(during))
+        row.update({"ok": int(rc == 0 and res is not None), "log": os.path.relpath(logpath, suite.out),
+                    "cleans": len(CLEANED_RE.findall(during)),
+                    "busy_frac": round(min(1.0, busy_ms / 1000 / window), 3)})
+        if res:
+            row.update({k: v for k, v in res.items()
+                        if k not in ("system", "mode", "size", "partitions", "rate")})
+    except (RuntimeError, OSError, subprocess.SubprocessError, Exception) as e:  # noqa: BLE001
+        log(f"   clean_latency {mode}: {e}")
+    finally:
+        stop.set()
+        if th:
+            th.join(60)
+        if srv.proc:
+            srv.proc.terminate()
+            try:
+                srv.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                srv.proc.kill()
+            with open(srv.log, errors="replace") as f:
+                m = TURNS_RE.search(f.read())
+            if m:
+                row.update({"turn_p99_us": float(m.group(3)), "turn_p9999_us": float(m.group(5)),
+                            "turn_max_us": float(m.group(6)), "turns_over_1ms": int(m.group(7))})
+            srv.proc = None
+    suite.rows.append(row)
+    log(f"   cleaner {mode:<6} ack p99 {row.get('ack_p99_us', '?')} us, busy {row.get('busy_frac')}"
+        f", {row.get('cleans')} cleans, turns max {row.get('turn_max_us')} us, "
+        f"{row.get('turns_over_1ms')} over 1 ms")
+    return row
+
+
+def run(suite, sluice_cls):
+    log("== compaction (sluice)")
+    rows = [rate_row(suite)]
+    lat = {m: latency_row(suite, sluice_cls, m) for m in ("idle", "thread", "slices")}
+    idle = lat["idle"].get("ack_p99_us")
+    for m in ("thread", "slices"):
+        p99 = lat[m].get("ack_p99_us")
+        if idle and p99:
+            lat[m]["p99_rise"] = round(p99 / idle - 1, 3)
+            log(f"   cleaner {m}: p99 rise {lat[m]['p99_rise'] * 100:+.0f}% vs idle (goal < +20%)")
+    rows += lat.values()
+    with open(os.path.join(suite.out, "compaction.md"), "w") as f:
+        f.write(summary(rows))
+    return rows
+
+
+def summary(rows):
+    out = ["## Compaction", ""]
+    for r in rows:
+        if r["workload"] == "clean_rate" and r["ok"]:
+            out.append(f"- cleaning {r['clean_mb_s']:.0f} MB/s vs disk read+write "
+                       f"{r['disk_rw_mb_s']:.0f} MB/s: ratio {r['ratio']:.2f} (goal >= 0.5)")
+    out += ["", "| cleaner | ack p50 us | ack p99 us | p99 rise | busy | cleans | turn max us "
+            "| turns > 1 ms |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["workload"] == "clean_latency":
+            rise = r.get("p99_rise")
+            out.append(f"| {r['cleaner']} | {r.get('ack_p50_us', '-')} | {r.get('ack_p99_us', '-')}"
+                       f" | {'-' if rise is None else f'{rise * 100:+.0f}%'} | {r.get('busy_frac')}"
+                       f" | {r.get('cleans')} | {r.get('turn_max_us')} | {r.get('turns_over_1ms')} |")
+    return "\n".join(out) + "\n"
