@@ -203,7 +203,7 @@ static int run_clean(struct log *log, struct clean_stats *st, double *secs)
     enum clean_status s;
     while ((s = clean_job_step(job, INT64_MAX)) != CLEAN_DONE)
         if (s == CLEAN_SYNC)
-            clean_job_synced(job, fsync(job->sync_fd) < 0 ? -errno : 0);
+            clean_job_synced(job, clean_job_sync_all(job));
     *st = job->stats;
     rc = log_clean_finish(log, job, NOW_MS);
     *secs = lg_now_s() - t0;

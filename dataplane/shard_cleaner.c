@@ -67,7 +67,8 @@ struct shard_cleaner {
     /* the clean in progress (one per shard at a time) */
     struct cleaner_task *clean;
     bool on_thread;
-    bool sync_inflight;            /* slices: an fsync on the shard's ring */
+    int sync_inflight;             /* slices: fsyncs on the shard's ring */
+    int sync_res;                  /* their first error */
     struct io_op sync_op;
     bool holding;                  /* no new clean: a log is being closed */
     /* retired descriptors */
@@ -91,7 +92,7 @@ static void run_clean(struct clean_job *job)
         if (st == CLEAN_DONE)
             return;
         if (st == CLEAN_SYNC)
-            clean_job_synced(job, storage_sys.fsync(job->sync_fd) < 0 ? -errno : 0);
+            clean_job_synced(job, clean_job_sync_all(job));
     }
 }
 
@@ -257,12 +258,16 @@ static void on_slice_sync(struct io_op *op, int res, uint32_t flags)
     struct shard_cleaner *c = (struct shard_cleaner *)((char *)op -
                                                        offsetof(struct shard_cleaner, sync_op));
     (void)flags;
-    c->sync_inflight = false;
+    if (res < 0 && c->sync_res == 0)
+        c->sync_res = res;
+    if (--c->sync_inflight > 0)
+        return;
     if (c->clean)
-        clean_job_synced(c->clean->job, res < 0 ? res : 0);
+        clean_job_synced(c->clean->job, c->sync_res);
 }
 
-/* Slices: one bounded step of the job on the shard. */
+/* Slices: one bounded step of the job on the shard; its fsyncs go on the
+ * shard's ring, all of a step's at once (one completion each). */
 static void run_slice(struct shard_cleaner *c)
 {
     struct cleaner_task *t = c->clean;
@@ -271,15 +276,20 @@ static void run_slice(struct shard_cleaner *c)
     enum clean_status st = clean_job_step(t->job, mono_ns() + SHARD_CLEAN_SLICE_US * 1000);
     if (st == CLEAN_DONE) {
         clean_done(c, t);
-    } else if (st == CLEAN_SYNC) {
+        return;
+    }
+    if (st != CLEAN_SYNC)
+        return;
+    if (io_uring_sq_space_left(&c->shard->ring) < (unsigned)t->job->nsync) {
+        clean_job_synced(t->job, clean_job_sync_all(t->job)); /* no room: rare */
+        return;
+    }
+    c->sync_op.complete = on_slice_sync;
+    c->sync_res = 0;
+    for (int i = 0; i < t->job->nsync; i++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&c->shard->ring);
-        if (!sqe) {
-            clean_job_synced(t->job, storage_sys.fsync(t->job->sync_fd) < 0 ? -errno : 0);
-            return;
-        }
-        c->sync_op.complete = on_slice_sync;
-        storage_sys.prep_fdatasync(sqe, t->job->sync_fd, &c->sync_op);
-        c->sync_inflight = true;
+        storage_sys.prep_fdatasync(sqe, t->job->sync_fds[i], &c->sync_op);
+        c->sync_inflight++;
     }
 }
 
@@ -448,8 +458,7 @@ void shard_cleaner_forget(struct shard *s, struct partition *p)
         /* Slices: finish (or abort) here; the shard is closing the log. */
         enum clean_status st = clean_job_step(c->clean->job, INT64_MAX);
         if (st == CLEAN_SYNC && !c->sync_inflight)
-            clean_job_synced(c->clean->job,
-                             storage_sys.fsync(c->clean->job->sync_fd) < 0 ? -errno : 0);
+            clean_job_synced(c->clean->job, clean_job_sync_all(c->clean->job));
         else if (st == CLEAN_DONE)
             clean_done(c, c->clean);
         else if (c->sync_inflight && io_ring_run_once(&s->ring) < 0)

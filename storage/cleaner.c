@@ -27,16 +27,20 @@
 enum phase {
     PH_START,
     PH_MAP,
-    PH_GROUP,          /* choose the next group, create its .cleaned */
+    PH_GROUP,          /* the next group: its .cleaned, or the batch's swap */
     PH_CLEAN,          /* filter the group's sources into it */
-    PH_SYNC_LOG,       /* fsync .log, .index, .timeindex (S2) */
-    PH_SYNC_INDEX,
-    PH_SYNC_TIMEINDEX,
-    PH_TO_SWAP,        /* rename .cleaned -> .swap, fsync dir: committed */
-    PH_UNLINK_OLD,     /* S3: the group's other sources, fsync dir */
-    PH_TO_FINAL,       /* rename .swap over the first source, fsync dir */
+    PH_SYNC_FILES,     /* fsync every .log/.index/.timeindex of the batch (S2) */
+    PH_TO_SWAP,        /* renamed .cleaned -> .swap; fsync dir: committed */
+    PH_UNLINK_OLD,     /* unlinked the groups' other sources; fsync dir (S3) */
+    PH_TO_FINAL,       /* renamed .swap over the first sources; fsync dir */
     PH_DONE,
 };
+
+/* Groups are swapped in batches: their files fsync'ed together and one
+ * directory fsync per step for the whole batch instead of per group (a
+ * log of small segments has hundreds of groups). Bounded so the open
+ * descriptors stay few (3 per group). */
+#define SWAP_BATCH 32
 
 struct seg_reader {
     int fd;
@@ -59,6 +63,9 @@ struct clean_run {
     int group;               /* group being cleaned */
     struct segment *cseg;
     uint64_t cpos;           /* bytes of cseg written */
+    int64_t changed;         /* stats.batches_changed when cseg began */
+    int batch[SWAP_BATCH];   /* groups written, waiting for their swap */
+    int nbatch;
     int64_t start_ns;
 };
 
@@ -257,6 +264,7 @@ static int start_group(struct clean_job *job, struct clean_run *run)
     run->cpos = 0;
     run->out.len = 0;
     run->src = g->first;
+    run->changed = job->stats.batches_changed;
     return reader_open(&run->rd, job->dir, &job->src[g->first]);
 }
 
@@ -336,68 +344,104 @@ static int unlink_source(const struct clean_job *job, const struct clean_source 
     return 0;
 }
 
-/* Asks the driver for an fsync of fd; true once it is done. */
-static bool need_sync(struct clean_job *job, struct clean_run *run, int fd)
+/* Asks the driver to fsync fds; true while it has not done so yet. */
+static bool need_sync(struct clean_job *job, struct clean_run *run, const int *fds, int n)
 {
     if (run->synced) {
         run->synced = false;
         return false;
     }
-    job->sync_fd = fd;
+    memcpy(job->sync_fds, fds, (size_t)n * sizeof(*fds));
+    job->nsync = n;
+    job->sync_fd = fds[0];
     return true;
 }
 
-/* One step of the swap of the current group; CLEAN_SYNC or CLEAN_MORE. */
+static struct segment *batch_seg(struct clean_job *job, struct clean_run *run, int i)
+{
+    return job->groups[run->batch[i]].seg;
+}
+
+/* Renames every segment of the batch to carry suffix. */
+static int batch_rename(struct clean_job *job, struct clean_run *run, const char *suffix)
+{
+    for (int i = 0; i < run->nbatch; i++) {
+        int rc = segment_rename_suffix(batch_seg(job, run, i), suffix);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* One step of the batch's swap (S2, S3); CLEAN_SYNC or CLEAN_MORE. */
 static int run_swap(struct clean_job *job, struct clean_run *run)
 {
-    const struct clean_group *g = &job->groups[run->group];
-    int rc;
+    int fds[3 * SWAP_BATCH], n = 0, rc;
     switch (run->phase) {
-    case PH_SYNC_LOG:
-        if (need_sync(job, run, run->cseg->fd))
-            return CLEAN_SYNC;
-        run->phase = PH_SYNC_INDEX;
-        return CLEAN_MORE;
-    case PH_SYNC_INDEX:
-        if (need_sync(job, run, run->cseg->index.fd))
-            return CLEAN_SYNC;
-        run->phase = PH_SYNC_TIMEINDEX;
-        return CLEAN_MORE;
-    case PH_SYNC_TIMEINDEX:
-        if (need_sync(job, run, run->cseg->timeindex.fd))
+    case PH_SYNC_FILES:
+        for (int i = 0; i < run->nbatch; i++) {
+            struct segment *seg = batch_seg(job, run, i);
+            fds[n++] = seg->fd;
+            fds[n++] = seg->index.fd;
+            fds[n++] = seg->timeindex.fd;
+        }
+        if (need_sync(job, run, fds, n))
             return CLEAN_SYNC;
         if (atomic_load(&job->abort))
             return -ECANCELED; /* before the commit point: nothing changed */
-        if ((rc = segment_rename_suffix(run->cseg, ".swap")) < 0)
+        if ((rc = batch_rename(job, run, ".swap")) < 0)
             return rc;
         run->phase = PH_TO_SWAP;
         return CLEAN_MORE;
     case PH_TO_SWAP:
-        if (need_sync(job, run, run->dir_fd))
+        if (need_sync(job, run, &run->dir_fd, 1))
             return CLEAN_SYNC; /* S2: committed once this returns */
-        for (int i = 1; i < g->count; i++)
-            if ((rc = unlink_source(job, &job->src[g->first + i])) < 0)
-                return rc;
-        run->phase = PH_UNLINK_OLD;
+        for (int i = 0; i < run->nbatch; i++) {
+            const struct clean_group *g = &job->groups[run->batch[i]];
+            for (int k = 1; k < g->count; k++)
+                if ((rc = unlink_source(job, &job->src[g->first + k])) < 0)
+                    return rc;
+            n += g->count - 1;
+        }
+        run->phase = n ? PH_UNLINK_OLD : PH_TO_FINAL;
+        if (!n && (rc = batch_rename(job, run, "")) < 0)
+            return rc;
         return CLEAN_MORE;
     case PH_UNLINK_OLD:
-        if (g->count > 1 && need_sync(job, run, run->dir_fd))
+        if (need_sync(job, run, &run->dir_fd, 1))
             return CLEAN_SYNC; /* S3 */
-        if ((rc = segment_rename_suffix(run->cseg, "")) < 0)
+        if ((rc = batch_rename(job, run, "")) < 0)
             return rc;
         run->phase = PH_TO_FINAL;
         return CLEAN_MORE;
     case PH_TO_FINAL:
-        if (need_sync(job, run, run->dir_fd))
+        if (need_sync(job, run, &run->dir_fd, 1))
             return CLEAN_SYNC;
-        job->groups[run->group].seg = run->cseg;
-        run->cseg = NULL;
-        run->group++;
+        for (int i = 0; i < run->nbatch; i++)
+            job->groups[run->batch[i]].swapped = true;
+        run->nbatch = 0;
         run->phase = PH_GROUP;
         return CLEAN_MORE;
     default:
         return -EINVAL;
     }
+}
+
+/* A group done: kept for the batch's swap, or dropped when rewriting it
+ * changed nothing (one source, every batch copied as it was). */
+static void group_done(struct clean_job *job, struct clean_run *run)
+{
+    struct clean_group *g = &job->groups[run->group];
+    if (g->count == 1 && job->stats.batches_changed == run->changed &&
+        run->cseg->size == job->src[g->first].size) {
+        segment_destroy(run->cseg, 1); /* a .cleaned, identical to its source */
+        job->stats.groups_unchanged++;
+    } else {
+        g->seg = run->cseg;
+        run->batch[run->nbatch++] = run->group;
+    }
+    run->cseg = NULL;
+    run->group++;
 }
 
 static int run_phase(struct clean_job *job, struct clean_run *run, int64_t deadline)
@@ -418,6 +462,10 @@ static int run_phase(struct clean_job *job, struct clean_run *run, int64_t deadl
         run->phase = PH_GROUP;
         return CLEAN_MORE;
     case PH_GROUP:
+        if (run->nbatch == SWAP_BATCH || (run->group >= job->ngroups && run->nbatch > 0)) {
+            run->phase = PH_SYNC_FILES;
+            return CLEAN_MORE;
+        }
         if (run->group >= job->ngroups) {
             run->phase = PH_DONE;
             return CLEAN_MORE;
@@ -431,7 +479,8 @@ static int run_phase(struct clean_job *job, struct clean_run *run, int64_t deadl
     case PH_CLEAN:
         if ((rc = run_clean(job, run, deadline)) <= 0)
             return rc;
-        run->phase = PH_SYNC_LOG;
+        group_done(job, run);
+        run->phase = PH_GROUP;
         return CLEAN_MORE;
     default:
         return run_swap(job, run);
@@ -440,10 +489,8 @@ static int run_phase(struct clean_job *job, struct clean_run *run, int64_t deadl
 
 static void run_free(struct clean_run *run)
 {
-    /* A .cleaned never committed goes (S1); a .swap stays for recovery
-     * to complete (S2): the old segments may be gone already. */
     if (run->cseg)
-        segment_destroy(run->cseg, strcmp(run->cseg->suffix, ".cleaned") == 0);
+        segment_destroy(run->cseg, 1); /* a .cleaned being written (S1) */
     reader_close(&run->rd);
     free(run->rd.buf);
     if (run->dir_fd >= 0)
@@ -490,6 +537,14 @@ enum clean_status clean_job_step(struct clean_job *job, int64_t deadline_ns)
     return rc == CLEAN_SYNC ? CLEAN_SYNC : CLEAN_MORE;
 }
 
+int clean_job_sync_all(const struct clean_job *job)
+{
+    for (int i = 0; i < job->nsync; i++)
+        if (storage_sys.fsync(job->sync_fds[i]) < 0)
+            return -errno;
+    return 0;
+}
+
 void clean_job_synced(struct clean_job *job, int res)
 {
     if (!job->run)
@@ -511,9 +566,14 @@ void clean_job_destroy(struct clean_job *job)
         return;
     if (job->run)
         run_free(job->run);
-    for (int i = 0; i < job->ngroups; i++)
-        if (job->groups[i].seg)
-            segment_destroy(job->groups[i].seg, 0);
+    /* A cleaned segment the log did not take: a .cleaned never committed
+     * goes (S1); a .swap or a swapped one stays (recovery completes it, or
+     * it is on disk already in place of its sources). */
+    for (int i = 0; i < job->ngroups; i++) {
+        struct segment *seg = job->groups[i].seg;
+        if (seg)
+            segment_destroy(seg, !job->groups[i].swapped && strcmp(seg->suffix, ".cleaned") == 0);
+    }
     free(job->groups);
     free(job->src);
     free(job);

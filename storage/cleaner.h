@@ -19,7 +19,8 @@
  *             most segment.bytes become one cleaned segment
  *   3. clean  per group: each batch filtered (clean_filter_batch) into
  *             <base>.log.cleaned with its indexes, then fsync'ed
- *   4. swap   per group (the crash-safe protocol, invariants below)
+ *   4. swap   per batch of groups (the crash-safe protocol below); a
+ *             group of one segment that came out identical is dropped
  *
  * Swap invariants (recovery: log_recover_swaps in cleaner_recover.c):
  *   S1. <base>.*.cleaned is never trusted: recovery deletes it; the old
@@ -27,7 +28,8 @@
  *   S2. <base>.*.swap is renamed from .cleaned only after the cleaned files
  *       are fsync'ed, and the directory is fsync'ed right after: from then
  *       on the swap is committed and recovery completes it (deletes every
- *       old segment whose base lies in [base, swap's end), renames .swap).
+ *       old segment whose base lies in (base, swap's end), renames .swap).
+ *       A batch's groups are committed together by one directory fsync.
  *   S3. The old segments other than the first are unlinked, and the
  *       directory fsync'ed, before .swap is renamed over the first one; so
  *       after any crash either .swap still exists or no old segment
@@ -82,6 +84,8 @@ struct clean_stats {
     int64_t records_read;
     int64_t records_removed;
     int64_t batches_unreadable;    /* kept verbatim: corrupt or oversized */
+    int64_t batches_changed;       /* rebuilt or dropped */
+    int64_t groups_unchanged;      /* rewritten identical: not swapped */
     int64_t next_horizon_ms;       /* earliest tombstone delete horizon kept;
                                       INT64_MAX: none */
 };
@@ -135,13 +139,14 @@ struct clean_source {
 struct clean_group {
     int first;
     int count;
-    struct segment *seg;           /* swapped in on disk, open; the log takes it */
+    struct segment *seg;           /* the cleaned segment, open */
+    bool swapped;                  /* on disk in place of its sources: the log takes it */
 };
 
 enum clean_status {
     CLEAN_DONE = 0,                /* finished (error says how) */
     CLEAN_MORE = 1,                /* deadline reached: call again */
-    CLEAN_SYNC = 2,                /* fsync sync_fd, then clean_job_synced() */
+    CLEAN_SYNC = 2,                /* fsync sync_fds[0..nsync), then clean_job_synced() */
 };
 
 struct clean_job {
@@ -164,7 +169,9 @@ struct clean_job {
     int ngroups;
     struct clean_stats stats;
     int64_t elapsed_ns;
-    int sync_fd;                   /* with CLEAN_SYNC */
+    int sync_fd;                   /* with CLEAN_SYNC: sync_fds[0] */
+    int sync_fds[96];              /* with CLEAN_SYNC: every fd to fsync */
+    int nsync;
     /* progress, private to cleaner.c */
     struct clean_run *run;
 };
@@ -173,8 +180,12 @@ struct clean_job {
  * passes deadline_ns (INT64_MAX: never). */
 enum clean_status clean_job_step(struct clean_job *job, int64_t deadline_ns);
 
-/* The driver did the fsync asked for: res 0 or negative errno. */
+/* The driver did the fsyncs asked for: res 0 or negative errno. */
 void clean_job_synced(struct clean_job *job, int res);
+
+/* For drivers that may block (a thread, tools): fsyncs every descriptor
+ * asked for, one after the other. 0 or negative errno. */
+int clean_job_sync_all(const struct clean_job *job);
 
 /* Frees a job. Cleaned segments the log did not take are closed (their
  * files stay: on disk they already replaced the old ones). */

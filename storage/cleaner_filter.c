@@ -349,6 +349,7 @@ int clean_filter_batch(const uint8_t *b, size_t len, const struct clean_policy *
         st->next_horizon_ms = horizon;
     if (v.removed == 0 && !stamp)
         return append(out, b, len);
+    st->batches_changed++;
     if (v.kept == 0) {
         if (p->pids && h.producer_id >= 0 &&
             pid_table_last(p->pids, h.producer_id) == batch_last_offset(&h))

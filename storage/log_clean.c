@@ -165,12 +165,25 @@ int log_clean_finish(struct log *log, struct clean_job *job, int64_t now_ms)
     int rc = job->error;
     for (int g = 0; g < job->ngroups; g++) {
         struct clean_group *grp = &job->groups[g];
-        if (!grp->seg)
+        if (!grp->seg || !grp->swapped)
             continue;
         if (replace_segments(log, job->src[grp->first].base_offset, grp->count, grp->seg) == 0)
             grp->seg = NULL;
         else if (rc == 0)
             rc = -EINVAL;
+    }
+    /* Cleaned segments renamed on disk but not taken (a failure half way
+     * through a batch's swap): the files no longer match the segments
+     * this log serves, so it fails for good; recovery at the next open
+     * completes the swap. */
+    for (int g = 0; g < job->ngroups; g++) {
+        struct clean_group *grp = &job->groups[g];
+        if (grp->seg && !grp->swapped && strcmp(grp->seg->suffix, ".cleaned") != 0 &&
+            !log->error) {
+            log->error = rc < 0 ? rc : -EIO;
+            fprintf(stderr, "storage: %s: failed for good in the middle of a swap: %s\n",
+                    log->dir, strerror(-log->error));
+        }
     }
     info->cleans++;
     info->bytes_read += job->stats.bytes_read;

@@ -15,8 +15,9 @@ topics with `kafka-topics.sh --bootstrap-server`, which KAFKA_PATH points at
 tests/integration/kafka_path (a shim over the sluice CLI).
 
 Each librdkafka test is one case (cmocka-style lines for count_tests.py); it
-passes when the runner exits 0. --quick is librdkafka's own quick mode
-(-Q: fewer variants, e.g. 0077 without the codec rounds).
+passes when the runner exits 0. It runs in librdkafka's own quick mode (-Q:
+fewer variants, e.g. 0077 without the codec rounds) unless
+SLUICE_IT_RDKAFKA_FULL=1.
 
 Environment: SLUICED, SLUICE_CLI (meson sets them), RDKAFKA_SRC (default
 <repo>/build-deps/librdkafka), RDKAFKA_RUNNER_DIR (default <repo>/build-deps).
@@ -104,6 +105,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args()
+    if os.environ.get("SLUICE_IT_RDKAFKA_FULL") != "1":
+        a.quick = True  # CI: librdkafka's quick mode; SLUICE_IT_RDKAFKA_FULL=1 for all
     sets = dict(kv.split("=", 1) for kv in a.set)
     tests = a.tests.split(",")
     built = {}

@@ -454,7 +454,7 @@ static int run_job(struct fx *f, int64_t now, size_t map_bytes)
     enum clean_status st;
     while ((st = clean_job_step(job, INT64_MAX)) != CLEAN_DONE)
         if (st == CLEAN_SYNC)
-            clean_job_synced(job, fsync(job->sync_fd) < 0 ? -errno : 0);
+            clean_job_synced(job, clean_job_sync_all(job));
     return log_clean_finish(f->log, job, now);
 }
 
@@ -597,7 +597,7 @@ static void crash_job_at(struct fx *f, int nsyncs)
                 continue;
             if (syncs++ == nsyncs)
                 _exit(0);
-            clean_job_synced(job, fsync(job->sync_fd) < 0 ? -errno : 0);
+            clean_job_synced(job, clean_job_sync_all(job));
         }
         _exit(job->error ? 2 : 0);
     }
