@@ -3,7 +3,7 @@
  *
  *   clean_bench --dir D [--mb M] [--keys K] [--size S] [--reps R]
  *
- * Builds a compacted log of M MB in D (64 MiB segments; batches of 100
+ * Builds a compacted log of M MB in D (16 MiB segments; batches of 100
  * records of S-byte values over K random keys, codecs none and lz4
  * alternating, as producers send them), syncs it and drops it from the
  * page cache. Then, R times, alternating:
@@ -38,7 +38,7 @@
 #include "storage/log.h"
 
 #define RECORDS_PER_BATCH 100
-#define SEGMENT_BYTES (64u << 20)
+#define SEGMENT_BYTES (16u << 20)
 #define MAX_REPS 9
 #define NOW_MS 1700000000000ll
 #define COPY_CHUNK (1u << 20)

@@ -10,7 +10,7 @@
  * Open addressing with linear probing over a flat array. The map refuses
  * new keys past 75% occupancy (Kafka fills to 90% with its probing; linear
  * probing degrades faster, and the cleaner simply makes another pass when
- * the map is full). Never allocates after offset_map_init. */
+ * the map is full). Allocates only when it grows (the cleaner's thread). */
 #ifndef SLUICE_OFFSET_MAP_H
 #define SLUICE_OFFSET_MAP_H
 
@@ -24,31 +24,33 @@ struct offset_map_entry {
     int64_t offset;            /* -1: empty slot */
 };
 
+#define OFFSET_MAP_FIRST_SLOTS 65536
+
 struct offset_map {
     struct offset_map_entry *slots;
     size_t nslots;
+    size_t limit;              /* most slots the memory allows */
     size_t count;
     size_t max_count;          /* 75% of nslots */
     int64_t latest;            /* highest offset put, -1 when empty */
 };
 
-/* Sizes the map to memory_bytes (at least one slot). 0 or -ENOMEM. */
+/* A map of at most memory_bytes (at least 4 slots); it starts with
+ * OFFSET_MAP_FIRST_SLOTS and doubles as keys come. 0 or -ENOMEM. */
 int offset_map_init(struct offset_map *m, size_t memory_bytes);
 void offset_map_close(struct offset_map *m);
 void offset_map_clear(struct offset_map *m);
 
 /* Records offset as the latest for key (a later put of the same key with
  * a larger offset wins; a smaller one is ignored). Returns 0, or -ENOSPC
- * when key is new and the map is full (nothing changed). */
+ * when key is new and the map is full at its memory limit (nothing
+ * changed). */
 int offset_map_put(struct offset_map *m, const void *key, size_t len, int64_t offset);
 
 /* The latest offset put for key, or -1. */
 int64_t offset_map_get(const struct offset_map *m, const void *key, size_t len);
 
-/* How many distinct keys the map can hold. */
-static inline size_t offset_map_capacity(const struct offset_map *m)
-{
-    return m->max_count;
-}
+/* How many distinct keys the map can hold at its memory limit. */
+size_t offset_map_capacity(const struct offset_map *m);
 
 #endif
