@@ -53,41 +53,42 @@ def rate_row(suite):
     return row
 
 
-def admin(bootstrap, topic, config):
-    from confluent_kafka.admin import AdminClient, NewTopic
-    a = AdminClient({"bootstrap.servers": bootstrap})
-    a.create_topics([NewTopic(topic, 1, 1, config=config)])[topic].result(timeout=30)
+def admin(suite, bootstrap, topic, config):
+    cmd = [os.path.join(suite.build, "cli", "sluice"), "--bootstrap", bootstrap,
+           "topics", "create", topic]
+    for k, v in config.items():
+        cmd += ["--config", f"{k}={v}"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=60)
 
 
 def fill(bootstrap, n):
-    """n unique keys into the compacted backlog: nothing in it is removable,
-    so every clean rewrites all of it."""
-    from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "acks": "1",
-                  "compression.type": "lz4", "queue.buffering.max.messages": 500000})
+    """n unique keys into the compacted backlog (kcat, lz4): nothing in it
+    is removable, so every clean rewrites all of it."""
+    p = subprocess.Popen(["kcat", "-b", bootstrap, "-P", "-t", "backlog", "-K", ":", "-z", "lz4",
+                          "-X", "linger.ms=20"], stdin=subprocess.PIPE)
     v = b"x" * 100
-    for i in range(n):
-        while True:
-            try:
-                p.produce("backlog", key=b"key-%09d" % i, value=v)
-                break
-            except BufferError:
-                p.poll(0.05)
-    p.flush(120)
+    chunk = 10000
+    for i in range(0, n, chunk):
+        p.stdin.write(b"".join(b"key-%09d:%s\n" % (j, v) for j in range(i, min(n, i + chunk))))
+    p.stdin.close()
+    p.wait(300)
 
 
 def writer(bootstrap, stop):
-    """A trickle of keyed updates (500/s) to the backlog: with segment.ms=100
+    """A trickle of keyed updates (~500/s) to the backlog: with segment.ms=100
     its active segment rolls every 100 ms, so the backlog is always dirty."""
-    from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "1"})
+    p = subprocess.Popen(["kcat", "-b", bootstrap, "-P", "-t", "backlog", "-K", ":",
+                          "-X", "linger.ms=5"], stdin=subprocess.PIPE)
     i = 0
-    while not stop.is_set() and i < 10000000:
-        p.produce("backlog", key=b"key-%09d" % (i % 1000), value=b"u" * 100)
-        p.poll(0)
-        i += 1
-        time.sleep(0.002)
-    p.flush(30)
+    try:
+        while not stop.is_set() and i < 10000000:
+            p.stdin.write(b"key-%09d:%s\n" % (i % 1000, b"u" * 100))
+            p.stdin.flush()
+            i += 1
+            time.sleep(0.002)
+    finally:
+        p.stdin.close()
+        p.wait(60)
 
 
 def latency_row(suite, sluice_cls, mode):
@@ -110,7 +111,7 @@ def latency_row(suite, sluice_cls, mode):
     th = None
     try:
         srv.start()
-        admin(srv.target, "backlog", {"cleanup.policy": "compact", "segment.ms": "100",
+        admin(suite, srv.target, "backlog", {"cleanup.policy": "compact", "segment.ms": "100",
                                       "segment.bytes": str(64 << 20),
                                       "min.cleanable.dirty.ratio": "0"})
         fill(srv.target, BACKLOG_QUICK if suite.quick else BACKLOG_FULL)
