@@ -61,6 +61,9 @@ struct quorum {
     int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
                      const struct raft_entry entries[], unsigned n,
                      raft_io_append_cb cb);
+    /* raft_uv's close, and raft's callback for it (see quorum_io_close) */
+    void (*uv_close)(struct raft_io *io, raft_io_close_cb cb);
+    raft_io_close_cb io_close_cb;
 };
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
@@ -201,14 +204,18 @@ static void local_close(struct raft_uv_transport *t,
 
 /* --- set-up ---------------------------------------------------------------- */
 
+static struct quorum *quorum_of_io(struct raft_io *io)
+{
+    return (struct quorum *)(void *)((char *)io - offsetof(struct quorum, io));
+}
+
 /* Tests make appends fail as a broken disk would, before raft_uv sees
  * them (raft then truncates the entry and fails the proposal). */
 static int quorum_append(struct raft_io *io, struct raft_io_append *req,
                          const struct raft_entry entries[], unsigned n,
                          raft_io_append_cb cb)
 {
-    struct quorum *q = (struct quorum *)(void *)((char *)io -
-                                                 offsetof(struct quorum, io));
+    struct quorum *q = quorum_of_io(io);
 
     if (q->fail_appends > 0) {
         q->fail_appends--;
@@ -216,6 +223,30 @@ static int quorum_append(struct raft_io *io, struct raft_io_append *req,
         return RAFT_IOERR;
     }
     return q->uv_append(io, req, entries, n, cb);
+}
+
+static void on_io_closed(struct raft_io *io)
+{
+    struct quorum *q = quorum_of_io(io);
+    raft_io_close_cb cb = q->io_close_cb;
+
+    q->io_close_cb = NULL;
+    if (cb)
+        cb(io);
+}
+
+/* raft_uv 0.15 (Debian 12's libraft) can fire its close callback twice:
+ * uvMaybeFireCloseCb does not forget the callback once it has run, so a
+ * late completion after the close (an append failed by a full disk, say)
+ * runs raft's ioCloseCb again, which frees raft's address a second time.
+ * Upstream fixed it in 0.18.1 ("uv: Prevent calling close_cb twice");
+ * until Debian ships that, raft's callback is passed on once only. */
+static void quorum_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    struct quorum *q = quorum_of_io(io);
+
+    q->io_close_cb = cb;
+    q->uv_close(io, on_io_closed);
 }
 
 /* The voters of cfg into conf; *self_voter says whether this node is one.
@@ -315,6 +346,8 @@ static int io_setup(struct quorum *q, const char *dir, char *err,
     raft_uv_set_auto_recovery(&q->io, false);
     q->uv_append = q->io.append;
     q->io.append = quorum_append;
+    q->uv_close = q->io.close;
+    q->io.close = quorum_io_close;
     return 0;
 }
 
