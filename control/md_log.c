@@ -168,7 +168,7 @@ int md_log_open(struct md_store *s, char *err, size_t errlen)
 
     if (snprintf(dir, sizeof dir, "%s/raft", s->dir) >= (int)sizeof dir)
         return -ENAMETOOLONG;
-    if ((rc = storage_mkdir(dir, 0755, NULL)) < 0) {
+    if ((rc = storage_mkdir(dir, 0755)) < 0) {
         seterr(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
         return rc;
     }

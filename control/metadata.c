@@ -483,13 +483,13 @@ static int md_dir_open(struct md_store *s, const char *data_dir, char *err,
                        size_t errlen)
 {
     char *lock = NULL;
-    int made, rc;
+    int rc;
 
-    if ((rc = storage_mkdir(data_dir, 0755, NULL)) < 0 ||
-        (rc = storage_mkdir(s->dir, 0755, &made)) < 0)
+    /* storage_mkdir syncs the parent of what it makes: a new __sluice
+     * entry is durable. */
+    if ((rc = storage_mkdir(data_dir, 0755)) < 0 ||
+        (rc = storage_mkdir(s->dir, 0755)) < 0)
         goto mkdir_err;
-    if (made)
-        storage_sync_dir(data_dir);   /* the new __sluice entry is durable */
     if (!(lock = path_join(s->dir, "lock")))
         return -ENOMEM;
     s->lock_fd = storage_sys.open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -26,7 +26,8 @@
  *      are durable; replaying the file rebuilds exactly the same map.
  *   3. At open, the first record that does not check out (short, too long,
  *      bad CRC or type) and everything after it is cut off (ftruncate +
- *      fsync) before anything is appended: a torn tail of a crash.
+ *      fsync) before anything is appended: a torn tail of a crash. What is
+ *      kept is fdatasync'ed (with its directory) before it is served.
  *   4. Compaction writes offsets.log.tmp with one commit record per live
  *      entry, fsyncs it, renames it over offsets.log and fsyncs the
  *      directory: a crash leaves the old log or the new one, both whole.
@@ -250,7 +251,7 @@ int offsets_file_open(struct offsets *o, char *err, size_t errlen)
     size_t len = 0, used;
     int rc;
 
-    if ((rc = storage_mkdir(o->dir, 0755, NULL)) < 0) {
+    if ((rc = storage_mkdir(o->dir, 0755)) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", o->dir, strerror(-rc));
         return rc;
     }
@@ -303,6 +304,14 @@ int offsets_file_open(struct offsets *o, char *err, size_t errlen)
             snprintf(err, errlen, "cannot truncate %s: %s", o->path, strerror(-rc));
             goto out;
         }
+    }
+    /* Replayed records count as committed from now on: a crash may have
+     * left them in the page cache only (written, the fdatasync not done),
+     * so they are synced before anyone can read them. */
+    if (storage_sys.fdatasync(o->fd) < 0 || (rc = storage_sync_dir(o->dir)) < 0) {
+        rc = rc < 0 ? rc : -errno;
+        snprintf(err, errlen, "cannot sync %s: %s", o->path, strerror(-rc));
+        goto out;
     }
 done:
     o->file_bytes = (int64_t)(OFF_HEADER + used);

@@ -19,6 +19,10 @@
  *      nothing may be reported durable again (PostgreSQL's fsyncgate).
  *   3. A sealed segment is synced, with its indexes, before the recovery
  *      point moves past it.
+ *   4. With every policy, synced_end is exact: an fdatasync of the active
+ *      segment is not started while a sealed one still waits for its own
+ *      (so no offset counts as synced while an older one is not), and a
+ *      seal moves it to the sealed segment's end.
  */
 #include "storage/log_private.h"
 #include "storage/sys.h"
@@ -50,7 +54,8 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
         log_fail(log, res);
         return;
     }
-    log->synced_end = f->sync_end;
+    if (log->synced_end < f->sync_end)
+        log->synced_end = f->sync_end; /* a seal may have passed it */
     log->last_sync_ms = f->sync_ms;
     log->unsynced_messages -= f->sync_messages;
     if (log->cfg.flush == FLUSH_ALWAYS && f->seg->durable_size < f->end_pos)
@@ -65,6 +70,8 @@ static int seal_finish(struct log *log, struct segment *seg)
         storage_sys.fdatasync(seg->timeindex.fd) < 0)
         return -EIO;
     seg->durable_size = seg->size;
+    if (log->synced_end < seg->next_offset)
+        log->synced_end = seg->next_offset;
     return log_write_recovery_point(log, seg->next_offset);
 }
 
@@ -198,7 +205,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
         s->inflight = 1;
         n++;
     }
-    if (!f->inflight && sync_wanted(log, now_ms)) {
+    if (!f->inflight && !s->seg && sync_wanted(log, now_ms)) {
         struct segment *seg = log_active(log);
         struct io_uring_sqe *sqe = get_sqe(ring);
         if (!sqe)

@@ -132,12 +132,12 @@ static int mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        int rc = storage_mkdir(tmp, 0755, NULL);
+        int rc = storage_mkdir(tmp, 0755);
         if (rc < 0)
             return rc;
         *p = '/';
     }
-    return storage_mkdir(tmp, 0755, NULL);
+    return storage_mkdir(tmp, 0755);
 }
 
 /* Reads a small decimal file; -1 when absent or unreadable. */
@@ -197,6 +197,13 @@ int log_open(struct log **out, const char *dir, const char *topic,
         rc = -errno;
         goto err;
     }
+    /* What recovery relied on is made durable before anything is appended:
+     * the marker's removal (else a power cut brings it back, and the next
+     * start trusts segments it should check), and after a crash the names
+     * of files and of the directory itself, which a killed process may
+     * have made without syncing them. */
+    if ((rc = storage_sync_dir(log->dir)) < 0 || (!clean && (rc = storage_sync_dir(dir)) < 0))
+        goto err;
     log->last_sync_ms = now_ms;
     *out = log;
     return 0;
@@ -247,17 +254,9 @@ int log_close(struct log *log)
 static int log_roll(struct log *log, int64_t now_ms)
 {
     struct segment *old = log_active(log), *seg;
-    /* Kafka appends a last time index entry when a segment goes inactive,
-     * so the segment's max timestamp is known without a scan. */
-    struct time_index *ti = &old->timeindex;
-    if (old->max_timestamp >= 0 &&
-        (ti->count == 0 || old->max_timestamp > ti->entries[ti->count - 1].timestamp)) {
-        int rc = time_index_append(ti, old->max_timestamp,
-                                   (uint32_t)(old->max_timestamp_offset - old->base_offset));
-        if (rc < 0)
-            return rc;
-    }
-    int rc = segment_flush_indexes(old);
+    int rc = segment_end_timeindex(old);
+    if (rc == 0)
+        rc = segment_flush_indexes(old);
     if (rc == 0)
         rc = segment_create(&seg, log->dir, log->next_offset, now_ms);
     if (rc == 0 && (rc = log_add_segment(log, seg)) < 0)
@@ -424,6 +423,11 @@ int64_t log_durable_end(const struct log *log)
     return log->cfg.flush == FLUSH_ALWAYS ? log->synced_end : log->written_end;
 }
 
+int64_t log_synced_end(const struct log *log)
+{
+    return log->synced_end;
+}
+
 int log_error(const struct log *log)
 {
     return log->error;
@@ -473,7 +477,8 @@ int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
         if (seg->durable_size == 0) {
             if (i + 1 >= log->nsegs)
                 break;
-            offset = log->segs[i + 1]->base_offset; /* emptied by compaction */
+            /* emptied by compaction, or a crash took its unsynced data */
+            offset = log->segs[i + 1]->base_offset;
             continue;
         }
         int rc = segment_find_offset(seg, offset, seg->durable_size, &pos, &h);

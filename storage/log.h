@@ -128,6 +128,9 @@ int64_t log_start_offset(const struct log *log);
 int64_t log_end_offset(const struct log *log);
 int64_t log_written_end(const struct log *log);
 int64_t log_durable_end(const struct log *log);
+/* Below it every offset was fdatasync'ed, whatever the flush policy: it
+ * survives a power cut (log_durable_end is what acks=all waits for). */
+int64_t log_synced_end(const struct log *log);
 int log_error(const struct log *log);
 uint64_t log_size_bytes(const struct log *log);
 int log_segment_count(const struct log *log);

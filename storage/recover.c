@@ -11,7 +11,10 @@
  *     everything after it cut off. A hole in a sealed segment also removes
  *     the segments after it, as Kafka does.
  * Nothing reported durable is lost: durable bytes passed fdatasync, so they
- * read back intact and are kept; only a torn or unsynced tail goes. */
+ * read back intact and are kept; only a torn or unsynced tail goes. What
+ * recovery keeps of a segment it read is fdatasync'ed before the log
+ * opens: the log counts it as synced, and a SIGKILL leaves unsynced bytes
+ * in the page cache that a later power cut would drop. */
 #include "storage/log_private.h"
 #include "storage/sys.h"
 
@@ -110,8 +113,14 @@ static int recover_segment(struct log *log, struct segment *seg, int trusted,
                            int last, int64_t next_base, int *cut)
 {
     uint32_t interval = log->cfg.index_interval_bytes;
+    uint32_t index_was = seg->index.written, timeindex_was = seg->timeindex.written;
     uint64_t end;
     *cut = 0;
+    /* A sealed segment always ends its time index with its largest
+     * timestamp (log_roll): without one the index files are not what
+     * was synced, so the segment is read again. */
+    if (trusted && !last && seg->size > 0 && seg->timeindex.count == 0)
+        trusted = 0;
     if (trusted && !last) {
         const struct time_index *ti = &seg->timeindex;
         seg->next_offset = next_base;
@@ -160,13 +169,26 @@ scanned:
         *cut = 1;
         if ((rc = segment_truncate(seg, end)) < 0)
             return rc;
-        if (storage_sys.fdatasync(seg->fd) < 0)
-            return -errno;
     }
+    /* After a crash the bytes kept may be in the page cache only (a
+     * SIGKILL keeps it): they count as synced from now on, so sync them
+     * before a power cut can take them. */
+    if ((*cut || !trusted) && storage_sys.fdatasync(seg->fd) < 0)
+        return -errno;
     if (!last && seg->next_offset < next_base && !*cut)
         seg->next_offset = next_base; /* a gap left by compaction */
     seg->durable_size = seg->size;
-    return segment_flush_indexes(seg);
+    if ((!last && (rc = segment_end_timeindex(seg)) < 0) || (rc = segment_flush_indexes(seg)) < 0)
+        return rc;
+    /* Index files recovery changed are synced as a seal would sync them:
+     * the recovery point may already cover this segment (a clean stop
+     * writes it at the log's end), and then the next start trusts them. */
+    bool changed = !trusted || *cut || seg->index.written != index_was ||
+                   seg->timeindex.written != timeindex_was;
+    if (changed &&
+        (storage_sys.fdatasync(seg->index.fd) < 0 || storage_sys.fdatasync(seg->timeindex.fd) < 0))
+        return -errno;
+    return 0;
 }
 
 static int cmp_i64(const void *a, const void *b)

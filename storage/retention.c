@@ -4,8 +4,18 @@
  * A segment goes by time when its newest record is older than retention.ms;
  * by size while the log minus that segment still exceeds retention.bytes.
  * The log start offset moves to the next segment's base. Only with
- * "delete" in cleanup.policy. */
+ * "delete" in cleanup.policy.
+ *
+ * Invariant: each deletion is durable (the directory synced) before the
+ * next one starts. Otherwise a power cut could keep a later deletion and
+ * lose an earlier one, leaving a hole of offsets in the middle of the log
+ * (the power-cut test found exactly that). The sync blocks: once per
+ * segment deleted, i.e. once in a segment's life. */
 #include "storage/log_private.h"
+#include "storage/sys.h"
+
+#include <stdio.h>
+#include <string.h>
 
 int log_enforce_retention(struct log *log, int64_t now_ms)
 {
@@ -13,6 +23,8 @@ int log_enforce_retention(struct log *log, int64_t now_ms)
     int deleted = 0;
     uint64_t total = log_size_bytes(log);
 
+    if (log->error)
+        return log->error;
     /* cleanup.policy=compact alone keeps everything; a clean job in
      * flight covers the old segments (log_clean_finish comes back here). */
     if (!cfg->cleanup_delete || log->clean.job)
@@ -30,6 +42,15 @@ int log_enforce_retention(struct log *log, int64_t now_ms)
         total -= seg->size;
         log_remove_oldest(log);
         deleted++;
+        int rc = storage_sync_dir(log->dir);
+        if (rc < 0) {
+            /* The directory's state is unknown: stop, for good, before a
+             * later deletion could outlive this one. */
+            log->error = rc;
+            fprintf(stderr, "storage: %s: failed for good: syncing a deletion: %s\n",
+                    log->dir, strerror(-rc));
+            return rc;
+        }
     }
     return deleted;
 }

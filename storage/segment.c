@@ -227,6 +227,16 @@ int segment_find_offset(const struct segment *seg, int64_t offset,
     }
 }
 
+int segment_end_timeindex(struct segment *seg)
+{
+    struct time_index *ti = &seg->timeindex;
+    if (seg->max_timestamp < 0 ||
+        (ti->count > 0 && seg->max_timestamp <= ti->entries[ti->count - 1].timestamp))
+        return 0;
+    return time_index_append(ti, seg->max_timestamp,
+                             (uint32_t)(seg->max_timestamp_offset - seg->base_offset));
+}
+
 int segment_flush_indexes(struct segment *seg)
 {
     int rc = offset_index_flush(&seg->index);

@@ -64,6 +64,11 @@ int segment_read_header(const struct segment *seg, uint64_t pos,
 int segment_find_offset(const struct segment *seg, int64_t offset,
                         uint64_t limit, uint64_t *pos, struct batch_header *h);
 
+/* Ends the time index of a segment that goes inactive with its largest
+ * timestamp, as Kafka does, so that it is known without a scan. 0 or
+ * -ENOMEM. */
+int segment_end_timeindex(struct segment *seg);
+
 /* Writes pending index entries to their files. */
 int segment_flush_indexes(struct segment *seg);
 

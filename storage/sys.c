@@ -74,12 +74,33 @@ int storage_sync_dir(const char *dir)
     return rc;
 }
 
-int storage_mkdir(const char *dir, mode_t mode, int *made)
+/* The directory holding path's last component. */
+static int parent_of(const char *path, char *out, size_t len)
 {
+    if (snprintf(out, len, "%s", path) >= (int)len)
+        return -ENAMETOOLONG;
+    char *slash = strrchr(out, '/');
+    while (slash && slash > out && slash[1] == '\0') { /* "a/b/" */
+        *slash = '\0';
+        slash = strrchr(out, '/');
+    }
+    if (slash == out)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(out, len, ".");
+    return 0;
+}
+
+int storage_mkdir(const char *dir, mode_t mode)
+{
+    char parent[PATH_MAX];
     int rc = storage_sys.mkdir(dir, mode);
-    if (made)
-        *made = rc == 0;
-    return rc < 0 && errno != EEXIST ? -errno : 0;
+    if (rc < 0)
+        return errno == EEXIST ? 0 : -errno;
+    rc = parent_of(dir, parent, sizeof(parent));
+    return rc < 0 ? rc : storage_sync_dir(parent);
 }
 
 /* Empties and removes dir; depth bounds the recursion. */
@@ -114,18 +135,13 @@ static int remove_tree(const char *dir, int depth)
 int storage_remove_dir(const char *dir)
 {
     char parent[PATH_MAX];
-    if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
-        return -ENAMETOOLONG;
-    char *slash = strrchr(parent, '/');
-    if (slash == parent)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        strcpy(parent, ".");
-    struct stat st;
-    if (stat(dir, &st) < 0 && errno == ENOENT)
-        return 0;
-    int rc = remove_tree(dir, 4);
-    return rc < 0 ? rc : storage_sync_dir(parent);
+    int rc = parent_of(dir, parent, sizeof(parent));
+    if (rc < 0)
+        return rc;
+    /* The parent is synced even when dir is gone already: a crash may
+     * have come between an earlier removal and its sync. */
+    rc = remove_tree(dir, 4);
+    if (rc == 0)
+        rc = storage_sync_dir(parent);
+    return rc == -ENOENT ? 0 : rc;
 }

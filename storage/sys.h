@@ -80,13 +80,14 @@ int storage_pwrite_all(int fd, const void *buf, size_t len, off_t offset);
  * removed in it durable. */
 int storage_sync_dir(const char *dir);
 
-/* mkdir that succeeds when dir exists; *made tells whether it was made
- * (made may be NULL). */
-int storage_mkdir(const char *dir, mode_t mode, int *made);
+/* mkdir that succeeds when dir exists. A directory it makes is durable:
+ * its parent is synced, or a power cut could take the new directory and
+ * everything in it. */
+int storage_mkdir(const char *dir, mode_t mode);
 
-/* Removes dir and every file in it (one level: a partition directory),
- * then syncs dir's parent so the removal survives a power cut. A missing
- * dir is not an error. */
+/* Removes dir and everything in it, then syncs dir's parent so that the
+ * removal survives a power cut (also when dir was gone already: an earlier
+ * removal may not have been synced). A missing dir is not an error. */
 int storage_remove_dir(const char *dir);
 
 #endif
