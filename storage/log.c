@@ -233,8 +233,12 @@ int log_close(struct log *log)
     int rc = log_flush_blocking(log);
     if (rc == -EBUSY)
         return rc; /* a sync is in flight: the caller reaps it first */
+    /* Only the sealed segments count as recovered: the active one is
+     * trusted at the next start by the clean-shutdown marker alone. After
+     * a restart it is rolled, and until that seal is synced its index
+     * files are not what the point would vouch for. */
     if (rc == 0)
-        rc = log_write_recovery_point(log, log->next_offset);
+        rc = log_write_recovery_point(log, log_active(log)->base_offset);
     if (rc == 0) {
         char marker[PATH_MAX];
         snprintf(marker, sizeof(marker), "%s/%s", log->dir, LOG_CLEAN_MARKER);

@@ -112,6 +112,8 @@ static struct {
     struct storage_syscalls real;
     char root[PATH_MAX];
     size_t rootlen;
+    char exclude[4][PATH_MAX]; /* subtrees left to the real file system */
+    int nexclude;
     uint64_t rng;
     struct sfile *files;
     struct pmap cur, dur;
@@ -475,9 +477,22 @@ static int abs_path(int dirfd, const char *in, char *out)
     return normalize(base, in, out);
 }
 
+static bool under(const char *p, const char *dir, size_t n)
+{
+    return n > 0 && strncmp(p, dir, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
+static bool excluded(const char *p)
+{
+    for (int i = 0; i < S.nexclude; i++)
+        if (under(p, S.exclude[i], strlen(S.exclude[i])))
+            return true;
+    return false;
+}
+
 static bool under_root(const char *p)
 {
-    return strncmp(p, S.root, S.rootlen) == 0 && (p[S.rootlen] == '/' || p[S.rootlen] == '\0');
+    return under(p, S.root, S.rootlen) && !excluded(p);
 }
 
 static struct fdent *fd_get(int fd)
@@ -884,7 +899,7 @@ static int scan(const char *dir)
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        if (lstat(path, &st) < 0)
+        if (lstat(path, &st) < 0 || excluded(path))
             continue;
         if (S_ISDIR(st.st_mode)) {
             pmap_put(&S.cur, path, NULL);
@@ -969,6 +984,22 @@ void crashsim_uninstall(void)
     S.installed = false;
 }
 
+int crashsim_exclude(const char *dir)
+{
+    char abs[PATH_MAX];
+    int rc = abs_path(AT_FDCWD, dir, abs);
+    if (rc < 0)
+        return rc;
+    if (S.nexclude == 4)
+        return -ENOSPC;
+    snprintf(S.exclude[S.nexclude], sizeof(S.exclude[0]), "%s", abs);
+    /* What the model holds of it now is dropped: it was never simulated. */
+    pmap_del_tree(&S.cur, S.exclude[S.nexclude]);
+    pmap_del_tree(&S.dur, S.exclude[S.nexclude]);
+    S.nexclude++;
+    return 0;
+}
+
 void crashsim_arm(uint64_t n)
 {
     S.arm_at = n ? S.calls + n : 0;
@@ -1031,7 +1062,7 @@ static int verify_tree(const char *dir, size_t *count, char *err, size_t errlen)
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        if (lstat(path, &st) < 0)
+        if (lstat(path, &st) < 0 || excluded(path))
             continue;
         struct pentry *e = pmap_get(&S.cur, path);
         (*count)++;

@@ -48,6 +48,13 @@ int crashsim_install(const char *root, uint64_t seed);
 /* Restores the table install found; the model is dropped. */
 void crashsim_uninstall(void);
 
+/* Leaves the file or subtree dir (and everything that will be in it) to
+ * the real file system: nothing of it is modelled, checked or rewritten at
+ * a cut, as if each write there were durable at once. For files whose I/O
+ * does not go through storage_sys (a library's own). Up to 4. 0 or a
+ * negative errno. */
+int crashsim_exclude(const char *dir);
+
 /* The power goes off at the nth table call from now (0: disarm). */
 void crashsim_arm(uint64_t n);
 /* The power goes off now. */
