@@ -110,6 +110,8 @@ static void op_post(struct control *c, struct admin_op *op, int k,
     struct admin_item *it = &op->items[k];
 
     for (int32_t p = it->from; p < it->to; p++) {
+        if (md_broker_node(t->t.partitions[p].leader) != c->md.node_id)
+            continue;           /* another node's: it opens it on apply */
         struct ctl_cmd *cmd = control_cmd(c, what, op, k, t->t.name, p);
         if (!cmd) {
             it->err = it->err ? it->err : -ENOMEM;
@@ -647,8 +649,48 @@ static void finish_recover(struct control *c, struct admin_op *op)
 
 /* --- dispatch ------------------------------------------------------------- */
 
+/* A node that does not lead the metadata quorum changes nothing: the
+ * client hears NOT_CONTROLLER and asks the controller Metadata names. */
+static bool admin_refused(struct control *c, struct ctl_msg *m)
+{
+    if (md_store_is_controller(&c->md) || m->op == CTL_DESCRIBE_CONFIGS)
+        return false;
+    switch (m->op) {
+    case CTL_CREATE_TOPICS:
+        for (int i = 0; i < m->u.create_topics.ntopics; i++)
+            if (!m->u.create_topics.topics[i].error)
+                spec_fail(m, &m->u.create_topics.topics[i],
+                          m->u.create_topics.auto_create
+                              ? KERR_LEADER_NOT_AVAILABLE
+                              : KERR_NOT_CONTROLLER,
+                          "This node is not the controller.");
+        break;
+    case CTL_DELETE_TOPICS:
+        for (int i = 0; i < m->u.delete_topics.ntopics; i++)
+            if (!m->u.delete_topics.errors[i])
+                m->u.delete_topics.errors[i] = KERR_NOT_CONTROLLER;
+        break;
+    case CTL_CREATE_PARTITIONS:
+        for (int i = 0; i < m->u.create_partitions.ntopics; i++)
+            if (!m->u.create_partitions.errors[i])
+                m->u.create_partitions.errors[i] = KERR_NOT_CONTROLLER;
+        break;
+    case CTL_ALTER_CONFIGS:
+        for (int i = 0; i < m->u.configs.nresources; i++)
+            if (!m->u.configs.resources[i].error)
+                m->u.configs.resources[i].error = KERR_NOT_CONTROLLER;
+        break;
+    default:
+        return false;
+    }
+    control_post(c, m->shard, m);
+    return true;
+}
+
 void admin_request(struct control *c, struct ctl_msg *m)
 {
+    if (admin_refused(c, m))
+        return;
     switch (m->op) {
     case CTL_CREATE_TOPICS: create_topics(c, m); break;
     case CTL_DELETE_TOPICS: delete_topics(c, m); break;

@@ -361,6 +361,8 @@ static void resource_dups(struct ctl_msg *m)
 void admin_post_config(struct control *c, const struct md_live *t)
 {
     for (int32_t p = 0; p < t->nplaced; p++) {
+        if (md_broker_node(t->t.partitions[p].leader) != c->md.node_id)
+            continue;           /* another node's: it applies the entry */
         struct ctl_cmd *cmd = control_cmd(c, CTL_PARTITION_CONFIG, NULL, 0,
                                           t->t.name, p);
         if (!cmd) {

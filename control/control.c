@@ -160,6 +160,7 @@ int control_publish(struct control *c)
     }
     if (!(md = md_store_snapshot(&c->md)))
         return -ENOMEM;
+    c->serving = true;
     c->snaps[c->nsnaps++] = md;
     for (int i = 0; i < c->nshards; i++) {
         struct ctl_cmd *cmd = control_cmd(c, CTL_METADATA_UPDATE, NULL, 0,
@@ -333,6 +334,13 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         cleaner_stats_update(&c->cleaner_stats, &m->u.cleaner_stats);
         control_post(c, i, m);
         return;
+    case CTL_REGISTER_NODE:
+        m->shard = i;
+        cluster_register_request(c, m);
+        return;
+    case CTL_REGISTER_SEND:
+        cluster_register_sent(c, m);
+        return;
     case CTL_PARTITION_OPEN:
     case CTL_PARTITION_DELETE:
     case CTL_PARTITION_CONFIG:
@@ -379,6 +387,7 @@ int control_poll_once(struct control *c, int timeout_ms)
     if (!rings_pending(c) && poll(pfd, 2, timeout_ms) < 0)
         return errno == EINTR ? 0 : -errno;
     quorum_run(c->md.quorum);   /* raft's I/O and messages, never blocking */
+    cluster_do_work(c);
     /* Reset the doorbell before draining: a post after the drain rings
      * it again. */
     if (read(c->doorbell, &v, sizeof v) < 0 && errno != EAGAIN)
@@ -511,6 +520,7 @@ int control_create(struct control **out, const struct broker_config *cfg,
     c->cfg = *cfg;
     c->doorbell = -1;
     c->nshards = nshards;
+    c->known_controller = -2;
     c->md.lock_fd = -1;
     size = (sizeof(struct control_shard) * (size_t)nshards + 63) & ~(size_t)63;
     if (!(c->shards = aligned_alloc(64, size)))
@@ -572,6 +582,10 @@ void control_destroy(struct control *c)
     if (!c)
         return;
     admin_free_all(c);
+    if (c->reg_msg) {
+        free(c->reg_msg->self.brokers);
+        free(c->reg_msg);
+    }
     groups_destroy(c->groups);
     offsets_destroy(c->offsets);
     cleaner_stats_free(&c->cleaner_stats);

@@ -56,6 +56,14 @@ void cleaner_stats_update(struct cleaner_stats *t, const struct ctl_cleaner_stat
 int cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
                          size_t len);
 void cleaner_stats_free(struct cleaner_stats *t);
+/* This node's registration on its way to the controller leader
+ * (cluster.c): CTL_REGISTER_SEND to shard 0 and back. */
+struct cluster_reg {
+    struct ctl_msg msg;        /* first: the ring carries &msg */
+    struct md_node self;       /* the hosts eps point into */
+    char to_host[MD_HOST_MAX];
+    struct ctl_endpoint eps[];
+};
 
 struct control {
     struct broker_config cfg;
@@ -73,6 +81,10 @@ struct control {
     int recovering;            /* startup ops not finished */
     int open_err;              /* first startup failure */
     bool stopping;
+    bool serving;              /* published once: shards serve clients */
+    struct cluster_reg *reg_msg; /* our registration in flight, or NULL */
+    int64_t reg_next_ms;       /* monotonic: when to try registering again */
+    int32_t known_controller;  /* the quorum leader the last snapshot named */
 };
 
 /* control.c, for the admin files */
@@ -94,6 +106,11 @@ void admin_request(struct control *c, struct ctl_msg *m);
 void admin_answered(struct control *c, struct ctl_cmd *cmd);
 int admin_recover(struct control *c);
 void admin_free_all(struct control *c);
+
+/* cluster.c */
+void cluster_do_work(struct control *c);
+void cluster_register_request(struct control *c, struct ctl_msg *m);
+void cluster_register_sent(struct control *c, struct ctl_msg *m);
 
 /* admin_config.c */
 void admin_describe_configs(struct control *c, struct ctl_msg *m);

@@ -38,6 +38,8 @@ enum ctl_op {
     CTL_CLEANER_STATS,        /* a log's compaction figures, for
                                  DescribeConfigs (control/cleaner_stats.c);
                                  returned to be freed */
+    CTL_REGISTER_NODE,        /* control/cluster.c: a node's registration,
+                                 answered once committed */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -46,6 +48,8 @@ enum ctl_op {
     CTL_PARTITION_CONFIG,     /* a topic's configs changed */
     CTL_METADATA_UPDATE,
     CTL_SHUTDOWN,
+    CTL_REGISTER_SEND,        /* to shard 0: send our registration to the
+                                 controller leader (dataplane/handle_cluster.c) */
 };
 
 /* Kafka error codes admin answers carry, beyond storage/kerr.h. */
@@ -56,10 +60,12 @@ enum ctl_kafka_error {
     KERR_INVALID_REPLICATION_FACTOR = 38,
     KERR_INVALID_REPLICA_ASSIGNMENT = 39,
     KERR_INVALID_CONFIG = 40,
+    KERR_NOT_CONTROLLER = 41,
     KERR_INVALID_REQUEST = 42,
     KERR_REASSIGNMENT_IN_PROGRESS = 60,
     KERR_TOPIC_DELETION_DISABLED = 73,
     KERR_UNKNOWN_TOPIC_ID = 100,
+    KERR_INCONSISTENT_CLUSTER_ID = 104,
 };
 
 /* Results and strings a control answer needs live in an arena the
@@ -288,6 +294,29 @@ struct ctl_cleaner_stats {
     struct log_clean_info info;
 };
 
+/* --- the cluster (control/cluster.c) --- */
+
+struct ctl_endpoint {
+    const char *host;
+    int32_t port;
+};
+
+/* A node's brokers as it registers them (BrokerRegistration). REGISTER_NODE
+ * comes from the shard that decoded it; REGISTER_SEND goes to shard 0 with
+ * the controller leader's address, and comes back with the answer. */
+struct ctl_register {
+    int32_t node_id;
+    int32_t nshards;
+    const char *cluster_id;
+    const char *rack;          /* NULL: none */
+    struct ctl_endpoint *brokers; /* nshards */
+    const char *to_host;       /* REGISTER_SEND: the leader's shard 0 */
+    int32_t to_port;
+    /* answer */
+    int16_t error;             /* Kafka error code */
+    int result;                /* REGISTER_SEND: 0 or a negative errno */
+};
+
 struct ctl_msg {
     enum ctl_op op;
     int shard;                 /* the shard it came from or goes to */
@@ -309,6 +338,7 @@ struct ctl_msg {
         struct ctl_delete_groups delete_groups;
         struct ctl_offsets offsets;
         struct ctl_cleaner_stats cleaner_stats;
+        struct ctl_register reg;
     } u;
 };
 

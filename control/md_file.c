@@ -9,11 +9,18 @@
  *   format 1
  *   cluster.id <22 characters, Kafka's base64 id>
  *   remove <name> <id>               entries only: the topic is gone
+ *   node <id>                        a node of the cluster (md_nodes.c)
+ *   rack <rack>                      if it has one
+ *   state up | fenced
+ *   broker <i> <host> <port>         one line per shard, in order
+ *   end
  *   topic <name>
  *   id <22 characters>
  *   state live | deleting
  *   partitions <n>
- *   partition 0 shard <s>            one line per partition, in order
+ *   partition 0 broker <id>          one line per partition, in order
+ *                                    (or "shard <s>": this node's, as
+ *                                    older files say)
  *   config <key>=<value>             the topic's explicit configs
  *   end
  *   ...
@@ -74,8 +81,7 @@ static void put_topic(FILE *f, const struct md_live *l)
     fprintf(f, "\ntopic %s\nid %s\nstate %s\npartitions %d\n", l->t.name, id,
             l->state == MD_LIVE ? "live" : "deleting", n);
     for (int32_t i = 0; i < n; i++)
-        fprintf(f, "partition %d shard %d\n", i,
-                md_broker_shard(l->t.partitions[i].leader));
+        fprintf(f, "partition %d broker %d\n", i, l->t.partitions[i].leader);
     if (topic_config_serialize(&l->t.config, cfg, sizeof cfg) > 0)
         for (char *line = cfg, *nl; *line; line = nl + 1) {
             nl = strchr(line, '\n');
@@ -99,6 +105,41 @@ static char *topic_text(const struct md_live *l, size_t *len, uint32_t *crc)
     }
     *crc = crc32c(text, *len);
     return text;
+}
+
+static void put_node(FILE *f, const struct md_node *n)
+{
+    fprintf(f, "\nnode %d\n", n->id);
+    if (n->rack[0])
+        fprintf(f, "rack %s\n", n->rack);
+    fprintf(f, "state %s\n", n->fenced ? "fenced" : "up");
+    for (int32_t i = 0; i < n->nshards; i++)
+        fprintf(f, "broker %d %s %d\n", i, n->brokers[i].host,
+                n->brokers[i].port);
+    fputs("end\n", f);
+}
+
+/* The node's block into f when it changed (or always, !delta); 1 if
+ * written, 0 if not, -ENOMEM. */
+static int node_text(FILE *f, struct md_node *n, bool delta)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+
+    if (!m)
+        return -ENOMEM;
+    put_node(m, n);
+    if (fclose(m) != 0) {
+        free(text);
+        return -ENOMEM;
+    }
+    n->pending_crc = crc32c(text, len);
+    int wrote = !delta || !n->committed || n->crc != n->pending_crc;
+    if (wrote)
+        fwrite(text, 1, len, f);
+    free(text);
+    return wrote;
 }
 
 /* Ends the text with its checksum line; NULL on -ENOMEM. */
@@ -137,6 +178,15 @@ char *md_text_build(struct md_store *s, bool delta, size_t *len,
         fprintf(f, "remove %s %s\n", s->tombs[i].name, id);
         n++;
     }
+    for (int32_t i = 0; i < s->nnodes; i++) {
+        int rc = node_text(f, &s->nodes[i], delta);
+        if (rc < 0) {
+            fclose(f);
+            free(text);
+            return NULL;
+        }
+        n += rc;
+    }
     for (int32_t i = 0; i < s->ntopics; i++) {
         struct md_live *l = s->topics[i];
         size_t tlen;
@@ -169,6 +219,10 @@ void md_text_committed(struct md_store *s)
             continue;
         l->crc = l->pending_crc;
         l->committed = true;
+    }
+    for (int32_t i = 0; i < s->nnodes; i++) {
+        s->nodes[i].crc = s->nodes[i].pending_crc;
+        s->nodes[i].committed = true;
     }
     s->ntombs = 0;
 }
@@ -250,29 +304,34 @@ static int parse_int(const char *s, int32_t lo, int32_t hi, int32_t *out)
     return 0;
 }
 
-/* "partition <i> shard <s>" lines; a shard that no longer exists is
- * noted as -1 for md_store_replace. */
+/* "partition <i> broker <id>" lines (or "partition <i> shard <s>", this
+ * node's shard s, as files before the cluster wrote them); a shard of this
+ * node that no longer exists is noted as -1 for md_store_replace. */
 static int read_placement(struct md_reader *r, struct md_store *s,
                           struct md_live *l)
 {
     for (int32_t i = 0; i < l->nplaced; i++) {
         const char *arg;
         char *sp;
-        int32_t idx, shard;
+        int32_t idx, v, leader;
         int rc = expect(r, "partition", &arg);
         if (rc < 0)
             return rc;
         sp = strchr(arg, ' ');
-        if (!sp || strncmp(sp, " shard ", 7) != 0)
-            return bad(r, "expected 'partition %d shard <s>'", i);
+        bool shard = sp && strncmp(sp, " shard ", 7) == 0;
+        if (!sp || (!shard && strncmp(sp, " broker ", 8) != 0))
+            return bad(r, "expected 'partition %d broker <id>'", i);
         *sp = '\0';
         if (parse_int(arg, 0, INT32_MAX, &idx) < 0 || idx != i ||
-            parse_int(sp + 7, 0, MD_NODE_SHARDS - 1, &shard) < 0)
-            return bad(r, "expected 'partition %d shard <s>'", i);
-        l->t.partitions[i] = (struct md_partition){
-            .index = i, .leader = md_broker_id(s->node_id, shard)};
-        if (shard < s->nshards)
-            s->load[shard]++;
+            parse_int(sp + (shard ? 7 : 8), 0,
+                      shard ? MD_NODE_SHARDS - 1 : INT32_MAX, &v) < 0)
+            return bad(r, "expected 'partition %d broker <id>'", i);
+        leader = shard ? md_broker_id(s->node_id, v) : v;
+        l->t.partitions[i] = (struct md_partition){.index = i, .leader = leader};
+        if (md_broker_node(leader) != s->node_id)
+            continue;
+        if (md_broker_shard(leader) < s->nshards)
+            s->load[md_broker_shard(leader)]++;
         else
             l->t.partitions[i].leader = -1;
     }
@@ -316,6 +375,7 @@ static int topic_settle(struct md_reader *r, struct md_store *s,
 {
     struct md_live *old = md_store_find(s, l->t.name);
 
+    l->touched = r->entry;
     if (!old)
         return md_store_insert(s, l);
     if (!r->entry)
@@ -391,9 +451,64 @@ static int read_remove(struct md_reader *r, struct md_store *s, char *arg)
     if (md_id_parse(sp + 1, strlen(sp + 1), id) < 0)
         return bad(r, "bad topic id '%.32s'", sp + 1);
     t = md_store_find(s, arg);
-    if (t && memcmp(t->t.id, id, 16) == 0)
+    if (t && memcmp(t->t.id, id, 16) == 0) {
+        if (md_store_drops_add(s, t) < 0)
+            return -ENOMEM;
         md_store_forget(s, t);
+    }
     return 0;
+}
+
+/* "node <id>" ... "end": a node's record, replacing the one of that id. */
+static int read_node(struct md_reader *r, struct md_store *s, const char *arg)
+{
+    struct md_node n = {0};
+    struct md_node_broker *b = NULL;
+    int32_t cap = 0;
+    int rc;
+
+    if (parse_int(arg, 0, INT32_MAX / MD_NODE_SHARDS - 1, &n.id) < 0)
+        return bad(r, "bad node id '%.32s'", arg);
+    while ((rc = next_line(r)) > 0 && strcmp(r->buf, "end") != 0) {
+        char host[MD_HOST_MAX], tail;
+        int32_t i, port;
+        if (strncmp(r->buf, "rack ", 5) == 0 && r->buf[5] &&
+            strlen(r->buf + 5) < sizeof n.rack) {
+            strcpy(n.rack, r->buf + 5);
+        } else if (strcmp(r->buf, "state up") == 0 ||
+                   strcmp(r->buf, "state fenced") == 0) {
+            n.fenced = r->buf[6] == 'f';
+        } else if (sscanf(r->buf, "broker %d %255s %d%c", &i, host, &port,
+                          &tail) == 3 && i == n.nshards &&
+                   i < MD_NODE_SHARDS && port >= 0 && port <= 65535) {
+            if (n.nshards == cap) {
+                cap = cap ? cap * 2 : 8;
+                struct md_node_broker *v = realloc(b, sizeof *v * (size_t)cap);
+                if (!v) {
+                    free(b);
+                    return -ENOMEM;
+                }
+                b = v;
+            }
+            snprintf(b[i].host, sizeof b[i].host, "%s", host);
+            b[i].port = port;
+            n.nshards++;
+        } else {
+            rc = bad(r, "node %d: expected 'rack', 'state', 'broker %d <host> "
+                     "<port>' or 'end', found '%.64s'", n.id, n.nshards,
+                     r->buf);
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = bad(r, "the text ends inside node %d", n.id);
+    if (rc > 0 && n.nshards == 0)
+        rc = bad(r, "node %d has no broker", n.id);
+    n.brokers = b;
+    if (rc > 0 && (rc = md_node_put(s, &n)) == -ENOMEM)
+        rc = -ENOMEM;
+    free(b);
+    return rc < 0 ? rc : 0;
 }
 
 int md_store_replace(struct md_store *s)
@@ -438,6 +553,11 @@ static int md_parse(struct md_store *s, struct md_reader *r)
                    s->cluster_id);
     snprintf(s->cluster_id, sizeof s->cluster_id, "%s", arg);
     while ((rc = next_line(r)) > 0) {
+        if (strncmp(r->buf, "node ", 5) == 0) {
+            if ((rc = read_node(r, s, r->buf + 5)) < 0)
+                return rc;
+            continue;
+        }
         if (strncmp(r->buf, "remove ", 7) == 0) {
             if ((rc = read_remove(r, s, r->buf + 7)) < 0)
                 return rc;

@@ -77,6 +77,7 @@ static int on_apply(void *ctx, const char *data, size_t len)
         return rc;
     }
     s->cluster_committed = true;
+    s->applied = true;
     return mark_all_committed(s);
 }
 
@@ -106,6 +107,9 @@ static int on_restore(void *ctx, const char *data, size_t len)
         fprintf(stderr, "sluice: metadata snapshot: %s\n", err);
         return rc;
     }
+    for (int32_t i = 0; i < s->ntopics; i++)
+        s->topics[i]->touched = true;
+    s->applied = true;
     s->cluster_committed = true;
     return mark_all_committed(s);
 }
@@ -137,7 +141,50 @@ int md_store_commit(struct md_store *s, char *err, size_t errlen)
     return rc;
 }
 
+bool md_store_is_controller(const struct md_store *s)
+{
+    return s->quorum && quorum_is_leader(s->quorum);
+}
+
+int32_t md_store_controller(const struct md_store *s)
+{
+    uint64_t id = s->quorum ? quorum_leader(s->quorum) : 0;
+    return id == 0 ? -1 : (int32_t)(id - 1);
+}
+
 /* --- opening -------------------------------------------------------------------- */
+
+/* Several voters: turns raft's loop until a leader is there and this node
+ * has applied what is committed; the first leader of a new cluster writes
+ * its cluster id. A node that never reaches a quorum keeps waiting (and
+ * says so): it has no metadata to serve. */
+static int md_log_join(struct md_store *s, char *err, size_t errlen)
+{
+    uint8_t cid[16];
+    int rounds = 0, rc;
+
+    while (!s->cluster_committed || !quorum_ready(s->quorum)) {
+        if (quorum_ready(s->quorum) && quorum_is_leader(s->quorum) &&
+            !s->cluster_committed) {
+            if ((rc = md_random_id(cid)) < 0) {
+                seterr(err, errlen, "getrandom: %s", strerror(-rc));
+                return rc;
+            }
+            md_id_text(cid, s->cluster_id);
+            if ((rc = md_store_commit(s, err, errlen)) < 0) {
+                s->cluster_id[0] = '\0';
+                fprintf(stderr, "sluice: %s; trying again\n", err);
+            }
+            continue;
+        }
+        quorum_wait(s->quorum, 100);
+        if (++rounds % 50 == 0)
+            fprintf(stderr, "sluice: waiting for the metadata quorum (%d "
+                    "voters; leader: %d)\n", quorum_voters(s->quorum),
+                    md_store_controller(s));
+    }
+    return 0;
+}
 
 /* A log without metadata: the old file's, or a new cluster. */
 static int md_log_first(struct md_store *s, bool *imported, char *err,
@@ -175,16 +222,26 @@ int md_log_open(struct md_store *s, char *err, size_t errlen)
     if ((rc = quorum_open(&s->quorum, s->cfg, dir, &md_ops, s, err,
                           errlen)) < 0)
         return rc;
-    if (!s->cluster_id[0] && (rc = md_log_first(s, &imported, err,
-                                                errlen)) < 0)
+    if (quorum_voters(s->quorum) > 1) {
+        if ((rc = md_log_join(s, err, errlen)) < 0)
+            return rc;
+    } else if (!s->cluster_id[0] &&
+               (rc = md_log_first(s, &imported, err, errlen)) < 0) {
         return rc;
-    if ((moved = md_store_replace(s)) > 0) {
+    }
+    if (md_store_is_controller(s) && (moved = md_store_replace(s)) > 0) {
         fprintf(stderr, "sluice: %d partition(s) were on shards that no "
                 "longer exist; placed again on shards 0..%d\n", moved,
                 s->nshards - 1);
         if ((rc = md_store_commit(s, err, errlen)) < 0)
             return rc;
     }
+    /* What the replay applied is opened by the start-up recovery
+     * (admin_recover), not by cluster.c's reconcile. */
+    s->applied = false;
+    s->ndrops = 0;
+    for (int32_t i = 0; i < s->ntopics; i++)
+        s->topics[i]->touched = false;
     /* Invariant 2: the old file has done its job once the log has it. */
     snprintf(old, sizeof old, "%s.imported", s->path);
     if (stat(s->path, &st) == 0) {

@@ -41,9 +41,34 @@ struct md_live {
     int32_t cap;               /* of t.partitions */
     int state;                 /* enum md_state */
     bool busy;                 /* partitions being added or rolled back */
+    bool touched;              /* changed by an applied entry */
     bool committed;            /* in the metadata log ... */
     uint32_t crc;              /* ... with this text (md_text_build) */
     uint32_t pending_crc;      /* the text the last build saw */
+};
+
+/* A node of the cluster (md_nodes.c): its brokers, one per shard. */
+struct md_node_broker {
+    char host[MD_HOST_MAX];
+    int32_t port;
+};
+
+struct md_node {
+    int32_t id;                /* node.id */
+    int32_t nshards;
+    char rack[CONFIG_RACK_MAX]; /* "" none */
+    bool fenced;               /* out of the cluster: not in Metadata */
+    struct md_node_broker *brokers;
+    bool committed;
+    uint32_t crc, pending_crc; /* as for topics */
+};
+
+/* A partition of a removed topic that a shard of this node holds: its
+ * directory goes once the removal is applied here (md_log.c). */
+struct md_drop {
+    char topic[MD_TOPIC_NAME_MAX + 1];
+    int32_t partition;
+    int32_t shard;
 };
 
 /* A committed topic removed since the last commit. */
@@ -72,6 +97,12 @@ struct md_store {
     bool cluster_committed;    /* the log holds the cluster id */
     struct md_tomb *tombs;     /* removed, not yet committed */
     int32_t ntombs, tombs_cap;
+    struct md_node *nodes;     /* registered nodes, by id (md_nodes.c) */
+    int32_t nnodes, nodes_cap;
+    bool applied;              /* entries of others applied since the
+                                  control thread last looked */
+    struct md_drop *drops;     /* local partitions of removed topics */
+    int32_t ndrops, drops_cap;
 };
 
 /* Opens DATA/__sluice (created if missing), locks it and opens the
@@ -107,6 +138,8 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count);
 void md_store_unplace(struct md_store *s, struct md_live *t, int32_t count);
 /* Removes t; a committed one is remembered for the next commit. */
 void md_store_remove(struct md_store *s, struct md_live *t);
+/* Notes the partitions of t this node holds for removal (s->drops). */
+int md_store_drops_add(struct md_store *s, const struct md_live *t);
 /* Removes t without a trace (what applying a committed remove does). */
 void md_store_forget(struct md_store *s, struct md_live *t);
 
@@ -148,6 +181,30 @@ int md_file_load(struct md_store *s, char *err, size_t errlen);
  * than before) on the least loaded of today's; returns how many. */
 int md_store_replace(struct md_store *s);
 
+/* --- md_nodes.c: the nodes ------------------------------------------------- */
+
+struct md_node *md_node_find(const struct md_store *s, int32_t id);
+/* Registers n (copied): 1 if that changed the table, 0 if n was there
+ * already, or a negative errno. */
+int md_node_put(struct md_store *s, const struct md_node *n);
+bool md_node_equal(const struct md_node *a, const struct md_node *b);
+/* 1 if that changed the table, 0 otherwise. */
+int md_node_fence(struct md_store *s, int32_t id, bool fenced);
+void md_nodes_free(struct md_store *s);
+/* This node's record as it would register now (brokers malloc'ed). */
+int md_node_self(const struct md_store *s, struct md_node *out);
+/* The brokers clients are told about: every unfenced node's shards (this
+ * node's alone until it is registered). */
+int32_t md_nodes_broker_count(const struct md_store *s);
+void md_nodes_brokers(const struct md_store *s, struct md_broker *out);
+/* The broker with the fewest partitions among the unfenced nodes',
+ * counting pending[0..npending) too (partitions being placed). */
+int32_t md_nodes_least_loaded(const struct md_store *s,
+                              const struct md_partition *pending,
+                              int32_t npending);
+/* Another node than this one is registered and unfenced. */
+bool md_nodes_others(const struct md_store *s);
+
 /* --- md_log.c: the metadata log ------------------------------------------ */
 
 /* Opens the quorum under DATA/__sluice/raft and replays it into s; a log
@@ -160,5 +217,9 @@ void md_log_close(struct md_store *s);
  * 0, or a negative errno with err: then nothing of it is committed and
  * the caller puts its change back. */
 int md_store_commit(struct md_store *s, char *err, size_t errlen);
+/* This node leads the metadata quorum (and so may change the metadata). */
+bool md_store_is_controller(const struct md_store *s);
+/* The node id of the controller leader, -1 when none is known. */
+int32_t md_store_controller(const struct md_store *s);
 
 #endif

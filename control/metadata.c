@@ -87,7 +87,8 @@ struct md_snapshot *md_store_snapshot(struct md_store *s)
                    alignof(struct md_topic) <= 8 &&
                    alignof(struct md_partition) <= 8, "one 8-aligned block");
     size_t off_b = align8(sizeof(struct md_snapshot));
-    size_t off_t = off_b + align8(sizeof(struct md_broker) * (size_t)s->nshards);
+    int32_t nbrokers = md_nodes_broker_count(s);
+    size_t off_t = off_b + align8(sizeof(struct md_broker) * (size_t)nbrokers);
     size_t off_p = off_t + align8(sizeof(struct md_topic) * (size_t)ntopics);
     size_t size = off_p + sizeof(struct md_partition) * nparts;
     char *block = calloc(1, size);
@@ -98,10 +99,11 @@ struct md_snapshot *md_store_snapshot(struct md_store *s)
     struct md_partition *parts = (struct md_partition *)(void *)(block + off_p);
     md->epoch = ++s->epoch;
     memcpy(md->cluster_id, s->cluster_id, sizeof md->cluster_id);
-    md->controller_id = md_broker_id(s->node_id, 0);
-    md->nbrokers = s->nshards;
+    int32_t controller = md_store_controller(s);
+    md->controller_id = controller < 0 ? -1 : md_broker_id(controller, 0);
+    md->nbrokers = nbrokers;
     md->brokers = (struct md_broker *)(void *)(block + off_b);
-    memcpy(md->brokers, s->brokers, sizeof(struct md_broker) * (size_t)s->nshards);
+    md_nodes_brokers(s, md->brokers);
     md->topics = (struct md_topic *)(void *)(block + off_t);
     for (int32_t i = 0; i < s->ntopics; i++) {
         const struct md_live *l = s->topics[i];
@@ -112,6 +114,11 @@ struct md_snapshot *md_store_snapshot(struct md_store *s)
         t->partitions = parts;
         memcpy(parts, l->t.partitions,
                sizeof(struct md_partition) * (size_t)l->t.npartitions);
+        for (int32_t p = 0; p < l->t.npartitions; p++) {
+            const struct md_node *n = md_node_find(s, md_broker_node(parts[p].leader));
+            if (n && n->fenced && n->id != s->node_id)
+                parts[p].leader = -1;       /* offline: its only replica */
+        }
         parts += l->t.npartitions;
     }
     return md;
@@ -287,11 +294,14 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count)
         t->cap = count;
     }
     for (int32_t i = t->nplaced; i < count; i++) {
-        int32_t shard = least_loaded(s);
+        int32_t leader = md_broker_id(s->node_id, least_loaded(s));
+        if (md_nodes_others(s))    /* a cluster: every node's shards */
+            leader = md_nodes_least_loaded(s, &t->t.partitions[t->nplaced],
+                                           i - t->nplaced);
         t->t.partitions[i] = (struct md_partition){
-            .index = i, .leader = md_broker_id(s->node_id, shard),
-            .leader_epoch = 0};
-        s->load[shard]++;
+            .index = i, .leader = leader, .leader_epoch = 0};
+        if (md_broker_node(leader) == s->node_id)
+            s->load[md_broker_shard(leader)]++;
     }
     if (count > t->nplaced)
         t->nplaced = count;
@@ -387,6 +397,28 @@ void md_store_remove(struct md_store *s, struct md_live *t)
         memcpy(tb->id, t->t.id, sizeof tb->id);
     }
     md_store_forget(s, t);
+}
+
+int md_store_drops_add(struct md_store *s, const struct md_live *t)
+{
+    for (int32_t p = 0; p < t->nplaced; p++) {
+        int32_t leader = t->t.partitions[p].leader;
+        if (leader < 0 || md_broker_node(leader) != s->node_id)
+            continue;
+        if (s->ndrops == s->drops_cap) {
+            int32_t cap = s->drops_cap ? s->drops_cap * 2 : 16;
+            struct md_drop *v = realloc(s->drops, sizeof(*v) * (size_t)cap);
+            if (!v)
+                return -ENOMEM;
+            s->drops = v;
+            s->drops_cap = cap;
+        }
+        struct md_drop *d = &s->drops[s->ndrops++];
+        snprintf(d->topic, sizeof d->topic, "%s", t->t.name);
+        d->partition = p;
+        d->shard = md_broker_shard(leader);
+    }
+    return 0;
 }
 
 void md_store_forget(struct md_store *s, struct md_live *t)
@@ -554,6 +586,8 @@ void md_store_close(struct md_store *s)
     }
     free(s->topics);
     free(s->tombs);
+    free(s->drops);
+    md_nodes_free(s);
     free(s->load);
     free(s->brokers);
     free(s->dir);

@@ -43,6 +43,7 @@ struct md_broker {
     int32_t node_id;           /* md_broker_id(node.id, shard) */
     char host[MD_HOST_MAX];    /* advertised host */
     int32_t port;
+    char rack[CONFIG_RACK_MAX]; /* broker.rack; "" none */
 };
 
 struct md_partition {

@@ -19,10 +19,12 @@
 #include "control/quorum.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -37,6 +39,7 @@
  * raft_uv writes entries padded but reads a batch back as the sum of
  * their lengths, so only 8-byte multiples survive a restart. */
 #define ENTRY_HEADER 8
+#define QUORUM_VOTERS_MAX 5
 
 struct quorum {
     uv_loop_t loop;
@@ -51,6 +54,17 @@ struct quorum {
     char address[QUORUM_ADDRESS_MAX];
     bool io_open, raft_open, closed;
     int apply_err;             /* sticky: an entry could not be applied */
+    int nvoters;
+    /* A leader commits a barrier in its own term before it says it is
+     * ready: only then are the entries of earlier terms committed (and
+     * applied) on it (Raft's section 5.4.2). */
+    struct raft_barrier barrier;
+    bool barrier_pending;
+    uint64_t barrier_term;     /* the term whose barrier was applied */
+    /* While leading: when each voter (by configuration index) was last
+     * heard from, monotonic ms. */
+    int64_t heard_ms[QUORUM_VOTERS_MAX];
+    uint64_t heard_term;
     /* the proposal in flight (quorum_commit) */
     struct raft_apply req;
     bool pending;
@@ -286,6 +300,7 @@ static int voters_build(struct quorum *q, const struct broker_config *cfg,
         return -EINVAL;
     }
     if (i != 1 && i != 3 && i != 5) {
+        _Static_assert(QUORUM_VOTERS_MAX == 5, "voters counted below");
         /* Kafka allows any count; an even one only adds a node that can
          * fail without adding a failure the quorum survives. */
         seterr(err, errlen, "controller.quorum.voters: %d voters; use 1, 3 "
@@ -410,16 +425,9 @@ int quorum_open(struct quorum **out, const struct broker_config *cfg,
     if ((rc = voters_build(q, cfg, &conf, &self_voter, err, errlen)) < 0 ||
         (rc = roles_check(cfg, self_voter, err, errlen)) < 0)
         goto fail;
-    if (conf.n > 1) {
-        /* Several nodes need broker registration and replication first
-         * (the metadata log alone would leave their shards idle). */
-        seterr(err, errlen, "controller.quorum.voters: %u voters; this "
-               "sluice runs a single-voter quorum only", conf.n);
-        rc = -EINVAL;
-        goto fail;
-    }
     /* One voter sends raft no message, even with an address of its own. */
     q->tcp = conf.n > 1;
+    q->nvoters = (int)conf.n;
     if ((rc = uv_loop_init(&q->loop)) != 0) {
         seterr(err, errlen, "libuv: %s", uv_strerror(rc));
         free(q);
@@ -519,6 +527,94 @@ int quorum_commit(struct quorum *q, const void *data, size_t len, char *err,
                q->status == -ENOTCONN ? "leadership was lost"
                                       : raft_errmsg(&q->raft));
     return q->status;
+}
+
+/* --- readiness ------------------------------------------------------------------ */
+
+static void on_barrier(struct raft_barrier *req, int status)
+{
+    struct quorum *q = req->data;
+
+    q->barrier_pending = false;
+    if (status == 0)
+        q->barrier_term = q->raft.current_term;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* raft resets each voter's recent_recv every election timeout (its check
+ * of the quorum): a flag seen set means the voter spoke since. */
+static void heard_update(struct quorum *q)
+{
+    int64_t now = mono_ms();
+    unsigned n = q->raft.configuration.n;
+
+    if (q->heard_term != q->raft.current_term) {
+        q->heard_term = q->raft.current_term;
+        for (unsigned i = 0; i < QUORUM_VOTERS_MAX; i++)
+            q->heard_ms[i] = now;      /* a new leader gives everyone time */
+    }
+    for (unsigned i = 0; i < n && i < QUORUM_VOTERS_MAX; i++)
+        if (q->raft.configuration.servers[i].id == q->id ||
+            q->raft.leader_state.progress[i].recent_recv)
+            q->heard_ms[i] = now;
+}
+
+int64_t quorum_silent_ms(struct quorum *q, int32_t node_id)
+{
+    unsigned n = q->raft.configuration.n;
+
+    if (raft_state(&q->raft) != RAFT_LEADER)
+        return 0;
+    for (unsigned i = 0; i < n && i < QUORUM_VOTERS_MAX; i++)
+        if (q->raft.configuration.servers[i].id == (raft_id)node_id + 1)
+            return mono_ms() - q->heard_ms[i];
+    return 0;
+}
+
+void quorum_tick(struct quorum *q)
+{
+    if (raft_state(&q->raft) == RAFT_LEADER && q->tcp)
+        heard_update(q);
+    if (raft_state(&q->raft) != RAFT_LEADER || q->barrier_pending ||
+        q->barrier_term == q->raft.current_term)
+        return;
+    q->barrier.data = q;
+    if (raft_barrier(&q->raft, &q->barrier, on_barrier) == 0)
+        q->barrier_pending = true;
+}
+
+bool quorum_ready(struct quorum *q)
+{
+    if (q->nvoters <= 1)
+        return true;                /* raft_start applied everything */
+    if (raft_state(&q->raft) == RAFT_LEADER)
+        return q->barrier_term == q->raft.current_term;
+    return quorum_leader(q) != 0 && q->raft.commit_index > 0 &&
+           raft_last_applied(&q->raft) >= q->raft.commit_index;
+}
+
+int quorum_voters(const struct quorum *q)
+{
+    return q->nvoters;
+}
+
+void quorum_wait(struct quorum *q, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = uv_backend_fd(&q->loop), .events = POLLIN};
+    int t = uv_backend_timeout(&q->loop);
+
+    if (t < 0 || t > timeout_ms)
+        t = timeout_ms;
+    poll(&pfd, 1, t);
+    uv_run(&q->loop, UV_RUN_NOWAIT);
+    quorum_tick(q);
 }
 
 /* --- state and the loop -------------------------------------------------------- */

@@ -75,6 +75,22 @@ int quorum_fd(struct quorum *q);
 int quorum_timeout_ms(struct quorum *q);
 void quorum_run(struct quorum *q);
 
+/* How many voters the quorum has. */
+int quorum_voters(const struct quorum *q);
+/* A new leader commits a barrier of its own term; call after every turn
+ * of the loop. */
+void quorum_tick(struct quorum *q);
+/* The metadata this node applied is the quorum's: a single voter at once;
+ * a leader once its barrier is applied; a follower once it knows a leader
+ * and has applied everything it knows is committed. */
+bool quorum_ready(struct quorum *q);
+/* On the leader: how long voter node_id (a node.id) has not been heard
+ * from, in ms (0 elsewhere, and for nodes that do not vote). */
+int64_t quorum_silent_ms(struct quorum *q, int32_t node_id);
+/* One turn of the loop, waiting at most timeout_ms for something to do
+ * (start-up, before the control thread's own loop runs). */
+void quorum_wait(struct quorum *q, int timeout_ms);
+
 /* Tests: the next n appends to the local log fail as a full or broken
  * disk would make them fail. */
 void quorum_fail_appends(struct quorum *q, int n);

@@ -48,7 +48,8 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
     for (int32_t i = 0; i < t->npartitions; i++) {
         struct kafka_metadata_partition *p = &out->partitions.v[i];
         nodes[i] = t->partitions[i].leader;
-        p->error_code = KERR_NONE;
+        /* No leader: its replica's node is fenced (Kafka's offline). */
+        p->error_code = nodes[i] < 0 ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE;
         p->partition_index = t->partitions[i].index;
         p->leader_id = t->partitions[i].leader;
         p->leader_epoch = t->partitions[i].leader_epoch;
@@ -77,7 +78,8 @@ static int metadata_respond(struct request *rq)
         resp->brokers.v[i].node_id = md->brokers[i].node_id;
         resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
         resp->brokers.v[i].port = md->brokers[i].port;
-        resp->brokers.v[i].rack = KSTR_NULL;
+        resp->brokers.v[i].rack = md->brokers[i].rack[0] ? kstr_c(md->brokers[i].rack)
+                                                          : KSTR_NULL;
     }
     resp->cluster_id = kstr_c(md->cluster_id);
     resp->controller_id = md->controller_id;
@@ -181,7 +183,8 @@ int handle_describe_cluster(struct request *rq)
         resp->brokers.v[i].broker_id = md->brokers[i].node_id;
         resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
         resp->brokers.v[i].port = md->brokers[i].port;
-        resp->brokers.v[i].rack = KSTR_NULL;
+        resp->brokers.v[i].rack = md->brokers[i].rack[0] ? kstr_c(md->brokers[i].rack)
+                                                          : KSTR_NULL;
     }
     return request_respond(rq, resp);
 }

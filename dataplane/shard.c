@@ -303,6 +303,9 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     case CTL_SHUTDOWN:
         shard_stop(s, m);
         return; /* acknowledged by shard_finish */
+    case CTL_REGISTER_SEND:
+        shard_send_registration(s, m);
+        return; /* posted back with the answer */
     default:
         break;
     }
@@ -388,6 +391,7 @@ static int shard_flush_logs(struct shard *s)
 static void shard_on_tick(struct shard *s)
 {
     conn_close_idle(s);
+    shard_registration_tick(s);
     bool retention = s->now_ms >= s->next_retention_ms;
     if (retention)
         s->next_retention_ms = s->now_ms + s->cfg.broker->log_retention_check_interval_ms;

@@ -133,6 +133,8 @@ struct shard {
     bool ring_ready;               /* shard_loop_init set up the ring */
     bool finished;                 /* stopped: the loop is over */
     uint64_t served;
+    struct registration *registration; /* ours, in flight (handle_cluster.c) */
+    int32_t next_correlation_id;       /* of requests this shard sends */
     struct duty_cycle turns;       /* how long turns of work take */
     struct dpdk_queue *dpdk;       /* shard_dpdk.c; NULL without DPDK */
     uint64_t rq_seq;               /* requests started (retired fds wait on it) */
@@ -184,5 +186,10 @@ int handle_produce(struct request *rq);
 int handle_fetch(struct request *rq);
 int handle_list_offsets(struct request *rq);
 int handle_delete_records(struct request *rq);
+int handle_broker_registration(struct request *rq);
+
+/* handle_cluster.c: this node's registration, sent by shard 0 */
+void shard_send_registration(struct shard *s, struct ctl_msg *m);
+void shard_registration_tick(struct shard *s);
 
 #endif

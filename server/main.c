@@ -118,6 +118,9 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
 int main(int argc, char **argv)
 {
     static struct broker_config cfg;
+    /* Before any socket: raft's transport writes to peers that may be gone
+     * while the control thread starts. */
+    signal(SIGPIPE, SIG_IGN);
     broker_config_defaults(&cfg);
     if (parse_args(argc, argv, &cfg) < 0)
         return 2;
@@ -205,7 +208,6 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     const char *host = strcmp(lis.host, "0.0.0.0") == 0 || !lis.host[0] ? "127.0.0.1" : lis.host;
     fprintf(stderr, "sluiced: ready bootstrap=%s:%d shards=%d data=%s\n", host,
             shard_port(shards[0]), nshards, dir);

@@ -13,6 +13,7 @@
  */
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_admin.h"
+#include "dataplane/kafka/msg_cluster.h"
 #include "dataplane/kafka/msg_fetch.h"
 #include "dataplane/kafka/msg_group.h"
 #include "dataplane/kafka/msg_metadata.h"
@@ -53,6 +54,9 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	    incr_alter_configs),
 	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),
 	API(KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, describe_cluster),
+	/* between sluice nodes (dataplane/handle_cluster.c) */
+	API(KAFKA_BROKER_REGISTRATION, "BrokerRegistration", 0, 0, 0, 0,
+	    broker_registration),
 };
 
 const struct kafka_api *kafka_api_find(int16_t key)

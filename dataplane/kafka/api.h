@@ -45,7 +45,8 @@ enum kafka_api_key {
 	KAFKA_INCREMENTAL_ALTER_CONFIGS = 44,
 	KAFKA_OFFSET_DELETE = 47,
 	KAFKA_DESCRIBE_CLUSTER = 60,
-	KAFKA_API_KEY_MAX = 60,
+	KAFKA_BROKER_REGISTRATION = 62,
+	KAFKA_API_KEY_MAX = 62,
 };
 
 /* Kafka error codes the codec layer itself produces. */

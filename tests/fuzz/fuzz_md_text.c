@@ -35,6 +35,8 @@ static void store_clear(struct md_store *s)
         md_store_forget(s, s->topics[s->ntopics - 1]);
     free(s->topics);
     free(s->tombs);
+    free(s->drops);
+    md_nodes_free(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -188,7 +188,7 @@ class Broker:
             a += ["--set", f"{k}={v}"]
         return a + self.extra_args
 
-    def start(self, timeout=READY_TIMEOUT):
+    def start(self, timeout=READY_TIMEOUT, spawn_only=False):
         if self.alive():
             fail("broker already running")
         argv = self.argv()
@@ -211,6 +211,19 @@ class Broker:
         self._reader = threading.Thread(target=self._read_stderr, args=(self.proc,),
                                         daemon=True)
         self._reader.start()
+        self._t0 = t0
+        if spawn_only:
+            return self
+        return self.wait_ready(timeout)
+
+    def spawn(self):
+        """Starts the process without waiting for its ready line (call
+        wait_ready next). Call it from the main thread: children die with
+        the thread that started them (PR_SET_PDEATHSIG)."""
+        return self.start(spawn_only=True)
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        t0 = self._t0
         with self._cv:
             self._cv.wait_for(lambda: self._ready or self._eof, timeout=timeout)
             ready, eof = self._ready, self._eof

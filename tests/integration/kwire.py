@@ -263,3 +263,16 @@ def parse_produce_v7(r):
     r.i32()  # throttle
     return {(t, p[0]): {"error": p[1], "base_offset": p[2], "log_append_time": p[3],
                         "log_start_offset": p[4]} for t, parts in topics for p in parts}
+
+
+# --- CreateTopics ------------------------------------------------------------
+def create_topic_error(host, port, name, partitions, replication=-1, corr=7):
+    """CreateTopics v1 of one topic, straight to host:port; its error code."""
+    body = (i32(1) + string(name) + i32(partitions) + i16(replication) + i32(0) + i32(0)
+            + i32(30000) + i8(0))
+    with Conn(host, port, timeout=30) as c:
+        r = c.call(19, 1, body, corr)
+        topics = r.array(lambda r: (r.string(), r.i16(), r.string()))
+    if not topics or len(topics) != 1:
+        raise ValueError(f"CreateTopics answered {topics!r}")
+    return topics[0][1]

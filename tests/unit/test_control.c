@@ -630,12 +630,15 @@ static void test_node_id_names_brokers(void **state)
     struct fake *f = *state;
 
     assert_int_equal(broker_config_set(&f->cfg, "node.id", "3", NULL, 0), 0);
+    assert_int_equal(broker_config_set(&f->cfg, "broker.rack", "r1", NULL, 0), 0);
     assert_int_equal(start(f), 0);
     assert_int_equal(create(f, "n3", 4, NULL), 0);
     const struct md_snapshot *md = f->md[0];
     assert_int_equal(md->nbrokers, 2);
     assert_int_equal(md->brokers[0].node_id, 3000);
     assert_int_equal(md->brokers[1].node_id, 3001);
+    assert_string_equal(md->brokers[1].rack, "r1");     /* its registration */
+    assert_int_equal(md->brokers[1].port, 9093);
     assert_int_equal(md->controller_id, 3000);
     for (int p = 0; p < 4; p++) {
         assert_int_equal(md_find_topic(md, "n3", 2)->partitions[p].leader,
@@ -645,6 +648,8 @@ static void test_node_id_names_brokers(void **state)
     stop(f);
     assert_int_equal(start(f), 0);
     md = f->md[0];
+    assert_int_equal(md->nbrokers, 2);
+    assert_string_equal(md->brokers[0].rack, "r1");
     for (int p = 0; p < 4; p++)
         assert_int_equal(md_find_topic(md, "n3", 2)->partitions[p].leader,
                          3000 + p % 2);
