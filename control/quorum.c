@@ -465,12 +465,14 @@ void quorum_close(struct quorum *q)
         while (!q->closed)
             uv_run(&q->loop, UV_RUN_ONCE);
     }
+    /* Everything raft_uv still has in flight comes back before its memory
+     * goes (a late completion is what quorum_io_close guards against). */
+    while (uv_loop_close(&q->loop) == UV_EBUSY)
+        uv_run(&q->loop, UV_RUN_DEFAULT);
     if (q->io_open)
         raft_uv_close(&q->io);
     if (q->tcp && q->io_open)
         raft_uv_tcp_close(&q->transport);
-    while (uv_loop_close(&q->loop) == UV_EBUSY)
-        uv_run(&q->loop, UV_RUN_DEFAULT);
     free(q);
 }
 

@@ -20,6 +20,18 @@ its brokers leave Metadata, its partitions show no leader); the old
 controller restarts, registers again, catches up, and all three nodes then
 report the same brokers, topics, partitions and leaders.
 
+test_controller_cut_off: the controller's link goes down: the other two
+elect a new one and create a topic; the old one, alone, stops calling itself
+controller; the link back, it learns the topic and all three agree.
+
+test_follower_cut_off: a node that is not the controller loses its link: the
+controller fences it after broker.session.timeout.ms; back, it registers
+again and every node lists the six brokers.
+
+test_whole_cluster_restart: SIGTERM to every node, all started again: the
+same topics, partitions and leaders on every node, and every record written
+in test_one_cluster reads back.
+
 Partitions have one replica each for now (replication is the next step).
 Needs root (ip netns).
 """
@@ -181,9 +193,85 @@ def test_controller_failover(ctx):
               "the controller every node names")
 
 
+@harness.timeout(240)
+def test_controller_cut_off(ctx):
+    cl = cluster(ctx)
+    wait_registered(range(NODES))
+    old = controller(0) // 1000
+    survivors = [i for i in range(NODES) if i != old]
+    cl.link_down(old)
+    try:
+        harness.wait_until(lambda: all(controller(i) not in (-1, old * 1000)
+                                       for i in survivors),
+                           30, "a new controller while the old one is cut off")
+        create_topic(all_bootstrap(skip=(old,)), "during-cut", 2)
+        harness.wait_until(lambda: all(topic_view(metadata(i), "during-cut")
+                                       for i in survivors),
+                           30, "the new topic on the connected nodes")
+        # Alone, the old leader steps down (it hears no majority): asked
+        # from inside its namespace, it names no controller of its own.
+        def own_view():
+            p = cl.node_cmd(old, [harness.KCAT, "-b", bootstrap(old), "-m", "10",
+                                  "-L", "-J"], timeout=60, check_rc=False)
+            return p.returncode == 0 and b'"controllerid":%d' % (old * 1000) not in \
+                p.stdout.replace(b" ", b"")
+        harness.wait_until(own_view, 30, f"node {old} to stop calling itself controller")
+    finally:
+        cl.link_up(old)
+    harness.wait_until(lambda: topic_view(metadata(old), "during-cut"), 60,
+                       f"the topic created during the cut on node {old}")
+    wait_registered(range(NODES))
+    views = [{t["topic"]: topic_view(md, t["topic"]) for t in md["topics"]}
+             for md in (metadata(i) for i in range(NODES))]
+    expect_eq(views[1], views[0], "node 1's topics against node 0's after the cut")
+    expect_eq(views[2], views[0], "node 2's topics against node 0's after the cut")
+
+
+@harness.timeout(240)
+def test_follower_cut_off(ctx):
+    cl = cluster(ctx)
+    wait_registered(range(NODES))
+    leader = controller(0) // 1000
+    f = (leader + 1) % NODES
+    others = [i for i in range(NODES) if i != f]
+    alive = sorted(b for b in ALL_BROKERS if b // 1000 != f)
+    cl.link_down(f)
+    try:
+        harness.wait_until(lambda: all(brokers_of(metadata(i)) == alive for i in others),
+                           40, f"node {f} fenced while cut off")
+    finally:
+        cl.link_up(f)
+    # Back, it learns it was fenced and registers again.
+    wait_registered(range(NODES))
+    log(f"node {f} fenced while cut off and back after its link returned")
+
+
+@harness.timeout(240)
+def test_whole_cluster_restart(ctx):
+    cl = cluster(ctx)
+    wait_registered(range(NODES))
+    before = [{t["topic"]: topic_view(md, t["topic"]) for t in md["topics"]}
+              for md in (metadata(i) for i in range(NODES))]
+    for b in cl.nodes:
+        b.stop()
+    start_all(cl.nodes)
+    wait_registered(range(NODES))
+    for i in range(NODES):
+        md = metadata(i)
+        after = {t["topic"]: topic_view(md, t["topic"]) for t in md["topics"]}
+        expect_eq(after, before[0], f"node {i}'s topics after restarting every node")
+    for p in range(6):
+        got = harness.kcat(all_bootstrap(), ["-C", "-t", "spread", "-p", str(p), "-e",
+                                             "-o", "beginning", "-q", "-f", "%k:%s\\n"],
+                           timeout=90).stdout.decode().splitlines()
+        expect_eq(got, [f"k{i}:v{i}" for i in range(600) if i % 6 == p],
+                  f"partition {p} after restarting every node")
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0:
         fail("needs root for ip netns")
     CL = netns.NetnsCluster(NODES).open()
     CL.enter_hub()
-    harness.main([test_one_cluster, test_controller_failover])
+    harness.main([test_one_cluster, test_controller_failover, test_controller_cut_off,
+                  test_follower_cut_off, test_whole_cluster_restart])
