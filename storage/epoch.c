@@ -248,7 +248,8 @@ int epoch_cache_assign(struct epoch_cache *c, int32_t epoch,
         return -EINVAL;
     if (!(v = malloc(sizeof *v * (size_t)(c->n + 1))))
         return -ENOMEM;
-    memcpy(v, c->v, sizeof *v * (size_t)c->n);
+    if (c->n > 0)
+        memcpy(v, c->v, sizeof *v * (size_t)c->n);
     v[c->n] = (struct epoch_entry){.epoch = epoch, .start_offset = start_offset};
     return epoch_commit(c, v, c->n + 1, c->n + 1);
 }
