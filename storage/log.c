@@ -274,10 +274,14 @@ static int log_roll(struct log *log, int64_t now_ms)
 
 /* Assigns the broker-owned fields of the batch at b and accounts for it
  * in seg; returns its size. */
+/* log_account's lat for a follower's batches: offsets and epochs kept. */
+#define LOG_KEEP_OFFSETS INT64_MIN
+
 static size_t log_account(struct log *log, struct segment *seg, uint8_t *b, int64_t lat)
 {
     struct batch_header h;
-    batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
+    if (lat != LOG_KEEP_OFFSETS)
+        batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
     batch_header_decode(b, &h);
     segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
     seg->size += batch_size(&h);
@@ -401,6 +405,60 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
     for (size_t off = 0; off < len;)
         off += log_account(log, seg, records + off, lat);
     log_queue_push(q, records, len, NULL, log->next_offset);
+    log->unsynced_messages += nrecords;
+    res->last_offset = log->next_offset - 1;
+    return 0;
+}
+
+/* The follower's batches must continue this log exactly: the first one
+ * at the log end, each after the one before. */
+static int replica_check(const struct log *log, const uint8_t *records, size_t len)
+{
+    int64_t next = log->next_offset;
+    for (size_t off = 0; off < len;) {
+        struct batch_header h;
+        batch_header_decode(records + off, &h);
+        if (h.base_offset != next)
+            return -EINVAL;
+        next = batch_last_offset(&h) + 1;
+        off += batch_size(&h);
+    }
+    return 0;
+}
+
+int log_append_replica(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
+                       struct log_append_result *res)
+{
+    int nbatches;
+    int64_t nrecords;
+    if (log->error)
+        return log->error;
+    if (log->queue.count >= log->cfg.max_pending)
+        return -EAGAIN;
+    int kerr = batch_validate_set(records, len, UINT32_MAX, &nbatches, &nrecords);
+    if (kerr != KERR_NONE)
+        return kerr;
+    if (replica_check(log, records, len) < 0)
+        return -EINVAL;
+    if (log_should_roll(log, len, now_ms)) {
+        if (!log_roll_ready(log)) {
+            log->roll_wanted = 1;
+            return -EAGAIN;
+        }
+        int rc = log_roll(log, now_ms);
+        if (rc < 0)
+            return rc;
+    }
+    struct segment *seg = log_active(log);
+    int rc = segment_reserve(seg, nbatches);
+    if (rc < 0)
+        return rc;
+    log_queue_start(log, seg);
+    res->base_offset = log->next_offset;
+    res->log_append_time = -1;
+    for (size_t off = 0; off < len;)
+        off += log_account(log, seg, records + off, LOG_KEEP_OFFSETS);
+    log_queue_push(&log->queue, records, len, NULL, log->next_offset);
     log->unsynced_messages += nrecords;
     res->last_offset = log->next_offset - 1;
     return 0;

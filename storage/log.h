@@ -109,6 +109,15 @@ void log_set_config(struct log *log, const struct log_config *cfg);
 int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
                struct log_append_result *res);
 
+/* A follower's append (Kafka's appendAsFollower): the leader's batches as
+ * fetched, their offsets and leader epochs kept, zero copy as log_append.
+ * The first batch must start at log_end_offset() and each follow the one
+ * before (-EINVAL otherwise: the follower truncates or fetches again);
+ * the leader already applied max.message.bytes. Same returns as
+ * log_append. */
+int log_append_replica(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
+                       struct log_append_result *res);
+
 /* Writes what was appended since the last call (one pwritev) and queues on
  * ring an fdatasync when the policy asks for one and none is in flight.
  * Returns the number of SQEs queued (0: nothing to do now) or a negative
