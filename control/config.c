@@ -278,6 +278,9 @@ static const struct config_def broker_defs[] = {
       .doc = "Native UDP produce: shard i receives on this port + i."),
     BDEF("sluice.dpdk.mtu", CT_INT, dpdk_mtu, .def = "1500", .min = 576,
       .max = 9000, .doc = "The port's MTU."),
+    BDEF("sluice.http.listen", CT_STRING, http_listen, .def = "",
+      .doc = "HOST:PORT of the HTTP listener (/metrics, the web console); "
+             "empty: none; port 0: any free port."),
 };
 
 static const struct config_def topic_defs[] = {

@@ -172,6 +172,7 @@ struct broker_config {
     int32_t num_shards;                     /* sluice.shards (0: per core) */
     int flush_policy;                       /* sluice.flush.policy */
     int idle_strategy;                      /* sluice.idle (enum shard_idle) */
+    char http_listen[CONFIG_LISTENERS_MAX]; /* sluice.http.listen ("": off) */
 
     bool dpdk_enable;                       /* sluice.dpdk.enable (false) */
     char dpdk_eal_args[1024];               /* sluice.dpdk.eal.args */

@@ -96,7 +96,7 @@ static void ring_bells(struct control *c)
 {
     uint64_t one = 1;
 
-    for (int i = 0; i < c->nshards; i++) {
+    for (int i = 0; i < c->nrings; i++) {
         struct control_shard *sh = &c->shards[i];
         flush_backlog(sh);
         if (!sh->ring_bell)
@@ -214,6 +214,9 @@ static void on_answer(struct control *c, int i, struct ctl_cmd *cmd)
         break;
     case CTL_SHUTDOWN:
         sh->stopped = true;
+        break;
+    case CTL_SHARD_STATS:
+        stats_answered(c, cmd);
         break;
     default:
         admin_answered(c, cmd);
@@ -341,6 +344,11 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_REGISTER_SEND:
         cluster_register_sent(c, m);
         return;
+    case CTL_STATS:
+        m->shard = i;
+        stats_request(c, m);
+        return;
+    case CTL_SHARD_STATS:
     case CTL_PARTITION_OPEN:
     case CTL_PARTITION_DELETE:
     case CTL_PARTITION_CONFIG:
@@ -355,7 +363,7 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
 
 static bool rings_pending(struct control *c)
 {
-    for (int i = 0; i < c->nshards; i++)
+    for (int i = 0; i < c->nrings; i++)
         if (!spsc_ring_empty(&c->shards[i].from))
             return true;
     return false;
@@ -363,7 +371,7 @@ static bool rings_pending(struct control *c)
 
 static bool backlogged(struct control *c)
 {
-    for (int i = 0; i < c->nshards; i++)
+    for (int i = 0; i < c->nrings; i++)
         if (c->shards[i].backlog.len > 0)
             return true;
     return false;
@@ -392,7 +400,7 @@ int control_poll_once(struct control *c, int timeout_ms)
      * it again. */
     if (read(c->doorbell, &v, sizeof v) < 0 && errno != EAGAIN)
         return -errno;
-    for (int i = 0; i < c->nshards; i++) {
+    for (int i = 0; i < c->nrings; i++) {
         unsigned k;
         while ((k = spsc_ring_dequeue_burst(&c->shards[i].from, msgs, 64)) > 0) {
             for (unsigned j = 0; j < k; j++)
@@ -521,14 +529,15 @@ int control_create(struct control **out, const struct broker_config *cfg,
     c->doorbell = -1;
     c->nshards = nshards;
     c->known_controller = -2;
+    c->nrings = nshards + 1;   /* the last pair is the ops thread's */
     c->md.lock_fd = -1;
-    size = (sizeof(struct control_shard) * (size_t)nshards + 63) & ~(size_t)63;
+    size = (sizeof(struct control_shard) * (size_t)c->nrings + 63) & ~(size_t)63;
     if (!(c->shards = aligned_alloc(64, size)))
         goto err;
     memset(c->shards, 0, size);
-    for (int i = 0; i < nshards; i++)
+    for (int i = 0; i < c->nrings; i++)
         c->shards[i].doorbell = -1;
-    for (int i = 0; i < nshards; i++)
+    for (int i = 0; i < c->nrings; i++)
         if ((rc = shard_init(&c->shards[i])) < 0) {
             control_log("shard %d rings: %s", i, strerror(-rc));
             goto err;
@@ -594,7 +603,7 @@ void control_destroy(struct control *c)
     for (int i = 0; i < c->nsnaps; i++)
         md_snapshot_free(c->snaps[i]);
     free(c->snaps);
-    for (int i = 0; c->shards && i < c->nshards; i++) {
+    for (int i = 0; c->shards && i < c->nrings; i++) {
         struct control_shard *sh = &c->shards[i];
         free(sh->to_slots);
         free(sh->from_slots);

@@ -44,7 +44,9 @@ int control_create(struct control **out, const struct broker_config *cfg,
 
 /* What shard i needs: its ring from the control thread, its ring to it,
  * the eventfd the control thread rings for it, and the eventfd to ring
- * after posting. Any pointer may be NULL. */
+ * after posting. Any pointer may be NULL. Index nshards is the ops
+ * thread's pair (ops/): it only asks (CTL_STATS, the describe and list
+ * requests) and is sent no commands, metadata or shutdown. */
 void control_shard_endpoints(struct control *c, int shard,
                              struct spsc_ring **to_shard,
                              struct spsc_ring **to_control,

@@ -69,7 +69,11 @@ struct control {
     struct broker_config cfg;
     struct md_store md;
     int nshards;
-    struct control_shard *shards;
+    struct control_shard *shards; /* nrings: the shards, then the ops peer */
+    int nrings;                /* nshards + 1 */
+    struct ctl_msg *stats_pending; /* CTL_STATS being collected (stats.c) */
+    struct ctl_msg *stats_queued;
+    int stats_waiting;         /* shards yet to answer it */
     int doorbell;              /* ours: shards ring it */
     struct md_snapshot **snaps; /* published, oldest first */
     int nsnaps, snaps_cap;
@@ -111,6 +115,9 @@ void admin_free_all(struct control *c);
 void cluster_do_work(struct control *c);
 void cluster_register_request(struct control *c, struct ctl_msg *m);
 void cluster_register_sent(struct control *c, struct ctl_msg *m);
+/* stats.c */
+void stats_request(struct control *c, struct ctl_msg *m);
+void stats_answered(struct control *c, struct ctl_cmd *cmd);
 
 /* admin_config.c */
 void admin_describe_configs(struct control *c, struct ctl_msg *m);

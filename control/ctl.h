@@ -17,6 +17,7 @@
 
 #include "control/metadata.h"
 #include "storage/log.h"
+#include "metrics/shard_metrics.h"
 
 enum ctl_op {
     /* shard -> control, answered in place */
@@ -40,6 +41,8 @@ enum ctl_op {
                                  returned to be freed */
     CTL_REGISTER_NODE,        /* control/cluster.c: a node's registration,
                                  answered once committed */
+    CTL_STATS,                /* the ops thread: every shard's metrics,
+                                 aggregated (control/stats.c) */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -50,6 +53,7 @@ enum ctl_op {
     CTL_SHUTDOWN,
     CTL_REGISTER_SEND,        /* to shard 0: send our registration to the
                                  controller leader (dataplane/handle_cluster.c) */
+    CTL_SHARD_STATS,          /* copy the shard's counters into the arena */
 };
 
 /* Kafka error codes admin answers carry, beyond storage/kerr.h. */
@@ -317,6 +321,55 @@ struct ctl_register {
     int result;                /* REGISTER_SEND: 0 or a negative errno */
 };
 
+/* --- metrics (control/stats.c, dataplane/shard_stats.c) --- */
+
+/* CTL_SHARD_STATS: the shard copies its counters and one report per open
+ * partition into the message's arena (need > 0: it was too small). */
+struct ctl_shard_stats {
+    struct shard_metrics *metrics;
+    int nparts;
+    struct part_report *parts;
+    size_t need;
+};
+
+/* How full the rings between one shard and the control thread are. */
+struct ring_report {
+    uint32_t to_shard, from_shard;   /* pointers queued in each ring */
+    uint32_t capacity;
+    uint32_t backlog;                /* waiting for room in to_shard */
+};
+
+/* A group's committed offset against the partition's log end. */
+struct lag_report {
+    const char *group, *topic;       /* in the arena */
+    int32_t partition;
+    int64_t committed;
+    int64_t log_end;                 /* -1: the partition is not open */
+    int64_t lag;                     /* log_end - committed, >= 0 */
+};
+
+struct topic_report {
+    const char *name;
+    char id[24];                     /* Kafka's base64 text */
+    int32_t partitions;
+};
+
+/* CTL_STATS: everything /metrics and the console show, in the arena;
+ * parts sorted by (topic, partition). need > 0: ask again with that. */
+struct ctl_stats {
+    int nshards;
+    struct shard_metrics *shards;
+    struct ring_report *rings;
+    int nparts;
+    struct part_report *parts;
+    int nlags;
+    struct lag_report *lags;
+    int ntopics;
+    struct topic_report *topics;
+    char cluster_id[32];
+    size_t need;
+};
+
 struct ctl_msg {
     enum ctl_op op;
     int shard;                 /* the shard it came from or goes to */
@@ -339,6 +392,8 @@ struct ctl_msg {
         struct ctl_offsets offsets;
         struct ctl_cleaner_stats cleaner_stats;
         struct ctl_register reg;
+        struct ctl_shard_stats shard_stats;
+        struct ctl_stats stats;
     } u;
 };
 

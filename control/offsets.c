@@ -632,6 +632,21 @@ int offsets_list_groups(struct offsets *o, void (*fn)(void *ctx, const char *gro
     return n;
 }
 
+int offsets_each(struct offsets *o,
+                 int (*fn)(void *ctx, const char *group, const char *topic,
+                           int32_t partition, int64_t offset),
+                 void *ctx)
+{
+    for (size_t i = 0; i < o->gcap; i++)
+        for (struct ogroup *g = o->gtab[i]; g; g = g->hnext)
+            for (struct oentry *e = g->head; e; e = e->gnext) {
+                int rc = fn(ctx, g->id, e->topic, e->partition, e->offset);
+                if (rc)
+                    return rc;
+            }
+    return 0;
+}
+
 /* A topic deleted (or being deleted): its offsets go too, as in Kafka. */
 static bool topic_gone(const struct offsets *o, const char *topic)
 {

@@ -100,6 +100,12 @@ struct offsets_entry {
 int offsets_get(struct offsets *o, const char *group_id, const char *topic,
                 int32_t partition, struct offsets_entry *e);
 size_t offsets_count(const struct offsets *o);
+/* Calls fn for every committed offset (metrics: consumer lag); stops at
+ * fn's first non-zero return and returns it, else 0. */
+int offsets_each(struct offsets *o,
+                 int (*fn)(void *ctx, const char *group, const char *topic,
+                           int32_t partition, int64_t offset),
+                 void *ctx);
 int offsets_held(const struct offsets *o);
 /* Bytes of the log file, and of its live records. */
 int64_t offsets_file_bytes(const struct offsets *o);

@@ -118,6 +118,8 @@ int conn_accept(struct shard *s, int fd)
     c->last_active_ms = s->mono_ms;
     c->next = s->conns;
     s->conns = c;
+    s->metrics.conns_accepted++;
+    s->metrics.conns_open++;
     conn_arm_recv(c);
     return 0;
 }
@@ -521,6 +523,8 @@ static void conn_free_if_idle(struct conn *c)
             request_release(rq);
     }
     chunk_put(s, c->chunk);
+    s->metrics.conns_closed++;
+    s->metrics.conns_open--;
     free(c->tail_buf);
     close(c->fd);
     if (c->pipe[0] >= 0) {

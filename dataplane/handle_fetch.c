@@ -122,6 +122,10 @@ static struct kafka_fetch_resp *fetch_build(struct request *rq, struct fetch_par
             r->snapshot_id = (struct kafka_fetch_snapshot_id){ -1, -1 };
             r->aborted_transactions.n = 0;
             r->preferred_read_replica = -1;
+            if (fp->bytes > 0) {
+                fp->p->m.fetch_requests++;
+                fp->p->m.bytes_out += fp->bytes;
+            }
             if (fp->bytes > 0)
                 r->records = (struct kbytes){ NULL, (int32_t)fp->bytes };
             else

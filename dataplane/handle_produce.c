@@ -93,6 +93,9 @@ static int produce_append(struct request *rq, struct produce_state *st)
                 pp->base_offset = res.base_offset;
                 pp->last_offset = res.last_offset;
                 pp->log_append_time = res.log_append_time;
+                pp->p->m.produce_requests++;
+                pp->p->m.bytes_in += (uint64_t)rp->records.len;
+                pp->p->m.records_in += (uint64_t)(res.last_offset - res.base_offset + 1);
                 shard_mark_dirty(rq->shard, pp->p);
             }
             st->next = k + 1;

@@ -74,6 +74,7 @@ static void request_done(struct request *rq)
 int request_respond_segs(struct request *rq, struct out_seg *segs, int nsegs)
 {
     struct request_priv *p = rq->priv;
+    shard_count_response(rq, segs, nsegs);
     p->segs = segs;
     p->nsegs = nsegs;
     request_done(rq);
@@ -258,6 +259,7 @@ static int request_reject(struct request *rq, const char *fmt, int a, int b)
 {
     char why[160];
     snprintf(why, sizeof(why), fmt, a, b);
+    rq->shard->metrics.requests_rejected++;
     if (rq->conn)
         conn_close(rq->conn, why);
     return -EBADMSG;
@@ -293,6 +295,11 @@ int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len)
     rq->correlation_id = h.correlation_id;
     rq->client_id = h.client_id;
     rq->flexible = kafka_api_is_flexible(h.api_key, h.api_version);
+    rq->start_ns = shard_mono_ns();
+    if (h.api_key >= 0 && h.api_key < METRICS_API_KEYS) {
+        rq->shard->metrics.api[h.api_key].requests++;
+        rq->shard->metrics.api[h.api_key].bytes_in += (uint64_t)len + 4;
+    }
     if (h.api_key == KAFKA_API_VERSIONS)
         return request_api_versions(rq);
 

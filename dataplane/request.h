@@ -34,6 +34,7 @@ struct request {
     int32_t correlation_id;
     struct kstr client_id;         /* from the header: a view into the frame */
     bool flexible;
+    int64_t start_ns;              /* monotonic, when it was framed */
     void *body;                    /* the decoded request struct */
     struct kafka_arena arena;      /* lives as long as the request */
     /* private to the shard */

@@ -85,9 +85,11 @@ static int listen_on(const char *host, int port, int *out_port)
 
 int shard_create(struct shard **out, const struct shard_config *cfg)
 {
-    struct shard *s = calloc(1, sizeof(*s));
+    struct shard *s = aligned_alloc(64, (sizeof(*s) + 63) & ~(size_t)63);
     if (!s)
         return -ENOMEM;
+    memset(s, 0, sizeof(*s));
+    shard_metrics_init(&s->metrics);
     s->cfg = *cfg;
     s->nbuckets = 1024;
     duty_cycle_init(&s->turns);
@@ -199,6 +201,7 @@ static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
         free(p);
         return rc;
     }
+    log_set_metrics(p->log, &s->metrics.flush);
     uint32_t b = name_hash(p->topic, strlen(p->topic), p->index) & (s->nbuckets - 1);
     p->next = s->parts[b];
     s->parts[b] = p;
@@ -299,6 +302,9 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
         shard_dpdk_on_metadata(s);
         if (!s->accepting && !s->stopping)
             shard_arm_accept(s);
+        break;
+    case CTL_SHARD_STATS:
+        shard_report_stats(s, m);
         break;
     case CTL_SHUTDOWN:
         shard_stop(s, m);

@@ -15,6 +15,7 @@
 #include "control/ctl.h"
 #include "dataplane/request.h"
 #include "dataplane/shard.h"
+#include "metrics/shard_metrics.h"
 #include "storage/io.h"
 #include "storage/log.h"
 
@@ -100,6 +101,7 @@ struct partition {
     struct log *log;
     bool dirty;               /* in the shard's flush list */
     struct partition *dirty_next;
+    struct part_metrics m;    /* shard_stats.c reports them */
 };
 
 struct shard {
@@ -139,6 +141,7 @@ struct shard {
     struct dpdk_queue *dpdk;       /* shard_dpdk.c; NULL without DPDK */
     uint64_t rq_seq;               /* requests started (retired fds wait on it) */
     struct shard_cleaner *cleaner; /* compaction, background chores */
+    struct shard_metrics metrics;  /* this thread's counters (shard_stats.c) */
 };
 
 /* shard.c */
@@ -155,6 +158,10 @@ void shard_dpdk_idle(struct shard *s);
 void shard_dpdk_on_metadata(struct shard *s);
 void shard_dpdk_partition_closed(struct shard *s, struct partition *p);
 void shard_dpdk_stop(struct shard *s);
+/* shard_stats.c */
+void shard_report_stats(struct shard *s, struct ctl_msg *m);
+int64_t shard_mono_ns(void);
+void shard_count_response(struct request *rq, const struct out_seg *segs, int nsegs);
 
 /* conn.c */
 int conn_accept(struct shard *s, int fd);

@@ -13,6 +13,7 @@
 #include "dataplane/dpdk/dpdk.h"
 #include "dataplane/shard.h"
 #include "numa/topology.h"
+#include "ops/ops.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -205,20 +206,39 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    const char *host = strcmp(lis.host, "0.0.0.0") == 0 || !lis.host[0] ? "127.0.0.1" : lis.host;
+    struct ops *ops = NULL;
+    if (cfg.http_listen[0]) {
+        struct ops_config oc = { .listen = cfg.http_listen, .broker = &cfg,
+                                 .bootstrap_host = host };
+        control_shard_endpoints(ctl, nshards, &oc.from_ctl, &oc.to_ctl, &oc.doorbell_fd,
+                                &oc.ctl_doorbell_fd);
+        rc = ops_create(&ops, &oc);
+        if (rc < 0) {
+            fprintf(stderr, "sluiced: cannot serve HTTP on %s: %s\n", cfg.http_listen,
+                    strerror(-rc));
+            return 1;
+        }
+        fprintf(stderr, "sluiced: http listening on %s port=%d\n", cfg.http_listen,
+                ops_port(ops));
+    }
+
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    const char *host = strcmp(lis.host, "0.0.0.0") == 0 || !lis.host[0] ? "127.0.0.1" : lis.host;
+    signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "sluiced: ready bootstrap=%s:%d shards=%d data=%s\n", host,
             shard_port(shards[0]), nshards, dir);
 
     control_run(ctl, &stop_requested);
     fprintf(stderr, "sluiced: shutting down\n");
+    ops_stop(ops); /* no more questions; its memory lives until the end */
     control_shutdown(ctl);
     for (int i = 0; i < nshards; i++)
         shard_destroy(shards[i]);
     dpdk_port_close(dpdk);
     control_destroy(ctl);
+    ops_destroy(ops);
     if (topo)
         topology_close(topo);
     fprintf(stderr, "sluiced: stopped cleanly\n");

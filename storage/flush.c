@@ -26,6 +26,7 @@
  */
 #include "storage/log_private.h"
 #include "storage/sys.h"
+#include "metrics/shard_metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void log_fail(struct log *log, int res)
@@ -44,12 +46,32 @@ static void log_fail(struct log *log, int res)
     }
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void log_set_metrics(struct log *log, struct flush_metrics *m)
+{
+    log->metrics = m;
+}
+
 static void on_sync_done(struct io_op *op, int res, uint32_t flags)
 {
     struct log_flush *f = (struct log_flush *)((char *)op - offsetof(struct log_flush, sync_op));
     struct log *log = f->log;
     (void)flags;
     f->inflight = false;
+    if (log->metrics) {
+        hist_record(&log->metrics->fsync_ns, (uint64_t)(mono_ns() - f->submit_ns));
+        if (res < 0)
+            log->metrics->fsync_errors++;
+        else
+            hist_record(&log->metrics->commit_records,
+                        (uint64_t)(f->sync_end - log->synced_end));
+    }
     if (res < 0) {
         log_fail(log, res);
         return;
@@ -154,6 +176,10 @@ static int flush_write(struct log *log)
     if (q->count == 0)
         return 0;
     int rc = pwritev_all(q->seg->fd, q->iov, q->count, q->pos);
+    if (log->metrics) {
+        log->metrics->writes++;
+        log->metrics->write_bytes += q->bytes;
+    }
     if (rc < 0 || (rc = segment_flush_indexes(q->seg)) < 0) {
         log_fail(log, rc);
         return rc;
@@ -217,6 +243,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
         f->sync_end = log->written_end;
         f->sync_ms = now_ms;
         f->sync_messages = log->unsynced_messages;
+        f->submit_ns = log->metrics ? mono_ns() : 0;
         n++;
     }
     return n;

@@ -103,6 +103,12 @@ int log_close(struct log *log);
  * value the log was opened with. */
 void log_set_config(struct log *log, const struct log_config *cfg);
 
+/* Where the group commit counts its writes and fdatasyncs (latency,
+ * records per sync): the owner's struct, written only from the thread
+ * that drives the log; NULL (the default) counts nothing. */
+struct flush_metrics;
+void log_set_metrics(struct log *log, struct flush_metrics *m);
+
 /* Appends a record set (one or more batches). Returns 0, a positive Kafka
  * error code for a rejected set (the log is untouched), -EAGAIN when the
  * queue is full, or the log's sticky negative errno. */

@@ -13,6 +13,8 @@
 #include "storage/log.h"
 #include "storage/segment.h"
 
+struct flush_metrics;
+
 #define LOG_CLEAN_MARKER "clean-shutdown"
 #define LOG_RECOVERY_POINT "recovery-point"
 #define LOG_START_CHECKPOINT "log-start-offset-checkpoint"
@@ -39,6 +41,7 @@ struct log_flush {
     int64_t sync_end;      /* synced_end once it completes */
     int64_t sync_ms;
     int64_t sync_messages;
+    int64_t submit_ns;     /* CLOCK_MONOTONIC, for the latency metric */
 };
 
 /* fdatasync of a sealed segment, submitted after a roll. */
@@ -79,6 +82,7 @@ struct log {
     struct codec_buf key_scratch; /* compacted topics: records checked for keys */
     int *retired;               /* .log fds of segments that left the log */
     int nretired, retiredcap;
+    struct flush_metrics *metrics; /* the owner's, or NULL (log_set_metrics) */
 };
 
 static inline struct segment *log_active(const struct log *log)
