@@ -39,6 +39,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 # Extra " key=value" fields after shards= are tolerated.
 READY_RE = re.compile(r"^sluiced: ready bootstrap=(\S+) shards=(\d+)(?:\s.*)?$")
+# Printed before the ready line when sluice.http.listen is set.
+HTTP_RE = re.compile(r"^sluiced: http listening on (\S+) port=(\d+)")
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 DEFAULT_SHARDS = 2
@@ -170,6 +172,7 @@ class Broker:
         self.log_path = os.path.join(self.workdir, "broker.log")
         self.proc = None
         self.bootstrap = None
+        self.http = None          # "127.0.0.1:PORT" when sluice.http.listen is set
         self.ready_shards = None
         self.starts = 0
         self._cv = threading.Condition()
@@ -245,6 +248,9 @@ class Broker:
                 f.write(raw)
                 f.flush()
                 if not self._ready:
+                    m = HTTP_RE.match(raw.decode(errors="replace"))
+                    if m:
+                        self.http = f"{m.group(1).rsplit(':', 1)[0]}:{m.group(2)}"
                     m = READY_RE.match(raw.decode(errors="replace"))
                     if m:
                         with self._cv:
