@@ -360,6 +360,7 @@ struct ctl_stats {
     int nshards;
     struct shard_metrics *shards;
     struct ring_report *rings;
+    int32_t *ports;                  /* nshards: where each shard listens */
     int nparts;
     struct part_report *parts;
     int nlags;

@@ -110,6 +110,7 @@ static void stats_finish(struct control *c, struct ctl_msg *m)
             .capacity = spsc_ring_capacity(&sh->to),
             .backlog = (uint32_t)sh->backlog.len,
         };
+        st->ports[i] = c->md.brokers[i].port;
     }
     control_post(c, m->shard, m);
     if (c->stats_queued) {
@@ -130,11 +131,12 @@ void stats_request(struct control *c, struct ctl_msg *m)
     st->nshards = c->nshards;
     st->shards = ctl_arena_alloc(&m->arena, sizeof(*st->shards) * (size_t)c->nshards);
     st->rings = ctl_arena_alloc(&m->arena, sizeof(*st->rings) * (size_t)c->nshards);
+    st->ports = ctl_arena_alloc(&m->arena, sizeof(*st->ports) * (size_t)c->nshards);
     size_t left = m->arena.cap - m->arena.len;
     /* Half of what is left for the shards' reports, half for the merged
      * partitions, the lag rows and their strings. */
     size_t each = left / 2 / (size_t)c->nshards & ~(size_t)7;
-    if (!st->shards || !st->rings || each < 4096) {
+    if (!st->shards || !st->rings || !st->ports || each < 4096) {
         st->need = m->arena.cap * 2 + 65536;
         control_post(c, m->shard, m);
         return;

@@ -90,6 +90,7 @@ int shard_create(struct shard **out, const struct shard_config *cfg)
         return -ENOMEM;
     memset(s, 0, sizeof(*s));
     shard_metrics_init(&s->metrics);
+    s->metrics.core = cfg->core;
     s->cfg = *cfg;
     s->nbuckets = 1024;
     duty_cycle_init(&s->turns);

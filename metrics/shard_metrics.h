@@ -47,6 +47,7 @@ struct shard_metrics {
     uint64_t conns_closed;
     uint64_t conns_open;
     uint64_t requests_rejected;        /* connection closed by a bad request */
+    int32_t core;                      /* pinned to (topology index), -1: none */
 };
 
 void shard_metrics_init(struct shard_metrics *m);

@@ -45,6 +45,13 @@ int ops_console_route(struct ops *o, struct MHD_Connection *conn, const char *ur
 /* ops.c, for console.c: queue body (taken over) with status and type. */
 int ops_reply(struct MHD_Connection *conn, unsigned status, const char *type, struct sbuf *body);
 
+/* tail.c: {topic, partition, records: [...]} from offset (-1: the last
+ * max records). 0, -ENOENT (no such partition) or a negative errno. */
+int ops_tail(struct ops *o, const char *topic, int32_t partition, int64_t offset, int max,
+             struct sbuf *b);
+int ops_tail_json_batches(struct sbuf *b, const uint8_t *q, size_t left, int max,
+                          char *skipped, size_t skipped_len);
+
 /* prom.c */
 void ops_render_metrics(struct sbuf *b, const struct ctl_stats *st);
 

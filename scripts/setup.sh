@@ -12,7 +12,7 @@ PACKAGES=(
   libraft-dev libuv1-dev iproute2 nftables
   valgrind
   redis-server libhiredis-dev nats-server libnats-dev python3-matplotlib
-  libmicrohttpd-dev prometheus
+  libmicrohttpd-dev prometheus chromium chromium-driver
 )
 
 missing=()
@@ -45,10 +45,20 @@ fi
 # installed from npm only when missing. A failure here does not stop the other
 # tests; the kafkajs integration test then fails and says why.
 IT_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/integration"
-if ! grep -qs '"version": "2.2.4"' "$IT_DIR/node_modules/kafkajs/package.json"; then
-  echo "setup: installing kafkajs 2.2.4 into tests/integration/node_modules"
-  npm install --no-audit --no-fund --save-exact --prefix "$IT_DIR" kafkajs@2.2.4 >/dev/null ||
-    echo "setup: WARNING: npm install kafkajs@2.2.4 failed; the kafkajs test will fail" >&2
+if ! grep -qs '"version": "2.2.4"' "$IT_DIR/node_modules/kafkajs/package.json" ||
+   ! grep -qs '"version": "1.65.1"' "$IT_DIR/node_modules/playwright-core/package.json"; then
+  echo "setup: installing kafkajs and playwright-core into tests/integration/node_modules"
+  (cd "$IT_DIR" && npm ci --no-audit --no-fund >/dev/null) ||
+    echo "setup: WARNING: npm ci in tests/integration failed; the kafkajs and console tests will fail" >&2
+fi
+
+# uPlot for the web console, vendored at build time (ops/embed.py embeds it
+# into sluiced); pinned by ops/console/package-lock.json.
+CONSOLE_DIR="$(cd "$(dirname "$0")/.." && pwd)/ops/console"
+if ! grep -qs '"version": "1.6.32"' "$CONSOLE_DIR/node_modules/uplot/package.json"; then
+  echo "setup: vendoring uPlot 1.6.32 into ops/console/node_modules"
+  (cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund >/dev/null) ||
+    echo "setup: WARNING: npm ci in ops/console failed; the console will have no charts" >&2
 fi
 
 # librdkafka's own test suite, for tests/integration/rdkafka_tests.py (which
