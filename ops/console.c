@@ -17,7 +17,7 @@
  * Never: changes anything, or holds o->msg across two handlers. */
 #include "ops/ops_private.h"
 #include "ops/console_files.h"
-#include "dataplane/kafka/codec.h"
+#include "ops/decode.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -189,35 +189,6 @@ static int serve_topic(struct ops *o, struct MHD_Connection *conn, const char *n
     return reply_json(conn, &b);
 }
 
-/* ConsumerProtocolAssignment: version, [topic, [partition]], user data. */
-static void json_assignment(struct sbuf *b, struct ctl_bytes a)
-{
-    struct kreader r;
-    sbuf_printf(b, "[");
-    if (a.len <= 0 || !a.p) {
-        sbuf_printf(b, "]");
-        return;
-    }
-    kreader_init(&r, a.p, (size_t)a.len);
-    (void)kr_int16(&r);
-    int32_t nt = kr_array_len(&r);
-    for (int32_t t = 0; t < nt && t < 10000 && !r.err; t++) {
-        struct kstr name = kr_string(&r);
-        int32_t np = kr_array_len(&r);
-        if (r.err || name.len < 0)
-            break;
-        char topic[256];
-        snprintf(topic, sizeof(topic), "%.*s", (int)name.len, name.p);
-        sbuf_printf(b, "%s{\"topic\":", t ? "," : "");
-        sbuf_json_str(b, topic);
-        sbuf_printf(b, ",\"partitions\":[");
-        for (int32_t p = 0; p < np && p < 100000 && !r.err; p++)
-            sbuf_printf(b, "%s%d", p ? "," : "", kr_int32(&r));
-        sbuf_printf(b, "]}");
-    }
-    sbuf_printf(b, "]");
-}
-
 static int serve_groups(struct ops *o, struct MHD_Connection *conn)
 {
     if (!ops_idle(o, ASK_MS))
@@ -273,7 +244,7 @@ static int serve_groups(struct ops *o, struct MHD_Connection *conn)
             sbuf_json_str(&b, m->client_host ? m->client_host : "");
             sbuf_printf(&b, ",\"assignment\":");
             if (strcmp(types[i], "consumer") == 0)
-                json_assignment(&b, m->assignment);
+                ops_json_assignment(&b, m->assignment.p, m->assignment.len);
             else
                 sbuf_printf(&b, "[]");
             sbuf_printf(&b, "}");

@@ -49,8 +49,6 @@ int ops_reply(struct MHD_Connection *conn, unsigned status, const char *type, st
  * max records). 0, -ENOENT (no such partition) or a negative errno. */
 int ops_tail(struct ops *o, const char *topic, int32_t partition, int64_t offset, int max,
              struct sbuf *b);
-int ops_tail_json_batches(struct sbuf *b, const uint8_t *q, size_t left, int max,
-                          char *skipped, size_t skipped_len);
 
 /* prom.c */
 void ops_render_metrics(struct sbuf *b, const struct ctl_stats *st);
