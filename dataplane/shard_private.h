@@ -6,6 +6,7 @@
 #define SLUICE_SHARD_PRIVATE_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -141,7 +142,7 @@ struct shard {
     struct dpdk_queue *dpdk;       /* shard_dpdk.c; NULL without DPDK */
     uint64_t rq_seq;               /* requests started (retired fds wait on it) */
     struct shard_cleaner *cleaner; /* compaction, background chores */
-    struct shard_metrics metrics;  /* this thread's counters (shard_stats.c) */
+    alignas(64) struct shard_metrics metrics; /* this thread's counters (shard_stats.c) */
 };
 
 /* shard.c */

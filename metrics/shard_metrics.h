@@ -3,8 +3,9 @@
  *
  * Each shard owns one struct shard_metrics and one struct part_metrics per
  * partition, written by the shard thread alone with plain stores (no
- * lock, no atomic, nothing shared with another core: the struct is
- * cache-line aligned inside the shard). When the control thread asks, the
+ * lock, no atomic, nothing shared with another core: the shard keeps it
+ * on cache lines of its own, alignas(64) in struct shard; copies need no
+ * alignment beyond 8). When the control thread asks, the
  * shard copies them into the arena the request carries and posts it back;
  * the ring's release/acquire hands the copy over. So nobody ever reads a
  * counter while its owner writes it.
@@ -14,7 +15,6 @@
 #ifndef SLUICE_METRICS_SHARD_METRICS_H
 #define SLUICE_METRICS_SHARD_METRICS_H
 
-#include <stdalign.h>
 #include <stdint.h>
 
 #include "metrics/histogram.h"
@@ -37,7 +37,7 @@ struct api_metrics {
 };
 
 struct shard_metrics {
-    alignas(64) struct api_metrics api[METRICS_API_KEYS];
+    struct api_metrics api[METRICS_API_KEYS];
     struct hist produce_ns;            /* request in -> response queued */
     struct hist fetch_ns;              /* includes a long poll's wait */
     struct hist turn_ns;               /* one loop turn's busy part */
