@@ -77,6 +77,14 @@ int control_poll_once(struct control *c, int timeout_ms);
 /* Turns until *stop becomes non-zero (a signal interrupts the wait). */
 int control_run(struct control *c, volatile sig_atomic_t *stop);
 
+/* SIGHUP (reload.c): applies fresh's dynamic settings (true for
+ * control_config_dynamic) to the running broker, re-deriving every topic's
+ * inherited log settings and sending the changed ones to the shards; the
+ * other settings keep their running value and are logged as needing a
+ * restart. Returns how many settings were applied. */
+int control_reload(struct control *c, const struct broker_config *fresh);
+bool control_config_dynamic(const char *key);
+
 /* Sends CTL_SHUTDOWN to every shard and waits (at most 30 s) for each to
  * acknowledge. 0 or -ETIMEDOUT. Split for tests like opening. */
 int control_shutdown(struct control *c);

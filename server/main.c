@@ -4,6 +4,12 @@
  *
  *   sluiced [--data-dir DIR] [--listen HOST:PORT] [--shards N]
  *           [--config server.properties] [--set key=value ...]
+ *   sluiced --check-config server.properties [--set key=value ...]
+ *
+ * --check-config validates and exits: 0 when every key is known and every
+ * value valid, 1 otherwise (each problem printed with file:line).
+ * SIGHUP re-reads the configuration and applies its dynamic settings
+ * (control/reload.c); SIGTERM or SIGINT stop the broker cleanly.
  *
  * With no arguments: data under ./data, listening on 0.0.0.0:9092. Shard i
  * listens on PORT+i (any free port each when PORT is 0). */
@@ -24,25 +30,32 @@
 
 #define MAX_SHARDS 256
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested, wake;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
+    wake = 1;
 }
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sluiced [--data-dir DIR] [--listen HOST:PORT] [--shards N]\n"
-               "               [--config server.properties] [--set key=value ...]\n");
+               "               [--config server.properties] [--set key=value ...]\n"
+               "       sluiced --check-config server.properties [--set key=value ...]\n");
 }
 
 static void report(void *ctx, const char *msg)
 {
-    (void)ctx;
+    if (ctx)
+        ++*(int *)ctx; /* --check-config counts every problem, unknown keys too */
     fprintf(stderr, "sluiced: %s\n", msg);
 }
+
+static int problems;  /* --check-config: what report() counted */
 
 static int set_or_die(struct broker_config *cfg, const char *key, const char *value)
 {
@@ -59,8 +72,8 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
 {
     const char *listen = NULL, *data_dir = NULL, *shards = NULL;
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
-            broker_config_load_file(cfg, argv[++i], report, NULL) < 0)
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--check-config") == 0) &&
+            i + 1 < argc && broker_config_load_file(cfg, argv[++i], report, &problems) < 0)
             return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,7 +86,7 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
             return -1;
         }
         i++;
-        if (strcmp(a, "--config") == 0) {
+        if (strcmp(a, "--config") == 0 || strcmp(a, "--check-config") == 0) {
             continue;
         } else if (strcmp(a, "--data-dir") == 0) {
             data_dir = v;
@@ -116,9 +129,61 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
     return 0;
 }
 
+/* What the configuration is built from can be checked without starting:
+ * the listeners and the HTTP address must parse too. */
+static int check_config(int argc, char **argv)
+{
+    static struct broker_config cfg;
+    const char *file = argc > 2 ? argv[2] : "(none)";
+    struct config_listener lis;
+    broker_config_defaults(&cfg);
+    int rc = parse_args(argc, argv, &cfg);
+    if (rc == 0 && config_listener_get(cfg.listeners, 0, &lis) < 0) {
+        fprintf(stderr, "sluiced: listeners: cannot parse '%s'\n", cfg.listeners);
+        problems++;
+    }
+    const char *colon = strrchr(cfg.http_listen, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (rc == 0 && cfg.http_listen[0] && (!colon || !colon[1] || *end || port < 0 ||
+                                          port > 65535)) {
+        fprintf(stderr, "sluiced: sluice.http.listen: expected HOST:PORT, got '%s'\n",
+                cfg.http_listen);
+        problems++;
+    }
+    if (rc < 0 && problems == 0)
+        problems = 1;
+    if (problems) {
+        fprintf(stderr, "sluiced: %s: %d problem(s)\n", file, problems);
+        return 1;
+    }
+    printf("sluiced: %s: configuration is valid\n", file);
+    return 0;
+}
+
+/* SIGHUP: the same sources as at start (file, then the command line). */
+static void reload(struct control *ctl, int argc, char **argv)
+{
+    static struct broker_config fresh;
+    broker_config_defaults(&fresh);
+    fprintf(stderr, "sluiced: SIGHUP: reloading the configuration\n");
+    if (parse_args(argc, argv, &fresh) < 0) {
+        fprintf(stderr, "sluiced: reload failed; every setting keeps its running value\n");
+        return;
+    }
+    control_reload(ctl, &fresh);
+}
+
 int main(int argc, char **argv)
 {
     static struct broker_config cfg;
+    if (argc > 1 && strcmp(argv[1], "--check-config") == 0) {
+        if (argc < 3) {
+            usage(stderr);
+            return 2;
+        }
+        return check_config(argc, argv);
+    }
     /* Before any socket: raft's transport writes to peers that may be gone
      * while the control thread starts. */
     signal(SIGPIPE, SIG_IGN);
@@ -226,11 +291,19 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "sluiced: ready bootstrap=%s:%d shards=%d data=%s\n", host,
             shard_port(shards[0]), nshards, dir);
 
-    control_run(ctl, &stop_requested);
+    while (!stop_requested) {
+        control_run(ctl, &wake);
+        wake = 0;
+        if (reload_requested && !stop_requested) {
+            reload_requested = 0;
+            reload(ctl, argc, argv);
+        }
+    }
     fprintf(stderr, "sluiced: shutting down\n");
     ops_stop(ops); /* no more questions; its memory lives until the end */
     control_shutdown(ctl);

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Operating the broker: `sluiced --check-config`, SIGHUP reloading the
+dynamic settings, and the packaged layout (`meson install` + the Debian
+package built by scripts/build-deb.sh, installed into a fresh root and
+started from there).
+
+    SLUICED=build/sluiced /usr/bin/python3 tests/integration/test_ops.py"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, expect_eq, log  # noqa: E402
+import metrics_util as mu  # noqa: E402
+
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
+
+
+def check_config(path, *extra):
+    p = harness.run([harness.sluiced_path(), "--check-config", path, *extra], check_rc=False)
+    return p.returncode, p.stdout.decode() + p.stderr.decode()
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def test_check_config(ctx):
+    d = ctx.broker.workdir
+    good = os.path.join(d, "good.properties")
+    write(good, "num.partitions=3\nlog.retention.hours=24\nsluice.http.listen=127.0.0.1:9644\n")
+    rc, out = check_config(good)
+    expect_eq(rc, 0, f"exit code for a valid file ({out})")
+    check("configuration is valid" in out, out)
+    rc, out = check_config(os.path.join(harness.REPO, "config", "server.properties"))
+    expect_eq(rc, 0, f"the shipped server.properties ({out})")
+    bad = os.path.join(d, "bad.properties")
+    write(bad, "num.partitions=3\nlog.retention.hourz=24\n")
+    rc, out = check_config(bad)
+    expect_eq(rc, 1, "exit code for an unknown key")
+    check(f"{bad}:2: unknown config key log.retention.hourz" in out, out)
+    write(bad, "num.partitions=zero\n")
+    rc, out = check_config(bad)
+    expect_eq(rc, 1, "exit code for a bad value")
+    check(f"{bad}:1: num.partitions" in out, out)
+    write(bad, "sluice.http.listen=localhost\n")
+    rc, out = check_config(bad)
+    expect_eq(rc, 1, "exit code for a bad HTTP address")
+    rc, out = check_config(good, "--set", "listeners=nonsense")
+    expect_eq(rc, 1, f"a bad --set ({out})")
+    rc, out = check_config(os.path.join(d, "missing.properties"))
+    expect_eq(rc, 1, "a missing file")
+
+
+def describe(admin, rtype, name):
+    res = ConfigResource(rtype, name)
+    return {k: v.value for k, v in admin.describe_configs([res])[res].result(20).items()}
+
+
+def wait_log(b, text, timeout=30):
+    harness.wait_until(lambda: text in b.log_text(), timeout, f"broker log line {text!r}")
+
+
+def test_sighup_reload(ctx):
+    b = ctx.new_broker("reload", start=False, sets={"sluice.http.listen": "127.0.0.1:0"})
+    cfg = os.path.join(b.workdir, "server.properties")
+    write(cfg, "log.retention.ms=3600000\nlog.segment.bytes=1073741824\nsluice.shards=2\n")
+    b.config = cfg
+    b.shards = None   # sluice.shards from the file, not --shards
+    b.start()
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    admin.create_topics([NewTopic("inherits", 1, 1),
+                         NewTopic("own", 1, 1, config={"retention.ms": "120000"})])
+    harness.wait_until(lambda: {"inherits", "own"} <= set(admin.list_topics(timeout=10).topics),
+                       30, "topics to exist")
+    T = ConfigResource.Type.TOPIC
+    expect_eq(describe(admin, T, "inherits")["retention.ms"], "3600000", "inherited before")
+    # The new file: retention and segment size change (dynamic), the shard
+    # count too (not dynamic: it must keep running with 2).
+    write(cfg, "log.retention.ms=7200000\nlog.segment.bytes=16384\nsluice.shards=3\n")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_log(b, "reload: 2 setting(s) applied, 1 need a restart, 2 topic(s) reconfigured")
+    check("sluice.shards changed to '3'; it takes effect at the next restart" in b.log_text(),
+          "the non-dynamic change is reported")
+    expect_eq(describe(admin, T, "inherits")["retention.ms"], "7200000", "inherited after")
+    expect_eq(describe(admin, T, "own")["retention.ms"], "120000", "a topic's own value stays")
+    expect_eq(describe(admin, T, "inherits")["segment.bytes"], "16384", "segment.bytes after")
+    # The shards really use it: 20 batches of 10 KiB roll 16 KiB segments.
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+    for i in range(200):
+        p.produce("inherits", value=b"x" * 1000, partition=0)
+        if i % 10 == 9:
+            expect_eq(p.flush(30), 0, "unflushed")
+    segs = mu.value(mu.scrape(b), "sluice_partition_segments", topic="inherits")
+    check(segs >= 5, f"segments after the reload: {segs}")
+    expect_eq(len(admin.list_topics(timeout=10).brokers), 2, "still 2 shards")
+    # A broken file changes nothing and the broker keeps serving.
+    write(cfg, "log.retention.ms=soon\n")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_log(b, "reload failed; every setting keeps its running value")
+    expect_eq(describe(admin, T, "inherits")["retention.ms"], "7200000", "after a bad reload")
+    harness.kcat_roundtrip(b.bootstrap, "after-reload", n=10)
+
+
+if __name__ == "__main__":
+    harness.main([test_check_config, test_sighup_reload])
