@@ -12,7 +12,7 @@ PACKAGES=(
   libraft-dev libuv1-dev iproute2 nftables
   valgrind
   redis-server libhiredis-dev nats-server libnats-dev python3-matplotlib
-  libmicrohttpd-dev prometheus chromium chromium-driver
+  libmicrohttpd-dev prometheus chromium chromium-driver logrotate
 )
 
 missing=()

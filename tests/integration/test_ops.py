@@ -108,5 +108,88 @@ def test_sighup_reload(ctx):
     harness.kcat_roundtrip(b.bootstrap, "after-reload", n=10)
 
 
+class InstalledBroker(harness.Broker):
+    """The broker as the package installed it, from ROOT, with its own
+    server.properties (only the addresses and the data dir overridden)."""
+
+    def __init__(self, root, **kw):
+        super().__init__("installed", shards=2, **kw)
+        self.root = root
+
+    def argv(self):
+        return [os.path.join(self.root, "usr/bin/sluiced"),
+                "--config", os.path.join(self.root, "etc/sluice/server.properties"),
+                "--shards", "2",
+                "--set", "listeners=PLAINTEXT://127.0.0.1:0",
+                "--set", "sluice.http.listen=127.0.0.1:0",
+                "--set", "log.dirs=" + os.path.join(self.root, "var/lib/sluice")]
+
+
+def build_dir():
+    return os.environ.get("SLUICE_BUILD_DIR") or os.path.dirname(harness.sluiced_path())
+
+
+@harness.timeout(180)
+def test_debian_package(ctx):
+    work = ctx.broker.workdir
+    out = harness.run([os.path.join(harness.REPO, "scripts", "build-deb.sh"), build_dir(),
+                       os.path.join(work, "deb")], timeout=120).stdout.decode()
+    deb = out.strip().splitlines()[-1]
+    check(deb.endswith(".deb") and os.path.exists(deb), f"no package: {out}")
+    info = harness.run(["dpkg-deb", "-I", deb]).stdout.decode()
+    check("Package: sluice" in info and "libmicrohttpd12" in info, f"control: {info}")
+    # A fresh root: an empty dpkg database, nothing else. Maintainer scripts
+    # run outside it with $DPKG_ROOT (dpkg --force-script-chrootless); the
+    # libraries the package depends on are the host's.
+    root = os.path.join(work, "root")
+    os.makedirs(os.path.join(root, "var/lib/dpkg/info"))
+    os.makedirs(os.path.join(root, "var/lib/dpkg/updates"))
+    open(os.path.join(root, "var/lib/dpkg/status"), "w").close()
+    dpkg = ["dpkg", f"--root={root}", "--force-script-chrootless", "--force-depends",
+            "--log=/dev/null"]
+    harness.run(dpkg + ["-i", deb], timeout=60)
+    listed = harness.run(["dpkg", f"--root={root}", "-L", "sluice"]).stdout.decode().split()
+    for f in ("/usr/bin/sluiced", "/usr/bin/sluice", "/usr/lib/systemd/system/sluiced.service",
+              "/etc/sluice/server.properties", "/etc/logrotate.d/sluice"):
+        check(f in listed, f"{f} not in the package: {listed}")
+        check(os.path.exists(root + f), f"{f} not installed")
+    for d in ("var/lib/sluice", "var/log/sluice"):
+        check(os.path.isdir(os.path.join(root, d)), f"postinst made no /{d}")
+    unit = open(os.path.join(root, "usr/lib/systemd/system/sluiced.service")).read()
+    for want in ("ExecStart=/usr/bin/sluiced --config /etc/sluice/server.properties",
+                 "ExecReload=/bin/kill -HUP $MAINPID", "LimitMEMLOCK=infinity",
+                 "LimitNOFILE=1048576"):
+        check(want in unit, f"unit lacks {want!r}")
+    # systemd's own check of the unit (paths pointed into the root).
+    probe = os.path.join(work, "sluiced.service")
+    with open(probe, "w") as f:
+        f.write(unit.replace("/usr/bin/sluiced", os.path.join(root, "usr/bin/sluiced")))
+    p = harness.run(["systemd-analyze", "verify", probe], check_rc=False)
+    msg = (p.stdout + p.stderr).decode()
+    expect_eq((p.returncode, msg), (0, ""), "systemd-analyze verify sluiced.service")
+    p = harness.run(["logrotate", "--debug", "--state", os.path.join(work, "lr.state"),
+                     os.path.join(root, "etc/logrotate.d/sluice")], check_rc=False)
+    expect_eq(p.returncode, 0, f"logrotate --debug: {p.stderr.decode()[-1000:]}")
+    cfg = os.path.join(root, "etc/sluice/server.properties")
+    rc, text = check_config(cfg)
+    expect_eq(rc, 0, f"the packaged server.properties: {text}")
+    check("log.dirs=/var/lib/sluice" in open(cfg).read(), "packaged data directory")
+    # Start it from the root and use it.
+    b = InstalledBroker(root)
+    ctx.brokers.append(b)
+    b.start()
+    check(b.http, "the installed broker serves HTTP")
+    harness.kcat_roundtrip(b.bootstrap, "from-package", n=50)
+    expect_eq(mu.value(mu.scrape(b), "sluice_partition_records_appended_total",
+                       topic="from-package"), 50.0, "records through the installed broker")
+    b.stop()
+    check(os.path.isdir(os.path.join(root, "var/lib/sluice/from-package-0")),
+          "the log lives under the root's /var/lib/sluice")
+    # Removal keeps the conffiles (dpkg's rule) and the data.
+    harness.run(dpkg + ["-r", "sluice"], timeout=60)
+    check(not os.path.exists(os.path.join(root, "usr/bin/sluiced")), "binary removed")
+    check(os.path.exists(cfg), "conffile kept on remove")
+
+
 if __name__ == "__main__":
-    harness.main([test_check_config, test_sighup_reload])
+    harness.main([test_check_config, test_sighup_reload, test_debian_package])
