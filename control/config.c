@@ -77,6 +77,9 @@ static const char *const cleanup_values[] = {"compact", "delete", NULL};
 static const char *const idle_values[] = {"sleep", "spin", NULL};
 static const char *const role_values[] = {"broker", "controller", NULL};
 static const char *const cleaner_mode_values[] = {"thread", "slices", NULL};
+/* The orders of enum slog_format and enum slog_level (slog/slog.h). */
+static const char *const log_format_values[] = {"text", "logfmt", NULL};
+static const char *const log_level_values[] = {"debug", "info", "warn", "error", NULL};
 
 #define FIELD(S, F) .off = offsetof(struct S, F), \
                     .size = sizeof(((struct S *)0)->F)
@@ -281,6 +284,13 @@ static const struct config_def broker_defs[] = {
     BDEF("sluice.http.listen", CT_STRING, http_listen, .def = "",
       .doc = "HOST:PORT of the HTTP listener (/metrics, the web console); "
              "empty: none; port 0: any free port."),
+    BDEF("sluice.log.format", CT_ENUM, log_format, .def = "text",
+      .values = log_format_values,
+      .doc = "Log lines: text (COMP: message) or logfmt (ts= level= comp= msg= "
+             "key=value...)."),
+    BDEF("sluice.log.level", CT_ENUM, log_level, .def = "info",
+      .values = log_level_values,
+      .doc = "Least level logged: debug, info, warn or error (dynamic)."),
 };
 
 static const struct config_def topic_defs[] = {

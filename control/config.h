@@ -173,6 +173,8 @@ struct broker_config {
     int flush_policy;                       /* sluice.flush.policy */
     int idle_strategy;                      /* sluice.idle (enum shard_idle) */
     char http_listen[CONFIG_LISTENERS_MAX]; /* sluice.http.listen ("": off) */
+    int log_format;                         /* sluice.log.format (enum slog_format) */
+    int log_level;                          /* sluice.log.level (enum slog_level) */
 
     bool dpdk_enable;                       /* sluice.dpdk.enable (false) */
     char dpdk_eal_args[1024];               /* sluice.dpdk.eal.args */

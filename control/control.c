@@ -18,6 +18,7 @@
 #include "control/quorum.h"
 #include "control/groups.h"
 #include "control/offsets.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -31,13 +32,13 @@
 
 void control_log(const char *fmt, ...)
 {
+    char msg[2048];
     va_list ap;
 
     va_start(ap, fmt);
-    fputs("sluice control: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    slog(SLOG_INFO, "control", "%s", msg);
 }
 
 /* --- posting ---------------------------------------------------------- */

@@ -41,6 +41,7 @@
  * Never: touches a ring or a log, or writes a file (the log's files are
  * raft's; md_log.c's rename goes through storage_sys). */
 #include "control/md_store.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <fcntl.h>

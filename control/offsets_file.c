@@ -37,6 +37,7 @@
  * Every write, sync, truncation, rename and unlink goes through storage_sys
  * (storage/sys.h), so tests can fail them or simulate a power cut. */
 #include "control/offsets_private.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -296,7 +297,7 @@ int offsets_file_open(struct offsets *o, char *err, size_t errlen)
         goto out;
     }
     if (OFF_HEADER + used < len) {
-        fprintf(stderr, "sluice control: %s: cut a torn tail of %zu bytes at %zu\n", o->path,
+        slog(SLOG_WARN, "control", "%s: cut a torn tail of %zu bytes at %zu", o->path,
                 len - OFF_HEADER - used, OFF_HEADER + used);
         if (storage_sys.ftruncate(o->fd, (off_t)(OFF_HEADER + used)) < 0 ||
             storage_sys.fsync(o->fd) < 0) {
@@ -373,7 +374,7 @@ int offsets_compact(struct offsets *o)
     if ((rc = storage_sync_dir(o->dir)) < 0 ||
         (fd = storage_sys.open(o->path, O_RDWR | O_CLOEXEC, 0)) < 0) {
         rc = rc < 0 ? rc : -errno;
-        fprintf(stderr, "sluice control: %s: compaction: %s; offsets read-only\n",
+        slog(SLOG_WARN, "control", "%s: compaction: %s; offsets read-only",
                 o->path, strerror(-rc));
         o->failed = true;
         return rc;
@@ -385,7 +386,7 @@ int offsets_compact(struct offsets *o)
 fail:
     free(b.p);
     storage_sys.unlink(o->tmp_path);
-    fprintf(stderr, "sluice control: %s: compaction failed: %s (the log stays as it was)\n",
+    slog(SLOG_WARN, "control", "%s: compaction failed: %s (the log stays as it was)",
             o->path, strerror(-rc));
     return rc;
 }
@@ -408,7 +409,7 @@ int offsets_flush(struct offsets *o)
         o->failed = true;
     }
     if (rc < 0) {
-        fprintf(stderr, "sluice control: %s: %s%s\n", o->path, strerror(-rc),
+        slog(SLOG_WARN, "control", "%s: %s%s", o->path, strerror(-rc),
                 o->failed ? "; offsets read-only until restart" : "");
         o->buf_len = 0;
         offsets_answer_held(o, false);

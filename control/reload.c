@@ -31,7 +31,7 @@ static const char *const dynamic_keys[] = {
     "log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms",
     "log.cleaner.min.cleanable.ratio", "group.initial.rebalance.delay.ms",
     "group.min.session.timeout.ms", "group.max.session.timeout.ms",
-    "sluice.flush.policy", NULL,
+    "sluice.flush.policy", "sluice.log.level", NULL,
 };
 
 bool control_config_dynamic(const char *key)

@@ -19,6 +19,7 @@
  * on a log or on the control thread are detached and finish on their own. */
 #include "dataplane/shard_private.h"
 #include "storage/batch.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -486,7 +487,8 @@ void conn_close(struct conn *c, const char *why)
     if (c->closing)
         return;
     if (why)
-        fprintf(stderr, "shard %d: connection %u closed: %s\n", c->shard->cfg.index, c->id, why);
+        slog(SLOG_WARN, "shard", "connection closed shard=%d conn=%u reason=\"%s\"",
+             c->shard->cfg.index, c->id, why);
     c->closing = true;
     shutdown(c->fd, SHUT_RDWR);
     if (c->inflight > 0) {

@@ -20,6 +20,7 @@
 #include "dataplane/shard_cleaner.h"
 #include "numa/ring.h"
 #include "numa/topology.h"
+#include "slog/slog.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -161,7 +162,8 @@ static void partition_drop(struct shard *s, struct partition *p)
     shard_cleaner_forget(s, p);
     int rc = log_close(p->log);
     if (rc < 0)
-        fprintf(stderr, "shard %d: closing %s-%d: %s\n", s->cfg.index, p->topic, p->index,
+        slog(SLOG_ERROR, "shard", "closing a log failed shard=%d partition=%s-%d error=\"%s\"",
+             s->cfg.index, p->topic, p->index,
                 strerror(-rc));
     free(p->topic);
     free(p);
@@ -196,7 +198,8 @@ static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
     int rc = log_open(&p->log, s->cfg.data_dir, cmd->topic, cmd->partition, &cmd->config,
                       s->now_ms);
     if (rc < 0) {
-        fprintf(stderr, "shard %d: cannot open %s-%d: %s\n", s->cfg.index, cmd->topic,
+        slog(SLOG_ERROR, "shard", "cannot open a log shard=%d partition=%s-%d error=\"%s\"",
+             s->cfg.index, cmd->topic,
                 cmd->partition, strerror(-rc));
         free(p->topic);
         free(p);
@@ -261,7 +264,8 @@ void shard_post_ctl(struct shard *s, struct ctl_msg *m)
         sched_yield();
     uint64_t one = 1;
     if (write(s->cfg.ctl_doorbell_fd, &one, sizeof(one)) < 0)
-        perror("shard: control doorbell");
+        slog(SLOG_ERROR, "shard", "control doorbell shard=%d error=\"%s\"", s->cfg.index,
+             strerror(errno));
 }
 
 static void shard_arm_accept(struct shard *s);
@@ -328,7 +332,8 @@ static void on_accept(struct io_op *op, int res, uint32_t flags)
         else
             conn_accept(s, res);
     } else if (res != -ECANCELED && res != -EBADF && res != -EINVAL) {
-        fprintf(stderr, "shard %d: accept: %s\n", s->cfg.index, strerror(-res));
+        slog(SLOG_WARN, "shard", "accept failed shard=%d error=\"%s\"", s->cfg.index,
+             strerror(-res));
     }
     if (!(flags & IORING_CQE_F_MORE)) {
         s->accepting = false;
@@ -533,7 +538,8 @@ void shard_idle(struct shard *s, int work, int64_t wait_ns)
         rc = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
-        fprintf(stderr, "shard %d: io_uring: %s\n", s->cfg.index, strerror(-rc));
+        slog(SLOG_ERROR, "shard", "io_uring wait failed shard=%d error=\"%s\"", s->cfg.index,
+             strerror(-rc));
 }
 
 /* One line on stderr at the end: how long turns of work took. */
@@ -543,9 +549,9 @@ static void shard_report_turns(const struct shard *s)
     duty_cycle_read(&s->turns, view);
     if (view->total == 0)
         return; /* a loop its caller ran (tests) records no turns */
-    fprintf(stderr, "shard %d: loop turns %" PRIu64 ": p50 %.1f us, p99 %.1f us, "
-            "p99.9 %.1f us, p99.99 %.1f us, max %.1f us, over 1 ms %" PRIu64 "\n",
-            s->cfg.index, view->total, duty_cycle_percentile(view, 50) / 1e3,
+    slog(SLOG_INFO, "shard", "loop turns shard=%d turns=%" PRIu64 " p50_us=%.1f p99_us=%.1f "
+         "p99.9_us=%.1f p99.99_us=%.1f max_us=%.1f over_1ms=%" PRIu64,
+         s->cfg.index, view->total, duty_cycle_percentile(view, 50) / 1e3,
             duty_cycle_percentile(view, 99) / 1e3, duty_cycle_percentile(view, 99.9) / 1e3,
             duty_cycle_percentile(view, 99.99) / 1e3, view->max_ns / 1e3, view->over_1ms);
 }
@@ -566,7 +572,8 @@ static void *shard_main(void *arg)
         topology_pin_thread(s->cfg.topology, s->cfg.core);
     int rc = shard_loop_init(s);
     if (rc < 0) {
-        fprintf(stderr, "shard %d: cannot set up io_uring: %s\n", s->cfg.index, strerror(-rc));
+        slog(SLOG_ERROR, "shard", "cannot set up io_uring shard=%d error=\"%s\"", s->cfg.index,
+             strerror(-rc));
         exit(1);
     }
     while (shard_running(s)) {

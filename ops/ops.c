@@ -13,6 +13,7 @@
  * anything (every route is read-only). */
 #include "ops/ops_private.h"
 #include "numa/ring.h"
+#include "slog/slog.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,7 +44,7 @@ static void take_answer(struct ops *o)
     void *m;
     uint64_t v;
     if (read(o->cfg.doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        perror("sluice ops: doorbell");
+        slog(SLOG_ERROR, "ops", "doorbell read failed error=\"%s\"", strerror(errno));
     while (spsc_ring_dequeue(o->cfg.from_ctl, &m) == 0)
         if (m == &o->msg)
             o->msg_out = false;
@@ -77,7 +78,7 @@ int ops_ask(struct ops *o, int timeout_ms)
     }
     uint64_t one = 1;
     if (write(o->cfg.ctl_doorbell_fd, &one, sizeof(one)) < 0)
-        perror("sluice ops: control doorbell");
+        slog(SLOG_ERROR, "ops", "control doorbell failed error=\"%s\"", strerror(errno));
     return ops_idle(o, timeout_ms) ? 0 : -ETIMEDOUT;
 }
 
@@ -157,7 +158,7 @@ static enum MHD_Result serve_metrics(struct ops *o, struct MHD_Connection *conn)
     const struct ctl_stats *st;
     int rc = ops_collect(o, &st);
     if (rc < 0) {
-        fprintf(stderr, "sluice ops: metrics: %s\n", strerror(-rc));
+        slog(SLOG_WARN, "ops", "no answer for a scrape error=\"%s\"", strerror(-rc));
         return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "the broker did not answer");
     }
     struct sbuf b = { 0 };

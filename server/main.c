@@ -20,6 +20,7 @@
 #include "dataplane/shard.h"
 #include "numa/topology.h"
 #include "ops/ops.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -52,7 +53,7 @@ static void report(void *ctx, const char *msg)
 {
     if (ctx)
         ++*(int *)ctx; /* --check-config counts every problem, unknown keys too */
-    fprintf(stderr, "sluiced: %s\n", msg);
+    slog(SLOG_WARN, "sluiced", "%s", msg);
 }
 
 static int problems;  /* --check-config: what report() counted */
@@ -61,7 +62,7 @@ static int set_or_die(struct broker_config *cfg, const char *key, const char *va
 {
     char err[256];
     if (broker_config_set(cfg, key, value, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluiced: %s\n", err);
+        slog(SLOG_ERROR, "sluiced", "%s", err);
         return -1;
     }
     return 0;
@@ -98,7 +99,7 @@ static int parse_args(int argc, char **argv, struct broker_config *cfg)
             char key[256];
             const char *eq = strchr(v, '=');
             if (!eq || (size_t)(eq - v) >= sizeof(key)) {
-                fprintf(stderr, "sluiced: --set wants key=value, got '%s'\n", v);
+                slog(SLOG_ERROR, "sluiced", "--set wants key=value, got '%s'", v);
                 return -1;
             }
             memcpy(key, v, (size_t)(eq - v));
@@ -139,7 +140,7 @@ static int check_config(int argc, char **argv)
     broker_config_defaults(&cfg);
     int rc = parse_args(argc, argv, &cfg);
     if (rc == 0 && config_listener_get(cfg.listeners, 0, &lis) < 0) {
-        fprintf(stderr, "sluiced: listeners: cannot parse '%s'\n", cfg.listeners);
+        slog(SLOG_ERROR, "sluiced", "listeners: cannot parse '%s'", cfg.listeners);
         problems++;
     }
     const char *colon = strrchr(cfg.http_listen, ':');
@@ -147,14 +148,14 @@ static int check_config(int argc, char **argv)
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     if (rc == 0 && cfg.http_listen[0] && (!colon || !colon[1] || *end || port < 0 ||
                                           port > 65535)) {
-        fprintf(stderr, "sluiced: sluice.http.listen: expected HOST:PORT, got '%s'\n",
+        slog(SLOG_ERROR, "sluiced", "sluice.http.listen: expected HOST:PORT, got '%s'",
                 cfg.http_listen);
         problems++;
     }
     if (rc < 0 && problems == 0)
         problems = 1;
     if (problems) {
-        fprintf(stderr, "sluiced: %s: %d problem(s)\n", file, problems);
+        slog(SLOG_ERROR, "sluiced", "%s: %d problem(s)", file, problems);
         return 1;
     }
     printf("sluiced: %s: configuration is valid\n", file);
@@ -166,12 +167,13 @@ static void reload(struct control *ctl, int argc, char **argv)
 {
     static struct broker_config fresh;
     broker_config_defaults(&fresh);
-    fprintf(stderr, "sluiced: SIGHUP: reloading the configuration\n");
+    slog(SLOG_INFO, "sluiced", "SIGHUP: reloading the configuration");
     if (parse_args(argc, argv, &fresh) < 0) {
-        fprintf(stderr, "sluiced: reload failed; every setting keeps its running value\n");
+        slog(SLOG_ERROR, "sluiced", "reload failed; every setting keeps its running value");
         return;
     }
     control_reload(ctl, &fresh);
+    slog_set_level((enum slog_level)fresh.log_level);
 }
 
 int main(int argc, char **argv)
@@ -190,24 +192,26 @@ int main(int argc, char **argv)
     broker_config_defaults(&cfg);
     if (parse_args(argc, argv, &cfg) < 0)
         return 2;
+    slog_set_format((enum slog_format)cfg.log_format);
+    slog_set_level((enum slog_level)cfg.log_level);
 
     const char *data_dir = cfg.log_dirs[0] ? cfg.log_dirs : cfg.log_dir;
     char dir[CONFIG_DIRS_MAX];
     snprintf(dir, sizeof(dir), "%.*s", (int)strcspn(data_dir, ","), data_dir);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "sluiced: cannot create data dir %s: %s\n", dir, strerror(errno));
+        slog(SLOG_ERROR, "sluiced", "cannot create data dir %s: %s", dir, strerror(errno));
         return 1;
     }
     struct config_listener lis;
     if (config_listener_get(cfg.listeners, 0, &lis) < 0) {
-        fprintf(stderr, "sluiced: bad listeners '%s'\n", cfg.listeners);
+        slog(SLOG_ERROR, "sluiced", "bad listeners '%s'", cfg.listeners);
         return 2;
     }
 
     struct topology *topo = NULL;
     int rc = topology_open(&topo);
     if (rc < 0)
-        fprintf(stderr, "sluiced: hwloc topology unavailable (%s); shards not pinned\n",
+        slog(SLOG_WARN, "sluiced", "hwloc topology unavailable (%s); shards not pinned",
                 strerror(-rc));
     int nshards = cfg.num_shards > 0 ? cfg.num_shards : (topo ? topology_core_count(topo) : 1);
     if (nshards > MAX_SHARDS)
@@ -234,13 +238,13 @@ int main(int argc, char **argv)
             topology_choose_cores_near(topo, nshards, dpdk_port_numa_node(dpdk), cores);
         else
             topology_choose_cores(topo, nshards, cores);
-        fprintf(stderr, "sluiced: machine: %s; %d shard(s)\n", desc, nshards);
+        slog(SLOG_INFO, "sluiced", "machine: %s; %d shard(s)", desc, nshards);
     }
 
     struct control *ctl;
     rc = control_create(&ctl, &cfg, dir, nshards);
     if (rc < 0) {
-        fprintf(stderr, "sluiced: cannot start the control thread: %s\n", strerror(-rc));
+        slog(SLOG_ERROR, "sluiced", "cannot start the control thread: %s", strerror(-rc));
         return 1;
     }
     struct shard *shards[MAX_SHARDS];
@@ -254,7 +258,7 @@ int main(int argc, char **argv)
                                 &sc.ctl_doorbell_fd);
         rc = shard_create(&shards[i], &sc);
         if (rc < 0) {
-            fprintf(stderr, "sluiced: shard %d cannot listen on %s:%d: %s\n", i, lis.host,
+            slog(SLOG_ERROR, "sluiced", "shard %d cannot listen on %s:%d: %s", i, lis.host,
                     sc.port, strerror(-rc));
             return 1;
         }
@@ -267,7 +271,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = control_publish(ctl);
     if (rc < 0) {
-        fprintf(stderr, "sluiced: startup failed: %s\n", strerror(-rc));
+        slog(SLOG_ERROR, "sluiced", "startup failed: %s", strerror(-rc));
         return 1;
     }
 
@@ -280,11 +284,11 @@ int main(int argc, char **argv)
                                 &oc.ctl_doorbell_fd);
         rc = ops_create(&ops, &oc);
         if (rc < 0) {
-            fprintf(stderr, "sluiced: cannot serve HTTP on %s: %s\n", cfg.http_listen,
+            slog(SLOG_ERROR, "sluiced", "cannot serve HTTP on %s: %s", cfg.http_listen,
                     strerror(-rc));
             return 1;
         }
-        fprintf(stderr, "sluiced: http listening on %s port=%d\n", cfg.http_listen,
+        slog(SLOG_INFO, "sluiced", "http listening on %s port=%d", cfg.http_listen,
                 ops_port(ops));
     }
 
@@ -293,7 +297,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "sluiced: ready bootstrap=%s:%d shards=%d data=%s\n", host,
+    slog(SLOG_INFO, "sluiced", "ready bootstrap=%s:%d shards=%d data=%s", host,
             shard_port(shards[0]), nshards, dir);
 
     while (!stop_requested) {
@@ -304,7 +308,7 @@ int main(int argc, char **argv)
             reload(ctl, argc, argv);
         }
     }
-    fprintf(stderr, "sluiced: shutting down\n");
+    slog(SLOG_INFO, "sluiced", "shutting down");
     ops_stop(ops); /* no more questions; its memory lives until the end */
     control_shutdown(ctl);
     for (int i = 0; i < nshards; i++)
@@ -314,6 +318,6 @@ int main(int argc, char **argv)
     ops_destroy(ops);
     if (topo)
         topology_close(topo);
-    fprintf(stderr, "sluiced: stopped cleanly\n");
+    slog(SLOG_INFO, "sluiced", "stopped cleanly");
     return 0;
 }

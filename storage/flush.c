@@ -27,6 +27,7 @@
 #include "storage/log_private.h"
 #include "storage/sys.h"
 #include "metrics/shard_metrics.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,8 @@ static void log_fail(struct log *log, int res)
 {
     if (!log->error) {
         log->error = res < 0 ? res : -EIO;
-        fprintf(stderr, "storage: %s: failed for good: %s\n", log->dir, strerror(-log->error));
+        slog(SLOG_ERROR, "storage", "log failed for good dir=%s error=\"%s\"", log->dir,
+             strerror(-log->error));
     }
 }
 

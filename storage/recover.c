@@ -16,6 +16,7 @@
  * opens: the log counts it as synced, and a SIGKILL leaves unsynced bytes
  * in the page cache that a later power cut would drop. */
 #include "storage/log_private.h"
+#include "slog/slog.h"
 #include "storage/sys.h"
 
 #include <dirent.h>
@@ -163,9 +164,8 @@ scanned:
     if (rc < 0)
         return rc;
     if (end < seg->size) {
-        fprintf(stderr, "storage: %s.log: cutting %" PRIu64 " bytes of torn or "
-                "corrupt tail at position %" PRIu64 "\n", seg->base_path,
-                seg->size - end, end);
+        slog(SLOG_WARN, "storage", "cutting a torn or corrupt tail file=%s.log bytes=%" PRIu64
+             " position=%" PRIu64, seg->base_path, seg->size - end, end);
         *cut = 1;
         if ((rc = segment_truncate(seg, end)) < 0)
             return rc;

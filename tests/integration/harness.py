@@ -39,6 +39,11 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 # Extra " key=value" fields after shards= are tolerated.
 READY_RE = re.compile(r"^sluiced: ready bootstrap=(\S+) shards=(\d+)(?:\s.*)?$")
+# The same lines with sluice.log.format=logfmt.
+READY_LOGFMT_RE = re.compile(r'^ts=\S+ level=info comp=sluiced msg="ready" bootstrap=(\S+) '
+                             r'shards=(\d+)(?:\s.*)?$')
+HTTP_LOGFMT_RE = re.compile(r'^ts=\S+ level=info comp=sluiced msg="http listening on (\S+)" '
+                            r'port=(\d+)')
 # Printed before the ready line when sluice.http.listen is set.
 HTTP_RE = re.compile(r"^sluiced: http listening on (\S+) port=(\d+)")
 READY_TIMEOUT = 60.0
@@ -248,10 +253,11 @@ class Broker:
                 f.write(raw)
                 f.flush()
                 if not self._ready:
-                    m = HTTP_RE.match(raw.decode(errors="replace"))
+                    text = raw.decode(errors="replace")
+                    m = HTTP_RE.match(text) or HTTP_LOGFMT_RE.match(text)
                     if m:
                         self.http = f"{m.group(1).rsplit(':', 1)[0]}:{m.group(2)}"
-                    m = READY_RE.match(raw.decode(errors="replace"))
+                    m = READY_RE.match(text) or READY_LOGFMT_RE.match(text)
                     if m:
                         with self._cv:
                             self.bootstrap = m.group(1)

@@ -108,6 +108,56 @@ def test_sighup_reload(ctx):
     harness.kcat_roundtrip(b.bootstrap, "after-reload", n=10)
 
 
+LOGFMT_RE = __import__("re").compile(
+    r'^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(debug|info|warn|error) '
+    r'comp=([a-z]+) msg="((?:[^"\\]|\\.)*)"((?: [a-z0-9_.-]+=(?:"(?:[^"\\]|\\.)*"|\S*))*)$')
+
+
+def logfmt_lines(b):
+    out = []
+    for line in b.log_text().splitlines():
+        if line.startswith("=== harness"):
+            continue
+        m = LOGFMT_RE.match(line)
+        check(m, f"not a logfmt line: {line!r}")
+        out.append((m.group(1), m.group(2), m.group(3), m.group(4)))
+    return out
+
+
+def test_structured_logs(ctx):
+    b = ctx.new_broker("logfmt", sets={"sluice.log.format": "logfmt"})
+    harness.kcat_roundtrip(b.bootstrap, "logged", n=10)
+    # A request that closes its connection: a warning with its fields.
+    import socket
+    host, port = b.host_port()
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"\x7f\xff\xff\xff")       # a 2 GiB frame
+        s.settimeout(10)
+        check(s.recv(1) == b"", "the connection was not closed")
+    harness.wait_until(lambda: "connection closed" in b.log_text(), 30, "the close logged")
+    lines = logfmt_lines(b)
+    ready = [l for l in lines if l[2] == "ready"]
+    check(ready and f"bootstrap={b.bootstrap} shards=2" in ready[0][3], f"ready line: {ready}")
+    warn = [l for l in lines if l[0] == "warn" and l[1] == "shard"]
+    check(warn and "reason=\"frame of" in warn[0][3] and " conn=" in warn[0][3],
+          f"the close as a warning with fields: {warn}")
+    b.stop()
+    lines = logfmt_lines(b)
+    check(any(l[2] == "stopped cleanly" for l in lines), "the last line")
+    # sluice.log.level drops what is below it.
+    q = ctx.new_broker("quiet", sets={"sluice.log.format": "logfmt", "sluice.log.level": "error"},
+                       start=False)
+    q.proc = subprocess.Popen(q.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, preexec_fn=harness._die_with_parent)
+    try:
+        _, err = q.proc.communicate(timeout=3)
+    except subprocess.TimeoutExpired:
+        q.proc.terminate()
+        _, err = q.proc.communicate(timeout=30)
+    expect_eq(q.proc.returncode, 0, "a quiet broker stops cleanly")
+    expect_eq(err.decode(), "", "nothing below error is logged")
+
+
 class InstalledBroker(harness.Broker):
     """The broker as the package installed it, from ROOT, with its own
     server.properties (only the addresses and the data dir overridden)."""
@@ -192,4 +242,4 @@ def test_debian_package(ctx):
 
 
 if __name__ == "__main__":
-    harness.main([test_check_config, test_sighup_reload, test_debian_package])
+    harness.main([test_check_config, test_sighup_reload, test_structured_logs, test_debian_package])
