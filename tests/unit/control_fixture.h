@@ -62,6 +62,39 @@ static inline struct part *part_find(struct fake *f, const char *t, int32_t p)
     return NULL;
 }
 
+/* CTL_SHARD_STATS as a shard answers it: its open partitions, each with
+ * log end 100 + partition (all of it durable), and counters that say
+ * which shard sent them (api[0].requests = shard + 1). */
+static inline void fake_stats(struct fake *f, int i, struct ctl_msg *m)
+{
+    struct ctl_shard_stats *st = &m->u.shard_stats;
+    int n = 0;
+
+    for (int k = 0; k < f->nparts; k++)
+        n += f->parts[k].open && f->parts[k].shard == i;
+    st->metrics = ctl_arena_alloc(&m->arena, sizeof *st->metrics);
+    st->parts = ctl_arena_alloc(&m->arena, sizeof *st->parts * (size_t)n + 1);
+    if (!st->metrics || !st->parts) {
+        st->need = m->arena.cap * 2;
+        return;
+    }
+    shard_metrics_init(st->metrics);
+    st->metrics->api[0].requests = (uint64_t)i + 1;
+    hist_record(&st->metrics->flush.fsync_ns, 1000 * (uint64_t)(i + 1));
+    for (int k = 0; k < f->nparts; k++) {
+        struct part *p = &f->parts[k];
+        if (!p->open || p->shard != i)
+            continue;
+        struct part_report *r = &st->parts[st->nparts++];
+        *r = (struct part_report){ .partition = p->p, .shard = i,
+                                   .log_end = 100 + p->p, .high_watermark = 100 + p->p,
+                                   .segments = 1 };
+        r->m.records_in = (uint64_t)(100 + p->p);
+        r->topic = ctl_arena_strdup(&m->arena, p->topic, strlen(p->topic));
+        assert_non_null(r->topic);
+    }
+}
+
 static inline void shard_cmd(struct fake *f, int i, struct ctl_msg *m)
 {
     struct ctl_partition_cmd *pc = &m->u.partition;
@@ -100,6 +133,9 @@ static inline void shard_cmd(struct fake *f, int i, struct ctl_msg *m)
         break;
     case CTL_METADATA_UPDATE:
         f->md[i] = m->u.metadata;
+        break;
+    case CTL_SHARD_STATS:
+        fake_stats(f, i, m);
         break;
     default:
         break;
