@@ -18,6 +18,7 @@
  */
 #include "dataplane/shard_private.h"
 #include "dataplane/shard_cleaner.h"
+#include "dataplane/listen.h"
 #include "numa/ring.h"
 #include "numa/topology.h"
 #include "slog/slog.h"
@@ -52,38 +53,6 @@ struct shard_now shard_clock_now(void)
     };
 }
 
-static int listen_on(const char *host, int port, int *out_port)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *res;
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    int rc = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
-    if (rc != 0)
-        return -EADDRNOTAVAIL;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        freeaddrinfo(res);
-        return -errno;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-        rc = -errno;
-        freeaddrinfo(res);
-        close(fd);
-        return rc;
-    }
-    freeaddrinfo(res);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 int shard_create(struct shard **out, const struct shard_config *cfg)
 {
     struct shard *s = aligned_alloc(64, (sizeof(*s) + 63) & ~(size_t)63);
@@ -96,7 +65,7 @@ int shard_create(struct shard **out, const struct shard_config *cfg)
     s->nbuckets = 1024;
     duty_cycle_init(&s->turns);
     s->parts = calloc(s->nbuckets, sizeof(*s->parts));
-    s->listen_fd = listen_on(cfg->host, cfg->port, &s->port);
+    s->listen_fd = tcp_listen(cfg->host, cfg->port, 1024, &s->port);
     if (!s->parts || s->listen_fd < 0) {
         int rc = s->parts ? s->listen_fd : -ENOMEM;
         free(s->parts);

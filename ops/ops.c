@@ -13,12 +13,11 @@
  * anything (every route is read-only). */
 #include "ops/ops_private.h"
 #include "numa/ring.h"
+#include "dataplane/listen.h"
 #include "slog/slog.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,38 +211,6 @@ static int split_host_port(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-static int bind_listen(const char *host, int port, int *out_port)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *res;
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    if (getaddrinfo(*host ? host : NULL, portstr, &hints, &res) != 0)
-        return -EADDRNOTAVAIL;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
-    int one = 1;
-    if (fd < 0) {
-        rc = -errno;
-        freeaddrinfo(res);
-        return rc;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-        rc = -errno;
-        freeaddrinfo(res);
-        close(fd);
-        return rc;
-    }
-    freeaddrinfo(res);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 int ops_create(struct ops **out, const struct ops_config *cfg)
 {
     struct ops *o = calloc(1, sizeof(*o));
@@ -263,7 +230,7 @@ int ops_create(struct ops **out, const struct ops_config *cfg)
         goto err;
     }
     o->arena_cap = OPS_ARENA_START;
-    if ((rc = o->listen_fd = bind_listen(o->listen_host, port, &o->port)) < 0)
+    if ((rc = o->listen_fd = tcp_listen(o->listen_host, port, 128, &o->port)) < 0)
         goto err;
     o->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                      MHD_USE_ERROR_LOG,
