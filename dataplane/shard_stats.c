@@ -10,6 +10,7 @@
 #include "dataplane/shard_private.h"
 #include "dataplane/kafka/api.h"
 #include "numa/duty_cycle.h"
+#include "dataplane/dpdk/dpdk.h"
 
 #include <string.h>
 #include <time.h>
@@ -93,6 +94,14 @@ void shard_report_stats(struct shard *s, struct ctl_msg *m)
         return;
     }
     *st->metrics = s->metrics;
+    st->metrics->dpdk = NULL;
+    if (s->dpdk) {
+        char *line = ctl_arena_alloc(a, 4096);
+        if (line) {
+            dpdk_stats_format(dpdk_queue_stats(s->dpdk), line, 4096);
+            st->metrics->dpdk = line;
+        }
+    }
     turns_to_hist(&s->turns, &st->metrics->turn_ns, &st->metrics->turns);
     for (uint32_t b = 0; b < s->nbuckets; b++)
         for (struct partition *p = s->parts[b]; p; p = p->next) {

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
@@ -170,6 +171,40 @@ static void rings(struct sbuf *b, const struct ctl_stats *st)
         sbuf_printf(b, "sluice_ring_backlog{shard=\"%d\"} %u\n", i, st->rings[i].backlog);
 }
 
+/* The DPDK queues' counters (dataplane/dpdk: "name=value ..." per shard)
+ * as sluice_dpdk_<name>_total{shard}: one family per name, in the order
+ * the first shard lists them. */
+static void dpdk_counters(struct sbuf *b, const struct ctl_stats *st)
+{
+    const char *first = NULL;
+    for (int i = 0; i < st->nshards && !first; i++)
+        first = st->shards[i].dpdk;
+    for (const char *p = first; p && *p;) {
+        size_t klen = strcspn(p, "=");
+        if (p[klen] != '=' || klen == 0 || klen > 64)
+            break;
+        char name[96];
+        snprintf(name, sizeof(name), "sluice_dpdk_%.*s_total", (int)klen, p);
+        for (char *c = name; *c; c++)
+            if (*c == '.' || *c == '-')
+                *c = '_';
+        family(b, name, "counter", "A DPDK queue counter (dataplane/dpdk/dpdk.h).");
+        for (int i = 0; i < st->nshards; i++) {
+            const char *q = st->shards[i].dpdk;
+            /* the same key in this shard's line */
+            for (; q && *q; q += strcspn(q, " "), q += *q == ' ') {
+                if (strncmp(q, p, klen + 1) == 0) {
+                    sbuf_printf(b, "%s{shard=\"%d\"} %.*s\n", name, i,
+                                (int)strcspn(q + klen + 1, " "), q + klen + 1);
+                    break;
+                }
+            }
+        }
+        p += strcspn(p, " ");
+        p += *p == ' ';
+    }
+}
+
 void ops_render_metrics(struct sbuf *b, const struct ctl_stats *st)
 {
     family(b, "sluice_up", "gauge", "1: the broker answered this scrape.");
@@ -199,6 +234,7 @@ void ops_render_metrics(struct sbuf *b, const struct ctl_stats *st)
                     (double)st->shards[i].turn_ns.max * 1e-9);
     SHARD_U64(b, st, "sluice_loop_turns_total", "counter", "Shard loop turns.", turns);
     rings(b, st);
+    dpdk_counters(b, st);
     partitions(b, st);
     lag(b, st);
 }

@@ -222,11 +222,11 @@ int main(int argc, char **argv)
         char err[512], desc[512];
         rc = dpdk_port_open(&dpdk, &cfg, nshards, err, sizeof(err));
         if (rc < 0) {
-            fprintf(stderr, "sluiced: DPDK: %s\n", err);
+            slog(SLOG_ERROR, "sluiced", "DPDK: %s", err);
             return 1;
         }
         dpdk_port_describe(dpdk, desc, sizeof(desc));
-        fprintf(stderr, "sluiced: DPDK: %s\n", desc);
+        slog(SLOG_INFO, "sluiced", "DPDK: %s", desc);
     }
     int cores[MAX_SHARDS];
     for (int i = 0; i < nshards; i++)

@@ -22,6 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dpdk_env as env  # noqa: E402
 import harness  # noqa: E402
+import metrics_util as mu  # noqa: E402
 from harness import check, expect_eq, log  # noqa: E402
 
 N = int(os.environ.get("SLUICE_IT_DPDK_N", "20000"))
@@ -141,7 +142,7 @@ def test_handoff_between_shards(ctx):
 
 
 def test_bad_packets_counted_and_dropped(ctx):
-    b = env.tap_broker(ctx, "bad", "sltap5")
+    b = env.tap_broker(ctx, "bad", "sltap5", sets={"sluice.http.listen": "127.0.0.1:0"})
     env.create_topic(b.bootstrap, "good")
     dst = env.broker_mac(b)
     raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
@@ -185,6 +186,7 @@ def test_bad_packets_counted_and_dropped(ctx):
     expect_eq(read_back(b, "good"), recs, "good records after the bad packets")
     # ...and so is Kafka's TCP path.
     harness.kcat_roundtrip(b.bootstrap, "still-tcp", n=100)
+    scraped = mu.scrape(b)    # /metrics exports the same counters (ops/prom.c)
     b.stop()
     st = env.dpdk_stats(b)
     log(f"counters: {st[0]}")
@@ -192,6 +194,8 @@ def test_bad_packets_counted_and_dropped(ctx):
             "bad_datagram": 3, "unknown_partition": 1, "native.refused": 1}
     for k, v in want.items():
         check(env.total(st, k) >= v, f"counter {k}: expected >= {v}, got {env.total(st, k)}")
+        name = "sluice_dpdk_" + k.replace(".", "_") + "_total"
+        expect_eq(mu.value(scraped, name), float(env.total(st, k)), f"{name} in /metrics")
 
 
 if __name__ == "__main__":
