@@ -42,6 +42,8 @@ struct dpdk_stats {
     uint64_t unknown_partition;
     uint64_t handoff_out, handoff_in, handoff_dropped;
     uint64_t idle_polls;
+    int64_t first_rx_ns, last_rx_ns;    /* wall clock (TSC) of the first and
+                                           the last burst received */
     struct net_stats net;
     struct ingest_stats native;
     struct capture_stats capture;

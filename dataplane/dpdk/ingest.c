@@ -78,7 +78,7 @@ struct ingest {
 
 void ingest_config_defaults(struct ingest_config *cfg)
 {
-    cfg->pending_max = 4096;
+    cfg->pending_max = 16384; /* appended, not yet durable: a slow fdatasync */
     cfg->producers_max = 256;
     cfg->nak_interval_ns = 1000000; /* 1 ms */
     cfg->append_latency = NULL;

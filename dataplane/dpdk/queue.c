@@ -56,8 +56,8 @@ static void on_reply(void *ctx, const struct ingest_peer *to, const uint8_t *dgr
     }
     struct rte_ether_addr mac;
     memcpy(mac.addr_bytes, to->mac, sizeof(mac.addr_bytes));
-    if (net_put_udp(&q->ifc, m, &mac, to->ip, rte_cpu_to_be_16((uint16_t)(q->port->udp_base + q->shard)),
-                    to->port, dgram, (uint16_t)len) < 0) {
+    uint16_t port = rte_cpu_to_be_16((uint16_t)(q->port->udp_base + q->shard));
+    if (net_put_udp(&q->ifc, m, &mac, to->ip, port, to->port, dgram, (uint16_t)len) < 0) {
         rte_pktmbuf_free(m);
         q->stats.no_mbuf++;
         return;
@@ -91,6 +91,33 @@ void dpdk_handoff_to(struct dpdk_queue *q, int owner, struct rte_mbuf *m)
     q->stats.handoff_out++;
 }
 
+/* The shard owning d's partition (DPDK_ROUTE_* when none), through the
+ * one-entry cache. */
+static int route(struct dpdk_queue *q, const struct udp_produce *d, struct log **log,
+                 void **cookie)
+{
+    struct route_cache *c = &q->route;
+    if (c->valid && c->partition == d->partition && c->topic_len == d->topic_len &&
+        memcmp(c->topic, d->topic, d->topic_len) == 0) {
+        *log = c->log;
+        *cookie = c->cookie;
+        return c->owner;
+    }
+    int owner = q->ops.route(q->ctx, d->topic, d->topic_len, d->partition, log, cookie);
+    if (owner >= 0) {
+        *c = (struct route_cache){ .valid = true, .topic_len = d->topic_len,
+                                   .partition = d->partition, .owner = owner, .log = *log,
+                                   .cookie = *cookie };
+        memcpy(c->topic, d->topic, d->topic_len);
+    }
+    return owner;
+}
+
+void dpdk_route_forget(struct dpdk_queue *q)
+{
+    q->route.valid = false;
+}
+
 /* A native datagram: parsed, routed to its partition's shard, appended. */
 static void on_native(struct dpdk_queue *q, struct rte_mbuf *m, const struct net_udp *u,
                       bool handed)
@@ -106,7 +133,7 @@ static void on_native(struct dpdk_queue *q, struct rte_mbuf *m, const struct net
     memcpy(peer.mac, u->src_mac.addr_bytes, sizeof(peer.mac));
     struct log *log = NULL;
     void *cookie = NULL;
-    int owner = q->ops.route(q->ctx, d.topic, d.topic_len, d.partition, &log, &cookie);
+    int owner = route(q, &d, &log, &cookie);
     if (owner < 0 || (owner != q->shard && handed)) {
         q->stats.unknown_partition++;
         ingest_reject(q->ingest, &d, m, &peer,
@@ -174,6 +201,11 @@ int dpdk_queue_poll(struct dpdk_queue *q, int64_t now_ms)
     }
     for (int b = 0; b < RX_BURSTS_PER_POLL; b++) {
         uint16_t n = rte_eth_rx_burst(q->port_id, q->qid, pkts, RX_BURST);
+        if (n) {
+            if (!q->stats.first_rx_ns)
+                q->stats.first_rx_ns = (int64_t)q->now_ns;
+            q->stats.last_rx_ns = (int64_t)q->now_ns;
+        }
         for (uint16_t i = 0; i < n; i++) {
             q->stats.rx_packets++;
             q->stats.rx_bytes += pkts[i]->pkt_len;
@@ -266,6 +298,7 @@ void dpdk_queue_destroy(struct dpdk_queue *q)
 
 void dpdk_queue_partition_closed(struct dpdk_queue *q, void *cookie)
 {
+    dpdk_route_forget(q);
     ingest_part_close(q->ingest, cookie);
     capture_part_close(q->capture, cookie);
 }
@@ -296,7 +329,7 @@ static const struct {
 } stat_fields[] = {
     F(rx_packets), F(rx_bytes), F(tx_packets), F(tx_dropped), F(no_mbuf),
     F(bad_datagram), F(unknown_partition), F(handoff_out), F(handoff_in),
-    F(handoff_dropped), F(idle_polls),
+    F(handoff_dropped), F(idle_polls), F(first_rx_ns), F(last_rx_ns),
     G(net, foreign), G(net, bad_frame), G(net, bad_length), G(net, bad_ip_cksum),
     G(net, bad_udp_cksum), G(net, bad_icmp), G(net, fragments), G(net, arp_replies),
     G(net, arp_requests), G(net, icmp_replies), G(net, igmp_queries), G(net, igmp_reports),

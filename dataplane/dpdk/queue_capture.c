@@ -125,6 +125,7 @@ static bool native_port(const struct dpdk_queue *q, uint16_t port)
 
 void dpdk_queue_on_metadata(struct dpdk_queue *q, const struct md_snapshot *md, int32_t node)
 {
+    dpdk_route_forget(q); /* owners may have moved */
     q->nbindings = 0;
     for (int32_t i = 0; md && i < md->ntopics; i++) {
         const struct md_topic *t = &md->topics[i];

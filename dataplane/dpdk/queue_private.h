@@ -41,6 +41,19 @@ struct pending_send {
     int tries;
 };
 
+/* The partition the last native datagram went to: most datagrams in a
+ * burst are for the same one. Forgotten when a partition closes or the
+ * metadata changes. */
+struct route_cache {
+    bool valid;
+    uint16_t topic_len;
+    int32_t partition;
+    int owner;
+    struct log *log;
+    void *cookie;
+    char topic[UDP_WIRE_TOPIC_MAX];
+};
+
 struct dpdk_queue {
     struct dpdk_port *port;
     uint16_t port_id, qid;
@@ -53,6 +66,7 @@ struct dpdk_queue {
     struct capture_binding bindings[CAPTURE_BINDINGS_MAX];
     int nbindings;
     struct pending_send pending;
+    struct route_cache route;
     struct tsc_clock clock;
     int64_t now_ms;
     uint64_t now_ns;
@@ -67,6 +81,7 @@ struct dpdk_queue {
 void dpdk_tx_queue(struct dpdk_queue *q, struct rte_mbuf *m);
 void dpdk_tx_flush(struct dpdk_queue *q);
 void dpdk_handoff_to(struct dpdk_queue *q, int owner, struct rte_mbuf *m);
+void dpdk_route_forget(struct dpdk_queue *q);
 
 /* queue_capture.c */
 int dpdk_capture_init(struct dpdk_queue *q);
