@@ -9,8 +9,9 @@
  * the oldest unacknowledged datagram, and a NAK saying the broker does
  * not know the producer sends sequence 0 again while the sender still has
  * it (its first datagrams were lost), or else (the broker restarted)
- * renumbers what is unacknowledged from 0 in a new epoch. ACKs tell which of the broker's shard ports owns
- * the partition; the sender sends there from then on.
+ * renumbers what is unacknowledged from 0 in a new epoch. ACKs tell which
+ * of the broker's shard ports owns the partition; the sender sends there
+ * from then on.
  *
  *   sluice_sender_create(&s, &cfg, err, sizeof err);
  *   while (more)

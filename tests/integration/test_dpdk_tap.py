@@ -100,7 +100,8 @@ def test_dropped_datagrams_resent_after_nak(ctx):
     expect_eq(read_back(b, "lossy"), recs, "every record once, in order, despite the losses")
     b.stop()
     st = env.dpdk_stats(b)
-    check(env.total(st, "native.gaps") >= 1 and env.total(st, "native.naks") >= 1, f"broker gaps/NAKs: {st}")
+    check(env.total(st, "native.gaps") >= 1 and env.total(st, "native.naks") >= 1,
+          f"broker gaps/NAKs: {st}")
 
 
 def test_duplicates_dropped(ctx):

@@ -271,7 +271,8 @@ static void test_idle_producer_evicted(void **state)
     struct fx *f = *state;
     /* Four producers fill the table; a fifth evicts the one idle longest. */
     for (int64_t pid = 1; pid <= 4; pid++)
-        assert_int_equal(send_dgram(f, (int)pid, pid, 0, 0, 1, (uint64_t)pid * MS), INGEST_APPENDED);
+        assert_int_equal(send_dgram(f, (int)pid, pid, 0, 0, 1, (uint64_t)pid * MS),
+                         INGEST_APPENDED);
     settle(f, 5 * MS);
     assert_int_equal(send_dgram(f, 5, 5, 0, 0, 1, 6 * MS), INGEST_APPENDED);
     /* Producer 1 is forgotten: it must start over (and takes the slot of
