@@ -35,6 +35,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/net.h"
 #include "dataplane/dpdk/udp_wire.h"
 #include "hist.h"
@@ -131,15 +132,9 @@ static int parse_ip(const char *s, uint32_t *ip, int *extra, char sep)
  * one queue pair. */
 static int port_open(struct port *p, const struct opts *o)
 {
-    char buf[1024], *argv[64];
-    int argc = 0;
-    snprintf(buf, sizeof(buf), "%s", o->eal);
-    argv[argc++] = "dpdk_bench";
-    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && argc < 63;
-         t = strtok_r(NULL, " ", &save))
-        argv[argc++] = t;
-    if (rte_eal_init(argc, argv) < 0) {
-        fprintf(stderr, "dpdk_bench: EAL: %s\n", rte_strerror(rte_errno));
+    char err[512];
+    if (dpdk_eal_start("dpdk_bench", o->eal, false, err, sizeof(err)) < 0) {
+        fprintf(stderr, "dpdk_bench: %s\n", err);
         return -1;
     }
     p->id = (uint16_t)atoi(o->port);

@@ -234,16 +234,11 @@ static int scan(struct cli *cli, const char *topic, int partition, struct status
 		"group.id", "sluice-cli-capture", "enable.auto.commit", "false",
 		"enable.partition.eof", "true", NULL,
 	};
-	char errstr[512], buf[256];
-	rd_kafka_conf_t *conf = cli_conf(cli, defaults);
-	if (!conf)
-		return CLI_USAGE;
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		return cli_error("cannot create a consumer: %s", errstr);
-	}
-	rd_kafka_poll_set_consumer(rk);
+	char buf[256];
+	rd_kafka_t *rk;
+	int made = cli_consumer(cli, defaults, &rk);
+	if (made != CLI_OK)
+		return made;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_resp_err_t err = rd_kafka_assign(rk, l);

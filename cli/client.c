@@ -100,6 +100,22 @@ rd_kafka_t *cli_admin_create(const struct cli *cli)
 	return rk;
 }
 
+int cli_consumer(const struct cli *cli, const char *const *defaults, rd_kafka_t **out)
+{
+	char errstr[512];
+	rd_kafka_conf_t *conf = cli_conf(cli, defaults);
+	if (!conf)
+		return CLI_USAGE;
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return cli_error("cannot create a consumer: %s", errstr);
+	}
+	rd_kafka_poll_set_consumer(rk);
+	*out = rk;
+	return CLI_OK;
+}
+
 rd_kafka_AdminOptions_t *cli_admin_options(const struct cli *cli, rd_kafka_t *rk,
 					   rd_kafka_admin_op_t op)
 {

@@ -53,6 +53,9 @@ const char *cli_err_text(rd_kafka_resp_err_t err, char *buf, size_t size);
  * properties, which win. */
 rd_kafka_conf_t *cli_conf(const struct cli *cli, const char *const *defaults);
 int cli_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
+/* A consumer (cli_conf with defaults, its queue the consumer's): CLI_OK
+ * and *out, or CLI_USAGE / CLI_ERR after reporting why. */
+int cli_consumer(const struct cli *cli, const char *const *defaults, rd_kafka_t **out);
 /* A producer handle used for the Admin API and metadata; NULL after an error. */
 rd_kafka_t *cli_admin_create(const struct cli *cli);
 /* Admin options with request and operation timeouts set. */

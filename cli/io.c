@@ -228,7 +228,7 @@ int consume_main(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct consume_opts co = { .partition = -1 };
-	char errstr[512], buf[256];
+	char buf[256];
 	int o;
 
 	optind = 1;
@@ -272,15 +272,10 @@ int consume_main(struct cli *cli, int argc, char **argv)
 		"enable.partition.eof", co.exit_at_end ? "true" : "false",
 		NULL,
 	};
-	rd_kafka_conf_t *conf = cli_conf(cli, defaults);
-	if (!conf)
-		return CLI_USAGE;
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		return cli_error("cannot create a consumer: %s", errstr);
-	}
-	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_t *rk;
+	int made = cli_consumer(cli, defaults, &rk);
+	if (made != CLI_OK)
+		return made;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 

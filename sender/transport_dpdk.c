@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/net.h"
 
 #define BURST 32
@@ -140,28 +140,6 @@ static void dpdk_destroy(struct send_transport *t)
     rte_eal_cleanup();
 }
 
-static int eal_init(const char *args, char *err, size_t errlen)
-{
-    char buf[1024], *argv[64];
-    int argc = 0;
-    snprintf(buf, sizeof(buf), "%s", args ? args : "");
-    argv[argc++] = "sluice-send";
-    for (char *save = NULL, *tok = strtok_r(buf, " \t", &save); tok && argc < 63;
-         tok = strtok_r(NULL, " \t", &save))
-        argv[argc++] = tok;
-    argv[argc] = NULL;
-    cpu_set_t saved;
-    bool have = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
-    int rc = rte_eal_init(argc, argv);
-    if (have)
-        pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
-    if (rc < 0) {
-        snprintf(err, errlen, "DPDK EAL init (%s): %s", args ? args : "", rte_strerror(rte_errno));
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static int port_start(struct dpdk_transport *d, const char *spec, char *err, size_t errlen)
 {
     char *end;
@@ -245,7 +223,7 @@ int send_transport_dpdk(struct send_transport **out, const struct sluice_send_co
                  cfg->local_ip ? cfg->local_ip : "");
         return -EINVAL;
     }
-    int rc = eal_init(cfg->eal_args, err, errlen);
+    int rc = dpdk_eal_start("sluice-send", cfg->eal_args, true, err, errlen);
     if (rc < 0)
         return rc;
     struct dpdk_transport *d = calloc(1, sizeof(*d));

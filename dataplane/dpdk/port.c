@@ -7,11 +7,10 @@
  * (offloads, steering, timestamps) is written once into struct dpdk_port
  * for the queues to read. */
 #include "dataplane/dpdk/dpdk.h"
+#include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/port_private.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +24,9 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
-#define EAL_ARGS_MAX 64
 #define RX_DESC 1024
 #define TX_DESC 1024
 #define POOL_CACHE 256
-
-static bool eal_done; /* rte_eal_init may run once per process */
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -42,38 +38,6 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return rc;
-}
-
-/* rte_eal_init from the space-separated args; the caller's CPU affinity
- * is put back afterwards (EAL pins the calling thread to its main lcore,
- * which would pin sluiced's control thread). */
-static int eal_start(const char *args, char *err, size_t errlen)
-{
-    static char buf[sizeof(((struct broker_config *)0)->dpdk_eal_args)];
-    char *argv[EAL_ARGS_MAX + 1];
-    int argc = 0;
-    if (eal_done)
-        return fail(err, errlen, -EALREADY, "the DPDK EAL was already initialised");
-    snprintf(buf, sizeof(buf), "%s", args);
-    argv[argc++] = "sluiced";
-    for (char *save = NULL, *t = strtok_r(buf, " \t", &save); t;
-         t = strtok_r(NULL, " \t", &save)) {
-        if (argc == EAL_ARGS_MAX)
-            return fail(err, errlen, -E2BIG, "sluice.dpdk.eal.args: more than %d arguments",
-                        EAL_ARGS_MAX - 1);
-        argv[argc++] = t;
-    }
-    argv[argc] = NULL;
-    cpu_set_t saved;
-    bool have_saved = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
-    int rc = rte_eal_init(argc, argv);
-    if (have_saved)
-        pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
-    if (rc < 0)
-        return fail(err, errlen, -(rte_errno ? rte_errno : EINVAL),
-                    "DPDK EAL init failed (%s): %s", args, rte_strerror(rte_errno));
-    eal_done = true;
-    return 0;
 }
 
 static int find_port(const char *spec, uint16_t *port_id)
@@ -231,7 +195,7 @@ int dpdk_port_open(struct dpdk_port **out, const struct broker_config *cfg, int 
                     "sluice.dpdk.enable needs sluice.dpdk.ip (the port's A.B.C.D/N)");
     if ((long)cfg->dpdk_udp_port + nshards - 1 > 65535)
         return fail(err, errlen, -EINVAL, "sluice.dpdk.udp.port + shards passes 65535");
-    int rc = eal_start(cfg->dpdk_eal_args, err, errlen);
+    int rc = dpdk_eal_start("sluiced", cfg->dpdk_eal_args, true, err, errlen);
     if (rc < 0)
         return rc;
     struct dpdk_port *p = calloc(1, sizeof(*p));
