@@ -92,7 +92,9 @@ void shard_dpdk_stop(struct shard *s)
         return;
     dpdk_queue_after_flush(s->dpdk, s->now_ms); /* the last ACKs */
     char line[4096];
-    dpdk_stats_format(dpdk_queue_stats(s->dpdk), line, sizeof(line));
+    struct dpdk_stats st;
+    dpdk_queue_stats(s->dpdk, &st);
+    dpdk_stats_format(&st, line, sizeof(line));
     fprintf(stderr, "shard %d: dpdk: %s\n", s->cfg.index, line);
     struct duty_cycle_view v;
     duty_cycle_read(dpdk_queue_append_latency(s->dpdk), &v);

@@ -98,7 +98,9 @@ void shard_report_stats(struct shard *s, struct ctl_msg *m)
     if (s->dpdk) {
         char *line = ctl_arena_alloc(a, 4096);
         if (line) {
-            dpdk_stats_format(dpdk_queue_stats(s->dpdk), line, 4096);
+            struct dpdk_stats ds;
+            dpdk_queue_stats(s->dpdk, &ds);
+            dpdk_stats_format(&ds, line, 4096);
             st->metrics->dpdk = line;
         }
     }

@@ -313,9 +313,9 @@ int main(int argc, char **argv)
     control_shutdown(ctl);
     for (int i = 0; i < nshards; i++)
         shard_destroy(shards[i]);
-    dpdk_port_close(dpdk);
     control_destroy(ctl);
     ops_destroy(ops);
+    dpdk_port_close(dpdk); /* last: DPDK's teardown closes descriptors of its own */
     if (topo)
         topology_close(topo);
     slog(SLOG_INFO, "sluiced", "stopped cleanly");

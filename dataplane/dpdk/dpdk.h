@@ -105,7 +105,10 @@ void dpdk_queue_partition_closed(struct dpdk_queue *q, void *cookie);
 /* True while it holds buffers a log has not written yet. */
 bool dpdk_queue_busy(const struct dpdk_queue *q);
 
-const struct dpdk_stats *dpdk_queue_stats(struct dpdk_queue *q);
+/* Copies the queue's counters into out. Nothing in q is written, so
+ * another thread (metrics) may call it: every counter is a 64-bit value
+ * only the shard writes, read as it is at that moment. */
+void dpdk_queue_stats(const struct dpdk_queue *q, struct dpdk_stats *out);
 /* Native datagrams' time from arrival to written (the log's pwritev). */
 const struct duty_cycle *dpdk_queue_append_latency(const struct dpdk_queue *q);
 /* The counters as one "key=value ..." line, for logs. */

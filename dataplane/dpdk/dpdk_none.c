@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 int dpdk_port_open(struct dpdk_port **out, const struct broker_config *cfg, int nshards,
                    char *err, size_t errlen)
@@ -83,11 +84,10 @@ bool dpdk_queue_busy(const struct dpdk_queue *q)
     return false;
 }
 
-const struct dpdk_stats *dpdk_queue_stats(struct dpdk_queue *q)
+void dpdk_queue_stats(const struct dpdk_queue *q, struct dpdk_stats *out)
 {
-    static const struct dpdk_stats none;
     (void)q;
-    return &none;
+    memset(out, 0, sizeof(*out));
 }
 
 const struct duty_cycle *dpdk_queue_append_latency(const struct dpdk_queue *q)

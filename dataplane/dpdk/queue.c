@@ -308,12 +308,12 @@ bool dpdk_queue_busy(const struct dpdk_queue *q)
     return ingest_busy(q->ingest) || capture_busy(q->capture);
 }
 
-const struct dpdk_stats *dpdk_queue_stats(struct dpdk_queue *q)
+void dpdk_queue_stats(const struct dpdk_queue *q, struct dpdk_stats *out)
 {
-    q->stats.net = q->ifc.stats;
-    q->stats.native = *ingest_stats(q->ingest);
-    q->stats.capture = *capture_stats(q->capture);
-    return &q->stats;
+    *out = q->stats;
+    out->net = q->ifc.stats;
+    out->native = *ingest_stats(q->ingest);
+    out->capture = *capture_stats(q->capture);
 }
 
 const struct duty_cycle *dpdk_queue_append_latency(const struct dpdk_queue *q)

@@ -74,7 +74,9 @@ struct dpdk_queue {
     struct rte_mbuf *tx[TX_MAX];
     uint16_t ntx;
     struct duty_cycle append_latency;
-    struct dpdk_stats stats;
+    struct dpdk_stats stats;        /* its net, native and capture parts stay
+                                       zero: ifc, ingest and capture count
+                                       those (dpdk_queue_stats gathers) */
 };
 
 /* queue.c */
