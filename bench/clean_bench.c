@@ -14,8 +14,10 @@
  *          chunks, fdatasync at the end), the disk's sequential
  *          read+write rate: MB/s of bytes read;
  * with the page cache dropped (fadvise DONTNEED) before each. The ratio is
- * the median clean rate over the median copy rate (goal >= 0.5). Every
- * loop is bounded by M. The last line is the RESULT line (loadgen.h):
+ * the median clean rate over the median copy rate (goal >= 0.5);
+ * clean_cpu_mb_s is the rate per second of CPU the clean took (less
+ * sensitive than wall-clock time to a busy machine). Every loop is bounded
+ * by M. The last line is the RESULT line (loadgen.h):
  *   RESULT system=sluice mode=clean ... clean_mb_s= disk_rw_mb_s= ratio=
  */
 #include <dirent.h>
@@ -192,21 +194,38 @@ static double copy_files(const char *pdir, char names[][64], int n, uint64_t *by
     return secs;
 }
 
-/* One clean job over every sealed segment, as the cleaner thread runs it. */
-static int run_clean(struct log *log, struct clean_stats *st, double *secs)
+/* Seconds this thread has waited for a CPU while runnable
+ * (/proc/self/schedstat's second field): on a shared machine the part of
+ * a wall-clock time that other work took. 0 where the kernel has none. */
+static double run_delay_s(void)
+{
+    unsigned long long on_cpu = 0, waited = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &on_cpu, &waited) != 2)
+            waited = 0;
+        fclose(f);
+    }
+    return (double)waited / 1e9;
+}
+
+/* One clean job over every sealed segment, as the cleaner thread runs it:
+ * *secs of wall-clock time, *cpu of CPU time (user + system), *waited
+ * of it runnable but not running. */
+static int run_clean(struct log *log, struct clean_stats *st, double *secs, double *cpu,
+                     double *waited)
 {
     struct clean_job *job;
-    double t0 = lg_now_s();
+    double t0 = lg_now_s(), c0 = lg_cpu_s(), w0 = run_delay_s();
     int rc = log_clean_begin(log, NOW_MS, 64u << 20, &job);
     if (rc < 0)
         return rc;
-    enum clean_status s;
-    while ((s = clean_job_step(job, INT64_MAX)) != CLEAN_DONE)
-        if (s == CLEAN_SYNC)
-            clean_job_synced(job, clean_job_sync_all(job));
+    clean_job_run(job);
     *st = job->stats;
     rc = log_clean_finish(log, job, NOW_MS);
     *secs = lg_now_s() - t0;
+    *cpu = lg_cpu_s() - c0;
+    *waited = run_delay_s() - w0;
     return rc;
 }
 
@@ -249,7 +268,7 @@ int main(int argc, char **argv)
     struct io_uring ring;
     if (parse(argc, argv, &o) < 0 || io_uring_queue_init(64, &ring, 0) < 0)
         return 2;
-    double clean_mb_s[MAX_REPS], copy_mb_s[MAX_REPS];
+    double clean_mb_s[MAX_REPS], copy_mb_s[MAX_REPS], cpu_mb_s[MAX_REPS];
     struct clean_stats st = { 0 };
     uint64_t cleaned = 0;
     for (int r = 0; r < o.reps; r++) {
@@ -270,21 +289,24 @@ int main(int argc, char **argv)
         uint64_t copied;
         double copy_s = copy_files(pdir, names, n, &copied);
         drop_cache(pdir);
-        double clean_s;
-        if ((rc = run_clean(log, &st, &clean_s)) != 0) {
+        double clean_s, cpu_s, wait_s;
+        if ((rc = run_clean(log, &st, &clean_s, &cpu_s, &wait_s)) != 0) {
             fprintf(stderr, "clean_bench: clean: %s\n", strerror(-rc));
             return 1;
         }
         cleaned = st.bytes_read;
         clean_mb_s[r] = (double)st.bytes_read / 1e6 / clean_s;
         copy_mb_s[r] = (double)copied / 1e6 / copy_s;
-        printf("rep %d: cleaned %.1f MB (%" PRId64 " of %" PRId64 " records removed) at %.0f MB/s; "
-               "copied %.1f MB at %.0f MB/s\n", r, st.bytes_read / 1e6, st.records_removed,
-               st.records_read, clean_mb_s[r], copied / 1e6, copy_mb_s[r]);
+        cpu_mb_s[r] = (double)st.bytes_read / 1e6 / cpu_s;
+        printf("rep %d: cleaned %.1f MB (%" PRId64 " of %" PRId64 " records removed) at %.0f MB/s "
+               "(%.0f ms: %.0f ms on a CPU, %.0f ms waiting for one); copied %.1f MB at %.0f MB/s\n",
+               r, st.bytes_read / 1e6, st.records_removed, st.records_read, clean_mb_s[r],
+               clean_s * 1e3, cpu_s * 1e3, wait_s * 1e3, copied / 1e6, copy_mb_s[r]);
         log_close(log);
     }
     qsort(clean_mb_s, (size_t)o.reps, sizeof(double), cmp_double);
     qsort(copy_mb_s, (size_t)o.reps, sizeof(double), cmp_double);
+    qsort(cpu_mb_s, (size_t)o.reps, sizeof(double), cmp_double);
     double cm = clean_mb_s[o.reps / 2], dm = copy_mb_s[o.reps / 2];
     struct lg_opts lo = { .mode = "clean", .size = o.size, .partitions = 1 };
     lg_report_begin("sluice", &lo);
@@ -293,6 +315,7 @@ int main(int argc, char **argv)
     lg_report_u64("records_removed", (uint64_t)st.records_removed);
     lg_report_f("clean_mb_s", cm);
     lg_report_f("disk_rw_mb_s", dm);
+    lg_report_f("clean_cpu_mb_s", cpu_mb_s[o.reps / 2]);
     lg_report_f("ratio", dm > 0 ? cm / dm : 0);
     lg_report_end();
     io_uring_queue_exit(&ring);

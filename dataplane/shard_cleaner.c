@@ -85,22 +85,11 @@ static int64_t mono_ns(void)
 
 /* ---- the thread ---- */
 
-static void run_clean(struct clean_job *job)
-{
-    for (;;) {
-        enum clean_status st = clean_job_step(job, INT64_MAX);
-        if (st == CLEAN_DONE)
-            return;
-        if (st == CLEAN_SYNC)
-            clean_job_synced(job, clean_job_sync_all(job));
-    }
-}
-
 static void thread_do(struct cleaner_task *t)
 {
     switch (t->kind) {
     case TASK_CLEAN:
-        run_clean(t->job);
+        clean_job_run(t->job);
         break;
     case TASK_PERSIST_START:
         t->result = log_start_checkpoint_write(t->dir, t->offset);

@@ -83,9 +83,10 @@ static inline uint32_t batch_size(const struct batch_header *h)
     return (uint32_t)h->length + BATCH_LOG_OVERHEAD;
 }
 
+/* Wrapping, so that garbage in a header is no undefined behaviour. */
 static inline int64_t batch_last_offset(const struct batch_header *h)
 {
-    return h->base_offset + h->last_offset_delta;
+    return (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)h->last_offset_delta);
 }
 
 /* One record as stored in a batch's (decompressed) records section: views

@@ -55,6 +55,7 @@ struct clean_run {
     bool synced;             /* the sync asked for is done */
     int dir_fd;
     struct offset_map map;
+    struct live_bits live;   /* the map pass's facts per dirty offset */
     struct pid_table pids;
     struct clean_scratch scratch;
     struct codec_buf out;    /* cleaned bytes not yet written */
@@ -167,9 +168,13 @@ static int run_start(struct clean_job *job, struct clean_run *run)
     run->dir_fd = storage_sys.open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (run->dir_fd < 0)
         return -errno;
-    int rc = offset_map_init(&run->map, job->map_bytes);
+    /* The dedupe buffer: 7/8 for the map, 1/8 for the live bits (2 bits
+     * an offset: a pass of 4M keys has bits for 16M offsets). */
+    size_t bits_bytes = job->map_bytes / 8;
+    int rc = offset_map_init(&run->map, job->map_bytes - bits_bytes);
     if (rc < 0)
         return rc;
+    live_bits_init(&run->live, job->first_dirty, bits_bytes);
     run->src = 0;
     job->map_end = job->end_offset;
     return job->nsrc > 0 ? reader_open(&run->rd, job->dir, &job->src[0]) : 0;
@@ -196,7 +201,10 @@ static int run_map(struct clean_job *job, struct clean_run *run, int64_t deadlin
         if ((rc = pid_table_note(&run->pids, h.producer_id, batch_last_offset(&h))) < 0)
             return rc;
         if (batch_last_offset(&h) >= job->first_dirty) {
-            rc = clean_map_batch(b, len, &run->map, job->first_dirty, &run->scratch);
+            rc = clean_map_batch(b, len, &run->map, &run->live, job->first_dirty,
+                                 &run->scratch);
+            if (rc == -EBADMSG && (rc = live_bits_note_unreadable(&run->live, h.base_offset)) < 0)
+                return rc;
             if (rc == -ENOSPC) {
                 job->map_end = h.base_offset; /* the rest waits for the next pass */
                 if (job->map_end <= job->first_dirty)
@@ -210,6 +218,7 @@ static int run_map(struct clean_job *job, struct clean_run *run, int64_t deadlin
             return 0;
     }
     reader_close(&run->rd);
+    live_bits_cut(&run->live, job->map_end);
     return 1;
 }
 
@@ -272,7 +281,7 @@ static int start_group(struct clean_job *job, struct clean_run *run)
 static int clean_one(struct clean_job *job, struct clean_run *run, const uint8_t *b, size_t len)
 {
     struct clean_policy pol = {
-        .map = &run->map, .pids = &run->pids, .map_end = job->map_end,
+        .map = &run->map, .live = &run->live, .pids = &run->pids, .map_end = job->map_end,
         .now_ms = job->now_ms, .delete_retention_ms = job->delete_retention_ms};
     size_t before = run->out.len;
     int rc = clean_filter_batch(b, len, &pol, &run->scratch, &run->out, &job->stats);
@@ -496,6 +505,7 @@ static void run_free(struct clean_run *run)
     if (run->dir_fd >= 0)
         storage_sys.close(run->dir_fd);
     offset_map_close(&run->map);
+    live_bits_close(&run->live);
     pid_table_free(&run->pids);
     clean_scratch_free(&run->scratch);
     codec_buf_free(&run->out);
@@ -543,6 +553,14 @@ int clean_job_sync_all(const struct clean_job *job)
         if (storage_sys.fsync(job->sync_fds[i]) < 0)
             return -errno;
     return 0;
+}
+
+void clean_job_run(struct clean_job *job)
+{
+    enum clean_status st;
+    while ((st = clean_job_step(job, INT64_MAX)) != CLEAN_DONE)
+        if (st == CLEAN_SYNC)
+            clean_job_synced(job, clean_job_sync_all(job));
 }
 
 void clean_job_synced(struct clean_job *job, int res)

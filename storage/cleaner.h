@@ -12,13 +12,16 @@
  *
  * What a job does (Kafka's Cleaner.clean):
  *   1. map    offset map of the latest offset per key over the dirty part,
- *             [first_dirty, end); when the map fills, the pass stops at a
- *             batch boundary (map_end) and the rest stays dirty for the
- *             next pass
+ *             [first_dirty, end), and live bits (live_bits.h: which dirty
+ *             records are still the latest of their key); when the map
+ *             fills, the pass stops at a batch boundary (map_end) and the
+ *             rest stays dirty for the next pass
  *   2. group  consecutive segments below map_end whose sizes add up to at
  *             most segment.bytes become one cleaned segment
  *   3. clean  per group: each batch filtered (clean_filter_batch) into
- *             <base>.log.cleaned with its indexes, then fsync'ed
+ *             <base>.log.cleaned with its indexes, then fsync'ed; a dirty
+ *             batch the live bits say is wholly gone or wholly kept is
+ *             decided without decompressing it
  *   4. swap   per batch of groups (the crash-safe protocol below); a
  *             group of one segment that came out identical is dropped
  *
@@ -50,6 +53,7 @@
 #include <stdint.h>
 
 #include "storage/batch_codec.h"
+#include "storage/live_bits.h"
 #include "storage/offset_map.h"
 
 struct segment;
@@ -72,6 +76,7 @@ struct pid_table {
 /* What decides a record's fate. */
 struct clean_policy {
     const struct offset_map *map;
+    const struct live_bits *live;  /* the map pass's bits; NULL: the map decides */
     const struct pid_table *pids;  /* NULL: never keep empty batches */
     int64_t map_end;               /* records at or past it are kept as they are */
     int64_t now_ms;
@@ -85,6 +90,7 @@ struct clean_stats {
     int64_t records_removed;
     int64_t batches_unreadable;    /* kept verbatim: corrupt or oversized */
     int64_t batches_changed;       /* rebuilt or dropped */
+    int64_t batches_by_bits;       /* decided by the live bits, records unread */
     int64_t groups_unchanged;      /* rewritten identical: not swapped */
     int64_t next_horizon_ms;       /* earliest tombstone delete horizon kept;
                                       INT64_MAX: none */
@@ -94,6 +100,7 @@ struct clean_stats {
 struct clean_scratch {
     struct codec_buf raw;          /* decompressed records */
     struct codec_buf kept;         /* surviving records */
+    struct codec_buf keep;         /* a flag per record: does it survive */
 };
 
 void clean_scratch_free(struct clean_scratch *s);
@@ -103,17 +110,22 @@ void clean_scratch_free(struct clean_scratch *s);
  * to change), or a rebuilt batch (same base and last offset, producer
  * id/epoch/sequence, transactional and control bits; the survivors,
  * recompressed with the batch's own codec; new CRC). Control batches are
- * kept as they are. A batch whose records cannot be read is kept as it
- * is, and counted. Returns 0 or -ENOMEM. */
+ * kept as they are. A batch whose records cannot be read (they do not
+ * frame, or their offsets do not rise within the batch) is kept as it is,
+ * and counted. Where p->live covers the batch it is decided without
+ * reading its records when its bits allow (see live_bits.h); the result
+ * is the same as the map's. Returns 0 or -ENOMEM. */
 int clean_filter_batch(const uint8_t *b, size_t len, const struct clean_policy *p,
                        struct clean_scratch *s, struct codec_buf *out, struct clean_stats *st);
 
 /* Puts the key of every keyed record of the batch at b (offset >= from)
- * into map. Returns 0, -ENOSPC when the map filled (the batch's keys are
- * then not all in: the caller stops before this batch), or -EBADMSG for
- * records that cannot be read (the batch is skipped). */
-int clean_map_batch(const uint8_t *b, size_t len, struct offset_map *map, int64_t from,
-                    struct clean_scratch *s);
+ * into map, and into live (may be NULL) which records are still the
+ * latest of their key. Returns 0, -ENOSPC when the map filled (the
+ * batch's keys are then not all in: the caller stops before this batch),
+ * -ENOMEM, or -EBADMSG for records that cannot be read (the batch is
+ * skipped; the caller notes it in live). */
+int clean_map_batch(const uint8_t *b, size_t len, struct offset_map *map, struct live_bits *live,
+                    int64_t from, struct clean_scratch *s);
 
 /* Kafka refuses a record without a key on a compacted topic (LogValidator:
  * "Compacted topic cannot accept message without key"): KERR_NONE when
@@ -186,6 +198,10 @@ void clean_job_synced(struct clean_job *job, int res);
 /* For drivers that may block (a thread, tools): fsyncs every descriptor
  * asked for, one after the other. 0 or negative errno. */
 int clean_job_sync_all(const struct clean_job *job);
+
+/* For drivers that may block: runs the job to completion, each fsync
+ * asked for done at once (clean_job_sync_all). */
+void clean_job_run(struct clean_job *job);
 
 /* Frees a job. Cleaned segments the log did not take are closed (their
  * files stay: on disk they already replaced the old ones). */

@@ -8,11 +8,30 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <xxhash.h>
+
+#define HUGE_PAGE (2u << 20)
+
+/* A table of n entries. One of 2 MiB or more is asked to live in huge
+ * pages: every lookup lands on a random page, and with 4 KiB pages the
+ * misses were TLB misses first (measured: the prefetch of a slot stalled
+ * on its page walk, more so under a hypervisor's nested paging). */
+static struct offset_map_entry *table_alloc(size_t n)
+{
+    size_t bytes = n * sizeof(struct offset_map_entry);
+    if (bytes < HUGE_PAGE)
+        return malloc(bytes);
+    bytes = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    void *p = aligned_alloc(HUGE_PAGE, bytes);
+    if (p)
+        madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+    return p;
+}
 
 static int map_alloc(struct offset_map *m, size_t n)
 {
-    struct offset_map_entry *v = malloc(n * sizeof(*v));
+    struct offset_map_entry *v = table_alloc(n);
     if (!v)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
@@ -76,15 +95,10 @@ void offset_map_clear(struct offset_map *m)
     m->latest = -1;
 }
 
-static size_t slot_of(const struct offset_map *m, uint64_t h)
-{
-    return (size_t)(((unsigned __int128)h * m->nslots) >> 64);
-}
-
 /* The slot holding the hash, or the empty one where it would go. */
 static struct offset_map_entry *probe(const struct offset_map *m, uint64_t h1, uint64_t h2)
 {
-    size_t i = slot_of(m, h1);
+    size_t i = offset_map_slot(m, h1);
     for (;;) {
         struct offset_map_entry *e = &m->slots[i];
         if (e->offset < 0 || (e->h1 == h1 && e->h2 == h2))
@@ -94,33 +108,52 @@ static struct offset_map_entry *probe(const struct offset_map *m, uint64_t h1, u
     }
 }
 
-int offset_map_put(struct offset_map *m, const void *key, size_t len, int64_t offset)
+struct offset_key offset_map_hash(const void *key, size_t len)
 {
     XXH128_hash_t h = XXH3_128bits(key, len);
-    struct offset_map_entry *e = probe(m, h.high64, h.low64);
+    return (struct offset_key){ h.high64, h.low64 };
+}
+
+int offset_map_put_key(struct offset_map *m, struct offset_key k, int64_t offset,
+                       int64_t *superseded)
+{
+    struct offset_map_entry *e = probe(m, k.h1, k.h2);
+    int64_t old = -1;
     if (e->offset < 0) {
         if (m->count >= m->max_count) {
             int rc = map_grow(m);
             if (rc < 0)
                 return rc;
-            e = probe(m, h.high64, h.low64);
+            e = probe(m, k.h1, k.h2);
         }
-        e->h1 = h.high64;
-        e->h2 = h.low64;
+        e->h1 = k.h1;
+        e->h2 = k.h2;
         e->offset = offset;
         m->count++;
     } else if (offset > e->offset) {
+        old = e->offset;
         e->offset = offset;
+    } else if (offset < e->offset) {
+        old = offset;
     }
     if (offset > m->latest)
         m->latest = offset;
+    if (superseded)
+        *superseded = old;
     return 0;
+}
+
+int64_t offset_map_get_key(const struct offset_map *m, struct offset_key k)
+{
+    return m->count == 0 ? -1 : probe(m, k.h1, k.h2)->offset;
+}
+
+int offset_map_put(struct offset_map *m, const void *key, size_t len, int64_t offset)
+{
+    return offset_map_put_key(m, offset_map_hash(key, len), offset, NULL);
 }
 
 int64_t offset_map_get(const struct offset_map *m, const void *key, size_t len)
 {
-    if (m->count == 0)
-        return -1;
-    XXH128_hash_t h = XXH3_128bits(key, len);
-    return probe(m, h.high64, h.low64)->offset;
+    return m->count == 0 ? -1 : offset_map_get_key(m, offset_map_hash(key, len));
 }

@@ -41,13 +41,42 @@ int offset_map_init(struct offset_map *m, size_t memory_bytes);
 void offset_map_close(struct offset_map *m);
 void offset_map_clear(struct offset_map *m);
 
-/* Records offset as the latest for key (a later put of the same key with
- * a larger offset wins; a smaller one is ignored). Returns 0, or -ENOSPC
- * when key is new and the map is full at its memory limit (nothing
- * changed). */
-int offset_map_put(struct offset_map *m, const void *key, size_t len, int64_t offset);
+/* A key reduced to its hash: computed once, then used to prefetch the
+ * slot and to put or get. */
+struct offset_key {
+    uint64_t h1, h2;
+};
 
-/* The latest offset put for key, or -1. */
+struct offset_key offset_map_hash(const void *key, size_t len);
+
+/* Starts loading the slot where k lives or would go. The map is larger
+ * than the caches, so each lookup is a memory miss: the cleaner hashes a
+ * run of records, prefetches all their slots, then looks them up, and
+ * the misses overlap instead of following one another. A hint only. */
+static inline size_t offset_map_slot(const struct offset_map *m, uint64_t h1)
+{
+    return (size_t)(((unsigned __int128)h1 * m->nslots) >> 64); /* multiply-shift */
+}
+
+static inline void offset_map_prefetch(const struct offset_map *m, struct offset_key k)
+{
+    __builtin_prefetch(&m->slots[offset_map_slot(m, k.h1)], 1, 3);
+}
+
+/* Records offset as the latest for k (a later put of the same key with a
+ * larger offset wins; a smaller one is ignored). *superseded (may be
+ * NULL) is the offset that is no longer the latest for the key (the old
+ * one, or offset itself when it is older), -1 for a new key. Returns 0,
+ * or -ENOSPC when the key is new and the map is full at its memory limit
+ * (nothing changed). */
+int offset_map_put_key(struct offset_map *m, struct offset_key k, int64_t offset,
+                       int64_t *superseded);
+
+/* The latest offset put for k, or -1. */
+int64_t offset_map_get_key(const struct offset_map *m, struct offset_key k);
+
+/* The same, hashing key first. */
+int offset_map_put(struct offset_map *m, const void *key, size_t len, int64_t offset);
 int64_t offset_map_get(const struct offset_map *m, const void *key, size_t len);
 
 /* How many distinct keys the map can hold at its memory limit. */

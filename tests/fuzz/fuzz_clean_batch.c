@@ -4,7 +4,9 @@
  * zstd), each record's framing, and the rebuilt batch. The input is one
  * batch; its length field and CRC are fixed up so the fuzzer reaches the
  * records. Whatever survives must itself be a batch with a valid CRC that
- * the filter takes again. */
+ * the filter takes again, and the map pass's live bits must decide it
+ * exactly as the offset map does. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,18 +27,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     be32_store(b + BATCH_OFF_CRC, crc32c(b + BATCH_OFF_ATTRIBUTES, size - BATCH_OFF_ATTRIBUTES));
 
     struct offset_map map;
+    struct live_bits live;
     struct clean_scratch s = { 0 };
-    struct codec_buf out = { 0 }, out2 = { 0 }, keys = { 0 };
-    struct clean_stats st = { .next_horizon_ms = INT64_MAX };
+    struct codec_buf out = { 0 }, out2 = { 0 }, keys = { 0 }, by_bits = { 0 };
+    struct clean_stats st = { .next_horizon_ms = INT64_MAX }, st_bits = st;
     if (offset_map_init(&map, 1 << 16) < 0)
         abort();
-    clean_map_batch(b, size, &map, 0, &s);
+    live_bits_init(&live, 0, 1 << 12);
+    if (clean_map_batch(b, size, &map, &live, 0, &s) == -EBADMSG &&
+        live_bits_note_unreadable(&live, (int64_t)be64_load(b)) < 0)
+        abort();
     clean_check_keys(b, size, &keys);
-    /* Supersede every other key the map holds by pretending later offsets. */
     struct clean_policy p = { .map = &map, .map_end = INT64_MAX, .now_ms = 1700000000000ll,
                               .delete_retention_ms = 1000 };
-    if (clean_filter_batch(b, size, &p, &s, &out, &st) < 0)
+    struct clean_policy pb = p;
+    pb.live = &live;
+    int rc = clean_filter_batch(b, size, &p, &s, &out, &st);
+    if (clean_filter_batch(b, size, &pb, &s, &by_bits, &st_bits) != rc)
+        abort();
+    if (rc < 0)
         goto done;
+    if (by_bits.len != out.len || (out.len && memcmp(by_bits.data, out.data, out.len)) ||
+        st_bits.records_removed != st.records_removed)
+        abort(); /* the bits decided otherwise than the map */
     if (out.len > 0) {
         struct batch_header h;
         if (out.len < BATCH_HEADER_SIZE)
@@ -52,7 +65,9 @@ done:
     codec_buf_free(&out);
     codec_buf_free(&out2);
     codec_buf_free(&keys);
+    codec_buf_free(&by_bits);
     clean_scratch_free(&s);
+    live_bits_close(&live);
     offset_map_close(&map);
     free(b);
     return 0;

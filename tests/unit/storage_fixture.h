@@ -39,6 +39,25 @@ static inline void fixture_rmdir(char *dir)
     free(dir);
 }
 
+/* What a log test starts from: a fresh data directory, a ring to drive
+ * the log's flushes on, and Kafka's default log config. 0 or a negative
+ * errno. */
+static inline int fixture_log_init(char **dir, struct io_uring *ring, struct log_config *cfg)
+{
+    *dir = fixture_tmpdir();
+    log_config_defaults(cfg);
+    return *dir ? io_uring_queue_init(64, ring, 0) : -ENOMEM;
+}
+
+/* Undoes fixture_log_init, closing log first when it is open. */
+static inline void fixture_log_close(char *dir, struct io_uring *ring, struct log *log)
+{
+    if (log)
+        log_close(log);
+    io_uring_queue_exit(ring);
+    fixture_rmdir(dir);
+}
+
 /* A batch of n records, value i is "v<seq>-<i>" padded to value_len with
  * 'x', key "k<i>", record timestamps ts, ts+1, ... Returns its size. */
 static inline size_t fixture_batch(uint8_t *buf, size_t cap, int n,

@@ -178,6 +178,56 @@ static void test_offset_map(void **state)
     offset_map_close(&m);
 }
 
+/* ---- live bits ---- */
+
+static void test_live_bits(void **state)
+{
+    (void)state;
+    struct live_bits lb;
+    int64_t live, tombs;
+    live_bits_init(&lb, 100, 4 * 16); /* 4 blocks: offsets 100..355 */
+    assert_false(live_bits_covers(&lb, 100, 100));
+    live_bits_set(&lb, 100, false);
+    live_bits_set(&lb, 101, true);
+    live_bits_set(&lb, 170, false);
+    live_bits_reach(&lb, 199);
+    assert_true(live_bits_covers(&lb, 100, 199));
+    assert_false(live_bits_covers(&lb, 99, 150));
+    assert_false(live_bits_covers(&lb, 150, 200));
+    assert_true(live_bits_test(&lb, 100));
+    assert_false(live_bits_test(&lb, 102)); /* a gap, or a keyless record */
+    live_bits_count(&lb, 100, 199, &live, &tombs);
+    assert_int_equal(live, 3);
+    assert_int_equal(tombs, 1);
+    live_bits_count(&lb, 101, 169, &live, &tombs);
+    assert_int_equal(live, 1);
+    assert_int_equal(tombs, 1);
+    live_bits_clear(&lb, 101); /* superseded: no longer a live tombstone */
+    live_bits_count(&lb, 100, 199, &live, &tombs);
+    assert_int_equal(live, 2);
+    assert_int_equal(tombs, 0);
+    live_bits_clear(&lb, 5000); /* not covered: nothing */
+    /* The memory limit: coverage stops where it was, for good. */
+    live_bits_set(&lb, 355, false);
+    assert_true(live_bits_covers(&lb, 100, 355));
+    live_bits_set(&lb, 356, false);
+    live_bits_set(&lb, 357, false);
+    assert_false(live_bits_covers(&lb, 356, 356));
+    assert_true(live_bits_covers(&lb, 300, 355));
+    live_bits_count(&lb, 100, 355, &live, &tombs);
+    assert_int_equal(live, 3);
+    /* The map pass stopped early: coverage is cut there. */
+    live_bits_cut(&lb, 171);
+    assert_false(live_bits_covers(&lb, 100, 171));
+    assert_true(live_bits_covers(&lb, 100, 170));
+    assert_false(live_bits_unreadable(&lb, 100));
+    assert_int_equal(live_bits_note_unreadable(&lb, 120), 0);
+    assert_int_equal(live_bits_note_unreadable(&lb, 150), 0);
+    assert_true(live_bits_unreadable(&lb, 150));
+    assert_false(live_bits_unreadable(&lb, 130));
+    live_bits_close(&lb);
+}
+
 /* ---- codecs ---- */
 
 static void test_codecs_roundtrip(void **state)
@@ -364,6 +414,20 @@ static void test_filter_unchanged_empty_control(void **state)
     assert_int_equal(o.last_offset_delta, 1);
     assert_int_equal(o.producer_id, 9);
     assert_int_equal(o.attributes & BATCH_ATTR_CODEC_MASK, 0);
+    /* That empty batch cleaned again: it stays while it is the last... */
+    uint8_t empty[BATCH_HEADER_SIZE];
+    memcpy(empty, out.data, sizeof(empty));
+    out.len = 0;
+    int64_t changed = st.batches_changed;
+    assert_int_equal(clean_filter_batch(empty, sizeof(empty), &p, &s, &out, &st), 0);
+    assert_int_equal(out.len, sizeof(empty));
+    assert_memory_equal(out.data, empty, sizeof(empty));
+    assert_int_equal(st.batches_changed, changed);
+    /* ... and goes once the producer wrote a later one (Kafka). */
+    pid_table_note(&pids, 9, 70);
+    out.len = 0;
+    assert_int_equal(clean_filter_batch(empty, sizeof(empty), &p, &s, &out, &st), 0);
+    assert_int_equal(out.len, 0);
     /* A control batch stays as it is. */
     len = make_batch(b, sizeof(b), 2, keys, vals, 0, BATCH_ATTR_CONTROL | BATCH_ATTR_TRANSACTIONAL,
                      9);
@@ -384,6 +448,145 @@ static void test_filter_unchanged_empty_control(void **state)
     offset_map_close(&m);
 }
 
+/* The live bits of the map pass decide exactly what the offset map
+ * decides: a random keyed log (tombstones, keyless records, every codec,
+ * batches stamped with a delete horizon, a producer's last batch) is
+ * mapped once and every batch filtered with and without the bits, with a
+ * map too small for all keys (a pass that stops early) and a large one;
+ * outputs and figures must be identical, and the bits must have decided
+ * batches without reading them. */
+static void test_filter_bits_match_map(void **state)
+{
+    (void)state;
+    enum { NB = 303, PER = 8 };
+    uint8_t *log = malloc(NB * 4096);
+    size_t at[NB + 1], len = 0;
+    uint64_t seed = 7;
+    for (int i = 0; i < NB; i++) {
+        int keys[PER], vals[PER];
+        for (int j = 0; j < PER; j++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            int r = (int)(seed >> 40);
+            keys[j] = r % 97 == 0 ? -1 : r % (i < NB / 2 ? 40 : 400);
+            vals[j] = r % 13 == 0 ? -1 : i * PER + j;
+            if (i >= NB - 3) { /* keys of their own: every record live */
+                keys[j] = 1000 + i * PER + j;
+                vals[j] = j == 3 && i < NB - 1 ? -1 : j;
+            }
+        }
+        int16_t attrs = i % 17 == 0 || i == NB - 3 ? BATCH_ATTR_DELETE_HORIZON : 0;
+        at[i] = len;
+        len += make_batch(log + len, 4096, PER, keys, vals, i % 5, attrs, i % 3 ? 5 : -1);
+        be64_store(log + at[i] + BATCH_OFF_BASE_OFFSET, (uint64_t)(1000 + i * PER));
+        be32_store(log + at[i] + BATCH_OFF_CRC,
+                   crc32c(log + at[i] + BATCH_OFF_ATTRIBUTES, len - at[i] - BATCH_OFF_ATTRIBUTES));
+    }
+    at[NB] = len;
+    size_t sizes[] = { 60 * OFFSET_MAP_ENTRY_SIZE, 1 << 20 };
+    int64_t nows[] = { NOW - 500, NOW + 2000 }; /* before and after the stamped horizons */
+    for (int si = 0; si < 2; si++) {
+        for (int ni = 0; ni < 2; ni++) {
+            struct offset_map m;
+            struct live_bits lb;
+            struct pid_table pids = { 0 };
+            struct clean_scratch s = { 0 };
+            int64_t first = 1000 + 20 * PER, map_end = INT64_MAX; /* 20 batches cleaned before */
+            assert_int_equal(offset_map_init(&m, sizes[si]), 0);
+            live_bits_init(&lb, first, 1 << 16);
+            for (int i = 0; i < NB; i++) {
+                struct batch_header h;
+                batch_header_decode(log + at[i], &h);
+                pid_table_note(&pids, h.producer_id, batch_last_offset(&h));
+                if (batch_last_offset(&h) < first)
+                    continue;
+                int rc = clean_map_batch(log + at[i], at[i + 1] - at[i], &m, &lb, first, &s);
+                if (rc == -ENOSPC) {
+                    map_end = h.base_offset;
+                    break;
+                }
+                assert_int_equal(rc, 0);
+            }
+            assert_true(si == 1 || map_end < INT64_MAX);
+            live_bits_cut(&lb, map_end);
+            struct clean_policy with = { .map = &m, .live = &lb, .pids = &pids,
+                                         .map_end = map_end, .now_ms = nows[ni],
+                                         .delete_retention_ms = 1000 };
+            struct clean_policy without = with;
+            without.live = NULL;
+            struct clean_stats a = { .next_horizon_ms = INT64_MAX }, b = a;
+            struct codec_buf oa = { 0 }, ob = { 0 };
+            for (int i = 0; i < NB; i++) {
+                assert_int_equal(clean_filter_batch(log + at[i], at[i + 1] - at[i], &with, &s,
+                                                    &oa, &a), 0);
+                assert_int_equal(clean_filter_batch(log + at[i], at[i + 1] - at[i], &without,
+                                                    &s, &ob, &b), 0);
+                assert_int_equal(oa.len, ob.len);
+                assert_memory_equal(oa.data, ob.data, oa.len);
+            }
+            assert_true(a.batches_by_bits > 10);
+            assert_int_equal(b.batches_by_bits, 0);
+            assert_int_equal(a.records_read, b.records_read);
+            assert_int_equal(a.records_removed, b.records_removed);
+            assert_int_equal(a.batches_changed, b.batches_changed);
+            assert_int_equal(a.next_horizon_ms, b.next_horizon_ms);
+            assert_true(a.records_removed > 0);
+            codec_buf_free(&oa);
+            codec_buf_free(&ob);
+            clean_scratch_free(&s);
+            pid_table_free(&pids);
+            live_bits_close(&lb);
+            offset_map_close(&m);
+        }
+    }
+    free(log);
+}
+
+/* A compressed batch whose records claim offsets outside it, or not
+ * rising, cannot be compacted safely: both passes treat it as unreadable
+ * and it is kept as it is. */
+static void test_filter_bad_offsets(void **state)
+{
+    (void)state;
+    int keys[] = { 1, 2, 3 }, vals[] = { 1, 2, 3 };
+    uint8_t raw[4096];
+    struct batch_builder bb;
+    batch_builder_init(&bb, raw, sizeof(raw), NOW);
+    for (int i = 0; i < 3; i++) {
+        char k[8], v[8];
+        int kl = snprintf(k, sizeof(k), "k%d", keys[i]), vl = snprintf(v, sizeof(v), "v%d", vals[i]);
+        assert_int_equal(batch_builder_add(&bb, NOW, k, (size_t)kl, v, (size_t)vl, NULL, 0), 0);
+    }
+    size_t len = batch_builder_finish(&bb, 0);
+    /* Record 2's offset delta (the byte after its timestamp delta) made 0. */
+    const uint8_t *p = raw + BATCH_HEADER_SIZE, *end = raw + len;
+    struct record_view r;
+    batch_record_next(&p, end, &r);
+    batch_record_next(&p, end, &r);
+    assert_int_equal(r.offset_delta, 1);
+    uint8_t *od = (uint8_t *)r.fields - 1;
+    assert_int_equal(*od, 2); /* zigzag 1 */
+    *od = 0;
+    be32_store(raw + BATCH_OFF_CRC, crc32c(raw + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+    struct offset_map m;
+    struct live_bits lb;
+    struct clean_scratch s = { 0 };
+    struct codec_buf out = { 0 };
+    struct clean_stats st = { .next_horizon_ms = INT64_MAX };
+    assert_int_equal(offset_map_init(&m, 1 << 16), 0);
+    live_bits_init(&lb, 0, 1 << 12);
+    assert_int_equal(clean_map_batch(raw, len, &m, &lb, 0, &s), -EBADMSG);
+    offset_map_put(&m, "k1", 2, 50); /* superseded: a filter that read it would drop it */
+    struct clean_policy pol = { .map = &m, .map_end = INT64_MAX, .now_ms = NOW };
+    assert_int_equal(clean_filter_batch(raw, len, &pol, &s, &out, &st), 0);
+    assert_int_equal(out.len, len);
+    assert_memory_equal(out.data, raw, len);
+    assert_int_equal(st.batches_unreadable, 1);
+    codec_buf_free(&out);
+    clean_scratch_free(&s);
+    live_bits_close(&lb);
+    offset_map_close(&m);
+}
+
 /* ---- whole jobs on a log ---- */
 
 struct fx {
@@ -396,9 +599,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    f->dir = fixture_tmpdir();
-    assert_int_equal(io_uring_queue_init(64, &f->ring, 0), 0);
-    log_config_defaults(&f->cfg);
+    assert_int_equal(fixture_log_init(&f->dir, &f->ring, &f->cfg), 0);
     f->cfg.segment_bytes = 4 << 10;
     f->cfg.index_interval_bytes = 512;
     f->cfg.cleanup_compact = true;
@@ -412,10 +613,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f->log)
-        log_close(f->log);
-    io_uring_queue_exit(&f->ring);
-    fixture_rmdir(f->dir);
+    fixture_log_close(f->dir, &f->ring, f->log);
     free(f);
     return 0;
 }
@@ -451,10 +649,7 @@ static int run_job(struct fx *f, int64_t now, size_t map_bytes)
     int rc = log_clean_begin(f->log, now, map_bytes, &job);
     if (rc < 0)
         return rc;
-    enum clean_status st;
-    while ((st = clean_job_step(job, INT64_MAX)) != CLEAN_DONE)
-        if (st == CLEAN_SYNC)
-            clean_job_synced(job, clean_job_sync_all(job));
+    clean_job_run(job);
     return log_clean_finish(f->log, job, now);
 }
 
@@ -718,6 +913,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offset_map),
+        cmocka_unit_test(test_live_bits),
+        cmocka_unit_test(test_filter_bits_match_map),
+        cmocka_unit_test(test_filter_bad_offsets),
         cmocka_unit_test(test_codecs_roundtrip),
         cmocka_unit_test(test_gzip_zlib),
         cmocka_unit_test(test_filter_every_codec),
