@@ -389,6 +389,53 @@ def kcat_roundtrip(bootstrap, topic, n=100, extra_produce_args=()):
 
 
 # ---------------------------------------------------------------------------
+# Reading partitions back (confluent-kafka)
+
+
+def read_partitions(bootstrap, topic, partitions, start=None, timeout=180, eof_ends=False,
+                    group="harness-reader-no-membership"):
+    """Every record of each partition from start[p] (default: the beginning)
+    up to its high watermark at the time of the call, with assigned
+    partitions (no group membership): ({partition: [(offset, key, value)]},
+    {partition: (low, high)}). A partition is done once its record at
+    high - 1 arrives; with eof_ends also at its end of partition (a
+    compacted log may end with a gap). Fails if one is not done in time."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False, "enable.auto.offset.store": False,
+                  "enable.partition.eof": True, "fetch.wait.max.ms": 100})
+    try:
+        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
+                 for p in range(partitions)}
+        high = {p: marks[p][1] for p in marks}
+        out = {p: [] for p in range(partitions)}
+        todo = {p for p in range(partitions) if high[p] > 0}
+        if todo:
+            c.assign([TopicPartition(topic, p, (start or {}).get(p, OFFSET_BEGINNING))
+                      for p in sorted(todo)])
+        deadline = time.monotonic() + timeout
+        while todo and time.monotonic() < deadline:
+            for m in c.consume(num_messages=10000, timeout=1):
+                p = m.partition()
+                if m.error():
+                    if m.error().code() != KafkaError._PARTITION_EOF:
+                        fail(f"consumer error: {m.error()}")
+                    if eof_ends:
+                        todo.discard(p)
+                    continue
+                if m.offset() < high[p]:
+                    out[p].append((m.offset(), m.key(), m.value()))
+                if m.offset() >= high[p] - 1:
+                    todo.discard(p)
+        check(not todo, f"partitions {sorted(todo)} of {topic} not read up to their high "
+                        f"watermarks { {p: high[p] for p in todo} } within {timeout}s; read "
+                        f"{ {p: len(out[p]) for p in todo} }")
+        return out, marks
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------
 # The runner
 
 

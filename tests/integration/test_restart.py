@@ -43,39 +43,15 @@ def index_of(key):
 
 def read_all(bootstrap, topic, partitions, timeout=180):
     """Every record of every partition, from the beginning up to the high
-    watermark at the time of the call: {partition: [(offset, key, value)]}."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "restart-reader-no-membership",
-                  "enable.auto.commit": False, "enable.auto.offset.store": False,
-                  "enable.partition.eof": True, "fetch.wait.max.ms": 100})
-    try:
-        high = {}
-        for p in range(partitions):
-            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
-            expect_eq(lo, 0, f"{topic} partition {p}: low watermark")
-            high[p] = hi
-        out = {p: [] for p in range(partitions)}
-        todo = {p for p in range(partitions) if high[p] > 0}
-        if todo:
-            c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(todo)])
-        deadline = time.monotonic() + timeout
-        while todo and time.monotonic() < deadline:
-            for m in c.consume(num_messages=10000, timeout=1):
-                if m.error():
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        fail(f"consumer error: {m.error()}")
-                    continue
-                p = m.partition()
-                if m.offset() < high[p]:
-                    out[p].append((m.offset(), m.key(), m.value()))
-                if m.offset() >= high[p] - 1:
-                    todo.discard(p)
-        check(not todo, f"partitions {sorted(todo)} not read up to their high watermarks "
-                        f"{ {p: high[p] for p in todo} } within {timeout}s; read "
-                        f"{ {p: len(out[p]) for p in todo} }")
-        return out, high
-    finally:
-        c.close()
+    watermark at the time of the call: {partition: [(offset, key, value)]},
+    {partition: high watermark}. Nothing is ever deleted here: every low
+    watermark is 0, and only the record at high - 1 ends a partition (an
+    early end of partition would be lost data)."""
+    out, marks = harness.read_partitions(bootstrap, topic, partitions, timeout=timeout,
+                                         group="restart-reader-no-membership")
+    for p, (lo, _) in marks.items():
+        expect_eq(lo, 0, f"{topic} partition {p}: low watermark")
+    return out, {p: hi for p, (_, hi) in marks.items()}
 
 
 def check_log(records):

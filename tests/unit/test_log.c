@@ -28,9 +28,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    f->dir = fixture_tmpdir();
-    assert_int_equal(io_uring_queue_init(64, &f->ring, 0), 0);
-    log_config_defaults(&f->cfg);
+    assert_int_equal(fixture_log_init(&f->dir, &f->ring, &f->cfg), 0);
     *state = f;
     return 0;
 }
@@ -38,10 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f->log)
-        log_close(f->log);
-    io_uring_queue_exit(&f->ring);
-    fixture_rmdir(f->dir);
+    fixture_log_close(f->dir, &f->ring, f->log);
     free(f);
     return 0;
 }

@@ -27,10 +27,8 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    f->dir = fixture_tmpdir();
+    assert_int_equal(fixture_log_init(&f->dir, &f->ring, &f->cfg), 0);
     snprintf(f->pdir, sizeof(f->pdir), "%s/feed-0", f->dir);
-    assert_int_equal(io_uring_queue_init(64, &f->ring, 0), 0);
-    log_config_defaults(&f->cfg);
     f->cfg.index_interval_bytes = 512;
     f->count = 4;
     *state = f;
@@ -40,10 +38,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f->log)
-        log_close(f->log);
-    io_uring_queue_exit(&f->ring);
-    fixture_rmdir(f->dir);
+    fixture_log_close(f->dir, &f->ring, f->log);
     free(f);
     return 0;
 }
