@@ -174,6 +174,17 @@ def test_compact_keyed_topic(ctx):
         f"{cleans(b)} cleans")
 
 
+def clean_started(b, starts, timeout):
+    """True once the broker logged more clean starts than starts (polled:
+    a log line is the only event), False after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if b.log_text().count(": cleaning ") > starts:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_kill_during_clean(ctx):
     rnd = random.Random(SEED)
     log(f"seed {SEED} (SLUICE_IT_SEED replays it)")
@@ -185,11 +196,21 @@ def test_kill_during_clean(ctx):
     for r in range(ROUNDS):
         codec = ["none", "gzip", "snappy", "lz4", "zstd"][r % 5]
         items = [(b"k%d" % rnd.randrange(KEYS), b"r%d-%d" % (r, i)) for i in range(20000)]
+        starts = b.log_text().count(": cleaning ")
         for (k, v), (p, o) in zip(items, produce(b.bootstrap, topic, items, codec)):
             latest[k] = (v, o)
-        starts = b.log_text().count(": cleaning ")
-        harness.wait_until(lambda: b.log_text().count(": cleaning ") > starts, 60,
-                           "a clean to start")
+        # A round's records may all fit the active segment (zstd packs 20k
+        # of them in ~90 KiB): then nothing new is sealed and no clean can
+        # start. Fill on, uncompressed, until one does.
+        for extra in range(20):
+            if clean_started(b, starts, 10):
+                break
+            more = [(b"k%d" % rnd.randrange(KEYS), b"r%d-x%d-%d" % (r, extra, i))
+                    for i in range(2000)]
+            for (k, v), (p, o) in zip(more, produce(b.bootstrap, topic, more)):
+                latest[k] = (v, o)
+        else:
+            fail(f"round {r}: no clean started though more was produced")
         time.sleep(rnd.uniform(0, 0.25))  # a random point of it: the kill, not a sync
         text = b.log_text()
         mid_clean += text.rstrip().splitlines()[-1].find(": cleaning ") >= 0
