@@ -8,6 +8,11 @@
  *       whose base lies in (base, end of the swap's batches) is deleted,
  *       the swap renamed to <base>.log over the old first segment, and the
  *       indexes dropped so recovery rebuilds them; the directory fsync'ed.
+ *   <base>.{index,timeindex}.swap with no <base>.log.swap: a rename of
+ *       the segment's three files was cut part way (to .swap, or from
+ *       .swap to the final names, the .log already moved). The index
+ *       files of base may then belong to another version of the segment
+ *       than its .log: they and the orphans are deleted, and rebuilt.
  * A swap whose own file is damaged cannot have been committed (it was
  * fsync'ed before it was named .swap); its batches are still read only up
  * to the first that does not frame, which bounds what is deleted. */
@@ -97,17 +102,45 @@ static int complete_swap(const char *dir, int64_t base, const int64_t *bases, in
     return 0;
 }
 
+/* Index files named .swap whose .log is not: see the top comment. */
+static int remove_orphan_indexes(const char *dir, const int64_t *orphans, int no,
+                                 const int64_t *swaps, int ns)
+{
+    int removed = 0;
+    for (int i = 0; i < no; i++) {
+        bool swapping = false;
+        for (int k = 0; k < ns; k++)
+            swapping |= swaps[k] == orphans[i];
+        if (swapping)
+            continue; /* complete_swap drops them */
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%020" PRId64 ".index", dir, orphans[i]);
+        storage_sys.unlink(path);
+        snprintf(path, sizeof(path), "%s/%020" PRId64 ".timeindex", dir, orphans[i]);
+        storage_sys.unlink(path);
+        remove_segment_files(dir, orphans[i], ".swap");
+        fprintf(stderr, "storage: %s: indexes of %" PRId64 " left half renamed: rebuilt\n", dir,
+                orphans[i]);
+        removed++;
+    }
+    return removed;
+}
+
 int log_recover_swaps(const char *dir, bool *swapped)
 {
     DIR *d = opendir(dir);
     if (!d)
         return -errno;
-    int64_t *bases = NULL, swaps[64];
-    int nb = 0, capb = 0, ns = 0, rc = 0, removed = 0;
+    int64_t *bases = NULL, swaps[64], orphans[64];
+    int nb = 0, capb = 0, ns = 0, no = 0, rc = 0, removed = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         int64_t b;
-        if (has_suffix(de->d_name, ".cleaned") || has_suffix(de->d_name, ".deleted")) {
+        if ((b = name_base(de->d_name, ".index.swap")) >= 0 ||
+            (b = name_base(de->d_name, ".timeindex.swap")) >= 0) {
+            if (no < (int)(sizeof(orphans) / sizeof(orphans[0])))
+                orphans[no++] = b; /* twice when both are there: harmless */
+        } else if (has_suffix(de->d_name, ".cleaned") || has_suffix(de->d_name, ".deleted")) {
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
             if (storage_sys.unlink(path) == 0)
@@ -130,6 +163,8 @@ int log_recover_swaps(const char *dir, bool *swapped)
     }
     closedir(d);
     *swapped = false;
+    if (rc == 0)
+        removed += remove_orphan_indexes(dir, orphans, no, swaps, ns);
     for (int i = 0; rc == 0 && i < ns; i++) {
         rc = complete_swap(dir, swaps[i], bases, nb);
         *swapped = true;
