@@ -188,6 +188,10 @@ void kr_tags_skip(struct kreader *r)
 {
 	uint32_t n = kr_uvarint(r);
 
+	if (n > KAFKA_TAGS_MAX) {
+		kr_fail(r);
+		return;
+	}
 	for (uint32_t i = 0; i < n && !r->err; i++) {
 		(void)kr_uvarint(r);    /* tag */
 		(void)kr_need(r, kr_uvarint(r));

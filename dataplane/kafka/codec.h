@@ -73,6 +73,12 @@ struct kstr kr_string(struct kreader *r);          /* int16 length, -1 null */
 struct kstr kr_compact_string(struct kreader *r);  /* uvarint length + 1 */
 struct kbytes kr_bytes(struct kreader *r);         /* int32 length, -1 null */
 struct kbytes kr_compact_bytes(struct kreader *r); /* uvarint length + 1 */
+/* Kafka 4.4's decoder limits, checked before anything is allocated: an
+ * array of more elements, or a tagged section of more fields, fails the
+ * request. */
+#define KAFKA_ARRAY_MAX (1 << 20)
+#define KAFKA_TAGS_MAX 10000
+
 int32_t kr_array_len(struct kreader *r);           /* int32, -1 null */
 int32_t kr_compact_array_len(struct kreader *r);   /* uvarint - 1 */
 void kr_tags_skip(struct kreader *r);              /* skip a tagged section */

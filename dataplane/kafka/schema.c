@@ -137,8 +137,8 @@ static void dec_array(struct dctx *c, const struct kfield *f, void *p)
 		kr_fail(c->r);
 		return;
 	}
-	if (n > 0 && (size_t)n > kreader_left(c->r)) {
-		kr_fail(c->r);  /* every element takes at least one byte */
+	if (n > KAFKA_ARRAY_MAX || (n > 0 && (size_t)n > kreader_left(c->r))) {
+		kr_fail(c->r);  /* Kafka's cap; and every element takes a byte */
 		return;
 	}
 	if (n > 0 && !(arr.v = kafka_arena_alloc(c->a, (size_t)n * e->size))) {
@@ -208,6 +208,10 @@ static void dec_tags(struct dctx *c, const struct kschema *s, void *obj)
 	struct kreader *outer = c->r;
 	uint32_t n = kr_uvarint(outer);
 
+	if (n > KAFKA_TAGS_MAX) {
+		kr_fail(outer);
+		return;
+	}
 	for (uint32_t i = 0; i < n && !outer->err; i++) {
 		uint32_t tag = kr_uvarint(outer);
 		uint32_t len = kr_uvarint(outer);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -447,6 +448,68 @@ static void test_produce_roundtrip(void **state)
 	}
 }
 
+static void be16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void be32_put(uint8_t *p, uint32_t v)
+{
+	be16_put(p, (uint16_t)(v >> 16));
+	be16_put(p + 2, (uint16_t)v);
+}
+
+/* Kafka 4.4's caps: an array of more than 1M elements and a tagged section
+ * of more than 10k fields fail before the arena is touched, even when the
+ * bytes are there and a cap lower would let them through. */
+static void test_allocation_caps(void **state)
+{
+	size_t n = KAFKA_ARRAY_MAX + 1, len = 2 + 2 + 4 + 4 + n * 6;
+	uint8_t *req = calloc(1, len), *big = malloc(64u << 20);
+	struct kafka_arena a;
+	struct kreader r;
+	void *obj;
+	(void)state;
+	assert_non_null(req);
+	assert_non_null(big);
+	/* Produce v3: transactional_id null, acks, timeout, n empty topics. */
+	be16_put(req, 0xffff);
+	be32_put(req + 8, (uint32_t)n);
+	kafka_arena_init(&a, big, 64u << 20);
+	kreader_init(&r, req, len);
+	assert_int_not_equal(kafka_request_decode(&r, KAFKA_PRODUCE, 3, &a, &obj), 0);
+	assert_true(a.len < 1024); /* the request struct only: no 32 MiB array */
+	/* One element fewer decodes. */
+	be32_put(req + 8, (uint32_t)(n - 1));
+	kafka_arena_init(&a, big, 64u << 20);
+	kreader_init(&r, req, len - 6);
+	assert_int_equal(kafka_request_decode(&r, KAFKA_PRODUCE, 3, &a, &obj), 0);
+
+	/* ApiVersions v3 (flexible): two empty compact strings, then a tagged
+	 * section of 10001 empty fields. */
+	size_t at = 0;
+	req[at++] = 1;
+	req[at++] = 1;
+	uint32_t tags = KAFKA_TAGS_MAX + 1;
+	req[at++] = (uint8_t)(0x80 | (tags & 0x7f));
+	req[at++] = (uint8_t)(tags >> 7);
+	for (uint32_t i = 0; i < tags; i++) {
+		req[at++] = 0x7f; /* an unknown tag */
+		req[at++] = 0;    /* of no bytes */
+	}
+	kafka_arena_init(&a, big, 64u << 20);
+	kreader_init(&r, req, at);
+	assert_int_not_equal(kafka_request_decode(&r, KAFKA_API_VERSIONS, 3, &a, &obj), 0);
+	req[2] = (uint8_t)(0x80 | ((tags - 1) & 0x7f));
+	req[3] = (uint8_t)((tags - 1) >> 7);
+	kafka_arena_init(&a, big, 64u << 20);
+	kreader_init(&r, req, at - 2);
+	assert_int_equal(kafka_request_decode(&r, KAFKA_API_VERSIONS, 3, &a, &obj), 0);
+	free(req);
+	free(big);
+}
+
 /* Build a fetch response with a record hole, splice it, decode it back. */
 static void test_fetch_response_holes(void **state)
 {
@@ -737,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_api_table),
 		cmocka_unit_test(test_api_versions_reply),
 		cmocka_unit_test(test_produce_roundtrip),
+		cmocka_unit_test(test_allocation_caps),
 		cmocka_unit_test(test_fetch_response_holes),
 		cmocka_unit_test(test_hole_without_room),
 		cmocka_unit_test(test_fetch_request_defaults),
