@@ -134,13 +134,18 @@ static size_t orec_decode(const uint8_t *p, size_t n, struct orec *r)
     r->glen = get(q + 1, 2);
     r->group = (const char *)q + 3;
     q += 3 + r->glen;
-    if (q > end || r->type < OREC_COMMIT || r->type > OREC_GROUP_DELETE)
+    /* Names are written from C strings: a NUL inside one is damage (and
+     * would fold two names into one key of the map). */
+    if (q > end || r->type < OREC_COMMIT || r->type > OREC_GROUP_DELETE ||
+        memchr(r->group, '\0', r->glen))
         return 0;
     if (r->type != OREC_GROUP_DELETE) {
         if (q + 1 > end || q + 1 + q[0] + 4 > end)
             return 0;
         r->tlen = q[0];
         r->topic = (const char *)q + 1;
+        if (memchr(r->topic, '\0', r->tlen))
+            return 0;
         q += 1 + r->tlen;
         r->partition = (int32_t)get(q, 4);
         q += 4;
