@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds (release and an
-# ASan+UBSan build), runs the meson test suites of both, and ends with one
-# line "N passed, N failed" counting every test case that ran.
+# ASan+UBSan build), runs the meson test suites of both, then the fuzzing,
+# ThreadSanitizer and valgrind passes (scripts/test_robust.sh), and ends with
+# one line "N passed, N failed" counting every test case that ran.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,10 @@ meson test -C build --print-errorlogs --num-processes 1 "$@" || status=1
 ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --no-suite bench --print-errorlogs \
   --num-processes 1 "$@" || status=1
 
+# Fuzzing, ThreadSanitizer and valgrind passes (scripts/test_robust.sh);
+# it names the test logs it wrote on fd 3.
+robust_logs=$(bash scripts/test_robust.sh 3>&1 1>&2) || status=1
+
 python3 scripts/count_tests.py build/meson-logs/testlog.json \
-  build-asan/meson-logs/testlog.json || status=1
+  build-asan/meson-logs/testlog.json $robust_logs || status=1
 exit $status

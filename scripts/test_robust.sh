@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The robustness passes scripts/test.sh runs after the release and ASan
+# builds (issue 12); each leaves a meson test log that count_tests.py counts:
+#   fuzz      build-fuzz (clang, libFuzzer + ASan + UBSan): every target of
+#             tests/fuzz for SLUICE_FUZZ_SECONDS (60) of wall time, two at a
+#             time; a crash fails it and keeps the input in tests/fuzz/regress
+#   tsan      build-tsan (ThreadSanitizer): the unit tests, and the
+#             integration tests whose clients are not linked with the broker's
+#             code (TSan and the test programs that load librdkafka do not
+#             mix) - the shard threads, the control thread and their rings
+#             under real client traffic
+#   valgrind  the storage unit tests of the release build under memcheck
+# Usage: scripts/test_robust.sh [fuzz] [tsan] [valgrind]   (default: all)
+# Prints the test log paths to count, one per line, on fd 3.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+passes=${*:-fuzz tsan valgrind}
+status=0
+
+setup() { # dir, meson options...
+  local dir=$1; shift
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
+}
+
+for pass in $passes; do
+  case $pass in
+  fuzz)
+    CC=clang setup build-fuzz -Dfuzz=true -Dbuildtype=debugoptimized || { status=1; continue; }
+    # Only the fuzz binaries: the rest of the tree is built and tested elsewhere.
+    targets=$(meson introspect build-fuzz --targets |
+      python3 -c 'import json,sys; print(" ".join(f for t in json.load(sys.stdin)
+        if t["name"].startswith("fuzz_") and t["type"] == "executable"
+        for f in t["filename"]))' | sed "s|$PWD/build-fuzz/||g")
+    ninja -C build-fuzz $targets >/dev/null || { ninja -C build-fuzz $targets; status=1; continue; }
+    meson test -C build-fuzz --no-rebuild --suite fuzz --num-processes 2 --print-errorlogs ||
+      status=1
+    echo build-fuzz/meson-logs/testlog.json >&3
+    ;;
+  tsan)
+    setup build-tsan -Db_sanitize=thread -Dbuildtype=debugoptimized || { status=1; continue; }
+    meson compile -C build-tsan >/dev/null || { meson compile -C build-tsan; status=1; continue; }
+    export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=0 exitcode=66"
+    # The power-cut test is single-threaded: a short run keeps its syscall
+    # table honest under TSan without its full time.
+    SLUICE_POWERCUT_ROUNDS=100 meson test -C build-tsan --no-rebuild --suite unit \
+      --num-processes 2 --print-errorlogs || status=1
+    meson test -C build-tsan --no-rebuild --logbase testlog-integration --num-processes 1 \
+      --print-errorlogs integration-python-clients integration-bad-input integration-restart ||
+      status=1
+    unset TSAN_OPTIONS
+    echo build-tsan/meson-logs/testlog.json >&3
+    echo build-tsan/meson-logs/testlog-integration.json >&3
+    ;;
+  valgrind)
+    # meson names the log after the wrapper too: testlog-memcheck-valgrind.json
+    rm -f build/meson-logs/testlog-memcheck-valgrind.json
+    meson test -C build --no-rebuild --logbase testlog-memcheck --num-processes 2 \
+      --print-errorlogs \
+      --wrapper "valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --quiet" \
+      batch log recover faults crash crashsim cleaner \
+      fuzz-replay-segment fuzz-replay-index fuzz-replay-batch fuzz-replay-checkpoint ||
+      status=1
+    echo build/meson-logs/testlog-memcheck-valgrind.json >&3
+    ;;
+  *) echo "test_robust: unknown pass $pass" >&2; status=1 ;;
+  esac
+done
+exit $status
