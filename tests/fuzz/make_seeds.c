@@ -80,6 +80,7 @@ static void batches(void)
     len = make_batch(set, sizeof(set), 7, 100, NOW);
     put("fuzz_batch", "seven-records", 0, set, len);
     put_raw("fuzz_clean_batch", "seven-records", set, len);
+    put("fuzz_console", "batches", 0, set, len); /* byte 0 even: the batch decoder */
     uint8_t *z;
     size_t zlen;
     if (batch_compress_lz4(set, len, &z, &zlen) == 0) {
@@ -262,6 +263,22 @@ static void md_texts(void)
     free(s.tombs);
 }
 
+static void assignments(void)
+{
+    /* A consumer-protocol assignment as SyncGroup carries it: version 1,
+     * topic "t" with partitions 0 and 2, four bytes of user data. */
+    static const uint8_t a[] = { 0, 1, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 2,
+                                 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4, 'u', 's', 'e', 'r' };
+    put("fuzz_console", "assignment", 1, a, sizeof(a)); /* byte 0 odd: assignments */
+}
+
+static void epochs(void)
+{
+    /* Kafka's leader-epoch-checkpoint: version, count, "epoch offset". */
+    static const char text[] = "0\n3\n0 0\n2 100\n5 4000\n";
+    put_raw("fuzz_epoch", "three-epochs", text, sizeof(text) - 1);
+}
+
 static void configs(const char *props)
 {
     static char buf[1 << 16];
@@ -303,6 +320,8 @@ int main(int argc, char **argv)
     offsets_log();
     checkpoints();
     md_texts();
+    epochs();
+    assignments();
     configs(argv[2]);
     fuzz_scratch();
     return 0;
