@@ -205,6 +205,16 @@ static const struct config_def broker_defs[] = {
       .def = "102400", GE32(-1), .doc = "SO_RCVBUF; -1: the OS default."),
     BDEF("connections.max.idle.ms", CT_LONG, connections_max_idle_ms,
       .def = "600000", GE64(-1), .doc = "Close connections idle this long."),
+    BDEF("max.connections", CT_INT, max_connections, .def = "2147483647",
+      GE32(1), .doc = "Client connections the broker holds open at once, "
+             "across its shards; one more is closed at accept, and logged."),
+    BDEF("max.connections.per.ip", CT_INT, max_connections_per_ip,
+      .def = "2147483647", GE32(1), .doc = "Client connections open at once "
+             "from one IP address; one more is closed at accept, and logged."),
+    BDEF("queued.max.requests", CT_INT, queued_max_requests, .def = "500",
+      .min = 1, .max = 100000, .doc = "Requests of one connection received "
+             "and not yet answered; past it the connection is not read "
+             "until responses drain (backpressure)."),
     BDEF("num.network.threads", CT_INT, num_network_threads, .def = "3",
       GE32(1), .doc = "Accepted for Kafka compatibility; see sluice.shards."),
     BDEF("num.io.threads", CT_INT, num_io_threads, .def = "8", GE32(1),

@@ -148,6 +148,9 @@ struct broker_config {
     int32_t socket_send_buffer_bytes;       /* 100 KiB; -1 OS default */
     int32_t socket_receive_buffer_bytes;    /* 100 KiB; -1 OS default */
     int64_t connections_max_idle_ms;        /* 10 minutes */
+    int32_t max_connections;                /* broker-wide; INT32_MAX */
+    int32_t max_connections_per_ip;         /* INT32_MAX */
+    int32_t queued_max_requests;            /* per connection; 500 */
     int32_t num_network_threads;            /* accepted, unused */
     int32_t num_io_threads;                 /* accepted, unused */
     int32_t num_recovery_threads_per_data_dir; /* accepted, unused */

@@ -92,13 +92,38 @@ static void on_splice_in(struct io_op *op, int res, uint32_t flags);
 static void on_splice_out(struct io_op *op, int res, uint32_t flags);
 static void on_cancel(struct io_op *op, int res, uint32_t flags);
 
+/* Logs a refused connection: the first, then at most one line a second
+ * with the count refused meanwhile (a connection storm is not a log storm). */
+static void conn_log_refused(struct shard *s, const char *peer, const char *why)
+{
+    s->conns_refused++;
+    if (s->refused_log_ms && s->mono_ms - s->refused_log_ms < 1000)
+        return;
+    slog(SLOG_WARN, "shard", "connection refused shard=%d peer=%s reason=\"%s\" refused=%llu",
+         s->cfg.index, peer, why, (unsigned long long)s->conns_refused);
+    s->refused_log_ms = s->mono_ms ? s->mono_ms : 1;
+}
+
 int conn_accept(struct shard *s, int fd)
 {
+    struct conn_peer peer;
+    char why[160];
+    if (conn_peer_of(fd, &peer) < 0) {
+        close(fd); /* gone before we looked: nothing to serve */
+        return -ENOTCONN;
+    }
+    if (!conn_limits_admit(s->cfg.broker, &peer, why, sizeof(why))) {
+        conn_log_refused(s, peer.text, why);
+        close(fd);
+        return -EMFILE;
+    }
     struct conn *c = calloc(1, sizeof(*c));
     if (!c) {
+        conn_limits_release(s->cfg.broker, &peer);
         close(fd);
         return -ENOMEM;
     }
+    c->peer = peer;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->shard = s;
@@ -112,6 +137,7 @@ int conn_accept(struct shard *s, int fd)
     c->close_op.complete = on_cancel;
     c->chunk = chunk_get(s, CHUNK_SIZE);
     if (!c->chunk) {
+        conn_limits_release(s->cfg.broker, &peer);
         close(fd);
         free(c);
         return -ENOMEM;
@@ -160,7 +186,8 @@ static int conn_make_room(struct conn *c)
 
 static void conn_arm_recv(struct conn *c)
 {
-    if (c->closing || c->recv_armed || c->paused || c->nrequests >= CONN_MAX_REQUESTS ||
+    if (c->closing || c->recv_armed || c->paused ||
+        c->nrequests >= c->shard->cfg.broker->queued_max_requests ||
         c->shard->stopping)
         return;
     if (conn_make_room(c) < 0) {
@@ -183,7 +210,8 @@ static void conn_arm_recv(struct conn *c)
 static void conn_parse(struct conn *c)
 {
     uint32_t max = (uint32_t)c->shard->cfg.broker->socket_request_max_bytes;
-    while (!c->closing && !c->paused && c->nrequests < CONN_MAX_REQUESTS) {
+    int32_t queued_max = c->shard->cfg.broker->queued_max_requests;
+    while (!c->closing && !c->paused && c->nrequests < queued_max) {
         struct chunk *ch = c->chunk;
         uint32_t avail = ch->len - c->parse;
         if (avail < 4)
@@ -527,6 +555,7 @@ static void conn_free_if_idle(struct conn *c)
     chunk_put(s, c->chunk);
     s->metrics.conns_closed++;
     s->metrics.conns_open--;
+    conn_limits_release(s->cfg.broker, &c->peer);
     free(c->tail_buf);
     close(c->fd);
     if (c->pipe[0] >= 0) {

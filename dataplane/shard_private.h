@@ -14,6 +14,7 @@
 #include <liburing.h>
 
 #include "control/ctl.h"
+#include "dataplane/conn_limits.h"
 #include "dataplane/request.h"
 #include "dataplane/shard.h"
 #include "metrics/shard_metrics.h"
@@ -21,7 +22,6 @@
 #include "storage/log.h"
 
 #define CHUNK_SIZE (256u << 10)       /* default receive chunk */
-#define CONN_MAX_REQUESTS 512         /* in flight per connection */
 #define REQUEST_ARENA_SIZE (64u << 10)
 #define SEND_IOV_MAX 64
 
@@ -70,6 +70,7 @@ struct conn {
     struct shard *shard;
     int fd;
     uint32_t id;
+    struct conn_peer peer;    /* counted in conn_limits until freed */
     int inflight;             /* io_uring ops not yet completed */
     bool closing;
     bool recv_armed;
@@ -121,6 +122,8 @@ struct shard {
     const struct md_snapshot *md;
     struct conn *conns;
     uint32_t next_conn_id;
+    uint64_t conns_refused;        /* past max.connections(.per.ip) */
+    int64_t refused_log_ms;        /* last "connection refused" line */
     struct chunk *free_chunks;
     struct request *free_requests;
     struct request *waiting;       /* deferred requests with a poll */
