@@ -212,9 +212,12 @@ enum net_verdict net_rx(struct net_iface *ifc, struct rte_mbuf *m, struct net_ud
         return NET_DROP;
     }
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+    if (len < RTE_ETHER_HDR_LEN + sizeof(*ip)) { /* before reading the header */
+        ifc->stats.bad_frame++;
+        return NET_DROP;
+    }
     uint16_t ihl = (uint16_t)((ip->version_ihl & 0x0f) * 4);
-    if (len < RTE_ETHER_HDR_LEN + sizeof(*ip) || (ip->version_ihl >> 4) != 4 ||
-        ihl < sizeof(*ip) || RTE_ETHER_HDR_LEN + ihl > len) {
+    if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(*ip) || RTE_ETHER_HDR_LEN + ihl > len) {
         ifc->stats.bad_frame++;
         return NET_DROP;
     }
