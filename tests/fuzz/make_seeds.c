@@ -286,25 +286,13 @@ static void configs(const char *props)
     size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
     if (f)
         fclose(f);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/fuzz_config", out);
-    mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/fuzz_config/server.properties", out);
-    f = fopen(path, "wb");
-    fwrite(buf, 1, n, f);
-    fclose(f);
+    put_raw("fuzz_config", "server.properties", buf, n);
     const char *t = "retention.ms=86400000\ncleanup.policy=compact,delete\nsegment.bytes=1048576\n"
                     "sluice.flush.policy=interval\nflush.messages=10\n";
-    snprintf(path, sizeof(path), "%s/fuzz_config/topic", out);
-    f = fopen(path, "wb");
-    fwrite(t, 1, strlen(t), f);
-    fclose(f);
+    put_raw("fuzz_config", "topic", t, strlen(t));
     const char *e = "listeners=PLAINTEXT://[::1]:9092,SSL://host\\:x:1\\\n  ,A://:0\n"
                     "advertised.listeners = PLAINTEXT://h:1 \nkey\\=with\\u0041escape: v\n";
-    snprintf(path, sizeof(path), "%s/fuzz_config/escapes", out);
-    f = fopen(path, "wb");
-    fwrite(e, 1, strlen(e), f);
-    fclose(f);
+    put_raw("fuzz_config", "escapes", e, strlen(e));
 }
 
 int main(int argc, char **argv)

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Writes fuzz_net's seeds: Ethernet frames as a DPDK queue receives them
-for the interface of tests/fuzz/fuzz_net.c (10.0.0.2/24, group 239.1.1.1).
-Byte 0 of each file is the checksum flags byte (0: the port verified
-nothing, so net_rx checks every checksum itself).
+for the interface of tests/fuzz/fuzz_net.c (10.0.0.2/24, group 239.1.1.1),
+built with the DPDK integration tests' frame helpers (dpdk_env.py). Byte 0
+of each file is the checksum flags byte (0: the port verified nothing, so
+net_rx checks every checksum itself).
 
     tests/fuzz/net_seeds.py tests/fuzz/corpus/fuzz_net
 """
@@ -11,51 +12,35 @@ import os
 import struct
 import sys
 
-US_MAC = bytes([2, 0, 0, 0, 0, 2])
-PEER_MAC = bytes([2, 0, 0, 0, 0, 9])
-US, PEER, GROUP = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 9]), bytes([239, 1, 1, 1])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from dpdk_env import inet_cksum, ip4, multicast_mac, udp_frame  # noqa: E402
+
+US_MAC, PEER_MAC = bytes([2, 0, 0, 0, 0, 2]), bytes([2, 0, 0, 0, 0, 9])
+US, PEER, GROUP = "10.0.0.2", "10.0.0.9", "239.1.1.1"
 
 
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
+def ipv4(dst, proto, payload):
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
+                      ip4(PEER), ip4(dst))
+    return hdr[:10] + struct.pack("!H", inet_cksum(hdr)) + hdr[12:] + payload
 
 
-def eth(dst, ethertype, payload):
-    return dst + PEER_MAC + struct.pack("!H", ethertype) + payload
-
-
-def ipv4(dst, proto, payload, src=PEER):
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0, src, dst)
-    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-    return hdr + payload
-
-
-def udp(dst, sport, dport, payload):
-    length = 8 + len(payload)
-    pseudo = PEER + dst + struct.pack("!BBH", 0, 17, length)
-    hdr = struct.pack("!HHHH", sport, dport, length, 0)
-    c = csum(pseudo + hdr + payload) or 0xffff
-    return struct.pack("!HHHH", sport, dport, length, c) + payload
+def with_cksum(msg, at):
+    return msg[:at] + struct.pack("!H", inet_cksum(msg)) + msg[at + 2:]
 
 
 def frames():
-    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, PEER_MAC, PEER, b"\0" * 6, US)
-    yield "arp-request", eth(b"\xff" * 6, 0x0806, arp)
-    icmp = struct.pack("!BBHHH", 8, 0, 0, 7, 1) + b"ping" * 8
-    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
-    yield "icmp-echo", eth(US_MAC, 0x0800, ipv4(US, 1, icmp))
-    yield "udp-unicast", eth(US_MAC, 0x0800, ipv4(US, 17, udp(US, 40000, 9093, b"x" * 64)))
-    mc_mac = bytes([1, 0, 0x5e, 1, 1, 1])
-    yield "udp-multicast", eth(mc_mac, 0x0800, ipv4(GROUP, 17, udp(GROUP, 40000, 30001, b"m" * 40)))
-    igmp = struct.pack("!BBH4s", 0x11, 100, 0, b"\0" * 4)
-    igmp = igmp[:2] + struct.pack("!H", csum(igmp)) + igmp[4:]
-    yield "igmp-query", eth(bytes([1, 0, 0x5e, 0, 0, 1]), 0x0800,
-                            ipv4(bytes([224, 0, 0, 1]), 2, igmp))
+    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, PEER_MAC, ip4(PEER), b"\0" * 6,
+                      ip4(US))
+    yield "arp-request", b"\xff" * 6 + PEER_MAC + b"\x08\x06" + arp
+    icmp = with_cksum(struct.pack("!BBHHH", 8, 0, 0, 7, 1) + b"ping" * 8, 2)
+    yield "icmp-echo", US_MAC + PEER_MAC + b"\x08\x00" + ipv4(US, 1, icmp)
+    yield "udp-unicast", udp_frame(US_MAC, PEER_MAC, PEER, US, 40000, 9093, b"x" * 64)
+    yield "udp-multicast", udp_frame(multicast_mac(GROUP), PEER_MAC, PEER, GROUP, 40000, 30001,
+                                     b"m" * 40)
+    igmp = with_cksum(struct.pack("!BBH4s", 0x11, 100, 0, b"\0" * 4), 2)
+    yield "igmp-query", multicast_mac("224.0.0.1") + PEER_MAC + b"\x08\x00" + \
+        ipv4("224.0.0.1", 2, igmp)
 
 
 def main(out):
