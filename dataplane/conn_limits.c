@@ -34,6 +34,7 @@ enum { SLOT_FREE, SLOT_USED, SLOT_GONE };
 static atomic_int open_total;
 static pthread_mutex_t ip_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ip_slot *ip_table; /* IP_SLOTS, allocated on first use */
+static uint32_t ip_gone;         /* SLOT_GONE slots: rebuilt past half */
 
 int conn_peer_of(int fd, struct conn_peer *peer)
 {
@@ -107,6 +108,8 @@ static bool ip_admit(const struct broker_config *b, const struct conn_peer *peer
                  s->count, peer->text);
     } else {
         if (s->state != SLOT_USED) {
+            if (s->state == SLOT_GONE)
+                ip_gone--;
             memcpy(s->addr, peer->addr, 16);
             s->count = 0;
             s->state = SLOT_USED;
@@ -118,12 +121,33 @@ static bool ip_admit(const struct broker_config *b, const struct conn_peer *peer
     return ok;
 }
 
+/* Puts the addresses still counted into fresh slots: without it, once
+ * every slot has held some address, each lookup of a new one would walk
+ * the whole table. Called with ip_lock held. */
+static void ip_rebuild(void)
+{
+    struct ip_slot *old = ip_table;
+    ip_table = calloc(IP_SLOTS, sizeof(*ip_table));
+    if (!ip_table) {
+        ip_table = old; /* keep the tombstones: slower, still right */
+        return;
+    }
+    for (uint32_t i = 0; i < IP_SLOTS; i++)
+        if (old[i].state == SLOT_USED)
+            *ip_find(old[i].addr, true) = old[i];
+    ip_gone = 0;
+    free(old);
+}
+
 static void ip_release(const struct conn_peer *peer)
 {
     pthread_mutex_lock(&ip_lock);
     struct ip_slot *s = ip_table ? ip_find(peer->addr, false) : NULL;
-    if (s && --s->count <= 0)
+    if (s && --s->count <= 0) {
         s->state = SLOT_GONE;
+        if (++ip_gone > IP_SLOTS / 2)
+            ip_rebuild();
+    }
     pthread_mutex_unlock(&ip_lock);
 }
 

@@ -30,7 +30,7 @@ setup() { # dir, meson options...
 
 export SLUICE_FUZZ_SECONDS=${SLUICE_FUZZ_SECONDS:-10}
 tsan_units="ring shard control groups stats duty_cycle"
-tsan_integration="integration-python-clients integration-bad-input"
+tsan_integration="integration-python-clients integration-bad-input integration-limits"
 
 for pass in $passes; do
   started=$SECONDS
