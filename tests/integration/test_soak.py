@@ -156,17 +156,11 @@ class Soak:
             # never a hang or a crash.
             t_end = time.monotonic() + random.uniform(0.3, 1.0)
             while time.monotonic() < t_end:
-                try:
-                    p.produce(name, value=b"churn")
-                except BufferError:
-                    pass
+                produce_churn(p, name, b"churn")
                 p.poll(0.002)
             fut = a.delete_topics([name], request_timeout=30)[name]
             for _ in range(200):
-                try:
-                    p.produce(name, value=b"late")
-                except BufferError:
-                    pass
+                produce_churn(p, name, b"late")
                 p.poll(0)
             retrying(fut.result, 60,
                      again=lambda: a.delete_topics([name], request_timeout=30)[name].result(60))
@@ -247,6 +241,20 @@ class Soak:
         while not self.stop.wait(0.25):
             self.peak_rss = max(self.peak_rss, rss_kib(pid))
             self.peak_sockets = max(self.peak_sockets, sum(1 for f in fds(pid) if "socket:" in f))
+
+
+def produce_churn(p, topic, value):
+    """Produces to a topic that is coming or going: a full queue, or the
+    client knowing the topic is gone already (UNKNOWN_TOPIC from produce()
+    itself), is what it may answer."""
+    from confluent_kafka import KafkaError, KafkaException
+    try:
+        p.produce(topic, value=value)
+    except BufferError:
+        pass
+    except KafkaException as e:
+        if e.args[0].code() not in (KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION):
+            raise
 
 
 def retrying(call, *args, again=None, tries=3):
