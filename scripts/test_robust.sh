@@ -2,7 +2,7 @@
 # The robustness passes scripts/test.sh runs after the release and ASan
 # builds (issue 12); each leaves a meson test log that count_tests.py counts:
 #   fuzz      build-fuzz (clang, libFuzzer + ASan + UBSan): every target of
-#             tests/fuzz for SLUICE_FUZZ_SECONDS of wall time (CI: 10 s; by
+#             tests/fuzz for SLUICE_FUZZ_SECONDS of wall time (CI: 8 s; by
 #             hand: 60 s or more), two at a time; a crash fails it and keeps
 #             the input in tests/fuzz/regress
 #   tsan      build-tsan (ThreadSanitizer), only what it runs: the unit tests
@@ -28,7 +28,7 @@ setup() { # dir, meson options...
   [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
 }
 
-export SLUICE_FUZZ_SECONDS=${SLUICE_FUZZ_SECONDS:-10}
+export SLUICE_FUZZ_SECONDS=${SLUICE_FUZZ_SECONDS:-8}
 tsan_units="ring shard control groups stats duty_cycle"
 tsan_integration="integration-python-clients integration-bad-input integration-limits"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Soak under churn: one broker, for SLUICE_SOAK_SECONDS (CI: 20 s; `--long`:
+"""Soak under churn: one broker, for SLUICE_SOAK_SECONDS (CI: 15 s; `--long`:
 600 s), at the same time:
 
 - producers of three kinds (librdkafka through confluent-kafka,
@@ -33,7 +33,7 @@ import kwire  # noqa: E402
 from harness import check, expect_eq, fail, log, wait_until  # noqa: E402
 
 LONG = "--long" in sys.argv
-SECONDS = float(os.environ.get("SLUICE_SOAK_SECONDS", "600" if LONG else "20"))
+SECONDS = float(os.environ.get("SLUICE_SOAK_SECONDS", "600" if LONG else "15"))
 MAX_CONNS = 120
 STORM = 150
 RSS_MAX_MIB = 1536          # the ASan build's broker included
