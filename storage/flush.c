@@ -25,6 +25,7 @@
  *      seal moves it to the sealed segment's end.
  */
 #include "storage/log_private.h"
+#include "storage/producer_snapshot.h"
 #include "storage/sys.h"
 #include "metrics/shard_metrics.h"
 #include "slog/slog.h"
@@ -91,7 +92,8 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
 static int seal_finish(struct log *log, struct segment *seg)
 {
     if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
-        storage_sys.fdatasync(seg->timeindex.fd) < 0)
+        storage_sys.fdatasync(seg->timeindex.fd) < 0 || txn_index_sync(&seg->txnindex) < 0 ||
+        producer_snapshot_sync(log->dir, seg->next_offset) < 0)
         return -EIO;
     seg->durable_size = seg->size;
     if (log->synced_end < seg->next_offset)
@@ -289,7 +291,8 @@ int log_flush_blocking(struct log *log)
         if (seg == log_active(log) || seg == log->seal.seg) {
             if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->fd) < 0 ||
                 storage_sys.fdatasync(seg->index.fd) < 0 ||
-                storage_sys.fdatasync(seg->timeindex.fd) < 0)
+                storage_sys.fdatasync(seg->timeindex.fd) < 0 ||
+                txn_index_sync(&seg->txnindex) < 0)
                 rc = -EIO;
             seg->durable_size = seg->size;
         }

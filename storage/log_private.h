@@ -11,6 +11,7 @@
 #include "storage/batch_codec.h"
 #include "storage/io.h"
 #include "storage/log.h"
+#include "storage/producer_state.h"
 #include "storage/segment.h"
 
 struct flush_metrics;
@@ -83,6 +84,13 @@ struct log {
     int *retired;               /* .log fds of segments that left the log */
     int nretired, retiredcap;
     struct flush_metrics *metrics; /* the owner's, or NULL (log_set_metrics) */
+    struct producer_state producers;  /* producer_state.h */
+    int64_t recover_from;       /* base of the first segment recovery re-read
+                                   (INT64_MAX: none); producer_recover.c */
+    int64_t limit_offset;       /* log_read_upto's cached position of an */
+    int64_t limit_seg_base;     /* offset limit (an LSO), -1: none */
+    uint64_t limit_pos;
+    uint64_t next_guard;        /* log_txn_verify_begin */
 };
 
 static inline struct segment *log_active(const struct log *log)
@@ -118,6 +126,22 @@ int checkpoint_write(const char *dir, const char *name, int64_t offset, bool dur
 int log_recover(struct log *log, int clean, int64_t recovery_point,
                 int64_t now_ms);
 int log_write_recovery_point(struct log *log, int64_t offset);
+
+/* log.c, for log_txn.c: queues a batch the log made (freed once written) */
+int log_append_owned(struct log *log, uint8_t *batch, size_t len, int64_t now_ms,
+                     struct log_append_result *res);
+
+/* log_txn.c, for log.c: the producer checks of a record set before it is
+ * appended (0 to append, with *dup set for a retry; else a Kafka code or
+ * -ENOMEM), and the state update once its offsets are assigned. */
+int log_producers_check(struct log *log, const uint8_t *records, int nbatches,
+                        struct log_append_result *dup, bool *is_dup);
+void log_producers_apply(struct log *log, const uint8_t *batch);
+
+/* producer_recover.c */
+int log_producers_load(struct log *log, bool clean, int64_t now_ms);
+int log_producers_snapshot(struct log *log, bool sync);
+void log_producers_remove_snapshot(struct log *log, int64_t base_offset);
 
 /* flush.c */
 int log_flush_init(struct log *log);
