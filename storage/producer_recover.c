@@ -6,13 +6,16 @@
  *      them: they describe offsets that are gone);
  *   2. the newest snapshot at or below the replay limit is loaded - the
  *      log end after a clean stop, else the base of the first segment
- *      recovery re-read (whose .txnindex must be rebuilt); a corrupt one
- *      is deleted and the next older one tried;
+ *      recovery re-read (whose .txnindex must be rebuilt), and after a
+ *      crash the one before it, so the five batches a producer may retry
+ *      are all known even when they straddle a roll; a corrupt one is
+ *      deleted and the next older one tried;
  *   3. the batches from that snapshot to the log end are replayed into
  *      the state, headers only except for markers; the abort markers of
  *      re-read segments rebuild their .txnindex.
  * Snapshots are written at every roll and at close, so the replay reads
- * at most the segments since the last roll: bounded, never the whole log.
+ * at most the two segments since the last two rolls: bounded, never the
+ * whole log.
  * Without any snapshot (a log written before sluice kept producer state,
  * or one that never rolled) the replay starts at the first re-read
  * segment, or the last one. */
@@ -137,6 +140,10 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
         return rc;
     int64_t limit = clean ? end : (log->recover_from < end ? log->recover_from : end);
     int64_t from = -1;
+    /* After a crash, start one snapshot further back than needed: a
+     * snapshot keeps one batch per producer, the replay all five, and the
+     * batches a producer may retry can straddle the last roll. */
+    bool skip_one = !clean;
     for (int i = n - 1; i >= 0; i--) {
         if (snaps[i] > end) {
             producer_snapshot_remove(log->dir, snaps[i]);
@@ -144,6 +151,10 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
         }
         if (snaps[i] > limit || snaps[i] < log_start_offset(log))
             continue;
+        if (skip_one && i > 0 && snaps[i - 1] >= log_start_offset(log)) {
+            skip_one = false;
+            continue;
+        }
         rc = producer_snapshot_load(log->dir, snaps[i], &log->producers, NULL, NULL);
         if (rc == 0) {
             from = snaps[i];

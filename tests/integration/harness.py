@@ -165,8 +165,9 @@ class Broker:
     """One sluiced process (restartable) over one data dir."""
 
     def __init__(self, name="broker", shards=DEFAULT_SHARDS, sets=None, config=None,
-                 extra_args=None):
+                 extra_args=None, port=0):
         self.name = name
+        self.port = port  # fixed: clients that stay up across a restart find it again
         self.shards = shards
         self.sets = dict(sets or {})
         self.config = config
@@ -187,7 +188,7 @@ class Broker:
 
     # -- lifecycle ----------------------------------------------------------
     def argv(self):
-        a = [sluiced_path(), "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"]
+        a = [sluiced_path(), "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
         if self.shards is not None:
             a += ["--shards", str(self.shards)]
         if self.config:
@@ -354,6 +355,37 @@ class Broker:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+
+def free_ports(n, tries=50):
+    """A port P with P..P+n-1 free on 127.0.0.1 now (a broker with n shards
+    listens on them), for tests whose clients must find a restarted broker
+    where it was."""
+    import random
+    import socket
+    # Below the ephemeral range: a client's outgoing connection must not
+    # take a port the restarted broker needs.
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    lo = 10000 if low > 12000 else 1024
+    for _ in range(tries):
+        held = []
+        try:
+            port = random.randrange(lo, low - n)
+            for i in range(n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", port + i))
+                held.append(s)
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    fail(f"no {n} consecutive free ports found")
 
 
 # ---------------------------------------------------------------------------
