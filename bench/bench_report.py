@@ -182,6 +182,9 @@ def summary(meta, limits, rows):
     out += latency_glance(rows)
     out += ["", "## Latency: open-loop produce at a fixed rate, tailing consumer", ""]
     out += latency_table(rows)
+    out += ["", "## Exactly-once: idempotent and transactional producers, read_committed", ""]
+    import eos_rows
+    out += eos_rows.summary(rows, limits)
     out += ["", "## CPU during produce (client = load generator, % of one core)", ""]
     out += cpu_table(rows)
     if failed:

@@ -426,6 +426,9 @@ int control_poll_once(struct control *c, int timeout_ms)
             n += (int)k;
         }
     }
+    /* What is answered already (EndTxn once its markers came back) goes
+     * now, not after this turn's fdatasyncs below. */
+    ring_bells(c);
     groups_tick(c->groups, control_now_ms());
     /* Group commit: one write and one fdatasync for the turn's records of
      * transactions, then of offset commits, answered only now; then

@@ -47,47 +47,20 @@ static void make_header(const struct recfile *f, uint8_t h[RECFILE_HEADER])
     recfile_put(h + 12, crc32c(h, 12), 4);
 }
 
-/* pwrite of all n bytes at off, through storage_sys. */
-static int put_all(int fd, const uint8_t *p, size_t n, off_t off)
-{
-    while (n > 0) {
-        struct iovec v = { .iov_base = (void *)p, .iov_len = n };
-        ssize_t k = storage_sys.pwritev(fd, &v, 1, off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p += k;
-        off += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
 /* A new file at path: the header, then p[0..n), fdatasync'ed. */
 static int create_file(const struct recfile *f, const char *path, const uint8_t *p, size_t n)
 {
     uint8_t h[RECFILE_HEADER];
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = storage_sys.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
     make_header(f, h);
-    int rc = put_all(fd, h, sizeof(h), 0);
+    int rc = storage_pwrite_all(fd, h, sizeof(h), 0);
     if (rc == 0)
-        rc = put_all(fd, p, n, RECFILE_HEADER);
+        rc = storage_pwrite_all(fd, p, n, RECFILE_HEADER);
     if (rc == 0 && storage_sys.fdatasync(fd) < 0)
         rc = -errno;
-    if (close(fd) < 0 && rc == 0)
+    if (storage_sys.close(fd) < 0 && rc == 0)
         rc = -errno;
     return rc;
 }
@@ -157,14 +130,13 @@ int recfile_open(struct recfile *f, const char *dir, const char *name, const cha
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        rc = -errno;
+    if ((rc = storage_mkdir(dir, 0755)) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
         return rc;
     }
-    unlink(f->tmp_path); /* a rewrite a crash interrupted */
+    storage_sys.unlink(f->tmp_path); /* a rewrite a crash interrupted */
     make_header(f, h);
-    f->fd = open(f->path, O_RDWR | O_CLOEXEC);
+    f->fd = storage_sys.open(f->path, O_RDWR | O_CLOEXEC, 0);
     if (f->fd >= 0 && (rc = slurp(f->fd, &text, &len)) < 0) {
         snprintf(err, errlen, "cannot read %s: %s", f->path, strerror(-rc));
         return rc;
@@ -173,10 +145,10 @@ int recfile_open(struct recfile *f, const char *dir, const char *name, const cha
         /* Absent, or created and cut short by a crash before its header
          * was synced: start it again. */
         if (f->fd >= 0)
-            close(f->fd);
+            storage_sys.close(f->fd);
         free(text);
-        if ((rc = create_file(f, f->path, NULL, 0)) < 0 || (rc = sync_dir(dir)) < 0 ||
-            (f->fd = open(f->path, O_RDWR | O_CLOEXEC)) < 0) {
+        if ((rc = create_file(f, f->path, NULL, 0)) < 0 || (rc = storage_sync_dir(dir)) < 0 ||
+            (f->fd = storage_sys.open(f->path, O_RDWR | O_CLOEXEC, 0)) < 0) {
             rc = rc < 0 ? rc : -errno;
             snprintf(err, errlen, "cannot create %s: %s", f->path, strerror(-rc));
             return rc;
@@ -198,7 +170,7 @@ int recfile_open(struct recfile *f, const char *dir, const char *name, const cha
     if (good < len) {
         fprintf(stderr, "sluice control: %s: cut a torn tail of %zu bytes at %zu\n", f->path,
                 len - good, good);
-        if (ftruncate(f->fd, (off_t)good) < 0 || storage_sys.fdatasync(f->fd) < 0) {
+        if (storage_sys.ftruncate(f->fd, (off_t)good) < 0 || storage_sys.fdatasync(f->fd) < 0) {
             rc = -errno;
             snprintf(err, errlen, "cannot truncate %s: %s", f->path, strerror(-rc));
             return rc;
@@ -211,7 +183,7 @@ int recfile_open(struct recfile *f, const char *dir, const char *name, const cha
 void recfile_close(struct recfile *f)
 {
     if (f->fd >= 0)
-        close(f->fd);
+        storage_sys.close(f->fd);
     free(f->buf);
     free(f->dir);
     free(f->path);
@@ -255,8 +227,8 @@ int recfile_flush(struct recfile *f)
         return f->failed ? -EIO : 0;
     if (f->failed) {
         rc = -EIO;
-    } else if ((rc = put_all(f->fd, f->buf, f->buf_len, (off_t)f->file_bytes)) < 0) {
-        if (ftruncate(f->fd, (off_t)f->file_bytes) < 0)
+    } else if ((rc = storage_pwrite_all(f->fd, f->buf, f->buf_len, (off_t)f->file_bytes)) < 0) {
+        if (storage_sys.ftruncate(f->fd, (off_t)f->file_bytes) < 0)
             f->failed = true;
     } else if (storage_sys.fdatasync(f->fd) < 0) {
         rc = -errno;
@@ -283,27 +255,28 @@ int recfile_rewrite(struct recfile *f, int (*fill)(void *ctx, struct recfile *ou
         return rc;
     if ((rc = fill(ctx, &out)) < 0 || (rc = create_file(f, f->tmp_path, out.buf, out.buf_len)) < 0)
         goto fail;
-    if (rename(f->tmp_path, f->path) < 0) {
+    if (storage_sys.rename(f->tmp_path, f->path) < 0) {
         rc = -errno;
         goto fail;
     }
     /* From here the new file is the log; the old fd is of an unlinked one. */
     int fd = -1;
-    if ((rc = sync_dir(f->dir)) < 0 || (fd = open(f->path, O_RDWR | O_CLOEXEC)) < 0) {
+    if ((rc = storage_sync_dir(f->dir)) < 0 ||
+        (fd = storage_sys.open(f->path, O_RDWR | O_CLOEXEC, 0)) < 0) {
         rc = rc < 0 ? rc : -errno;
         fprintf(stderr, "sluice control: %s: rewrite: %s; read-only\n", f->path, strerror(-rc));
         f->failed = true;
         free(out.buf);
         return rc;
     }
-    close(f->fd);
+    storage_sys.close(f->fd);
     f->fd = fd;
     f->file_bytes = RECFILE_HEADER + (int64_t)out.buf_len;
     free(out.buf);
     return 0;
 fail:
     free(out.buf);
-    unlink(f->tmp_path);
+    storage_sys.unlink(f->tmp_path);
     fprintf(stderr, "sluice control: %s: rewrite failed: %s (the log stays as it was)\n",
             f->path, strerror(-rc));
     return rc;

@@ -86,13 +86,13 @@ static int grow(struct txn_coord *c)
     return 0;
 }
 
+static char *copy_n(const char *s, size_t n);
+
 struct txn *txn_get(struct txn_coord *c, const char *id, size_t len)
 {
-    char *copy = malloc(len + 1);
+    char *copy = copy_n(id, len);
     if (!copy)
         return NULL;
-    memcpy(copy, id, len);
-    copy[len] = '\0';
     struct txn *t = txn_find(c, copy);
     if (t) {
         free(copy);
@@ -144,21 +144,36 @@ static bool has_part(const struct txn *t, const char *topic, int32_t partition)
     return false;
 }
 
+/* Room for one more element in *v (n used of *cap, elem bytes each). */
+static int room_for_one(void **v, int n, int *cap, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    int ncap = *cap ? *cap * 2 : 8;
+    void *nv = realloc(*v, elem * (size_t)ncap);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+static char *copy_n(const char *s, size_t n)
+{
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
 int txn_add_part(struct txn *t, const char *topic, size_t tlen, int32_t partition)
 {
-    if (t->nparts == t->partcap) {
-        int cap = t->partcap ? t->partcap * 2 : 8;
-        struct txn_part *v = realloc(t->parts, sizeof(*v) * (size_t)cap);
-        if (!v)
-            return -ENOMEM;
-        t->parts = v;
-        t->partcap = cap;
-    }
-    char *copy = malloc(tlen + 1);
-    if (!copy)
+    char *copy;
+    if (room_for_one((void **)&t->parts, t->nparts, &t->partcap, sizeof(*t->parts)) < 0 ||
+        !(copy = copy_n(topic, tlen)))
         return -ENOMEM;
-    memcpy(copy, topic, tlen);
-    copy[tlen] = '\0';
     t->parts[t->nparts++] = (struct txn_part){ copy, partition, TXN_PART_ADDED };
     return 0;
 }
@@ -173,19 +188,10 @@ static bool has_group(const struct txn *t, const char *group)
 
 int txn_add_group(struct txn *t, const char *group, size_t glen)
 {
-    if (t->ngroups == t->groupcap) {
-        int cap = t->groupcap ? t->groupcap * 2 : 4;
-        char **v = realloc(t->groups, sizeof(*v) * (size_t)cap);
-        if (!v)
-            return -ENOMEM;
-        t->groups = v;
-        t->groupcap = cap;
-    }
-    char *copy = malloc(glen + 1);
-    if (!copy)
+    char *copy;
+    if (room_for_one((void **)&t->groups, t->ngroups, &t->groupcap, sizeof(*t->groups)) < 0 ||
+        !(copy = copy_n(group, glen)))
         return -ENOMEM;
-    memcpy(copy, group, glen);
-    copy[glen] = '\0';
     t->groups[t->ngroups++] = copy;
     return 0;
 }
@@ -639,7 +645,7 @@ static int owner_shard(const struct txn_coord *c, const char *topic, int32_t par
     const struct md_live *l = md_store_find(c->md, topic);
     if (!l || l->state != MD_LIVE || partition < 0 || partition >= l->t.npartitions)
         return -1;
-    return l->t.partitions[partition].leader;
+    return md_broker_shard(l->t.partitions[partition].leader);
 }
 
 static void complete(struct txn_coord *c, struct txn *t, int64_t now_ms);

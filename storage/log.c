@@ -376,6 +376,20 @@ static bool log_should_roll(const struct log *log, size_t len, int64_t now_ms)
            now_ms - seg->created_ms >= log->cfg.segment_ms;
 }
 
+/* Rolls before an append of len bytes when the active segment is due.
+ * A writev goes to one file: the old segment must be written (and synced,
+ * with "always") before the log moves to a new one, else -EAGAIN. */
+static int log_roll_if_due(struct log *log, size_t len, int64_t now_ms)
+{
+    if (!log_should_roll(log, len, now_ms))
+        return 0;
+    if (!log_roll_ready(log)) {
+        log->roll_wanted = 1;
+        return -EAGAIN;
+    }
+    return log_roll(log, now_ms);
+}
+
 int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
                struct log_append_result *res)
 {
@@ -394,20 +408,12 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
     bool dup = false;
     if ((kerr = log_producers_check(log, records, nbatches, res, &dup)) != 0 || dup)
         return kerr;
-    if (log_should_roll(log, len, now_ms)) {
-        /* A writev goes to one file: the old segment must be written (and
-         * synced, with "always") before the log moves to a new one. */
-        if (!log_roll_ready(log)) {
-            log->roll_wanted = 1;
-            return -EAGAIN;
-        }
-        int rc = log_roll(log, now_ms);
-        if (rc < 0)
-            return rc;
-    }
+    int rc = log_roll_if_due(log, len, now_ms);
+    if (rc < 0)
+        return rc;
 
     struct segment *seg = log_active(log);
-    int rc = segment_reserve(seg, nbatches);
+    rc = segment_reserve(seg, nbatches);
     if (rc < 0)
         return rc; /* nothing changed yet */
     if (log->cfg.compress_lz4)
@@ -434,17 +440,11 @@ int log_append_owned(struct log *log, uint8_t *batch, size_t len, int64_t now_ms
         return log->error;
     if (log->queue.count >= log->cfg.max_pending)
         return -EAGAIN;
-    if (log_should_roll(log, len, now_ms)) {
-        if (!log_roll_ready(log)) {
-            log->roll_wanted = 1;
-            return -EAGAIN;
-        }
-        int rc = log_roll(log, now_ms);
-        if (rc < 0)
-            return rc;
-    }
+    int rc = log_roll_if_due(log, len, now_ms);
+    if (rc < 0)
+        return rc;
     struct segment *seg = log_active(log);
-    int rc = segment_reserve(seg, 1);
+    rc = segment_reserve(seg, 1);
     if (rc < 0)
         return rc;
     int64_t lat = log->cfg.log_append_time ? now_ms : -1;

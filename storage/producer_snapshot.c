@@ -116,33 +116,6 @@ static int snapshot_path(char *out, size_t len, const char *dir, int64_t offset,
     return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    off_t at = 0;
-    while (n > 0) {
-        struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
-        ssize_t k = storage_sys.pwritev(fd, &iov, 1, at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p += k;
-        n -= (size_t)k;
-        at += k;
-    }
-    return 0;
-}
-
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
 int producer_snapshot_write(const char *dir, int64_t offset, const struct producer_state *ps,
                             bool sync)
 {
@@ -157,23 +130,23 @@ int producer_snapshot_write(const char *dir, int64_t offset, const struct produc
     if (!buf)
         return -ENOMEM;
     producer_snapshot_encode(ps, buf);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = storage_sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         free(buf);
         return -errno;
     }
-    rc = write_all(fd, buf, len);
+    rc = storage_pwrite_all(fd, buf, len, 0);
     if (rc == 0 && sync && storage_sys.fdatasync(fd) < 0)
         rc = -errno;
-    if (close(fd) < 0 && rc == 0)
+    if (storage_sys.close(fd) < 0 && rc == 0)
         rc = -errno;
     free(buf);
-    if (rc == 0 && rename(tmp, path) < 0)
+    if (rc == 0 && storage_sys.rename(tmp, path) < 0)
         rc = -errno;
     if (rc == 0 && sync)
-        rc = sync_dir(dir);
+        rc = storage_sync_dir(dir);
     if (rc < 0)
-        unlink(tmp);
+        storage_sys.unlink(tmp);
     return rc;
 }
 
@@ -183,11 +156,11 @@ int producer_snapshot_sync(const char *dir, int64_t offset)
     int rc = snapshot_path(path, sizeof(path), dir, offset, "");
     if (rc < 0)
         return rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = storage_sys.open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno;
     rc = storage_sys.fdatasync(fd) < 0 ? -errno : 0;
-    close(fd);
+    storage_sys.close(fd);
     return rc;
 }
 
@@ -294,7 +267,7 @@ int producer_snapshot_remove(const char *dir, int64_t offset)
     int rc = snapshot_path(path, sizeof(path), dir, offset, "");
     if (rc < 0)
         return rc;
-    if (unlink(path) < 0 && errno != ENOENT)
+    if (storage_sys.unlink(path) < 0 && errno != ENOENT)
         return -errno;
     return 0;
 }

@@ -94,7 +94,7 @@ static int load_file(struct txn_index *ti)
     uint64_t good = txn_index_parse(ti, buf, got);
     free(buf);
     ti->written = ti->count;
-    if (good < (uint64_t)st.st_size && ftruncate(ti->fd, (off_t)good) < 0)
+    if (good < (uint64_t)st.st_size && storage_sys.ftruncate(ti->fd, (off_t)good) < 0)
         return -errno;
     return 0;
 }
@@ -102,18 +102,18 @@ static int load_file(struct txn_index *ti)
 int txn_index_open(struct txn_index *ti, const char *path, bool load)
 {
     memset(ti, 0, sizeof(*ti));
-    ti->fd = open(path, O_RDWR | O_CLOEXEC);
+    ti->fd = storage_sys.open(path, O_RDWR | O_CLOEXEC, 0);
     if (ti->fd < 0)
         return errno == ENOENT ? 0 : -errno;
     if (!load)
-        return ftruncate(ti->fd, 0) < 0 ? -errno : 0;
+        return storage_sys.ftruncate(ti->fd, 0) < 0 ? -errno : 0;
     return load_file(ti);
 }
 
 void txn_index_close(struct txn_index *ti)
 {
     if (ti->fd >= 0)
-        close(ti->fd);
+        storage_sys.close(ti->fd);
     free(ti->v);
     memset(ti, 0, sizeof(*ti));
     ti->fd = -1;
@@ -124,7 +124,7 @@ int txn_index_flush(struct txn_index *ti, const char *path)
     if (ti->written == ti->count)
         return 0;
     if (ti->fd < 0) {
-        ti->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        ti->fd = storage_sys.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (ti->fd < 0)
             return -errno;
     }
@@ -159,7 +159,7 @@ int txn_index_truncate(struct txn_index *ti, int64_t offset)
     ti->count = keep;
     if (ti->written > keep) {
         ti->written = keep;
-        if (ti->fd >= 0 && ftruncate(ti->fd, (off_t)keep * TXN_INDEX_ENTRY) < 0)
+        if (ti->fd >= 0 && storage_sys.ftruncate(ti->fd, (off_t)keep * TXN_INDEX_ENTRY) < 0)
             return -errno;
     }
     return 0;

@@ -420,6 +420,34 @@ def kcat_roundtrip(bootstrap, topic, n=100, extra_produce_args=()):
     expect_eq(got, sorted(lines), f"round trip on {topic}: messages read back")
 
 
+def consume_values(bootstrap, topic, partitions, isolation="read_committed", timeout=120):
+    """Every value of every partition of topic from the beginning to the end
+    a consumer of that isolation level sees (confluent-kafka, assign(), no
+    group membership): {partition: [value, ...]}."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-reader-" + isolation,
+                  "isolation.level": isolation, "enable.auto.commit": False,
+                  "enable.partition.eof": True})
+    try:
+        out = {p: [] for p in range(partitions)}
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        eof = set()
+        deadline = time.monotonic() + timeout
+        while len(eof) < partitions and time.monotonic() < deadline:
+            for m in c.consume(num_messages=10000, timeout=1):
+                if m.error():
+                    if m.error().code() != KafkaError._PARTITION_EOF:
+                        fail(f"consumer error: {m.error()}")
+                    eof.add(m.partition())
+                    continue
+                out[m.partition()].append(m.value())
+        check(len(eof) == partitions, f"{topic} not read to its end within {timeout}s "
+                                      f"(partitions at their end: {sorted(eof)})")
+        return out
+    finally:
+        c.close()
+
+
 # ---------------------------------------------------------------------------
 # Reading partitions back (confluent-kafka)
 

@@ -25,6 +25,9 @@ test_bad_input: producer ids, epochs and sequences that lie, markers sent
 by a client, transactional writes to a partition not in the transaction,
 EndTxn with the wrong producer: each gets Kafka's error code and the broker
 keeps serving.
+
+test_cli_hanging_txn: `sluice txn list|describe|abort` and `sluice
+producers` on a transaction whose producer died with it open.
 """
 
 import os
@@ -56,29 +59,8 @@ def create_topics(bootstrap, names, partitions):
         f.result(30)
 
 
-def read_values(bootstrap, topic, partitions, isolation, timeout=120):
-    """{partition: [value, ...]} up to the end visible at that isolation."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "txn-reader-" + isolation,
-                  "isolation.level": isolation, "enable.auto.commit": False,
-                  "enable.partition.eof": True})
-    try:
-        out = {p: [] for p in range(partitions)}
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        eof = set()
-        deadline = time.monotonic() + timeout
-        while len(eof) < partitions and time.monotonic() < deadline:
-            for m in c.consume(num_messages=10000, timeout=1):
-                if m.error():
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        fail(f"consumer error: {m.error()}")
-                    eof.add(m.partition())
-                    continue
-                out[m.partition()].append(m.value())
-        check(len(eof) == partitions, f"{topic} not read to its end within {timeout}s")
-        return out
-    finally:
-        c.close()
+def read_values(bootstrap, topic, partitions, isolation):
+    return harness.consume_values(bootstrap, topic, partitions, isolation)
 
 
 def watermarks(bootstrap, topic, partition, isolation):
@@ -334,6 +316,55 @@ def test_bad_input(ctx):
     harness.kcat_roundtrip(b.bootstrap, "bad-eos-after", n=100)
 
 
+def sluice_cli():
+    path = os.environ.get("SLUICE_CLI") or os.path.join(
+        os.path.dirname(os.path.abspath(harness.sluiced_path())), "cli", "sluice")
+    check(os.access(path, os.X_OK), f"the sluice CLI is not at {path} (set SLUICE_CLI)")
+    return path
+
+
+def test_cli_hanging_txn(ctx):
+    """A producer that dies inside a transaction with a long timeout: the
+    CLI lists and describes it, shows the partition's producers, and its
+    abort makes the partition readable past it again."""
+    import json
+    b = ctx.broker
+    create_topics(b.bootstrap, ["hang"], 1)
+    script = ("import os, sys\n"
+              "from confluent_kafka import Producer\n"
+              "p = Producer({'bootstrap.servers': sys.argv[1], 'transactional.id': 'hanging',\n"
+              "              'transaction.timeout.ms': 600000})\n"
+              "p.init_transactions(30)\n"
+              "p.begin_transaction()\n"
+              "for i in range(3):\n"
+              "    p.produce('hang', value=b'h%d' % i, partition=0)\n"
+              "assert p.flush(30) == 0\n"
+              "os._exit(0)\n")
+    harness.run([PY, "-c", script, b.bootstrap], timeout=60)
+    cli = [sluice_cli(), "-b", b.bootstrap, "--json"]
+    listed = json.loads(harness.run(cli + ["txn", "list", "--state", "Ongoing"]).stdout)
+    check(any(t["transactional_id"] == "hanging" for t in listed["transactions"]),
+          f"txn list: {listed}")
+    desc = json.loads(harness.run(cli + ["txn", "describe", "hanging"]).stdout)
+    t = desc["transactions"][0]
+    expect_eq((t["state"], t["partitions"]), ("Ongoing", [{"topic": "hang", "partition": 0}]),
+              "txn describe")
+    prods = json.loads(harness.run(cli + ["producers", "hang"]).stdout)["producers"]
+    expect_eq([(p["producer_id"], p["txn_start_offset"]) for p in prods],
+              [(t["producer_id"], 0)], "producers of hang")
+    expect_eq(watermarks(b.bootstrap, "hang", 0, "read_committed")[1], 0, "LSO while hanging")
+    table = harness.run(cli[:-1] + ["producers", "hang"]).stdout.decode()
+    check("TXN START OFFSET" in table, f"producers table: {table}")
+    harness.run(cli + ["txn", "abort", "hang", "0"])
+    expect_eq(watermarks(b.bootstrap, "hang", 0, "read_committed")[1], 4, "LSO after the abort")
+    expect_eq(read_values(b.bootstrap, "hang", 1, "read_committed")[0], [], "read_committed")
+    p = harness.run(cli + ["txn", "abort", "hang", "0"], check_rc=False)
+    expect_eq(p.returncode, 1, "a second abort (nothing open) exit status")
+    p = harness.run(cli + ["txn", "describe", "no-such-txn"], check_rc=False)
+    expect_eq(p.returncode, 1, "describe of an unknown id exit status")
+    check("TRANSACTIONAL_ID_NOT_FOUND" in p.stdout.decode(), f"describe: {p.stdout[:300]}")
+
+
 if __name__ == "__main__":
     harness.main([test_ctp_killed, test_abort_visibility, test_timeout_abort, test_fencing,
-                  test_bad_input], test_timeout=600)
+                  test_bad_input, test_cli_hanging_txn], test_timeout=600)
