@@ -88,8 +88,10 @@ struct log {
     int64_t recover_from;       /* base of the first segment recovery re-read
                                    (INT64_MAX: none); producer_recover.c */
     int64_t limit_offset;       /* log_read_upto's cached position of an */
-    int64_t limit_seg_base;     /* offset limit (an LSO), -1: none */
-    uint64_t limit_pos;
+    int64_t limit_seg_base;     /* offset limit (an LSO), -1: none; */
+    uint64_t limit_pos;         /* whoever rewrites a segment in place
+                                   (compaction's swap) sets limit_offset
+                                   to -1 */
     uint64_t next_guard;        /* log_txn_verify_begin */
 };
 
