@@ -7,7 +7,10 @@
  *   <base>.log.swap                        committed (S2): every segment
  *       whose base lies in (base, end of the swap's batches) is deleted,
  *       the swap renamed to <base>.log over the old first segment, and the
- *       indexes dropped so recovery rebuilds them; the directory fsync'ed.
+ *       indexes dropped so recovery rebuilds them (the .txnindex too: the
+ *       producer state replay after a swap rebuilds every one, and an old
+ *       segment's left under the first's name is emptied by it); the
+ *       directory fsync'ed.
  *   <base>.{index,timeindex}.swap with no <base>.log.swap: a rename of
  *       the segment's three files was cut part way (to .swap, or from
  *       .swap to the final names, the .log already moved). The index
@@ -72,8 +75,8 @@ static int64_t swap_end(const char *path, int64_t base)
 
 static void remove_segment_files(const char *dir, int64_t base, const char *suffix)
 {
-    static const char *const exts[] = { ".log", ".index", ".timeindex" };
-    for (int i = 0; i < 3; i++) {
+    static const char *const exts[] = { ".log", ".index", ".timeindex", ".txnindex" };
+    for (int i = 0; i < 4; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%020" PRId64 "%s%s", dir, base, exts[i], suffix);
         storage_sys.unlink(path);

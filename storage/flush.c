@@ -92,7 +92,7 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
 static int seal_finish(struct log *log, struct segment *seg)
 {
     if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
-        storage_sys.fdatasync(seg->timeindex.fd) < 0 || txn_index_sync(&seg->txnindex) < 0 ||
+        storage_sys.fdatasync(seg->timeindex.fd) < 0 || segment_sync_txnindex(seg, log->dir) < 0 ||
         producer_snapshot_sync(log->dir, seg->next_offset) < 0)
         return -EIO;
     seg->durable_size = seg->size;
@@ -292,7 +292,7 @@ int log_flush_blocking(struct log *log)
             if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->fd) < 0 ||
                 storage_sys.fdatasync(seg->index.fd) < 0 ||
                 storage_sys.fdatasync(seg->timeindex.fd) < 0 ||
-                txn_index_sync(&seg->txnindex) < 0)
+                segment_sync_txnindex(seg, log->dir) < 0)
                 rc = -EIO;
             seg->durable_size = seg->size;
         }

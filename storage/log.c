@@ -118,6 +118,7 @@ const char *log_dir(const struct log *log)
 
 void log_remove_oldest(struct log *log)
 {
+    log_producers_remove_snapshot(log, log->segs[0]->base_offset);
     log_retire_segment(log, log->segs[0], 1);
     memmove(log->segs, log->segs + 1, (size_t)(log->nsegs - 1) * sizeof(*log->segs));
     log->nsegs--;

@@ -109,7 +109,11 @@ int log_append_marker(struct log *log, int64_t pid, int16_t epoch, int32_t coord
 
 int64_t log_last_stable_offset(struct log *log)
 {
-    return producer_state_lso(&log->producers, log_durable_end(log));
+    /* Never below the log start (DeleteRecords may pass an open
+     * transaction's first offset), as Kafka's firstUnstableOffset. */
+    int64_t lso = producer_state_lso(&log->producers, log_durable_end(log));
+    int64_t start = log_start_offset(log);
+    return lso < start ? start : lso;
 }
 
 int log_aborted_txns(struct log *log, int64_t from, int64_t upper, struct aborted_txn *out,

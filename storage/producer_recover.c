@@ -174,7 +174,20 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
         int64_t last = log_active(log)->base_offset;
         from = limit < last ? limit : last;
     }
-    return from < end ? replay(log, from) : 0;
+    if (from < end && (rc = replay(log, from)) < 0)
+        return rc;
+    /* The rebuilt .txnindex files are written and made durable now: the
+     * recovery point will pass these segments (the next seal, or close,
+     * which flushes only the active one) and then they are trusted. */
+    for (int i = 0; i < log->nsegs; i++) {
+        struct segment *seg = log->segs[i];
+        if (seg->base_offset < log->recover_from)
+            continue;
+        if ((rc = segment_flush_indexes(seg)) < 0 ||
+            (rc = segment_sync_txnindex(seg, log->dir)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
 int log_producers_snapshot(struct log *log, bool sync)

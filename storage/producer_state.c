@@ -342,6 +342,17 @@ int64_t producer_state_lso(struct producer_state *ps, int64_t durable_end)
     return durable_end;
 }
 
+int64_t producer_state_stable_end(const struct producer_state *ps, int64_t durable_end)
+{
+    uint32_t mask = ps->txn_cap - 1;
+    for (uint32_t i = 0; i < ps->txn_count; i++) {
+        const struct producer_txn *t = &ps->txns[(ps->txn_head + i) & mask];
+        if (t->marker_offset < 0 || t->marker_offset >= durable_end)
+            return t->first_offset < durable_end ? t->first_offset : durable_end;
+    }
+    return durable_end;
+}
+
 int64_t producer_state_first_open_txn(const struct producer_state *ps)
 {
     uint32_t mask = ps->txn_cap - 1;

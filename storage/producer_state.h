@@ -175,6 +175,9 @@ int producer_state_end_txn(struct producer_state *ps, int64_t pid, int16_t epoch
  * drops completed transactions whose marker is durable. */
 int64_t producer_state_lso(struct producer_state *ps, int64_t durable_end);
 
+/* The same without dropping anything (for a const log). */
+int64_t producer_state_stable_end(const struct producer_state *ps, int64_t durable_end);
+
 /* The first offset of the oldest transaction still open, or -1. */
 int64_t producer_state_first_open_txn(const struct producer_state *ps);
 

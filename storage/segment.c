@@ -277,6 +277,14 @@ int segment_truncate(struct segment *seg, uint64_t pos)
     return rc < 0 ? rc : txn_index_truncate(&seg->txnindex, seg->next_offset);
 }
 
+int segment_sync_txnindex(struct segment *seg, const char *dir)
+{
+    int rc = txn_index_sync(&seg->txnindex);
+    if (rc == 0 && seg->txnindex.new_name && (rc = storage_sync_dir(dir)) == 0)
+        seg->txnindex.new_name = false;
+    return rc;
+}
+
 void segment_destroy(struct segment *seg, int unlink_files)
 {
     const char *const *exts = segment_exts;

@@ -97,6 +97,11 @@ int segment_rename_suffix(struct segment *seg, const char *suffix);
  * one. 0 or negative errno. */
 int segment_sync_all(const struct segment *seg);
 
+/* Makes the .txnindex durable, if there is one: fdatasync, and an fsync
+ * of dir when the file was created since (a new name; the segment's other
+ * files were named at segment_create). 0 or negative errno. */
+int segment_sync_txnindex(struct segment *seg, const char *dir);
+
 /* Closes the files; with unlink_files also removes them. */
 void segment_destroy(struct segment *seg, int unlink_files);
 

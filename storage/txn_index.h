@@ -41,6 +41,8 @@ struct txn_index {
     struct aborted_txn *v;
     uint32_t count, cap;
     uint32_t written;           /* entries in the file */
+    bool new_name;              /* created since the directory's last fsync
+                                   (segment_sync_txnindex) */
 };
 
 /* Opens path if it exists and, with load, reads its entries (a torn
@@ -58,7 +60,7 @@ int txn_index_append(struct txn_index *ti, const struct aborted_txn *a);
 int txn_index_reserve(struct txn_index *ti, uint32_t n);
 /* Writes entries not yet in the file (creating it). 0 or negative errno. */
 int txn_index_flush(struct txn_index *ti, const char *path);
-/* fdatasyncs the file, if there is one. */
+/* fdatasyncs the file, if there is one (its name: segment_sync_txnindex). */
 int txn_index_sync(struct txn_index *ti);
 /* Drops every entry whose last offset is >= offset (recovery cut). */
 int txn_index_truncate(struct txn_index *ti, int64_t offset);
@@ -70,6 +72,12 @@ int txn_index_truncate(struct txn_index *ti, int64_t offset);
  * searched), as Kafka's collectAbortedTxns. */
 bool txn_index_collect(const struct txn_index *ti, int64_t fetch_offset, int64_t upper,
                        struct aborted_txn *out, int max, int *n);
+
+/* Appends the valid entries of the index file at path (read only; absent:
+ * none) to ti, as new entries (not yet in ti's own file): the cleaner
+ * copies its sources' entries into a cleaned segment this way. 0 or a
+ * negative errno. */
+int txn_index_append_file(struct txn_index *ti, const char *path);
 
 /* Encodes / decodes one entry (tests, fuzzing). decode returns false for
  * a version it does not know. */
