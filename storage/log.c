@@ -295,7 +295,9 @@ static size_t log_account(struct log *log, struct segment *seg, uint8_t *b, int6
     if (lat != LOG_KEEP_OFFSETS)
         batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
     batch_header_decode(b, &h);
-    if (h.producer_id >= 0)
+    if (h.producer_id >= 0 && lat == LOG_KEEP_OFFSETS)
+        log_producers_replicate(log, seg, b); /* a follower's: markers too */
+    else if (h.producer_id >= 0)
         log_producers_apply(log, b);
     segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
     seg->size += batch_size(&h);

@@ -139,6 +139,11 @@ int log_append_owned(struct log *log, uint8_t *batch, size_t len, int64_t now_ms
 int log_producers_check(struct log *log, const uint8_t *records, int nbatches,
                         struct log_append_result *dup, bool *is_dup);
 void log_producers_apply(struct log *log, const uint8_t *batch);
+/* The same for a batch copied from the leader (log_append_replica), which
+ * no check saw: data batches, and markers, which end their transaction
+ * (an abort into seg's .txnindex) as log_append_marker does on the
+ * leader. A follower whose state cannot follow for memory fails. */
+void log_producers_replicate(struct log *log, struct segment *seg, const uint8_t *batch);
 
 /* producer_recover.c */
 int log_producers_load(struct log *log, bool clean, int64_t now_ms);

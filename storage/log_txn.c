@@ -67,6 +67,31 @@ void log_producers_apply(struct log *log, const uint8_t *batch)
     producer_state_apply(&log->producers, &h);
 }
 
+void log_producers_replicate(struct log *log, struct segment *seg, const uint8_t *batch)
+{
+    struct producer_state *ps = &log->producers;
+    struct producer_completed_txn done;
+    struct batch_header h;
+    int16_t type;
+    int32_t coordinator_epoch;
+    int rc = 0;
+    batch_header_decode(batch, &h);
+    if (!(h.attributes & BATCH_ATTR_CONTROL))
+        rc = producer_state_apply(ps, &h);
+    else if (batch_parse_marker(batch, batch_size(&h), &type, &coordinator_epoch) == 0) {
+        rc = producer_state_end_txn(ps, h.producer_id, h.producer_epoch, coordinator_epoch,
+                                    h.base_offset, h.max_timestamp,
+                                    type == BATCH_CONTROL_COMMIT, &done);
+        if (rc == 1 && done.aborted) {
+            struct aborted_txn a = { done.pid, done.first_offset, done.marker_offset,
+                                     done.last_stable_offset };
+            rc = txn_index_append(&seg->txnindex, &a);
+        }
+    }
+    if (rc < 0 && !log->error)
+        log->error = rc; /* the state no longer describes the log */
+}
+
 int log_append_marker(struct log *log, int64_t pid, int16_t epoch, int32_t coordinator_epoch,
                       bool commit, int64_t now_ms, struct log_append_result *res)
 {

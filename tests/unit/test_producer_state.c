@@ -500,6 +500,51 @@ static void test_log_read_committed(void **state)
     assert_int_equal(produce(f, -1, -1, 0, 1, 1, &res), KERR_INVALID_RECORD);
 }
 
+/* A follower (log_append_replica) copying the leader's bytes, markers
+ * included, ends up with the same producer state: LSO, aborted
+ * transactions, duplicates recognised should it become the leader. */
+static void test_follower_producer_state(void **state)
+{
+    struct fx *f = *state;
+    struct log_append_result res;
+    struct log *follower;
+    static uint8_t got[1 << 16];
+    open_log(f);
+    assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);   /* 0..4 idempotent */
+    assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);   /* 5..9 txn, aborted */
+    marker(f, 2, 0, false);                                 /* 10 */
+    assert_int_equal(produce(f, 3, 0, 0, 2, 1, &res), 0);   /* 11..12 txn, open */
+    assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 13..17 */
+    struct log_range r[8];
+    int n = log_read(f->log, 0, sizeof got, r, 8);
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pread(r[i].fd, got + len, r[i].len, (off_t)r[i].pos),
+                         (ssize_t)r[i].len);
+        len += r[i].len;
+    }
+    assert_int_equal(log_open(&follower, f->dir, "eos-follower", 0, &f->cfg, NOW), 0);
+    assert_int_equal(log_append_replica(follower, got, len, NOW, &res), 0);
+    assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
+    assert_int_equal(log_last_stable_offset(follower), 11);
+    struct aborted_txn a[2];
+    assert_int_equal(log_aborted_txns(follower, 0, 18, a, 2), 1);
+    assert_int_equal(a[0].pid, 2);
+    assert_int_equal(a[0].first_offset, 5);
+    assert_int_equal(a[0].last_offset, 10);
+    assert_int_equal(log_producer_count(follower), 3);
+    /* leader now: the last batch's retry is a duplicate, the next goes on */
+    size_t blen = fixture_producer_batch(f->buf, sizeof(f->buf), 5, 100, NOW, 1, 0, 5, 0);
+    assert_int_equal(fixture_append_sync(follower, &f->ring, f->buf, blen, NOW, &res), 0);
+    assert_true(res.duplicate);
+    assert_int_equal(res.base_offset, 13);
+    /* the open transaction closes with the marker the coordinator sends */
+    assert_int_equal(log_append_marker(follower, 3, 0, 0, true, NOW, &res), 0);
+    assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
+    assert_int_equal(log_last_stable_offset(follower), 19);
+    assert_int_equal(log_close(follower), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +558,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_crash_rebuilds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_snapshots_and_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_read_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follower_producer_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
