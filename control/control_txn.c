@@ -54,6 +54,7 @@ static void txn_announce_pids(void *ctx, int64_t limit)
 int control_txn_open(struct control *c, const char *data_dir)
 {
     struct txn_options opt = {
+        .node_id = c->cfg.node_id,
         .max_timeout_ms = c->cfg.transaction_max_timeout_ms,
         .abort_interval_ms = c->cfg.transaction_abort_interval_ms,
         .id_expiration_ms = c->cfg.transactional_id_expiration_ms,

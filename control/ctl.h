@@ -388,7 +388,26 @@ struct ctl_stats {
 };
 
 /* --- idempotent producers and transactions (control/txn.c) ---
- * Errors are Kafka codes; strings are the requester's (request arena). */
+ * Errors are Kafka codes; strings are the requester's (request arena).
+ *
+ * Producer ids: every node hands out ids of its own range, [node.id << 40,
+ * (node.id + 1) << 40), so an idempotent producer's InitProducerId may go
+ * to any node (Java's goes to the least loaded one) and no id is ever
+ * handed out twice in a cluster. Kafka allocates blocks through its
+ * controller; a range per node needs no round trip and node.id is at most
+ * 2147482 (config.c), so the ranges fit an int64. */
+
+#define CTL_PID_NODE_SHIFT 40
+
+static inline int32_t ctl_pid_node(int64_t pid)
+{
+    return (int32_t)(pid >> CTL_PID_NODE_SHIFT);
+}
+
+static inline int64_t ctl_pid_base(int32_t node_id)
+{
+    return (int64_t)node_id << CTL_PID_NODE_SHIFT;
+}
 
 struct ctl_init_pid {
     const char *txn_id;        /* NULL: an idempotent producer */

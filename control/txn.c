@@ -426,6 +426,16 @@ static bool partition_exists(const struct txn_coord *c, const char *topic, int32
     return l && l->state == MD_LIVE && p >= 0 && p < l->t.npartitions;
 }
 
+/* A partition whose leader is on another node. */
+static bool led_elsewhere(const struct txn_coord *c, const char *topic, int32_t p)
+{
+    if (!c->md)
+        return false;
+    const struct md_live *l = md_store_find(c->md, topic);
+    return l && l->state == MD_LIVE && p >= 0 && p < l->t.npartitions &&
+           md_broker_node(l->t.partitions[p].leader) != c->opt.node_id;
+}
+
 static void verify(struct txn_coord *c, struct ctl_msg *m)
 {
     struct ctl_add_partitions *r = &m->u.add_partitions;
@@ -474,6 +484,14 @@ static void add_partitions(struct txn_coord *c, struct ctl_msg *m, int64_t now_m
             continue;
         if (!partition_exists(c, p->topic, p->partition)) {
             p->error = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (led_elsewhere(c, p->topic, p->partition)) {
+            /* Not done yet: markers to another node (WriteTxnMarkers over
+             * a peer connection) and verification from it. Refused, so
+             * the client fails the transaction instead of waiting for
+             * markers that cannot be written. */
+            p->error = KERR_INVALID_REQUEST;
             continue;
         }
         if (txn_add_part(t, p->topic, strlen(p->topic), p->partition) < 0) {
@@ -1135,6 +1153,8 @@ int txn_create(struct txn_coord **out, const char *dir, const struct txn_options
     }
     /* A block of durable ids before the first request, so the first
      * producers need not wait for one. */
+    if (c->next_pid < ctl_pid_base(opt->node_id)) /* this node's range (ctl.h) */
+        c->next_pid = c->pid_end = ctl_pid_base(opt->node_id);
     c->pid_end_pending = c->pid_end;
     pids_refill(c);
     if ((rc = txn_flush(c, now_ms)) < 0) {

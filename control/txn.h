@@ -49,6 +49,8 @@ struct offsets;
 #define TXN_PID_BLOCK 1000          /* Kafka's ProducerIdManager block */
 
 struct txn_options {
+    int32_t node_id;                /* node.id: its range of producer ids
+                                       (ctl_pid_base), its partitions */
     int32_t max_timeout_ms;         /* transaction.max.timeout.ms */
     int64_t abort_interval_ms;      /* transaction.abort.timed.out.
                                        transaction.cleanup.interval.ms */

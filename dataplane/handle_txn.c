@@ -8,6 +8,11 @@
  * INVALID_PRODUCER_EPOCH to a client too old to know it, as Kafka's
  * response classes do).
  *
+ * With several nodes, transactions are coordinated by the node of the
+ * first broker (the one FindCoordinator names, as for groups); the
+ * others answer NOT_COORDINATOR, as a Kafka broker that is not the
+ * transactional id's coordinator does.
+ *
  * Never: decides anything about a transaction (control/txn.c does). */
 #include "dataplane/shard_private.h"
 #include "dataplane/kafka/msg_txn.h"
@@ -19,6 +24,7 @@
 #define KERR_INVALID_PRODUCER_EPOCH 47
 #define KERR_PRODUCER_FENCED 90
 #define KERR_COORDINATOR_NOT_AVAILABLE 15
+#define KERR_NOT_COORDINATOR 16
 
 static void ctl_start(struct request *rq, enum ctl_op op)
 {
@@ -39,6 +45,15 @@ static void reply(struct request *rq, const void *resp, bool ok)
 {
     if (!ok || request_respond(rq, resp) < 0)
         conn_close(rq->conn, "cannot build a transaction response");
+}
+
+/* True on a node that does not coordinate transactions (another node's
+ * shard is the first broker). */
+static bool not_coordinator(const struct request *rq)
+{
+    const struct md_snapshot *md = rq->shard->md;
+    return md && md->nbrokers > 0 &&
+           md_broker_node(md->brokers[0].node_id) != md_broker_node(rq->shard->cfg.broker_id);
 }
 
 /* PRODUCER_FENCED only from version since on; INVALID_PRODUCER_EPOCH before. */
@@ -69,6 +84,11 @@ int handle_init_producer_id(struct request *rq)
         return -ENOMEM;
     ctl_start(rq, CTL_INIT_PRODUCER_ID);
     rq->ctl.u.init_pid = r;
+    if (r.txn_id && not_coordinator(rq)) {
+        rq->ctl.u.init_pid.error = KERR_NOT_COORDINATOR;
+        init_pid_done(rq, &rq->ctl);
+        return 0;
+    }
     return post(rq, 64, init_pid_done);
 }
 
@@ -182,6 +202,14 @@ static int apt_post(struct request *rq)
     }
     r.npartitions = n;
     ctl_start(rq, CTL_ADD_PARTITIONS_TO_TXN);
+    if (not_coordinator(rq)) {
+        r.error = KERR_NOT_COORDINATOR;
+        for (int i = 0; i < n; i++)
+            r.partitions[i].error = KERR_NOT_COORDINATOR;
+        rq->ctl.u.add_partitions = r;
+        apt_done(rq, &rq->ctl);
+        return 0;
+    }
     rq->ctl.u.add_partitions = r;
     return post(rq, 64, apt_done);
 }
@@ -226,6 +254,11 @@ int handle_add_offsets_to_txn(struct request *rq)
         return -ENOMEM;
     ctl_start(rq, CTL_ADD_OFFSETS_TO_TXN);
     rq->ctl.u.add_offsets = r;
+    if (not_coordinator(rq)) {
+        rq->ctl.u.add_offsets.error = KERR_NOT_COORDINATOR;
+        add_offsets_done(rq, &rq->ctl);
+        return 0;
+    }
     return post(rq, 64, add_offsets_done);
 }
 
@@ -249,6 +282,11 @@ int handle_end_txn(struct request *rq)
         return -ENOMEM;
     ctl_start(rq, CTL_END_TXN);
     rq->ctl.u.end_txn = r;
+    if (not_coordinator(rq)) {
+        rq->ctl.u.end_txn.error = KERR_NOT_COORDINATOR;
+        end_txn_done(rq, &rq->ctl);
+        return 0;
+    }
     return post(rq, 64, end_txn_done);
 }
 
@@ -312,6 +350,12 @@ int handle_txn_offset_commit(struct request *rq)
         }
     }
     ctl_start(rq, CTL_TXN_OFFSET_COMMIT);
+    if (not_coordinator(rq)) {
+        c.error = KERR_NOT_COORDINATOR;
+        rq->ctl.u.offsets = c;
+        txn_commit_done(rq, &rq->ctl);
+        return 0;
+    }
     rq->ctl.u.offsets = c;
     return post(rq, 256, txn_commit_done);
 }

@@ -163,8 +163,9 @@ int txn_produce_check(struct request *rq, struct txn_verify **tvp, int nparts, i
     batch_header_decode(records, &h);
     if (h.producer_id < 0)
         return 0;
-    if (h.producer_id >= rq->shard->pid_limit)
-        return KERR_UNKNOWN_PRODUCER_ID; /* never handed out by this broker */
+    if (ctl_pid_node(h.producer_id) == md_broker_node(rq->shard->cfg.broker_id) &&
+        h.producer_id >= rq->shard->pid_limit)
+        return KERR_UNKNOWN_PRODUCER_ID; /* of this node's range, never handed out */
     if (!(h.attributes & BATCH_ATTR_TRANSACTIONAL) ||
         log_producer_in_txn(p->log, h.producer_id, h.producer_epoch))
         return 0;

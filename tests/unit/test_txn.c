@@ -61,10 +61,13 @@ static void on_announce(void *ctx, int64_t limit)
     ((struct fx *)ctx)->announced = limit;
 }
 
+static int32_t fx_node_id;
+
 static void fx_open(struct fx *f, int64_t now)
 {
     char err[256], dir[512];
-    struct txn_options opt = { .max_timeout_ms = 900000, .abort_interval_ms = 1000,
+    struct txn_options opt = { .node_id = fx_node_id, .max_timeout_ms = 900000,
+                               .abort_interval_ms = 1000,
                                .id_expiration_ms = 7 * 24 * 3600 * 1000LL,
                                .expire_interval_ms = 3600000 };
     struct txn_env env = { f, on_answer, on_marker, on_announce };
@@ -198,6 +201,35 @@ static void test_producer_ids_never_reused(void **state)
     turn(f, x, NOW);
     assert_true(x->m.u.init_pid.out_pid > seen);
     free(x);
+}
+
+/* Each node hands out ids of its own range, across restarts too. */
+static void test_producer_ids_per_node(void **state)
+{
+    struct fx *f = *state;
+    fx_close(f);
+    fx_node_id = 3;
+    fx_open(f, NOW);
+    int64_t first = -1, last = -1;
+    for (int i = 0; i < 3; i++) {
+        struct msg *x = msg_new(CTL_INIT_PRODUCER_ID);
+        turn(f, x, NOW);
+        assert_int_equal(x->m.u.init_pid.error, 0);
+        last = x->m.u.init_pid.out_pid;
+        if (first < 0)
+            first = last;
+        free(x);
+    }
+    assert_int_equal(first, ctl_pid_base(3));
+    assert_int_equal(ctl_pid_node(last), 3);
+    fx_close(f);
+    fx_open(f, NOW);
+    struct msg *x = msg_new(CTL_INIT_PRODUCER_ID);
+    turn(f, x, NOW);
+    assert_true(x->m.u.init_pid.out_pid > last);
+    assert_int_equal(ctl_pid_node(x->m.u.init_pid.out_pid), 3);
+    free(x);
+    fx_node_id = 0;
 }
 
 static void test_commit_and_fencing(void **state)
@@ -426,6 +458,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_producer_ids_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_producer_ids_per_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_and_fencing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kip360_and_timeout_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v2_epoch_bump_and_verify, setup, teardown),
