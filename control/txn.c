@@ -910,19 +910,25 @@ static void describe_txns(struct txn_coord *c, struct ctl_msg *m)
 
 /* --- the entry points -------------------------------------------------------------- */
 
+/* Answers m COORDINATOR_NOT_AVAILABLE (the client retries). */
+static void answer_unavailable(struct txn_coord *c, struct ctl_msg *m)
+{
+    switch (m->op) {
+    case CTL_INIT_PRODUCER_ID: m->u.init_pid.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
+    case CTL_ADD_PARTITIONS_TO_TXN:
+        fail_parts(&m->u.add_partitions, KERR_COORDINATOR_NOT_AVAILABLE);
+        break;
+    case CTL_ADD_OFFSETS_TO_TXN: m->u.add_offsets.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
+    case CTL_END_TXN: m->u.end_txn.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
+    default: break;
+    }
+    answer(c, m);
+}
+
 void txn_request(struct txn_coord *c, struct ctl_msg *m, int64_t now_ms)
 {
     if (c->failed && m->op != CTL_LIST_TXNS && m->op != CTL_DESCRIBE_TXNS) {
-        switch (m->op) {
-        case CTL_INIT_PRODUCER_ID: m->u.init_pid.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
-        case CTL_ADD_PARTITIONS_TO_TXN:
-            fail_parts(&m->u.add_partitions, KERR_COORDINATOR_NOT_AVAILABLE);
-            break;
-        case CTL_ADD_OFFSETS_TO_TXN: m->u.add_offsets.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
-        case CTL_END_TXN: m->u.end_txn.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
-        default: break;
-        }
-        answer(c, m);
+        answer_unavailable(c, m);
         return;
     }
     switch (m->op) {
@@ -965,16 +971,7 @@ static void fail_held(struct txn_coord *c)
         struct ctl_msg *m = c->after[i].m;
         if (!m)
             continue;
-        switch (m->op) {
-        case CTL_INIT_PRODUCER_ID: m->u.init_pid.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
-        case CTL_ADD_PARTITIONS_TO_TXN:
-            fail_parts(&m->u.add_partitions, KERR_COORDINATOR_NOT_AVAILABLE);
-            break;
-        case CTL_ADD_OFFSETS_TO_TXN: m->u.add_offsets.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
-        case CTL_END_TXN: m->u.end_txn.error = KERR_COORDINATOR_NOT_AVAILABLE; break;
-        default: break;
-        }
-        answer(c, m);
+        answer_unavailable(c, m);
     }
     c->nafter = 0;
 }
