@@ -47,6 +47,7 @@
 #include "storage/txn_index.h"
 #include "storage_fixture.h"
 #include "tests/lib/crashsim.h"
+#include "tests/lib/powercut_run.h"
 
 #define NOW0 1700000000000ll
 #define NPIDS 5               /* 1..3 idempotent, 4..5 transactional */
@@ -73,51 +74,6 @@ static bool tracing;
 static bool cut(void)
 {
     return crashsim_is_cut();
-}
-
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtoull(v, NULL, 0) : def;
-}
-
-/* The code under test logs its recoveries to stderr: a file meanwhile. */
-static int saved_stderr = -1;
-static char errlog[600];
-
-static void stderr_to_file(const char *dir)
-{
-    snprintf(errlog, sizeof(errlog), "%s.stderr", dir);
-    fflush(stderr);
-    saved_stderr = dup(2);
-    int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(saved_stderr >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-}
-
-/* With show_tail (a test failed): the end of what went to the file. */
-static void stderr_back(bool show_tail)
-{
-    if (saved_stderr < 0)
-        return;
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    saved_stderr = -1;
-    if (show_tail) {
-        static char buf[6000];
-        int fd = open(errlog, O_RDONLY);
-        off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
-        ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, size > 5999 ? size - 5999 : 0) : 0;
-        if (n > 0) {
-            buf[n] = '\0';
-            fprintf(stderr, "--- the end of %s:\n%s\n", errlog, buf);
-        }
-        if (fd >= 0)
-            close(fd);
-    }
-    unlink(errlog);
 }
 
 static char *sim_dir(void)
@@ -403,14 +359,14 @@ static void test_producer_state_power_cuts(void **state)
 {
     (void)state;
     static struct lworld w;
-    uint64_t rounds = env_u64("SLUICE_POWERCUT_EOS_ROUNDS", 120);
+    uint64_t rounds = powercut_env_u64("SLUICE_POWERCUT_EOS_ROUNDS", 120);
     memset(&w, 0, sizeof(w));
-    rng = env_u64("SLUICE_POWERCUT_SEED", 20261203);
+    rng = powercut_env_u64("SLUICE_POWERCUT_SEED", 20261203);
     w.dir = sim_dir();
     w.now = NOW0;
     assert_int_equal(io_uring_queue_init(256, &w.ring, 0), 0);
     assert_int_equal(crashsim_install(w.dir, rng), 0);
-    stderr_to_file(w.dir);
+    assert_true(powercut_stderr_to_file(w.dir));
     assert_true(lstart(&w));
     for (uint64_t round = 0; round < rounds; round++) {
         crashsim_arm(1 + rnd() % 300);
@@ -432,7 +388,7 @@ static void test_producer_state_power_cuts(void **state)
         crashsim_arm(0);
     }
     lclose(&w);
-    stderr_back(false);
+    powercut_stderr_back(false);
     struct crashsim_stats st;
     crashsim_get_stats(&st);
     print_message("powercut-eos log: %" PRIu64 " cuts + %" PRIu64 " kills (%" PRId64
@@ -775,10 +731,10 @@ static void test_coordinator_power_cuts(void **state)
 {
     (void)state;
     static struct cworld w;
-    uint64_t rounds = env_u64("SLUICE_POWERCUT_EOS_ROUNDS", 120);
+    uint64_t rounds = powercut_env_u64("SLUICE_POWERCUT_EOS_ROUNDS", 120);
     memset(&w, 0, sizeof(w));
-    rng = env_u64("SLUICE_POWERCUT_SEED", 20261203) ^ 0x9e3779b97f4a7c15ull;
-    tracing = env_u64("SLUICE_POWERCUT_TRACE", 0) != 0;
+    rng = powercut_env_u64("SLUICE_POWERCUT_SEED", 20261203) ^ 0x9e3779b97f4a7c15ull;
+    tracing = powercut_env_u64("SLUICE_POWERCUT_TRACE", 0) != 0;
     w.dir = sim_dir();
     w.now = NOW0;
     w.max_pid = -1;
@@ -791,7 +747,7 @@ static void test_coordinator_power_cuts(void **state)
     snprintf(sluice, sizeof sluice, "%s/__sluice", w.dir);
     assert_int_equal(mkdir(sluice, 0755), 0);
     assert_int_equal(crashsim_install(w.dir, rng), 0);
-    stderr_to_file(w.dir);
+    assert_true(powercut_stderr_to_file(w.dir));
     assert_true(c_start(&w));
     for (uint64_t round = 0; round < rounds; round++) {
         crashsim_arm(1 + rnd() % 60);
@@ -809,7 +765,7 @@ static void test_coordinator_power_cuts(void **state)
         crashsim_arm(0);
     }
     c_stop(&w);
-    stderr_back(false);
+    powercut_stderr_back(false);
     struct crashsim_stats st;
     crashsim_get_stats(&st);
     print_message("powercut-eos coordinator: %" PRIu64 " cuts + %" PRIu64 " kills (%" PRId64
@@ -829,6 +785,6 @@ int main(void)
         cmocka_unit_test(test_coordinator_power_cuts),
     };
     int rc = cmocka_run_group_tests_name("powercut-eos", tests, NULL, NULL);
-    stderr_back(rc != 0);
+    powercut_stderr_back(rc != 0);
     return rc;
 }
