@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -500,6 +501,42 @@ static void test_log_read_committed(void **state)
     assert_int_equal(produce(f, -1, -1, 0, 1, 1, &res), KERR_INVALID_RECORD);
 }
 
+/* A clean's rename cut part way (cleaner_recover.c) can leave a segment's
+ * .txnindex.swap beside a .txnindex that is not the one of its .log (the
+ * old first segment's, without the aborted transactions of the segments
+ * merged into it). The open treats it as an orphan: gone, and every
+ * segment re-read, so the replay puts back the aborted transactions the
+ * .txnindex lacks, even after a clean shutdown. */
+static void test_txnindex_swap_orphan(void **state)
+{
+    struct fx *f = *state;
+    struct log_append_result res;
+    char path[4096];
+    f->cfg.segment_bytes = 2048;
+    open_log(f);
+    assert_int_equal(produce(f, PID + 1, 0, 0, 3, 1, &res), 0); /* 0..2, aborted */
+    assert_int_equal(marker(f, PID + 1, 0, false), 3);
+    for (int i = 0; i < 12; i++)                              /* rolls */
+        assert_int_equal(produce(f, PID, 0, i * 3, 3, 0, &res), 0);
+    assert_true(log_segment_count(f->log) >= 2);
+    assert_int_equal(log_close(f->log), 0);
+    f->log = NULL;
+    /* the first segment's .txnindex as an older version of it: empty */
+    snprintf(path, sizeof(path), "%s/eos-0/%020d.txnindex", f->dir, 0);
+    assert_int_equal(truncate(path, 0), 0);
+    snprintf(path, sizeof(path), "%s/eos-0/%020d.txnindex.swap", f->dir, 0);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    open_log(f);
+    assert_int_equal(access(path, F_OK), -1);
+    struct aborted_txn a[2];
+    assert_int_equal(log_aborted_txns(f->log, 0, log_end_offset(f->log), a, 2), 1);
+    assert_int_equal(a[0].pid, PID + 1);
+    assert_int_equal(a[0].first_offset, 0);
+    assert_int_equal(a[0].last_offset, 3);
+}
+
 /* A follower (log_append_replica) copying the leader's bytes, markers
  * included, ends up with the same producer state: LSO, aborted
  * transactions, duplicates recognised should it become the leader. */
@@ -558,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_crash_rebuilds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_snapshots_and_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_read_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txnindex_swap_orphan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follower_producer_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
