@@ -172,7 +172,12 @@ uint64_t log_txn_verify_begin(struct log *log, int64_t pid)
     struct producer_entry *e = producer_state_get(&log->producers, pid);
     if (!e)
         return 0;
-    e->verify_guard = ++log->next_guard;
+    /* One guard for every request of the producer verified before its
+     * first batch lands (several may be in flight to this partition): a
+     * new one would void theirs. The marker that ends the transaction
+     * clears it (Kafka's VerificationStateEntry, shared the same way). */
+    if (e->verify_guard == 0)
+        e->verify_guard = ++log->next_guard;
     return e->verify_guard;
 }
 

@@ -229,6 +229,18 @@ def parse_metadata_v4(r):
             {t[1]: (t[0], {p[1]: (p[0], p[2]) for p in t[3]}) for t in topics})
 
 
+def leader_of(host, port, topic, partition):
+    """(host, port) of the broker leading topic/partition (Metadata v4 asked
+    of host:port; the topic must exist)."""
+    with Conn(host, port) as c:
+        brokers, topics = parse_metadata_v4(c.call(3, 4, metadata_v4_body([topic], False), 31))
+    terr, parts = topics.get(topic, (-1, {}))
+    perr, leader = parts.get(partition, (-1, -1))
+    if terr or perr or leader not in brokers:
+        raise ValueError(f"no leader of {topic}/{partition}: {terr} {perr} {leader} {brokers}")
+    return brokers[leader]
+
+
 # --- RecordBatch v2 and Produce v7 ---------------------------------------------
 def record(offset_delta, key, value, headers=(), ts_delta=0):
     body = (i8(0) + varint(ts_delta) + varint(offset_delta)

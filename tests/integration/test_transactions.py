@@ -26,6 +26,10 @@ by a client, transactional writes to a partition not in the transaction,
 EndTxn with the wrong producer: each gets Kafka's error code and the broker
 keeps serving.
 
+test_pipelined_first_writes: a transaction's first writes to a partition in
+four produce requests pipelined on one connection, each verified with the
+coordinator before the first lands: all taken, in order.
+
 test_cli_hanging_txn: `sluice txn list|describe|abort` and `sluice
 producers` on a transaction whose producer died with it open.
 """
@@ -316,6 +320,49 @@ def test_bad_input(ctx):
     harness.kcat_roundtrip(b.bootstrap, "bad-eos-after", n=100)
 
 
+def test_pipelined_first_writes(ctx):
+    """A transaction's first writes to a partition in requests pipelined on
+    one connection (a Java producer has up to five in flight; Kafka
+    Streams' exactly_once_v2 sends that way): the shard verifies each with
+    the coordinator before the first lands, and every one must be taken,
+    in order, not the first refused INVALID_TXN_STATE because the second's
+    verification voided it."""
+    b = ctx.broker
+    create_topics(b.bootstrap, ["pipe-eos"], 1)
+    host, port = b.host_port()
+    with kwire.Conn(host, port) as c, kwire.Conn(*kwire.leader_of(host, port, "pipe-eos", 0)) as d:
+        r = c.call(kwire.API_INIT_PRODUCER_ID, 1, kwire.init_producer_id_v1_body("pipe-txn"), 1)
+        err, pid, epoch = kwire.parse_init_producer_id_v1(r)
+        expect_eq(err, 0, "InitProducerId")
+        rounds, per = 3, 4
+        for rnd in range(rounds):
+            r = c.call(kwire.API_ADD_PARTITIONS_TO_TXN, 1,
+                       kwire.add_partitions_v1_body("pipe-txn", pid, epoch, "pipe-eos", [0]), 2)
+            expect_eq(kwire.parse_add_partitions_v1(r)[("pipe-eos", 0)], 0, "AddPartitionsToTxn")
+            frames = b""
+            for k in range(per):
+                batch = kwire.record_batch([(b"k", b"r%d-%d-%d" % (rnd, k, i), ()) for i in range(2)],
+                                           pid=pid, epoch=epoch, seq=(rnd * per + k) * 2,
+                                           attributes=kwire.ATTR_TRANSACTIONAL)
+                frames += kwire.request(kwire.API_PRODUCE, 7, 100 + k, kwire.produce_v7_body(
+                    "pipe-eos", 0, batch, txn_id="pipe-txn"))
+            d.send(frames)  # all in flight before the first is answered
+            offsets = []
+            for k in range(per):
+                r = kwire.Reader(d.recv_frame())
+                expect_eq(r.i32(), 100 + k, "the answers in request order")
+                res = kwire.parse_produce_v7(r)[("pipe-eos", 0)]
+                expect_eq(res["error"], 0, f"round {rnd}: pipelined request {k} of {per}")
+                offsets.append(res["base_offset"])
+            check(offsets == sorted(offsets) and len(set(offsets)) == per,
+                  f"round {rnd}: base offsets {offsets} not increasing")
+            r = c.call(kwire.API_END_TXN, 1, kwire.end_txn_v1_body("pipe-txn", pid, epoch, True), 3)
+            expect_eq(kwire.parse_end_txn_v1(r), 0, "EndTxn")
+    got = read_values(b.bootstrap, "pipe-eos", 1, "read_committed")[0]
+    want = [b"r%d-%d-%d" % (rnd, k, i) for rnd in range(rounds) for k in range(per) for i in range(2)]
+    expect_eq(got, want, "read_committed after the commits")
+
+
 def sluice_cli():
     path = os.environ.get("SLUICE_CLI") or os.path.join(
         os.path.dirname(os.path.abspath(harness.sluiced_path())), "cli", "sluice")
@@ -367,4 +414,5 @@ def test_cli_hanging_txn(ctx):
 
 if __name__ == "__main__":
     harness.main([test_ctp_killed, test_abort_visibility, test_timeout_abort, test_fencing,
-                  test_bad_input, test_cli_hanging_txn], test_timeout=600)
+                  test_bad_input, test_pipelined_first_writes, test_cli_hanging_txn],
+                 test_timeout=600)

@@ -537,6 +537,39 @@ static void test_txnindex_swap_orphan(void **state)
     assert_int_equal(a[0].last_offset, 3);
 }
 
+/* The shard's verification of a transaction's first writes to a
+ * partition (txn_shard.c): every produce request verified before the first
+ * batch lands shares one guard (a Java producer has up to 5 in flight to a
+ * partition: Kafka Streams' exactly_once_v2 sent two and had the first
+ * refused INVALID_TXN_STATE); the marker ending the transaction voids it,
+ * so a verification older than the marker no longer holds. */
+static void test_txn_verify_guards(void **state)
+{
+    struct fx *f = *state;
+    struct log_append_result res;
+    open_log(f);
+    uint64_t g1 = log_txn_verify_begin(f->log, 7);
+    uint64_t g2 = log_txn_verify_begin(f->log, 7); /* a second request in flight */
+    assert_true(g1 != 0);
+    assert_true(log_txn_verify_holds(f->log, 7, g1));
+    assert_true(log_txn_verify_holds(f->log, 7, g2));
+    assert_int_equal(produce(f, 7, 0, 0, 2, 1, &res), 0); /* the first lands */
+    assert_true(log_txn_verify_holds(f->log, 7, g2));
+    assert_int_equal(produce(f, 7, 0, 2, 2, 1, &res), 0);
+    assert_true(log_producer_in_txn(f->log, 7, 0));
+    /* another producer's guard is its own */
+    uint64_t other = log_txn_verify_begin(f->log, 8);
+    assert_true(other != g1 && log_txn_verify_holds(f->log, 8, other));
+    assert_false(log_txn_verify_holds(f->log, 8, g1));
+    marker(f, 7, 0, true);
+    assert_false(log_txn_verify_holds(f->log, 7, g1)); /* its transaction ended */
+    assert_false(log_producer_in_txn(f->log, 7, 0));
+    uint64_t g3 = log_txn_verify_begin(f->log, 7); /* the next transaction */
+    assert_true(g3 != 0 && g3 != g1);
+    assert_true(log_txn_verify_holds(f->log, 7, g3));
+    assert_true(log_txn_verify_holds(f->log, 8, other));
+}
+
 /* A follower (log_append_replica) copying the leader's bytes, markers
  * included, ends up with the same producer state: LSO, aborted
  * transactions, duplicates recognised should it become the leader. */
@@ -596,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_snapshots_and_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_read_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txnindex_swap_orphan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_verify_guards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follower_producer_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
