@@ -191,6 +191,8 @@ static void shard_drain_logs(struct shard *s)
                 if (log_flush_pending(p->log) && !log_error(p->log)) {
                     busy = true;
                     log_flush_submit(p->log, &s->ring, s->now_ms);
+                } else if (log_busy(p->log)) {
+                    busy = true; /* failed, but a completion is still due */
                 }
         if (!busy)
             return;

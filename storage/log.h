@@ -95,7 +95,8 @@ int log_remove(const char *dir, const char *topic, int32_t partition);
 
 /* Writes and syncs whatever is queued (blocking), writes the indexes and a
  * clean-shutdown marker, and frees the log. Nothing may be in flight on a
- * ring: reap until !log_flush_pending() first (else -EBUSY, log kept). */
+ * ring: reap until !log_flush_pending() (!log_busy() for a failed log)
+ * first (else -EBUSY, log kept). */
 int log_close(struct log *log);
 
 /* Applies changed topic configs to an open log (retention, segment size
@@ -135,6 +136,10 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms);
  * log_flush_submit can start now. (With FLUSH_INTERVAL an fdatasync that
  * is due by time is started by calling log_flush_submit from a timer.) */
 bool log_flush_pending(const struct log *log);
+
+/* True while an operation of the log is in flight on a ring (a write or
+ * fdatasync), failed log or not: it may not be closed before. */
+bool log_busy(const struct log *log);
 
 /* Offsets: [start, end) exists; below written_end it is in the files;
  * below durable_end it is durable per the flush policy (the high

@@ -31,11 +31,24 @@ struct log_batchq {
     int64_t end_offset;    /* one past the last offset they carry */
 };
 
+/* The write in flight on the ring, if any: the batches of a queue whose
+ * arrays it took over (flush.c). */
+struct log_write {
+    struct io_op op;
+    struct log *log;
+    struct io_uring *ring;  /* for finishing a short write */
+    struct log_batchq q;
+    uint32_t first;         /* first iovec not fully written */
+    uint64_t done;          /* bytes of q written so far */
+    bool inflight;
+};
+
 /* The fdatasync in flight, if any, and what it will make durable. */
 struct log_flush {
     struct io_op sync_op;
     struct log *log;
     bool inflight;
+    bool chained;          /* linked after a write (cancelled if it was short) */
     struct segment *seg;   /* the segment it syncs */
     uint64_t end_pos;      /* durable_size of seg once it completes */
     int64_t sync_end;      /* synced_end once it completes */
@@ -72,6 +85,7 @@ struct log {
     int64_t synced_end;
     int error;                  /* sticky negative errno */
     struct log_batchq queue;    /* appended, not yet submitted */
+    struct log_write write;
     struct log_flush flush;
     struct log_seal seal;
     int64_t unsynced_messages;  /* FLUSH_INTERVAL bookkeeping */

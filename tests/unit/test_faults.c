@@ -15,23 +15,44 @@
 static int fail_errno;
 static int writes_left;       /* writes allowed before failing; -1: never fail */
 
-static ssize_t failing_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+/* A ring write that fails: a NOP whose completion reaches the log's op
+ * as -fail_errno, as a write to a full disk would. */
+struct failed_write {
+    struct io_op op;
+    struct io_op *inner;
+};
+
+static void on_failed_write(struct io_op *op, int res, uint32_t flags)
 {
+    struct failed_write *fw = (struct failed_write *)op;
+    (void)res;
+    fw->inner->complete(fw->inner, -fail_errno, flags);
+}
+
+static void failing_prep_writev(struct io_uring_sqe *sqe, int fd, const struct iovec *iov,
+                                unsigned n, uint64_t off, struct io_op *op)
+{
+    static struct failed_write fw = { .op.complete = on_failed_write };
     if (writes_left == 0) {
-        errno = fail_errno;
-        return -1;
+        fw.inner = op;
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data(sqe, &fw.op);
+        return;
     }
     if (writes_left > 0)
         writes_left--;
-    return pwritev(fd, iov, n, off);
+    io_uring_prep_writev(sqe, fd, iov, n, off);
+    io_uring_sqe_set_data(sqe, op);
 }
 
-/* Short writes: at most 100 bytes per call, to exercise the retry loop. */
-static ssize_t short_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+/* Short writes: at most 100 bytes per write, to exercise finishing one. */
+static void short_prep_writev(struct io_uring_sqe *sqe, int fd, const struct iovec *iov,
+                              unsigned n, uint64_t off, struct io_op *op)
 {
     (void)n;
     size_t len = iov[0].iov_len < 100 ? iov[0].iov_len : 100;
-    return pwrite(fd, iov[0].iov_base, len, off);
+    io_uring_prep_write(sqe, fd, iov[0].iov_base, (unsigned)len, off);
+    io_uring_sqe_set_data(sqe, op);
 }
 
 static void failing_prep_fdatasync(struct io_uring_sqe *sqe, int fd, struct io_op *op)
@@ -90,12 +111,12 @@ static void test_full_disk_is_sticky(void **state)
 
     fail_errno = ENOSPC;
     writes_left = 0;
-    storage_sys.pwritev = failing_pwritev;
+    storage_sys.prep_writev = failing_prep_writev;
     append_one(f, log, 2, -ENOSPC);
     assert_int_equal(log_error(log), -ENOSPC);
     assert_int_equal(log_durable_end(log), 10); /* the lost batch never counts */
     /* Sticky: even with space back, the log refuses and stays put. */
-    storage_sys.pwritev = f->saved.pwritev;
+    storage_sys.prep_writev = f->saved.prep_writev;
     struct log_append_result res;
     size_t len = fixture_batch(f->buf[3], sizeof(f->buf[0]), 5, 50, NOW, 3);
     assert_int_equal(log_append(log, f->buf[3], len, NOW, &res), -ENOSPC);
@@ -134,11 +155,11 @@ static void test_short_writes_complete(void **state)
 {
     struct fx *f = *state;
     struct log *log;
-    storage_sys.pwritev = short_pwritev;
+    storage_sys.prep_writev = short_prep_writev;
     assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
     for (int i = 0; i < 8; i++)
         append_one(f, log, i, 0);
-    storage_sys.pwritev = f->saved.pwritev;
+    storage_sys.prep_writev = f->saved.prep_writev;
     assert_int_equal(log_close(log), 0);
     assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
     assert_int_equal(log_end_offset(log), 40);
