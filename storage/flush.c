@@ -53,15 +53,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void log_fail(struct log *log, int res)
-{
-    if (!log->error) {
-        log->error = res < 0 ? res : -EIO;
-        slog(SLOG_ERROR, "storage", "log failed for good dir=%s error=\"%s\"", log->dir,
-             strerror(-log->error));
-    }
-}
-
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -106,15 +97,13 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
 }
 
 /* The sealed segment's indexes: written and synced, then the recovery
- * point moves past it. Small files, once per segment. */
-static int seal_finish(struct log *log, struct segment *seg)
+ * point moves past it. Small files, once per segment, in a job
+ * (log_jobs.c): never on the owner's loop when it has a job runner. */
+int log_seal_files(struct log *log, struct segment *seg)
 {
     if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
         storage_sys.fdatasync(seg->timeindex.fd) < 0)
         return -EIO;
-    seg->durable_size = seg->size;
-    if (log->synced_end < seg->next_offset)
-        log->synced_end = seg->next_offset;
     return log_write_recovery_point(log, seg->next_offset);
 }
 
@@ -124,11 +113,12 @@ static void on_seal_done(struct io_op *op, int res, uint32_t flags)
     struct log *log = s->log;
     (void)flags;
     s->inflight = 0;
-    if (res < 0 || seal_finish(log, s->seg) < 0) {
-        log_fail(log, res < 0 ? res : -EIO);
+    if (res < 0) {
+        log_fail(log, res);
         return;
     }
-    s->seg = NULL;
+    s->synced = true;
+    log_post_job(log, LOG_JOB_SEAL, s->seg);
 }
 
 static void on_write_done(struct io_op *op, int res, uint32_t flags);
@@ -326,7 +316,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
     int n = 0;
     if (log->error)
         return log->error;
-    if (s->seg && !s->inflight) {
+    if (s->seg && !s->inflight && !s->synced) {
         struct io_uring_sqe *sqe = get_sqe(ring);
         if (!sqe)
             return -EBUSY;
@@ -378,9 +368,12 @@ bool log_roll_ready(const struct log *log)
 
 int log_seal_now(struct log *log, struct segment *seg)
 {
-    if (log->cfg.flush == FLUSH_ALWAYS)
-        return seal_finish(log, seg); /* its data is synced already */
-    log->seal.seg = seg; /* log_flush_submit syncs it */
+    log->seal.seg = seg;
+    if (log->cfg.flush == FLUSH_ALWAYS) {
+        log->seal.synced = true; /* its data is synced already */
+        log_post_job(log, LOG_JOB_SEAL, seg);
+    }
+    /* else log_flush_submit syncs it on the ring first */
     return 0;
 }
 
@@ -388,7 +381,8 @@ int log_seal_now(struct log *log, struct segment *seg)
  * in flight on a ring. */
 bool log_busy(const struct log *log)
 {
-    return log->write.inflight || log->flush.inflight || log->seal.inflight;
+    return log->write.inflight || log->flush.inflight || log->seal.inflight ||
+           log->jobs_inflight > 0;
 }
 
 int log_flush_blocking(struct log *log)
@@ -416,6 +410,7 @@ int log_flush_blocking(struct log *log)
         return rc;
     }
     log->seal.seg = NULL;
+    log->seal.synced = false;
     log->written_end = log->synced_end = log->next_offset;
     return 0;
 }

@@ -65,20 +65,23 @@ int log_add_segment(struct log *log, struct segment *seg)
     return 0;
 }
 
-void log_retire_segment(struct log *log, struct segment *seg, int unlink_files)
+void log_retire_fd(struct log *log, struct segment *seg)
 {
-    int fd = seg->fd;
     if (log->nretired == log->retiredcap) {
         int ncap = log->retiredcap ? log->retiredcap * 2 : 16;
         int *p = realloc(log->retired, (size_t)ncap * sizeof(*p));
         if (!p)
-            goto close_now; /* no room to wait: a queued answer may read a closed fd */
+            return; /* no room to wait: a queued answer may read a closed fd */
         log->retired = p;
         log->retiredcap = ncap;
     }
-    log->retired[log->nretired++] = fd;
+    log->retired[log->nretired++] = seg->fd;
     seg->fd = -1;
-close_now:
+}
+
+void log_retire_segment(struct log *log, struct segment *seg, int unlink_files)
+{
+    log_retire_fd(log, seg);
     segment_destroy(seg, unlink_files);
 }
 
@@ -118,7 +121,9 @@ const char *log_dir(const struct log *log)
 
 void log_remove_oldest(struct log *log)
 {
-    log_retire_segment(log, log->segs[0], 1);
+    struct segment *seg = log->segs[0];
+    log_retire_fd(log, seg);                /* closed once no answer refers to it */
+    log_post_job(log, LOG_JOB_RETIRE, seg); /* its unlinks, off the loop */
     memmove(log->segs, log->segs + 1, (size_t)(log->nsegs - 1) * sizeof(*log->segs));
     log->nsegs--;
 }
@@ -202,13 +207,17 @@ int log_open(struct log **out, const char *dir, const char *topic,
      * start trusts segments it should check), and after a crash the names
      * of files and of the directory itself, which a killed process may
      * have made without syncing them. */
-    if ((rc = storage_sync_dir(log->dir)) < 0 || (!clean && (rc = storage_sync_dir(dir)) < 0))
+    /* The next segment is pre-created first: this sync makes its names
+     * durable too. */
+    if ((rc = segment_precreate(&log->next_seg, log->dir, false)) < 0 ||
+        (rc = storage_sync_dir(log->dir)) < 0 || (!clean && (rc = storage_sync_dir(dir)) < 0))
         goto err;
     log->last_sync_ms = now_ms;
     *out = log;
     return 0;
 err:
     log_flush_free(log);
+    segment_destroy(log->next_seg, 0);
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
@@ -247,6 +256,7 @@ int log_close(struct log *log)
             rc = -errno;
     }
     log_flush_free(log);
+    segment_destroy(log->next_seg, 0); /* its files are truncated at the next open */
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
@@ -255,20 +265,28 @@ int log_close(struct log *log)
     return rc;
 }
 
+/* Rolls onto the pre-created segment: no system call here (log_jobs.c
+ * names the new one, seals the old one and pre-creates the next). -EAGAIN
+ * while the next segment is still being created. */
 static int log_roll(struct log *log, int64_t now_ms)
 {
-    struct segment *old = log_active(log), *seg;
+    struct segment *old = log_active(log);
+    if (!log_want_next_segment(log))
+        return -EAGAIN;
+    /* Kafka appends a last time index entry when a segment goes inactive,
+     * so the segment's max timestamp is known without a scan. */
     int rc = segment_end_timeindex(old);
-    if (rc == 0)
-        rc = segment_flush_indexes(old);
-    if (rc == 0)
-        rc = segment_create(&seg, log->dir, log->next_offset, now_ms);
-    if (rc == 0 && (rc = log_add_segment(log, seg)) < 0)
-        segment_destroy(seg, 1);
-    if (rc == 0) {
-        log->roll_wanted = 0;
-        rc = log_seal_now(log, old);
-    }
+    if (rc < 0)
+        return rc;
+    struct segment *seg = log->next_seg;
+    segment_begin(seg, log->next_offset, now_ms);
+    if ((rc = log_add_segment(log, seg)) < 0)
+        return rc;
+    log->next_seg = NULL;
+    log->roll_wanted = 0;
+    log_post_job(log, LOG_JOB_NAME, seg);
+    rc = log_seal_now(log, old);
+    log_want_next_segment(log);
     return rc;
 }
 
@@ -386,6 +404,8 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
             return -EAGAIN;
         }
         int rc = log_roll(log, now_ms);
+        if (rc == -EAGAIN)
+            log->roll_wanted = 1;
         if (rc < 0)
             return rc;
     }

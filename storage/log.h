@@ -99,6 +99,21 @@ int log_remove(const char *dir, const char *topic, int32_t partition);
  * first (else -EBUSY, log kept). */
 int log_close(struct log *log);
 
+/* Slow file-system work a log needs now and then (pre-creating its next
+ * segment, naming the segment it rolled onto, writing a sealed segment's
+ * indexes and recovery point, unlinking segments retention dropped) is a
+ * job. By default the log runs a job at once, blocking its caller. With a
+ * runner, it hands each job to post(ctx, job) instead, and the runner must
+ * call log_job_run(job) on any thread (it blocks; it touches only what the
+ * job owns and files of the log's directory), then log_job_finish(job) on
+ * the log's own thread, the jobs of one log in the order posted. The log
+ * may not be closed while a job is out (log_busy). */
+struct log_job;
+typedef void (*log_job_post)(void *ctx, struct log_job *job);
+void log_set_job_runner(struct log *log, log_job_post post, void *ctx);
+void log_job_run(struct log_job *job);
+void log_job_finish(struct log_job *job);
+
 /* Applies changed topic configs to an open log (retention, segment size
  * and age, flush policy, limits, timestamp type). max_pending keeps the
  * value the log was opened with. */
@@ -138,7 +153,8 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms);
 bool log_flush_pending(const struct log *log);
 
 /* True while an operation of the log is in flight on a ring (a write or
- * fdatasync), failed log or not: it may not be closed before. */
+ * fdatasync) or a job is out, failed log or not: it may not be closed
+ * before. */
 bool log_busy(const struct log *log);
 
 /* Offsets: [start, end) exists; below written_end it is in the files;

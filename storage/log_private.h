@@ -61,8 +61,26 @@ struct log_flush {
 struct log_seal {
     struct io_op op;
     struct log *log;
+    struct segment *seg;   /* being sealed, until the seal job finished */
+    int inflight;          /* its .log fdatasync is on the ring */
+    bool synced;           /* its data is synced: the seal job is posted */
+};
+
+/* Slow file-system work of a log, run through its job runner (log.h,
+ * log_jobs.c): off the owner's thread when it has one. */
+enum log_job_kind {
+    LOG_JOB_PRECREATE,     /* create the next segment's files (.next.*) */
+    LOG_JOB_NAME,          /* rename the segment rolled onto to <base>.* */
+    LOG_JOB_SEAL,          /* a sealed segment's indexes and recovery point */
+    LOG_JOB_RETIRE,        /* close and unlink a segment retention dropped */
+};
+
+struct log_job {
+    struct log *log;
+    enum log_job_kind kind;
     struct segment *seg;
-    int inflight;
+    int result;            /* of the run: 0 or negative errno */
+    bool heap;             /* freed by log_job_finish */
 };
 
 /* Compaction state (log_clean.c). */
@@ -97,6 +115,11 @@ struct log {
     int *retired;               /* .log fds of segments that left the log */
     int nretired, retiredcap;
     struct flush_metrics *metrics; /* the owner's, or NULL (log_set_metrics) */
+    struct segment *next_seg;   /* pre-created, ready for the next roll */
+    bool precreating;           /* its job is posted */
+    int jobs_inflight;          /* posted, not yet finished */
+    log_job_post job_post;      /* NULL: jobs run at once, inline */
+    void *job_ctx;
 };
 
 static inline struct segment *log_active(const struct log *log)
@@ -109,6 +132,8 @@ void log_remove_oldest(struct log *log);
 /* Frees seg (its files unlinked when asked) but keeps its .log fd open
  * among the retired ones (log_take_retired). */
 void log_retire_segment(struct log *log, struct segment *seg, int unlink_files);
+/* Only the first half of it: the .log descriptor joins the retired ones. */
+void log_retire_fd(struct log *log, struct segment *seg);
 
 /* log_start.c */
 int log_start_load(struct log *log);
@@ -133,11 +158,20 @@ int log_recover(struct log *log, int clean, int64_t recovery_point,
                 int64_t now_ms);
 int log_write_recovery_point(struct log *log, int64_t offset);
 
+/* log_jobs.c */
+void log_post_job(struct log *log, enum log_job_kind kind, struct segment *seg);
+/* Posts the pre-creation of the next segment unless it exists or is on
+ * its way; false while there is none to roll onto. */
+bool log_want_next_segment(struct log *log);
+void log_fail(struct log *log, int res);
+
 /* flush.c */
 int log_flush_init(struct log *log);
 void log_flush_free(struct log *log);
 int log_flush_blocking(struct log *log);
 bool log_roll_ready(const struct log *log);
 int log_seal_now(struct log *log, struct segment *seg);
+/* The sealed segment's indexes and the recovery point (a LOG_JOB_SEAL). */
+int log_seal_files(struct log *log, struct segment *seg);
 
 #endif
