@@ -161,6 +161,7 @@ static void open_done(struct shard_job *job)
         p->log = o->log;
         log_set_metrics(p->log, &s->metrics.flush);
         log_set_job_runner(p->log, shard_post_log_job, s);
+        log_set_journal(p->log, s->journal);
         if (p->config_pending)
             log_set_config(p->log, &p->config);
         p->state = p->delete_msg ? PART_DELETING : PART_READY;
@@ -265,6 +266,8 @@ static void delete_post(struct shard *s, struct partition *p, struct ctl_msg *m)
                               .p = p, .log = p ? p->log : NULL, .m = m };
     if (p) {
         shard_cleaner_forget(s, p); /* its clean, if any, is taken back first */
+        if (p->log)
+            log_set_journal(p->log, NULL); /* idle: the journal lets go of it here */
         p->log = NULL; /* the worker owns it now */
         partition_undirty(s, p);
     }
@@ -339,6 +342,10 @@ static void shard_drain_logs(struct shard *s)
                     busy = true; /* failed, but a completion is still due */
                 }
             }
+        if (s->journal) {
+            journal_submit(s->journal, &s->ring);
+            busy = busy || journal_busy(s->journal) || journal_pending(s->journal);
+        }
         shard_worker_reap(&s->worker);
         if (!busy && shard_worker_outstanding(&s->worker) == 0)
             return;

@@ -38,6 +38,7 @@
 #define SHARD_RING_ENTRIES 4096
 #define SHARD_TICK_MS 1000
 #define NS_PER_MS 1000000
+#define SHARD_JOURNAL_MIN (4u << 20) /* sluice.journal.bytes: 1 MiB commits */
 
 _Static_assert(SHARD_IDLE_SLEEP == 0 && SHARD_IDLE_SPIN == 1,
                "sluice.idle's values (control/config.c) follow enum shard_idle");
@@ -103,6 +104,8 @@ static void shard_stop(struct shard *s, struct ctl_msg *m)
 static void shard_finish(struct shard *s)
 {
     partition_close_all(s);
+    journal_close(s->journal); /* every log is closed: nothing is in flight */
+    s->journal = NULL;
     shard_dpdk_stop(s);
     shard_cleaner_close(s);
     shard_worker_stop(&s->worker);
@@ -243,6 +246,12 @@ static int shard_flush_logs(struct shard *s)
             pp = &p->dirty_next;
         }
     }
+    /* One commit (one fdatasync) for every log's unit of this turn. */
+    if (s->journal) {
+        int rc = journal_submit(s->journal, &s->ring);
+        if (rc > 0)
+            work += rc;
+    }
     return work;
 }
 
@@ -252,6 +261,8 @@ static void shard_on_tick(struct shard *s)
 {
     conn_close_idle(s);
     shard_registration_tick(s);
+    if (s->journal)
+        journal_submit(s->journal, &s->ring); /* a checkpoint moves on when idle too */
     bool retention = s->now_ms >= s->next_retention_ms;
     if (retention)
         s->next_retention_ms = s->now_ms + s->cfg.broker->log_retention_check_interval_ms;
@@ -305,6 +316,24 @@ static bool shard_stop_step(struct shard *s)
     return late && !s->conns;
 }
 
+/* The shard's write-ahead journal (storage/journal.h), replayed already
+ * by the process (journal_replay_dir). Without it every log syncs its own
+ * files, as it would with sluice.journal.bytes=0. */
+static void shard_open_journal(struct shard *s)
+{
+    int64_t bytes = s->cfg.broker->journal_bytes;
+    if (bytes <= 0)
+        return;
+    uint64_t size = (uint64_t)bytes < SHARD_JOURNAL_MIN ? SHARD_JOURNAL_MIN : (uint64_t)bytes;
+    size -= size % JOURNAL_BLOCK;
+    int rc = journal_open(&s->journal, s->cfg.data_dir, s->cfg.index, size);
+    if (rc < 0) {
+        fprintf(stderr, "shard %d: no journal (%s): each partition syncs its own files\n",
+                s->cfg.index, strerror(-rc));
+        s->journal = NULL;
+    }
+}
+
 int shard_loop_init(struct shard *s)
 {
     s->accept_op.complete = on_accept;
@@ -323,6 +352,7 @@ int shard_loop_init(struct shard *s)
     rc = shard_worker_start(&s->worker, s->cfg.doorbell_fd, name);
     if (rc < 0)
         return rc;
+    shard_open_journal(s);
     arm_doorbell(s);
     shard_dpdk_start(s);
     return 0;

@@ -20,6 +20,7 @@
 #include "metrics/shard_metrics.h"
 #include "dataplane/shard_worker.h"
 #include "storage/io.h"
+#include "storage/journal.h"
 #include "storage/log.h"
 
 #define CHUNK_SIZE (256u << 10)       /* default receive chunk */
@@ -158,6 +159,7 @@ struct shard {
     struct shard_cleaner *cleaner; /* compaction, background chores */
     alignas(64) struct shard_metrics metrics; /* this thread's counters (shard_stats.c) */
     struct shard_worker worker;    /* blocking work, off the loop */
+    struct journal *journal;       /* NULL: sluice.journal.bytes=0, or it failed to open */
 };
 
 /* shard.c */

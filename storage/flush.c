@@ -16,6 +16,13 @@
  * seen with sched_switch stacks. A write on the ring costs one hand-off
  * per log per turn (never per message) and never stalls the loop.
  *
+ * With the shard's journal (journal.h), a unit's record in the journal's
+ * commit is its sync; a unit the journal has no room for syncs its own
+ * file, and the log journals again only once that sync covered it, so
+ * journal records always continue a durable prefix (a record never makes
+ * durable the bytes of an earlier unit it does not hold). synced_end
+ * only ever grows, whichever kind of sync completes first.
+ *
  * One write in flight per log: what is appended meanwhile waits in the
  * queue for the next one (the queue and the in-flight write swap their
  * arrays). Index entries are not written on the way: recovery rebuilds
@@ -38,7 +45,7 @@
  *   5. written_end only moves when a whole write completed: a short write
  *      is finished by another write before anything counts as written.
  */
-#include "storage/log_private.h"
+#include "storage/journal_private.h"
 #include "storage/sys.h"
 #include "metrics/shard_metrics.h"
 #include "slog/slog.h"
@@ -65,6 +72,55 @@ void log_set_metrics(struct log *log, struct flush_metrics *m)
     log->metrics = m;
 }
 
+/* The unit f's sync covers is durable: the high watermark moves. */
+static void sync_apply(struct log *log, struct log_flush *f)
+{
+    /* Never backwards: a journal commit may have made more durable since
+     * this fdatasync was submitted. */
+    if (f->sync_end > log->synced_end)
+        log->synced_end = f->sync_end;
+    if (f->sync_end > log->file_synced_end)
+        log->file_synced_end = f->sync_end; /* the segment's own fdatasync */
+    log->last_sync_ms = f->sync_ms;
+    log->unsynced_messages -= f->sync_messages;
+    if (log->cfg.flush == FLUSH_ALWAYS && f->seg->durable_size < f->end_pos)
+        f->seg->durable_size = f->end_pos;
+}
+
+/* Durable up to end (position end_pos of seg): the high watermark moves. */
+static void durable_apply(struct log *log, int64_t end, uint64_t end_pos, struct segment *seg)
+{
+    if (end > log->synced_end)
+        log->synced_end = end;
+    if (seg->durable_size < end_pos)
+        seg->durable_size = end_pos;
+}
+
+/* A journaled unit is durable once its journal commit is synced and its
+ * segment write completed, in either order: only then is it readable at
+ * the high watermark too. Writes complete in order and so do commits,
+ * and a log's next write starts only after the last one completed, so at
+ * most one synced unit waits for its write. */
+void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct segment *seg,
+                        int res)
+{
+    log->jnl_outstanding--;
+    if (res < 0) {
+        log_fail(log, res);
+        return;
+    }
+    if (log->error)
+        return;
+    if (log->written_end >= end) {
+        durable_apply(log, end, end_pos, seg);
+        return;
+    }
+    log->jnl_pending.valid = true;
+    log->jnl_pending.end = end;
+    log->jnl_pending.end_pos = end_pos;
+    log->jnl_pending.seg = seg;
+}
+
 static void on_sync_done(struct io_op *op, int res, uint32_t flags)
 {
     struct log_flush *f = (struct log_flush *)((char *)op - offsetof(struct log_flush, sync_op));
@@ -88,12 +144,7 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
         log_fail(log, res); /* or its write failed: nothing new is durable */
         return;
     }
-    if (log->synced_end < f->sync_end)
-        log->synced_end = f->sync_end; /* a seal may have passed it */
-    log->last_sync_ms = f->sync_ms;
-    log->unsynced_messages -= f->sync_messages;
-    if (log->cfg.flush == FLUSH_ALWAYS && f->seg->durable_size < f->end_pos)
-        f->seg->durable_size = f->end_pos;
+    sync_apply(log, f);
 }
 
 /* The sealed segment's indexes: written and synced, then the recovery
@@ -101,8 +152,10 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
  * (log_jobs.c): never on the owner's loop when it has a job runner. */
 int log_seal_files(struct log *log, struct segment *seg)
 {
-    if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
-        storage_sys.fdatasync(seg->timeindex.fd) < 0)
+    /* The .log too: with a journal its data may be synced only there
+     * (cheap when the file is synced already). */
+    if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->fd) < 0 ||
+        storage_sys.fdatasync(seg->index.fd) < 0 || storage_sys.fdatasync(seg->timeindex.fd) < 0)
         return -EIO;
     return log_write_recovery_point(log, seg->next_offset);
 }
@@ -200,12 +253,22 @@ static void write_done(struct log *log, struct log_batchq *q)
     if (log->cfg.flush != FLUSH_ALWAYS)
         q->seg->durable_size = q->pos + q->bytes;
     queue_release(q);
+    if (log->jnl_pending.valid && log->jnl_pending.end <= log->written_end && !log->error) {
+        log->jnl_pending.valid = false;
+        durable_apply(log, log->jnl_pending.end, log->jnl_pending.end_pos, log->jnl_pending.seg);
+    }
 }
 
 static bool sync_wanted(const struct log *log, int64_t written_end, int64_t now_ms)
 {
+    /* A roll waits for the old segment's file itself to be synced
+     * (log_roll_ready), even when the journal made all of it durable. */
+    if (log->roll_wanted && log->cfg.flush == FLUSH_ALWAYS && log->file_synced_end < written_end)
+        return true;
     if (written_end <= log->synced_end)
-        return false;
+        return false; /* durable */
+    if (log->journal && written_end <= log->jnl_end && log->synced_end >= log->direct_end)
+        return false; /* the journal's records cover all that is not */
     switch (log->cfg.flush) {
     case FLUSH_ALWAYS:
         return true;
@@ -292,20 +355,25 @@ static void write_start(struct log *log)
 
 /* The fdatasync of the active segment, covering everything written up to
  * end (chained: linked after the write that ends there). */
-static void sync_prep(struct log *log, struct io_uring_sqe *sqe, int64_t end, uint64_t end_pos,
-                      bool chained, int64_t now_ms)
+static void sync_note(struct log *log, int64_t end, uint64_t end_pos, bool chained,
+                      int64_t now_ms)
 {
     struct log_flush *f = &log->flush;
-    struct segment *seg = log_active(log);
-    storage_sys.prep_fdatasync(sqe, seg->fd, &f->sync_op);
     f->inflight = true;
     f->chained = chained;
-    f->seg = seg;
+    f->seg = log_active(log);
     f->end_pos = end_pos;
     f->sync_end = end;
     f->sync_ms = now_ms;
     f->sync_messages = log->unsynced_messages;
     f->submit_ns = log->metrics ? mono_ns() : 0;
+}
+
+static void sync_prep(struct log *log, struct io_uring_sqe *sqe, int64_t end, uint64_t end_pos,
+                      bool chained, int64_t now_ms)
+{
+    storage_sys.prep_fdatasync(sqe, log_active(log)->fd, &log->flush.sync_op);
+    sync_note(log, end, end_pos, chained, now_ms);
 }
 
 int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
@@ -329,7 +397,16 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
         if (io_uring_sq_space_left(ring) < 2 && io_uring_submit(ring) < 0)
             return n > 0 ? n : -EBUSY;
         write_start(log);
-        bool sync = !f->inflight && !s->seg && sync_wanted(log, w->q.end_offset, now_ms);
+        /* With flush "always" and a journal with room, the unit's record in
+         * the journal's commit is its fdatasync (journal.h), whatever is in
+         * flight; else the log's own, linked after the write. */
+        bool journaled = log->journal && log->cfg.flush == FLUSH_ALWAYS &&
+                         log->synced_end >= log->direct_end &&
+                         journal_add(log->journal, log, &w->q) == 0;
+        if (!journaled && log->journal)
+            log->direct_end = w->q.end_offset; /* journaled again only once synced */
+        bool sync = !journaled && !f->inflight && !s->seg &&
+                    sync_wanted(log, w->q.end_offset, now_ms);
         if (write_submit(log, ring, sync ? IOSQE_IO_LINK : 0) < 0)
             return n > 0 ? n : -EBUSY;
         n++;
@@ -352,6 +429,7 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms)
 bool log_flush_pending(const struct log *log)
 {
     return log->queue.count > 0 || log->write.inflight || log->flush.inflight ||
+           log->jnl_outstanding > 0 ||
            log->seal.seg != NULL ||
            (log->cfg.flush == FLUSH_ALWAYS && log->synced_end < log->written_end);
 }
@@ -360,10 +438,14 @@ bool log_roll_ready(const struct log *log)
 {
     if (log->queue.count > 0 || log->write.inflight || log->seal.seg)
         return false;
-    /* With "always" the old segment is fully synced before it is left:
-     * then one fdatasync on the active file covers every durable byte. */
+    /* With "always" the old segment is fully synced before it is left,
+     * its file itself and not only the journal: once a later segment
+     * exists, recovery takes a hole in an earlier one for a compaction
+     * gap, and the journal's records below the next base are never
+     * replayed (the power-cut test lost offsets that way). */
     return log->cfg.flush != FLUSH_ALWAYS ||
-           (!log->flush.inflight && log->synced_end == log->written_end);
+           (!log->flush.inflight && log->synced_end == log->written_end &&
+            log->file_synced_end >= log->written_end);
 }
 
 int log_seal_now(struct log *log, struct segment *seg)
@@ -382,7 +464,7 @@ int log_seal_now(struct log *log, struct segment *seg)
 bool log_busy(const struct log *log)
 {
     return log->write.inflight || log->flush.inflight || log->seal.inflight ||
-           log->jobs_inflight > 0;
+           log->jobs_inflight > 0 || log->cp_inflight || log->jnl_outstanding > 0;
 }
 
 int log_flush_blocking(struct log *log)
@@ -411,6 +493,6 @@ int log_flush_blocking(struct log *log)
     }
     log->seal.seg = NULL;
     log->seal.synced = false;
-    log->written_end = log->synced_end = log->next_offset;
+    log->written_end = log->synced_end = log->file_synced_end = log->next_offset;
     return 0;
 }

@@ -176,6 +176,8 @@ int log_open(struct log **out, const char *dir, const char *topic,
         rc = mkdir_p(log->dir);
     if (rc == 0)
         rc = log_flush_init(log);
+    if (rc == 0)
+        rc = log_load_id(log);
     if (rc < 0)
         goto err;
 
@@ -242,6 +244,7 @@ int log_close(struct log *log)
     int rc = log_flush_blocking(log);
     if (rc == -EBUSY)
         return rc; /* a sync is in flight: the caller reaps it first */
+    log_set_journal(log, NULL);
     /* Only the sealed segments count as recovered: the active one is
      * trusted at the next start by the clean-shutdown marker alone. After
      * a restart it is rolled, and until that seal is synced its index
@@ -404,8 +407,6 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
             return -EAGAIN;
         }
         int rc = log_roll(log, now_ms);
-        if (rc == -EAGAIN)
-            log->roll_wanted = 1;
         if (rc < 0)
             return rc;
     }

@@ -114,6 +114,13 @@ void log_set_job_runner(struct log *log, log_job_post post, void *ctx);
 void log_job_run(struct log_job *job);
 void log_job_finish(struct log_job *job);
 
+/* Attaches the log to its shard's journal (storage/journal.h), or
+ * detaches it (NULL): with flush "always", each unit's fdatasync is then
+ * the journal's commit (when it has room). The log must have nothing in
+ * flight to be detached (!log_busy()); log_close detaches it. */
+struct journal;
+void log_set_journal(struct log *log, struct journal *j);
+
 /* Applies changed topic configs to an open log (retention, segment size
  * and age, flush policy, limits, timestamp type). max_pending keeps the
  * value the log was opened with. */

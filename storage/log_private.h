@@ -120,6 +120,28 @@ struct log {
     int jobs_inflight;          /* posted, not yet finished */
     log_job_post job_post;      /* NULL: jobs run at once, inline */
     void *job_ctx;
+    uint64_t id;                /* log.id: ties journal records to this directory */
+    /* the shard's journal (journal.c), when flush is "always" */
+    struct journal *journal;
+    int64_t jnl_end;            /* end of the last unit handed to the journal */
+    int jnl_outstanding;        /* its records not yet committed */
+    int64_t direct_end;         /* a unit up to here syncs its own file */
+    int64_t file_synced_end;    /* below it the segment files themselves are
+                                   synced (not only the journal): a roll
+                                   waits for it to reach written_end */
+    struct {                    /* journal-synced, its segment write not done */
+        bool valid;
+        int64_t end;
+        uint64_t end_pos;
+        struct segment *seg;
+    } jnl_pending;
+    bool jnl_listed;            /* in the journal's list of logs with records */
+    struct log *jnl_next;
+    struct log *cp_next;        /* in the checkpoint's list */
+    bool cp_wait;               /* the checkpoint waits for this log's fdatasync */
+    bool cp_inflight;           /* ... which is on the ring */
+    int64_t cp_end;             /* the segments must be synced up to here */
+    struct io_op cp_op;
 };
 
 static inline struct segment *log_active(const struct log *log)
@@ -152,6 +174,14 @@ int log_recover_swaps(const char *dir, bool *swapped);
 int checkpoint_parse(const char *buf, size_t len, int64_t *offset);
 int checkpoint_read(const char *dir, const char *name, int64_t *offset);
 int checkpoint_write(const char *dir, const char *name, int64_t offset, bool durable);
+
+/* flush.c: the journal commit holding the unit of log that ends at end
+ * (position end_pos of seg) completed with res. */
+void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct segment *seg,
+                        int res);
+
+/* journal_replay.c: reads DIR/log.id, or makes one for a new directory. */
+int log_load_id(struct log *log);
 
 /* recover.c */
 int log_recover(struct log *log, int clean, int64_t recovery_point,

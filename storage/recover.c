@@ -282,7 +282,7 @@ int log_recover(struct log *log, int clean, int64_t recovery_point,
     }
     struct segment *active = log_active(log);
     log->next_offset = active->next_offset;
-    log->written_end = log->synced_end = log->next_offset;
+    log->written_end = log->synced_end = log->file_synced_end = log->next_offset;
     return 0;
 }
 

@@ -4,14 +4,18 @@
  * A broker's storage in one process: the metadata (its raft log is left
  * out of the simulation: libraft writes it itself) and its topics, a
  * log per partition (flush policies always, interval and os; small
- * segments so they roll; retention by size), the offsets log. A random
+ * segments so they roll; retention by size), the shard's write-ahead
+ * journal that the "always" logs commit through (storage/journal.h: a
+ * small one, so checkpoints move its tail and it wraps), the offsets log.
+ * A random
  * workload - appends, group commits on an io_uring, topic creation and
  * deletion as the control thread does them (admin.c's protocol),
  * config changes, offset commits, retention, clean close and reopen - runs
  * until the power goes off at a random storage call. The files are then
  * rewritten as a disk may have kept them (or, one round in four, the
  * process alone dies and the page cache survives, as with SIGKILL), and
- * everything is reopened as at start-up, where:
+ * everything is reopened as at start-up (the journal replayed first, as
+ * sluiced does it), where:
  *   - the metadata opens and holds the topics of the last commit;
  *   - a topic marked for deletion is finished off, and no partition
  *     directory of a topic that is not live holds records;
@@ -38,6 +42,7 @@
 
 #include "control/md_store.h"
 #include "control/offsets.h"
+#include "storage/journal.h"
 #include "storage/sys.h"
 #include "storage_fixture.h"
 #include "tests/lib/crashsim.h"
@@ -46,6 +51,7 @@
 #define PARTS 2
 #define GROUPS 3
 #define NOW0 1700000000000ll
+#define JOURNAL_BYTES (256u << 10) /* small: it wraps within a round */
 
 struct bmodel {
     int64_t base;
@@ -83,6 +89,7 @@ struct world {
     struct md_store md;
     bool md_open;
     struct offsets *o;
+    struct journal *j;     /* the shard's, for the "always" logs */
     struct io_uring ring;
     struct tmodel t[TOPICS];
     struct omodel om[GROUPS * TOPICS * PARTS];
@@ -198,6 +205,8 @@ static void turn(struct world *w)
         for (int p = 0; p < PARTS; p++)
             if (w->t[i].p[p].log && !log_error(w->t[i].p[p].log))
                 log_flush_submit(w->t[i].p[p].log, &w->ring, w->now);
+    if (w->j)
+        journal_submit(w->j, &w->ring); /* the turn's commit */
     if (rnd(w) % 4)
         reap(w);
     else
@@ -206,8 +215,12 @@ static void turn(struct world *w)
 
 static void drain_log(struct world *w, struct log *log)
 {
-    for (int i = 0; i < 1000 && log_flush_pending(log) && !log_error(log); i++) {
-        log_flush_submit(log, &w->ring, w->now);
+    for (int i = 0; i < 1000 && ((log_flush_pending(log) && !log_error(log)) || log_busy(log));
+         i++) {
+        if (!log_error(log))
+            log_flush_submit(log, &w->ring, w->now);
+        if (w->j)
+            journal_submit(w->j, &w->ring);
         reap(w);
     }
     reap(w);
@@ -290,7 +303,10 @@ static int open_partition(struct world *w, struct tmodel *t, int p)
 {
     struct log_config lc;
     log_cfg(t->l, &lc);
-    return log_open(&t->p[p].log, w->dir, t->name, p, &lc, w->now);
+    int rc = log_open(&t->p[p].log, w->dir, t->name, p, &lc, w->now);
+    if (rc == 0)
+        log_set_journal(t->p[p].log, w->j); /* used with "always" only */
+    return rc;
 }
 
 static void close_partition(struct world *w, struct pmodel *pm)
@@ -604,7 +620,8 @@ static void check_orphans(struct world *w)
         char name[64], path[512];
         int p;
         const char *dash = strrchr(de->d_name, '-');
-        if (!dash || de->d_name[0] == '.' || strcmp(de->d_name, "__sluice") == 0)
+        if (!dash || de->d_name[0] == '.' || strcmp(de->d_name, "__sluice") == 0 ||
+            strcmp(de->d_name, "__journal") == 0)
             continue;
         snprintf(name, sizeof(name), "%.*s", (int)(dash - de->d_name), de->d_name);
         p = atoi(dash + 1);
@@ -653,6 +670,10 @@ static void teardown_world(struct world *w, bool keep_md)
     for (int i = 0; i < TOPICS; i++)
         for (int p = 0; p < PARTS; p++)
             close_partition(w, &w->t[i].p[p]);
+    for (int i = 0; i < 100 && w->j && journal_busy(w->j); i++)
+        reap(w);
+    journal_close(w->j);
+    w->j = NULL;
     if (w->o)
         offsets_destroy(w->o);
     w->o = NULL;
@@ -712,6 +733,18 @@ static bool start(struct world *w)
     if (rc < 0)
         fail_msg("offsets do not open after the cut at %s: %s", crashsim_cut_where(), err);
     check_offsets(w);
+    /* As sluiced starts: the journal put back into the logs before any
+     * opens, then opened empty for the new run. */
+    rc = journal_replay_dir(w->dir);
+    if (cut())
+        return false;
+    if (rc < 0)
+        fail_msg("the journal does not replay after the cut at %s: %d", crashsim_cut_where(), rc);
+    rc = journal_open(&w->j, w->dir, 0, JOURNAL_BYTES);
+    if (cut())
+        return false;
+    if (rc < 0)
+        fail_msg("the journal does not open after the cut at %s: %d", crashsim_cut_where(), rc);
     for (int i = 0; i < TOPICS; i++) {
         struct tmodel *t = &w->t[i];
         for (int p = 0; p < PARTS && t->l; p++) {
