@@ -328,10 +328,12 @@ static void shard_open_journal(struct shard *s)
     size -= size % JOURNAL_BLOCK;
     int rc = journal_open(&s->journal, s->cfg.data_dir, s->cfg.index, size);
     if (rc < 0) {
-        fprintf(stderr, "shard %d: no journal (%s): each partition syncs its own files\n",
-                s->cfg.index, strerror(-rc));
+        slog(SLOG_WARN, "shard", "no journal: each partition syncs its own files shard=%d "
+             "error=\"%s\"", s->cfg.index, strerror(-rc));
         s->journal = NULL;
+        return;
     }
+    journal_set_metrics(s->journal, &s->metrics.flush);
 }
 
 int shard_loop_init(struct shard *s)

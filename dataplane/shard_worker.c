@@ -1,6 +1,7 @@
 /* shard_worker.c - the shard's helper thread for blocking work (see
  * shard_worker.h). */
 #include "dataplane/shard_worker.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -14,7 +15,7 @@ static void ring_bell(int fd)
 {
     uint64_t one = 1;
     if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        perror("shard worker: doorbell");
+        slog(SLOG_ERROR, "shard", "worker doorbell failed error=\"%s\"", strerror(errno));
 }
 
 static void *worker_main(void *arg)
@@ -39,7 +40,7 @@ static void *worker_main(void *arg)
             return NULL;
         uint64_t n;
         if (read(w->wake_fd, &n, sizeof(n)) < 0 && errno != EINTR && errno != EAGAIN) {
-            perror("shard worker: wake-up");
+            slog(SLOG_ERROR, "shard", "worker wake-up failed error=\"%s\"", strerror(errno));
             return NULL;
         }
     }

@@ -136,7 +136,7 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
         hist_record(&log->metrics->fsync_ns, (uint64_t)(mono_ns() - f->submit_ns));
         if (res < 0)
             log->metrics->fsync_errors++;
-        else
+        else if (f->sync_end > log->synced_end) /* the journal may have been first */
             hist_record(&log->metrics->commit_records,
                         (uint64_t)(f->sync_end - log->synced_end));
     }

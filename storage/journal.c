@@ -3,6 +3,8 @@
 #include "storage/journal_private.h"
 #include "storage/crc32c.h"
 #include "storage/sys.h"
+#include "metrics/shard_metrics.h"
+#include "slog/slog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
@@ -22,8 +25,8 @@ static void journal_fail(struct journal *j, int res)
 {
     if (!j->error) {
         j->error = res < 0 ? res : -EIO;
-        fprintf(stderr, "storage: journal %s: failed for good: %s\n", j->path,
-                strerror(-j->error));
+        slog(SLOG_ERROR, "storage", "journal failed for good file=%s error=\"%s\"", j->path,
+             strerror(-j->error));
     }
 }
 
@@ -184,8 +187,13 @@ int journal_open(struct journal **out, const char *data_dir, int index, uint64_t
         (uint64_t)st.st_size != JOURNAL_HEADER_BYTES + size) {
         /* New (or resized): zeros everywhere, then a first header. */
         if ((rc = zero_fill(j, JOURNAL_HEADER_BYTES + size)) < 0 ||
-            (rc = write_header_now(j, 1, 0)) < 0 || (rc = storage_sync_dir(dir)) < 0)
+            (rc = write_header_now(j, 1, 0)) < 0 || (rc = storage_sync_dir(dir)) < 0) {
+            /* A full disk: give its space back, or the partitions that
+             * then sync their own files find none (nothing in it was
+             * replayed-and-needed: journal_replay_dir ran first). */
+            storage_sys.unlink(j->path);
             goto err;
+        }
         seq = 1;
         tail = 0;
     } else {
@@ -286,7 +294,8 @@ int journal_add(struct journal *j, struct log *log, const struct log_batchq *q)
     }
     memset(d, 0, (size_t)(p + len - d));
     c->len += len;
-    c->logs[c->nlogs++] = (struct jentry){ log, q->end_offset, q->pos + q->bytes, q->seg };
+    c->logs[c->nlogs++] = (struct jentry){ log, q->end_offset, q->pos + q->bytes, q->seg,
+                                           q->end_offset - base };
     log->jnl_end = q->end_offset;
     log->jnl_outstanding++;
     if (!log->jnl_listed) {
@@ -323,6 +332,35 @@ static void on_commit_write(struct io_op *op, int res, uint32_t flags)
         j->write_res = res < 0 ? res : -EIO;
 }
 
+void journal_set_metrics(struct journal *j, struct flush_metrics *m)
+{
+    j->metrics = m;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One commit's fdatasync, as the logs' own are counted (flush.c). */
+static void commit_count(struct journal *j, const struct jcommit *c, int res)
+{
+    struct flush_metrics *m = j->metrics;
+    if (!m)
+        return;
+    hist_record(&m->fsync_ns, (uint64_t)(mono_ns() - j->submit_ns));
+    if (res < 0) {
+        m->fsync_errors++;
+        return;
+    }
+    int64_t records = 0;
+    for (uint32_t i = 0; i < c->nlogs; i++)
+        records += c->logs[i].records;
+    hist_record(&m->commit_records, (uint64_t)records);
+}
+
 /* Every unit of commit c learns its sync result; c is empty again. */
 static void commit_done(struct jcommit *c, int res)
 {
@@ -352,6 +390,7 @@ static void on_commit_sync(struct io_op *op, int res, uint32_t flags)
         j->stats.commits++;
         j->stats.records += c->nlogs;
     }
+    commit_count(j, c, res);
     commit_done(c, res);
 }
 
@@ -407,6 +446,7 @@ static int commit_submit(struct journal *j, struct io_uring *ring)
     j->head += c->len;
     j->stats.bytes += c->len;
     j->write_res = 0;
+    j->submit_ns = j->metrics ? mono_ns() : 0;
     j->inflight = true;
     j->fill = !j->fill;
     return n;

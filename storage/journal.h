@@ -86,6 +86,11 @@ int journal_open(struct journal **out, const char *data_dir, int index, uint64_t
  * the number of SQEs queued, or a negative errno (-EBUSY: SQ full). */
 int journal_submit(struct journal *j, struct io_uring *ring);
 
+/* Commits are timed into m (the shard's: the same fsync and group-commit
+ * histograms the logs' own fdatasyncs feed), or not with NULL. */
+struct flush_metrics;
+void journal_set_metrics(struct journal *j, struct flush_metrics *m);
+
 /* True while a commit or checkpoint operation is in flight on the ring. */
 bool journal_busy(const struct journal *j);
 

@@ -37,6 +37,7 @@ struct jentry {
     int64_t end;                   /* one past the unit's last offset */
     uint64_t end_pos;              /* its end in seg */
     struct segment *seg;
+    int64_t records;               /* offsets the unit holds */
 };
 
 /* A commit's buffer: records as the logs added them this turn. */
@@ -77,6 +78,8 @@ struct journal {
     struct io_op hdr_write_op, hdr_sync_op;
     struct iovec hdr_iov;
     struct journal_stats stats;
+    struct flush_metrics *metrics; /* NULL: not timed */
+    int64_t submit_ns;             /* of the commit in flight */
 };
 
 /* flush.c: copies the unit q of log into the filling commit. 0 (the

@@ -16,6 +16,7 @@
  * or of an earlier incarnation under the same name, is dropped), or reads
  * outside the region it loaded. */
 #include "storage/journal_private.h"
+#include "slog/slog.h"
 #include "storage/crc32c.h"
 #include "storage/sys.h"
 
@@ -229,7 +230,8 @@ static int replay_partition(const char *data_dir, const struct replay_ref *refs,
     struct log *log;
     int rc = log_open(&log, data_dir, name, (int32_t)partition, &cfg, 0);
     if (rc < 0) {
-        fprintf(stderr, "storage: journal replay: cannot open %s: %s\n", dir, strerror(-rc));
+        slog(SLOG_ERROR, "storage", "journal replay cannot open dir=%s error=\"%s\"", dir,
+             strerror(-rc));
         return rc;
     }
     int total = 0;
@@ -238,17 +240,18 @@ static int replay_partition(const char *data_dir, const struct replay_ref *refs,
             continue;
         rc = replay_record(log, &refs[i].r);
         if (rc < 0) {
-            fprintf(stderr, "storage: journal replay: %s: record at %" PRId64 "..%" PRId64
-                    " does not follow the log's end %" PRId64 ": %s\n", dir,
-                    refs[i].r.base_offset, refs[i].r.end_offset, log_end_offset(log),
-                    strerror(-rc));
+            slog(SLOG_WARN, "storage",
+                 "journal replay: a record does not follow the log's end dir=%s "
+                 "records=%" PRId64 "..%" PRId64 " log_end=%" PRId64 " error=\"%s\"", dir,
+                 refs[i].r.base_offset, refs[i].r.end_offset, log_end_offset(log),
+                 strerror(-rc));
             break;
         }
         total += rc;
     }
     if (total > 0)
-        fprintf(stderr, "storage: journal replay: %s: %d batches put back, up to offset %"
-                PRId64 "\n", dir, total, log_end_offset(log));
+        slog(SLOG_INFO, "storage", "journal replay put batches back dir=%s batches=%d "
+             "log_end=%" PRId64, dir, total, log_end_offset(log));
     rc = log_close(log);
     return rc < 0 ? rc : total;
 }
@@ -321,7 +324,8 @@ int journal_replay_dir(const char *data_dir)
             continue;
         int r = replay_file(data_dir, path);
         if (r < 0) {
-            fprintf(stderr, "storage: journal %s: %s\n", path, strerror(-r));
+            slog(SLOG_ERROR, "storage", "journal replay failed file=%s error=\"%s\"", path,
+                 strerror(-r));
             rc = r;
         } else {
             total += r;

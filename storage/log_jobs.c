@@ -112,8 +112,8 @@ void log_job_finish(struct log_job *job)
         if (job->result == 0)
             log->next_seg = job->seg; /* the next roll is posted a retry */
         else
-            fprintf(stderr, "storage: %s: cannot pre-create the next segment: %s\n",
-                    log->dir, strerror(-job->result));
+            slog(SLOG_WARN, "storage", "cannot pre-create the next segment dir=%s error=\"%s\"",
+                 log->dir, strerror(-job->result));
         break;
     case LOG_JOB_NAME:
         if (job->result < 0)

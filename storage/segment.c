@@ -4,6 +4,7 @@
  * and the bookkeeping of what it holds. Appended bytes are written by
  * flush.c; this file only accounts for them. */
 #include "storage/segment.h"
+#include "slog/slog.h"
 #include "storage/sys.h"
 
 #include <errno.h>
@@ -202,8 +203,8 @@ int segment_adopt_next(const char *dir)
     snprintf(named, sizeof(named), "%s/%020" PRId64 ".log", dir, h.base_offset);
     if (access(named, F_OK) == 0)
         return 0; /* already named: this one is a fresh pre-created file */
-    fprintf(stderr, "storage: %s: adopting the segment rolled at offset %" PRId64
-            " before a crash named it\n", dir, h.base_offset);
+    slog(SLOG_WARN, "storage", "adopting a segment a crash left unnamed dir=%s base=%" PRId64,
+         dir, h.base_offset);
     return segment_rename(&seg, dir);
 }
 
