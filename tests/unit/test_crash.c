@@ -155,6 +155,18 @@ static void verify(struct log *log, const struct report *reps, size_t n)
     }
 }
 
+struct child_args {
+    const char *dir;
+    int64_t first_seq;
+    bool defer;
+};
+
+static void child_main(int pipe_fd, void *ctx)
+{
+    struct child_args *a = ctx;
+    child_run(a->dir, pipe_fd, a->first_seq, a->defer);
+}
+
 static void sigkill_rounds(bool defer)
 {
     char *dir = fixture_tmpdir();
@@ -164,36 +176,15 @@ static void sigkill_rounds(bool defer)
     srand(4242);
 
     for (int round = 0; round < ROUNDS; round++) {
-        int p[2];
-        assert_int_equal(pipe(p), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            close(p[0]);
-            child_run(dir, p[1], next_seq, defer);
-        }
-        close(p[1]);
         /* Kill after a random number of durable reports: the child is
-         * then somewhere in its append/write/fdatasync cycle. */
-        int want = 1 + rand() % 400, seen = 0;
-        struct report r;
-        while (seen < want && read(p[0], &r, sizeof(r)) == (ssize_t)sizeof(r)) {
-            assert_true(n < cap);
-            reps[n++] = r;
-            seen++;
-            next_seq = r.seq + 1;
-        }
-        assert_int_equal(seen, want); /* the child did not die on its own */
-        kill(pid, SIGKILL);
-        /* Reports already in the pipe were durable too. */
-        while (read(p[0], &r, sizeof(r)) == (ssize_t)sizeof(r)) {
-            reps[n++] = r;
-            next_seq = r.seq + 1;
-        }
-        close(p[0]);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+         * then somewhere in its append/write/fdatasync cycle. Reports
+         * already in the pipe were durable too. */
+        struct child_args a = { dir, next_seq, defer };
+        size_t want = 1 + (size_t)(rand() % 400);
+        long got = fixture_run_and_kill(child_main, &a, reps + n, sizeof(*reps), cap - n, want);
+        assert_true(got >= (long)want); /* the child did not die on its own */
+        n += (size_t)got;
+        next_seq = reps[n - 1].seq + 1;
 
         /* Unacknowledged batches may or may not survive; the child's next
          * round restarts its sequence after the last reported one, and

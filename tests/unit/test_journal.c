@@ -254,31 +254,27 @@ static void child_append(const char *dir, int pipe_fd, uint64_t region, bool dro
     }
 }
 
-/* Runs child_append, kills it after want reports, returns them. */
-static size_t run_and_kill(const char *dir, uint64_t region, bool drop, int want,
-                           struct report *reps)
+struct child_args {
+    const char *dir;
+    uint64_t region;
+    bool drop;
+};
+
+static void child_main(int pipe_fd, void *ctx)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        child_append(dir, p[1], region, drop);
-    }
-    close(p[1]);
-    size_t n = 0;
-    while ((int)n < want && read(p[0], &reps[n], sizeof(*reps)) == (ssize_t)sizeof(*reps))
-        n++;
-    assert_int_equal(n, (size_t)want);
-    kill(pid, SIGKILL);
-    while (read(p[0], &reps[n], sizeof(*reps)) == (ssize_t)sizeof(*reps))
-        n++;
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    return n;
+    struct child_args *a = ctx;
+    child_append(a->dir, pipe_fd, a->region, a->drop);
+}
+
+/* Runs child_append, kills it after want reports, returns them (every
+ * report read, at most cap). */
+static size_t run_and_kill(const char *dir, uint64_t region, bool drop, size_t want,
+                           struct report *reps, size_t cap)
+{
+    struct child_args a = { dir, region, drop };
+    long n = fixture_run_and_kill(child_main, &a, reps, sizeof(*reps), cap, want);
+    assert_true(n >= (long)want);
+    return (size_t)n;
 }
 
 static void verify_reports(const char *dir, const struct report *reps, size_t n)
@@ -301,7 +297,7 @@ static void test_replay_puts_back_lost_writes(void **state)
     (void)state;
     char *dir = fixture_tmpdir();
     static struct report reps[1 << 16];
-    size_t n = run_and_kill(dir, BIG_REGION, true, 2000, reps);
+    size_t n = run_and_kill(dir, BIG_REGION, true, 2000, reps, 1 << 16);
     /* The segments hold nothing the child wrote. */
     char path[4200];
     struct stat st;
@@ -328,7 +324,7 @@ static void test_checkpoints_and_wrap(void **state)
     size_t total = 0;
     for (int round = 0; round < 4; round++) {
         assert_true(journal_replay_dir(dir) >= 0);
-        size_t n = run_and_kill(dir, REGION, false, 8000 + 2000 * round, reps);
+        size_t n = run_and_kill(dir, REGION, false, 8000 + 2000 * round, reps, 1 << 18);
         memcpy(all + total, reps, n * sizeof(*reps));
         total += n;
     }
@@ -415,7 +411,7 @@ static void test_recreated_partition_ignores_old_records(void **state)
     (void)state;
     char *dir = fixture_tmpdir();
     static struct report reps[1 << 16];
-    run_and_kill(dir, BIG_REGION, true, 500, reps);
+    run_and_kill(dir, BIG_REGION, true, 500, reps, 1 << 16);
     char path[4200];
     snprintf(path, sizeof(path), "%s/t-3", dir);
     assert_int_equal(storage_remove_dir(path), 0);
