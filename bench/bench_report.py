@@ -127,7 +127,7 @@ def sync_table(rows):
         def p99(s, c):
             r = one(sync, system=s, client=c, durability=dur)
             return r.get("ack_p99_us") if r and r.get("ok") and r.get("kept_up") else None
-        for s, c in SYSTEMS:
+        for s, c in SYSTEMS + [("sluice", "native-spin")]:
             r = one(sync, system=s, client=c, durability=dur)
             if not r:
                 continue
