@@ -44,6 +44,15 @@
  *      seal moves it to the sealed segment's end.
  *   5. written_end only moves when a whole write completed: a short write
  *      is finished by another write before anything counts as written.
+ *
+ * Cancelled: io_uring answers -ECANCELED for a punted operation it never
+ * ran when io-wq could not start a worker for it (io_wq_enqueue cancels
+ * pending work when creating the first worker fails), which a busy
+ * machine does now and then (integration-dpdk-tap failed a log that way).
+ * Nothing was written or synced, so an unlinked write or sync that comes
+ * back cancelled is simply issued again, up to RING_CANCEL_RETRIES times
+ * in a row; a linked sync cancelled by its write's short count is covered
+ * by a later one.
  */
 #include "storage/journal_private.h"
 #include "storage/sys.h"
@@ -59,6 +68,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define RING_CANCEL_RETRIES 8
 
 static int64_t mono_ns(void)
 {
@@ -127,9 +138,10 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
     struct log *log = f->log;
     (void)flags;
     f->inflight = false;
-    if (res == -ECANCELED && f->chained) {
-        /* Its write came back short, which breaks the link: the write is
-         * finished on its own and a later sync covers it. */
+    if (res == -ECANCELED && (f->chained || !log->error)) {
+        /* Its write came back short, which breaks the link (the write is
+         * finished on its own), or io-wq never ran it: a later sync
+         * covers it (see "Cancelled"). */
         return;
     }
     if (log->metrics) {
@@ -166,6 +178,8 @@ static void on_seal_done(struct io_op *op, int res, uint32_t flags)
     struct log *log = s->log;
     (void)flags;
     s->inflight = 0;
+    if (res == -ECANCELED && !log->error)
+        return; /* never ran: log_flush_submit issues it again */
     if (res < 0) {
         log_fail(log, res);
         return;
@@ -325,11 +339,17 @@ static void on_write_done(struct io_op *op, int res, uint32_t flags)
     struct log *log = w->log;
     (void)flags;
     w->inflight = false;
+    if (res == -ECANCELED && !log->error && w->cancels++ < RING_CANCEL_RETRIES) {
+        if (write_submit(log, w->ring, 0) == 0) /* never ran: see "Cancelled" */
+            return;
+        res = -EIO;
+    }
     if (res <= 0) {
         log_fail(log, res == 0 ? -EIO : res);
         queue_release(&w->q);
         return;
     }
+    w->cancels = 0;
     write_advance(w, (size_t)res);
     if (w->done < w->q.bytes) {
         /* Short: write the rest (the linked sync, if any, was cancelled). */

@@ -467,6 +467,8 @@ static void on_log_checkpoint_sync(struct io_op *op, int res, uint32_t flags)
     (void)flags;
     log->cp_inflight = false;
     j->cp_inflight--;
+    if (res == -ECANCELED && !log->error)
+        return; /* io-wq never ran it (flush.c, "Cancelled"): checkpoint_step again */
     if (res < 0)
         log_fail(log, res);
     log->cp_wait = false;

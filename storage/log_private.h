@@ -41,6 +41,7 @@ struct log_write {
     uint32_t first;         /* first iovec not fully written */
     uint64_t done;          /* bytes of q written so far */
     bool inflight;
+    int cancels;            /* in a row: see flush.c's "Cancelled" */
 };
 
 /* The fdatasync in flight, if any, and what it will make durable. */
