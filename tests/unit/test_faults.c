@@ -197,6 +197,22 @@ static void test_failed_sync_is_sticky(void **state)
     log_close(log);
 }
 
+/* Reopened, the log holds end offsets in valid batches of 5 from 0. */
+static void reopen_reads_back(struct fx *f, int64_t end)
+{
+    struct log *log;
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    assert_int_equal(log_end_offset(log), end);
+    for (int64_t off = 0; off < end; off += 5) {
+        struct log_range r[2];
+        uint8_t b[8192];
+        assert_int_equal(log_read(log, off, 1, r, 2), 1);
+        assert_int_equal(pread(r[0].fd, b, r[0].len, (off_t)r[0].pos), (ssize_t)r[0].len);
+        assert_int_equal(batch_validate(b, r[0].len, 0), 0);
+    }
+    assert_int_equal(log_close(log), 0);
+}
+
 static void test_short_writes_complete(void **state)
 {
     struct fx *f = *state;
@@ -207,16 +223,7 @@ static void test_short_writes_complete(void **state)
         append_one(f, log, i, 0);
     storage_sys.prep_writev = f->saved.prep_writev;
     assert_int_equal(log_close(log), 0);
-    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
-    assert_int_equal(log_end_offset(log), 40);
-    for (int64_t off = 0; off < 40; off += 5) {
-        struct log_range r[2];
-        uint8_t b[8192];
-        assert_int_equal(log_read(log, off, 1, r, 2), 1);
-        assert_int_equal(pread(r[0].fd, b, r[0].len, (off_t)r[0].pos), (ssize_t)r[0].len);
-        assert_int_equal(batch_validate(b, r[0].len, 0), 0);
-    }
-    assert_int_equal(log_close(log), 0);
+    reopen_reads_back(f, 40);
 }
 
 /* A cancelled write or sync was never run: it is issued again, the log
@@ -237,16 +244,7 @@ static void test_cancelled_ops_are_retried(void **state)
     cancels = 0;
     storage_sys = f->saved;
     assert_int_equal(log_close(log), 0);
-    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
-    assert_int_equal(log_end_offset(log), 40);
-    for (int64_t off = 0; off < 40; off += 5) {
-        struct log_range r[2];
-        uint8_t b[8192];
-        assert_int_equal(log_read(log, off, 1, r, 2), 1);
-        assert_int_equal(pread(r[0].fd, b, r[0].len, (off_t)r[0].pos), (ssize_t)r[0].len);
-        assert_int_equal(batch_validate(b, r[0].len, 0), 0);
-    }
-    assert_int_equal(log_close(log), 0);
+    reopen_reads_back(f, 40);
 }
 
 int main(void)
