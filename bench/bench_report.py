@@ -67,6 +67,11 @@ def machine_table(meta, limits):
         f"| {mb('memcpy')} | {mb('loopback', 'loopback_mb_s')} | {mb('disk_os')} "
         f"| {mb('disk_always')} | {fs.get('p50_us', 0):.0f} / {fs.get('p99_us', 0):.0f} us |",
     ]
+    fo = limits.get("fsync_overwrite")
+    if fo:
+        lines += ["", f"4 KiB O_DIRECT overwrite of written blocks + fdatasync (the shard "
+                      f"journal's floor): p50 {fo.get('p50_us', 0):.0f} / p99 "
+                      f"{fo.get('p99_us', 0):.0f} us."]
     return lines
 
 
@@ -93,9 +98,11 @@ def produce_table(rows):
 def consume_table(rows, limits):
     loop = limits.get("loopback", {}).get("loopback_mb_s")
     cols = [k for k in SYSTEMS if k[0] != "kafka-mock"]
+    if any(r.get("client") == "native-multi" for r in rows):
+        cols.insert(2, ("sluice", "native-multi"))
     lines = ["| size | partitions | " + " | ".join(label(s, c) for s, c in cols) +
-             " | sluice ÷ best peer | sluice native ÷ loopback |",
-             "|---" * (2 + len(cols) + 2) + "|"]
+             " | sluice ÷ best peer | sluice native ÷ loopback | native one Fetch of all ÷ "
+             "loopback |", "|---" * (2 + len(cols) + 3) + "|"]
     for dur, size, parts in groups(rows, "consume"):
         cells, mb = [], {}
         for s, c in cols:
@@ -105,7 +112,46 @@ def consume_table(rows, limits):
         best = max([mb[k] for k in mb if k[0] in PEERS and mb[k]] or [0])
         mine = max([v for k, v in mb.items() if k[0] == "sluice" and v] or [0])
         lines.append(f"| {size} B | {parts} | " + " | ".join(cells) +
-                     f" | {ratio(mine, best)} | {ratio(mb[('sluice', 'native')], loop)} |")
+                     f" | {ratio(mine, best)} | {ratio(mb[('sluice', 'native')], loop)} | "
+                     f"{ratio(mb.get(('sluice', 'native-multi')), loop)} |")
+    return lines
+
+
+def sync_table(rows):
+    """The synchronous producer (one message in flight) at 1k msgs/s."""
+    lines = ["| durability | system (client) | ack p50 / p99 / p99.9 / max (us) | "
+             "kept up | sluice ÷ Redis (p99) | librdkafka: sluice ÷ mock (p99) |",
+             "|---|---|---|---|---|---|"]
+    sync = [r for r in rows if r.get("workload") == "latency-sync"]
+    for dur in ("durable", "page-cache"):
+        def p99(s, c):
+            r = one(sync, system=s, client=c, durability=dur)
+            return r.get("ack_p99_us") if r and r.get("ok") and r.get("kept_up") else None
+        for s, c in SYSTEMS + [("sluice", "native-spin")]:
+            r = one(sync, system=s, client=c, durability=dur)
+            if not r:
+                continue
+            q = " / ".join(f"{r.get(f'ack_{k}_us', 0):.0f}" for k in ("p50", "p99", "p999",
+                                                                       "max"))
+            vs_redis = ratio(p99(s, c), p99("redis", "hiredis")) if s == "sluice" else ""
+            vs_mock = ratio(p99(s, c), p99("kafka-mock", "librdkafka")) \
+                if (s, c) == ("sluice", "librdkafka") and dur == "page-cache" else ""
+            lines.append(f"| {dur} | {label(s, c)} | {q if r.get('ok') else 'failed'} | "
+                         f"{'yes' if r.get('kept_up') else 'no'} | {vs_redis} | {vs_mock} |")
+    return lines
+
+
+def turns_table(rows):
+    lines = ["| broker | rate/s | segments rolled | turns | turn p50 / p99 / p99.9 / p99.99 / "
+             "max (us) | turns over 1 ms | ack p99 (us) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("workload") != "loop-turns":
+            continue
+        q = " / ".join(f"{r.get(f'turn_{k}_us', 0):.0f}" for k in ("p50", "p99", "p999",
+                                                                    "p9999", "max"))
+        lines.append(f"| {r.get('config')} | {si(r.get('rate'))} | {r.get('segments', 0)} | "
+                     f"{r.get('turns', 0)} | {q if r.get('ok') else 'failed'} | "
+                     f"{r.get('turn_over_1ms', '-')} | {r.get('ack_p99_us', 0):.0f} |")
     return lines
 
 
@@ -182,6 +228,11 @@ def summary(meta, limits, rows):
     out += latency_glance(rows)
     out += ["", "## Latency: open-loop produce at a fixed rate, tailing consumer", ""]
     out += latency_table(rows)
+    out += ["", "## A synchronous producer: one message in flight, 1k msgs/s, 100 B, "
+            "1 partition", ""]
+    out += sync_table(rows)
+    out += ["", "## Loop turns of a durable shard at 100k msgs/s, segments rolling", ""]
+    out += turns_table(rows)
     out += ["", "## Exactly-once: idempotent and transactional producers, read_committed", ""]
     import eos_rows
     out += eos_rows.summary(rows, limits)

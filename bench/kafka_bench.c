@@ -10,7 +10,7 @@
  *               [--isolation read_committed|read_uncommitted] [--markers]
  *   kafka_bench --mode latency --target H:P --topic T --partitions N
  *               --size S --rate R --seconds D [--warmup W] [--acks all]
- *               [--linger-ms 0] [--hist-out PREFIX]
+ *               [--linger-ms 0] [--in-flight N] [--hist-out PREFIX]
  *   kafka_bench --mock [--mock-brokers B] ...   the in-process mock cluster
  *
  * The topic: against a broker it is created with --partitions partitions
@@ -50,6 +50,10 @@
  *          ack latency. A consumer on its own thread tails the topic from
  *          each partition's high watermark, queried and assigned before
  *          the first send (fetch.wait.max.ms=10, fetch.min.bytes=1).
+ *          --in-flight 1 makes it a synchronous producer (Java's
+ *          send().get(), librdkafka with max.in.flight=1): message i is
+ *          sent only once i-1 was acknowledged, still timed from its
+ *          intended time, so falling behind shows as latency.
  *          Histograms (the first --warmup seconds not recorded): ack =
  *          delivery report - intended, e2e = consumed - intended, lag =
  *          actual send - intended. Everything must be acked and consumed
@@ -64,6 +68,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -139,6 +144,7 @@ static const char kafka_usage[] =
     "  --txn-msgs M       produce in transactions of M messages\n"
     "  --isolation L      consume: read_committed or read_uncommitted\n"
     "  --markers          consume: offsets skip transaction markers\n"
+
     "  --mock             against librdkafka's in-process mock cluster\n"
     "  --mock-brokers N   its brokers (default 1)\n";
 
@@ -183,6 +189,7 @@ static int take_kafka_opt(int code, const char *arg, void *ctx)
     case OPT_MARKERS:
         ko->markers = true;
         return 0;
+
     default:
         return -1;
     }
@@ -396,7 +403,10 @@ static rd_kafka_t *producer_new(const struct kafka_opts *ko, int linger_ms,
         conf_set(conf, "compression.type", "none") ||
         conf_set(conf, "message.timeout.ms", ko->txn_msgs ? "60000" : "120000") ||
         (low_latency && conf_set(conf, "socket.nagle.disable", "true")) ||
-        (ko->idempotent && conf_set(conf, "enable.idempotence", "true"))) {
+        (ko->idempotent && conf_set(conf, "enable.idempotence", "true")) ||
+        (ko->lg.in_flight > 0 && ko->lg.in_flight <= 1000000 &&
+         conf_set_int(conf, "max.in.flight.requests.per.connection",
+                      (int)ko->lg.in_flight))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -931,11 +941,22 @@ static int send_one(struct send_side *s, size_t size, uint64_t seq,
 /* Sends every message when it is due (late ones at once), until all are
  * sent or the deadline passes (also while librdkafka's queue stays full:
  * the run then did not keep up, which is not an error). */
-static void send_paced(struct send_side *s, size_t size)
+/* --in-flight: waits until fewer than max messages are unacknowledged
+ * (the delivery reports are counted on the poller thread). */
+static void wait_in_flight(const struct send_side *s, const struct ack_side *a, int max)
+{
+    while (max > 0 && s->sent - atomic_load(&a->acked) - atomic_load(&a->errors) >=
+                          (uint64_t)max && lg_now_ns() < s->deadline_ns)
+        sched_yield(); /* the report comes from the poller thread */
+}
+
+static void send_paced(struct send_side *s, const struct ack_side *a, size_t size,
+                       int in_flight)
 {
     while (!lg_pace_done(&s->pace)) {
         uint64_t due = lg_pace_wait(&s->pace, SEND_BATCH);
         for (uint64_t k = 0; k < due; k++) {
+            wait_in_flight(s, a, in_flight);
             uint64_t seq = s->pace.next;
             uint64_t intended = lg_pace_intended(&s->pace, seq);
             uint64_t now = lg_now_ns();
@@ -1076,7 +1097,7 @@ static int run_latency(const struct kafka_opts *ko, const char *system)
     r->ko = ko;
     if (latency_setup(r) == 0 && latency_start_threads(r) == 0) {
         double cpu0 = lg_cpu_s();
-        send_paced(&r->send, ko->lg.size);
+        send_paced(&r->send, &r->ack, ko->lg.size, (int)ko->lg.in_flight);
         r->kept_up = wait_drained(r);
         r->cpu_s = lg_cpu_s() - cpu0;
         rc = 0;

@@ -280,6 +280,11 @@ static const struct config_def broker_defs[] = {
       .values = flush_values,
       .doc = "always: fdatasync before acks; interval: Kafka's "
              "log.flush.interval.*; os: leave it to the page cache."),
+    BDEF("sluice.journal.bytes", CT_LONG, journal_bytes, .def = "33554432", GE64(0),
+      .doc = "Size of each shard's write-ahead journal (flush policy always): "
+             "one fdatasync per loop turn covers the appends to every partition "
+             "of the shard; 0: each partition syncs its own files. At least "
+             "4194304 when set."),
     BDEF("sluice.idle", CT_ENUM, idle_strategy, .def = "sleep", .values = idle_values,
       .doc = "What a shard does when a loop turn found no work: sleep in "
              "io_uring until a completion or a deadline, or spin (busy-poll "

@@ -182,6 +182,7 @@ struct broker_config {
     char http_listen[CONFIG_LISTENERS_MAX]; /* sluice.http.listen ("": off) */
     int log_format;                         /* sluice.log.format (enum slog_format) */
     int log_level;                          /* sluice.log.level (enum slog_level) */
+    int64_t journal_bytes;                  /* sluice.journal.bytes (0: none) */
 
     bool dpdk_enable;                       /* sluice.dpdk.enable (false) */
     char dpdk_eal_args[1024];               /* sluice.dpdk.eal.args */

@@ -21,12 +21,15 @@
 #include <errno.h>
 
 struct produce_part {
-    struct partition *p;
+    struct partition *p;         /* until its batches are safe (done) */
     int64_t base_offset;
     int64_t last_offset;
     int64_t log_append_time;
+    int64_t log_start_offset;    /* as it was when done */
     int16_t error;
     bool failed_early;           /* refused before any append */
+    bool done;                   /* safe per acks: p is not touched again, so
+                                    a deleted partition may go (partition.c) */
 };
 
 struct produce_state {
@@ -145,7 +148,7 @@ static int produce_respond(struct request *rq, struct produce_state *st)
             r->error_code = pp->error;
             r->base_offset = pp->error ? -1 : pp->base_offset;
             r->log_append_time_ms = pp->error ? -1 : pp->log_append_time;
-            r->log_start_offset = pp->p ? log_start_offset(pp->p->log) : -1;
+            r->log_start_offset = pp->done ? pp->log_start_offset : -1;
             r->error_message = KSTR_NULL;
             r->current_leader.leader_id = -1;
             r->current_leader.leader_epoch = -1;
@@ -154,24 +157,30 @@ static int produce_respond(struct request *rq, struct produce_state *st)
     return request_respond(rq, resp);
 }
 
-/* 1 once every appended batch is as safe as acks asks (or failed). */
+/* 1 once every appended batch is as safe as acks asks (or failed). Each
+ * part found safe is done: its partition is not looked at again. */
 static int produce_ready(struct request *rq, struct produce_state *st)
 {
     const struct kafka_produce_req *req = rq->body;
+    int ready = 1;
     for (int k = 0; k < st->nparts; k++) {
         struct produce_part *pp = &st->parts[k];
-        if (pp->error)
+        if (pp->error || pp->done || !pp->p)
             continue;
         if (log_error(pp->p->log)) {
             pp->error = KERR_KAFKA_STORAGE_ERROR;
-            continue;
+        } else {
+            int64_t end = req->acks == -1 ? log_durable_end(pp->p->log)
+                                          : log_written_end(pp->p->log);
+            if (end <= pp->last_offset) {
+                ready = 0;
+                continue;
+            }
         }
-        int64_t end = req->acks == -1 ? log_durable_end(pp->p->log)
-                                      : log_written_end(pp->p->log);
-        if (end <= pp->last_offset)
-            return 0;
+        pp->log_start_offset = log_start_offset(pp->p->log);
+        pp->done = true;
     }
-    return 1;
+    return ready;
 }
 
 static int produce_poll(struct request *rq)

@@ -38,6 +38,7 @@
 #define SHARD_RING_ENTRIES 4096
 #define SHARD_TICK_MS 1000
 #define NS_PER_MS 1000000
+#define SHARD_JOURNAL_MIN (4u << 20) /* sluice.journal.bytes: 1 MiB commits */
 
 _Static_assert(SHARD_IDLE_SLEEP == 0 && SHARD_IDLE_SPIN == 1,
                "sluice.idle's values (control/config.c) follow enum shard_idle");
@@ -87,119 +88,6 @@ const struct duty_cycle *shard_turns(const struct shard *s)
     return &s->turns;
 }
 
-static uint32_t name_hash(const char *topic, size_t len, int32_t index)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)topic[i]) * 16777619u;
-    return (h ^ (uint32_t)index) * 16777619u;
-}
-
-struct partition *shard_partition(struct shard *s, const char *topic, size_t len,
-                                  int32_t index)
-{
-    struct partition *p = s->parts[name_hash(topic, len, index) & (s->nbuckets - 1)];
-    for (; p; p = p->next)
-        if (p->index == index && strlen(p->topic) == len && memcmp(p->topic, topic, len) == 0)
-            return p;
-    return NULL;
-}
-
-void shard_mark_dirty(struct shard *s, struct partition *p)
-{
-    if (p->dirty)
-        return;
-    p->dirty = true;
-    p->dirty_next = s->dirty;
-    s->dirty = p;
-}
-
-/* Closes a partition's log (cleanly: synced, marker written). */
-static void partition_drop(struct shard *s, struct partition *p)
-{
-    struct partition **pp = &s->parts[name_hash(p->topic, strlen(p->topic), p->index) &
-                                      (s->nbuckets - 1)];
-    while (*pp != p)
-        pp = &(*pp)->next;
-    *pp = p->next;
-    for (struct partition **dp = &s->dirty; *dp; dp = &(*dp)->dirty_next) {
-        if (*dp == p) {
-            *dp = p->dirty_next;
-            break;
-        }
-    }
-    shard_dpdk_partition_closed(s, p);
-    shard_cleaner_forget(s, p);
-    int rc = log_close(p->log);
-    if (rc < 0)
-        slog(SLOG_ERROR, "shard", "closing a log failed shard=%d partition=%s-%d error=\"%s\"",
-             s->cfg.index, p->topic, p->index,
-                strerror(-rc));
-    free(p->topic);
-    free(p);
-}
-
-static void shard_drain_logs(struct shard *s);
-
-/* Removes DATA/<topic>-<partition>, open here or not (a delete finished
- * after a restart, a create rolled back): a new topic of the same name
- * must never find old data. */
-static int partition_delete(struct shard *s, struct ctl_partition_cmd *cmd)
-{
-    struct partition *p = shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition);
-    if (p) {
-        shard_drain_logs(s);
-        shard_poll_waiting(s); /* answers produce requests on this log */
-        partition_drop(s, p);
-    }
-    return log_remove(s->cfg.data_dir, cmd->topic, cmd->partition);
-}
-
-static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
-{
-    if (shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition))
-        return 0;
-    struct partition *p = calloc(1, sizeof(*p));
-    if (!p || !(p->topic = strdup(cmd->topic))) {
-        free(p);
-        return -ENOMEM;
-    }
-    p->index = cmd->partition;
-    int rc = log_open(&p->log, s->cfg.data_dir, cmd->topic, cmd->partition, &cmd->config,
-                      s->now_ms);
-    if (rc < 0) {
-        slog(SLOG_ERROR, "shard", "cannot open a log shard=%d partition=%s-%d error=\"%s\"",
-             s->cfg.index, cmd->topic,
-                cmd->partition, strerror(-rc));
-        free(p->topic);
-        free(p);
-        return rc;
-    }
-    log_set_metrics(p->log, &s->metrics.flush);
-    uint32_t b = name_hash(p->topic, strlen(p->topic), p->index) & (s->nbuckets - 1);
-    p->next = s->parts[b];
-    s->parts[b] = p;
-    return 0;
-}
-
-/* Waits for every log's writes to finish (the ring is still ours). */
-static void shard_drain_logs(struct shard *s)
-{
-    for (int round = 0; round < 100000; round++) {
-        bool busy = false;
-        for (uint32_t b = 0; b < s->nbuckets; b++)
-            for (struct partition *p = s->parts[b]; p; p = p->next)
-                if (log_flush_pending(p->log) && !log_error(p->log)) {
-                    busy = true;
-                    log_flush_submit(p->log, &s->ring, s->now_ms);
-                }
-        if (!busy)
-            return;
-        if (io_ring_run_once(&s->ring) < 0)
-            return;
-    }
-}
-
 /* Stops taking work; the loop then lets in-flight requests finish. */
 static void shard_stop(struct shard *s, struct ctl_msg *m)
 {
@@ -212,16 +100,16 @@ static void shard_stop(struct shard *s, struct ctl_msg *m)
     }
 }
 
-/* The end of a stop: every write synced, every log closed cleanly. */
+/* The end of a stop: every write synced, every job done, every log
+ * closed cleanly, the worker ended. */
 static void shard_finish(struct shard *s)
 {
-    shard_drain_logs(s);
-    shard_poll_waiting(s);
-    for (uint32_t b = 0; b < s->nbuckets; b++)
-        while (s->parts[b])
-            partition_drop(s, s->parts[b]);
+    partition_close_all(s);
+    journal_close(s->journal); /* every log is closed: nothing is in flight */
+    s->journal = NULL;
     shard_dpdk_stop(s);
     shard_cleaner_close(s);
+    shard_worker_stop(&s->worker);
     if (s->stop_msg)
         shard_post_ctl(s, s->stop_msg);
 }
@@ -258,20 +146,14 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     }
     switch (m->op) {
     case CTL_PARTITION_OPEN:
-        m->u.partition.result = partition_open(s, &m->u.partition);
-        break;
+        partition_on_open(s, m);
+        return; /* answered once open */
     case CTL_PARTITION_DELETE:
-        m->u.partition.result = partition_delete(s, &m->u.partition);
-        break;
-    case CTL_PARTITION_CONFIG: {
-        struct partition *p = shard_partition(s, m->u.partition.topic,
-                                              strlen(m->u.partition.topic),
-                                              m->u.partition.partition);
-        if (p)
-            log_set_config(p->log, &m->u.partition.config);
-        m->u.partition.result = 0;
-        break;
-    }
+        partition_on_delete(s, m);
+        return; /* answered once removed */
+    case CTL_PARTITION_CONFIG:
+        partition_on_config(s, m);
+        return;
     case CTL_METADATA_UPDATE:
         s->md = m->u.metadata;
         shard_dpdk_on_metadata(s);
@@ -371,6 +253,12 @@ static int shard_flush_logs(struct shard *s)
             pp = &p->dirty_next;
         }
     }
+    /* One commit (one fdatasync) for every log's unit of this turn. */
+    if (s->journal) {
+        int rc = journal_submit(s->journal, &s->ring);
+        if (rc > 0)
+            work += rc;
+    }
     return work;
 }
 
@@ -381,21 +269,25 @@ static void shard_on_tick(struct shard *s)
     conn_close_idle(s);
     shard_registration_tick(s);
     txn_shard_tick(s); /* producer.id.expiration.ms */
+    if (s->journal)
+        journal_submit(s->journal, &s->ring); /* a checkpoint moves on when idle too */
     bool retention = s->now_ms >= s->next_retention_ms;
     if (retention)
         s->next_retention_ms = s->now_ms + s->cfg.broker->log_retention_check_interval_ms;
     for (uint32_t b = 0; b < s->nbuckets; b++) {
         for (struct partition *p = s->parts[b]; p; p = p->next) {
+            if (!p->log)
+                continue; /* opening, or handed to the worker to delete */
             if (!log_error(p->log) && log_flush_submit(p->log, &s->ring, s->now_ms) > 0)
                 shard_mark_dirty(s, p);
-            if (retention && !log_flush_pending(p->log))
+            if (retention && p->state == PART_READY && !log_flush_pending(p->log))
                 log_enforce_retention(p->log, s->now_ms);
         }
     }
     shard_cleaner_tick(s);
 }
 
-static int shard_reap(struct shard *s)
+int shard_reap(struct shard *s)
 {
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
@@ -432,6 +324,26 @@ static bool shard_stop_step(struct shard *s)
     return late && !s->conns;
 }
 
+/* The shard's write-ahead journal (storage/journal.h), replayed already
+ * by the process (journal_replay_dir). Without it every log syncs its own
+ * files, as it would with sluice.journal.bytes=0. */
+static void shard_open_journal(struct shard *s)
+{
+    int64_t bytes = s->cfg.broker->journal_bytes;
+    if (bytes <= 0)
+        return;
+    uint64_t size = (uint64_t)bytes < SHARD_JOURNAL_MIN ? SHARD_JOURNAL_MIN : (uint64_t)bytes;
+    size -= size % JOURNAL_BLOCK;
+    int rc = journal_open(&s->journal, s->cfg.data_dir, s->cfg.index, size);
+    if (rc < 0) {
+        slog(SLOG_WARN, "shard", "no journal: each partition syncs its own files shard=%d "
+             "error=\"%s\"", s->cfg.index, strerror(-rc));
+        s->journal = NULL;
+        return;
+    }
+    journal_set_metrics(s->journal, &s->metrics.flush);
+}
+
 int shard_loop_init(struct shard *s)
 {
     s->accept_op.complete = on_accept;
@@ -445,6 +357,12 @@ int shard_loop_init(struct shard *s)
     s->ring_ready = true;
     if ((rc = shard_cleaner_init(s)) < 0)
         return rc;
+    char name[16];
+    snprintf(name, sizeof(name), "sluice-work%d", s->cfg.index);
+    rc = shard_worker_start(&s->worker, s->cfg.doorbell_fd, name);
+    if (rc < 0)
+        return rc;
+    shard_open_journal(s);
     arm_doorbell(s);
     shard_dpdk_start(s);
     return 0;
@@ -459,6 +377,7 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
     work += shard_dpdk_poll(s);
     work += shard_drain_ctl(s);
     work += shard_cleaner_do_work(s);
+    work += shard_worker_reap(&s->worker);
     work += shard_poll_waiting(s);
     if (s->stopping && shard_stop_step(s)) {
         s->finished = true;
@@ -472,6 +391,7 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
      * flush "os") requests can be answered before sleeping. */
     work += shard_poll_waiting(s);
     work += shard_dpdk_after_flush(s); /* mbufs written, ACKs now durable */
+    work += partition_step_dying(s);
     if (tick && !s->stopping)
         shard_on_tick(s);
     return work;

@@ -18,7 +18,9 @@
 #include "dataplane/request.h"
 #include "dataplane/shard.h"
 #include "metrics/shard_metrics.h"
+#include "dataplane/shard_worker.h"
 #include "storage/io.h"
+#include "storage/journal.h"
 #include "storage/log.h"
 
 #define CHUNK_SIZE (256u << 10)       /* default receive chunk */
@@ -96,14 +98,24 @@ struct conn {
     struct conn *next;        /* shard's list */
 };
 
+enum partition_state {
+    PART_OPENING,             /* log_open on the worker */
+    PART_READY,               /* served */
+    PART_DELETING,            /* not routed to; closed once idle */
+};
+
 struct partition {
     struct partition *next;   /* hash chain */
     char *topic;
     int32_t index;
-    struct log *log;
+    struct log *log;          /* NULL while opening and once handed off */
+    enum partition_state state;
     bool dirty;               /* in the shard's flush list */
     struct partition *dirty_next;
     struct part_metrics m;    /* shard_stats.c reports them */
+    struct ctl_msg *delete_msg;   /* CTL_PARTITION_DELETE, answered when gone */
+    bool config_pending;      /* a CTL_PARTITION_CONFIG came while opening */
+    struct log_config config;
 };
 
 struct shard {
@@ -149,13 +161,38 @@ struct shard {
     uint64_t rq_seq;               /* requests started (retired fds wait on it) */
     struct shard_cleaner *cleaner; /* compaction, background chores */
     alignas(64) struct shard_metrics metrics; /* this thread's counters (shard_stats.c) */
+    struct shard_worker worker;    /* blocking work, off the loop */
+    struct journal *journal;       /* NULL: sluice.journal.bytes=0, or it failed to open */
 };
 
 /* shard.c */
+void shard_post_ctl(struct shard *s, struct ctl_msg *m);
+/* Dispatches every completion on the ring. Returns how many. */
+int shard_reap(struct shard *s);
+
+/* Served (open, not being deleted): its log may be used. */
+static inline bool partition_ready(const struct partition *p)
+{
+    return p->state == PART_READY;
+}
+
+/* partition.c: the table and the life cycle of partitions */
+/* A served partition (not one opening or being deleted), or NULL. */
 struct partition *shard_partition(struct shard *s, const char *topic,
                                   size_t len, int32_t index);
 void shard_mark_dirty(struct shard *s, struct partition *p);
-void shard_post_ctl(struct shard *s, struct ctl_msg *m);
+/* CTL_PARTITION_OPEN / _DELETE / _CONFIG; each is answered (posted back)
+ * when done, the first two from the worker's completion. */
+void partition_on_open(struct shard *s, struct ctl_msg *m);
+void partition_on_delete(struct shard *s, struct ctl_msg *m);
+void partition_on_config(struct shard *s, struct ctl_msg *m);
+/* Each turn: hands deleting partitions whose log went idle to the worker. */
+int partition_step_dying(struct shard *s);
+/* The end of a stop: waits for every write, sync and job, closes every
+ * log cleanly on the shard. */
+void partition_close_all(struct shard *s);
+/* The log job runner of every open log (log_set_job_runner). */
+void shard_post_log_job(void *ctx, struct log_job *job);
 
 /* shard_dpdk.c: the DPDK queue's steps in the loop (no-ops without one) */
 void shard_dpdk_start(struct shard *s);

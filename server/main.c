@@ -21,6 +21,7 @@
 #include "numa/topology.h"
 #include "ops/ops.h"
 #include "slog/slog.h"
+#include "storage/journal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -245,6 +246,13 @@ int main(int argc, char **argv)
     rc = control_create(&ctl, &cfg, dir, nshards);
     if (rc < 0) {
         slog(SLOG_ERROR, "sluiced", "cannot start the control thread: %s", strerror(-rc));
+        return 1;
+    }
+    /* Before any shard opens a log or its journal: what the journals made
+     * durable and the partition logs lost goes back into them. */
+    rc = journal_replay_dir(dir);
+    if (rc < 0) {
+        slog(SLOG_ERROR, "sluiced", "journal replay failed: %s", strerror(-rc));
         return 1;
     }
     struct shard *shards[MAX_SHARDS];

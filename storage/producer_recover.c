@@ -195,6 +195,32 @@ int log_producers_snapshot(struct log *log, bool sync)
     return producer_snapshot_write(log->dir, log->next_offset, &log->producers, sync);
 }
 
+int log_producers_snapshot_take(struct log *log, struct segment *seg)
+{
+    size_t len = producer_snapshot_size(&log->producers);
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return -ENOMEM;
+    producer_snapshot_encode(&log->producers, buf);
+    free(seg->snapshot); /* an earlier try of this roll's */
+    seg->snapshot = buf;
+    seg->snapshot_len = len;
+    return 0;
+}
+
+int log_producers_snapshot_store(struct log *log, struct segment *seg)
+{
+    if (!seg->snapshot)
+        return 0;
+    int rc = producer_snapshot_write_encoded(log->dir, seg->next_offset, seg->snapshot,
+                                             seg->snapshot_len, true);
+    if (rc == 0) {
+        free(seg->snapshot);
+        seg->snapshot = NULL;
+    }
+    return rc;
+}
+
 void log_producers_remove_snapshot(struct log *log, int64_t base_offset)
 {
     producer_snapshot_remove(log->dir, base_offset);

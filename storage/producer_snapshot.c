@@ -119,48 +119,39 @@ static int snapshot_path(char *out, size_t len, const char *dir, int64_t offset,
 int producer_snapshot_write(const char *dir, int64_t offset, const struct producer_state *ps,
                             bool sync)
 {
+    size_t len = producer_snapshot_size(ps);
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return -ENOMEM;
+    producer_snapshot_encode(ps, buf);
+    int rc = producer_snapshot_write_encoded(dir, offset, buf, len, sync);
+    free(buf);
+    return rc;
+}
+
+int producer_snapshot_write_encoded(const char *dir, int64_t offset, const uint8_t *buf,
+                                    size_t len, bool sync)
+{
     char path[PATH_MAX], tmp[PATH_MAX];
     int rc = snapshot_path(path, sizeof(path), dir, offset, "");
     if (rc == 0)
         rc = snapshot_path(tmp, sizeof(tmp), dir, offset, ".tmp");
     if (rc < 0)
         return rc;
-    size_t len = producer_snapshot_size(ps);
-    uint8_t *buf = malloc(len);
-    if (!buf)
-        return -ENOMEM;
-    producer_snapshot_encode(ps, buf);
     int fd = storage_sys.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        free(buf);
+    if (fd < 0)
         return -errno;
-    }
     rc = storage_pwrite_all(fd, buf, len, 0);
     if (rc == 0 && sync && storage_sys.fdatasync(fd) < 0)
         rc = -errno;
     if (storage_sys.close(fd) < 0 && rc == 0)
         rc = -errno;
-    free(buf);
     if (rc == 0 && storage_sys.rename(tmp, path) < 0)
         rc = -errno;
     if (rc == 0 && sync)
         rc = storage_sync_dir(dir);
     if (rc < 0)
         storage_sys.unlink(tmp);
-    return rc;
-}
-
-int producer_snapshot_sync(const char *dir, int64_t offset)
-{
-    char path[PATH_MAX];
-    int rc = snapshot_path(path, sizeof(path), dir, offset, "");
-    if (rc < 0)
-        return rc;
-    int fd = storage_sys.open(path, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
-    rc = storage_sys.fdatasync(fd) < 0 ? -errno : 0;
-    storage_sys.close(fd);
     return rc;
 }
 

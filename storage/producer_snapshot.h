@@ -53,9 +53,10 @@ int producer_snapshot_decode(const uint8_t *buf, size_t len,
  * returning. 0 or a negative errno. */
 int producer_snapshot_write(const char *dir, int64_t offset, const struct producer_state *ps,
                             bool sync);
-/* fdatasyncs DIR/<offset>.snapshot if it exists (a roll's snapshot, made
- * durable when the segment is sealed). 0 or a negative errno. */
-int producer_snapshot_sync(const char *dir, int64_t offset);
+/* The same for a snapshot encoded before (producer_snapshot_encode): what
+ * a log's seal job writes, on a thread that may not read the state. */
+int producer_snapshot_write_encoded(const char *dir, int64_t offset, const uint8_t *buf,
+                                    size_t len, bool sync);
 /* Loads DIR/<offset>.snapshot into ps, skipping entries fn_keep refuses
  * (may be NULL). 0, -ENOENT, -EBADMSG (corrupt), or a negative errno. */
 int producer_snapshot_load(const char *dir, int64_t offset, struct producer_state *ps,
