@@ -52,6 +52,7 @@
 #define NOW0 1700000000000ll
 #define NPIDS 5               /* 1..3 idempotent, 4..5 transactional */
 #define FIRST_TXN_PID 4
+#define NBUFS 64              /* append buffers (struct lworld) */
 
 static uint64_t rng;
 
@@ -106,7 +107,15 @@ struct lworld {
     struct log_config cfg;
     int64_t now;
     struct sender s[NPIDS + 1];
-    uint8_t buf[8192];
+    /* Appended batches: log_append keeps a pointer to the bytes until
+     * log_written_end passes them (segment writes are ring operations), so
+     * each append takes a buffer of its own, reused once written. */
+    uint8_t bufs[NBUFS][8192];
+    int64_t buf_until[NBUFS];  /* last offset appended from it, or -1 */
+    struct log *buf_log[NBUFS];
+    unsigned next_buf;
+    uint8_t *buf;              /* make()'s */
+    int cur;
     int64_t appends, markers, dups, checks, reopens, recut;
 };
 
@@ -120,10 +129,16 @@ static void reap(struct lworld *w)
     }
 }
 
+/* Until everything is written and synced (or failed) and nothing of the
+ * log is on the ring: segment writes are ring operations, and a log closed
+ * with one in flight would have it land in the next one's files. */
 static void drain(struct lworld *w)
 {
-    for (int i = 0; i < 1000 && w->log && log_flush_pending(w->log) && !log_error(w->log); i++) {
-        log_flush_submit(w->log, &w->ring, w->now);
+    for (int i = 0; i < 1000 && w->log &&
+                    ((log_flush_pending(w->log) && !log_error(w->log)) || log_busy(w->log));
+         i++) {
+        if (!log_error(w->log))
+            log_flush_submit(w->log, &w->ring, w->now);
         reap(w);
     }
     reap(w);
@@ -146,13 +161,35 @@ static void lclose(struct lworld *w)
     if (!w->log)
         return;
     drain(w);
-    log_close(w->log); /* after a cut it fails, and frees */
+    /* After a cut it fails, and frees; never busy (drain). */
+    assert_int_not_equal(log_close(w->log), -EBUSY);
     w->log = NULL;
+}
+
+/* A buffer no queued or in-flight write refers to. */
+static void buf_take(struct lworld *w)
+{
+    int i = (int)(w->next_buf++ % NBUFS);
+    if (w->log && w->buf_log[i] == w->log && w->buf_until[i] >= 0 &&
+        log_written_end(w->log) <= w->buf_until[i])
+        drain(w); /* written, or the log failed and nothing is in flight */
+    w->buf_log[i] = NULL;
+    w->buf_until[i] = -1;
+    w->cur = i;
+    w->buf = w->bufs[i];
+}
+
+/* The append from make()'s buffer succeeded up to last. */
+static void buf_used(struct lworld *w, int64_t last)
+{
+    w->buf_log[w->cur] = w->log;
+    w->buf_until[w->cur] = last;
 }
 
 static size_t make(struct lworld *w, int pid, int32_t seq, int n)
 {
-    size_t len = fixture_producer_batch(w->buf, sizeof(w->buf), n, 20 + rnd() % 200, w->now, pid,
+    buf_take(w);
+    size_t len = fixture_producer_batch(w->buf, sizeof(w->bufs[0]), n, 20 + rnd() % 200, w->now, pid,
                                         0, seq, pid >= FIRST_TXN_PID);
     assert_true(len > 0);
     return len;
@@ -177,6 +214,7 @@ static void do_produce(struct lworld *w)
     if (rc != 0)
         fail_msg("pid %d seq %d: refused with %d", pid, s->next_seq, rc);
     assert_false(res.duplicate);
+    buf_used(w, res.last_offset);
     s->next_seq += n;
     s->in_txn = pid >= FIRST_TXN_PID;
     w->appends++;
