@@ -342,6 +342,9 @@ static int wtm_poll(struct request *rq)
                     wp->error = KERR_KAFKA_STORAGE_ERROR;
                 else if (log_durable_end(wp->p->log) <= wp->offset)
                     waiting = true;
+                else
+                    wp->p = NULL; /* durable: let go, a deleted partition may go
+                                     (partition.c) */
             }
     }
     if (waiting)
