@@ -229,6 +229,7 @@ void request_respond_none(struct request *rq);
 int handle_api_versions(struct request *rq);
 int handle_metadata(struct request *rq);
 int handle_describe_cluster(struct request *rq);
+int handle_describe_topic_partitions(struct request *rq);
 int handle_find_coordinator(struct request *rq);
 int handle_produce(struct request *rq);
 int handle_fetch(struct request *rq);

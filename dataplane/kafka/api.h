@@ -46,7 +46,8 @@ enum kafka_api_key {
 	KAFKA_OFFSET_DELETE = 47,
 	KAFKA_DESCRIBE_CLUSTER = 60,
 	KAFKA_BROKER_REGISTRATION = 62,
-	KAFKA_API_KEY_MAX = 62,
+	KAFKA_DESCRIBE_TOPIC_PARTITIONS = 75,
+	KAFKA_API_KEY_MAX = 75,
 };
 
 /* Kafka error codes the codec layer itself produces. */
