@@ -214,6 +214,21 @@ static int broker_synonyms(struct control *c, struct ctl_arena *a,
 
 #define SYN_MAX 16
 
+/* Copies v[0..n) into the arena as d's synonyms. 0 or -ENOSPC. */
+static int synonyms_keep(struct ctl_arena *a, struct config_desc *d,
+                         const struct config_synonym *v, int n)
+{
+    struct config_synonym *out = NULL;
+
+    if (n && !(out = ctl_arena_alloc(a, sizeof(*out) * (size_t)n)))
+        return -ENOSPC;
+    if (n)
+        memcpy(out, v, sizeof(*out) * (size_t)n);
+    d->synonyms = out;
+    d->nsynonyms = n;
+    return 0;
+}
+
 /* A broker setting's source, flags and synonyms from the dynamic layers. */
 static int broker_desc_fix(struct control *c, struct ctl_arena *a,
                            struct config_desc *d, bool synonyms)
@@ -223,16 +238,11 @@ static int broker_desc_fix(struct control *c, struct ctl_arena *a,
     d->read_only = !broker_dyn_is_dynamic(d->name);
     if (!synonyms)
         return 0;
-    struct config_synonym v[SYN_MAX], *out;
+    struct config_synonym v[SYN_MAX];
     int n = 0;
     if (broker_synonyms(c, a, d->name, d->name, v, &n) < 0)
         return -ENOSPC;
-    if (n && !(out = ctl_arena_alloc(a, sizeof(*out) * (size_t)n)))
-        return -ENOSPC;
-    if (n)
-        d->synonyms = memcpy(out, v, sizeof(*out) * (size_t)n);
-    d->nsynonyms = n;
-    return 0;
+    return synonyms_keep(a, d, v, n);
 }
 
 /* A topic setting inheriting a dynamic broker value has that source; its
@@ -241,7 +251,7 @@ static int topic_desc_fix(struct control *c, struct ctl_arena *a,
                           struct config_desc *d, bool synonyms)
 {
     const char *const *syn = topic_config_synonyms(topic_config_find(d->name));
-    struct config_synonym v[SYN_MAX], *out;
+    struct config_synonym v[SYN_MAX];
     int n = 0;
 
     if (d->source != CONFIG_SOURCE_DYNAMIC_TOPIC) {
@@ -260,12 +270,7 @@ static int topic_desc_fix(struct control *c, struct ctl_arena *a,
     for (int k = 0; syn && k < 3 && syn[k] && n < SYN_MAX - 4; k++)
         if (broker_synonyms(c, a, syn[k], syn[k], v, &n) < 0)
             return -ENOSPC;
-    if (n && !(out = ctl_arena_alloc(a, sizeof(*out) * (size_t)n)))
-        return -ENOSPC;
-    if (n)
-        d->synonyms = memcpy(out, v, sizeof(*out) * (size_t)n);
-    d->nsynonyms = n;
-    return 0;
+    return synonyms_keep(a, d, v, n);
 }
 
 static int describe_broker(struct control *c, struct ctl_msg *m,
