@@ -204,6 +204,12 @@ func TestKafkaGoAdmin(t *testing.T) {
 	if err != nil || cp.Errors[topic] != nil {
 		t.Fatalf("create partitions: %v %v", err, cp)
 	}
+	// metadata reaches every broker (here: every shard) a moment after
+	// the answer, as in any Kafka cluster: wait until the one asked knows
+	waitFor(t, 30*time.Second, "3 partitions in the metadata", func() bool {
+		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		return err == nil && len(md.Topics) == 1 && len(md.Topics[0].Partitions) == 3
+	})
 	kafkaGoWrite(t, topic, values("o", 30), kafka.RequireAll)
 	lo, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
 		topic: {kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0), kafka.FirstOffsetOf(1), kafka.LastOffsetOf(1),

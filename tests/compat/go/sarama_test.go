@@ -340,10 +340,12 @@ func TestSaramaAdmin(t *testing.T) {
 	if err := a.CreatePartitions(topic, 3, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	topics, err := a.ListTopics()
-	if err != nil || topics[topic].NumPartitions != 3 {
-		t.Fatalf("list: %v %v", topics[topic], err)
-	}
+	// every broker (shard) learns of the new partitions a moment after
+	// the answer, as in any Kafka cluster
+	waitFor(t, 30*time.Second, "3 partitions listed", func() bool {
+		topics, err := a.ListTopics()
+		return err == nil && topics[topic].NumPartitions == 3
+	})
 	groups, err := a.ListConsumerGroups()
 	if err != nil {
 		t.Fatal(err)

@@ -114,8 +114,7 @@ final class AdminCases {
                      "cleanup.policy after DELETE");
 
             a.createPartitions(Map.of(t, NewPartitions.increaseTo(6))).all().get();
-            d = a.describeTopics(List.of(t)).allTopicNames().get().get(t);
-            expectEq(d.partitions().size(), 6, "partitions after createPartitions");
+            d = awaitPartitions(a, t, 6);
 
             a.deleteTopics(List.of(t)).all().get();
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -169,6 +168,21 @@ final class AdminCases {
             ListOffsetsResultInfo max = offset(a, tp, OffsetSpec.maxTimestamp());
             expectEq(max.offset(), 50L, "max-timestamp: the offset");
             expectEq(max.timestamp(), base + 100_000, "max-timestamp: the timestamp");
+        }
+    }
+
+    /** The topic once it is described with n partitions: every broker (here,
+     *  every shard) learns of new partitions a moment after CreatePartitions
+     *  is answered, as in any Kafka cluster, and describeTopics asks any. */
+    static TopicDescription awaitPartitions(Admin a, String t, int n) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            TopicDescription d = a.describeTopics(List.of(t)).allTopicNames().get().get(t);
+            if (d.partitions().size() == n)
+                return d;
+            check(System.nanoTime() < deadline, t + " has " + d.partitions().size() +
+                  " partitions 30 s after createPartitions to " + n);
+            Thread.sleep(50);
         }
     }
 
@@ -326,8 +340,7 @@ final class AdminCases {
                 expectEq(p.leader().id(), assign.get(p.partition()).get(0), "leader of partition " + p.partition());
             a.createPartitions(Map.of(t, NewPartitions.increaseTo(5, List.of(List.of(0), List.of(1)))))
                     .all().get();
-            d = a.describeTopics(List.of(t)).allTopicNames().get().get(t);
-            expectEq(d.partitions().size(), 5, "partitions after createPartitions");
+            d = awaitPartitions(a, t, 5);
             expectEq(d.partitions().get(3).leader().id(), 0, "leader of partition 3");
             expectEq(d.partitions().get(4).leader().id(), 1, "leader of partition 4");
             // the data goes where the assignment says, and comes back
