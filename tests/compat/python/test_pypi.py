@@ -118,13 +118,20 @@ def test_py_confluent_group():
     from confluent_kafka import Consumer, TopicPartition
     topic = ck_topic("ck-group", 4)
     group = unique("g")
-    sent = ck_produce(topic, 2000)
     members = [Consumer({"bootstrap.servers": BOOT, "group.id": group,
                          "auto.offset.reset": "earliest"}) for _ in range(2)]
     got = {}
     try:
         for m in members:
             m.subscribe([topic])
+
+        def stable():                   # as in the kafka-python case
+            for m in members:
+                check(m.poll(0.1) is None, "a record before any was produced")
+            owned = [{tp.partition for tp in m.assignment()} for m in members]
+            return all(len(o) == 2 for o in owned) and len(owned[0] | owned[1]) == 4
+        wait_until(stable, 90, "both members with two partitions each", interval=0.01)
+        sent = ck_produce(topic, 2000)
         deadline = time.monotonic() + 90
         while len(got) < len(sent):
             check(time.monotonic() < deadline, f"consumed {len(got)} of {len(sent)}")
@@ -230,38 +237,6 @@ def test_py_kafka_python_produce_not_idempotent():
     topic = kp_topic("kp-noidem", 3)
     sent = kp_produce(topic, 2000, enable_idempotence=False)
     expect_eq(kp_read(topic, len(sent)), sent, "records read back at their offsets")
-
-
-def test_py_kafka_python_group():
-    from kafka import KafkaConsumer
-    from kafka.admin import KafkaAdminClient
-    topic = kp_topic("kp-group", 4)
-    group = unique("g")
-    sent = kp_produce(topic, 1000, enable_idempotence=False)
-    members = [KafkaConsumer(topic, bootstrap_servers=BOOT, group_id=group,
-                             auto_offset_reset="earliest", enable_auto_commit=False)
-               for _ in range(2)]
-    got = {}
-    try:
-        deadline = time.monotonic() + 90
-        while len(got) < len(sent):
-            check(time.monotonic() < deadline, f"consumed {len(got)} of {len(sent)}")
-            for i, m in enumerate(members):
-                for msgs in m.poll(200).values():
-                    for r in msgs:
-                        check(r.value not in got, f"{r.value} consumed twice")
-                        got[r.value] = i
-        for m in members:
-            m.commit()
-    finally:
-        for m in members:
-            m.close()
-    a = KafkaAdminClient(bootstrap_servers=BOOT)
-    try:
-        offs = a.list_group_offsets(group)[group]
-        expect_eq(sum(o.offset for o in offs.values()), len(sent), "committed offsets, summed")
-    finally:
-        a.close()
 
 
 def test_py_kafka_python_admin():
