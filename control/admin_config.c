@@ -154,23 +154,22 @@ static struct md_live *resource_topic(struct control *c, struct ctl_msg *m,
 static int describe_cleaner_stats(struct control *c, struct ctl_msg *m,
                                   struct ctl_config_resource *r)
 {
-    char buf[CONFIG_VALUE_MAX];
     if (!wanted(CLEANER_STATS_KEY, r->nkeys, r->keys))
         return 0;
-    int n = cleaner_stats_format(&c->cleaner_stats, r->name, buf, sizeof buf);
+    size_t n = cleaner_stats_format(&c->cleaner_stats, r->name, NULL, 0);
     if (n == 0 && r->nkeys <= 0)
         return 0;
     struct config_desc *v = ctl_arena_alloc(&m->arena, sizeof(*v) * (size_t)(r->nresults + 1));
-    if (n < 0 || !v)
+    char *text = ctl_arena_alloc(&m->arena, n + 1);
+    if (!v || !text)
         return -ENOSPC;
+    cleaner_stats_format(&c->cleaner_stats, r->name, text, n + 1);
     if (r->nresults)
         memcpy(v, r->results, sizeof(*v) * (size_t)r->nresults);
     v[r->nresults] = (struct config_desc){
-        .name = CLEANER_STATS_KEY, .value = ctl_arena_strdup(&m->arena, buf, (size_t)n),
+        .name = CLEANER_STATS_KEY, .value = text,
         .doc = "Compaction figures per partition (read-only).",
         .source = CONFIG_SOURCE_DEFAULT, .type = CONFIG_TYPE_STRING, .read_only = true};
-    if (!v[r->nresults].value)
-        return -ENOSPC;
     r->results = v;
     r->nresults++;
     return 0;

@@ -53,9 +53,9 @@ struct cleaner_stats {
 };
 void cleaner_stats_update(struct cleaner_stats *t, const struct ctl_cleaner_stats *s);
 /* Formats topic's figures ("partition=P dirty.ratio=... ;" per partition)
- * into buf. Returns the length or a negative errno. */
-int cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
-                         size_t len);
+ * into buf (at most len bytes); returns the length the whole text needs. */
+size_t cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
+                            size_t len);
 void cleaner_stats_free(struct cleaner_stats *t);
 /* This node's registration on its way to the controller leader
  * (cluster.c): CTL_REGISTER_SEND to shard 0 and back. */

@@ -21,6 +21,8 @@
 #include <string.h>
 
 #define CONFIG_DESC_ROOM (sizeof(struct config_desc) + 48)  /* + value */
+/* sluice.cleaner.stats: one line of figures per partition of the topic */
+#define CLEANER_STATS_ROOM_PER_PARTITION 192
 
 
 static struct kstr kstr_or_null(const char *s)
@@ -291,6 +293,15 @@ static void create_partitions_done(struct request *rq, struct ctl_msg *m)
 
 static void describe_configs_done(struct request *rq, struct ctl_msg *m);
 
+/* What a compacted topic's sluice.cleaner.stats entry may need (Connect's
+ * offsets topic has 25 partitions: ~4 KiB of figures). */
+static size_t cleaner_stats_room(struct request *rq, const char *topic)
+{
+    const struct md_topic *t = topic ? md_find_topic(rq->shard->md, topic, strlen(topic))
+                                     : NULL;
+    return t ? (size_t)t->npartitions * CLEANER_STATS_ROOM_PER_PARTITION : 0;
+}
+
 int handle_describe_configs(struct request *rq)
 {
     const struct kafka_describe_configs_req *req = rq->body;
@@ -317,6 +328,8 @@ int handle_describe_configs(struct request *rq)
                           CONFIG_DESC_ROOM;
         if (r->type == CTL_RESOURCE_BROKER)
             room += 2048;                   /* listeners, log.dirs */
+        else
+            room += cleaner_stats_room(rq, r->name);
     }
     if (req->include_synonyms)      /* up to 4 layers per key, 3 keys */
         room += room * 2;

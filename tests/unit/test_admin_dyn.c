@@ -5,7 +5,8 @@
  * deletion back to the static value, persistence in the metadata log
  * (entries and snapshots) across restarts, keys and values refused; CreateTopics and CreatePartitions
  * placing partitions on the shards an assignment names, and every way an
- * assignment is refused. */
+ * assignment is refused; the cleaner figures of a topic of many partitions
+ * in DescribeConfigs. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -350,6 +351,43 @@ static void test_assignment_refused(void **state)
     assert_int_equal(topic(f, "g")->npartitions, 1);
 }
 
+/* A compacted topic with many partitions (Connect's offsets topic has 25)
+ * whose cleaner has reported every one: DescribeConfigs answers with all
+ * of their figures instead of failing because the text outgrew a buffer. */
+static void test_cleaner_stats_of_many_partitions(void **state)
+{
+    struct fake *f = started(state);
+    const char *cfg[] = {"cleanup.policy", "compact", NULL};
+    enum { NP = 40 };
+
+    assert_int_equal(create(f, "wide", NP, cfg), 0);
+    for (int32_t p = 0; p < NP; p++) {
+        struct req *r = req_new(CTL_CLEANER_STATS);
+        r->m.u.cleaner_stats = (struct ctl_cleaner_stats){
+            .topic = "wide", .partition = p,
+            .info = {.dirty_ratio = 0.5, .last_clean_ms = 1700000000000 + p,
+                     .cleans = 1000000 + p, .bytes_read = 1ull << 40,
+                     .bytes_written = 1ull << 39, .records_removed = 123456789,
+                     .clean_ns = 987654321}};
+        call(f, p % NSHARDS, r);
+        free(r);
+    }
+    struct req *r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_TOPIC, "wide",
+                            NULL, NULL, false, false);
+    struct ctl_config_resource *res = r->m.u.configs.resources;
+    assert_int_equal(res->error, 0);
+    const struct config_desc *d = desc_of(res, "sluice.cleaner.stats");
+    assert_non_null(d);
+    assert_true(strlen(d->value) > 4096);       /* more than one config value */
+    int n = 0;
+    for (const char *s = d->value; (s = strstr(s, "partition=")); s++)
+        n++;
+    assert_int_equal(n, NP);
+    assert_non_null(strstr(d->value, "partition=39 dirty.ratio=0.500"));
+    assert_string_equal(desc_of(res, "cleanup.policy")->value, "compact");
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +399,7 @@ int main(void)
         T(test_dynamic_in_snapshot),
         T(test_assignment_places),
         T(test_assignment_refused),
+        T(test_cleaner_stats_of_many_partitions),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
