@@ -45,6 +45,14 @@ CLIENTS = [
         "groups": ["tools_console_and_groups", "tools_console_not_idempotent"],
         "admin": ["tools_topics", "tools_configs", "tools_perf_and_offsets"],
         "compaction": NONE}),
+    ("Kafka Connect (connect-runtime, connect-file)",
+     ("pom", "tests/compat/java/connect/pom.xml", "connect.version"), {
+        "default produce": ["connect_standalone", "connect_distributed"],
+        "idempotent": "not tested with this client",
+        "transactions": ["connect_distributed_exactly_once"],
+        "groups": ["connect_distributed"],             # the workers' group
+        "admin": ["connect_distributed"],              # it creates its topics
+        "compaction": ["connect_distributed"]}),       # ... compacted, checked
     ("franz-go (kgo, kadm)", ("gomod", "github.com/twmb/franz-go"), {
         "default produce": ["go_franz_produce_defaults", "go_franz_produce_leader_acks"],
         "idempotent": ["go_franz_produce_defaults"],
