@@ -53,6 +53,13 @@ CLIENTS = [
         "groups": ["connect_distributed"],             # the workers' group
         "admin": ["connect_distributed"],              # it creates its topics
         "compaction": ["connect_distributed"]}),       # ... compacted, checked
+    ("Kafka Streams", ("pom", "tests/compat/java/pom.xml", "kafka.version"), {
+        "default produce": ["streams_at_least_once"],
+        "idempotent": ["streams_at_least_once"],       # its producers, at defaults
+        "transactions": ["streams_exactly_once_v2"],
+        "groups": ["streams_at_least_once"],
+        "admin": ["streams_at_least_once"],            # its internal topics
+        "compaction": ["streams_exactly_once_v2"]}),   # changelogs, DeleteRecords
     ("franz-go (kgo, kadm)", ("gomod", "github.com/twmb/franz-go"), {
         "default produce": ["go_franz_produce_defaults", "go_franz_produce_leader_acks"],
         "idempotent": ["go_franz_produce_defaults"],
