@@ -75,25 +75,39 @@ def read(topic, n, committed=True):
     return per_key, len(rows)
 
 
-def caught_up(app_id, topic, n):
+class Probe:
+    """Offsets polled while the application runs, through Debian's
+    confluent-kafka (librdkafka: no JVM start per poll). committed() reads
+    the application's group offsets without joining the group."""
+
+    def __init__(self, app_id):
+        from confluent_kafka import Consumer
+        self.c = Consumer({"bootstrap.servers": BOOT, "group.id": app_id,
+                           "enable.auto.commit": False})
+
+    def _tps(self, topic):
+        from confluent_kafka import TopicPartition
+        return [TopicPartition(topic, p) for p in range(2)]
+
+    def end(self, topic, low=False):
+        return sum(self.c.get_watermark_offsets(tp, timeout=30)[0 if low else 1]
+                   for tp in self._tps(topic))
+
+    def committed(self, topic):
+        return sum(max(tp.offset, 0) for tp in self.c.committed(self._tps(topic), timeout=30))
+
+    def close(self):
+        self.c.close()
+
+
+def caught_up(probe, topic, n):
     """The application's group has committed every input line."""
-    try:
-        out = tool("consumer-groups", "--bootstrap-server", BOOT, "--describe",
-                   "--group", app_id)
-    except compat.harness.TestFailure:
-        return False            # the group has no offsets yet
-    rows = test_tools.group_rows(out, topic)
-    return rows and sum(int(r["CURRENT-OFFSET"]) for r in rows.values()
-                        if r["CURRENT-OFFSET"].isdigit()) == n
+    return probe.committed(topic) == n
 
 
 def start_app(app):
     app.start()
     app.wait_log(r"^STATE RUNNING", START_TIMEOUT, "the application RUNNING")
-
-
-def output_records(topic):
-    return test_tools.end_offsets(topic)
 
 
 def streams_app(name, guarantee):
@@ -104,22 +118,22 @@ def streams_app(name, guarantee):
     d = tempfile.mkdtemp(prefix=name + "-", dir=WORK)
     app = Jvm(app_id, "sluice.compat.StreamsApp",
               [BOOT, app_id, os.path.join(d, "state"), guarantee, topic], CP, d, log4j=LOG4J)
-    return app_id, topic, app
+    return app_id, topic, app, Probe(app_id)
 
 
-def run_with_kills(app, topic, kills, rounds_of):
+def run_with_kills(app, probe, topic, kills, rounds_of):
     """Loads a round of input, lets the application get into it, SIGKILLs
     it and restarts it, kills times; then the last round. Returns the lines."""
     sent = []
     start_app(app)
     for k in range(kills + 1):
-        before = output_records(f"{topic}-counts")
+        before = probe.end(f"{topic}-counts")
         lines = make_lines(len(sent), rounds_of)
         load(topic, lines)
         sent += lines
         if k == kills:
             break
-        wait_until(lambda b=before: output_records(f"{topic}-counts") > b, 120,
+        wait_until(lambda b=before: probe.end(f"{topic}-counts") > b, 120,
                    f"round {k}: output beyond {before} records", interval=0.25)
         sigkill(app)
         start_app(app)
@@ -138,10 +152,10 @@ def check_sequences(per_key, want, what):
 def test_streams_exactly_once_v2():
     require_apis(EOS, "22:InitProducerId", "24:AddPartitionsToTxn", "26:EndTxn",
                  "25:AddOffsetsToTxn", "28:TxnOffsetCommit")
-    app_id, topic, app = streams_app("eos", "exactly_once_v2")
+    app_id, topic, app, probe = streams_app("eos", "exactly_once_v2")
     try:
-        sent = run_with_kills(app, topic, kills=5, rounds_of=600)
-        wait_until(lambda: caught_up(app_id, topic, len(sent)), 300,
+        sent = run_with_kills(app, probe, topic, kills=5, rounds_of=600)
+        wait_until(lambda: caught_up(probe, topic, len(sent)), 300,
                    f"{app_id} to commit all {len(sent)} input lines")
         counts, windowed = expected(sent)
         total = sum(counts.values())
@@ -152,12 +166,13 @@ def test_streams_exactly_once_v2():
         expect_eq(n, total, "records in the windowed topic (read_committed)")
         check_sequences(got, windowed, "per-minute counts")
         compat.say(f"    {len(sent)} lines, {total} words, 5 SIGKILLs: output exact")
-        check_internal_topics(app_id)
+        check_internal_topics(app_id, probe)
     finally:
         kill_all([app])
+        probe.close()
 
 
-def check_internal_topics(app_id):
+def check_internal_topics(app_id, probe):
     listed = tool("topics", "--bootstrap-server", BOOT, "--list").split()
     changelogs = [t for t in listed if t.startswith(app_id) and t.endswith("-changelog")]
     repartitions = [t for t in listed if t.startswith(app_id) and t.endswith("-repartition")]
@@ -169,7 +184,7 @@ def check_internal_topics(app_id):
         check(re.search(r"cleanup\.policy=compact", out), f"{t} is not compacted:\n{out[:1500]}")
     require_apis(COMPACT, "21:DeleteRecords")
     for t in repartitions:
-        wait_until(lambda x=t: test_tools.end_offsets(x, "-2") > 0, 120,
+        wait_until(lambda x=t: probe.end(x, low=True) > 0, 120,
                    f"Streams to purge {t} (DeleteRecords: its log start above 0)", interval=1)
 
 
@@ -178,7 +193,7 @@ def advertised(api):
 
 
 def test_streams_at_least_once():
-    app_id, topic, app = streams_app("alos", "at_least_once")
+    app_id, topic, app, probe = streams_app("alos", "at_least_once")
     if not advertised(22):
         # Streams' producers are idempotent at its defaults: without
         # InitProducerId the application must fail with Kafka's clear error
@@ -190,19 +205,21 @@ def test_streams_at_least_once():
                          r"INIT_PRODUCER_ID", 120, "the client's UnsupportedVersionException")
         finally:
             kill_all([app])
+            probe.close()
         require_apis(EOS, "22:InitProducerId")
     try:
-        sent = run_with_kills(app, topic, kills=1, rounds_of=600)
-        wait_until(lambda: caught_up(app_id, topic, len(sent)), 300,
+        sent = run_with_kills(app, probe, topic, kills=1, rounds_of=600)
+        wait_until(lambda: caught_up(probe, topic, len(sent)), 300,
                    f"{app_id} to commit all {len(sent)} input lines")
         counts, _ = expected(sent)
-        got, n = read(f"{topic}-counts", output_records(f"{topic}-counts"), committed=False)
+        got, n = read(f"{topic}-counts", probe.end(f"{topic}-counts"), committed=False)
         for k, want in counts.items():
             vals = got.get(k, [])
             check(vals and max(vals) >= want, f"count of {k}: {vals[-3:]} < {want}")
         compat.say(f"    {len(sent)} lines, 1 SIGKILL: every count reached")
     finally:
         kill_all([app])
+        probe.close()
 
 
 if __name__ == "__main__":
