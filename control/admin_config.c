@@ -159,9 +159,11 @@ static int describe_cleaner_stats(struct control *c, struct ctl_msg *m,
     size_t n = cleaner_stats_format(&c->cleaner_stats, r->name, NULL, 0);
     if (n == 0 && r->nkeys <= 0)
         return 0;
-    struct config_desc *v = ctl_arena_alloc(&m->arena, sizeof(*v) * (size_t)(r->nresults + 1));
     char *text = ctl_arena_alloc(&m->arena, n + 1);
-    if (!v || !text)
+    if (!text)
+        return 0;   /* read-only figures too long for this answer: left out */
+    struct config_desc *v = ctl_arena_alloc(&m->arena, sizeof(*v) * (size_t)(r->nresults + 1));
+    if (!v)
         return -ENOSPC;
     cleaner_stats_format(&c->cleaner_stats, r->name, text, n + 1);
     if (r->nresults)

@@ -21,8 +21,11 @@
 #include <string.h>
 
 #define CONFIG_DESC_ROOM (sizeof(struct config_desc) + 48)  /* + value */
-/* sluice.cleaner.stats: one line of figures per partition of the topic */
+/* sluice.cleaner.stats: one line of figures per partition of a compacted
+ * topic, reserved up to a bound (the control thread leaves the entry out
+ * when its text does not fit) */
 #define CLEANER_STATS_ROOM_PER_PARTITION 192
+#define CLEANER_STATS_ROOM_MAX (16u << 10)
 
 
 static struct kstr kstr_or_null(const char *s)
@@ -294,12 +297,16 @@ static void create_partitions_done(struct request *rq, struct ctl_msg *m)
 static void describe_configs_done(struct request *rq, struct ctl_msg *m);
 
 /* What a compacted topic's sluice.cleaner.stats entry may need (Connect's
- * offsets topic has 25 partitions: ~4 KiB of figures). */
+ * offsets topic has 25 partitions: ~4 KiB of figures); nothing for the
+ * others, so that describing every topic (sarama's ListTopics) stays small. */
 static size_t cleaner_stats_room(struct request *rq, const char *topic)
 {
     const struct md_topic *t = topic ? md_find_topic(rq->shard->md, topic, strlen(topic))
                                      : NULL;
-    return t ? (size_t)t->npartitions * CLEANER_STATS_ROOM_PER_PARTITION : 0;
+    if (!t || !(t->config.cleanup_policy & CLEANUP_COMPACT))
+        return 0;
+    size_t room = (size_t)t->npartitions * CLEANER_STATS_ROOM_PER_PARTITION;
+    return room < CLEANER_STATS_ROOM_MAX ? room : CLEANER_STATS_ROOM_MAX;
 }
 
 int handle_describe_configs(struct request *rq)
