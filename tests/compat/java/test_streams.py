@@ -64,7 +64,7 @@ def load(topic, lines):
 
 def read(topic, n, committed=True):
     out = tool("console-consumer", "--bootstrap-server", BOOT, "--topic", topic,
-               "--from-beginning", "--max-messages", str(n), "--timeout-ms", "30000",
+               "--from-beginning", "--max-messages", str(n), "--timeout-ms", "15000",
                "--property", "print.key=true", "--property", "key.separator=|",
                "--isolation-level", "read_committed" if committed else "read_uncommitted",
                timeout=240)
