@@ -5,9 +5,9 @@ import csv
 import math
 import os
 
-SYSTEMS = [("sluice", "librdkafka"), ("sluice", "native"), ("redis", "hiredis"),
-           ("nats", "libnats"), ("kafka-mock", "librdkafka")]
-PEERS = ("redis", "nats")
+SYSTEMS = [("sluice", "librdkafka"), ("sluice", "native"), ("kafka", "librdkafka"),
+           ("redis", "hiredis"), ("nats", "libnats"), ("kafka-mock", "librdkafka")]
+PEERS = ("kafka", "redis", "nats")
 
 
 def label(system, client):
@@ -217,9 +217,43 @@ def cpu_table(rows):
     return lines
 
 
+def kafka_table(rows):
+    """sluice ÷ Apache Kafka, like with like: same class, client, size,
+    partitions (and rate, for latency: the ack p99 ratio, lower is better
+    for sluice below 1)."""
+    lines = ["| workload | durability | client | size | partitions | sluice | Kafka "
+             "| sluice ÷ Kafka |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("system") != "sluice" or not r.get("ok") or \
+                r.get("workload") not in ("produce", "consume", "produce-tool"):
+            continue
+        k = one(rows, system="kafka", client=r["client"], workload=r["workload"],
+                durability=r["durability"], size=r["size"], partitions=r["partitions"])
+        if not k:
+            continue
+        lines.append(f"| {r['workload']} | {r['durability']} | {r['client']} | {r['size']} B "
+                     f"| {r['partitions']} | {si(r['msgs_s'])} msg/s | {si(k['msgs_s'])} msg/s "
+                     f"| {ratio(r['msgs_s'], k['msgs_s'])} |")
+    for r in rows:
+        if r.get("system") != "sluice" or not r.get("ok") or r.get("workload") != "latency":
+            continue
+        k = one(rows, system="kafka", client=r["client"], workload="latency",
+                durability=r["durability"], size=r["size"], partitions=r["partitions"],
+                rate=r["rate"])
+        if k and k.get("ack_p99_us") and r.get("ack_p99_us"):
+            lines.append(f"| latency {si(r['rate'])}/s ack p99 | {r['durability']} "
+                         f"| {r['client']} | {r['size']} B | {r['partitions']} "
+                         f"| {r['ack_p99_us']:.0f} us | {k['ack_p99_us']:.0f} us "
+                         f"| {ratio(r['ack_p99_us'], k['ack_p99_us'])} |")
+    return lines
+
+
 def summary(meta, limits, rows):
     failed = [r for r in rows if not r.get("ok")]
     out = ["# sluice benchmark summary", ""] + machine_table(meta, limits)
+    out += ["", "## sluice ÷ Apache Kafka (same class, client and workload; "
+            "throughput: higher is better, latency: lower is better)", ""]
+    out += kafka_table(rows)
     out += ["", "## Produce: maximum rate, every message acknowledged", ""]
     out += produce_table(rows)
     out += ["", "## Consume: reading back the backlog (page-cache class)", ""]

@@ -244,16 +244,18 @@ static int32_t spec_fail(struct ctl_msg *m, struct ctl_topic_spec *sp,
 
 /* Validates spec i into tc; returns its partition count, or 0 when the
  * spec is answered already (an error, or auto-creation of a topic that
- * exists). */
+ * exists). A manual assignment is checked into shards (one per
+ * partition). */
 static int32_t create_check(struct control *c, struct ctl_msg *m, int i,
-                            struct topic_config *tc)
+                            struct topic_config *tc, int32_t *shards)
 {
     struct ctl_create_topics *ct = &m->u.create_topics;
     struct ctl_topic_spec *sp = &ct->topics[i];
     char why[512];
     struct md_live *t;
-    int32_t n = sp->num_partitions == -1 ? c->cfg.num_partitions
-                                         : sp->num_partitions;
+    int32_t n = sp->nassignments > 0     ? sp->nassignments
+                : sp->num_partitions == -1 ? c->cfg.num_partitions
+                                           : sp->num_partitions;
 
     if (md_name_check(sp->name, why, sizeof why) < 0)
         return spec_fail(m, sp, KERR_INVALID_TOPIC_EXCEPTION, why);
@@ -281,7 +283,15 @@ static int32_t create_check(struct control *c, struct ctl_msg *m, int i,
                  "1..%d, or -1 for num.partitions.", n, MD_PARTITIONS_MAX);
         return spec_fail(m, sp, KERR_INVALID_PARTITIONS, why);
     }
-    if (sp->replication_factor != -1 && sp->replication_factor != 1) {
+    if (sp->nassignments > 0) {
+        const char *msg = NULL;
+        int16_t err = admin_assign_topic(c, m, sp, shards, &msg);
+        if (err) {
+            sp->error = err;
+            sp->error_message = msg;
+            return 0;
+        }
+    } else if (sp->replication_factor != -1 && sp->replication_factor != 1) {
         snprintf(why, sizeof why, "Replication factor %d is invalid: sluice "
                  "keeps one replica of each partition (1, or -1 for the "
                  "default).", sp->replication_factor);
@@ -337,17 +347,27 @@ static void create_topics(struct control *c, struct ctl_msg *m)
     for (int i = 0; i < ct->ntopics; i++) {
         struct ctl_topic_spec *sp = &ct->topics[i];
         struct md_live *t;
-        int32_t n;
-        if (sp->error || (n = create_check(c, m, i, &tc)) == 0)
+        int32_t n, *shards = NULL;
+        if (sp->error)
             continue;
-        sp->out_partitions = n;
-        if (ct->validate_only) {
-            if (ct->want_configs)
-                admin_describe_topic(&m->arena, &tc, 0, NULL, &sp->results,
-                                     &sp->nresults);
+        if (sp->nassignments > 0 &&
+            !(shards = malloc(sizeof(*shards) * (size_t)sp->nassignments))) {
+            spec_fail(m, sp, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
             continue;
         }
-        if (md_store_add(&c->md, sp->name, n, &tc, &t) < 0) {
+        n = create_check(c, m, i, &tc, shards);
+        if (n == 0 || ct->validate_only) {
+            if (n && ct->want_configs)
+                admin_describe_topic(&m->arena, &tc, 0, NULL, &sp->results,
+                                     &sp->nresults);
+            sp->out_partitions = n ? n : sp->out_partitions;
+            free(shards);
+            continue;
+        }
+        sp->out_partitions = n;
+        int rc = md_store_add_on(&c->md, sp->name, n, &tc, shards, &t);
+        free(shards);
+        if (rc < 0) {
             spec_fail(m, sp, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
             continue;
         }
@@ -552,11 +572,23 @@ static void create_partitions(struct control *c, struct ctl_msg *m)
             continue;
         }
         cp->errors[i] = partitions_check(c, m, i, &msg, &t);
+        int32_t from = t ? t->t.npartitions : 0, *shards = NULL;
+        if (!cp->errors[i] && cp->nassignments && cp->nassignments[i] >= 0) {
+            if (!(shards = malloc(sizeof(*shards) * (size_t)(cp->counts[i] - from + 1))))
+                cp->errors[i] = KERR_UNKNOWN_SERVER_ERROR;
+            else
+                cp->errors[i] = admin_assign_partitions(
+                    c, m, cp->assignments[i], cp->nassignments[i],
+                    cp->counts[i] - from, shards, &msg);
+        }
         cp_msg(cp, i, msg);
-        if (cp->errors[i] || cp->validate_only)
+        if (cp->errors[i] || cp->validate_only) {
+            free(shards);
             continue;
-        int32_t from = t->t.npartitions;
-        if (md_store_place(&c->md, t, cp->counts[i]) < 0) {
+        }
+        int rc = md_store_place_on(&c->md, t, cp->counts[i], shards);
+        free(shards);
+        if (rc < 0) {
             cp->errors[i] = KERR_UNKNOWN_SERVER_ERROR;
             continue;
         }

@@ -1341,6 +1341,11 @@ int topic_config_describe(const struct topic_config *t, int i,
     return 0;
 }
 
+const char *const *topic_config_synonyms(int i)
+{
+    return i >= 0 && i < NTOPIC ? topic_defs[i].syn : NULL;
+}
+
 void topic_config_to_log(const struct topic_config *t, struct log_config *out)
 {
     log_config_defaults(out);

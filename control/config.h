@@ -87,6 +87,14 @@ enum config_kafka_type {
     CONFIG_TYPE_LIST = 7,
 };
 
+/* One synonym of a described setting (DescribeConfigs v1+): a key and
+ * value of one layer the value could come from. */
+struct config_synonym {
+    const char *name;
+    const char *value;      /* NULL: no value */
+    int source;             /* enum config_source */
+};
+
 /* One setting, described for DescribeConfigs. The strings point into the
  * static tables or into the caller's buffer and live as long as both. */
 struct config_desc {
@@ -99,6 +107,11 @@ struct config_desc {
     bool is_default;
     bool read_only;
     bool sensitive;
+    /* by precedence, the value's own source first; filled by the control
+     * thread (admin_config.c), which knows the dynamic layers; 0: only the
+     * value itself is its synonym */
+    int nsynonyms;
+    const struct config_synonym *synonyms;
 };
 
 /* server.properties. Fields hold effective values: log_retention_ms is
@@ -308,6 +321,10 @@ int topic_config_count(void);
 int topic_config_find(const char *key);    /* index or -ENOENT */
 int topic_config_describe(const struct topic_config *t, int i,
                           struct config_desc *d, char *buf, size_t buflen);
+/* The broker keys topic setting i inherits from, most specific first
+ * (retention.ms: log.retention.ms, .minutes, .hours); NULL-terminated
+ * within 3 entries. NULL past the end. */
+const char *const *topic_config_synonyms(int i);
 
 /* The storage engine's view of t (log_config_defaults first, then the
  * topic's values; flush policy as resolved: explicit sluice.flush.policy,

@@ -414,6 +414,8 @@ int control_poll_once(struct control *c, int timeout_ms)
         return errno == EINTR ? 0 : -errno;
     quorum_run(c->md.quorum);   /* raft's I/O and messages, never blocking */
     cluster_do_work(c);
+    if (c->md.dyn_applied != c->dyn_seen)
+        admin_dyn_applied(c, true);     /* another node changed them */
     /* Reset the doorbell before draining: a post after the drain rings
      * it again. */
     if (read(c->doorbell, &v, sizeof v) < 0 && errno != EAGAIN)
@@ -577,11 +579,13 @@ int control_create(struct control **out, const struct broker_config *cfg,
         rc = -ENOMEM;
         goto err;
     }
+    broker_dyn_init(&c->dyn, cfg);
     if ((rc = md_store_open(&c->md, &c->cfg, data_dir, nshards, err,
                             sizeof err)) < 0) {
         control_log("%s", err);
         goto err;
     }
+    admin_dyn_applied(c, false);   /* the log's dynamic configs, before any open */
     if ((rc = offsets_open(c, data_dir)) < 0 || (rc = control_txn_open(c, data_dir)) < 0)
         goto err;
     *out = c;

@@ -99,10 +99,20 @@ struct ctl_config_entry {
                                   2 APPEND, 3 SUBTRACT; AlterConfigs: 0 */
 };
 
+/* A manual replica assignment of one partition: the node ids (a shard is
+ * a broker to clients) it should live on, as the request gave them. */
+struct ctl_assignment {
+    int32_t partition;         /* CreateTopics: its index; else unused */
+    int nbrokers;
+    const int32_t *brokers;    /* a view of the decoded request */
+};
+
 struct ctl_topic_spec {
     const char *name;
     int32_t num_partitions;    /* -1: num.partitions */
     int16_t replication_factor; /* -1: default; anything but 1 is refused */
+    int nassignments;          /* 0: placed by sluice */
+    const struct ctl_assignment *assignments;
     int nconfigs;
     struct ctl_config_entry *configs;
     /* answer */
@@ -135,6 +145,9 @@ struct ctl_create_partitions {
     const char **names;
     int32_t *counts;           /* new total per topic; entries whose
                                   errors[i] the shard set are skipped */
+    int *nassignments;         /* per topic: -1 none, else one per new
+                                  partition expected */
+    const struct ctl_assignment **assignments;
     bool validate_only;
     int16_t *errors;           /* answer */
     const char **error_messages; /* answer, NULL or in the arena */
@@ -164,6 +177,7 @@ struct ctl_configs {
     struct ctl_config_resource *resources;
     bool incremental;          /* IncrementalAlterConfigs */
     bool validate_only;
+    bool synonyms;             /* DescribeConfigs include_synonyms */
 };
 
 struct ctl_partition_cmd {

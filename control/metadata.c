@@ -283,7 +283,26 @@ static int32_t least_loaded(const struct md_store *s)
     return best;
 }
 
+void md_store_dyn_clear(struct md_store *s)
+{
+    for (int k = 0; k < MD_DYN_SCOPES; k++) {
+        for (int i = 0; i < s->ndyn[k]; i++) {
+            free(s->dyn[k][i].key);
+            free(s->dyn[k][i].value);
+        }
+        free(s->dyn[k]);
+        s->dyn[k] = NULL;
+        s->ndyn[k] = 0;
+    }
+}
+
 int md_store_place(struct md_store *s, struct md_live *t, int32_t count)
+{
+    return md_store_place_on(s, t, count, NULL);
+}
+
+int md_store_place_on(struct md_store *s, struct md_live *t, int32_t count,
+                      const int32_t *brokers)
 {
     if (count > t->cap) {
         struct md_partition *p = realloc(t->t.partitions,
@@ -295,7 +314,9 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count)
     }
     for (int32_t i = t->nplaced; i < count; i++) {
         int32_t leader = md_broker_id(s->node_id, least_loaded(s));
-        if (md_nodes_others(s))    /* a cluster: every node's shards */
+        if (brokers)               /* a manual assignment (admin_assign.c) */
+            leader = brokers[i - t->nplaced];
+        else if (md_nodes_others(s))    /* a cluster: every node's shards */
             leader = md_nodes_least_loaded(s, &t->t.partitions[t->nplaced],
                                            i - t->nplaced);
         t->t.partitions[i] = (struct md_partition){
@@ -355,6 +376,13 @@ int md_store_insert(struct md_store *s, struct md_live *t)
 int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
                  const struct topic_config *cfg, struct md_live **out)
 {
+    return md_store_add_on(s, name, npartitions, cfg, NULL, out);
+}
+
+int md_store_add_on(struct md_store *s, const char *name, int32_t npartitions,
+                    const struct topic_config *cfg, const int32_t *brokers,
+                    struct md_live **out)
+{
     struct md_live *t;
     int rc = -ENOMEM;
 
@@ -366,7 +394,7 @@ int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
     t->t.config = *cfg;
     t->state = MD_CREATING;
     if ((rc = md_random_id(t->t.id)) < 0 ||
-        (rc = md_store_place(s, t, npartitions)) < 0 ||
+        (rc = md_store_place_on(s, t, npartitions, brokers)) < 0 ||
         (rc = md_store_insert(s, t)) < 0)
         goto err;
     *out = t;
@@ -588,6 +616,7 @@ void md_store_close(struct md_store *s)
     free(s->tombs);
     free(s->drops);
     md_nodes_free(s);
+    md_store_dyn_clear(s);
     free(s->load);
     free(s->brokers);
     free(s->dir);

@@ -248,6 +248,7 @@ int16_t txn_produce_verified(const struct txn_verify *tv, int k, struct partitio
 int handle_api_versions(struct request *rq);
 int handle_metadata(struct request *rq);
 int handle_describe_cluster(struct request *rq);
+int handle_describe_topic_partitions(struct request *rq);
 int handle_find_coordinator(struct request *rq);
 int handle_produce(struct request *rq);
 int handle_fetch(struct request *rq);

@@ -749,3 +749,16 @@ int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
     }
     return -ENOENT;
 }
+
+int log_max_timestamp(struct log *log, int64_t *offset, int64_t *timestamp)
+{
+    int64_t max = -1;
+
+    for (int i = 0; i < log->nsegs; i++)
+        if (log->segs[i]->durable_size > 0 && log->segs[i]->max_timestamp > max)
+            max = log->segs[i]->max_timestamp;
+    if (max < 0)
+        return -ENOENT;
+    /* the first record at or after the largest timestamp is one that has it */
+    return log_offset_for_timestamp(log, max, offset, timestamp);
+}

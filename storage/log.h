@@ -196,6 +196,9 @@ int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
  * >= ts, and that timestamp. Returns 0, or -ENOENT when there is none. */
 int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
                              int64_t *timestamp);
+/* ListOffsets MAX_TIMESTAMP: the first record with the largest timestamp
+ * in the log, its offset and timestamp. 0, or -ENOENT when empty. */
+int log_max_timestamp(struct log *log, int64_t *offset, int64_t *timestamp);
 
 /* Deletes whole segments beyond retention.ms / retention.bytes, never the
  * active one, when cleanup.policy has "delete" (and no clean is out),

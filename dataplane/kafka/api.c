@@ -17,6 +17,14 @@
  * transaction APIs are advertised at every version Kafka 4.0 has; none is
  * a kafka-python probe. IncrementalAlterConfigs and DescribeCluster are
  * not in that note: we advertise all of their versions.
+ * The Java client (4.x) needs more than the three clients of that note:
+ * CreateTopics v5+ (the partition count and configs of a new topic, which
+ * AdminClient's CreateTopicsResult reads; v7 adds its id) and ListOffsets
+ * v7 (OffsetSpec.maxTimestamp()); kafka-python 2.0.2's probe for 2.2 is
+ * ListOffsets v5, but its probes for newer releases (Produce v8, Fetch
+ * v11) come first. DescribeTopicPartitions (KIP-966) is what the Java
+ * AdminClient's describeTopics and kafka-topics.sh --describe ask first
+ * (it carries the topic ids, which Metadata below v10 does not).
  */
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_admin.h"
@@ -37,7 +45,7 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	/* key                            name       min max flex schema max */
 	API(KAFKA_PRODUCE, "Produce", 3, 12, 9, 12, produce),
 	API(KAFKA_FETCH, "Fetch", 4, 11, 12, 17, fetch),
-	API(KAFKA_LIST_OFFSETS, "ListOffsets", 1, 3, 6, 10, list_offsets),
+	API(KAFKA_LIST_OFFSETS, "ListOffsets", 1, 7, 6, 10, list_offsets),
 	API(KAFKA_METADATA, "Metadata", 0, 6, 9, 12, metadata),
 	API(KAFKA_OFFSET_COMMIT, "OffsetCommit", 2, 7, 8, 9, offset_commit),
 	API(KAFKA_OFFSET_FETCH, "OffsetFetch", 1, 7, 6, 9, offset_fetch),
@@ -50,7 +58,7 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_LIST_GROUPS, "ListGroups", 0, 4, 3, 5, list_groups),
 	API(KAFKA_SASL_HANDSHAKE, "SaslHandshake", 0, 1, NF, 1, sasl_handshake),
 	API(KAFKA_API_VERSIONS, "ApiVersions", 0, 3, 3, 4, api_versions),
-	API(KAFKA_CREATE_TOPICS, "CreateTopics", 0, 4, 5, 7, create_topics),
+	API(KAFKA_CREATE_TOPICS, "CreateTopics", 0, 7, 5, 7, create_topics),
 	API(KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, 6, delete_topics),
 	API(KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 1, 2, 2, delete_records),
 	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2, 5, init_producer_id),
@@ -73,6 +81,7 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	    broker_registration),
 	API(KAFKA_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0, 0, describe_transactions),
 	API(KAFKA_LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0, 1, list_transactions),
+	API(KAFKA_DESCRIBE_TOPIC_PARTITIONS, "DescribeTopicPartitions", 0, 0, 0, 0, dtp),
 };
 
 const struct kafka_api *kafka_api_find(int16_t key)

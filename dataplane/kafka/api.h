@@ -54,7 +54,8 @@ enum kafka_api_key {
 	KAFKA_BROKER_REGISTRATION = 62,
 	KAFKA_DESCRIBE_TRANSACTIONS = 65,
 	KAFKA_LIST_TRANSACTIONS = 66,
-	KAFKA_API_KEY_MAX = 66,
+	KAFKA_DESCRIBE_TOPIC_PARTITIONS = 75,
+	KAFKA_API_KEY_MAX = 75,
 };
 
 /* Kafka error codes the codec layer itself produces. */

@@ -1,0 +1,31 @@
+#!/usr/bin/python3
+"""Kafka's own command-line tools (kafka-tools 4.x) against one sluiced:
+runs test_tools.py with the classpath the set-up resolved.
+
+    SLUICED=build/sluiced /usr/bin/python3 tests/compat/java/run_tools.py"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import compat  # noqa: E402
+import run_java  # noqa: E402
+
+
+def main():
+    env = {}
+
+    def prepare():
+        env["SLUICE_JAVA_CP"] = run_java.classpath("clients")
+
+    def program(e):
+        e.update(env)
+        return [sys.executable, os.path.join(HERE, "test_tools.py")]
+
+    return compat.run_against_broker("kafka_tools", program, timeout=1500, prepare=prepare)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
