@@ -128,9 +128,12 @@ void producer_state_remove(struct producer_state *ps, int64_t pid)
 
 int32_t producer_last_seq(int32_t first_seq, int32_t last_offset_delta)
 {
-    if (first_seq > INT32_MAX - last_offset_delta)
-        return last_offset_delta - (INT32_MAX - first_seq) - 1;
-    return first_seq + last_offset_delta;
+    /* In 64 bits: a damaged or hostile batch may carry a negative delta
+     * (INT32_MAX - delta would overflow). Past INT32_MAX it wraps to 0. */
+    int64_t last = (int64_t)first_seq + last_offset_delta;
+    if (last > INT32_MAX)
+        last -= (int64_t)INT32_MAX + 1;
+    return (int32_t)last;
 }
 
 const struct producer_batch *producer_entry_last(const struct producer_entry *e)
