@@ -21,6 +21,7 @@
  * struct is freed when the last completion arrives. Requests still waiting
  * on a log or on the control thread are detached and finish on their own. */
 #include "dataplane/shard_private.h"
+#include "dataplane/sasl.h"
 #include "storage/batch.h"
 #include "slog/slog.h"
 
@@ -151,8 +152,10 @@ int conn_accept_on(struct shard *s, int fd, int listener)
         return -ENOMEM;
     }
     c->listener = (uint8_t)listener;
-    if (listener_is_tls(s->cfg.listeners, listener) &&
-        conn_tls_init(c, s->cfg.listeners->tls) < 0) {
+    if ((listener_is_tls(s->cfg.listeners, listener) &&
+         conn_tls_init(c, s->cfg.listeners->tls) < 0) ||
+        (listener_is_sasl(s->cfg.listeners, listener) && conn_sasl_init(c) < 0)) {
+        conn_tls_destroy(c);
         chunk_put(s, c->chunk);
         conn_limits_release(s->cfg.broker, &peer);
         close(fd);
@@ -591,6 +594,7 @@ static void conn_free_if_idle(struct conn *c)
     conn_limits_release(s->cfg.broker, &c->peer);
     free(c->tail_buf);
     conn_tls_destroy(c);
+    conn_sasl_destroy(c);
     close(c->fd);
     if (c->pipe[0] >= 0) {
         close(c->pipe[0]);

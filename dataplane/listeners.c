@@ -34,12 +34,6 @@ static int listener_init(struct listener *l, const struct broker_config *c, int 
                c->security_protocol_map);
         return -EINVAL;
     }
-    if (l->protocol == PROTOCOL_SASL_PLAINTEXT || l->protocol == PROTOCOL_SASL_SSL) {
-        /* no SASL yet: a SASL listener that let anyone in would be a lie */
-        seterr(err, errlen, "listener %s: %s is not supported yet (no SASL); use PLAINTEXT or "
-               "SSL", cl.name, config_protocol_name(l->protocol));
-        return -EINVAL;
-    }
     if (cl.port && cl.port + nshards - 1 > 65535) {
         seterr(err, errlen, "listener %s: shards would listen past port 65535", cl.name);
         return -EINVAL;

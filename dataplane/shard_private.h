@@ -98,6 +98,7 @@ struct conn {
     int splice_pending;
     uint8_t listener;         /* index in the shard's listeners */
     struct conn_tls *tls;     /* SSL, SASL_SSL listeners (conn_tls.c) */
+    struct conn_sasl *sasl;   /* SASL_* listeners (sasl.c) */
     struct conn *next;        /* shard's list */
 };
 
