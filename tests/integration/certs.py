@@ -42,13 +42,14 @@ class Pki:
             key = enc
         return key, pem
 
-    def server(self, key_password=None):
+    def server(self, key_password=None, name="server"):
         """A PEM keystore (key + certificate) for localhost, as Kafka's
-        ssl.keystore.type=PEM reads it; returns its path."""
-        key, pem = self._issue("server", "/CN=localhost",
+        ssl.keystore.type=PEM reads it, in files named after name; returns
+        its path."""
+        key, pem = self._issue(name, "/CN=localhost",
                                "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
                                "extendedKeyUsage=serverAuth", key_password)
-        store = os.path.join(self.dir, "server-keystore.pem")
+        store = os.path.join(self.dir, f"{name}-keystore.pem")
         with open(store, "w") as out:
             for p in (key, pem):
                 with open(p) as f:

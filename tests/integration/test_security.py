@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Security: listeners of every protocol side by side, TLS with kcat,
 confluent-kafka and kafka-python, mutual TLS required and refused, bad
-certificates refused while the broker keeps serving. Certificates are made
+certificates refused while the broker keeps serving; SASL PLAIN and
+SCRAM-SHA-256/512 over SASL_PLAINTEXT and SASL_SSL with credentials made
+through AlterUserScramCredentials, wrong passwords refused. Certificates are made
 by the test with openssl (certs.py); everything runs on 127.0.0.1.
 
     SLUICED=build/sluiced /usr/bin/python3 tests/integration/test_security.py"""
@@ -15,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, expect_eq, fail, log  # noqa: E402
 import certs  # noqa: E402
+import scram_admin  # noqa: E402
 
 N = int(os.environ.get("SLUICE_IT_SEC_N", "20000"))
 LISTENERS = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0"
@@ -195,7 +198,7 @@ def test_protocols_and_key_password(ctx):
     p = pki()
     d = os.path.join(p.dir, "enc")
     os.makedirs(d, exist_ok=True)
-    store = p.server(key_password="s3cret")
+    store = p.server(key_password="s3cret", name="server-enc")
     b = ctx.new_broker("tls13", sets={
         "listeners": LISTENERS, **certs.tls_sets(p, store, key_password="s3cret"),
         "ssl.enabled.protocols": "TLSv1.3"})
@@ -228,12 +231,217 @@ def test_unknown_listener_protocol(ctx):
                      "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CLIENT:PLAINTEXT"],
                     check_rc=False)
     expect_eq(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
-    # SASL is not there yet: a SASL listener is refused, not served unauthenticated
-    r = harness.run([harness.sluiced_path(), "--check-config", "/dev/null", "--set",
-                     "listeners=PLAINTEXT://:0,SASL_PLAINTEXT://:0"], check_rc=False)
-    out = r.stdout.decode() + r.stderr.decode()
-    expect_eq(r.returncode, 1, f"a SASL_PLAINTEXT listener: {out}")
-    check("SASL_PLAINTEXT is not supported" in out, out)
+
+
+SASL_LISTENERS = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
+USERS = {"alice": "alice-secret", "bob": "b0b,=pass word"}
+
+
+def sasl_broker(ctx):
+    if "sasl" not in _pki:
+        p = pki()
+        b = ctx.new_broker("sasl", sets={"listeners": SASL_LISTENERS,
+                                         **certs.tls_sets(p, _pki["keystore"])})
+        got = scram_admin.alter(b.listeners["PLAINTEXT"], upserts=[
+            ("alice", "SCRAM-SHA-256", USERS["alice"], 4096),
+            ("alice", "SCRAM-SHA-512", USERS["alice"], 8192),
+            ("bob", "SCRAM-SHA-512", USERS["bob"], 4096)])
+        expect_eq(got, {"alice": (0, None), "bob": (0, None)}, "AlterUserScramCredentials")
+        _pki["sasl"] = b
+    return _pki["sasl"]
+
+
+def kcat_sasl(b, listener, mech, user, password, args, input=None, check_rc=True):
+    x = ["-X", f"security.protocol={listener.lower()}", "-X", f"sasl.mechanisms={mech}",
+         "-X", f"sasl.username={user}", "-X", f"sasl.password={password}"]
+    if listener == "SASL_SSL":
+        x += ["-X", f"ssl.ca.location={pki().ca}"]
+    return harness.kcat(b.listeners[listener], x + list(args), input=input, check_rc=check_rc,
+                        timeout=90)
+
+
+def test_scram_credentials_api(ctx):
+    b = sasl_broker(ctx)
+    addr = b.listeners["PLAINTEXT"]
+    err, users = scram_admin.describe(addr)
+    expect_eq((err, users), (0, {"alice": (0, {1: 4096, 2: 8192}), "bob": (0, {2: 4096})}),
+              "every user described")
+    err, users = scram_admin.describe(addr, ["bob", "nobody"])
+    expect_eq(users["bob"], (0, {2: 4096}), "bob described")
+    expect_eq(users["nobody"][0], 91, "an unknown user: RESOURCE_NOT_FOUND")
+    got = scram_admin.alter(addr, upserts=[("carol", "SCRAM-SHA-256", "pw", 100),
+                                           ("dave", 3, "pw", 4096)],
+                            deletes=[("erin", "SCRAM-SHA-256")])
+    expect_eq({u: e for u, (e, _) in got.items()}, {"carol": 93, "dave": 33, "erin": 91},
+              "too few iterations, an unknown mechanism, deleting what is not there")
+    got = scram_admin.alter(addr, upserts=[("frank", "SCRAM-SHA-256", "a", 4096),
+                                           ("frank", "SCRAM-SHA-256", "b", 4096)])
+    expect_eq(got["frank"][0], 92, "one credential altered twice: DUPLICATE_RESOURCE")
+    check("frank" not in scram_admin.describe(addr)[1], "a refused alteration was applied")
+
+
+def test_kcat_sasl(ctx):
+    b = sasl_broker(ctx)
+    lines = [f"s{i}" for i in range(2000)]
+    body = ("\n".join(lines) + "\n").encode()
+    kcat_sasl(b, "SASL_SSL", "SCRAM-SHA-256", "alice", USERS["alice"],
+              ["-P", "-t", "sasl-kcat", "-X", "acks=all"], input=body)
+    for listener, mech, user in (("SASL_SSL", "SCRAM-SHA-512", "alice"),
+                                 ("SASL_PLAINTEXT", "SCRAM-SHA-512", "bob"),
+                                 ("SASL_PLAINTEXT", "PLAIN", "bob"),
+                                 ("SASL_SSL", "PLAIN", "alice")):
+        got = kcat_sasl(b, listener, mech, user, USERS[user],
+                        ["-C", "-t", "sasl-kcat", "-e", "-q"]).stdout.decode().split()
+        expect_eq(got, lines, f"read back over {listener} {mech} as {user}")
+
+
+def test_sasl_refusals(ctx):
+    b = sasl_broker(ctx)
+    for listener, mech in (("SASL_PLAINTEXT", "SCRAM-SHA-256"), ("SASL_SSL", "PLAIN"),
+                           ("SASL_PLAINTEXT", "SCRAM-SHA-512")):
+        r = kcat_sasl(b, listener, mech, "alice", "wrong", ["-L", "-m", "2"], check_rc=False)
+        err = r.stderr.decode(errors="replace")
+        check(r.returncode != 0 and "Authentication failed" in err,
+              f"a wrong password over {listener} {mech}: rc={r.returncode} {err[-600:]}")
+    # bob has no SCRAM-SHA-256 credential
+    r = kcat_sasl(b, "SASL_PLAINTEXT", "SCRAM-SHA-256", "bob", USERS["bob"], ["-L", "-m", "2"],
+                  check_rc=False)
+    check(r.returncode != 0, "SCRAM-SHA-256 without a SHA-256 credential got through")
+    harness.wait_until(lambda: "SASL authentication failed" in b.log_text(), 20,
+                       "the broker's log line for a failed authentication")
+    # a client that skips SASL on a SASL port: its first request closes the connection
+    import kwire
+    host, port = b.listeners["SASL_PLAINTEXT"].rsplit(":", 1)
+    with kwire.Conn(host, int(port)) as c:
+        c.send(kwire.request(3, 1, 1, kwire.i32(-1)))  # Metadata v1
+        closed, _ = c.wait_closed()
+    check(closed, "a Metadata request before SASL authentication was served")
+    harness.wait_until(lambda: "before SASL authentication" in b.log_text(), 20,
+                       "the broker's log line for a request before authentication")
+    # an unknown mechanism: UNSUPPORTED_SASL_MECHANISM with the enabled list
+    with kwire.Conn(host, int(port)) as c:
+        r = c.call(17, 1, kwire.string("GSSAPI"), 5)
+        expect_eq(r.i16(), 33, "SaslHandshake GSSAPI: UNSUPPORTED_SASL_MECHANISM")
+        expect_eq(r.array(lambda r: r.string()), ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+                  "mechanisms offered")
+    # SaslHandshake on a listener without SASL: ILLEGAL_SASL_STATE
+    host, port = b.listeners["PLAINTEXT"].rsplit(":", 1)
+    with kwire.Conn(host, int(port)) as c:
+        expect_eq(c.call(17, 1, kwire.string("PLAIN"), 6).i16(), 34,
+                  "SaslHandshake on PLAINTEXT: ILLEGAL_SASL_STATE")
+    # and everyone else is still served
+    kcat_sasl(b, "SASL_SSL", "SCRAM-SHA-512", "alice", USERS["alice"], ["-L", "-m", "10"])
+    harness.kcat_roundtrip(b.listeners["PLAINTEXT"], "after-sasl-refusals", n=50)
+
+
+def test_kafka_python_sasl(ctx):
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.errors import KafkaError
+    b = sasl_broker(ctx)
+    # kafka-python: SaslHandshake v0, then raw SASL tokens
+    for listener, mech, user in (("SASL_PLAINTEXT", "PLAIN", "bob"),
+                                 ("SASL_SSL", "SCRAM-SHA-256", "alice"),
+                                 ("SASL_PLAINTEXT", "SCRAM-SHA-512", "bob")):
+        conf = dict(bootstrap_servers=b.listeners[listener], security_protocol=listener,
+                    sasl_mechanism=mech, sasl_plain_username=user,
+                    sasl_plain_password=USERS[user])
+        if listener == "SASL_SSL":
+            conf["ssl_cafile"] = pki().ca
+        topic = f"sasl-kp-{mech.lower()}"
+        prod = KafkaProducer(**conf, acks="all")
+        for i in range(200):
+            prod.send(topic, value=b"kp-%d" % i)
+        prod.flush(60)
+        prod.close()
+        cons = KafkaConsumer(**conf, consumer_timeout_ms=15000)
+        tp = TopicPartition(topic, 0)
+        cons.assign([tp])
+        cons.seek_to_beginning(tp)
+        got = [m.value for _, m in zip(range(200), cons)]
+        cons.close()
+        expect_eq(sorted(got), sorted(b"kp-%d" % i for i in range(200)),
+                  f"kafka-python over {listener} {mech}")
+    try:
+        p = KafkaProducer(bootstrap_servers=b.listeners["SASL_PLAINTEXT"],
+                          security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+                          sasl_plain_username="bob", sasl_plain_password="nope",
+                          max_block_ms=5000)
+        p.close()
+        fail("kafka-python with a wrong password got a producer")
+    except KafkaError as e:
+        log(f"kafka-python with a wrong password: {e!r}")
+
+
+def test_confluent_kafka_sasl(ctx):
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    b = sasl_broker(ctx)
+    conf = {"bootstrap.servers": b.listeners["SASL_SSL"], "security.protocol": "sasl_ssl",
+            "ssl.ca.location": pki().ca, "sasl.mechanisms": "SCRAM-SHA-512",
+            "sasl.username": "alice", "sasl.password": USERS["alice"]}
+    p = Producer({**conf, "linger.ms": 5})
+    errors = []
+    for i in range(1000):
+        p.produce("sasl-ck", value=b"ck-%d" % i, on_delivery=lambda e, m: e and errors.append(e))
+    expect_eq((p.flush(60), errors[:3]), (0, []), "undelivered and failed messages")
+    c = Consumer({**conf, "group.id": "sasl-ck"})
+    c.assign([TopicPartition("sasl-ck", 0, 0)])
+    got = 0
+    for _ in range(200):
+        for m in c.consume(500, timeout=1):
+            check(m.error() is None, f"consume error {m.error()}")
+            got += 1
+        if got >= 1000:
+            break
+    c.close()
+    expect_eq(got, 1000, "messages consumed over SASL_SSL SCRAM-SHA-512")
+
+
+def test_credentials_survive_restart(ctx):
+    b = sasl_broker(ctx)
+    b.restart()
+    kcat_sasl(b, "SASL_PLAINTEXT", "SCRAM-SHA-256", "alice", USERS["alice"], ["-L", "-m", "10"])
+    got = scram_admin.alter(b.listeners["PLAINTEXT"], deletes=[("alice", "SCRAM-SHA-256")])
+    expect_eq(got, {"alice": (0, None)}, "alice's SHA-256 credential deleted")
+    r = kcat_sasl(b, "SASL_PLAINTEXT", "SCRAM-SHA-256", "alice", USERS["alice"],
+                  ["-L", "-m", "2"], check_rc=False)
+    check(r.returncode != 0, "a deleted credential still authenticates")
+    kcat_sasl(b, "SASL_PLAINTEXT", "SCRAM-SHA-512", "alice", USERS["alice"], ["-L", "-m", "10"])
+
+
+def test_acls_security_disabled(ctx):
+    """No authorizer yet: the ACL APIs answer SECURITY_DISABLED, as Kafka
+    without authorizer.class.name does (kafka-python's admin client)."""
+    from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType,
+                             KafkaAdminClient, ResourcePattern, ResourcePatternFilter,
+                             ResourceType, ACLResourcePatternType)
+    from kafka.errors import SecurityDisabledError
+    def disabled(e):  # kafka-python reports an error class or an instance
+        return isinstance(e, SecurityDisabledError) or (
+            isinstance(e, type) and issubclass(e, SecurityDisabledError))
+    b = shared(ctx)
+    admin = KafkaAdminClient(bootstrap_servers=b.listeners["PLAINTEXT"])
+    try:
+        flt = ACLFilter(principal=None, host="*", operation=ACLOperation.ANY,
+                        permission_type=ACLPermissionType.ANY,
+                        resource_pattern=ResourcePatternFilter(ResourceType.TOPIC, None,
+                                                               ACLResourcePatternType.ANY))
+        try:
+            admin.describe_acls(flt)
+            fail("DescribeAcls without an authorizer succeeded")
+        except SecurityDisabledError as e:
+            log(f"DescribeAcls: {e!r}")
+        acl = ACL(principal="User:alice", host="*", operation=ACLOperation.READ,
+                  permission_type=ACLPermissionType.ALLOW,
+                  resource_pattern=ResourcePattern(ResourceType.TOPIC, "t"))
+        got = admin.create_acls([acl])
+        check(not got["succeeded"] and len(got["failed"]) == 1 and
+              disabled(got["failed"][0][1]),
+              f"CreateAcls without an authorizer: {got}")
+        got = admin.delete_acls([flt])
+        check(len(got) == 1 and disabled(got[0][2]),
+              f"DeleteAcls without an authorizer: {got}")
+    finally:
+        admin.close()
 
 
 if __name__ == "__main__":
@@ -246,4 +454,11 @@ if __name__ == "__main__":
         test_client_auth_requested,
         test_protocols_and_key_password,
         test_unknown_listener_protocol,
+        test_scram_credentials_api,
+        test_kcat_sasl,
+        test_sasl_refusals,
+        test_kafka_python_sasl,
+        test_confluent_kafka_sasl,
+        test_credentials_survive_restart,
+        test_acls_security_disabled,
     ])
