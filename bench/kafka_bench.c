@@ -89,6 +89,9 @@ struct kafka_opts {
     bool mock;
     int mock_brokers;
     int linger_ms;             /* -1: the mode's default */
+    bool no_create;            /* --no-create: the topic exists already */
+    int nprops;                /* --prop key=value: librdkafka settings */
+    const char *props[16];     /* (security.protocol=ssl for the TLS row) */
 };
 
 struct result {
@@ -105,22 +108,26 @@ struct result {
 
 /* ---- options ----------------------------------------------------------- */
 
-enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS };
+enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_PROP, OPT_NO_CREATE };
 
 static const struct option kafka_longopts[] = {
     { "acks", required_argument, NULL, OPT_ACKS },
     { "mock", no_argument, NULL, OPT_MOCK },
     { "mock-brokers", required_argument, NULL, OPT_MOCK_BROKERS },
     { "linger-ms", required_argument, NULL, OPT_LINGER_MS },
+    { "prop", required_argument, NULL, OPT_PROP },
+    { "no-create", no_argument, NULL, OPT_NO_CREATE },
     { NULL, 0, NULL, 0 },
 };
 
 static const char kafka_usage[] =
     "  --acks 1|all|0     produce, latency (default 1)\n"
     "  --linger-ms N      produce default 5, latency default 0\n"
-
     "  --mock             against librdkafka's in-process mock cluster\n"
-    "  --mock-brokers N   its brokers (default 1)\n";
+    "  --mock-brokers N   its brokers (default 1)\n"
+    "  --prop KEY=VALUE   a librdkafka setting (repeatable)\n"
+    "  --no-create        the topic exists: no CreateTopics (which goes\n"
+    "                     without the --prop settings)\n";
 
 static int take_kafka_opt(int code, const char *arg, void *ctx)
 {
@@ -147,7 +154,14 @@ static int take_kafka_opt(int code, const char *arg, void *ctx)
             return -1;
         ko->linger_ms = (int)v;
         return 0;
-
+    case OPT_NO_CREATE:
+        ko->no_create = true;
+        return 0;
+    case OPT_PROP:
+        if (!strchr(arg, '=') || ko->nprops == (int)(sizeof ko->props / sizeof *ko->props))
+            return -1;
+        ko->props[ko->nprops++] = arg;
+        return 0;
     default:
         return -1;
     }
@@ -219,6 +233,15 @@ static rd_kafka_conf_t *conf_common(const struct kafka_opts *ko)
         conf_set(conf, "log_level", ko->lg.verbose ? "7" : "4")) {
         rd_kafka_conf_destroy(conf);
         return NULL;
+    }
+    for (int i = 0; i < ko->nprops; i++) {
+        char key[128];
+        const char *eq = strchr(ko->props[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - ko->props[i]), ko->props[i]);
+        if (conf_set(conf, key, eq + 1)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     }
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
@@ -302,7 +325,7 @@ static int prepare_topic(rd_kafka_t *rk, const struct kafka_opts *ko)
 {
     int n;
 
-    if (!ko->mock && nw_create_topic(ko->lg.target, ko->lg.topic,
+    if (!ko->mock && !ko->no_create && nw_create_topic(ko->lg.target, ko->lg.topic,
                                      ko->lg.partitions, CREATE_TIMEOUT_S))
         return -1;
     n = wait_topic(rk, ko->lg.topic);
