@@ -104,6 +104,9 @@ struct kafka_opts {
     int txn_msgs;              /* produce: messages per transaction; 0 none */
     const char *isolation;     /* consume: isolation.level, or NULL */
     bool markers;              /* consume: offsets skip transaction markers */
+    bool no_create;            /* --no-create: the topic exists already */
+    int nprops;                /* --prop key=value: librdkafka settings */
+    const char *props[16];     /* (security.protocol=ssl for the TLS row) */
 };
 
 struct result {
@@ -123,7 +126,7 @@ struct result {
 /* ---- options ----------------------------------------------------------- */
 
 enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_IDEMPOTENT,
-       OPT_TXN_MSGS, OPT_ISOLATION, OPT_MARKERS };
+       OPT_TXN_MSGS, OPT_ISOLATION, OPT_MARKERS, OPT_PROP, OPT_NO_CREATE };
 
 static const struct option kafka_longopts[] = {
     { "acks", required_argument, NULL, OPT_ACKS },
@@ -134,6 +137,8 @@ static const struct option kafka_longopts[] = {
     { "txn-msgs", required_argument, NULL, OPT_TXN_MSGS },
     { "isolation", required_argument, NULL, OPT_ISOLATION },
     { "markers", no_argument, NULL, OPT_MARKERS },
+    { "prop", required_argument, NULL, OPT_PROP },
+    { "no-create", no_argument, NULL, OPT_NO_CREATE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -146,7 +151,10 @@ static const char kafka_usage[] =
     "  --markers          consume: offsets skip transaction markers\n"
 
     "  --mock             against librdkafka's in-process mock cluster\n"
-    "  --mock-brokers N   its brokers (default 1)\n";
+    "  --mock-brokers N   its brokers (default 1)\n"
+    "  --prop KEY=VALUE   a librdkafka setting (repeatable)\n"
+    "  --no-create        the topic exists: no CreateTopics (which goes\n"
+    "                     without the --prop settings)\n";
 
 static int take_kafka_opt(int code, const char *arg, void *ctx)
 {
@@ -190,6 +198,14 @@ static int take_kafka_opt(int code, const char *arg, void *ctx)
         ko->markers = true;
         return 0;
 
+    case OPT_NO_CREATE:
+        ko->no_create = true;
+        return 0;
+    case OPT_PROP:
+        if (!strchr(arg, '=') || ko->nprops == (int)(sizeof ko->props / sizeof *ko->props))
+            return -1;
+        ko->props[ko->nprops++] = arg;
+        return 0;
     default:
         return -1;
     }
@@ -261,6 +277,15 @@ static rd_kafka_conf_t *conf_common(const struct kafka_opts *ko)
         conf_set(conf, "log_level", ko->lg.verbose ? "7" : "4")) {
         rd_kafka_conf_destroy(conf);
         return NULL;
+    }
+    for (int i = 0; i < ko->nprops; i++) {
+        char key[128];
+        const char *eq = strchr(ko->props[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - ko->props[i]), ko->props[i]);
+        if (conf_set(conf, key, eq + 1)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     }
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
@@ -344,7 +369,7 @@ static int prepare_topic(rd_kafka_t *rk, const struct kafka_opts *ko)
 {
     int n;
 
-    if (!ko->mock && nw_create_topic(ko->lg.target, ko->lg.topic,
+    if (!ko->mock && !ko->no_create && nw_create_topic(ko->lg.target, ko->lg.topic,
                                      ko->lg.partitions, CREATE_TIMEOUT_S))
         return -1;
     n = wait_topic(rk, ko->lg.topic);

@@ -30,6 +30,8 @@
 #define CONFIG_VALUE_MAX 4096      /* enough for any value's text */
 #define CONFIG_VOTERS_MAX 1024     /* controller.quorum.voters */
 #define CONFIG_RACK_MAX 128        /* broker.rack */
+#define CONFIG_PATH_MAX 1024       /* ssl.*.location */
+#define CONFIG_SECRET_MAX 256      /* ssl.*.password */
 
 /* compression.type; the codecs keep the numbers of the batch attributes. */
 enum compression_type {
@@ -63,6 +65,20 @@ enum cleanup_policy {
 enum process_role {
     ROLE_BROKER = 1,
     ROLE_CONTROLLER = 2,
+};
+
+/* ssl.keystore.type, ssl.truststore.type: only PEM is read. */
+enum config_store_type {
+    STORE_JKS = 0,
+    STORE_PKCS12 = 1,
+    STORE_PEM = 2,
+};
+
+/* ssl.client.auth */
+enum config_client_auth {
+    CLIENT_AUTH_NONE = 0,
+    CLIENT_AUTH_REQUESTED = 1,
+    CLIENT_AUTH_REQUIRED = 2,
 };
 
 /* Where a described value comes from: Kafka's ConfigSource numbers. */
@@ -205,6 +221,20 @@ struct broker_config {
     int32_t dpdk_udp_port;                  /* sluice.dpdk.udp.port (9092) */
     int32_t dpdk_mtu;                       /* sluice.dpdk.mtu (1500) */
 
+    /* security: listeners' protocols, TLS, SASL (dataplane/listeners.c) */
+    char security_protocol_map[CONFIG_LISTENERS_MAX]; /* NAME:PROTOCOL,... */
+    int ssl_keystore_type;                  /* enum config_store_type (JKS) */
+    char ssl_keystore_location[CONFIG_PATH_MAX];
+    char ssl_keystore_password[CONFIG_SECRET_MAX];
+    char ssl_key_password[CONFIG_SECRET_MAX];
+    int ssl_truststore_type;                /* enum config_store_type (JKS) */
+    char ssl_truststore_location[CONFIG_PATH_MAX];
+    char ssl_truststore_password[CONFIG_SECRET_MAX];
+    int ssl_client_auth;                    /* enum config_client_auth (none) */
+    char ssl_enabled_protocols[64];         /* TLSv1.2,TLSv1.3 */
+    char ssl_cipher_suites[CONFIG_VALUE_MAX]; /* "": OpenSSL's defaults */
+    char sasl_enabled_mechanisms[128];      /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
+
     uint64_t set_mask[2];                   /* explicitly set, by index */
 };
 
@@ -295,6 +325,39 @@ struct config_voter {
 
 /* Parses entry i of list. Returns 0, -ENOENT past the end, or -EINVAL. */
 int config_voter_get(const char *list, int i, struct config_voter *out);
+
+/* --- security (config_net.c) ---------------------------------------------- */
+
+/* listener.security.protocol.map's protocols (Kafka's SecurityProtocol). */
+enum config_protocol {
+    PROTOCOL_PLAINTEXT = 0,
+    PROTOCOL_SSL = 1,
+    PROTOCOL_SASL_PLAINTEXT = 2,
+    PROTOCOL_SASL_SSL = 3,
+};
+
+int config_check_protocol_map(const char *s);     /* NAME:PROTO,... */
+int config_check_tls_protocols(const char *s);    /* TLSv1.2,TLSv1.3 */
+int config_check_sasl_mechanisms(const char *s);  /* PLAIN,SCRAM-SHA-256,... */
+
+/* The protocol listener name maps to in map: an enum config_protocol, or
+ * -ENOENT when the map does not name it. */
+int config_listener_protocol(const char *map, const char *name);
+
+/* The protocol's name as Kafka spells it ("SASL_SSL"). */
+const char *config_protocol_name(int protocol);
+
+/* What a listener's host is advertised as (Kafka's rules): a wildcard
+ * becomes "localhost", and so does loopback unless advertised explicitly;
+ * an explicit empty host becomes the machine's name. */
+void config_advertised_host(const char *host, bool explicit_adv, char *out, size_t len);
+
+/* The advertised.listeners entry of listener name (NULL: any name) for
+ * shard: the list names either one entry per shard (*per_shard set) or one
+ * whose port shard i advertises plus i; a name missing from it is
+ * advertised at its listeners address. Returns 0 or -ENOENT. */
+int config_advertised_entry(const struct broker_config *c, const char *name, int nshards,
+                            int shard, struct config_listener *out, bool *per_shard);
 
 /* --- topics ------------------------------------------------------------ */
 

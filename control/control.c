@@ -312,6 +312,17 @@ static int offsets_open(struct control *c, const char *data_dir)
     return 0;
 }
 
+static int users_open_dir(struct control *c, const char *data_dir)
+{
+    char dir[4096], err[512];
+    int rc;
+    if (snprintf(dir, sizeof dir, "%s/__sluice", data_dir) >= (int)sizeof dir)
+        return -ENAMETOOLONG;
+    if ((rc = users_open(&c->users, dir, err, sizeof err)) < 0)
+        control_log("%s", err);
+    return rc;
+}
+
 static void dispatch(struct control *c, int i, struct ctl_msg *m)
 {
     switch (m->op) {
@@ -363,6 +374,12 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_STATS:
         m->shard = i;
         stats_request(c, m);
+        return;
+    case CTL_SASL_LOOKUP:
+    case CTL_USERS_DESCRIBE:
+    case CTL_USERS_ALTER:
+        users_request(&c->users, m);
+        control_post(c, i, m);
         return;
     case CTL_SHARD_STATS:
     case CTL_PARTITION_OPEN:
@@ -588,6 +605,8 @@ int control_create(struct control **out, const struct broker_config *cfg,
     admin_dyn_applied(c, false);   /* the log's dynamic configs, before any open */
     if ((rc = offsets_open(c, data_dir)) < 0 || (rc = control_txn_open(c, data_dir)) < 0)
         goto err;
+    if ((rc = users_open_dir(c, data_dir)) < 0)
+        goto err;
     *out = c;
     return 0;
 err:
@@ -629,6 +648,7 @@ void control_destroy(struct control *c)
     groups_destroy(c->groups);
     txn_destroy(c->txn);
     offsets_destroy(c->offsets);
+    users_close(&c->users);
     cleaner_stats_free(&c->cleaner_stats);
     while (c->cmds)
         cmd_free(c, c->cmds);

@@ -11,6 +11,7 @@
 #include "control/control.h"
 #include "control/ctl.h"
 #include "control/md_store.h"
+#include "control/users.h"
 #include "numa/ring.h"
 
 /* Messages waiting for room in a full ring, in order. */
@@ -93,6 +94,7 @@ struct control {
     struct cluster_reg *reg_msg; /* our registration in flight, or NULL */
     int64_t reg_next_ms;       /* monotonic: when to try registering again */
     int32_t known_controller;  /* the quorum leader the last snapshot named */
+    struct users users;        /* SCRAM credentials (users.c) */
 };
 
 /* control.c, for the admin files */

@@ -50,6 +50,9 @@ enum ctl_op {
     CTL_TXN_OFFSET_COMMIT,    /* control/offsets.c, checked by txn.c */
     CTL_LIST_TXNS,
     CTL_DESCRIBE_TXNS,
+    CTL_SASL_LOOKUP,          /* control/users.c: a SCRAM credential, or a */
+    CTL_USERS_DESCRIBE,       /* PLAIN password checked; credentials */
+    CTL_USERS_ALTER,          /* described, altered (answered once durable) */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -351,6 +354,56 @@ struct ctl_register {
     int result;                /* REGISTER_SEND: 0 or a negative errno */
 };
 
+/* --- SASL and SCRAM credentials (control/users.c, dataplane/sasl.c) --- */
+
+struct scram_cred;
+
+/* CTL_SASL_LOOKUP: for SCRAM (mech: enum scram_mech) the credential of
+ * (user, mech) is copied into *cred; for PLAIN (mech 0) password is
+ * checked against the user's credential. error: 0 or
+ * SASL_AUTHENTICATION_FAILED (58). */
+struct ctl_sasl {
+    const char *user;
+    int mech;
+    const char *password;      /* PLAIN */
+    size_t password_len;
+    struct scram_cred *cred;   /* SCRAM: the requester's memory */
+    int16_t error;
+};
+
+/* One deletion (salted NULL) or upsertion of AlterUserScramCredentials. */
+struct ctl_scram_op {
+    const char *user;
+    int8_t mech;
+    int32_t iterations;
+    const uint8_t *salt;
+    int32_t salt_len;
+    const uint8_t *salted;     /* the salted password (PBKDF2) */
+    int32_t salted_len;
+};
+
+struct ctl_user_result {
+    const char *user;
+    int16_t error;
+    const char *message;       /* NULL: none */
+    int ninfos;                /* describe: the user's credentials */
+    int8_t mechs[2];
+    int32_t iterations[2];
+};
+
+/* CTL_USERS_DESCRIBE (names; none: every user) and CTL_USERS_ALTER (ops):
+ * results, one per user, in the arena. */
+struct ctl_users {
+    int nnames;
+    const char **names;
+    int nops;
+    struct ctl_scram_op *ops;
+    int nresults;
+    struct ctl_user_result *results;
+    int16_t error;             /* the whole request's */
+    const char *message;
+};
+
 /* --- metrics (control/stats.c, dataplane/shard_stats.c) --- */
 
 /* CTL_SHARD_STATS: the shard copies its counters and one report per open
@@ -551,6 +604,8 @@ struct ctl_msg {
         struct ctl_txn_marker marker;
         struct ctl_list_txns list_txns;
         int64_t pid_limit;
+        struct ctl_sasl sasl;
+        struct ctl_users users;
     } u;
 };
 

@@ -465,50 +465,28 @@ void md_store_forget(struct md_store *s, struct md_live *t)
 
 /* --- brokers: one per shard ------------------------------------------------ */
 
-/* What a listen host is advertised as: a wildcard or loopback address
- * becomes "localhost" (our clients are local unless advertised.listeners
- * says otherwise); an explicit advertised host is kept as it is, and an
- * empty one becomes the machine's name, as in Kafka. */
-static void advertised_host(const char *host, bool explicit_adv, char *out,
-                            size_t len)
-{
-    bool wild = !host[0] || strcmp(host, "0.0.0.0") == 0 ||
-                strcmp(host, "::") == 0;
-
-    if (explicit_adv && !host[0] && gethostname(out, len) == 0) {
-        out[len - 1] = '\0';
-        return;
-    }
-    if (wild || (!explicit_adv && (strcmp(host, "127.0.0.1") == 0 ||
-                                   strcmp(host, "::1") == 0)))
-        host = "localhost";
-    snprintf(out, len, "%s", host);
-}
-
 /* advertised.listeners (= listeners unless set) names either one entry
- * per shard, or one entry whose port shard i advertises plus i. */
+ * per shard, or one entry whose port shard i advertises plus i; its entries
+ * named as the first listener are those of Metadata's brokers here (other
+ * listeners' endpoints: dataplane/listeners.c). */
 static int md_brokers_init(struct md_store *s, char *err, size_t errlen)
 {
     const struct broker_config *cfg = s->cfg;
     bool adv = broker_config_is_set(cfg, "advertised.listeners");
-    const char *list = cfg->advertised_listeners[0] ? cfg->advertised_listeners
-                                                    : cfg->listeners;
-    struct config_listener l;
-    int n = 0;
+    struct config_listener first, l;
+    bool own;
 
-    while (config_listener_get(list, n, &l) == 0)
-        n++;
-    if (n == 0) {
-        seterr(err, errlen, "no usable listener in '%s'", list);
+    if (config_listener_get(cfg->listeners, 0, &first) < 0 ||
+        config_advertised_entry(cfg, first.name, s->nshards, 0, &l, &own) < 0) {
+        seterr(err, errlen, "no usable listener in '%s'", cfg->listeners);
         return -EINVAL;
     }
     s->advertised_port = adv;
     for (int i = 0; i < s->nshards; i++) {
-        bool own = n == s->nshards && n > 1;
         struct md_broker *b = &s->brokers[i];
-        config_listener_get(list, own ? i : 0, &l);
+        config_advertised_entry(cfg, first.name, s->nshards, i, &l, &own);
         b->node_id = md_broker_id(s->node_id, i);
-        advertised_host(l.host, adv, b->host, sizeof b->host);
+        config_advertised_host(l.host, adv, b->host, sizeof b->host);
         b->port = l.port == 0 ? 0 : own ? l.port : l.port + i;
         if (b->port > 65535) {
             seterr(err, errlen, "shard %d would advertise port %d", i, b->port);

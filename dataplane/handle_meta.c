@@ -63,6 +63,14 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
     return 0;
 }
 
+/* Where a client reaches broker b: on the listener it came in through. */
+static void broker_endpoint(const struct request *rq, const struct md_broker *b,
+                            struct kstr *host, int32_t *port)
+{
+    listeners_endpoint(rq->shard->cfg.listeners, rq->conn ? rq->conn->listener : 0, b, host,
+                       port);
+}
+
 static int metadata_respond(struct request *rq)
 {
     const struct kafka_metadata_req *req = rq->body;
@@ -77,8 +85,8 @@ static int metadata_respond(struct request *rq)
         return -ENOMEM;
     for (int32_t i = 0; i < md->nbrokers; i++) {
         resp->brokers.v[i].node_id = md->brokers[i].node_id;
-        resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
-        resp->brokers.v[i].port = md->brokers[i].port;
+        broker_endpoint(rq, &md->brokers[i], &resp->brokers.v[i].host,
+                        &resp->brokers.v[i].port);
         resp->brokers.v[i].rack = md->brokers[i].rack[0] ? kstr_c(md->brokers[i].rack)
                                                           : KSTR_NULL;
     }
@@ -182,8 +190,8 @@ int handle_describe_cluster(struct request *rq)
         return -ENOMEM;
     for (int32_t i = 0; i < md->nbrokers; i++) {
         resp->brokers.v[i].broker_id = md->brokers[i].node_id;
-        resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
-        resp->brokers.v[i].port = md->brokers[i].port;
+        broker_endpoint(rq, &md->brokers[i], &resp->brokers.v[i].host,
+                        &resp->brokers.v[i].port);
         resp->brokers.v[i].rack = md->brokers[i].rack[0] ? kstr_c(md->brokers[i].rack)
                                                           : KSTR_NULL;
     }
@@ -318,8 +326,7 @@ int handle_find_coordinator(struct request *rq)
     const struct md_broker *b = &md->brokers[0];
     resp->error_message = KSTR_NULL;
     resp->node_id = b->node_id;
-    resp->host = kstr_c(b->host);
-    resp->port = b->port;
+    broker_endpoint(rq, b, &resp->host, &resp->port);
     if (req->coordinator_keys.n > 0) {
         resp->coordinators.n = req->coordinator_keys.n;
         resp->coordinators.v = kafka_arena_alloc(a, sizeof(*resp->coordinators.v) *
@@ -329,7 +336,7 @@ int handle_find_coordinator(struct request *rq)
         for (int32_t i = 0; i < req->coordinator_keys.n; i++)
             resp->coordinators.v[i] = (struct kafka_coordinator){
                 .key = req->coordinator_keys.v[i], .node_id = b->node_id,
-                .host = kstr_c(b->host), .port = b->port, .error_message = KSTR_NULL };
+                .host = resp->host, .port = resp->port, .error_message = KSTR_NULL };
     }
     return request_respond(rq, resp);
 }

@@ -8,6 +8,7 @@
 #include "dataplane/shard_private.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_metadata.h"
+#include "dataplane/sasl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -256,6 +257,13 @@ static handler_fn handler_for(int16_t key)
     case KAFKA_DESCRIBE_PRODUCERS: return handle_describe_producers;
     case KAFKA_LIST_TRANSACTIONS: return handle_list_transactions;
     case KAFKA_DESCRIBE_TRANSACTIONS: return handle_describe_transactions;
+    case KAFKA_SASL_HANDSHAKE: return handle_sasl_handshake;
+    case KAFKA_SASL_AUTHENTICATE: return handle_sasl_authenticate;
+    case KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS: return handle_describe_user_scram;
+    case KAFKA_ALTER_USER_SCRAM_CREDENTIALS: return handle_alter_user_scram;
+    case KAFKA_DESCRIBE_ACLS: return handle_describe_acls;
+    case KAFKA_CREATE_ACLS: return handle_create_acls;
+    case KAFKA_DELETE_ACLS: return handle_delete_acls;
     default: return NULL;
     }
 }
@@ -298,6 +306,8 @@ int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len)
 {
     struct kreader r;
     struct kafka_request_header h;
+    if (rq->conn && sasl_wants_raw(rq->conn)) /* a raw token after SaslHandshake v0 */
+        return sasl_raw_token(rq, frame, len);
     kreader_init(&r, frame, len);
     if (kafka_request_header_parse(&r, &h) < 0)
         return request_reject(rq, "malformed request header (%d bytes)%.0d", (int)len, 0);
@@ -311,6 +321,9 @@ int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len)
         rq->shard->metrics.api[h.api_key].requests++;
         rq->shard->metrics.api[h.api_key].bytes_in += (uint64_t)len + 4;
     }
+    if (rq->conn && !sasl_allows(rq->conn, h.api_key))
+        return request_reject(rq, "API key %d (version %d) before SASL authentication",
+                              h.api_key, h.api_version);
     if (h.api_key == KAFKA_API_VERSIONS)
         return request_api_versions(rq);
 

@@ -54,6 +54,8 @@ struct shard_now shard_clock_now(void)
     };
 }
 
+static int shard_listen_others(struct shard *s);
+
 int shard_create(struct shard **out, const struct shard_config *cfg)
 {
     struct shard *s = aligned_alloc(64, (sizeof(*s) + 63) & ~(size_t)63);
@@ -74,8 +76,36 @@ int shard_create(struct shard **out, const struct shard_config *cfg)
         free(s);
         return rc;
     }
+    int rc = shard_listen_others(s);
+    if (rc < 0) {
+        shard_free(s);
+        return rc;
+    }
     *out = s;
     return 0;
+}
+
+/* Listeners 1..n-1 (listeners.h): shard i on each one's port + i. */
+static int shard_listen_others(struct shard *s)
+{
+    const struct listeners *ls = s->cfg.listeners;
+    s->nlis = ls ? ls->n : 1;
+    for (int k = 1; k < s->nlis; k++)
+        s->lis[k].fd = -1;
+    for (int k = 1; k < s->nlis; k++) {
+        const struct listener *l = &ls->l[k];
+        struct shard_listen *sl = &s->lis[k];
+        sl->shard = s;
+        sl->fd = tcp_listen(l->host, l->port ? l->port + s->cfg.index : 0, 1024, &sl->port);
+        if (sl->fd < 0)
+            return sl->fd;
+    }
+    return 0;
+}
+
+int shard_listener_port(const struct shard *s, int listener)
+{
+    return listener == 0 ? s->port : listener < s->nlis ? s->lis[listener].port : -1;
 }
 
 int shard_port(const struct shard *s)
@@ -97,6 +127,11 @@ static void shard_stop(struct shard *s, struct ctl_msg *m)
     if (s->listen_fd >= 0) {
         close(s->listen_fd);
         s->listen_fd = -1;
+    }
+    for (int k = 1; k < s->nlis; k++) {
+        if (s->lis[k].fd >= 0)
+            close(s->lis[k].fd);
+        s->lis[k].fd = -1;
     }
 }
 
@@ -157,7 +192,7 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     case CTL_METADATA_UPDATE:
         s->md = m->u.metadata;
         shard_dpdk_on_metadata(s);
-        if (!s->accepting && !s->stopping)
+        if (!s->stopping)
             shard_arm_accept(s);
         break;
     case CTL_SHARD_STATS:
@@ -200,14 +235,50 @@ static void on_accept(struct io_op *op, int res, uint32_t flags)
     }
 }
 
+static void on_accept_other(struct io_op *op, int res, uint32_t flags)
+{
+    struct shard_listen *sl = (struct shard_listen *)((char *)op -
+                                                     offsetof(struct shard_listen, accept_op));
+    struct shard *s = sl->shard;
+    if (res >= 0) {
+        if (s->stopping)
+            close(res);
+        else
+            conn_accept_on(s, res, (int)(sl - s->lis));
+    } else if (res != -ECANCELED && res != -EBADF && res != -EINVAL) {
+        slog(SLOG_WARN, "shard", "accept failed shard=%d listener=%d error=\"%s\"",
+             s->cfg.index, (int)(sl - s->lis), strerror(-res));
+    }
+    if (!(flags & IORING_CQE_F_MORE)) {
+        sl->accepting = false;
+        if (!s->stopping && res != -EBADF && res != -EINVAL)
+            shard_arm_accept(s);
+    }
+}
+
+/* Arms a multishot accept on every listening socket that has none. */
 static void shard_arm_accept(struct shard *s)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
-    if (!sqe || s->listen_fd < 0)
-        return;
-    io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data(sqe, &s->accept_op);
-    s->accepting = true;
+    if (!s->accepting && s->listen_fd >= 0) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+        if (!sqe)
+            return;
+        io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_sqe_set_data(sqe, &s->accept_op);
+        s->accepting = true;
+    }
+    for (int k = 1; k < s->nlis; k++) {
+        struct shard_listen *sl = &s->lis[k];
+        if (sl->accepting || sl->fd < 0)
+            continue;
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+        if (!sqe)
+            return;
+        sl->accept_op.complete = on_accept_other;
+        io_uring_prep_multishot_accept(sqe, sl->fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_sqe_set_data(sqe, &sl->accept_op);
+        sl->accepting = true;
+    }
 }
 
 static void arm_doorbell(struct shard *s);
@@ -513,6 +584,9 @@ void shard_free(struct shard *s)
     }
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    for (int k = 1; k < s->nlis; k++)
+        if (s->lis[k].fd >= 0)
+            close(s->lis[k].fd);
     free(s->parts);
     free(s);
 }

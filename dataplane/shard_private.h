@@ -15,6 +15,7 @@
 
 #include "control/ctl.h"
 #include "dataplane/conn_limits.h"
+#include "dataplane/listeners.h"
 #include "dataplane/request.h"
 #include "dataplane/shard.h"
 #include "metrics/shard_metrics.h"
@@ -95,6 +96,9 @@ struct conn {
     uint32_t pipe_bytes;      /* spliced in, not yet out */
     uint32_t splice_len;
     int splice_pending;
+    uint8_t listener;         /* index in the shard's listeners */
+    struct conn_tls *tls;     /* SSL, SASL_SSL listeners (conn_tls.c) */
+    struct conn_sasl *sasl;   /* SASL_* listeners (sasl.c) */
     struct conn *next;        /* shard's list */
 };
 
@@ -102,6 +106,15 @@ enum partition_state {
     PART_OPENING,             /* log_open on the worker */
     PART_READY,               /* served */
     PART_DELETING,            /* not routed to; closed once idle */
+};
+
+/* A listening socket of a listener other than the first. */
+struct shard_listen {
+    struct shard *shard;
+    int fd;
+    int port;
+    bool accepting;
+    struct io_op accept_op;
 };
 
 struct partition {
@@ -125,9 +138,11 @@ struct shard {
     struct ctl_msg *markers;       /* CTL_TXN_MARKER not yet durable */
     pthread_t thread;
     struct io_uring ring;
-    int listen_fd;
+    int listen_fd;                 /* listener 0 (listeners.h), as lis[0] */
     int port;
     struct io_op accept_op;
+    struct shard_listen lis[LISTENERS_MAX]; /* 1..nlis-1: the other listeners */
+    int nlis;
     struct io_op doorbell_op;
     uint64_t doorbell_val;
     bool accepting;
@@ -209,11 +224,31 @@ void shard_count_response(struct request *rq, const struct out_seg *segs, int ns
 
 /* conn.c */
 int conn_accept(struct shard *s, int fd);
+int conn_accept_on(struct shard *s, int fd, int listener);
 void conn_close(struct conn *c, const char *why);
 void conn_close_idle(struct shard *s);
 void conn_kick_send(struct conn *c);
 void conn_resume(struct conn *c);
 struct chunk *chunk_get(struct shard *s, uint32_t min_cap);
+/* for conn_tls.c: hold/unhold keep c alive across work that may close it;
+ * make_room readies the chunk for the rest of the frame; parse dispatches
+ * every complete frame; advance drops n sent bytes of responses */
+void conn_hold(struct conn *c);
+void conn_unhold(struct conn *c);
+int conn_make_room(struct conn *c);
+void conn_parse(struct conn *c);
+void conn_advance(struct conn *c, uint64_t n);
+
+/* conn_tls.c: conn.c's paths on a TLS connection */
+struct tls_ctx;
+int conn_tls_init(struct conn *c, struct tls_ctx *ctx);
+void conn_tls_destroy(struct conn *c);
+int conn_tls_feed(struct conn *c, int res);
+void conn_tls_arm_recv(struct conn *c);
+void conn_tls_kick_send(struct conn *c);
+void conn_tls_sent(struct conn *c, int res);
+/* "User:<subject DN>" once the handshake is done; NULL before or without TLS */
+const char *conn_tls_principal(const struct conn *c);
 void chunk_put(struct shard *s, struct chunk *ch);
 
 /* request.c */

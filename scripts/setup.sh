@@ -14,6 +14,7 @@ PACKAGES=(
   redis-server libhiredis-dev nats-server libnats-dev python3-matplotlib
   libmicrohttpd-dev prometheus chromium chromium-driver logrotate
   openjdk-17-jdk-headless maven python3-venv
+  libssl-dev openssl
 )
 
 missing=()

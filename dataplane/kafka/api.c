@@ -34,6 +34,7 @@
 #include "dataplane/kafka/msg_metadata.h"
 #include "dataplane/kafka/msg_produce.h"
 #include "dataplane/kafka/msg_txn.h"
+#include "dataplane/kafka/msg_security.h"
 
 #include <errno.h>
 
@@ -67,13 +68,21 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_END_TXN, "EndTxn", 0, 5, 3, 5, end_txn),
 	API(KAFKA_WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, 1, 1, 1, write_txn_markers),
 	API(KAFKA_TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 5, 3, 5, txn_offset_commit),
+	API(KAFKA_DESCRIBE_ACLS, "DescribeAcls", 0, 1, 2, 2, describe_acls),
+	API(KAFKA_CREATE_ACLS, "CreateAcls", 0, 1, 2, 2, create_acls),
+	API(KAFKA_DELETE_ACLS, "DeleteAcls", 0, 1, 2, 2, delete_acls),
 	API(KAFKA_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, 4, describe_configs),
 	API(KAFKA_ALTER_CONFIGS, "AlterConfigs", 0, 1, 2, 2, alter_configs),
+	API(KAFKA_SASL_AUTHENTICATE, "SaslAuthenticate", 0, 1, 2, 2, sasl_authenticate),
 	API(KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, 3, create_partitions),
 	API(KAFKA_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, 2, delete_groups),
 	API(KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1, 1,
 	    incr_alter_configs),
 	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),
+	API(KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS, "DescribeUserScramCredentials", 0, 0, 0, 0,
+	    describe_scram),
+	API(KAFKA_ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", 0, 0, 0, 0,
+	    alter_scram),
 	API(KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, describe_cluster),
 	API(KAFKA_DESCRIBE_PRODUCERS, "DescribeProducers", 0, 0, 0, 0, describe_producers),
 	/* between sluice nodes (dataplane/handle_cluster.c) */

@@ -331,7 +331,8 @@ static void test_api_table(void **state)
 {
 	static const int16_t keys[] = { 18, 3, 0, 1, 2, 19, 20, 37, 32, 33, 44, 60, 10,
 					11, 14, 12, 13, 8, 9, 47, 16, 15, 42, 22, 17, 21, 62,
-					24, 25, 26, 27, 28, 61, 65, 66, 75 };
+					24, 25, 26, 27, 28, 61, 65, 66, 75,
+					36, 50, 51, 29, 30, 31 };
 	const struct kafka_api *a;
 	int i = 0, n = 0;
 	(void)state;
@@ -343,7 +344,7 @@ static void test_api_table(void **state)
 		assert_ptr_equal(kafka_api_find(a->key), a);
 		n++;
 	}
-	assert_int_equal(n, 36);
+	assert_int_equal(n, 42);
 	assert_null(kafka_api_find(-1));
 	assert_null(kafka_api_find(23));
 	assert_null(kafka_api_find(1000));
@@ -370,6 +371,13 @@ static void test_api_table(void **state)
 	/* the Java client (4.x): CreateTopics v5+ configs, ListOffsets v7 max-timestamp */
 	assert_true(kafka_api_supported(KAFKA_CREATE_TOPICS, 7));
 	assert_true(kafka_api_supported(KAFKA_LIST_OFFSETS, 7));
+	/* SASL (librdkafka: SaslAuthenticate v0 after SaslHandshake v1) */
+	assert_true(kafka_api_supported(KAFKA_SASL_AUTHENTICATE, 0));
+	assert_false(kafka_api_is_flexible(KAFKA_SASL_AUTHENTICATE, 1));
+	assert_true(kafka_api_is_flexible(KAFKA_ALTER_USER_SCRAM_CREDENTIALS, 0));
+	/* DescribeAcls v2 is kafka-python's probe for 2.5: not advertised */
+	assert_true(kafka_api_supported(KAFKA_DESCRIBE_ACLS, 1));
+	assert_false(kafka_api_supported(KAFKA_DESCRIBE_ACLS, 2));
 	assert_false(kafka_api_is_flexible(99, 9));
 }
 
@@ -400,7 +408,7 @@ static void test_api_versions_reply(void **state)
 		assert_int_equal(kafka_api_versions_reply(&w, 42, v, 0, NULL), 0);
 		p = parse_av(w.len, v);
 		assert_int_equal(p->error_code, 0);
-		assert_int_equal(p->api_keys.n, 36);
+		assert_int_equal(p->api_keys.n, 42);
 		assert_int_equal(p->api_keys.v[0].api_key, KAFKA_PRODUCE);
 		assert_int_equal(p->api_keys.v[0].min_version, 3);
 		assert_int_equal(p->api_keys.v[0].max_version, 12);
@@ -414,10 +422,10 @@ static void test_api_versions_reply(void **state)
 		assert_int_equal(p->finalized_features.v[0].max_version_level, 2);
 		assert_int_equal(p->supported_features.v[0].max_version, 2);
 	}
-	/* v0 body: error(2) + count(4) + 36 * 6 */
+	/* v0 body: error(2) + count(4) + 42 * 6 */
 	kwriter_init(&w, buf, sizeof(buf));
 	kafka_api_versions_reply(&w, 42, 0, 0, NULL);
-	assert_int_equal(w.len, 8 + 2 + 4 + 36 * 6);
+	assert_int_equal(w.len, 8 + 2 + 4 + 42 * 6);
 	/* an unknown newer version gets the v0 body with error 35 */
 	kwriter_init(&w, buf, sizeof(buf));
 	assert_int_equal(kafka_api_versions_reply(&w, 42, 9, 0, NULL), 0);

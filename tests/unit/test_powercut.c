@@ -193,12 +193,7 @@ static void note_synced(struct world *w)
  * no-ops that complete at once). */
 static void reap(struct world *w)
 {
-    struct io_uring_cqe *cqe;
-    io_uring_submit(&w->ring);
-    while (io_uring_peek_cqe(&w->ring, &cqe) == 0) {
-        io_op_dispatch(cqe);
-        io_uring_cqe_seen(&w->ring, cqe);
-    }
+    fixture_reap_ready(&w->ring);
     note_synced(w);
 }
 

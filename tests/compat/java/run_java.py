@@ -45,6 +45,22 @@ def compile_sources(cp, out):
         pass
 
 
+def run_script(name, script, prepare_env, timeout):
+    """Runs the Python test tests/compat/java/<script> against one sluiced
+    as the cases named name, with the environment prepare_env() returns
+    (the classpaths the set-up resolved) added to its own."""
+    env = {}
+
+    def prepare():
+        env.update(prepare_env())
+
+    def program(e):
+        e.update(env)
+        return [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), script)]
+
+    return compat.run_against_broker(name, program, timeout=timeout, prepare=prepare)
+
+
 def main():
     out = os.path.join(compat.build_dir(), "compat", "java", "classes")
     state = {}

@@ -15,19 +15,14 @@ import run_java  # noqa: E402
 
 
 def main():
-    env = {}
     out = os.path.join(compat.build_dir(), "compat", "java", "classes")
 
-    def prepare():
-        env["SLUICE_JAVA_CP"] = run_java.classpath("clients")
-        run_java.compile_sources(env["SLUICE_JAVA_CP"], out)
-        env["SLUICE_STREAMS_CLASSES"] = out
+    def prepare_env():
+        cp = run_java.classpath("clients")
+        run_java.compile_sources(cp, out)
+        return {"SLUICE_JAVA_CP": cp, "SLUICE_STREAMS_CLASSES": out}
 
-    def program(e):
-        e.update(env)
-        return [sys.executable, os.path.join(HERE, "test_streams.py")]
-
-    return compat.run_against_broker("kafka_streams", program, timeout=1800, prepare=prepare)
+    return run_java.run_script("kafka_streams", "test_streams.py", prepare_env, timeout=1800)
 
 
 if __name__ == "__main__":

@@ -10,21 +10,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-import compat  # noqa: E402
 import run_java  # noqa: E402
 
 
 def main():
-    env = {}
-
-    def prepare():
-        env["SLUICE_JAVA_CP"] = run_java.classpath("clients")
-
-    def program(e):
-        e.update(env)
-        return [sys.executable, os.path.join(HERE, "test_tools.py")]
-
-    return compat.run_against_broker("kafka_tools", program, timeout=1500, prepare=prepare)
+    return run_java.run_script(
+        "kafka_tools", "test_tools.py",
+        lambda: {"SLUICE_JAVA_CP": run_java.classpath("clients")}, timeout=1500)
 
 
 if __name__ == "__main__":
