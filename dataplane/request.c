@@ -54,8 +54,10 @@ void request_release(struct request *rq)
     if (p->chunk)
         chunk_put(s, p->chunk);
     free(p->heap);
+    free(p->heap_more);
     free(p->resp_heap);
     p->heap = NULL;
+    p->heap_more = NULL;
     p->resp_heap = NULL;
     p->chunk = NULL;
     rq->next = s->free_requests;
@@ -180,6 +182,18 @@ int request_ctl_arena(struct request *rq, size_t len)
     if (!buf)
         return -ENOMEM;
     rq->ctl.arena = (struct ctl_arena){ .buf = buf, .len = 0, .cap = len };
+    return 0;
+}
+
+int request_arena_reserve(struct request *rq, size_t len)
+{
+    struct request_priv *p = rq->priv;
+    uint8_t **slot = p->heap ? &p->heap_more : &p->heap;
+    if (rq->arena.cap - rq->arena.len >= len + 8)
+        return 0;
+    if (*slot || !(*slot = malloc(len + 8)))
+        return -ENOMEM;
+    kafka_arena_init(&rq->arena, *slot, len + 8);
     return 0;
 }
 

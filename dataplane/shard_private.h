@@ -59,6 +59,8 @@ struct request_priv {
     int seg;                  /* next segment to send */
     uint32_t seg_off;         /* bytes of segs[seg] already sent */
     uint8_t *heap;            /* arena when a request outgrew the pooled one */
+    uint8_t *heap_more;       /* arena for the answer of a request that had
+                                 one (request_arena_reserve) */
     uint8_t *resp_heap;       /* response buffer when the arena was too small */
     uint8_t *arena_buf;       /* REQUEST_ARENA_SIZE, owned */
     /* what the handler waits for */
