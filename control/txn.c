@@ -594,10 +594,22 @@ static bool end_epoch_valid(const struct txn *t, int64_t pid, int16_t epoch)
     case TXN_PREPARE_COMMIT:
     case TXN_PREPARE_ABORT:
         return t->epoch == epoch + 1;
-    default:
-        return t->epoch == epoch + 1 ||
+    default: /* complete: a retry, or the next transaction's end */
+        return t->epoch == epoch + 1 || (t->pid == pid && t->epoch == epoch) ||
                (t->prev_pid == pid && epoch == EPOCH_MAX - 1 && t->epoch == 0);
     }
+}
+
+/* With v2 the producer adds partitions by producing, so an abort may end a
+ * transaction the coordinator never saw begin (the client dropped every
+ * batch it had not sent): Kafka's endTransaction bumps the epoch then,
+ * with no markers to write. Not for a retry, which carries the epoch
+ * before the bump. */
+static bool end_is_empty_abort(const struct txn *t, const struct ctl_end_txn *r)
+{
+    return r->tv2 && !r->commit && t->pid == r->pid && t->epoch == r->epoch &&
+           (t->state == TXN_EMPTY || t->state == TXN_COMPLETE_COMMIT ||
+            t->state == TXN_COMPLETE_ABORT);
 }
 
 static void end_txn(struct txn_coord *c, struct ctl_msg *m, int64_t now_ms)
@@ -622,18 +634,21 @@ static void end_txn(struct txn_coord *c, struct ctl_msg *m, int64_t now_ms)
         r->error = KERR_CONCURRENT_TRANSACTIONS;
         goto out;
     }
-    switch (t->state) {
-    case TXN_ONGOING:
+    if (t->state == TXN_ONGOING || end_is_empty_abort(t, r)) {
         prepare_end(c, t, r->commit, r->tv2, now_ms);
         if (!record(c, t, now_ms) || after(c, TXN_AFTER_MARKERS, m, t) < 0) {
             r->error = KERR_COORDINATOR_NOT_AVAILABLE;
             goto out;
         }
         return; /* answered once the markers are durable */
+    }
+    switch (t->state) {
     case TXN_COMPLETE_COMMIT:
     case TXN_COMPLETE_ABORT:
-        /* A retry of an end that completed: the same answer again. */
-        if ((t->state == TXN_COMPLETE_COMMIT) != r->commit) {
+        /* A retry of an end that completed: the same answer again (v2: a
+         * commit with the epoch after the bump has nothing to commit). */
+        if ((t->state == TXN_COMPLETE_COMMIT) != r->commit ||
+            (t->tv2 && r->tv2 && r->epoch == t->epoch)) {
             r->error = KERR_INVALID_TXN_STATE;
             goto out;
         }

@@ -332,6 +332,42 @@ static void test_v2_epoch_bump_and_verify(void **state)
     free(a), free(v), free(e), free(r);
 }
 
+/* v2: the Java client drops the batches it had not sent when it aborts, so
+ * an abort may end a transaction the coordinator never saw (Kafka's
+ * endTransaction: Empty or Complete* with the current epoch bumps it, no
+ * markers); a commit of nothing is refused; a retry gets the same answer. */
+static void test_v2_abort_of_an_empty_transaction(void **state)
+{
+    struct fx *f = *state;
+    int nm;
+    struct msg *a = init_pid(f, "empty", -1, -1);
+    int64_t pid = a->m.u.init_pid.out_pid;
+    struct msg *e0 = end_txn(f, "empty", pid, 0, false, true, &nm); /* right after init */
+    assert_int_equal(e0->m.u.end_txn.error, 0);
+    assert_int_equal(nm, 0);
+    assert_int_equal(e0->m.u.end_txn.out_epoch, 1);
+    assert_int_equal(add_parts(f, "empty", pid, 1, 2, true), 0);
+    struct msg *c = end_txn(f, "empty", pid, 1, true, true, &nm);
+    assert_int_equal(c->m.u.end_txn.error, 0);
+    assert_int_equal(nm, 2);
+    assert_int_equal(c->m.u.end_txn.out_epoch, 2);
+    /* the next transaction: nothing produced, aborted with epoch 2 */
+    struct msg *e = end_txn(f, "empty", pid, 2, false, true, &nm);
+    assert_int_equal(e->m.u.end_txn.error, 0);
+    assert_int_equal(nm, 0);
+    assert_int_equal(e->m.u.end_txn.out_pid, pid);
+    assert_int_equal(e->m.u.end_txn.out_epoch, 3);
+    struct msg *r = end_txn(f, "empty", pid, 2, false, true, &nm); /* its retry */
+    assert_int_equal(r->m.u.end_txn.error, 0);
+    assert_int_equal(r->m.u.end_txn.out_epoch, 3);
+    struct msg *k = end_txn(f, "empty", pid, 3, true, true, &nm); /* commit of nothing */
+    assert_int_equal(k->m.u.end_txn.error, KERR_INVALID_TXN_STATE);
+    struct msg *z = end_txn(f, "empty", pid, 1, false, true, &nm); /* two epochs back */
+    assert_int_equal(z->m.u.end_txn.error, KERR_PRODUCER_FENCED);
+    assert_int_equal(add_parts(f, "empty", pid, 3, 1, true), 0);
+    free(a), free(e0), free(c), free(e), free(r), free(k), free(z);
+}
+
 static void test_timeout_aborts_and_fences(void **state)
 {
     struct fx *f = *state;
@@ -462,6 +498,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_and_fencing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kip360_and_timeout_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v2_epoch_bump_and_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v2_abort_of_an_empty_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_aborts_and_fences, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_markers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offsets_visible_at_commit, setup, teardown),
