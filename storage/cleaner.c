@@ -57,6 +57,8 @@ struct clean_run {
     struct offset_map map;
     struct live_bits live;   /* the map pass's facts per dirty offset */
     struct pid_table pids;
+    struct clean_txns map_txns;  /* the map pass's walk of the transactions */
+    struct clean_txns txns;      /* the rewrite pass's */
     struct clean_scratch scratch;
     struct codec_buf out;    /* cleaned bytes not yet written */
     struct seg_reader rd;
@@ -175,6 +177,8 @@ static int run_start(struct clean_job *job, struct clean_run *run)
     if (rc < 0)
         return rc;
     live_bits_init(&run->live, job->first_dirty, bits_bytes);
+    clean_txns_init(&run->map_txns, job->aborted, job->naborted);
+    clean_txns_init(&run->txns, job->aborted, job->naborted);
     run->src = 0;
     job->map_end = job->end_offset;
     return job->nsrc > 0 ? reader_open(&run->rd, job->dir, &job->src[0]) : 0;
@@ -200,7 +204,15 @@ static int run_map(struct clean_job *job, struct clean_run *run, int64_t deadlin
         batch_header_decode(b, &h);
         if ((rc = pid_table_note(&run->pids, h.producer_id, batch_last_offset(&h))) < 0)
             return rc;
-        if (batch_last_offset(&h) >= job->first_dirty) {
+        enum clean_txn_fate fate;
+        const struct aborted_txn *entry;
+        if ((rc = clean_txns_on_batch(&run->map_txns, b, len, &h, &fate, &entry)) < 0)
+            return rc;
+        if (fate == CLEAN_TXN_ABORTED) {
+            /* Aborted data supersedes nothing: its keys stay out of the map. */
+            if (batch_last_offset(&h) >= job->first_dirty)
+                live_bits_reach(&run->live, batch_last_offset(&h));
+        } else if (batch_last_offset(&h) >= job->first_dirty) {
             rc = clean_map_batch(b, len, &run->map, &run->live, job->first_dirty,
                                  &run->scratch);
             if (rc == -EBADMSG && (rc = live_bits_note_unreadable(&run->live, h.base_offset)) < 0)
@@ -270,16 +282,8 @@ static int start_group(struct clean_job *job, struct clean_run *run)
                                      ".cleaned", job->now_ms);
     if (rc < 0)
         return rc;
-    /* The aborted transactions of the sources: their markers are kept (and
-     * the aborted data is not removed yet), so the entries still hold.
-     * The sources are sealed: their .txnindex files are complete. */
-    for (int i = g->first; i < g->first + g->count; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%020" PRId64 ".txnindex", job->dir,
-                 job->src[i].base_offset);
-        if ((rc = txn_index_append_file(&run->cseg->txnindex, path)) < 0)
-            return rc;
-    }
+    /* Its .txnindex gets the entries of the abort markers it keeps
+     * (clean_one), as Kafka's cleaner rewrites the index. */
     run->cpos = 0;
     run->out.len = 0;
     run->src = g->first;
@@ -293,11 +297,18 @@ static int clean_one(struct clean_job *job, struct clean_run *run, const uint8_t
     struct clean_policy pol = {
         .map = &run->map, .live = &run->live, .pids = &run->pids, .map_end = job->map_end,
         .now_ms = job->now_ms, .delete_retention_ms = job->delete_retention_ms};
+    const struct aborted_txn *entry;
+    struct batch_header h;
+    batch_header_decode(b, &h);
+    int rc = clean_txns_on_batch(&run->txns, b, len, &h, &pol.fate, &entry);
+    if (rc < 0)
+        return rc;
     size_t before = run->out.len;
-    int rc = clean_filter_batch(b, len, &pol, &run->scratch, &run->out, &job->stats);
+    rc = clean_filter_batch(b, len, &pol, &run->scratch, &run->out, &job->stats);
     if (rc < 0 || run->out.len == before)
         return rc;
-    struct batch_header h;
+    if (entry && (rc = txn_index_append(&run->cseg->txnindex, entry)) < 0)
+        return rc; /* a kept abort marker: its entry (last offsets rise) */
     batch_header_decode(run->out.data + before, &h);
     job->stats.bytes_written += batch_size(&h);
     rc = segment_note_batch(run->cseg, &h, run->cpos + before, job->index_interval);
@@ -519,6 +530,8 @@ static void run_free(struct clean_run *run)
     offset_map_close(&run->map);
     live_bits_close(&run->live);
     pid_table_free(&run->pids);
+    clean_txns_free(&run->map_txns);
+    clean_txns_free(&run->txns);
     clean_scratch_free(&run->scratch);
     codec_buf_free(&run->out);
     free(run);
@@ -606,5 +619,6 @@ void clean_job_destroy(struct clean_job *job)
     }
     free(job->groups);
     free(job->src);
+    free(job->aborted);
     free(job);
 }

@@ -12,7 +12,8 @@
  *
  * What a job does (Kafka's Cleaner.clean):
  *   1. map    offset map of the latest offset per key over the dirty part,
- *             [first_dirty, end), and live bits (live_bits.h: which dirty
+ *             [first_dirty, end), leaving out the keys of aborted
+ *             transactions' data (cleaner_txn.h), and live bits (live_bits.h: which dirty
  *             records are still the latest of their key); when the map
  *             fills, the pass stops at a batch boundary (map_end) and the
  *             rest stays dirty for the next pass
@@ -53,6 +54,7 @@
 #include <stdint.h>
 
 #include "storage/batch_codec.h"
+#include "storage/cleaner_txn.h"
 #include "storage/live_bits.h"
 #include "storage/offset_map.h"
 
@@ -81,6 +83,7 @@ struct clean_policy {
     int64_t map_end;               /* records at or past it are kept as they are */
     int64_t now_ms;
     int64_t delete_retention_ms;
+    enum clean_txn_fate fate;      /* of this batch (cleaner_txn.h); NONE: by its keys */
 };
 
 struct clean_stats {
@@ -109,8 +112,10 @@ void clean_scratch_free(struct clean_scratch *s);
  * appends nothing (every record superseded), the batch as it was (nothing
  * to change), or a rebuilt batch (same base and last offset, producer
  * id/epoch/sequence, transactional and control bits; the survivors,
- * recompressed with the batch's own codec; new CRC). Control batches are
- * kept as they are. A batch whose records cannot be read (they do not
+ * recompressed with the batch's own codec; new CRC). p->fate says what the
+ * transactions decided: ABORTED data goes whole; a marker is kept as it
+ * is unless DONE, when it goes once past its delete horizon (stamped in
+ * it by the first clean that finds it done). A batch whose records cannot be read (they do not
  * frame, or their offsets do not rise within the batch) is kept as it is,
  * and counted. Where p->live covers the batch it is decided without
  * reading its records when its bits allow (see live_bits.h); the result
@@ -173,6 +178,9 @@ struct clean_job {
     uint64_t segment_bytes;
     uint32_t index_interval;
     size_t map_bytes;
+    struct aborted_txn *aborted;   /* first offset below end_offset, sorted
+                                      by it (clean_txns_sort); owned */
+    size_t naborted;
     atomic_bool abort;             /* set by the owner: stop at a safe point */
     /* result */
     int error;                     /* 0, or negative errno (the log is intact) */

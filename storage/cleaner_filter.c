@@ -10,7 +10,9 @@
  *     horizon = now + delete.retention.ms in baseTimestamp (attribute bit
  *     6), record timestamp deltas re-based so record timestamps stay; a
  *     later clean past the horizon drops it;
- *   - control batches (transaction markers) are kept as they are;
+ *   - data of an aborted transaction goes whole; a transaction marker is
+ *     kept while data of its transaction is left, then until its delete
+ *     horizon (stamped as for tombstones), then it goes (cleaner_txn.h);
  *   - a batch left without records (or that had none) disappears, unless
  *     it is its producer's last batch: then an empty batch (header only,
  *     codec none) keeps the producer's id, epoch and last sequence;
@@ -526,6 +528,49 @@ static int decide_by_bits(const uint8_t *b, size_t len, const struct batch_heade
     return 1;
 }
 
+/* A marker whose transaction has nothing left (cleaner_txn.h): past its
+ * delete horizon it goes (an empty header when it is its producer's last
+ * batch); the first clean that finds it done stamps the horizon in it, its
+ * record's timestamp kept. */
+static int filter_done_marker(const uint8_t *b, size_t len, const struct batch_header *h,
+                              const struct clean_policy *p, struct clean_scratch *s,
+                              struct codec_buf *out, struct clean_stats *st)
+{
+    const uint8_t *recs;
+    size_t rlen;
+    enum codec_framing framing;
+    struct verdict v;
+    bool horizon_set = h->attributes & BATCH_ATTR_DELETE_HORIZON;
+    if (h->records_count == 0 || (horizon_set && p->now_ms >= h->base_timestamp)) {
+        st->records_read += h->records_count;
+        st->records_removed += h->records_count;
+        return drop_all(b, h, p, out, st);
+    }
+    int64_t horizon = horizon_set ? h->base_timestamp : p->now_ms + p->delete_retention_ms;
+    if (horizon < st->next_horizon_ms)
+        st->next_horizon_ms = horizon;
+    if (horizon_set || !offsets_sane(h))
+        return append(out, b, len);
+    int rc = batch_records(b, len, s, &recs, &rlen, &framing);
+    if (rc == 0 && (size_t)h->records_count > rlen / RECORD_MIN_SIZE)
+        rc = -EBADMSG; /* a count its bytes cannot hold (walk_init's check) */
+    if (rc == 0)
+        rc = codec_buf_reserve(&s->keep, (size_t)h->records_count);
+    if (rc == 0) {
+        memset(s->keep.data, 1, (size_t)h->records_count);
+        rc = filter_records(h, recs, rlen, p, horizon, false, s, &v);
+    }
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
+        st->batches_unreadable++;
+        return append(out, b, len);
+    }
+    st->records_read += v.kept;
+    st->batches_changed++;
+    return write_rebuilt(b, h, &v, horizon, true, framing, s, out);
+}
+
 int clean_filter_batch(const uint8_t *b, size_t len, const struct clean_policy *p,
                        struct clean_scratch *s, struct codec_buf *out, struct clean_stats *st)
 {
@@ -536,8 +581,16 @@ int clean_filter_batch(const uint8_t *b, size_t len, const struct clean_policy *
     struct verdict v;
     batch_header_decode(b, &h);
     st->bytes_read += len;
-    if ((h.attributes & BATCH_ATTR_CONTROL) || h.base_offset >= p->map_end)
+    if (h.base_offset >= p->map_end)
         return append(out, b, len);
+    if (h.attributes & BATCH_ATTR_CONTROL)
+        return p->fate == CLEAN_TXN_MARKER_DONE ? filter_done_marker(b, len, &h, p, s, out, st)
+                                                : append(out, b, len);
+    if (p->fate == CLEAN_TXN_ABORTED) {
+        st->records_read += h.records_count;
+        st->records_removed += h.records_count;
+        return drop_all(b, &h, p, out, st);
+    }
     int rc = 0;
     if (offsets_sane(&h) && decide_by_bits(b, len, &h, p, out, st, &rc))
         return rc;

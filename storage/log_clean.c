@@ -15,8 +15,10 @@
  * last stable offset (Kafka's firstUncleanableDirtyOffset takes the first
  * unstable offset): a record of a transaction still open must not replace
  * an older value of its key before the transaction's outcome is known. A
- * cleaned segment keeps the .txnindex entries of its sources (cleaner.c),
- * so read_committed fetches still learn of aborted data the cleaner kept.
+ * job gets the aborted transactions of every segment's .txnindex that
+ * began below its end: the cleaner removes their data, keeps their markers
+ * (and .txnindex entries) while such data may still be held by a consumer,
+ * then drops the markers after delete.retention.ms (cleaner_txn.h).
  * A swap also drops log_read_upto's cached LSO position (positions moved)
  * and the producer snapshots named by segments merged away. */
 #include "storage/cleaner.h"
@@ -119,6 +121,27 @@ bool log_clean_needed(const struct log *log, int64_t now_ms)
     return false;
 }
 
+/* The aborted transactions whose data may lie below end: every entry of
+ * every segment's .txnindex that began below it (its marker, and so its
+ * entry, may be in any later segment), sorted by first offset. */
+static int collect_aborted(const struct log *log, int64_t end, struct clean_job *job)
+{
+    size_t n = 0;
+    for (int i = 0; i < log->nsegs; i++)
+        for (uint32_t k = 0; k < log->segs[i]->txnindex.count; k++)
+            n += log->segs[i]->txnindex.v[k].first_offset < end;
+    if (n == 0)
+        return 0;
+    if (!(job->aborted = malloc(n * sizeof(*job->aborted))))
+        return -ENOMEM;
+    for (int i = 0; i < log->nsegs; i++)
+        for (uint32_t k = 0; k < log->segs[i]->txnindex.count; k++)
+            if (log->segs[i]->txnindex.v[k].first_offset < end)
+                job->aborted[job->naborted++] = log->segs[i]->txnindex.v[k];
+    clean_txns_sort(job->aborted, job->naborted);
+    return 0;
+}
+
 int log_clean_begin(struct log *log, int64_t now_ms, size_t map_bytes, struct clean_job **out)
 {
     if (log->clean.job || !log->cfg.cleanup_compact)
@@ -139,6 +162,11 @@ int log_clean_begin(struct log *log, int64_t now_ms, size_t map_bytes, struct cl
                                              .size = log->segs[i]->size };
     job->first_dirty = first_dirty(log);
     job->end_offset = log->segs[k]->base_offset;
+    if (collect_aborted(log, job->end_offset, job) < 0) {
+        free(job->src);
+        free(job);
+        return -ENOMEM;
+    }
     job->now_ms = now_ms;
     job->delete_retention_ms = log->cfg.delete_retention_ms;
     job->segment_bytes = log->cfg.segment_bytes;

@@ -99,38 +99,6 @@ static int load_file(struct txn_index *ti)
     return 0;
 }
 
-int txn_index_append_file(struct txn_index *ti, const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
-    uint8_t buf[64 * TXN_INDEX_ENTRY];
-    uint64_t at = 0;
-    int rc = 0;
-    bool more = true;
-    while (more) {
-        ssize_t k = pread(fd, buf, sizeof(buf), (off_t)at);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            rc = -errno;
-        more = k == (ssize_t)sizeof(buf);
-        for (ssize_t off = 0; k > 0 && k - off >= TXN_INDEX_ENTRY; off += TXN_INDEX_ENTRY) {
-            struct aborted_txn e;
-            int r = txn_index_decode(buf + off, &e) ? txn_index_append(ti, &e) : -EINVAL;
-            if (r < 0) {
-                /* A torn or foreign tail ends the index, as at open. */
-                rc = r == -ENOMEM ? r : 0;
-                more = false;
-                break;
-            }
-        }
-        at += sizeof(buf);
-    }
-    close(fd);
-    return rc;
-}
-
 int txn_index_open(struct txn_index *ti, const char *path, bool load)
 {
     memset(ti, 0, sizeof(*ti));

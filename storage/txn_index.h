@@ -14,9 +14,9 @@
  * the segment is sealed or the log closes, and rebuilt by recovery for
  * every segment recovery re-reads (storage/producer_recover.c).
  *
- * For compaction (issue 11): a cleaned segment gets the entries of the
- * aborted transactions whose markers it keeps (Kafka's cleaner rewrites
- * the index the same way); txn_index_* is what it needs.
+ * For compaction: a cleaned segment gets the entries of the aborted
+ * transactions whose markers it keeps while their data may still be read
+ * (cleaner_txn.h), as Kafka's cleaner rewrites the index.
  *
  * Never: decides what is aborted (producer_state.c does), or touches
  * another segment's index. */
@@ -72,12 +72,6 @@ int txn_index_truncate(struct txn_index *ti, int64_t offset);
  * searched), as Kafka's collectAbortedTxns. */
 bool txn_index_collect(const struct txn_index *ti, int64_t fetch_offset, int64_t upper,
                        struct aborted_txn *out, int max, int *n);
-
-/* Appends the valid entries of the index file at path (read only; absent:
- * none) to ti, as new entries (not yet in ti's own file): the cleaner
- * copies its sources' entries into a cleaned segment this way. 0 or a
- * negative errno. */
-int txn_index_append_file(struct txn_index *ti, const char *path);
 
 /* Encodes / decodes one entry (tests, fuzzing). decode returns false for
  * a version it does not know. */

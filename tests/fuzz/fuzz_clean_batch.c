@@ -5,7 +5,10 @@
  * batch; its length field and CRC are fixed up so the fuzzer reaches the
  * records. Whatever survives must itself be a batch with a valid CRC that
  * the filter takes again, and the map pass's live bits must decide it
- * exactly as the offset map does. */
+ * exactly as the offset map does. The transactions' walk (cleaner_txn.h)
+ * reads it too, as if its producer had an aborted transaction from its
+ * base offset on, and every fate the filter can be given yields a valid
+ * batch or nothing. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +18,45 @@
 #include "storage/batch.h"
 #include "storage/cleaner.h"
 #include "storage/crc32c.h"
+
+static void check_output(const struct codec_buf *out)
+{
+    struct batch_header h;
+    if (out->len == 0)
+        return;
+    if (out->len < BATCH_HEADER_SIZE)
+        abort();
+    batch_header_decode(out->data, &h);
+    if (batch_size(&h) != out->len || !batch_crc_ok(out->data, out->len))
+        abort();
+}
+
+static void fuzz_fates(const uint8_t *b, size_t size, const struct clean_policy *p,
+                       struct clean_scratch *s)
+{
+    struct batch_header h;
+    batch_header_decode(b, &h);
+    struct aborted_txn ab = { .pid = h.producer_id, .first_offset = h.base_offset,
+                              .last_offset = INT64_MAX, .last_stable_offset = INT64_MAX };
+    struct clean_txns t;
+    enum clean_txn_fate fate;
+    const struct aborted_txn *entry;
+    clean_txns_init(&t, &ab, 1);
+    if (clean_txns_on_batch(&t, b, size, &h, &fate, &entry) < 0)
+        abort();
+    if (entry && entry != &ab)
+        abort();
+    clean_txns_free(&t);
+    for (int f = CLEAN_TXN_NONE; f <= CLEAN_TXN_MARKER_DONE; f++) {
+        struct clean_policy pf = *p;
+        struct clean_stats st = { .next_horizon_ms = INT64_MAX };
+        struct codec_buf out = { 0 };
+        pf.fate = (enum clean_txn_fate)f;
+        if (clean_filter_batch(b, size, &pf, s, &out, &st) == 0)
+            check_output(&out);
+        codec_buf_free(&out);
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -61,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (clean_filter_batch(out.data, out.len, &p, &s, &out2, &st) < 0)
             goto done;
     }
+    fuzz_fates(b, size, &p, &s);
 done:
     codec_buf_free(&out);
     codec_buf_free(&out2);

@@ -22,6 +22,7 @@
 #include "storage/batch.h"
 #include "storage/batch_build.h"
 #include "storage/batch_compress.h"
+#include "storage/crc32c.h"
 #include "storage/io.h"
 #include "storage/log.h"
 #include "fuzz_util.h"
@@ -88,6 +89,16 @@ static void batches(void)
         put_raw("fuzz_clean_batch", "lz4", z, zlen);
         free(z);
     }
+    /* The cleaner's transactions: an abort marker, and data of a
+     * transaction (producer 5, transactional bit, CRC made again). */
+    len = batch_build_marker(set, sizeof(set), 5, 0, 0, 0, NOW);
+    put_raw("fuzz_clean_batch", "abort-marker", set, len);
+    len = make_batch(set, sizeof(set), 7, 100, NOW);
+    be64_store(set + BATCH_OFF_PRODUCER_ID, 5);
+    be16_store(set + BATCH_OFF_ATTRIBUTES,
+               be16_load(set + BATCH_OFF_ATTRIBUTES) | BATCH_ATTR_TRANSACTIONAL);
+    be32_store(set + BATCH_OFF_CRC, crc32c(set + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+    put_raw("fuzz_clean_batch", "transactional", set, len);
     size_t at = 0;
     for (int i = 0; i < 3; i++)
         at += make_batch(set + at, sizeof(set) - at, 2 + i, 30, NOW + i);

@@ -461,15 +461,17 @@ def consume_values(bootstrap, topic, partitions, isolation="read_committed", tim
 
 
 def read_partitions(bootstrap, topic, partitions, start=None, timeout=180, eof_ends=False,
-                    group="harness-reader-no-membership"):
+                    group="harness-reader-no-membership", isolation="read_committed"):
     """Every record of each partition from start[p] (default: the beginning)
     up to its high watermark at the time of the call, with assigned
     partitions (no group membership): ({partition: [(offset, key, value)]},
     {partition: (low, high)}). A partition is done once its record at
     high - 1 arrives; with eof_ends also at its end of partition (a
-    compacted log may end with a gap). Fails if one is not done in time."""
+    compacted log may end with a gap). isolation: the consumer's
+    isolation.level (librdkafka's default). Fails if one is not done in time."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "isolation.level": isolation,
                   "enable.auto.commit": False, "enable.auto.offset.store": False,
                   "enable.partition.eof": True, "fetch.wait.max.ms": 100})
     try:

@@ -19,6 +19,13 @@ test_delete_records: `sluice topics delete-records`; the low watermark moves
 (ListOffsets earliest, Fetch log_start_offset), reads below it are
 OFFSET_OUT_OF_RANGE, and it holds across a SIGKILL right after the answer.
 
+test_aborted_transactions_compacted: 200 keys with committed values, then a
+transaction writing every key aborted and one writing a quarter of them
+committed (confluent-kafka), then filler: once cleaned, consumers of both
+isolation levels see each key's latest committed value and no aborted one
+(the cleaner removes aborted data, and it never superseded a committed
+value).
+
 test_keyless_refused: a record without a key on a compacted topic is
 INVALID_RECORD, as Kafka answers.
 
@@ -43,6 +50,7 @@ DELETED = 100
 ROUNDS = int(os.environ.get("SLUICE_IT_COMPACT_KILL_ROUNDS", "20"))
 SEED = int(os.environ.get("SLUICE_IT_SEED", str(int(time.time()))))
 SETS = {"log.cleaner.backoff.ms": 100}
+TXN_KEYS = 200
 TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.bytes": "131072",
                 "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "4000"}
 
@@ -89,12 +97,14 @@ def produce(bootstrap, topic, items, codec="none"):
     return out
 
 
-def read_all(bootstrap, topic, partitions, start=None, timeout=120):
+def read_all(bootstrap, topic, partitions, start=None, timeout=120,
+             isolation="read_committed"):
     """{partition: [(offset, key, value)]} from the beginning (or start
     offsets) up to the high watermarks at the time of the call; the end of
     a partition ends it (a compacted log may end with a gap)."""
     return harness.read_partitions(bootstrap, topic, partitions, start=start, timeout=timeout,
-                                   eof_ends=True, group="compaction-reader")[0]
+                                   eof_ends=True, group="compaction-reader",
+                                   isolation=isolation)[0]
 
 
 def increasing(records):
@@ -172,6 +182,49 @@ def test_compact_keyed_topic(ctx):
         check(b"k%d" % i not in seen, f"k{i} still there after delete.retention.ms")
     log(f"after delete.retention.ms: {sum(len(r) for r in recs.values())} records, "
         f"{cleans(b)} cleans")
+
+
+def test_aborted_transactions_compacted(ctx):
+    b = ctx.new_broker("compact-txn", sets=SETS)
+    topic = "txn-table"
+    create_topic(b.bootstrap, topic, 1, TOPIC_CONFIG)
+    committed = {b"k%d" % i: b"c%d" % i for i in range(TXN_KEYS)}
+    produce(b.bootstrap, topic, list(committed.items()))
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "compact-txn",
+                  "linger.ms": 5})
+    p.init_transactions(30)
+    for name, commit, keys in ((b"a", False, TXN_KEYS), (b"t", True, TXN_KEYS // 4)):
+        p.begin_transaction()
+        for i in range(keys):
+            p.produce(topic, key=b"k%d" % i, value=name + b"%d" % i)
+        expect_eq(p.flush(60), 0, "transactional messages not sent")
+        if commit:
+            p.commit_transaction(60)
+            committed.update({b"k%d" % i: name + b"%d" % i for i in range(keys)})
+        else:
+            p.abort_transaction(60)
+    filler = [(b"f%d" % i, b"x" * 200) for i in range(3000)]
+    produce(b.bootstrap, topic, filler, "snappy")
+    committed.update(filler)
+
+    def compacted(isolation):
+        recs = read_all(b.bootstrap, topic, 1, isolation=isolation)[0]
+        seen = {}
+        for o, k, v in recs:
+            if k in seen or v.startswith(b"a"):
+                return None  # not cleaned yet (or aborted data still there)
+            seen[k] = v
+        return seen if all(seen.get(k) == v for k, v in committed.items()
+                           if k.startswith(b"k")) else None
+    # Once cleaned, even a read_uncommitted consumer sees no aborted value,
+    # and the aborted writes superseded no committed value of their keys.
+    seen = harness.wait_until(lambda: compacted("read_uncommitted"), 120,
+                              "one committed record per key, the aborted data gone",
+                              interval=0.5)
+    expect_eq(sum(1 for k in seen if k.startswith(b"k")), TXN_KEYS, "keys seen")
+    expect_eq(compacted("read_committed"), seen, "read_committed after the clean")
+    log(f"{TXN_KEYS} keys: committed values kept, aborted ones gone; {cleans(b)} cleans")
 
 
 def clean_started(b, starts, timeout):
@@ -319,4 +372,5 @@ def test_invalid_configs(ctx):
 
 if __name__ == "__main__":
     harness.main([test_compact_keyed_topic, test_kill_during_clean, test_delete_records,
+                  test_aborted_transactions_compacted,
                   test_keyless_refused, test_invalid_configs], sets=SETS, test_timeout=900)

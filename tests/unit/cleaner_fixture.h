@@ -66,6 +66,15 @@ static inline size_t make_batch(uint8_t *buf, size_t cap, int n, const int *keys
     return total;
 }
 
+/* Sets a built batch's producer epoch and base sequence (make_batch
+ * writes 7 and 100) and its CRC again. */
+static inline void batch_set_sequence(uint8_t *b, size_t len, int16_t epoch, int32_t seq)
+{
+    be16_store(b + BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+    be32_store(b + BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
+    be32_store(b + BATCH_OFF_CRC, crc32c(b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+}
+
 struct seen {
     int64_t offset;
     int key;                /* -1: none */
@@ -106,12 +115,16 @@ static inline int read_batch(const uint8_t *b, size_t len, struct seen *s, int m
     return n;
 }
 
-/* Every record the log serves from offset 0, through log_read. */
-static inline int read_log(struct log *log, struct seen *out, int max)
+/* Calls fn for every whole batch the log serves from its start, through
+ * log_read (from: the offset the read asked for; a batch may begin below
+ * it). Returns how many batches. */
+static inline int log_each_batch(struct log *log,
+                                 void (*fn)(const uint8_t *b, size_t len, int64_t from, void *ctx),
+                                 void *ctx)
 {
-    int n = 0;
+    int batches = 0;
     int64_t off = log_start_offset(log);
-    while (off < log_durable_end(log) && n < max) {
+    while (off < log_durable_end(log)) {
         struct log_range r[8];
         int nr = log_read(log, off, 1 << 20, r, 8);
         assert_true(nr > 0);
@@ -124,11 +137,8 @@ static inline int read_log(struct log *log, struct seen *out, int max)
                 batch_header_decode(buf + pos, &h);
                 if (pos + batch_size(&h) > r[i].len)
                     break;
-                struct seen tmp[1024];
-                int k = read_batch(buf + pos, batch_size(&h), tmp, 1024);
-                for (int j = 0; j < k && n < max; j++)
-                    if (tmp[j].offset >= off)
-                        out[n++] = tmp[j];
+                fn(buf + pos, batch_size(&h), off, ctx);
+                batches++;
                 next = batch_last_offset(&h) + 1;
                 pos += batch_size(&h);
             }
@@ -137,7 +147,67 @@ static inline int read_log(struct log *log, struct seen *out, int max)
         assert_true(next > off);
         off = next;
     }
-    return n;
+    return batches;
+}
+
+struct seen_records {
+    struct seen *out;
+    int n, max;
+};
+
+static inline void collect_records(const uint8_t *b, size_t len, int64_t from, void *ctx)
+{
+    struct seen_records *c = ctx;
+    struct seen tmp[1024];
+    struct batch_header h;
+    batch_header_decode(b, &h);
+    if (h.attributes & BATCH_ATTR_CONTROL)
+        return; /* a marker's record is no key/value of the topic */
+    int k = read_batch(b, len, tmp, 1024);
+    for (int j = 0; j < k && c->n < c->max; j++)
+        if (tmp[j].offset >= from)
+            c->out[c->n++] = tmp[j];
+}
+
+/* Every data record the log serves from its start (markers are not). */
+static inline int read_log(struct log *log, struct seen *out, int max)
+{
+    struct seen_records c = { out, 0, max };
+    log_each_batch(log, collect_records, &c);
+    return c.n;
+}
+
+/* A stored batch's header fields. */
+struct seen_batch {
+    int64_t base, last, pid, base_timestamp;
+    int16_t attributes;
+    int32_t count;
+};
+
+struct seen_batches {
+    struct seen_batch *out;
+    int n, max;
+};
+
+static inline void collect_batch(const uint8_t *b, size_t len, int64_t from, void *ctx)
+{
+    struct seen_batches *c = ctx;
+    struct batch_header h;
+    (void)from;
+    batch_header_decode(b, &h);
+    assert_true(batch_crc_ok(b, len));
+    if (c->n < c->max)
+        c->out[c->n++] = (struct seen_batch){ h.base_offset, batch_last_offset(&h),
+                                              h.producer_id, h.base_timestamp,
+                                              h.attributes, h.records_count };
+}
+
+/* Every batch the log serves, in order. */
+static inline int read_batches(struct log *log, struct seen_batch *out, int max)
+{
+    struct seen_batches c = { out, 0, max };
+    log_each_batch(log, collect_batch, &c);
+    return c.n;
 }
 
 #endif

@@ -4,7 +4,9 @@
  * transactional bit, control batches), whole clean jobs with grouping and
  * the swap, the recovery of interrupted swaps, DeleteRecords and its
  * checkpoint; transactions on a compacted log (the cleaner stops at the
- * last stable offset, cleaned segments keep their .txnindex entries). */
+ * last stable offset, removes aborted data without letting it supersede
+ * committed values, keeps markers and .txnindex entries while their
+ * transaction has data, then markers until their delete horizon). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -501,6 +503,18 @@ static void reopen(struct fx *f)
     assert_int_equal(log_open(&f->log, f->dir, "table", 0, &f->cfg, NOW), 0);
 }
 
+/* Closes the log without its clean-shutdown marker and opens it again:
+ * recovery re-checks it as after a crash. */
+static void reopen_crashed(struct fx *f)
+{
+    assert_int_equal(log_close(f->log), 0);
+    char marker[600];
+    snprintf(marker, sizeof(marker), "%s/table-0/clean-shutdown", f->dir);
+    unlink(marker);
+    f->log = NULL;
+    reopen(f);
+}
+
 /* n batches of 4 records over nkeys keys, record i of the log has key
  * i % nkeys and value i; codecs rotate. */
 static void fill(struct fx *f, int n, int nkeys, int first)
@@ -575,12 +589,7 @@ static void test_clean_log(void **state)
     reopen(f);
     check_latest(f, 1600, 10, 0);
     assert_false(log_clean_needed(f->log, NOW)); /* the checkpoint held */
-    assert_int_equal(log_close(f->log), 0);
-    char marker[600];
-    snprintf(marker, sizeof(marker), "%s/table-0/clean-shutdown", f->dir);
-    unlink(marker);
-    f->log = NULL;
-    reopen(f);
+    reopen_crashed(f);
     check_latest(f, 1600, 10, 0);
 }
 
@@ -794,23 +803,22 @@ static void test_clean_transactions(void **state)
     check_aborted(f, first, abort_at);
     int64_t end = log_end_offset(f->log);
     assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+    /* the aborted data is gone; its marker and entry stay (a consumer may
+     * hold some of that data and not have reached the marker) */
     check_aborted(f, first, abort_at);
     /* nothing at or after the open transaction's first offset was cleaned */
     struct seen *r = calloc(8192, sizeof(*r));
     int n = read_log(f->log, r, 8192), after = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         after += r[i].offset >= open_at;
+        assert_false(r[i].offset >= first && r[i].offset < abort_at);
+    }
     assert_int_equal(after, (int)(end - open_at));
     assert_int_equal(count_txnindex(log_dir(f->log)), 1);
     /* restarts, clean and not */
     reopen(f);
     check_aborted(f, first, abort_at);
-    assert_int_equal(log_close(f->log), 0);
-    char marker[600];
-    snprintf(marker, sizeof(marker), "%s/table-0/clean-shutdown", f->dir);
-    unlink(marker);
-    f->log = NULL;
-    reopen(f);
+    reopen_crashed(f);
     check_aborted(f, first, abort_at);
     /* the transaction ends: the cleaner goes past it now */
     txn_marker(f, 2, true);
@@ -821,16 +829,129 @@ static void test_clean_transactions(void **state)
     for (int i = 0; i < n; i++)
         after += r[i].offset >= open_at && r[i].offset < end;
     assert_true(after < (int)(end - open_at) / 2);
-    check_aborted(f, first, abort_at);
-    assert_int_equal(count_txnindex(log_dir(f->log)), 1);
+    /* pid 1's transaction has no data left: the entry goes, the marker
+     * waits for its delete horizon */
+    struct aborted_txn a[4];
+    assert_int_equal(log_aborted_txns(f->log, 0, log_durable_end(f->log), a, 4), 0);
+    assert_int_equal(count_txnindex(log_dir(f->log)), 0);
     /* a crash after a swap's commit point: recovery completes it and
-     * rebuilds the indexes */
+     * rebuilds the indexes, without bringing the entry back */
     fill(f, 100, 10, 0);
     crash_job_at(f, 4);
     reopen(f);
-    check_aborted(f, first, abort_at);
-    assert_int_equal(count_txnindex(log_dir(f->log)), 1);
+    assert_int_equal(log_aborted_txns(f->log, 0, log_durable_end(f->log), a, 4), 0);
+    assert_int_equal(count_txnindex(log_dir(f->log)), 0);
     free(r);
+}
+
+/* A transactional batch of pid (epoch 0, base sequence seq) of records
+ * keyed k<keys[i]> with values v<vals[i]>; returns its base offset. */
+static int64_t txn_keyed(struct fx *f, int64_t pid, int32_t seq, int n, const int *keys,
+                         const int *vals)
+{
+    uint8_t b[8192];
+    struct log_append_result res;
+    size_t len = make_batch(b, sizeof(b), n, keys, vals, BATCH_CODEC_NONE,
+                            BATCH_ATTR_TRANSACTIONAL, pid);
+    batch_set_sequence(b, len, 0, seq);
+    assert_int_equal(fixture_append_sync(f->log, &f->ring, b, len, NOW, &res), 0);
+    return res.base_offset;
+}
+
+/* The value the log holds for key k (-2: none), and that the batch at
+ * offset off is (is not) there, a marker with its delete horizon set or
+ * not. */
+static int value_of(struct fx *f, int k)
+{
+    struct seen *r = calloc(8192, sizeof(*r));
+    int n = read_log(f->log, r, 8192), v = -2;
+    for (int i = 0; i < n; i++)
+        if (r[i].key == k && r[i].val >= 0)
+            v = r[i].val;
+    free(r);
+    return v;
+}
+
+static const struct seen_batch *batch_at(const struct seen_batch *b, int n, int64_t off)
+{
+    for (int i = 0; i < n; i++)
+        if (b[i].base == off)
+            return &b[i];
+    return NULL;
+}
+
+/* Aborted data goes, and never supersedes a committed value of its key;
+ * markers stay while their transaction has data, then until their delete
+ * horizon; the .txnindex entry lives as long as the aborted data might be
+ * held by a consumer. */
+static void test_clean_aborted_data(void **state)
+{
+    struct fx *f = *state;
+    reopen(f);
+    fill(f, 10, 10, 0); /* keys 0..9, the latest values 30..39 */
+    int ka[3] = { 0, 1, 2 }, va[3] = { 1000, 1001, 1002 };
+    int kc[2] = { 3, 4 }, vc[2] = { 2000, 2001 };
+    int kd[1] = { 5 }, vd[1] = { 3000 };
+    int64_t first = txn_keyed(f, 1, 0, 3, ka, va);
+    int64_t abort_at = log_end_offset(f->log);
+    txn_marker(f, 1, false);
+    txn_keyed(f, 2, 0, 2, kc, vc);
+    int64_t commit2 = log_end_offset(f->log);
+    txn_marker(f, 2, true);
+    txn_keyed(f, 1, 3, 1, kd, vd); /* pid 1 goes on: its abort marker is not its last */
+    int64_t commit1 = log_end_offset(f->log);
+    txn_marker(f, 1, true);
+    fill(f, 60, 1000, 500); /* keys 500..739: the transactions' segments seal */
+    assert_true(log_active_base(f->log) > commit1);
+
+    assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(value_of(f, k), 30 + k); /* not the aborted 100k */
+    assert_int_equal(value_of(f, 3), 2000);
+    assert_int_equal(value_of(f, 4), 2001);
+    assert_int_equal(value_of(f, 5), 3000);
+    for (int k = 6; k < 10; k++)
+        assert_int_equal(value_of(f, k), 30 + k);
+    struct seen_batch b[512];
+    int n = read_batches(f->log, b, 512);
+    assert_null(batch_at(b, n, first));
+    const struct seen_batch *m = batch_at(b, n, abort_at);
+    assert_non_null(m);
+    assert_int_equal(m->attributes & BATCH_ATTR_DELETE_HORIZON, 0);
+    assert_non_null(batch_at(b, n, commit2));
+    assert_non_null(batch_at(b, n, commit1));
+    check_aborted(f, first, abort_at);
+
+    /* The next clean finds the abort marker done: its entry goes, its
+     * horizon is stamped; the commit markers still have data. */
+    assert_int_equal(run_job(f, NOW + 10, 1 << 20), 0);
+    struct aborted_txn a[4];
+    assert_int_equal(log_aborted_txns(f->log, 0, log_durable_end(f->log), a, 4), 0);
+    n = read_batches(f->log, b, 512);
+    assert_non_null(m = batch_at(b, n, abort_at));
+    assert_int_equal(m->count, 1);
+    assert_true(m->attributes & BATCH_ATTR_DELETE_HORIZON);
+    assert_int_equal(m->base_timestamp, NOW + 10 + f->cfg.delete_retention_ms);
+    assert_non_null(m = batch_at(b, n, commit2));
+    assert_int_equal(m->attributes & BATCH_ATTR_DELETE_HORIZON, 0);
+    assert_int_equal(value_of(f, 3), 2000);
+
+    /* Past the horizon the abort marker goes; the rest holds, across a
+     * clean restart and a crash. */
+    assert_int_equal(run_job(f, NOW + 10 + f->cfg.delete_retention_ms, 1 << 20), 0);
+    n = read_batches(f->log, b, 512);
+    assert_null(batch_at(b, n, abort_at));
+    assert_non_null(batch_at(b, n, commit1));
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0)
+            reopen(f);
+        else
+            reopen_crashed(f);
+        assert_int_equal(value_of(f, 0), 30);
+        assert_int_equal(value_of(f, 4), 2001);
+        assert_int_equal(value_of(f, 5), 3000);
+        assert_int_equal(log_aborted_txns(f->log, 0, log_durable_end(f->log), a, 4), 0);
+    }
 }
 
 /* ---- DeleteRecords ---- */
@@ -856,12 +977,7 @@ static void test_delete_records(void **state)
     assert_int_equal(low, 500);
     assert_int_equal(log_start_checkpoint_write(log_dir(f->log), 500), 0);
     /* A crash: the checkpoint holds the start. */
-    char marker[600];
-    assert_int_equal(log_close(f->log), 0);
-    snprintf(marker, sizeof(marker), "%s/table-0/clean-shutdown", f->dir);
-    unlink(marker);
-    f->log = NULL;
-    reopen(f);
+    reopen_crashed(f);
     assert_int_equal(log_start_offset(f->log), 500);
     struct seen *s = calloc(4096, sizeof(*s));
     int n = read_log(f->log, s, 4096);
@@ -905,6 +1021,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_swap_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_aborted_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_required, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

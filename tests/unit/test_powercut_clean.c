@@ -2,7 +2,9 @@
  * acknowledged at a power cut (tests/lib/crashsim.h).
  *
  * Each round writes a keyed log (small segments, every codec), acks every
- * batch once durable, sometimes cleans it fully first (so that the clean
+ * batch once durable - in half the rounds a quarter of the batches belong
+ * to transactions of three producers, committed or aborted by markers
+ * acked once durable - sometimes cleans it fully first (so that the clean
  * under test groups and rewrites cleaned segments again) and sometimes
  * moves its start with DeleteRecords and its checkpoint. Then it cuts the
  * power at a random storage call of a clean - writing the .cleaned files,
@@ -16,8 +18,10 @@
  * every offset no more than once and every record unchanged at its offset
  * (value n at offset n), reach at least the acknowledged end, start no
  * lower than the last durable DeleteRecords, and hold for every key its
- * latest acknowledged record (or a later one). A full clean afterwards
- * must leave one record per key below the active segment.
+ * latest acknowledged committed record (or a later one: aborted data never
+ * supersedes it). A full clean afterwards (the transactions the cut left
+ * open aborted first) must leave one record per key below the active
+ * segment, and none of a transaction whose abort was acknowledged.
  *
  * SLUICE_POWERCUT_CLEAN_ROUNDS (default 300) and SLUICE_POWERCUT_SEED
  * (default: the time) for longer runs or a replay. */
@@ -38,6 +42,17 @@
 
 #define KEYS_MAX 64
 #define RECORDS_MAX 8192
+#define PIDS 3
+#define TXN_RECORDS_MAX 2048
+
+/* A producer's open transaction: the records it wrote. */
+struct txn {
+    int64_t offs[TXN_RECORDS_MAX];
+    int keys[TXN_RECORDS_MAX];
+    int n;
+    int32_t seq;               /* next base sequence */
+    bool open;
+};
 
 struct world {
     char *dir;
@@ -51,9 +66,14 @@ struct world {
     int64_t acked_start;           /* a DeleteRecords whose checkpoint returned */
     int64_t latest[KEYS_MAX];      /* latest acknowledged offset per key, -1 */
     int nkeys;
+    bool txns;                     /* this round writes transactions */
+    struct txn txn[PIDS + 1];      /* by producer id 1..PIDS */
+    bool committed[RECORDS_MAX];   /* by offset: acknowledged, and not in a
+                                      transaction left open or aborted */
+    bool aborted[RECORDS_MAX];     /* by offset: its abort was acknowledged */
     /* totals */
     uint64_t clean_calls;          /* the most storage calls a clean made */
-    uint64_t cut_in_clean, cut_after_clean, deletes, records_checked;
+    uint64_t cut_in_clean, cut_after_clean, deletes, records_checked, commits, aborts;
 };
 
 static uint64_t rnd(struct world *w)
@@ -64,8 +84,43 @@ static uint64_t rnd(struct world *w)
     return w->rng;
 }
 
+static void note_committed(struct world *w, int64_t off, int key)
+{
+    w->committed[off] = true;
+    if (off > w->latest[key])
+        w->latest[key] = off;
+}
+
+/* Ends pid's transaction with a marker; once it is durable (acked) the
+ * records count as committed or aborted. 0, or < 0 when the power went. */
+static int end_txn(struct world *w, int64_t pid, bool commit)
+{
+    struct txn *t = &w->txn[pid];
+    struct log_append_result res;
+    int rc;
+    while ((rc = log_append_marker(w->log, pid, 0, 0, commit, NOW, &res)) == -EAGAIN)
+        if ((rc = fixture_drain(w->log, &w->ring, NOW)) < 0)
+            return rc;
+    if (rc != 0 || (rc = fixture_drain(w->log, &w->ring, NOW)) < 0)
+        return rc < 0 ? rc : -EIO;
+    assert_int_equal(res.base_offset, w->next);
+    w->next++;
+    w->acked_end = w->next;
+    for (int i = 0; i < t->n; i++) {
+        if (commit)
+            note_committed(w, t->offs[i], t->keys[i]);
+        else
+            w->aborted[t->offs[i]] = true;
+    }
+    commit ? w->commits++ : w->aborts++;
+    t->n = 0;
+    t->open = false;
+    return 0;
+}
+
 /* n batches of 4 records, value = offset, keys random; each acknowledged
- * once durable. Stops at the first failure (the power went off). */
+ * once durable, some in transactions that markers end now and then.
+ * Stops at the first failure (the power went off). */
 static void fill(struct world *w, int n)
 {
     for (int i = 0; i < n && !crashsim_is_cut(); i++) {
@@ -74,16 +129,36 @@ static void fill(struct world *w, int n)
             keys[j] = (int)(rnd(w) % (uint64_t)w->nkeys);
             vals[j] = (int)(w->next + j);
         }
+        int64_t pid = w->txns && rnd(w) % 4 == 0 ? 1 + (int64_t)(rnd(w) % PIDS) : -1;
+        struct txn *t = pid > 0 ? &w->txn[pid] : NULL;
+        if (t && t->n + 4 > TXN_RECORDS_MAX && end_txn(w, pid, true) < 0)
+            return;
         uint8_t b[8192];
-        size_t len = make_batch(b, sizeof(b), 4, keys, vals, (int)(rnd(w) % 5), 0, -1);
+        size_t len = make_batch(b, sizeof(b), 4, keys, vals, (int)(rnd(w) % 5),
+                                t ? BATCH_ATTR_TRANSACTIONAL : 0, pid);
+        if (t)
+            batch_set_sequence(b, len, 0, t->seq);
         struct log_append_result res;
         if (fixture_append_sync(w->log, &w->ring, b, len, NOW, &res) < 0)
             return;
         assert_int_equal(res.base_offset, w->next);
-        for (int j = 0; j < 4; j++)
-            w->latest[keys[j]] = w->next + j;
+        for (int j = 0; j < 4; j++) {
+            if (t) {
+                t->offs[t->n] = w->next + j;
+                t->keys[t->n++] = keys[j];
+            } else {
+                note_committed(w, w->next + j, keys[j]);
+            }
+        }
+        if (t) {
+            t->seq += 4;
+            t->open = true;
+        }
         w->next += 4;
         w->acked_end = w->next;
+        int64_t end = 1 + (int64_t)(rnd(w) % PIDS);
+        if (w->txns && w->txn[end].open && rnd(w) % 6 == 0 && end_txn(w, end, rnd(w) % 2) < 0)
+            return;
     }
 }
 
@@ -99,12 +174,14 @@ static int clean(struct world *w)
     return log_clean_finish(w->log, job, NOW);
 }
 
-static void clean_fully(struct world *w)
+/* measure: the cleans are like the one under test, so their calls bound
+ * where its cut is armed. */
+static void clean_fully(struct world *w, bool measure)
 {
     for (int i = 0; i < 10 && log_clean_needed(w->log, NOW); i++) {
         uint64_t before = crashsim_calls();
         assert_int_equal(clean(w), 0);
-        if (crashsim_calls() - before > w->clean_calls)
+        if (measure && crashsim_calls() - before > w->clean_calls)
             w->clean_calls = crashsim_calls() - before;
     }
 }
@@ -163,6 +240,7 @@ static void check_recovered(struct world *w)
     for (int k = 0; k < KEYS_MAX; k++)
         newest[k] = -1;
     for (int i = 0; i < n; i++) {
+        assert_true(r[i].offset < RECORDS_MAX);
         if (r[i].val != (int)r[i].offset)
             fail_msg("offset %" PRId64 " holds value %d (cut at %s)", r[i].offset, r[i].val,
                      where);
@@ -170,7 +248,8 @@ static void check_recovered(struct world *w)
             fail_msg("offset %" PRId64 " served after %" PRId64 " (cut at %s)", r[i].offset,
                      r[i - 1].offset, where);
         assert_true(r[i].key >= 0 && r[i].key < w->nkeys);
-        newest[r[i].key] = r[i].offset;
+        if (w->committed[r[i].offset])
+            newest[r[i].key] = r[i].offset;
     }
     for (int k = 0; k < w->nkeys; k++)
         if (w->latest[k] >= log_start_offset(w->log) && newest[k] < w->latest[k])
@@ -180,14 +259,31 @@ static void check_recovered(struct world *w)
     free(r);
 }
 
-/* Below the active segment one record per key once cleaned fully. */
+/* Below the active segment one record per key once cleaned fully, and
+ * nothing of an aborted transaction. The transactions the cut may have
+ * left open are aborted first (their fate was never acknowledged; a
+ * marker that survived the cut makes this one close nothing). */
 static void check_clean(struct world *w)
 {
-    clean_fully(w);
+    w->next = log_end_offset(w->log); /* what the cut kept, acked or not */
+    for (int64_t pid = 1; w->txns && pid <= PIDS; pid++) {
+        w->txn[pid].n = 0; /* unknown fate: neither committed nor aborted */
+        assert_int_equal(end_txn(w, pid, false), 0);
+    }
+    /* The markers above sit in the active segment: roll past them, with
+     * no transaction open at the end (the cleaner stops at one). */
+    if (w->txns) {
+        w->txns = false;
+        fill(w, 40);
+    }
+    clean_fully(w, false);
     struct seen *r = calloc(RECORDS_MAX, sizeof(*r));
     int n = read_log(w->log, r, RECORDS_MAX);
     bool seen[KEYS_MAX] = { false };
     for (int i = 0; i < n && r[i].offset < log_active_base(w->log); i++) {
+        if (w->aborted[r[i].offset])
+            fail_msg("offset %" PRId64 " of an aborted transaction kept (cut at %s)",
+                     r[i].offset, crashsim_cut_where());
         assert_false(seen[r[i].key]);
         seen[r[i].key] = true;
     }
@@ -201,15 +297,25 @@ static void run_round(struct world *w, int round)
     w->nkeys = 5 + (int)(rnd(w) % (KEYS_MAX - 5));
     for (int k = 0; k < KEYS_MAX; k++)
         w->latest[k] = -1;
+    w->txns = rnd(w) % 2;
+    memset(w->txn, 0, sizeof(w->txn));
+    memset(w->committed, 0, sizeof(w->committed));
+    memset(w->aborted, 0, sizeof(w->aborted));
     w->next = w->acked_end = w->acked_start = 0;
     assert_int_equal(log_open(&w->log, w->dir, name, 0, &w->cfg, NOW), 0);
     fill(w, 80 + (int)(rnd(w) % 160));
     if (rnd(w) % 2) {
-        clean_fully(w);
+        clean_fully(w, true);
         fill(w, 40 + (int)(rnd(w) % 80));
     }
     if (rnd(w) % 4 == 0)
         delete_records(w);
+    /* Mostly no transaction open, so the clean has the whole log to do
+     * (an open one stops it at its first offset), all ended the same way. */
+    bool commit = rnd(w) % 2, end_all = w->txns && rnd(w) % 4;
+    for (int64_t pid = 1; end_all && pid <= PIDS; pid++)
+        if (w->txn[pid].open)
+            assert_int_equal(end_txn(w, pid, commit), 0);
     /* Anywhere in the clean; some cuts land after it, in the appends. */
     crashsim_arm(1 + rnd(w) % (w->clean_calls + w->clean_calls / 8 + 1));
     clean(w);
@@ -275,8 +381,9 @@ static void test_power_cuts_during_cleans(void **state)
     print_message("powercut_clean: %" PRIu64 " power cuts (%" PRIu64 " during a clean, %"
                   PRIu64 " in the appends after one), %" PRIu64 " distinct crash points of %"
                   PRIu64 " call stacks seen, %" PRIu64 " DeleteRecords, %" PRIu64
-                  " records checked\n", st.cuts, w.cut_in_clean, w.cut_after_clean, st.points,
-                  st.sites, w.deletes, w.records_checked);
+                  " records checked, %" PRIu64 " transactions committed and %" PRIu64 " aborted\n",
+                  st.cuts, w.cut_in_clean, w.cut_after_clean, st.points, st.sites, w.deletes,
+                  w.records_checked, w.commits, w.aborts);
     print_message("powercut_clean: unsynced writes kept %" PRIu64 ", torn %" PRIu64
                   ", dropped %" PRIu64 "; directory changes kept %" PRIu64 ", lost %" PRIu64
                   "\n", st.kept, st.torn, st.dropped, st.dir_kept, st.dir_lost);
