@@ -60,6 +60,7 @@ struct request_priv {
     uint32_t seg_off;         /* bytes of segs[seg] already sent */
     uint8_t *heap;            /* arena when a request outgrew the pooled one */
     uint8_t *resp_heap;       /* response buffer when the arena was too small */
+    uint8_t *heap_more;       /* arenas reserved by a handler (request_arena_reserve), chained */
     uint8_t *arena_buf;       /* REQUEST_ARENA_SIZE, owned */
     /* what the handler waits for */
     int (*poll)(struct request *rq);  /* 1: done, 0: still waiting */
