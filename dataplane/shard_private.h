@@ -157,6 +157,7 @@ struct shard {
     struct request *waiting;       /* deferred requests with a poll */
     struct partition **parts;      /* hash table */
     uint32_t nbuckets;
+    uint32_t deletes_pending;     /* partitions holding a delete_msg (partition_step_dying) */
     struct partition *dirty;       /* logs with flush work */
     /* the turn's clocks (struct shard_now), set by shard_do_work */
     int64_t now_ms;                /* wall clock: timestamps, retention */
