@@ -94,6 +94,13 @@
 #define MAX_ERRORS_SHOWN 5
 #define MB 1e6
 
+/* --flow-pauses: librdkafka's fetcher debug lines are read for its own
+ * flow control, the times it skipped fetching a partition because its
+ * queue held more than queued.min.messages / queued.max.messages.kbytes
+ * (it then backs off for fetch.error.backoff.ms in 2.0.2), and not shown. */
+static bool count_flow_pauses;
+static _Atomic uint64_t flow_pauses;
+
 struct kafka_opts {
     struct lg_opts lg;
     const char *acks;          /* "1" / "all" / "-1" / "0" */
@@ -123,7 +130,7 @@ struct result {
 /* ---- options ----------------------------------------------------------- */
 
 enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_PROP, OPT_NO_CREATE,
-       OPT_TOPICS, OPT_SPREAD, OPT_CLIENT_DEFAULTS };
+       OPT_TOPICS, OPT_SPREAD, OPT_CLIENT_DEFAULTS, OPT_FLOW_PAUSES };
 
 static const struct option kafka_longopts[] = {
     { "acks", required_argument, NULL, OPT_ACKS },
@@ -135,6 +142,7 @@ static const struct option kafka_longopts[] = {
     { "topics", required_argument, NULL, OPT_TOPICS },
     { "spread", no_argument, NULL, OPT_SPREAD },
     { "client-defaults", no_argument, NULL, OPT_CLIENT_DEFAULTS },
+    { "flow-pauses", no_argument, NULL, OPT_FLOW_PAUSES },
     { NULL, 0, NULL, 0 },
 };
 
@@ -149,7 +157,9 @@ static const char kafka_usage[] =
     "  --topics K         produce, latency: topics T-0..T-(K-1) (default 1: T)\n"
     "  --spread           produce: message i to partition i %% all partitions\n"
     "  --client-defaults  consume with librdkafka's default fetch and queue\n"
-    "                     settings (what an application gets; --prop on top)\n";
+    "                     settings (what an application gets; --prop on top)\n"
+    "  --flow-pauses      consume: count librdkafka's flow-control pauses (its\n"
+    "                     fetch debug lines; reported as flow_pauses=)\n";
 
 static int take_kafka_opt(int code, const char *arg, void *ctx)
 {
@@ -189,6 +199,9 @@ static int take_kafka_opt(int code, const char *arg, void *ctx)
         return 0;
     case OPT_CLIENT_DEFAULTS:
         ko->client_defaults = true;
+        return 0;
+    case OPT_FLOW_PAUSES:
+        count_flow_pauses = true;
         return 0;
     case OPT_PROP:
         if (!strchr(arg, '=') || ko->nprops == (int)(sizeof ko->props / sizeof *ko->props))
@@ -252,6 +265,12 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
     (void)rk;
+    if (count_flow_pauses && level >= 7) {
+        if (strstr(buf, "queued.min.messages exceeded") ||
+            strstr(buf, "queued.max.messages.kbytes exceeded"))
+            atomic_fetch_add(&flow_pauses, 1);
+        return;
+    }
     fprintf(stderr, "kafka_bench: rdkafka %d %s: %s\n", level, fac, buf);
 }
 
@@ -270,6 +289,11 @@ static rd_kafka_conf_t *conf_common(const struct kafka_opts *ko)
     if (conf_set(conf, "bootstrap.servers", ko->lg.target) ||
         conf_set(conf, "client.id", "kafka_bench") ||
         conf_set(conf, "log_level", ko->lg.verbose ? "7" : "4")) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (count_flow_pauses && (conf_set(conf, "debug", "fetch") ||
+                              conf_set(conf, "log_level", "7"))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -1262,6 +1286,8 @@ static int rate_report(const struct kafka_opts *ko, const struct result *res,
         lg_report_u64("gaps", res->gaps);
         lg_report_u64("dups", res->dups);
         lg_report_u64("bad_size", res->bad_size);
+        if (count_flow_pauses)
+            lg_report_u64("flow_pauses", atomic_load(&flow_pauses));
     }
     lg_report_end();
     bool ok = res->msgs == o.count && res->errors == 0 && res->gaps == 0 &&
