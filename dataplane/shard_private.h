@@ -150,7 +150,6 @@ struct shard {
     const struct md_snapshot *md;
     struct conn *conns;
     uint32_t next_conn_id;
-    uint64_t conns_refused;        /* past max.connections(.per.ip) */
     int64_t refused_log_ms;        /* last "connection refused" line */
     struct chunk *free_chunks;
     struct request *free_requests;
