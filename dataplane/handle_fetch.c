@@ -236,14 +236,28 @@ static int fetch_aborted(struct request *rq, const struct kafka_fetch_req_partit
             n = FETCH_ABORTED_MAX;
         }
     }
-    fp->aborted = request_alloc(rq, sizeof(*fp->aborted) * (size_t)n);
-    if (!fp->aborted)
+    /* not in fetch_arena_need: most fetches list none */
+    if (request_arena_reserve(rq, sizeof(*fp->aborted) * (size_t)n) < 0 ||
+        !(fp->aborted = request_alloc(rq, sizeof(*fp->aborted) * (size_t)n)))
         return -ENOMEM;
     qsort(a, (size_t)n, sizeof(*a), cmp_first); /* Kafka sorts them by offset */
     for (int i = 0; i < n; i++)
         fp->aborted[i] = (struct kafka_fetch_aborted_txn){ a[i].pid, a[i].first_offset };
     fp->naborted = n;
     return 0;
+}
+
+/* Everything the answer takes from the arena (fetch_part, the response
+ * structs, splices, segments, the encoded header bytes: a partition's are
+ * under 64, a topic's its name), so that a Fetch of hundreds of partitions
+ * (a client's, for all a broker leads) is answered rather than closed. */
+static size_t fetch_arena_need(const struct kafka_fetch_req *req)
+{
+    size_t np = (size_t)fetch_count(req), nt = (size_t)request_count(req->topics.n);
+    return np * (sizeof(struct fetch_part) + sizeof(struct kafka_fetch_resp_partition) +
+                 sizeof(struct kafka_splice) + sizeof(struct out_seg) * (FETCH_MAX_RANGES + 1) +
+                 64) +
+           nt * (sizeof(struct kafka_fetch_resp_topic) + MD_TOPIC_NAME_MAX + 64) + 1024;
 }
 
 static int fetch_answer(struct request *rq, struct fetch_part *parts)
@@ -292,6 +306,8 @@ int handle_fetch(struct request *rq)
         resp->error_code = KERR_FETCH_SESSION_ID_NOT_FOUND;
         return request_respond(rq, resp);
     }
+    if (request_arena_reserve(rq, fetch_arena_need(req)) < 0)
+        return -ENOMEM;
     struct fetch_part *parts = kafka_arena_alloc(&rq->arena,
                                                  sizeof(*parts) * (size_t)fetch_count(req) + 1);
     if (!parts)

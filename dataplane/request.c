@@ -54,10 +54,14 @@ void request_release(struct request *rq)
     if (p->chunk)
         chunk_put(s, p->chunk);
     free(p->heap);
-    free(p->heap_more);
     free(p->resp_heap);
+    while (p->heap_more) {
+        uint8_t *next;
+        memcpy(&next, p->heap_more, sizeof(next));
+        free(p->heap_more);
+        p->heap_more = next;
+    }
     p->heap = NULL;
-    p->heap_more = NULL;
     p->resp_heap = NULL;
     p->chunk = NULL;
     rq->next = s->free_requests;
@@ -185,18 +189,6 @@ int request_ctl_arena(struct request *rq, size_t len)
     return 0;
 }
 
-int request_arena_reserve(struct request *rq, size_t len)
-{
-    struct request_priv *p = rq->priv;
-    uint8_t **slot = p->heap ? &p->heap_more : &p->heap;
-    if (rq->arena.cap - rq->arena.len >= len + 8)
-        return 0;
-    if (*slot || !(*slot = malloc(len + 8)))
-        return -ENOMEM;
-    kafka_arena_init(&rq->arena, *slot, len + 8);
-    return 0;
-}
-
 int request_post_ctl(struct request *rq, request_ctl_done done)
 {
     rq->state = RQ_WAITING;
@@ -204,6 +196,24 @@ int request_post_ctl(struct request *rq, request_ctl_done done)
     rq->ctl.shard = rq->shard->cfg.index;
     rq->ctl.cookie = rq;
     shard_post_ctl(rq->shard, &rq->ctl);
+    return 0;
+}
+
+int request_arena_reserve(struct request *rq, size_t n)
+{
+    struct request_priv *p = rq->priv;
+    struct kafka_arena *a = &rq->arena;
+    size_t used = (a->len + 7) & ~(size_t)7;
+    if (used <= a->cap && a->cap - used >= n)
+        return 0;
+    /* The block's first word links it to the one before (freed together). */
+    size_t cap = n + REQUEST_ARENA_SIZE;
+    uint8_t *block = malloc(sizeof(uint8_t *) + cap);
+    if (!block)
+        return -ENOMEM;
+    memcpy(block, &p->heap_more, sizeof(uint8_t *));
+    p->heap_more = block;
+    kafka_arena_init(a, block + sizeof(uint8_t *), cap);
     return 0;
 }
 
