@@ -159,6 +159,8 @@ def summary(rows):
             return f"refused ({r['limit']})"
         if not r.get("ok"):
             return "failed"
+        if r.get("workload") == "scaling-latency" and not r.get("kept_up"):
+            return f"fell behind ({r.get('acked', 0)} of {r.get('sent', 0)} acked)"
         v = r.get(key)
         return fmt(v) if v is not None else "-"
 
