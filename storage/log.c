@@ -45,8 +45,10 @@ void log_config_defaults(struct log_config *cfg)
 void log_set_config(struct log *log, const struct log_config *cfg)
 {
     uint32_t max_pending = log->cfg.max_pending;
+    int32_t leader_epoch = log->cfg.leader_epoch;
     log->cfg = *cfg;
     log->cfg.max_pending = max_pending; /* the queue was sized with it */
+    log->cfg.leader_epoch = leader_epoch; /* log_set_leader_epoch's */
     if (log->cfg.segment_bytes > INT32_MAX)
         log->cfg.segment_bytes = INT32_MAX;
 }
@@ -68,6 +70,8 @@ int log_add_segment(struct log *log, struct segment *seg)
 void log_retire_segment(struct log *log, struct segment *seg, int unlink_files)
 {
     int fd = seg->fd;
+    if (log->bound_seg == seg)
+        log->bound_seg = NULL;
     if (log->nretired == log->retiredcap) {
         int ncap = log->retiredcap ? log->retiredcap * 2 : 16;
         int *p = realloc(log->retired, (size_t)ncap * sizeof(*p));
@@ -189,6 +193,8 @@ int log_open(struct log **out, const char *dir, const char *topic,
     rc = log_recover(log, clean, recovery_point, now_ms);
     if (rc == 0)
         rc = log_start_load(log);
+    if (rc == 0)
+        rc = log_epochs_open(log);
     if (rc < 0)
         goto err;
     log_clean_load(log);
@@ -213,6 +219,7 @@ err:
         segment_destroy(log->segs[i], 0);
     free(log->segs);
     log_free_retired(log);
+    epoch_cache_close(&log->epochs);
     free(log);
     return rc;
 }
@@ -251,6 +258,7 @@ int log_close(struct log *log)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
     log_free_retired(log);
+    epoch_cache_close(&log->epochs);
     free(log);
     return rc;
 }
@@ -394,6 +402,8 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
     int rc = segment_reserve(seg, nbatches);
     if (rc < 0)
         return rc; /* nothing changed yet */
+    if ((rc = log_epoch_note(log, log->cfg.leader_epoch, log->next_offset)) < 0)
+        return rc;
     if (log->cfg.compress_lz4)
         return log_append_lz4(log, records, nbatches, nrecords, now_ms, res);
 
@@ -453,6 +463,15 @@ int log_append_replica(struct log *log, uint8_t *records, size_t len, int64_t no
     int rc = segment_reserve(seg, nbatches);
     if (rc < 0)
         return rc;
+    /* The leader's epochs as its batches carry them (Kafka's follower
+     * assigns them as it appends). */
+    for (size_t off = 0; off < len;) {
+        struct batch_header h;
+        batch_header_decode(records + off, &h);
+        if ((rc = log_epoch_note(log, h.leader_epoch, h.base_offset)) < 0)
+            return rc;
+        off += batch_size(&h);
+    }
     log_queue_start(log, seg);
     res->base_offset = log->next_offset;
     res->log_append_time = -1;
@@ -522,33 +541,66 @@ static int log_find_segment(const struct log *log, int64_t offset)
     return lo - 1;
 }
 
-int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
-             struct log_range *ranges, int max_ranges)
+/* Where reading must stop in seg: its bytes below offset end (which is
+ * at most the written end), as a file position. */
+static int log_seg_limit(struct log *log, int i, int64_t end, bool written, uint64_t *limit)
 {
-    int64_t hw = log_durable_end(log);
-    if (offset < log_start_offset(log) || offset > hw)
-        return -ERANGE;
+    struct segment *seg = log->segs[i];
+    int64_t seg_end = i + 1 < log->nsegs ? log->segs[i + 1]->base_offset : log->next_offset;
+    uint64_t bytes = written ? log_written_size(log, seg) : seg->durable_size;
+    struct batch_header h;
+    if (end >= seg_end) {
+        *limit = bytes;
+        return 0;
+    }
+    if (log->bound_seg == seg && log->bound_offset == end) {
+        *limit = log->bound_pos;
+        return 0;
+    }
+    int rc = segment_find_offset(seg, end, bytes, limit, &h);
+    if (rc == -ENOENT) {
+        *limit = bytes;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    log->bound_seg = seg;
+    log->bound_offset = end;
+    log->bound_pos = *limit;
+    return 0;
+}
+
+/* The ranges for [offset, end): everything below end is readable (end is
+ * at most the durable end, or the written end when written is set). */
+static int log_read_ranges(struct log *log, int64_t offset, int64_t end, bool written,
+                           uint32_t max_bytes, struct log_range *ranges, int max_ranges)
+{
     int n = 0;
     uint64_t budget = max_bytes;
     for (int i = log_find_segment(log, offset); i < log->nsegs && n < max_ranges; i++) {
         struct segment *seg = log->segs[i];
-        uint64_t pos;
+        uint64_t pos, limit = seg->durable_size;
         struct batch_header h;
-        if (offset >= hw)
+        if (offset >= end)
             break;
-        if (seg->durable_size == 0) {
+        if (written || end < log_durable_end(log)) {
+            int rc = log_seg_limit(log, i, end, written, &limit);
+            if (rc < 0)
+                return rc;
+        }
+        if (limit == 0) {
             if (i + 1 >= log->nsegs)
                 break;
             /* emptied by compaction, or a crash took its unsynced data */
             offset = log->segs[i + 1]->base_offset;
             continue;
         }
-        int rc = segment_find_offset(seg, offset, seg->durable_size, &pos, &h);
+        int rc = segment_find_offset(seg, offset, limit, &pos, &h);
         if (rc == -ENOENT)
             continue;
         if (rc < 0)
             return rc;
-        uint64_t len = seg->durable_size - pos;
+        uint64_t len = limit - pos;
         uint64_t want = budget;
         if (n == 0 && want < batch_size(&h))
             want = batch_size(&h); /* KIP-74: at least one whole batch */
@@ -566,6 +618,26 @@ int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
         offset = log->segs[i + 1]->base_offset;
     }
     return n;
+}
+
+int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
+             struct log_range *ranges, int max_ranges)
+{
+    int64_t hw = log_durable_end(log);
+    if (offset < log_start_offset(log) || offset > hw)
+        return -ERANGE;
+    return log_read_ranges(log, offset, hw, false, max_bytes, ranges, max_ranges);
+}
+
+int log_read_bounded(struct log *log, int64_t offset, int64_t end, uint32_t max_bytes,
+                     struct log_range *ranges, int max_ranges)
+{
+    if (offset < log_start_offset(log) || offset > log->next_offset)
+        return -ERANGE;
+    if (end > log->written_end)
+        end = log->written_end;
+    return log_read_ranges(log, offset, end, end > log_durable_end(log), max_bytes,
+                           ranges, max_ranges);
 }
 
 /* Scans seg from the batch holding start for the first record at or after

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "storage/batch_codec.h"
+#include "storage/epoch.h"
 #include "storage/io.h"
 #include "storage/log.h"
 #include "storage/segment.h"
@@ -19,6 +20,7 @@ struct flush_metrics;
 #define LOG_RECOVERY_POINT "recovery-point"
 #define LOG_START_CHECKPOINT "log-start-offset-checkpoint"
 #define LOG_CLEANER_CHECKPOINT "cleaner-offset-checkpoint"
+#define LOG_HW_CHECKPOINT "replication-offset-checkpoint"
 
 /* Appended batches waiting for the next flush's writev. */
 struct log_batchq {
@@ -83,6 +85,11 @@ struct log {
     int *retired;               /* .log fds of segments that left the log */
     int nretired, retiredcap;
     struct flush_metrics *metrics; /* the owner's, or NULL (log_set_metrics) */
+    struct epoch_cache epochs;  /* leader epochs (log_replica.c) */
+    /* log_read_bounded's last end offset inside a segment, and where it is */
+    const struct segment *bound_seg;
+    int64_t bound_offset;
+    uint64_t bound_pos;
 };
 
 static inline struct segment *log_active(const struct log *log)
@@ -95,6 +102,14 @@ void log_remove_oldest(struct log *log);
 /* Frees seg (its files unlinked when asked) but keeps its .log fd open
  * among the retired ones (log_take_retired). */
 void log_retire_segment(struct log *log, struct segment *seg, int unlink_files);
+
+/* log_replica.c */
+int log_epochs_open(struct log *log);
+/* A batch of epoch epoch starts at offset: the epoch is recorded first
+ * (durably) when it is newer than the log's latest. 0 or negative errno. */
+int log_epoch_note(struct log *log, int32_t epoch, int64_t offset);
+/* Bytes of seg already in its file (the rest is queued). */
+uint64_t log_written_size(const struct log *log, const struct segment *seg);
 
 /* log_start.c */
 int log_start_load(struct log *log);
