@@ -46,6 +46,9 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, 6, delete_topics),
 	API(KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 1, 2, 2, delete_records),
 	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 4, 2, 5, init_producer_id),
+	/* replication (dataplane/handle_replica.c); Kafka 2.3 had v0-3 */
+	API(KAFKA_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 3, 4, 3,
+	    offset_for_leader_epoch),
 	API(KAFKA_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, 4, describe_configs),
 	API(KAFKA_ALTER_CONFIGS, "AlterConfigs", 0, 1, 2, 2, alter_configs),
 	API(KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, 3, create_partitions),
@@ -55,6 +58,7 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),
 	API(KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, describe_cluster),
 	/* between sluice nodes (dataplane/handle_cluster.c) */
+	API(KAFKA_ALTER_PARTITION, "AlterPartition", 0, 1, 0, 1, alter_partition),
 	API(KAFKA_BROKER_REGISTRATION, "BrokerRegistration", 0, 0, 0, 0,
 	    broker_registration),
 };
