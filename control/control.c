@@ -345,6 +345,10 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_REGISTER_SEND:
         cluster_register_sent(c, m);
         return;
+    case CTL_ALTER_PARTITION:
+        m->shard = i;
+        replication_alter_request(c, m);
+        return;
     case CTL_STATS:
         m->shard = i;
         stats_request(c, m);
@@ -353,6 +357,7 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_PARTITION_OPEN:
     case CTL_PARTITION_DELETE:
     case CTL_PARTITION_CONFIG:
+    case CTL_PARTITION_STATE:
     case CTL_METADATA_UPDATE:
     case CTL_SHUTDOWN:
         on_answer(c, i, (struct ctl_cmd *)(void *)m);

@@ -113,11 +113,29 @@ void admin_free_all(struct control *c);
 
 /* cluster.c */
 void cluster_do_work(struct control *c);
+/* What applied entries (or the controller's own commits: md.applied) mean
+ * here: shards open and learn them, then the snapshot is published. */
+void cluster_apply(struct control *c);
 void cluster_register_request(struct control *c, struct ctl_msg *m);
 void cluster_register_sent(struct control *c, struct ctl_msg *m);
 /* stats.c */
 void stats_request(struct control *c, struct ctl_msg *m);
 void stats_answered(struct control *c, struct ctl_cmd *cmd);
+
+/* replication.c */
+/* The state this node's replica of t's partition p runs with. */
+void replication_fill_state(const struct md_store *s, const struct md_live *t, int32_t p,
+                            struct ctl_replica_state *out);
+/* The shard holding this node's replica of it, -1 when none. */
+int replication_local_shard(const struct control *c, const struct md_live *t, int32_t p);
+/* Tells that shard the partition's state (CTL_PARTITION_STATE). */
+void replication_post_state(struct control *c, const struct md_live *t, int32_t p);
+void replication_alter_request(struct control *c, struct ctl_msg *m);
+/* The controller, after nodes were fenced or registered: elections and ISR
+ * removals (md_isr.c); returns the topics changed. Commit after it, then
+ * replication_committed. */
+int replication_elect(struct control *c, const char *why);
+void replication_committed(struct control *c);
 
 /* admin_config.c */
 void admin_describe_configs(struct control *c, struct ctl_msg *m);

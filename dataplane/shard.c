@@ -17,6 +17,7 @@
  * reads the real clock, so a test drives a shard with a clock of its own.
  */
 #include "dataplane/shard_private.h"
+#include "dataplane/replica.h"
 #include "dataplane/shard_cleaner.h"
 #include "dataplane/listen.h"
 #include "numa/ring.h"
@@ -129,6 +130,7 @@ static void partition_drop(struct shard *s, struct partition *p)
     }
     shard_dpdk_partition_closed(s, p);
     shard_cleaner_forget(s, p);
+    replica_drop(s, p);
     int rc = log_close(p->log);
     if (rc < 0)
         slog(SLOG_ERROR, "shard", "closing a log failed shard=%d partition=%s-%d error=\"%s\"",
@@ -156,8 +158,9 @@ static int partition_delete(struct shard *s, struct ctl_partition_cmd *cmd)
 
 static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
 {
-    if (shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition))
-        return 0;
+    struct partition *open = shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition);
+    if (open)
+        return replica_apply(s, open, &cmd->state);
     struct partition *p = calloc(1, sizeof(*p));
     if (!p || !(p->topic = strdup(cmd->topic))) {
         free(p);
@@ -178,7 +181,7 @@ static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
     uint32_t b = name_hash(p->topic, strlen(p->topic), p->index) & (s->nbuckets - 1);
     p->next = s->parts[b];
     s->parts[b] = p;
-    return 0;
+    return replica_apply(s, p, &cmd->state);
 }
 
 /* Waits for every log's writes to finish (the ring is still ours). */
@@ -219,6 +222,7 @@ static void shard_finish(struct shard *s)
     for (uint32_t b = 0; b < s->nbuckets; b++)
         while (s->parts[b])
             partition_drop(s, s->parts[b]);
+    replica_shard_close(s);
     shard_dpdk_stop(s);
     shard_cleaner_close(s);
     if (s->stop_msg)
@@ -246,6 +250,10 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
         free(m); /* our report, read */
         return;
     }
+    if (m->op == CTL_ALTER_PARTITION && m->u.alter.local) {
+        replica_alter_done(s, m); /* our replicas' ISR change, answered */
+        return;
+    }
     if (m->op < CTL_PARTITION_OPEN) {
         /* An answer to one of our requests. */
         struct request *rq = m->cookie;
@@ -262,6 +270,13 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     case CTL_PARTITION_DELETE:
         m->u.partition.result = partition_delete(s, &m->u.partition);
         break;
+    case CTL_PARTITION_STATE: {
+        struct partition *p = shard_partition(s, m->u.partition.topic,
+                                              strlen(m->u.partition.topic),
+                                              m->u.partition.partition);
+        m->u.partition.result = p ? replica_apply(s, p, &m->u.partition.state) : -ENOENT;
+        break;
+    }
     case CTL_PARTITION_CONFIG: {
         struct partition *p = shard_partition(s, m->u.partition.topic,
                                               strlen(m->u.partition.topic),
@@ -373,6 +388,7 @@ static void shard_on_tick(struct shard *s)
 {
     conn_close_idle(s);
     shard_registration_tick(s);
+    replica_tick(s);
     bool retention = s->now_ms >= s->next_retention_ms;
     if (retention)
         s->next_retention_ms = s->now_ms + s->cfg.broker->log_retention_check_interval_ms;
@@ -435,7 +451,7 @@ int shard_loop_init(struct shard *s)
     if (rc < 0)
         return rc;
     s->ring_ready = true;
-    if ((rc = shard_cleaner_init(s)) < 0)
+    if ((rc = shard_cleaner_init(s)) < 0 || (rc = replica_shard_init(s)) < 0)
         return rc;
     arm_doorbell(s);
     shard_dpdk_start(s);
@@ -464,6 +480,9 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
      * flush "os") requests can be answered before sleeping. */
     work += shard_poll_waiting(s);
     work += shard_dpdk_after_flush(s); /* mbufs written, ACKs now durable */
+    /* Followers fetch once what they appended is durable; leaders ask for
+     * ISR changes. After the flush: fetched batches are written by now. */
+    work += replica_do_work(s);
     if (tick && !s->stopping)
         shard_on_tick(s);
     return work;
@@ -481,6 +500,9 @@ int64_t shard_next_wake(const struct shard *s)
     int64_t wake = shard_next_deadline(s);
     if (wake > s->next_tick_ms)
         wake = s->next_tick_ms;
+    int64_t repl = replica_next_wake(s);
+    if (wake > repl)
+        wake = repl;
     return wake * NS_PER_MS;
 }
 

@@ -104,6 +104,7 @@ struct partition {
     bool dirty;               /* in the shard's flush list */
     struct partition *dirty_next;
     struct part_metrics m;    /* shard_stats.c reports them */
+    struct replica *repl;     /* replication state (replica.h); NULL: one replica */
 };
 
 struct shard {
@@ -146,6 +147,7 @@ struct shard {
     uint64_t rq_seq;               /* requests started (retired fds wait on it) */
     struct shard_cleaner *cleaner; /* compaction, background chores */
     alignas(64) struct shard_metrics metrics; /* this thread's counters (shard_stats.c) */
+    struct replica_shard *replicas; /* replication (replica.h) */
 };
 
 /* shard.c */
@@ -198,6 +200,8 @@ int handle_fetch(struct request *rq);
 int handle_list_offsets(struct request *rq);
 int handle_delete_records(struct request *rq);
 int handle_broker_registration(struct request *rq);
+int handle_offset_for_leader_epoch(struct request *rq);
+int handle_alter_partition(struct request *rq);
 
 /* handle_cluster.c: this node's registration, sent by shard 0 */
 void shard_send_registration(struct shard *s, struct ctl_msg *m);

@@ -314,7 +314,7 @@ static void do_create(struct world *w)
         return;
     struct topic_config tc;
     topic_config(w, &tc);
-    assert_int_equal(md_store_add(&w->md, t->name, PARTS, &tc, &t->l), 0);
+    assert_int_equal(md_store_add(&w->md, t->name, PARTS, 1, &tc, &t->l), 0);
     for (int p = 0; p < PARTS; p++) {
         int rc = open_partition(w, t, p);
         if (rc < 0) {
