@@ -36,6 +36,8 @@
 #include "dataplane/kafka/msg_cluster.h"
 #include "storage/kerr.h"
 
+#include "slog/slog.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +130,7 @@ static void become_leader(struct shard *s, struct replica *r)
         r->f[i] = (struct follower){.broker = r->st.replicas[i], .fetch_offset = -1,
                                     .caught_up_ms = s->mono_ms, .last_fetch_ms = s->mono_ms};
     r->alter_out = r->alter_queued = false;
-    fprintf(stderr, "shard %d: %s-%d: leader in epoch %d from offset %lld (ISR of %d)\n",
+    slog(SLOG_INFO, "replica", "leading shard=%d partition=%s-%d epoch=%d from=%lld isr=%d",
             s->cfg.index, r->p->topic, r->p->index, r->st.leader_epoch,
             (long long)r->leader_start, r->st.nisr);
 }
@@ -352,8 +354,8 @@ static void shrink_check(struct shard *s, struct replica *r)
         if (r->st.isr[i] == r->st.broker || k < 0 || s->mono_ms - r->f[k].caught_up_ms <= lag)
             isr[n++] = r->st.isr[i];
         else
-            fprintf(stderr, "shard %d: %s-%d: follower %d has not caught up for %lld ms: "
-                    "leaving the ISR\n", s->cfg.index, r->p->topic, r->p->index,
+            slog(SLOG_WARN, "replica", "follower leaves the ISR shard=%d partition=%s-%d "
+                 "follower=%d behind_ms=%lld", s->cfg.index, r->p->topic, r->p->index,
                     r->st.isr[i], (long long)(s->mono_ms - r->f[k].caught_up_ms));
     }
     if (n < r->st.nisr)
@@ -371,7 +373,8 @@ static void alter_answered(struct shard *s, const char *topic, size_t tlen, int3
         return;
     r->alter_out = false;
     if (error != KERR_NONE) {
-        fprintf(stderr, "shard %d: %s-%d: ISR change refused (error %d)\n", s->cfg.index,
+        slog(SLOG_WARN, "replica", "ISR change refused shard=%d partition=%s-%d error=%d",
+             s->cfg.index,
                 r->p->topic, r->p->index, error);
         r->alter_retry_ms = s->mono_ms + ALTER_RETRY_MS;
         return;

@@ -36,6 +36,8 @@
 #include "storage/batch.h"
 #include "storage/kerr.h"
 
+#include "slog/slog.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +187,8 @@ static void partition_retry(struct shard *s, struct replica *r, int16_t error)
     if (error != KERR_NOT_LEADER_OR_FOLLOWER && error != KERR_UNKNOWN_TOPIC_OR_PARTITION &&
         error != KERR_FENCED_LEADER_EPOCH && error != KERR_UNKNOWN_LEADER_EPOCH &&
         error != KERR_LEADER_NOT_AVAILABLE)
-        fprintf(stderr, "shard %d: %s-%d: fetch from %d: error %d\n", s->cfg.index,
+        slog(SLOG_WARN, "replica", "fetch failed shard=%d partition=%s-%d leader=%d error=%d",
+             s->cfg.index,
                 r->p->topic, r->p->index, r->st.leader, error);
     r->retry_ms = s->mono_ms + FETCH_RETRY_MS;
 }
@@ -289,7 +292,8 @@ static int fetched(struct fetcher *f, struct replica *r,
         } else if (rc == -EINVAL) {
             r->fstate = FETCH_TRUNCATE;  /* it does not continue our log */
         } else if (rc != -EAGAIN) {
-            fprintf(stderr, "shard %d: %s-%d: cannot append what %d sent: %s\n",
+            slog(SLOG_ERROR, "replica", "cannot append fetched batches shard=%d "
+                 "partition=%s-%d leader=%d error=\"%s\"",
                     s->cfg.index, r->p->topic, r->p->index, r->st.leader,
                     rc > 0 ? "a bad batch" : strerror(-rc));
             r->retry_ms = s->mono_ms + s->cfg.broker->replica_fetch_backoff_ms;
@@ -308,7 +312,7 @@ static void on_fetch(struct fetcher *f, struct peer *p, const struct kafka_fetch
         return;
     }
     if (resp->error_code != KERR_NONE)
-        fprintf(stderr, "shard %d: fetch from %d: error %d\n",
+        slog(SLOG_WARN, "replica", "fetch failed shard=%d leader=%d error=%d",
                 replica_shard_of(f->rs)->cfg.index, f->leader, resp->error_code);
     for (int32_t t = 0; t < resp->responses.n; t++) {
         const struct kafka_fetch_resp_topic *rt = &resp->responses.v[t];
@@ -339,7 +343,7 @@ static void on_frame(struct peer *p, const uint8_t *frame, uint32_t len)
     if (cid != f->corr ||
         kafka_response_decode(&rd, api, api == KAFKA_FETCH ? 11 : 3, &rs->arena, &body) < 0 ||
         !body) {
-        fprintf(stderr, "shard %d: a bad answer from %d (API %d): reconnecting\n",
+        slog(SLOG_WARN, "replica", "a bad answer, reconnecting shard=%d leader=%d api=%d",
                 rs->shard->cfg.index, f->leader, api);
         fetcher_disconnect(f, FETCH_RETRY_MS);
         return;
@@ -359,7 +363,7 @@ static void on_error(struct peer *p, int err)
 
     f->peer = NULL;                     /* gone with this call */
     if (err && err != -ECONNREFUSED && err != -ECONNRESET)
-        fprintf(stderr, "shard %d: fetching from %d: %s\n",
+        slog(SLOG_WARN, "replica", "fetch connection failed shard=%d leader=%d error=\"%s\"",
                 replica_shard_of(f->rs)->cfg.index, f->leader, strerror(-err));
     fetcher_disconnect(f, FETCH_RETRY_MS);
 }
@@ -496,13 +500,15 @@ static int cut_logs(struct fetcher *f)
         if (rc == -EBUSY)
             continue;                   /* its writes first */
         if (rc < 0) {
-            fprintf(stderr, "shard %d: %s-%d: cannot truncate to %lld: %s\n", s->cfg.index,
+            slog(SLOG_ERROR, "replica", "cannot truncate shard=%d partition=%s-%d to=%lld "
+                 "error=\"%s\"", s->cfg.index,
                     r->p->topic, r->p->index, (long long)r->cut_at, strerror(-rc));
             r->fstate = FETCH_NONE;
             continue;
         }
         if (log_end_offset(log) != leo || r->cut_full)
-            fprintf(stderr, "shard %d: %s-%d: truncated from %lld to %lld (leader %d, epoch %d)\n",
+            slog(SLOG_INFO, "replica", "truncated shard=%d partition=%s-%d from=%lld to=%lld "
+                 "leader=%d epoch=%d",
                     s->cfg.index, r->p->topic, r->p->index, (long long)leo,
                     (long long)log_end_offset(log), r->st.leader, r->st.leader_epoch);
         if (r->hw > log_end_offset(log))

@@ -30,6 +30,8 @@
 #include "storage/log_private.h"
 #include "storage/sys.h"
 
+#include "slog/slog.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,7 +43,7 @@ int log_epochs_open(struct log *log)
 {
     int rc = epoch_cache_open(&log->epochs, log->dir);
     if (rc == -EINVAL)
-        fprintf(stderr, "storage: %s/%s: damaged\n", log->dir, EPOCH_FILE);
+        slog(SLOG_ERROR, "storage", "damaged file=%s/%s", log->dir, EPOCH_FILE);
     if (rc < 0)
         return rc;
     /* Invariant 1: epochs recorded for batches a crash took. */
@@ -54,7 +56,8 @@ int log_epoch_note(struct log *log, int32_t epoch, int64_t offset)
         return 0;
     int rc = epoch_cache_assign(&log->epochs, epoch, offset);
     if (rc < 0)
-        fprintf(stderr, "storage: %s: cannot record leader epoch %d at %" PRId64 ": %s\n",
+        slog(SLOG_ERROR, "storage", "cannot record a leader epoch dir=%s epoch=%d offset=%" PRId64
+             " error=\"%s\"",
                 log->dir, epoch, offset, strerror(-rc));
     return rc;
 }
@@ -135,7 +138,7 @@ static void log_fail_cut(struct log *log, int rc)
 {
     if (!log->error) {
         log->error = rc < 0 ? rc : -EIO;
-        fprintf(stderr, "storage: %s: failed for good: truncating: %s\n", log->dir,
+        slog(SLOG_ERROR, "storage", "log failed for good truncating dir=%s error=\"%s\"", log->dir,
                 strerror(-log->error));
     }
 }
