@@ -111,4 +111,13 @@ struct md_snapshot {
 const struct md_topic *md_find_topic(const struct md_snapshot *md,
                                      const char *name, size_t len);
 
+/* The broker of that id Metadata lists, NULL when none (fenced, unknown). */
+static inline const struct md_broker *md_find_broker(const struct md_snapshot *md, int32_t id)
+{
+    for (int32_t i = 0; md && i < md->nbrokers; i++)
+        if (md->brokers[i].node_id == id)
+            return &md->brokers[i];
+    return NULL;
+}
+
 #endif

@@ -31,16 +31,6 @@ static bool topic_name_valid(struct kstr n)
     return true;
 }
 
-/* A replica whose broker Metadata does not list is offline (its node is
- * fenced). */
-static bool broker_listed(const struct md_snapshot *md, int32_t id)
-{
-    for (int32_t i = 0; i < md->nbrokers; i++)
-        if (md->brokers[i].node_id == id)
-            return true;
-    return false;
-}
-
 static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
                       const struct md_topic *t)
 {
@@ -71,7 +61,7 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
         p->offline_replicas.v = &offline[i * MD_REPLICAS_MAX];
         p->offline_replicas.n = 0;
         for (int32_t k = 0; k < mp->nreplicas; k++)
-            if (!broker_listed(rq->shard->md, mp->replicas[k]))
+            if (!md_find_broker(rq->shard->md, mp->replicas[k])) /* fenced */
                 p->offline_replicas.v[p->offline_replicas.n++] = mp->replicas[k];
     }
     return 0;

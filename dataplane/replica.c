@@ -463,20 +463,12 @@ static void on_ctrl_error(struct peer *p, int err)
 
 static const struct peer_ops ctrl_ops = {.on_frame = on_ctrl_frame, .on_error = on_ctrl_error};
 
-static const struct md_broker *broker_of(const struct shard *s, int32_t id)
-{
-    for (int32_t i = 0; s->md && i < s->md->nbrokers; i++)
-        if (s->md->brokers[i].node_id == id)
-            return &s->md->brokers[i];
-    return NULL;
-}
-
 /* Encodes the queued changes as AlterPartition v1 (one topic entry per
  * partition: Kafka accepts a topic twice) and sends it. */
 static int alter_send_remote(struct replica_shard *rs, int32_t ctrl)
 {
     struct shard *s = rs->shard;
-    const struct md_broker *b = broker_of(s, ctrl);
+    const struct md_broker *b = md_find_broker(s->md, ctrl);
     struct kafka_alter_partition_req req = {.broker_id = s->cfg.broker_id, .broker_epoch = -1};
     struct kwriter w;
     int n = 0;

@@ -70,14 +70,6 @@ static void buffers_release(struct replica_shard *rs)
 
 /* --- fetchers --------------------------------------------------------------- */
 
-static const struct md_broker *leader_broker(const struct shard *s, int32_t id)
-{
-    for (int32_t i = 0; s->md && i < s->md->nbrokers; i++)
-        if (s->md->brokers[i].node_id == id)
-            return &s->md->brokers[i];
-    return NULL;
-}
-
 static void ask(struct fetcher *f, struct replica *r)
 {
     r->asked = true;
@@ -544,7 +536,7 @@ static int fetcher_do_work(struct fetcher *f)
     if (s->mono_ms < f->retry_ms || !settled(f))
         return work;
     if (!f->peer) {
-        const struct md_broker *b = leader_broker(s, f->leader);
+        const struct md_broker *b = md_find_broker(s->md, f->leader);
         if (!b || !(f->peer = peer_open(s, b->host, b->port, &fetch_ops, f))) {
             f->retry_ms = s->mono_ms + FETCH_RETRY_MS;
             return work;
