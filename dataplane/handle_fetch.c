@@ -86,8 +86,9 @@ static uint64_t fetch_collect(struct request *rq, struct fetch_part *parts, bool
                 n = log_read(fp->p->log, rp->fetch_offset, max, fp->ranges, FETCH_MAX_RANGES);
             else
                 n = log_read_bounded(fp->p->log, rp->fetch_offset,
-                                     fetch_replica_id(req) >= 0 ? log_written_end(fp->p->log)
-                                                                : replica_high_watermark(fp->p),
+                                     replica_is_follower(fp->p, fetch_replica_id(req))
+                                         ? log_written_end(fp->p->log)
+                                         : replica_high_watermark(fp->p),
                                      max, fp->ranges, FETCH_MAX_RANGES);
             if (n == -ERANGE) {
                 fp->error = KERR_OFFSET_OUT_OF_RANGE;

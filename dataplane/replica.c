@@ -242,6 +242,13 @@ bool replica_is_leader(const struct partition *p)
     return !p->repl || is_leader(p->repl);
 }
 
+bool replica_is_follower(const struct partition *p, int32_t broker)
+{
+    const struct replica *r = p->repl;
+    return r && is_leader(r) && broker >= 0 && broker != r->st.broker &&
+           replica_index(r, broker) >= 0;
+}
+
 int32_t replica_leader_epoch(const struct partition *p)
 {
     return p->repl ? p->repl->st.leader_epoch : log_config_of(p->log)->leader_epoch;

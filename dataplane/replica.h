@@ -40,6 +40,9 @@ void replica_drop(struct shard *s, struct partition *p);
  * a request's current_leader_epoch (-1: not given): NONE,
  * NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH. */
 bool replica_is_leader(const struct partition *p);
+/* Whether broker is another replica of p this shard leads (a fetch from it
+ * reads up to the written end; anyone else up to the high watermark). */
+bool replica_is_follower(const struct partition *p, int32_t broker);
 int16_t replica_check_leader(const struct partition *p, int32_t current_leader_epoch);
 int32_t replica_leader_epoch(const struct partition *p);
 

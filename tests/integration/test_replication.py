@@ -22,6 +22,16 @@ back from the new leader at the offset it was acknowledged with. The killed
 node restarts, truncates what it must and catches up: it is back in the ISR
 and its copy of the partition is byte for byte the leader's.
 
+test_controller_leader_killed_under_load: the same when the node killed
+also leads the metadata quorum: a new controller is elected first, then it
+fences the dead node and moves its partitions.
+
+test_follower_cut_off: a follower's link goes down while librdkafka
+produces with acks=all: the leader drops it from the ISR (or the controller
+fences it) and the records are acknowledged by the two left; the link back,
+the follower registers again, catches up, returns to the ISR, and its copy
+is the leader's.
+
 Needs root (ip netns).
 """
 
@@ -229,17 +239,18 @@ def log_files(node, name, partition):
 FAILOVER_N = 20000
 
 
-@harness.timeout(300)
-def test_leader_killed_under_load(ctx):
+def leader_killed_under_load(ctx, name, controller):
+    """SIGKILL of the node leading one of name's partitions (the controller
+    leader's node too, or not) while librdkafka produces to it."""
     from confluent_kafka import Producer
     cl = cluster(ctx)
-    create_topic("failover", 3, 3, {"min.insync.replicas": "2"})
-    wait_in_sync("failover", 3)
+    create_topic(name, 6, 3, {"min.insync.replicas": "2"})
+    wait_in_sync(name, 6)
     ctrl = metadata(0)["controllerid"] // 1000
-    ps = partitions(metadata(0, "failover"), "failover")
-    target = next(p for p in ps if p["leader"] // 1000 != ctrl)
+    ps = partitions(metadata(0, name), name)
+    target = next(p for p in ps if (p["leader"] // 1000 == ctrl) == controller)
     part, victim = target["partition"], target["leader"] // 1000
-    log(f"partition {part} led by node {victim} (the controller is node {ctrl})")
+    log(f"{name}-{part} led by node {victim} (the controller is node {ctrl})")
 
     acked, errors, times = [], [], []
 
@@ -255,7 +266,7 @@ def test_leader_killed_under_load(ctx):
     for i in range(FAILOVER_N):
         while True:
             try:
-                p.produce("failover", value=f"f-{i}".encode(), partition=part,
+                p.produce(name, value=f"f-{i}".encode(), partition=part,
                           on_delivery=report)
                 break
             except BufferError:
@@ -263,19 +274,22 @@ def test_leader_killed_under_load(ctx):
         p.poll(0)
         if killed_at is None and len(acked) >= FAILOVER_N // 4:
             killed_at = time.monotonic()
-            acked_at_kill = len(acked)
+            produced_at_kill = i + 1
             cl.nodes[victim].kill()
     check(p.flush(120) == 0, "the producer did not deliver everything within 120 s")
     check(killed_at is not None, "the leader was never killed")
     check(not errors, f"delivery errors: {errors[:5]}")
-    after = [t for t in times[acked_at_kill:] if t > killed_at]
-    check(after, "no acknowledgement after the kill")
-    log(f"{len(acked)} acked; the first ack after the kill came "
-        f"{after[0] - killed_at:.2f}s after it")
-    new = partitions(metadata((victim + 1) % NODES, "failover"), "failover")[part]
+    # The first record sent after the kill can only be acked by a new leader.
+    after = [t for (v, _), t in zip(acked, times) if int(v[2:]) >= produced_at_kill]
+    check(after, "no acknowledgement of a record sent after the kill")
+    log(f"{len(acked)} acked; the first record sent after the kill was acked "
+        f"{min(after) - killed_at:.2f}s after it")
+    new = partitions(metadata((victim + 1) % NODES, name), name)[part]
     check(new["leader"] >= 0 and new["leader"] // 1000 != victim,
           f"partition {part}'s leader after the kill: {new['leader']}")
-    got = consume_rdkafka("failover", part, len(acked))
+    # Offsets are dense: everything up to the last acked one (retries
+    # without idempotence may have written some records twice).
+    got = consume_rdkafka(name, part, max(o for _, o in acked) + 1)
     at = dict((o, v) for v, o in got)
     lost = [(v, o) for v, o in acked if at.get(o) != v]
     check(not lost, f"{len(lost)} acknowledged records not where they were acked, "
@@ -285,12 +299,59 @@ def test_leader_killed_under_load(ctx):
 
     cl.nodes[victim].start(timeout=90)
     wait_registered(range(NODES))
-    wait_in_sync("failover", 3)
-    leader = partitions(metadata(0, "failover"), "failover")[part]["leader"] // 1000
-    harness.wait_until(lambda: log_files(cl.nodes[victim], "failover", part) ==
-                       log_files(cl.nodes[leader], "failover", part),
-                       60, f"node {victim}'s copy of failover-{part} equal to the leader's")
+    wait_in_sync(name, 6)
+    leader = partitions(metadata(0, name), name)[part]["leader"] // 1000
+    wait_copies_equal(cl, name, part, victim, leader)
     log(f"node {victim} back in the ISR with the leader's copy of the partition")
+
+
+@harness.timeout(300)
+def test_leader_killed_under_load(ctx):
+    leader_killed_under_load(ctx, "failover", controller=False)
+
+
+@harness.timeout(300)
+def test_controller_leader_killed_under_load(ctx):
+    leader_killed_under_load(ctx, "failover-ctrl", controller=True)
+
+
+def isr_nodes(i, name, partition):
+    ps = partitions(metadata(i, name), name)
+    return sorted(r["id"] // 1000 for r in ps[partition]["isrs"]) if ps else None
+
+
+def wait_copies_equal(cl, name, partition, node, leader):
+    harness.wait_until(lambda: log_files(cl.nodes[node], name, partition) ==
+                       log_files(cl.nodes[leader], name, partition),
+                       60, f"node {node}'s copy of {name}-{partition} equal to node {leader}'s")
+
+
+@harness.timeout(240)
+def test_follower_cut_off(ctx):
+    cl = cluster(ctx)
+    create_topic("cut", 1, 3, {"min.insync.replicas": "2"})
+    wait_in_sync("cut", 1)
+    ctrl = metadata(0)["controllerid"] // 1000
+    leader = partitions(metadata(0, "cut"), "cut")[0]["leader"] // 1000
+    f = next(i for i in range(NODES) if i not in (leader, ctrl))
+    others = [i for i in range(NODES) if i != f]
+    log(f"cut-0 led by node {leader}; cutting follower node {f} off")
+    cl.link_down(f)
+    try:
+        values = [f"c-{i}" for i in range(2000)]
+        acked = produce_rdkafka("cut", 0, values)
+        expect_eq(sorted(v for v, _ in acked), sorted(values), "acked while a follower is cut off")
+        harness.wait_until(lambda: all(isr_nodes(i, "cut", 0) == sorted(others) for i in others),
+                           30, f"node {f} out of the ISR")
+    finally:
+        cl.link_up(f)
+    wait_registered(range(NODES))
+    wait_in_sync("cut", 1)
+    got = consume_rdkafka("cut", 0, len(acked))
+    expect_eq(sorted(got, key=lambda r: r[1]), sorted(acked, key=lambda r: r[1]),
+              "records read back after the follower returned")
+    wait_copies_equal(cl, "cut", 0, f, leader)
+    log(f"node {f} back in the ISR with the leader's copy")
 
 
 if __name__ == "__main__":
@@ -298,4 +359,5 @@ if __name__ == "__main__":
         fail("needs root for ip netns")
     CL = netns.NetnsCluster(NODES).open()
     CL.enter_hub()
-    harness.main([test_rf3_roundtrip, test_leader_killed_under_load])
+    harness.main([test_rf3_roundtrip, test_leader_killed_under_load,
+                  test_controller_leader_killed_under_load, test_follower_cut_off])
