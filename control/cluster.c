@@ -139,7 +139,8 @@ static void register_self(struct control *c, int64_t now)
     reg->msg.cookie = reg;
     reg->msg.u.reg = (struct ctl_register){
         .node_id = s->node_id, .nshards = self.nshards,
-        .cluster_id = s->cluster_id, .rack = self.rack[0] ? self.rack : NULL,
+        .cluster_id = s->cluster_id,
+        .rack = reg->self.rack[0] ? reg->self.rack : NULL, /* not the stack's copy */
         .brokers = reg->eps, .to_host = reg->to_host,
         .to_port = ln->brokers[0].port};
     c->reg_msg = reg;
@@ -165,6 +166,27 @@ void cluster_register_sent(struct control *c, struct ctl_msg *m)
 
 /* --- other nodes' registrations (on the leader) ------------------------- */
 
+/* What the metadata text holds as a word (a host) or to the end of a line
+ * (a rack): printable, no line break, a word no space. Anything else would
+ * make an entry no node can apply. */
+static bool text_ok(const char *s, bool word)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || (word && *s == ' '))
+            return false;
+    return true;
+}
+
+static bool registration_ok(const struct ctl_register *r)
+{
+    if (!text_ok(r->rack, false))
+        return false;
+    for (int32_t i = 0; i < r->nshards; i++)
+        if (!r->brokers[i].host || !r->brokers[i].host[0] || !text_ok(r->brokers[i].host, true))
+            return false;
+    return true;
+}
+
 void cluster_register_request(struct control *c, struct ctl_msg *m)
 {
     struct ctl_register *r = &m->u.reg;
@@ -177,7 +199,8 @@ void cluster_register_request(struct control *c, struct ctl_msg *m)
         r->error = KERR_NOT_CONTROLLER;
     } else if (!r->cluster_id || strcmp(r->cluster_id, s->cluster_id) != 0) {
         r->error = KERR_INCONSISTENT_CLUSTER_ID;
-    } else if (r->nshards < 1 || r->nshards > MD_NODE_SHARDS || r->node_id < 0) {
+    } else if (r->nshards < 1 || r->nshards > MD_NODE_SHARDS || r->node_id < 0 ||
+               !registration_ok(r)) {
         r->error = KERR_INVALID_REQUEST;
     } else if (!(n.brokers = calloc((size_t)r->nshards, sizeof *n.brokers))) {
         r->error = KERR_UNKNOWN_SERVER_ERROR;
