@@ -32,6 +32,10 @@ fences it) and the records are acknowledged by the two left; the link back,
 the follower registers again, catches up, returns to the ISR, and its copy
 is the leader's.
 
+test_whole_cluster_restart: SIGTERM to every node, all started again: the
+replicated topics come back with the same replicas, every partition in sync
+again, and every record test_rf3_roundtrip acknowledged reads back.
+
 Needs root (ip netns).
 """
 
@@ -193,6 +197,14 @@ def produce_one_error(name, acks):
     return out[0]
 
 
+ROUNDTRIP = {}                 # partition of "rep": (value, offset) acked
+
+
+def replica_view(md):
+    return {t["topic"]: sorted((p["partition"], tuple(r["id"] for r in p["replicas"]))
+                               for p in t["partitions"]) for t in md["topics"]}
+
+
 def test_rf3_roundtrip(ctx):
     from confluent_kafka import KafkaError
     cluster(ctx)
@@ -216,6 +228,8 @@ def test_rf3_roundtrip(ctx):
     expect_eq(offsets, list(range(500, 800)), "kafka-python's acked offsets")
     got = consume_kafka_python("rep", 1, 800)
     expect_eq(got[500:], list(zip(values, offsets)), "kafka-python's records read back")
+    ROUNDTRIP.update({part: [(f"rd-{part}-{i}", i) for i in range(500)] for part in range(6)})
+    ROUNDTRIP[1] += list(zip(values, offsets))
     expect_eq(create_topic_error("rf4", 1, 4), KafkaError.INVALID_REPLICATION_FACTOR,
               "replication factor 4 on three nodes")
     create_topic("strict", 1, 3, {"min.insync.replicas": "4"})
@@ -354,10 +368,28 @@ def test_follower_cut_off(ctx):
     log(f"node {f} back in the ISR with the leader's copy")
 
 
+@harness.timeout(240)
+def test_whole_cluster_restart(ctx):
+    cl = cluster(ctx)
+    check(ROUNDTRIP, "test_rf3_roundtrip left nothing to read back")
+    before = replica_view(metadata(0))
+    for b in cl.nodes:
+        b.stop()
+    netns.start_all(cl.nodes)
+    wait_registered(range(NODES))
+    for i in range(NODES):
+        expect_eq(replica_view(metadata(i)), before, f"node {i}'s replicas after the restart")
+    wait_in_sync("rep", 6)
+    for part, acked in sorted(ROUNDTRIP.items()):
+        got = consume_rdkafka("rep", part, len(acked))
+        expect_eq(got, acked, f"rep-{part} after restarting every node")
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0:
         fail("needs root for ip netns")
     CL = netns.NetnsCluster(NODES).open()
     CL.enter_hub()
     harness.main([test_rf3_roundtrip, test_leader_killed_under_load,
-                  test_controller_leader_killed_under_load, test_follower_cut_off])
+                  test_controller_leader_killed_under_load, test_follower_cut_off,
+                  test_whole_cluster_restart])
