@@ -46,10 +46,28 @@ def start_cluster(suite):
         cl.enter_hub()
         cl.start_voters(SHARDS, {"broker.session.timeout.ms": str(SESSION_MS),
                                  "sluice.flush.policy": "always"})
+        wait_registered(netns.bootstrap(0))
     except BaseException:
         cl.close()
         raise
     return cl, netns
+
+
+def wait_registered(bootstrap):
+    """Until Metadata lists every node's brokers and a controller: the nodes
+    say ready before they have all registered."""
+    from confluent_kafka.admin import AdminClient
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            md = a.list_topics(timeout=10)
+            if len(md.brokers) == NODES * SHARDS and md.controller_id >= 0:
+                return
+        except Exception:  # noqa: BLE001 - not up yet: ask again
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the {NODES} nodes did not all register within 60 s")
 
 
 def create_topic(bootstrap, name, rf, configs=None):
@@ -157,15 +175,23 @@ def run(suite):
     if os.geteuid() != 0:
         log("   skipped: needs root (ip netns)")
         return []
-    cl, netns = start_cluster(suite)
+    cl = None
     try:
+        cl, netns = start_cluster(suite)
         bootstrap = netns.bootstrap(0)     # the tools' --target is one address
         rows = rate_rows(suite, bootstrap)
         rows.append(failover_row(suite, cl, bootstrap))
+    except Exception as e:  # noqa: BLE001 - a failed row, and the suite goes on
+        log(f"   replication FAILED: {e}")
+        rows = [{"system": "sluice", "durability": "durable", "config": "3 nodes",
+                 "client": "librdkafka", "workload": "replication", "size": 100,
+                 "partitions": 1, "rate": "", "ok": 0, "log": "", "error": str(e)}]
+        suite.rows.extend(rows)
     finally:
-        cl.close()
-        for b in cl.nodes:
-            b.cleanup()
+        if cl:
+            cl.close()
+            for b in cl.nodes:
+                b.cleanup()
     with open(os.path.join(suite.out, "replication.md"), "w") as f:
         f.write(summary(rows))
     return rows
