@@ -62,6 +62,7 @@ static void peer_maybe_free(struct peer *p)
     free(p->out);
     free(p->in);
     free(p->spare);
+    p->shard->npeers--;
     free(p);
 }
 
@@ -277,6 +278,7 @@ struct peer *peer_open(struct shard *s, const char *host, int port,
     if (!p)
         return NULL;
     p->shard = s;
+    s->npeers++;                    /* until peer_maybe_free */
     p->fd = -1;
     p->ctx = ctx;
     p->on_frame = ops->on_frame;
@@ -291,6 +293,7 @@ struct peer *peer_open(struct shard *s, const char *host, int port,
         res->ai_addrlen > sizeof p->addr) {
         if (res)
             freeaddrinfo(res);
+        s->npeers--;
         free(p);
         return NULL;
     }
@@ -301,6 +304,7 @@ struct peer *peer_open(struct shard *s, const char *host, int port,
     if (p->fd < 0 || !(sqe = peer_sqe(p))) {
         if (p->fd >= 0)
             close(p->fd);
+        s->npeers--;
         free(p);
         return NULL;
     }

@@ -223,6 +223,11 @@ static void shard_finish(struct shard *s)
         while (s->parts[b])
             partition_drop(s, s->parts[b]);
     replica_shard_close(s);
+    /* Closed peers go once their cancelled operations are back (bounded:
+     * a cancel completes at once). */
+    for (int round = 0; s->npeers > 0 && round < 1000; round++)
+        if (io_ring_run_once(&s->ring) < 0)
+            break;
     shard_dpdk_stop(s);
     shard_cleaner_close(s);
     if (s->stop_msg)

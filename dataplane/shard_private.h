@@ -148,6 +148,7 @@ struct shard {
     struct shard_cleaner *cleaner; /* compaction, background chores */
     alignas(64) struct shard_metrics metrics; /* this thread's counters (shard_stats.c) */
     struct replica_shard *replicas; /* replication (replica.h) */
+    int npeers;                    /* peer.c's connections not yet freed */
 };
 
 /* shard.c */
