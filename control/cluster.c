@@ -256,6 +256,37 @@ static void fence_silent(struct control *c)
     }
 }
 
+/* auto.leader.rebalance.enable, on the controller: every
+ * leader.imbalance.check.interval.seconds, leaders back to their preferred
+ * replicas (md_isr.c's rule 5). */
+static void rebalance(struct control *c, int64_t now)
+{
+    struct md_store *s = &c->md;
+    int64_t every = (int64_t)c->cfg.leader_imbalance_check_interval_seconds * 1000;
+    char why[512];
+
+    if (!c->cfg.auto_leader_rebalance_enable || !md_store_is_controller(s) ||
+        !quorum_ready(s->quorum)) {
+        c->rebalance_next_ms = 0;
+        return;
+    }
+    if (c->rebalance_next_ms == 0)
+        c->rebalance_next_ms = now + every;  /* an interval after leading */
+    if (now < c->rebalance_next_ms)
+        return;
+    c->rebalance_next_ms = now + every;
+    int n = md_isr_rebalance(s, c->cfg.leader_imbalance_per_broker_percentage);
+    if (n == 0)
+        return;
+    if (md_store_commit(s, why, sizeof why) < 0) {
+        control_log("preferred leaders: %s", why);
+        return;
+    }
+    control_log("preferred leaders: leaders of %d topic(s) move back", n);
+    replication_committed(c);
+    cluster_apply(c);
+}
+
 /* --- the turn --------------------------------------------------------------- */
 
 void cluster_apply(struct control *c)
@@ -280,4 +311,5 @@ void cluster_do_work(struct control *c)
     cluster_apply(c);
     register_self(c, mono_ms());
     fence_silent(c);
+    rebalance(c, mono_ms());
 }

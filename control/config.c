@@ -267,6 +267,16 @@ static const struct config_def broker_defs[] = {
       .def = "9000", .min = 500, .max = INT32_MAX,
       .doc = "The controller fences a node it has not heard from this long: "
              "its replicas leave the ISRs, its partitions get new leaders."),
+    BDEF("auto.leader.rebalance.enable", CT_BOOL, auto_leader_rebalance_enable,
+      .def = "true", .doc = "The controller moves leadership back to each "
+             "partition's preferred replica (its first) once it is in sync."),
+    BDEF("leader.imbalance.check.interval.seconds", CT_INT,
+      leader_imbalance_check_interval_seconds, .def = "300", GE32(1),
+      .doc = "How often the controller looks for leaders to move back."),
+    BDEF("leader.imbalance.per.broker.percentage", CT_INT,
+      leader_imbalance_per_broker_percentage, .def = "10", .min = 0, .max = 100,
+      .doc = "The share of a broker's preferred partitions others may lead "
+             "before they move back."),
     BDEF("replica.lag.time.max.ms", CT_LONG, replica_lag_time_max_ms,
       .def = "30000", GE64(1),
       .doc = "A follower that has not caught up with its leader for this "

@@ -172,6 +172,9 @@ struct broker_config {
     char controller_listener_names[CONFIG_LISTENERS_MAX]; /* CONTROLLER */
     char broker_rack[CONFIG_RACK_MAX];      /* (null) */
     int32_t broker_session_timeout_ms;      /* 9000 */
+    bool auto_leader_rebalance_enable;      /* true */
+    int32_t leader_imbalance_check_interval_seconds; /* 300 */
+    int32_t leader_imbalance_per_broker_percentage;  /* 10 */
     /* replication (dataplane/replica*.c) */
     int64_t replica_lag_time_max_ms;        /* 30000 */
     int32_t replica_fetch_wait_max_ms;      /* 500 */

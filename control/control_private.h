@@ -89,6 +89,7 @@ struct control {
     struct cluster_reg *reg_msg; /* our registration in flight, or NULL */
     int64_t reg_next_ms;       /* monotonic: when to try registering again */
     int32_t known_controller;  /* the quorum leader the last snapshot named */
+    int64_t rebalance_next_ms; /* monotonic: preferred leaders checked (cluster.c) */
 };
 
 /* control.c, for the admin files */

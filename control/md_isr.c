@@ -19,10 +19,16 @@
  *   4. An AlterPartition comes from the leader of the current leader epoch
  *      and knows the current partition epoch; it may only add replicas of
  *      unfenced nodes, and the new ISR holds the leader.
+ *   5. Preferred leaders (auto.leader.rebalance.enable): a broker that does
+ *      not lead more than leader.imbalance.per.broker.percentage of the
+ *      partitions it is the first replica of gets back every one of them
+ *      whose ISR holds it while its node is up (a clean election: the ISR
+ *      has everything acknowledged).
  *
  * Never: touches a ring, a socket or a log. */
 #include "control/md_store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/ctl.h"
@@ -193,4 +199,85 @@ int16_t md_isr_alter(struct md_store *s, int32_t broker, struct ctl_isr_change *
     ch->out_nisr = p->nisr;
     memcpy(ch->out_isr, p->isr, sizeof p->isr);
     return KERR_NONE;
+}
+
+/* Rule 5's test for one broker: the share of the partitions it is the
+ * preferred leader of that another replica leads is above pct percent. */
+static bool imbalanced(const struct md_store *s, int32_t broker, int32_t pct)
+{
+    int64_t preferred = 0, away = 0;
+
+    for (int32_t i = 0; i < s->ntopics; i++) {
+        const struct md_live *t = s->topics[i];
+        if (t->state != MD_LIVE)
+            continue;
+        for (int32_t k = 0; k < t->t.npartitions; k++) {
+            const struct md_partition *p = &t->t.partitions[k];
+            if (p->nreplicas < 2 || p->replicas[0] != broker)
+                continue;
+            preferred++;
+            away += p->leader != broker;
+        }
+    }
+    return preferred > 0 && away * 100 > (int64_t)pct * preferred;
+}
+
+/* Whether p may move back to its preferred leader now (rule 5). */
+static bool may_prefer(const struct md_store *s, const struct md_partition *p)
+{
+    int32_t pref = p->replicas[0];
+    return p->nreplicas > 1 && p->leader != pref && md_ids_have(p->isr, p->nisr, pref) &&
+           broker_alive(s, pref);
+}
+
+/* The verdict of rule 5 for broker, judged once per call (judged/bad/n):
+ * every broker is judged before any partition moves, as Kafka does, so
+ * moving one partition does not stop the others of the same broker. */
+static bool verdict(const struct md_store *s, int32_t broker, int32_t pct, int32_t *judged,
+                    bool *bad, int32_t *n)
+{
+    for (int32_t i = 0; i < *n; i++)
+        if (judged[i] == broker)
+            return bad[i];
+    judged[*n] = broker;
+    bad[*n] = imbalanced(s, broker, pct);
+    return bad[(*n)++];
+}
+
+int md_isr_rebalance(struct md_store *s, int32_t pct)
+{
+    int64_t np = 1;
+    int changed = 0;
+    int32_t n = 0;
+
+    for (int32_t i = 0; i < s->ntopics; i++)
+        np += s->topics[i]->t.npartitions;
+    int32_t *judged = calloc((size_t)np, sizeof *judged);
+    bool *bad = calloc((size_t)np, sizeof *bad);
+    if (!judged || !bad) {
+        free(judged);
+        free(bad);
+        return 0;                       /* the next check tries again */
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int32_t i = 0; i < s->ntopics; i++) {
+            struct md_live *t = s->topics[i];
+            bool any = false;
+            for (int32_t k = 0; t->state == MD_LIVE && k < t->t.npartitions; k++) {
+                struct md_partition *p = &t->t.partitions[k];
+                if (!may_prefer(s, p) || !verdict(s, p->replicas[0], pct, judged, bad, &n) ||
+                    pass == 0)
+                    continue;
+                set_leader(p, p->replicas[0], false);
+                p->partition_epoch++;
+                any = true;
+            }
+            if (any) {
+                t->touched = true;
+                changed++;
+            }
+        }
+    free(judged);
+    free(bad);
+    return changed;
 }

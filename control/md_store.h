@@ -218,6 +218,10 @@ int md_isr_on_unfence(struct md_store *s);
 /* A leader's (broker's) AlterPartition for one partition: applied or a
  * Kafka error; ch's answer fields get the partition as it is. */
 int16_t md_isr_alter(struct md_store *s, int32_t broker, struct ctl_isr_change *ch);
+/* Preferred leader elections (rule 5) for every broker whose preferred
+ * partitions another replica leads in more than pct percent of them;
+ * returns the topics changed (marked touched). */
+int md_isr_rebalance(struct md_store *s, int32_t pct);
 
 /* --- md_log.c: the metadata log ------------------------------------------ */
 

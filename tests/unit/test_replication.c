@@ -314,6 +314,38 @@ static void test_alter_partition(void **state)
     world_free(w);
 }
 
+static void test_preferred_leader(void **state)
+{
+    struct world *w = world_new(3, NULL);
+    struct md_live *t = add_topic(w, "t", 3, 3);
+    struct md_partition *p = &t->t.partitions[0];
+    int32_t pref = p->replicas[0], node = md_broker_node(pref);
+
+    (void)state;
+    assert_int_equal(md_isr_rebalance(&w->s, 10), 0);      /* balanced */
+    md_node_fence(&w->s, node, true);
+    md_isr_on_fence(&w->s);
+    assert_int_not_equal(p->leader, pref);
+    md_node_fence(&w->s, node, false);
+    assert_int_equal(md_isr_on_unfence(&w->s), 0);          /* it has a leader */
+    /* Back but not in sync: it stays a follower. */
+    assert_int_equal(md_isr_rebalance(&w->s, 10), 0);
+    int32_t all[] = {p->replicas[0], p->replicas[1], p->replicas[2]};
+    struct ctl_isr_change ch = change(p, all, 3);
+    assert_int_equal(md_isr_alter(&w->s, p->leader, &ch), KERR_NONE);
+    /* In sync, every one of its preferred partitions led elsewhere: that is
+     * not above 100%, but above 10%. */
+    assert_int_equal(md_isr_rebalance(&w->s, 100), 0);
+    int32_t epoch = p->leader_epoch, pepoch = p->partition_epoch;
+    assert_int_equal(md_isr_rebalance(&w->s, 10), 1);
+    assert_int_equal(p->leader, pref);
+    assert_int_equal(p->leader_epoch, epoch + 1);
+    assert_int_equal(p->partition_epoch, pepoch + 1);
+    assert_int_equal(p->nisr, 3);
+    assert_int_equal(md_isr_rebalance(&w->s, 10), 0);
+    world_free(w);
+}
+
 /* --- the metadata text ------------------------------------------------------------------ */
 
 static void test_text_round_trip(void **state)
@@ -419,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_last_isr_member_stays),
         cmocka_unit_test(test_unclean_election),
         cmocka_unit_test(test_alter_partition),
+        cmocka_unit_test(test_preferred_leader),
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_text_refuses_bad_replicas),
     };
