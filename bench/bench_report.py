@@ -5,9 +5,9 @@ import csv
 import math
 import os
 
-SYSTEMS = [("sluice", "librdkafka"), ("sluice", "native"), ("redis", "hiredis"),
-           ("nats", "libnats"), ("kafka-mock", "librdkafka")]
-PEERS = ("redis", "nats")
+SYSTEMS = [("sluice", "librdkafka"), ("sluice", "native"), ("kafka", "librdkafka"),
+           ("redis", "hiredis"), ("nats", "libnats"), ("kafka-mock", "librdkafka")]
+PEERS = ("kafka", "redis", "nats")
 
 
 def label(system, client):
@@ -67,6 +67,11 @@ def machine_table(meta, limits):
         f"| {mb('memcpy')} | {mb('loopback', 'loopback_mb_s')} | {mb('disk_os')} "
         f"| {mb('disk_always')} | {fs.get('p50_us', 0):.0f} / {fs.get('p99_us', 0):.0f} us |",
     ]
+    fo = limits.get("fsync_overwrite")
+    if fo:
+        lines += ["", f"4 KiB O_DIRECT overwrite of written blocks + fdatasync (the shard "
+                      f"journal's floor): p50 {fo.get('p50_us', 0):.0f} / p99 "
+                      f"{fo.get('p99_us', 0):.0f} us."]
     return lines
 
 
@@ -93,9 +98,11 @@ def produce_table(rows):
 def consume_table(rows, limits):
     loop = limits.get("loopback", {}).get("loopback_mb_s")
     cols = [k for k in SYSTEMS if k[0] != "kafka-mock"]
+    if any(r.get("client") == "native-multi" for r in rows):
+        cols.insert(2, ("sluice", "native-multi"))
     lines = ["| size | partitions | " + " | ".join(label(s, c) for s, c in cols) +
-             " | sluice ÷ best peer | sluice native ÷ loopback |",
-             "|---" * (2 + len(cols) + 2) + "|"]
+             " | sluice ÷ best peer | sluice native ÷ loopback | native one Fetch of all ÷ "
+             "loopback |", "|---" * (2 + len(cols) + 3) + "|"]
     for dur, size, parts in groups(rows, "consume"):
         cells, mb = [], {}
         for s, c in cols:
@@ -105,7 +112,46 @@ def consume_table(rows, limits):
         best = max([mb[k] for k in mb if k[0] in PEERS and mb[k]] or [0])
         mine = max([v for k, v in mb.items() if k[0] == "sluice" and v] or [0])
         lines.append(f"| {size} B | {parts} | " + " | ".join(cells) +
-                     f" | {ratio(mine, best)} | {ratio(mb[('sluice', 'native')], loop)} |")
+                     f" | {ratio(mine, best)} | {ratio(mb[('sluice', 'native')], loop)} | "
+                     f"{ratio(mb.get(('sluice', 'native-multi')), loop)} |")
+    return lines
+
+
+def sync_table(rows):
+    """The synchronous producer (one message in flight) at 1k msgs/s."""
+    lines = ["| durability | system (client) | ack p50 / p99 / p99.9 / max (us) | "
+             "kept up | sluice ÷ Redis (p99) | librdkafka: sluice ÷ mock (p99) |",
+             "|---|---|---|---|---|---|"]
+    sync = [r for r in rows if r.get("workload") == "latency-sync"]
+    for dur in ("durable", "page-cache"):
+        def p99(s, c):
+            r = one(sync, system=s, client=c, durability=dur)
+            return r.get("ack_p99_us") if r and r.get("ok") and r.get("kept_up") else None
+        for s, c in SYSTEMS + [("sluice", "native-spin")]:
+            r = one(sync, system=s, client=c, durability=dur)
+            if not r:
+                continue
+            q = " / ".join(f"{r.get(f'ack_{k}_us', 0):.0f}" for k in ("p50", "p99", "p999",
+                                                                       "max"))
+            vs_redis = ratio(p99(s, c), p99("redis", "hiredis")) if s == "sluice" else ""
+            vs_mock = ratio(p99(s, c), p99("kafka-mock", "librdkafka")) \
+                if (s, c) == ("sluice", "librdkafka") and dur == "page-cache" else ""
+            lines.append(f"| {dur} | {label(s, c)} | {q if r.get('ok') else 'failed'} | "
+                         f"{'yes' if r.get('kept_up') else 'no'} | {vs_redis} | {vs_mock} |")
+    return lines
+
+
+def turns_table(rows):
+    lines = ["| broker | rate/s | segments rolled | turns | turn p50 / p99 / p99.9 / p99.99 / "
+             "max (us) | turns over 1 ms | ack p99 (us) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("workload") != "loop-turns":
+            continue
+        q = " / ".join(f"{r.get(f'turn_{k}_us', 0):.0f}" for k in ("p50", "p99", "p999",
+                                                                    "p9999", "max"))
+        lines.append(f"| {r.get('config')} | {si(r.get('rate'))} | {r.get('segments', 0)} | "
+                     f"{r.get('turns', 0)} | {q if r.get('ok') else 'failed'} | "
+                     f"{r.get('turn_over_1ms', '-')} | {r.get('ack_p99_us', 0):.0f} |")
     return lines
 
 
@@ -171,9 +217,43 @@ def cpu_table(rows):
     return lines
 
 
+def kafka_table(rows):
+    """sluice ÷ Apache Kafka, like with like: same class, client, size,
+    partitions (and rate, for latency: the ack p99 ratio, lower is better
+    for sluice below 1)."""
+    lines = ["| workload | durability | client | size | partitions | sluice | Kafka "
+             "| sluice ÷ Kafka |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("system") != "sluice" or not r.get("ok") or \
+                r.get("workload") not in ("produce", "consume", "produce-tool"):
+            continue
+        k = one(rows, system="kafka", client=r["client"], workload=r["workload"],
+                durability=r["durability"], size=r["size"], partitions=r["partitions"])
+        if not k:
+            continue
+        lines.append(f"| {r['workload']} | {r['durability']} | {r['client']} | {r['size']} B "
+                     f"| {r['partitions']} | {si(r['msgs_s'])} msg/s | {si(k['msgs_s'])} msg/s "
+                     f"| {ratio(r['msgs_s'], k['msgs_s'])} |")
+    for r in rows:
+        if r.get("system") != "sluice" or not r.get("ok") or r.get("workload") != "latency":
+            continue
+        k = one(rows, system="kafka", client=r["client"], workload="latency",
+                durability=r["durability"], size=r["size"], partitions=r["partitions"],
+                rate=r["rate"])
+        if k and k.get("ack_p99_us") and r.get("ack_p99_us"):
+            lines.append(f"| latency {si(r['rate'])}/s ack p99 | {r['durability']} "
+                         f"| {r['client']} | {r['size']} B | {r['partitions']} "
+                         f"| {r['ack_p99_us']:.0f} us | {k['ack_p99_us']:.0f} us "
+                         f"| {ratio(r['ack_p99_us'], k['ack_p99_us'])} |")
+    return lines
+
+
 def summary(meta, limits, rows):
     failed = [r for r in rows if not r.get("ok")]
     out = ["# sluice benchmark summary", ""] + machine_table(meta, limits)
+    out += ["", "## sluice ÷ Apache Kafka (same class, client and workload; "
+            "throughput: higher is better, latency: lower is better)", ""]
+    out += kafka_table(rows)
     out += ["", "## Produce: maximum rate, every message acknowledged", ""]
     out += produce_table(rows)
     out += ["", "## Consume: reading back the backlog (page-cache class)", ""]
@@ -182,6 +262,11 @@ def summary(meta, limits, rows):
     out += latency_glance(rows)
     out += ["", "## Latency: open-loop produce at a fixed rate, tailing consumer", ""]
     out += latency_table(rows)
+    out += ["", "## A synchronous producer: one message in flight, 1k msgs/s, 100 B, "
+            "1 partition", ""]
+    out += sync_table(rows)
+    out += ["", "## Loop turns of a durable shard at 100k msgs/s, segments rolling", ""]
+    out += turns_table(rows)
     out += ["", "## CPU during produce (client = load generator, % of one core)", ""]
     out += cpu_table(rows)
     if failed:

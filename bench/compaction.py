@@ -25,9 +25,6 @@ import time
 
 BACKLOG_QUICK, BACKLOG_FULL = 150000, 1500000   # keyed records of 100 B
 RATE = 10000
-TURNS_RE = re.compile(r"shard 0: loop turns (\d+): p50 ([\d.]+) us, p99 ([\d.]+) us, "
-                      r"p99.9 ([\d.]+) us, p99.99 ([\d.]+) us, max ([\d.]+) us, "
-                      r"over 1 ms (\d+)")
 CLEANED_RE = re.compile(r"backlog-0: cleaned (\d+) bytes .* ([\d.]+) ms")
 
 
@@ -148,11 +145,10 @@ def latency_row(suite, sluice_cls, mode):
                 srv.proc.wait(30)
             except subprocess.TimeoutExpired:
                 srv.proc.kill()
-            with open(srv.log, errors="replace") as f:
-                m = TURNS_RE.search(f.read())
-            if m:
-                row.update({"turn_p99_us": float(m.group(3)), "turn_p9999_us": float(m.group(5)),
-                            "turn_max_us": float(m.group(6)), "turns_over_1ms": int(m.group(7))})
+            t = srv.loop_turns().get(0)
+            if t:
+                row.update({"turn_p99_us": t["p99_us"], "turn_p9999_us": t["p9999_us"],
+                            "turn_max_us": t["max_us"], "turns_over_1ms": t["over_1ms"]})
             srv.proc = None
     suite.rows.append(row)
     log(f"   cleaner {mode:<6} ack p99 {row.get('ack_p99_us', '?')} us, busy {row.get('busy_frac')}"

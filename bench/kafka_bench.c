@@ -8,7 +8,7 @@
  *   kafka_bench --mode consume --target H:P --topic T --count C --size S
  *   kafka_bench --mode latency --target H:P --topic T --partitions N
  *               --size S --rate R --seconds D [--warmup W] [--acks all]
- *               [--linger-ms 0] [--hist-out PREFIX]
+ *               [--linger-ms 0] [--in-flight N] [--hist-out PREFIX]
  *   kafka_bench --mock [--mock-brokers B] ...   the in-process mock cluster
  *
  * The topic: against a broker it is created with --partitions partitions
@@ -39,6 +39,10 @@
  *          ack latency. A consumer on its own thread tails the topic from
  *          each partition's high watermark, queried and assigned before
  *          the first send (fetch.wait.max.ms=10, fetch.min.bytes=1).
+ *          --in-flight 1 makes it a synchronous producer (Java's
+ *          send().get(), librdkafka with max.in.flight=1): message i is
+ *          sent only once i-1 was acknowledged, still timed from its
+ *          intended time, so falling behind shows as latency.
  *          Histograms (the first --warmup seconds not recorded): ack =
  *          delivery report - intended, e2e = consumed - intended, lag =
  *          actual send - intended. Everything must be acked and consumed
@@ -53,6 +57,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -84,6 +89,9 @@ struct kafka_opts {
     bool mock;
     int mock_brokers;
     int linger_ms;             /* -1: the mode's default */
+    bool no_create;            /* --no-create: the topic exists already */
+    int nprops;                /* --prop key=value: librdkafka settings */
+    const char *props[16];     /* (security.protocol=ssl for the TLS row) */
 };
 
 struct result {
@@ -100,13 +108,15 @@ struct result {
 
 /* ---- options ----------------------------------------------------------- */
 
-enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS };
+enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_PROP, OPT_NO_CREATE };
 
 static const struct option kafka_longopts[] = {
     { "acks", required_argument, NULL, OPT_ACKS },
     { "mock", no_argument, NULL, OPT_MOCK },
     { "mock-brokers", required_argument, NULL, OPT_MOCK_BROKERS },
     { "linger-ms", required_argument, NULL, OPT_LINGER_MS },
+    { "prop", required_argument, NULL, OPT_PROP },
+    { "no-create", no_argument, NULL, OPT_NO_CREATE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -114,7 +124,10 @@ static const char kafka_usage[] =
     "  --acks 1|all|0     produce, latency (default 1)\n"
     "  --linger-ms N      produce default 5, latency default 0\n"
     "  --mock             against librdkafka's in-process mock cluster\n"
-    "  --mock-brokers N   its brokers (default 1)\n";
+    "  --mock-brokers N   its brokers (default 1)\n"
+    "  --prop KEY=VALUE   a librdkafka setting (repeatable)\n"
+    "  --no-create        the topic exists: no CreateTopics (which goes\n"
+    "                     without the --prop settings)\n";
 
 static int take_kafka_opt(int code, const char *arg, void *ctx)
 {
@@ -140,6 +153,14 @@ static int take_kafka_opt(int code, const char *arg, void *ctx)
         if (lg_parse_count(arg, &v) || v > 900000)
             return -1;
         ko->linger_ms = (int)v;
+        return 0;
+    case OPT_NO_CREATE:
+        ko->no_create = true;
+        return 0;
+    case OPT_PROP:
+        if (!strchr(arg, '=') || ko->nprops == (int)(sizeof ko->props / sizeof *ko->props))
+            return -1;
+        ko->props[ko->nprops++] = arg;
         return 0;
     default:
         return -1;
@@ -212,6 +233,15 @@ static rd_kafka_conf_t *conf_common(const struct kafka_opts *ko)
         conf_set(conf, "log_level", ko->lg.verbose ? "7" : "4")) {
         rd_kafka_conf_destroy(conf);
         return NULL;
+    }
+    for (int i = 0; i < ko->nprops; i++) {
+        char key[128];
+        const char *eq = strchr(ko->props[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - ko->props[i]), ko->props[i]);
+        if (conf_set(conf, key, eq + 1)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     }
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
@@ -295,7 +325,7 @@ static int prepare_topic(rd_kafka_t *rk, const struct kafka_opts *ko)
 {
     int n;
 
-    if (!ko->mock && nw_create_topic(ko->lg.target, ko->lg.topic,
+    if (!ko->mock && !ko->no_create && nw_create_topic(ko->lg.target, ko->lg.topic,
                                      ko->lg.partitions, CREATE_TIMEOUT_S))
         return -1;
     n = wait_topic(rk, ko->lg.topic);
@@ -353,7 +383,10 @@ static rd_kafka_t *producer_new(const struct kafka_opts *ko, int linger_ms,
         conf_set(conf, "queue.buffering.max.kbytes", "2097151") ||
         conf_set(conf, "compression.type", "none") ||
         conf_set(conf, "message.timeout.ms", "120000") ||
-        (low_latency && conf_set(conf, "socket.nagle.disable", "true"))) {
+        (low_latency && conf_set(conf, "socket.nagle.disable", "true")) ||
+        (ko->lg.in_flight > 0 && ko->lg.in_flight <= 1000000 &&
+         conf_set_int(conf, "max.in.flight.requests.per.connection",
+                      (int)ko->lg.in_flight))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -828,11 +861,22 @@ static int send_one(struct send_side *s, size_t size, uint64_t seq,
 /* Sends every message when it is due (late ones at once), until all are
  * sent or the deadline passes (also while librdkafka's queue stays full:
  * the run then did not keep up, which is not an error). */
-static void send_paced(struct send_side *s, size_t size)
+/* --in-flight: waits until fewer than max messages are unacknowledged
+ * (the delivery reports are counted on the poller thread). */
+static void wait_in_flight(const struct send_side *s, const struct ack_side *a, int max)
+{
+    while (max > 0 && s->sent - atomic_load(&a->acked) - atomic_load(&a->errors) >=
+                          (uint64_t)max && lg_now_ns() < s->deadline_ns)
+        sched_yield(); /* the report comes from the poller thread */
+}
+
+static void send_paced(struct send_side *s, const struct ack_side *a, size_t size,
+                       int in_flight)
 {
     while (!lg_pace_done(&s->pace)) {
         uint64_t due = lg_pace_wait(&s->pace, SEND_BATCH);
         for (uint64_t k = 0; k < due; k++) {
+            wait_in_flight(s, a, in_flight);
             uint64_t seq = s->pace.next;
             uint64_t intended = lg_pace_intended(&s->pace, seq);
             uint64_t now = lg_now_ns();
@@ -973,7 +1017,7 @@ static int run_latency(const struct kafka_opts *ko, const char *system)
     r->ko = ko;
     if (latency_setup(r) == 0 && latency_start_threads(r) == 0) {
         double cpu0 = lg_cpu_s();
-        send_paced(&r->send, ko->lg.size);
+        send_paced(&r->send, &r->ack, ko->lg.size, (int)ko->lg.in_flight);
         r->kept_up = wait_drained(r);
         r->cpu_s = lg_cpu_s() - cpu0;
         rc = 0;

@@ -22,7 +22,7 @@
 
 enum {
     OPT_MODE = 1000, OPT_TARGET, OPT_TOPIC, OPT_PARTITIONS, OPT_SIZE,
-    OPT_COUNT, OPT_SECONDS, OPT_RATE, OPT_WARMUP, OPT_WINDOW, OPT_HIST_OUT,
+    OPT_COUNT, OPT_SECONDS, OPT_RATE, OPT_WARMUP, OPT_WINDOW, OPT_IN_FLIGHT, OPT_HIST_OUT,
     OPT_VERBOSE, OPT_HELP,
 };
 
@@ -37,6 +37,7 @@ static const struct option common_opts[] = {
     { "rate", required_argument, NULL, OPT_RATE },
     { "warmup", required_argument, NULL, OPT_WARMUP },
     { "window", required_argument, NULL, OPT_WINDOW },
+    { "in-flight", required_argument, NULL, OPT_IN_FLIGHT },
     { "hist-out", required_argument, NULL, OPT_HIST_OUT },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
     { "help", no_argument, NULL, OPT_HELP },
@@ -48,6 +49,7 @@ static void usage(FILE *f, const char *tool, const struct lg_extra *extra)
             "usage: %s --mode produce|consume|latency --target ADDR [options]\n"
             "  --topic NAME  --partitions N  --size BYTES  --count N\n"
             "  --seconds S  --rate MSGS_S  --warmup S  --window N\n"
+            "  --in-flight N  (latency: N unacknowledged at most; 1: synchronous)\n"
             "  --hist-out PREFIX  --verbose\n%s",
             tool, extra && extra->usage ? extra->usage : "");
 }
@@ -110,6 +112,11 @@ static int take_common(int code, const char *arg, struct lg_opts *o)
         if (lg_parse_count(arg, &v) || v < 1 || v > (1u << 24))
             return -1;
         o->window = (unsigned)v;
+        return 0;
+    case OPT_IN_FLIGHT:
+        if (lg_parse_count(arg, &v) || v < 1 || v > (1u << 24))
+            return -1;
+        o->in_flight = (unsigned)v;
         return 0;
     default:
         return -1;
@@ -401,7 +408,7 @@ void lg_report_begin(const char *system, const struct lg_opts *o)
     printf("RESULT system=%s mode=%s size=%zu partitions=%d", system, o->mode,
            o->size, o->partitions);
     if (!strcmp(o->mode, "latency"))
-        printf(" rate=%.0f", o->rate);
+        printf(" rate=%.0f in_flight=%u", o->rate, o->in_flight);
 }
 
 void lg_report_u64(const char *key, uint64_t v)

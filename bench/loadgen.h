@@ -52,6 +52,8 @@ struct lg_opts {
     double rate;
     double warmup;
     unsigned window;
+    unsigned in_flight;        /* latency: at most this many unacknowledged
+                                  (1: a synchronous producer); 0: open loop */
     const char *hist_out;
     bool verbose;
 };

@@ -10,10 +10,14 @@
  *       pwrite()s BLOCK-byte blocks to a new file in D. os: one fdatasync at
  *       the end (in the timing); always: an fdatasync after every block, the
  *       durable write rate at that group-commit size. The file is deleted.
- *   machine_bw fsync --dir D [--count N] [--block BYTES]
+ *   machine_bw fsync --dir D [--count N] [--block BYTES] [--overwrite]
  *       N times: pwrite a BLOCK (default 4 KiB) at the end of a file and
  *       fdatasync it; the latency of each pair (p50/p99/max), the floor
- *       under any durable acknowledgement on this disk.
+ *       under any durable acknowledgement on this disk. With --overwrite:
+ *       the file is written whole and synced first, then each BLOCK is
+ *       rewritten in place with O_DIRECT before its fdatasync - what the
+ *       shard journal does (storage/journal.h): no inode or block map to
+ *       persist, only the device's cache flush.
  *
  * Every loop is bounded by --seconds or --count. The last line printed is
  * machine-readable: "RESULT limit=memcpy|disk|fsync key=value ...".
@@ -41,6 +45,7 @@ struct opts {
     uint64_t bytes;
     uint64_t count;
     double seconds;
+    bool overwrite;
 };
 
 static int run_memcpy(const struct opts *o)
@@ -131,19 +136,41 @@ out:
     return rc;
 }
 
+/* --overwrite: the whole file written and synced, then reopened with
+ * O_DIRECT (the buffer is block-aligned). */
+static int prepare_overwrite(const struct opts *o, const char *path, int *fd, char *buf)
+{
+    for (uint64_t i = 0; i < o->count; i++)
+        if (write_block(*fd, buf, o->block, i * o->block))
+            return -1;
+    if (fdatasync(*fd)) {
+        fprintf(stderr, "machine_bw: fdatasync: %s\n", strerror(errno));
+        return -1;
+    }
+    close(*fd);
+    *fd = open(path, O_RDWR | O_DIRECT);
+    if (*fd < 0) {
+        fprintf(stderr, "machine_bw: O_DIRECT: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int run_fsync(const struct opts *o)
 {
     static struct hist h;
-    char path[4096], *buf = malloc(o->block);
+    char path[4096], *buf = NULL;
     int fd, rc = 1;
 
-    if (!buf)
+    if (posix_memalign((void **)&buf, 4096, o->block) != 0)
         return 1;
     memset(buf, 0x3c, o->block);
     hist_init(&h);
     fd = open_scratch(o->dir, path, sizeof(path));
     if (fd < 0)
         goto out;
+    if (o->overwrite && prepare_overwrite(o, path, &fd, buf) < 0)
+        goto out_close;
     double t_end = lg_now_s() + o->seconds;
     for (uint64_t i = 0; i < o->count && lg_now_s() < t_end; i++) {
         uint64_t t0 = lg_now_ns();
@@ -155,12 +182,14 @@ static int run_fsync(const struct opts *o)
         }
         hist_record(&h, lg_now_ns() - t0);
     }
-    printf("RESULT limit=fsync block=%zu count=%llu p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
-           o->block, (unsigned long long)h.total, hist_percentile(&h, 50) / 1e3,
+    printf("RESULT limit=fsync block=%zu overwrite=%d count=%llu p50_us=%.1f p99_us=%.1f "
+           "max_us=%.1f\n", o->block, o->overwrite, (unsigned long long)h.total,
+           hist_percentile(&h, 50) / 1e3,
            hist_percentile(&h, 99) / 1e3, hist_percentile(&h, 100) / 1e3);
     rc = 0;
 out_close:
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     unlink(path);
 out:
     free(buf);
@@ -170,7 +199,7 @@ out:
 static void usage(FILE *f)
 {
     fprintf(f, "usage: machine_bw memcpy|disk|fsync [--dir D] [--flush os|always]\n"
-               "       [--block BYTES] [--bytes N] [--count N] [--seconds S]\n");
+               "       [--block BYTES] [--bytes N] [--count N] [--seconds S] [--overwrite]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -182,6 +211,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         { "bytes", required_argument, NULL, 'n' },
         { "count", required_argument, NULL, 'c' },
         { "seconds", required_argument, NULL, 's' },
+        { "overwrite", no_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -210,6 +240,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             if (!(o->seconds > 0))
                 return -1;
             break;
+        case 'o': o->overwrite = true; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }

@@ -6,7 +6,10 @@
  * The partition leaders come from a Metadata request (native_wire.h); then
  * one TCP connection per partition to its leader, each with one Fetch v11
  * (librdkafka's version) in flight for that partition alone, from offset 0,
- * --partition-bytes at most, max_wait 100 ms. The default, 1 MiB, is the
+ * --partition-bytes at most, max_wait 100 ms. With --multi, as every Kafka
+ * client does it: one connection per leader, one Fetch in flight on it
+ * holding all of that leader's partitions (--partition-bytes each,
+ * fetch.max.bytes = --partition-bytes x partitions, at most 64 MiB). The default, 1 MiB, is the
  * Kafka clients' max.partition.fetch.bytes, and keeps the response buffer
  * in cache like loopback_bw's 1 MiB receive buffer (16 MiB fetches ran
  * ~25% slower here: the client's copy then misses the cache). Each
@@ -25,7 +28,7 @@
  * not used, nor --window: one fetch per partition is in flight).
  *
  *   native_fetch --mode consume --target H:P --topic T --size 1024 --count 1M
- *                [--partition-bytes 1M] [--check-crc]
+ *                [--partition-bytes 1M] [--check-crc] [--multi]
  *   native_fetch --selftest F.req   re-encode a client's Fetch v11 frame
  *
  * Options and the RESULT line are loadgen.h's (system=native mode=consume,
@@ -50,7 +53,8 @@
 #define FETCH_KEY 1
 #define FETCH_VERSION 11
 #define MAX_WAIT_MS 100
-#define REQ_MAX 512
+#define REQ_MAX 65536            /* a Fetch of every partition of a leader */
+#define MULTI_MAX_BYTES (64 << 20)
 #define FRAME_SLACK (1 << 20)  /* response overhead and one oversized batch */
 #define MAX_ERRORS_SHOWN 5
 #define DISCOVER_TIMEOUT_S 20.0
@@ -61,13 +65,16 @@ struct fetch_opts {
     struct lg_opts lg;         /* target, topic, size, count, seconds */
     int32_t partition_bytes;
     bool check_crc;
+    bool multi;                /* one connection and Fetch per leader */
     const char *selftest;
 };
 
 struct conn {
     int fd;
-    int32_t partition;
-    int64_t offset;            /* next to fetch */
+    int nparts;                /* partitions this connection fetches */
+    int32_t *partitions;
+    int64_t *offsets;          /* next to fetch, per partition */
+    int32_t max_bytes;         /* of one Fetch */
     int32_t corr;
     uint8_t req[REQ_MAX];
     size_t req_len, req_off;   /* request being written */
@@ -91,8 +98,8 @@ struct fetcher {
 
 static size_t encode_fetch(uint8_t *buf, size_t cap, const char *client_id,
                            int32_t corr, int32_t max_wait, int32_t max_bytes,
-                           int8_t isolation, const char *topic,
-                           int32_t partition, int64_t offset,
+                           int8_t isolation, const char *topic, int nparts,
+                           const int32_t *partitions, const int64_t *offsets,
                            int32_t partition_bytes)
 {
     struct nw_wr w = { buf, buf + cap, false };
@@ -110,12 +117,14 @@ static size_t encode_fetch(uint8_t *buf, size_t cap, const char *client_id,
     nw_put_i32(&w, -1);                /* session_epoch: full fetch */
     nw_put_i32(&w, 1);                 /* topics */
     nw_put_str(&w, topic);
-    nw_put_i32(&w, 1);                 /* partitions */
-    nw_put_i32(&w, partition);
-    nw_put_i32(&w, -1);                /* current_leader_epoch */
-    nw_put_i64(&w, offset);
-    nw_put_i64(&w, -1);                /* log_start_offset */
-    nw_put_i32(&w, partition_bytes);
+    nw_put_i32(&w, nparts);            /* partitions */
+    for (int i = 0; i < nparts; i++) {
+        nw_put_i32(&w, partitions[i]);
+        nw_put_i32(&w, -1);            /* current_leader_epoch */
+        nw_put_i64(&w, offsets[i]);
+        nw_put_i64(&w, -1);            /* log_start_offset */
+        nw_put_i32(&w, partition_bytes);
+    }
     nw_put_i32(&w, 0);                 /* forgotten_topics_data */
     nw_put_str(&w, "");                /* rack_id */
     if (w.overflow)
@@ -170,7 +179,7 @@ static int selftest(const char *path)
         return 1;
     }
     size_t ml = encode_fetch(mine, sizeof(mine), client_id, corr, max_wait,
-                             max_bytes, isolation, topic, partition, offset,
+                             max_bytes, isolation, topic, 1, &partition, &offset,
                              part_bytes);
     printf("selftest %s: client_id=%s corr=%d max_wait=%d max_bytes=%d "
            "isolation=%d topic=%s partition=%d offset=%" PRId64
@@ -196,8 +205,8 @@ static void conn_queue_fetch(struct fetcher *f, struct conn *c)
 {
     c->corr++;
     c->req_len = encode_fetch(c->req, sizeof(c->req), CLIENT_ID, c->corr,
-                              MAX_WAIT_MS, f->o->partition_bytes, 0,
-                              f->o->lg.topic, c->partition, c->offset,
+                              MAX_WAIT_MS, c->max_bytes, 0, f->o->lg.topic,
+                              c->nparts, c->partitions, c->offsets,
                               f->o->partition_bytes);
     c->req_off = 0;
     c->in_flight = true;
@@ -222,11 +231,12 @@ static int conn_send(struct conn *c)
     return 0;
 }
 
-/* Walks the records of one partition: contiguous batches from c->offset.
+/* Walks the records of c's partition k: contiguous batches from its offset.
  * Returns the records taken. */
-static uint64_t take_records(struct fetcher *f, struct conn *c,
+static uint64_t take_records(struct fetcher *f, struct conn *c, int k,
                              const uint8_t *p, size_t len)
 {
+    int64_t *offset = &c->offsets[k];
     uint64_t n = 0;
     size_t pos = 0;
     while (len - pos >= BATCH_HEADER_SIZE) {
@@ -237,28 +247,49 @@ static uint64_t take_records(struct fetcher *f, struct conn *c,
         size_t bsz = batch_size(&h);
         if (len - pos < bsz)
             break;                      /* partial: fetched again next time */
-        if (batch_last_offset(&h) < c->offset) {
+        if (batch_last_offset(&h) < *offset) {
             pos += bsz;                 /* starts before the offset asked */
             continue;
         }
-        if (h.base_offset > c->offset) {
+        if (h.base_offset > *offset) {
             if (f->gaps < MAX_ERRORS_SHOWN)
                 fprintf(stderr, "native_fetch: partition %d: batch at %"
-                        PRId64 ", expected %" PRId64 "\n", c->partition,
-                        h.base_offset, c->offset);
-            f->gaps += (uint64_t)(h.base_offset - c->offset);
+                        PRId64 ", expected %" PRId64 "\n", c->partitions[k],
+                        h.base_offset, *offset);
+            f->gaps += (uint64_t)(h.base_offset - *offset);
         }
         if (f->o->check_crc && !batch_crc_ok(p + pos, bsz))
             f->crc_errors++;
-        int64_t first = h.base_offset > c->offset ? h.base_offset : c->offset;
+        int64_t first = h.base_offset > *offset ? h.base_offset : *offset;
         n += (uint64_t)(batch_last_offset(&h) - first + 1);
-        c->offset = batch_last_offset(&h) + 1;
+        *offset = batch_last_offset(&h) + 1;
         pos += bsz;
     }
     return n;
 }
 
-/* Checks one Fetch v11 response (without its size prefix). */
+/* Which of c's partitions id is, or -1. */
+static int conn_part(const struct conn *c, int32_t id)
+{
+    for (int k = 0; k < c->nparts; k++)
+        if (c->partitions[k] == id)
+            return k;
+    return -1;
+}
+
+static int response_error(struct fetcher *f, struct conn *c, const char *what, int32_t corr,
+                          int16_t top_err, int16_t err, size_t len)
+{
+    if (f->errors < MAX_ERRORS_SHOWN)
+        fprintf(stderr, "native_fetch: partitions %d.. offset %" PRId64
+                ": %s (corr %d, error %d/%d, %zu B)\n", c->partitions[0],
+                c->offsets[0], what, corr, top_err, err, len);
+    f->errors++;
+    return -EPROTO;
+}
+
+/* Checks one Fetch v11 response (without its size prefix): one topic,
+ * each of the connection's partitions at most once. */
 static int on_response(struct fetcher *f, struct conn *c, const uint8_t *p,
                        size_t len)
 {
@@ -272,40 +303,38 @@ static int on_response(struct fetcher *f, struct conn *c, const uint8_t *p,
     int32_t ntopics = nw_get_i32(&r);
     nw_get_str(&r, &name, &nlen);
     int32_t nparts = nw_get_i32(&r);
-    int32_t part = nw_get_i32(&r);
-    int16_t err = nw_get_i16(&r);
-    nw_skip(&r, 3 * 8);                      /* hw, lso, log start */
-    int32_t naborted = nw_get_i32(&r);
-    if (naborted > 0)
-        nw_skip(&r, (size_t)naborted * 16);
-    nw_get_i32(&r);                          /* preferred_read_replica */
-    int32_t rlen = nw_get_i32(&r);
-    const char *what = NULL;
-
-    if (r.err || (rlen > 0 && r.end - r.p != rlen) || (rlen <= 0 && r.p != r.end))
-        what = "malformed (not a Fetch v11 response of one partition)";
-    else if (corr != c->corr)
-        what = "correlation id mismatch";
-    else if (top_err)
-        what = nw_err_name(top_err);
-    else if (ntopics != 1 || nparts != 1 || part != c->partition ||
-             nlen != (int)strlen(f->o->lg.topic) ||
-             memcmp(name, f->o->lg.topic, (size_t)nlen))
-        what = "for another topic or partition";
-    else if (err)
-        what = nw_err_name(err);
-    if (what) {
-        if (f->errors < MAX_ERRORS_SHOWN)
-            fprintf(stderr, "native_fetch: partition %d offset %" PRId64
-                    ": %s (corr %d, error %d/%d, %zu B)\n", c->partition,
-                    c->offset, what, corr, top_err, err, len);
-        f->errors++;
-        return -EPROTO;
+    if (r.err || corr != c->corr || top_err || ntopics != 1 || nparts < 1 ||
+        nparts > c->nparts || nlen != (int)strlen(f->o->lg.topic) ||
+        memcmp(name, f->o->lg.topic, (size_t)nlen))
+        return response_error(f, c, r.err ? "malformed" : corr != c->corr
+                                  ? "correlation id mismatch" : top_err
+                                  ? nw_err_name(top_err) : "for another topic",
+                              corr, top_err, 0, len);
+    uint64_t total = 0;
+    for (int32_t i = 0; i < nparts; i++) {
+        int32_t part = nw_get_i32(&r);
+        int16_t err = nw_get_i16(&r);
+        nw_skip(&r, 3 * 8);                  /* hw, lso, log start */
+        int32_t naborted = nw_get_i32(&r);
+        if (naborted > 0)
+            nw_skip(&r, (size_t)naborted * 16);
+        nw_get_i32(&r);                      /* preferred_read_replica */
+        int32_t rlen = nw_get_i32(&r);
+        int k = conn_part(c, part);
+        if (r.err || (rlen > 0 && r.end - r.p < rlen) || k < 0 || err)
+            return response_error(f, c, r.err || rlen > r.end - r.p ? "malformed"
+                                  : k < 0 ? "for another partition" : nw_err_name(err),
+                                  corr, 0, err, len);
+        if (rlen > 0) {
+            total += take_records(f, c, k, r.p, (size_t)rlen);
+            r.p += rlen;
+        }
     }
-    uint64_t n = rlen > 0 ? take_records(f, c, r.p, (size_t)rlen) : 0;
-    if (n == 0)
+    if (r.p != r.end)
+        return response_error(f, c, "trailing bytes", corr, 0, 0, len);
+    if (total == 0)
         f->empty++;
-    f->records += n;
+    f->records += total;
     return 0;
 }
 
@@ -331,7 +360,7 @@ static int conn_recv(struct fetcher *f, struct conn *c)
             uint32_t fl = nw_be32(c->buf);
             if (fl + 4 > c->cap || fl < 4) {
                 fprintf(stderr, "native_fetch: partition %d: a %u-byte "
-                        "response frame\n", c->partition, fl);
+                        "response frame\n", c->partitions[0], fl);
                 return -EPROTO;
             }
             c->need = 4 + fl;
@@ -353,21 +382,46 @@ static int conn_recv(struct fetcher *f, struct conn *c)
     }
 }
 
+/* The index in t->parts of c's first partition. */
+static int conn_first(const struct conn *c, const struct nw_topic *t)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->parts[i].id == c->partitions[0])
+            return i;
+    return 0;
+}
+
 static int run(const struct fetch_opts *o, const struct nw_topic *t,
                struct fetcher *f, bool *time_limited)
 {
-    f->nconns = t->n;
     f->conns = calloc((size_t)t->n, sizeof(*f->conns));
     f->ep = epoll_create1(EPOLL_CLOEXEC);
     if (!f->conns || f->ep < 0)
         return -ENOMEM;
+    /* A connection per partition, or (--multi) per leader. */
     for (int i = 0; i < t->n; i++) {
-        struct conn *c = &f->conns[i];
         const struct nw_partition *p = &t->parts[i];
-        c->partition = p->id;
-        c->cap = (size_t)o->partition_bytes + FRAME_SLACK;
+        struct conn *c = NULL;
+        for (int j = 0; o->multi && j < f->nconns; j++)
+            if (t->parts[conn_first(&f->conns[j], t)].leader == p->leader)
+                c = &f->conns[j];
+        if (!c) {
+            c = &f->conns[f->nconns++];
+            c->fd = -1;
+            c->partitions = calloc((size_t)t->n, sizeof(*c->partitions));
+            c->offsets = calloc((size_t)t->n, sizeof(*c->offsets));
+            if (!c->partitions || !c->offsets)
+                return -ENOMEM;
+        }
+        c->partitions[c->nparts++] = p->id;
+    }
+    for (int j = 0; j < f->nconns; j++) {
+        struct conn *c = &f->conns[j];
+        const struct nw_partition *p = &t->parts[conn_first(c, t)];
+        int64_t want = (int64_t)o->partition_bytes * c->nparts;
+        c->max_bytes = (int32_t)(want < MULTI_MAX_BYTES ? want : MULTI_MAX_BYTES);
+        c->cap = (size_t)c->max_bytes + (size_t)c->nparts * FRAME_SLACK;
         c->buf = malloc(c->cap);
-        c->fd = -1;
         if (!c->buf)
             return -ENOMEM;
         c->fd = nw_connect(p->host, p->port, true);
@@ -380,8 +434,9 @@ static int run(const struct fetch_opts *o, const struct nw_topic *t,
         if (epoll_ctl(f->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
             return -errno;
     }
-    printf("  %d connections (%d leaders), one Fetch v%d of up to %d B in "
-           "flight each\n", t->n, t->brokers, FETCH_VERSION,
+    printf("  %d connections (%d leaders), one Fetch v%d in flight each, of %s, "
+           "%d B per partition\n", f->nconns, t->brokers, FETCH_VERSION,
+           o->multi ? "all of the leader's partitions" : "one partition",
            o->partition_bytes);
     fflush(stdout);
 
@@ -403,7 +458,7 @@ static int run(const struct fetch_opts *o, const struct nw_topic *t,
             int rc = conn_recv(f, c);
             if (rc) {
                 fprintf(stderr, "native_fetch: partition %d at offset %" PRId64
-                        ": %s\n", c->partition, c->offset,
+                        ": %s\n", c->partitions[0], c->offsets[0],
                         rc == -EPIPE ? "the broker closed the connection"
                                      : strerror(-rc));
                 return rc;
@@ -435,6 +490,8 @@ static void fetcher_free(struct fetcher *f)
         if (f->conns[i].fd >= 0)
             close(f->conns[i].fd);
         free(f->conns[i].buf);
+        free(f->conns[i].partitions);
+        free(f->conns[i].offsets);
     }
     free(f->conns);
     if (f->ep >= 0)
@@ -443,19 +500,22 @@ static void fetcher_free(struct fetcher *f)
 
 /* ---- options ----------------------------------------------------------- */
 
-enum { OPT_PARTITION_BYTES = 256, OPT_CHECK_CRC, OPT_SELFTEST };
+enum { OPT_PARTITION_BYTES = 256, OPT_CHECK_CRC, OPT_SELFTEST, OPT_MULTI };
 
 static const struct option fetch_longopts[] = {
     { "partition-bytes", required_argument, NULL, OPT_PARTITION_BYTES },
     { "check-crc", no_argument, NULL, OPT_CHECK_CRC },
     { "selftest", required_argument, NULL, OPT_SELFTEST },
+    { "multi", no_argument, NULL, OPT_MULTI },
     { NULL, 0, NULL, 0 },
 };
 
 static const char fetch_usage[] =
     "  --partition-bytes B    per fetch (default 1M, as Kafka clients)\n"
     "  --check-crc            verify every batch's CRC32C\n"
-    "  --selftest FILE        compare our encoding with a Fetch v11 frame\n";
+    "  --selftest FILE        compare our encoding with a Fetch v11 frame\n"
+    "  --multi                one Fetch of all of a leader's partitions per\n"
+    "                         connection, as Kafka clients fetch\n";
 
 static int take_fetch_opt(int code, const char *arg, void *ctx)
 {
@@ -473,6 +533,9 @@ static int take_fetch_opt(int code, const char *arg, void *ctx)
         return 0;
     case OPT_SELFTEST:
         fo->selftest = arg;
+        return 0;
+    case OPT_MULTI:
+        fo->multi = true;
         return 0;
     default:
         return -1;
@@ -522,6 +585,8 @@ static bool report(struct fetch_opts *fo, const struct fetcher *f,
     lg_report_u64("gaps", f->gaps);
     lg_report_u64("crc_errors", f->crc_errors);
     lg_report_u64("empty_fetches", f->empty);
+    lg_report_u64("connections", (uint64_t)f->nconns);
+    lg_report_u64("multi", fo->multi);
     lg_report_end();
     return f->errors == 0 && f->gaps == 0 && f->crc_errors == 0 &&
            msgs == o->count && !time_limited;

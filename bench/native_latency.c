@@ -6,13 +6,16 @@
  *
  *   native_latency --mode latency --target H:P --topic T --partitions N
  *                  --size S --rate R --seconds D [--warmup W]
- *                  [--acks 1|all] [--depth 512] [--hist-out PREFIX]
+ *                  [--acks 1|all] [--depth 512] [--in-flight N] [--hist-out PREFIX]
  *
  * Setup: the topic is created with N partitions (nw_create_topic), its
  * leaders found (nw_discover, loopback only), then per leader one produce
  * and one fetch connection; a ListOffsets (latest) on each fetch
  * connection gives every partition's log end before the first send, and
  * the fetcher tails from there, so nothing sent can be missed.
+ *
+ * --in-flight N: at most N messages unacknowledged, one per request (1: a
+ * synchronous producer, Java's send().get()): --depth N, N per wake-up.
  *
  * Three threads:
  *   sender (main)  lg_pace_wait(); at each wake-up it takes every due
@@ -466,6 +469,8 @@ static int alloc_batches(struct run *r)
     size_t size = r->o->lg.size;
     uint64_t by_bytes = SEND_BYTES_MAX / (size + RECORD_FRAMING_MAX);
     r->max_due = by_bytes < 1 ? 1 : by_bytes > SEND_MSGS_MAX ? SEND_MSGS_MAX : by_bytes;
+    if (r->o->lg.in_flight)
+        r->max_due = r->o->lg.in_flight; /* a synchronous client: one message per request */
     uint64_t per_part = (r->max_due + (uint64_t)r->nparts - 1) / (uint64_t)r->nparts;
     r->batches = calloc((size_t)r->nparts, sizeof(*r->batches));
     r->payload = malloc(size);
@@ -1223,6 +1228,8 @@ static int parse_opts(int argc, char **argv, struct latency_opts *lo)
     *lo = (struct latency_opts){ .acks = 1, .depth = DEFAULT_DEPTH };
     if (lg_opts_parse("native_latency", argc, argv, &lo->lg, &extra))
         return -1;
+    if (lo->lg.in_flight)
+        lo->depth = (int)lo->lg.in_flight; /* one message per request then */
     if (strcmp(lo->lg.mode, "latency")) {
         fprintf(stderr, "native_latency: --mode latency only\n");
         return -1;

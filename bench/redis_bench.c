@@ -27,7 +27,8 @@
  *          come back in order, so reply n acks message n); the tail thread
  *          follows the streams on a second connection with XREAD BLOCK and
  *          times each entry from the stamp in its value. --window is not
- *          used: an open loop does not limit what is in flight.
+ *          used: an open loop does not limit what is in flight, unless
+ *          --in-flight N (1: a synchronous client, one XADD at a time).
  *
  * Connections are raw non-blocking sockets with hiredis's encoder and reply
  * parser (redisReader) rather than a redisContext, so that every wait is a
@@ -48,6 +49,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -727,6 +729,7 @@ struct latency_run {
                                   so no ring of send times is needed */
     uint64_t deadline_ns;      /* the last intended time + LG_DRAIN_GRACE_S */
     atomic_uint_fast64_t sent; /* messages written whole so far */
+    atomic_uint_fast64_t replied; /* replies the ack thread has read */
     atomic_bool sender_done;   /* sent is final */
 
     /* each owned by one thread until the threads are joined */
@@ -833,6 +836,7 @@ static void *ack_main(void *arg)
             }
             freeReplyObject(reply);
             replies++;
+            atomic_store(&r->replied, replies);
         }
         if (got < 0) {
             r->ack_failed = true;
@@ -986,7 +990,17 @@ static void send_paced(struct latency_run *r)
         r->send_failed = true;
         goto out;
     }
-    while ((n = lg_pace_wait(&r->pace, LATENCY_MAX_BATCH)) > 0) {
+    uint64_t max = r->o->in_flight ? r->o->in_flight : LATENCY_MAX_BATCH;
+    while ((n = lg_pace_wait(&r->pace, max < LATENCY_MAX_BATCH ? max : LATENCY_MAX_BATCH)) > 0) {
+        /* --in-flight: a synchronous client sends the next XADD only once
+         * the replies have come back (the wait is bounded by the deadline). */
+        while (r->o->in_flight && r->pace.next - atomic_load(&r->replied) >= r->o->in_flight &&
+               lg_now_ns() < r->deadline_ns)
+            sched_yield();
+        uint64_t room = r->o->in_flight ? r->o->in_flight - (r->pace.next - atomic_load(&r->replied))
+                                        : n;
+        if (room < n)
+            n = room ? room : 1;
         if (encode_due(r, &batch, payload, n, ends)) {
             r->send_failed = true;
             break;

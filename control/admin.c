@@ -247,16 +247,18 @@ static int32_t spec_fail(struct ctl_msg *m, struct ctl_topic_spec *sp,
 
 /* Validates spec i into tc and *rf; returns its partition count, or 0
  * when the spec is answered already (an error, or auto-creation of a topic
- * that exists). */
+ * that exists). A manual assignment is checked into shards (one per
+ * partition, *rf 1). */
 static int32_t create_check(struct control *c, struct ctl_msg *m, int i,
-                            struct topic_config *tc, int32_t *rf)
+                            struct topic_config *tc, int32_t *shards, int32_t *rf)
 {
     struct ctl_create_topics *ct = &m->u.create_topics;
     struct ctl_topic_spec *sp = &ct->topics[i];
     char why[512];
     struct md_live *t;
-    int32_t n = sp->num_partitions == -1 ? c->cfg.num_partitions
-                                         : sp->num_partitions;
+    int32_t n = sp->nassignments > 0     ? sp->nassignments
+                : sp->num_partitions == -1 ? c->cfg.num_partitions
+                                           : sp->num_partitions;
 
     if (md_name_check(sp->name, why, sizeof why) < 0)
         return spec_fail(m, sp, KERR_INVALID_TOPIC_EXCEPTION, why);
@@ -286,12 +288,20 @@ static int32_t create_check(struct control *c, struct ctl_msg *m, int i,
     }
     *rf = sp->replication_factor == -1 ? c->cfg.default_replication_factor
                                         : sp->replication_factor;
-    if (*rf < 1 || *rf > MD_REPLICAS_MAX) {
+    if (sp->nassignments > 0) {
+        const char *msg = NULL;
+        int16_t err = admin_assign_topic(c, m, sp, shards, &msg);
+        if (err) {
+            sp->error = err;
+            sp->error_message = msg;
+            return 0;
+        }
+        *rf = 1;
+    } else if (*rf < 1 || *rf > MD_REPLICAS_MAX) {
         snprintf(why, sizeof why, "Replication factor must be larger than 0 and "
                  "at most %d, or -1 to use the default value.", MD_REPLICAS_MAX);
         return spec_fail(m, sp, KERR_INVALID_REPLICATION_FACTOR, why);
-    }
-    if (*rf > md_place_nodes(&c->md)) {
+    } else if (*rf > md_place_nodes(&c->md)) {
         /* Kafka's words; a sluice node is what a Kafka broker is here. */
         snprintf(why, sizeof why, "Unable to replicate the partition %d time(s): "
                  "The target replication factor of %d cannot be reached because "
@@ -349,17 +359,28 @@ static void create_topics(struct control *c, struct ctl_msg *m)
     for (int i = 0; i < ct->ntopics; i++) {
         struct ctl_topic_spec *sp = &ct->topics[i];
         struct md_live *t;
-        int32_t n, rf = 1;
-        if (sp->error || (n = create_check(c, m, i, &tc, &rf)) == 0)
+        int32_t n, rf = 1, *shards = NULL;
+        if (sp->error)
             continue;
-        sp->out_partitions = n;
-        if (ct->validate_only) {
-            if (ct->want_configs)
-                admin_describe_topic(&m->arena, &tc, 0, NULL, &sp->results,
-                                     &sp->nresults);
+        if (sp->nassignments > 0 &&
+            !(shards = malloc(sizeof(*shards) * (size_t)sp->nassignments))) {
+            spec_fail(m, sp, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
             continue;
         }
-        if (md_store_add(&c->md, sp->name, n, rf, &tc, &t) < 0) {
+        n = create_check(c, m, i, &tc, shards, &rf);
+        if (n == 0 || ct->validate_only) {
+            if (n && ct->want_configs)
+                admin_describe_topic(&m->arena, &tc, 0, NULL, &sp->results,
+                                     &sp->nresults);
+            sp->out_partitions = n ? n : sp->out_partitions;
+            free(shards);
+            continue;
+        }
+        sp->out_partitions = n;
+        int rc = shards ? md_store_add_on(&c->md, sp->name, n, &tc, shards, &t)
+                        : md_store_add(&c->md, sp->name, n, rf, &tc, &t);
+        free(shards);
+        if (rc < 0) {
             spec_fail(m, sp, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
             continue;
         }
@@ -564,12 +585,31 @@ static void create_partitions(struct control *c, struct ctl_msg *m)
             continue;
         }
         cp->errors[i] = partitions_check(c, m, i, &msg, &t);
+        int32_t from = t ? t->t.npartitions : 0, *shards = NULL;
+        if (!cp->errors[i] && cp->nassignments && cp->nassignments[i] >= 0) {
+            if (!(shards = malloc(sizeof(*shards) * (size_t)(cp->counts[i] - from + 1))))
+                cp->errors[i] = KERR_UNKNOWN_SERVER_ERROR;
+            else
+                cp->errors[i] = admin_assign_partitions(
+                    c, m, cp->assignments[i], cp->nassignments[i],
+                    cp->counts[i] - from, shards, &msg);
+        }
         cp_msg(cp, i, msg);
-        if (cp->errors[i] || cp->validate_only)
+        if (cp->errors[i] || cp->validate_only) {
+            free(shards);
             continue;
-        int32_t from = t->t.npartitions;
+        }
         int32_t rf = t->nplaced > 0 ? t->t.partitions[0].nreplicas : 1;
-        int rc = md_store_place(&c->md, t, cp->counts[i], rf);
+        if (shards && rf != 1) {
+            cp->errors[i] = KERR_INVALID_REPLICA_ASSIGNMENT;
+            cp_msg(cp, i, admin_msg(m, "The manual partition assignment places one "
+                   "replica, but the topic's partitions have %d.", rf));
+            free(shards);
+            continue;
+        }
+        int rc = shards ? md_store_place_on(&c->md, t, cp->counts[i], shards)
+                        : md_store_place(&c->md, t, cp->counts[i], rf);
+        free(shards);
         if (rc < 0) {
             cp->errors[i] = rc == -EINVAL ? KERR_INVALID_REPLICATION_FACTOR
                                           : KERR_UNKNOWN_SERVER_ERROR;

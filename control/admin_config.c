@@ -7,10 +7,14 @@
  * change that cannot be persisted is undone and answered
  * KAFKA_STORAGE_ERROR.
  *
- * Broker configs are static (server.properties): they are described, and
- * altering them is refused with INVALID_REQUEST. Every shard is a broker
- * with the same configs, so a broker resource named "" or any shard's node
- * id describes them.
+ * Broker configs: Kafka's dynamic ones (broker_dyn.h) are altered at run
+ * time, on the cluster-wide default resource ("") or on a node id (every
+ * shard is a broker, all with the one configuration of this process); a
+ * change rebases every topic's inherited values and reconfigures their
+ * partitions. Describing a node id lists every setting with its source
+ * (DYNAMIC_BROKER_CONFIG > DYNAMIC_DEFAULT_BROKER_CONFIG >
+ * STATIC_BROKER_CONFIG > DEFAULT_CONFIG) and, when asked, its synonyms;
+ * describing "" lists the dynamic defaults only, as Kafka does.
  *
  * Answers (descriptions, values, messages) are written into the request's
  * arena; names and docs point at config.c's static tables. */
@@ -150,26 +154,152 @@ static struct md_live *resource_topic(struct control *c, struct ctl_msg *m,
 static int describe_cleaner_stats(struct control *c, struct ctl_msg *m,
                                   struct ctl_config_resource *r)
 {
-    char buf[CONFIG_VALUE_MAX];
     if (!wanted(CLEANER_STATS_KEY, r->nkeys, r->keys))
         return 0;
-    int n = cleaner_stats_format(&c->cleaner_stats, r->name, buf, sizeof buf);
+    size_t n = cleaner_stats_format(&c->cleaner_stats, r->name, NULL, 0);
     if (n == 0 && r->nkeys <= 0)
         return 0;
+    char *text = ctl_arena_alloc(&m->arena, n + 1);
+    if (!text)
+        return 0;   /* read-only figures too long for this answer: left out */
     struct config_desc *v = ctl_arena_alloc(&m->arena, sizeof(*v) * (size_t)(r->nresults + 1));
-    if (n < 0 || !v)
+    if (!v)
         return -ENOSPC;
+    cleaner_stats_format(&c->cleaner_stats, r->name, text, n + 1);
     if (r->nresults)
         memcpy(v, r->results, sizeof(*v) * (size_t)r->nresults);
     v[r->nresults] = (struct config_desc){
-        .name = CLEANER_STATS_KEY, .value = ctl_arena_strdup(&m->arena, buf, (size_t)n),
+        .name = CLEANER_STATS_KEY, .value = text,
         .doc = "Compaction figures per partition (read-only).",
         .source = CONFIG_SOURCE_DEFAULT, .type = CONFIG_TYPE_STRING, .read_only = true};
-    if (!v[r->nresults].value)
-        return -ENOSPC;
     r->results = v;
     r->nresults++;
     return 0;
+}
+
+/* The synonyms of broker key (by precedence: per broker, cluster-wide,
+ * static, built-in default), as name. 0 or -ENOSPC. */
+static int broker_synonyms(struct control *c, struct ctl_arena *a,
+                           const char *key, const char *name,
+                           struct config_synonym *v, int *n)
+{
+    static struct broker_config defaults;
+    static bool have_defaults;
+    char buf[CONFIG_VALUE_MAX];
+    struct config_desc d;
+    int i = broker_config_find(key);
+
+    if (!have_defaults)
+        have_defaults = broker_config_defaults(&defaults) == 0;
+    for (int s = DYN_BROKER; s >= DYN_DEFAULT && i >= 0; s--) {
+        const char *val = broker_dyn_value(&c->md, s, key);
+        if (val)
+            v[(*n)++] = (struct config_synonym){
+                .name = name, .value = val,
+                .source = s == DYN_BROKER ? CONFIG_SOURCE_DYNAMIC_BROKER
+                                          : CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER};
+    }
+    for (int k = 0; k < 2 && i >= 0; k++) {
+        const struct broker_config *from = k == 0 ? &c->dyn.static_cfg : &defaults;
+        if ((k == 0 && !broker_config_is_set(from, key)) ||
+            broker_config_describe(from, i, &d, buf, sizeof buf) < 0 || !d.value)
+            continue;
+        if (!(d.value = ctl_arena_strdup(a, d.value, strlen(d.value))))
+            return -ENOSPC;
+        v[(*n)++] = (struct config_synonym){
+            .name = name, .value = d.value,
+            .source = k == 0 ? CONFIG_SOURCE_STATIC_BROKER : CONFIG_SOURCE_DEFAULT};
+    }
+    return 0;
+}
+
+#define SYN_MAX 16
+
+/* Copies v[0..n) into the arena as d's synonyms. 0 or -ENOSPC. */
+static int synonyms_keep(struct ctl_arena *a, struct config_desc *d,
+                         const struct config_synonym *v, int n)
+{
+    struct config_synonym *out = NULL;
+
+    if (n && !(out = ctl_arena_alloc(a, sizeof(*out) * (size_t)n)))
+        return -ENOSPC;
+    if (n)
+        memcpy(out, v, sizeof(*out) * (size_t)n);
+    d->synonyms = out;
+    d->nsynonyms = n;
+    return 0;
+}
+
+/* A broker setting's source, flags and synonyms from the dynamic layers. */
+static int broker_desc_fix(struct control *c, struct ctl_arena *a,
+                           struct config_desc *d, bool synonyms)
+{
+    d->source = broker_dyn_source(&c->dyn, &c->md, d->name);
+    d->is_default = d->source == CONFIG_SOURCE_DEFAULT;
+    d->read_only = !broker_dyn_is_dynamic(d->name);
+    if (!synonyms)
+        return 0;
+    struct config_synonym v[SYN_MAX];
+    int n = 0;
+    if (broker_synonyms(c, a, d->name, d->name, v, &n) < 0)
+        return -ENOSPC;
+    return synonyms_keep(a, d, v, n);
+}
+
+/* A topic setting inheriting a dynamic broker value has that source; its
+ * synonyms are the topic's own value and the inherited key's chain. */
+static int topic_desc_fix(struct control *c, struct ctl_arena *a,
+                          struct config_desc *d, bool synonyms)
+{
+    const char *const *syn = topic_config_synonyms(topic_config_find(d->name));
+    struct config_synonym v[SYN_MAX];
+    int n = 0;
+
+    if (d->source != CONFIG_SOURCE_DYNAMIC_TOPIC) {
+        int best = CONFIG_SOURCE_DEFAULT;      /* lower: more specific */
+        for (int k = 0; syn && k < 3 && syn[k]; k++) {
+            int s = broker_dyn_source(&c->dyn, &c->md, syn[k]);
+            best = s < best ? s : best;
+        }
+        d->source = best;
+    }
+    d->is_default = d->source == CONFIG_SOURCE_DEFAULT;
+    if (!synonyms)
+        return 0;
+    if (d->source == CONFIG_SOURCE_DYNAMIC_TOPIC)
+        v[n++] = (struct config_synonym){d->name, d->value, d->source};
+    for (int k = 0; syn && k < 3 && syn[k] && n < SYN_MAX - 4; k++)
+        if (broker_synonyms(c, a, syn[k], syn[k], v, &n) < 0)
+            return -ENOSPC;
+    return synonyms_keep(a, d, v, n);
+}
+
+static int describe_broker(struct control *c, struct ctl_msg *m,
+                           struct ctl_config_resource *r)
+{
+    int rc = describe(&m->arena, broker_fn, &c->cfg, broker_config_count(),
+                      r->nkeys, r->keys, &r->results, &r->nresults);
+    bool defaults_only = !r->name || !r->name[0];
+    int k = 0;
+
+    for (int i = 0; rc == 0 && i < r->nresults; i++) {
+        struct config_desc *d = &r->results[i];
+        if (defaults_only) {
+            const char *v = broker_dyn_value(&c->md, DYN_DEFAULT, d->name);
+            if (!v)
+                continue;
+            d->value = v;
+            d->source = CONFIG_SOURCE_DYNAMIC_DEFAULT_BROKER;
+            d->is_default = false;
+            d->read_only = false;
+            r->results[k++] = *d;
+            continue;
+        }
+        rc = broker_desc_fix(c, &m->arena, d, m->u.configs.synonyms);
+        k++;
+    }
+    r->nresults = k;
+    return rc;
 }
 
 void admin_describe_configs(struct control *c, struct ctl_msg *m)
@@ -183,16 +313,18 @@ void admin_describe_configs(struct control *c, struct ctl_msg *m)
         int rc;
         if (r->error || resource_refused(c, m, r))
             continue;
-        if (r->type == CTL_RESOURCE_BROKER)
-            rc = describe(&m->arena, broker_fn, &c->cfg, broker_config_count(),
-                          r->nkeys, keys, &r->results, &r->nresults);
-        else if ((t = resource_topic(c, m, r))) {
+        if (r->type == CTL_RESOURCE_BROKER) {
+            rc = describe_broker(c, m, r);
+        } else if ((t = resource_topic(c, m, r))) {
             rc = admin_describe_topic(&m->arena, &t->t.config, r->nkeys, keys,
                                       &r->results, &r->nresults);
+            for (int k = 0; rc == 0 && k < r->nresults; k++)
+                rc = topic_desc_fix(c, &m->arena, &r->results[k], cc->synonyms);
             if (rc == 0)
                 rc = describe_cleaner_stats(c, m, r);
-        } else
+        } else {
             continue;
+        }
         if (rc < 0) {
             r->error = KERR_UNKNOWN_SERVER_ERROR;
             r->error_message = "the answer does not fit: ask for fewer "
@@ -405,12 +537,82 @@ static void alter_commit(struct control *c, struct ctl_msg *m,
         control_log("out of memory: shards keep the previous metadata");
 }
 
+/* A dynamic broker config change; true when it took effect. */
+static bool alter_broker(struct control *c, struct ctl_msg *m,
+                         struct ctl_config_resource *r, bool incremental,
+                         bool validate_only)
+{
+    char why[512];
+    int scope = r->name && r->name[0] ? DYN_BROKER : DYN_DEFAULT;
+    int code = broker_dyn_alter(&c->dyn, &c->md, scope, r->configs, r->nconfigs,
+                                incremental, validate_only, &c->cfg, why,
+                                sizeof why);
+
+    if (code) {
+        resource_fail(m, r, (int16_t)code, why);
+        return false;
+    }
+    if (!validate_only)
+        control_log("dynamic broker config%s changed (%s)",
+                    r->nconfigs == 1 ? "" : "s",
+                    scope == DYN_DEFAULT ? "cluster-wide" : "per broker");
+    return !validate_only;
+}
+
+/* Every topic takes the broker's (new) values for what it does not set
+ * itself; with post, partitions whose config changed are reconfigured and
+ * a new snapshot is published. */
+void admin_rebase_topics(struct control *c, bool post)
+{
+    static char text[CONFIG_VALUE_MAX * 4];
+    char why[256];
+    struct topic_config tc;
+    bool any = false;
+
+    for (int32_t i = 0; i < c->md.ntopics; i++) {
+        struct md_live *t = c->md.topics[i];
+        int len = topic_config_serialize(&t->t.config, text, sizeof text);
+        topic_config_from_broker(&c->cfg, &tc);
+        if (len < 0 || topic_config_deserialize(&tc, text, (size_t)len, why,
+                                                sizeof why) < 0) {
+            control_log("%s keeps its configs: %s", t->t.name,
+                        len < 0 ? "too long" : why);
+            continue;
+        }
+        struct log_config before, after;
+        memset(&before, 0, sizeof before);      /* padding compares too */
+        memset(&after, 0, sizeof after);
+        topic_config_to_log(&t->t.config, &before);
+        topic_config_to_log(&tc, &after);
+        t->t.config = tc;                       /* sources may move */
+        any = true;
+        if (post && t->state == MD_LIVE && memcmp(&before, &after, sizeof before) != 0)
+            admin_post_config(c, t);
+    }
+    if (post && any && control_publish(c) < 0)
+        control_log("out of memory: shards keep the previous metadata");
+}
+
+/* The metadata log brought dynamic broker configs (at start, or another
+ * node's change): the effective configuration follows, and the topics. */
+void admin_dyn_applied(struct control *c, bool post)
+{
+    char why[256];
+
+    if (broker_dyn_apply(&c->dyn, &c->md, &c->cfg, why, sizeof why) < 0)
+        control_log("dynamic broker configs from the metadata log: %s "
+                    "(the rest applies)", why);
+    c->dyn_seen = c->md.dyn_applied;
+    admin_rebase_topics(c, post);
+}
+
 void admin_alter_configs(struct control *c, struct ctl_msg *m)
 {
     struct ctl_configs *cc = &m->u.configs;
     int n = cc->nresources > 0 ? cc->nresources : 0;
     struct md_live **changed = calloc((size_t)n + 1, sizeof *changed);
     struct topic_config *old = calloc((size_t)n + 1, sizeof *old), tc;
+    bool rebase = false;
 
     resource_dups(m);
     for (int i = 0; i < n; i++) {
@@ -421,8 +623,7 @@ void admin_alter_configs(struct control *c, struct ctl_msg *m)
         if (!changed || !old) {
             resource_fail(m, r, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
         } else if (r->type == CTL_RESOURCE_BROKER) {
-            resource_fail(m, r, KERR_INVALID_REQUEST, "broker configs are "
-                          "static; edit server.properties");
+            rebase |= alter_broker(c, m, r, cc->incremental, cc->validate_only);
         } else if ((t = resource_topic(c, m, r)) &&
                    alter_one(c, m, r, t, cc->incremental, &tc) == 0 &&
                    !cc->validate_only) {
@@ -433,6 +634,8 @@ void admin_alter_configs(struct control *c, struct ctl_msg *m)
     }
     if (changed && old)
         alter_commit(c, m, changed, old);
+    if (rebase)
+        admin_rebase_topics(c, true);
     free(changed);
     free(old);
     control_post(c, m->shard, m);

@@ -40,18 +40,20 @@ void cleaner_stats_update(struct cleaner_stats *t, const struct ctl_cleaner_stat
     t->v[t->n++] = (struct cleaner_stats_entry){ name, s->partition, s->info };
 }
 
-int cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
-                         size_t len)
+/* Like snprintf: writes at most len bytes (NUL included) and returns the
+ * length the whole text needs, so that a caller sizes its buffer to a
+ * compacted topic of any partition count (Connect's offsets topic has 25). */
+size_t cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
+                            size_t len)
 {
     size_t o = 0;
-    if (len == 0)
-        return -ENOSPC;
-    buf[0] = '\0';
+    if (len > 0)
+        buf[0] = '\0';
     for (int i = 0; i < t->n; i++) {
         const struct cleaner_stats_entry *e = &t->v[i];
         if (strcmp(e->topic, topic) != 0)
             continue;
-        int k = snprintf(buf + o, len - o,
+        int k = snprintf(o < len ? buf + o : NULL, o < len ? len - o : 0,
                          "%spartition=%" PRId32 " dirty.ratio=%.3f last.clean.ms=%" PRId64
                          " cleans=%" PRId64 " bytes.cleaned=%" PRIu64 " bytes.written=%" PRIu64
                          " records.removed=%" PRId64 " time.ms=%" PRId64 " error=%d",
@@ -59,11 +61,10 @@ int cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char 
                          e->info.last_clean_ms, e->info.cleans, e->info.bytes_read,
                          e->info.bytes_written, e->info.records_removed,
                          e->info.clean_ns / 1000000, e->info.last_error);
-        if (k < 0 || (size_t)k >= len - o)
-            return -ENOSPC;
-        o += (size_t)k;
+        if (k > 0)
+            o += (size_t)k;
     }
-    return (int)o;
+    return o;
 }
 
 void cleaner_stats_free(struct cleaner_stats *t)

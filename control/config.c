@@ -53,6 +53,7 @@ enum cfg_type {
 #define CF_NULLABLE 1   /* no default: Kafka's null until set */
 #define CF_LISTENERS 2  /* a list of NAME://host:port */
 #define CF_VOTERS 4     /* a list of id@host:port */
+#define CF_SENSITIVE 8  /* a password: described as null, as Kafka does */
 
 struct config_def {
     const char *name;
@@ -81,6 +82,8 @@ static const char *const cleaner_mode_values[] = {"thread", "slices", NULL};
 /* The orders of enum slog_format and enum slog_level (slog/slog.h). */
 static const char *const log_format_values[] = {"text", "logfmt", NULL};
 static const char *const log_level_values[] = {"debug", "info", "warn", "error", NULL};
+static const char *const store_type_values[] = {"JKS", "PKCS12", "PEM", NULL};
+static const char *const client_auth_values[] = {"none", "requested", "required", NULL};
 
 #define FIELD(S, F) .off = offsetof(struct S, F), \
                     .size = sizeof(((struct S *)0)->F)
@@ -302,6 +305,11 @@ static const struct config_def broker_defs[] = {
       .values = flush_values,
       .doc = "always: fdatasync before acks; interval: Kafka's "
              "log.flush.interval.*; os: leave it to the page cache."),
+    BDEF("sluice.journal.bytes", CT_LONG, journal_bytes, .def = "33554432", GE64(0),
+      .doc = "Size of each shard's write-ahead journal (flush policy always): "
+             "one fdatasync per loop turn covers the appends to every partition "
+             "of the shard; 0: each partition syncs its own files. At least "
+             "4194304 when set."),
     BDEF("sluice.idle", CT_ENUM, idle_strategy, .def = "sleep", .values = idle_values,
       .doc = "What a shard does when a loop turn found no work: sleep in "
              "io_uring until a completion or a deadline, or spin (busy-poll "
@@ -335,6 +343,44 @@ static const struct config_def broker_defs[] = {
     BDEF("sluice.log.level", CT_ENUM, log_level, .def = "info",
       .values = log_level_values,
       .doc = "Least level logged: debug, info, warn or error (dynamic)."),
+    /* security (dataplane/listeners.c, dataplane/tls.c) */
+    BDEF("listener.security.protocol.map", CT_LIST, security_protocol_map,
+      .def = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+             "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+      .check = config_check_protocol_map,
+      .expect = "NAME:PROTOCOL,... with PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+      .doc = "The security protocol of each listener name."),
+    BDEF("ssl.keystore.type", CT_ENUM, ssl_keystore_type, .def = "JKS",
+      .values = store_type_values,
+      .doc = "Only PEM is read: the key and certificate chain in one PEM file."),
+    BDEF("ssl.keystore.location", CT_STRING, ssl_keystore_location, .def = "",
+      .doc = "The PEM file of the server's private key and certificate chain."),
+    BDEF("ssl.keystore.password", CT_STRING, ssl_keystore_password,
+      .flags = CF_NULLABLE | CF_SENSITIVE,
+      .doc = "Accepted; a PEM keystore needs only ssl.key.password."),
+    BDEF("ssl.key.password", CT_STRING, ssl_key_password,
+      .flags = CF_NULLABLE | CF_SENSITIVE,
+      .doc = "The passphrase of an encrypted private key."),
+    BDEF("ssl.truststore.type", CT_ENUM, ssl_truststore_type, .def = "JKS",
+      .values = store_type_values,
+      .doc = "Only PEM is read: the CA certificates clients are checked against."),
+    BDEF("ssl.truststore.location", CT_STRING, ssl_truststore_location, .def = "",
+      .doc = "The PEM file of CA certificates for client certificates."),
+    BDEF("ssl.truststore.password", CT_STRING, ssl_truststore_password,
+      .flags = CF_NULLABLE | CF_SENSITIVE, .doc = "Accepted; unused for PEM."),
+    BDEF("ssl.client.auth", CT_ENUM, ssl_client_auth, .def = "none",
+      .values = client_auth_values,
+      .doc = "Client certificates: none, requested (checked if sent) or required."),
+    BDEF("ssl.enabled.protocols", CT_LIST, ssl_enabled_protocols,
+      .def = "TLSv1.2,TLSv1.3", .check = config_check_tls_protocols,
+      .expect = "a list of TLSv1.2 and TLSv1.3",
+      .doc = "TLS versions accepted."),
+    BDEF("ssl.cipher.suites", CT_STRING, ssl_cipher_suites, .def = "",
+      .doc = "Cipher suites (IANA or OpenSSL names); empty: OpenSSL's defaults."),
+    BDEF("sasl.enabled.mechanisms", CT_LIST, sasl_enabled_mechanisms,
+      .def = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", .check = config_check_sasl_mechanisms,
+      .expect = "a list of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
+      .doc = "SASL mechanisms offered on SASL listeners (no GSSAPI or OAUTHBEARER)."),
 };
 
 static const struct config_def topic_defs[] = {
@@ -675,6 +721,10 @@ static void expected(const struct config_def *d, char *buf, size_t len)
             snprintf(buf, len, "at most %zu bytes", d->size - 1);
         return;
     case CT_LIST:
+        if (d->expect) {
+            snprintf(buf, len, "%s", d->expect);
+            return;
+        }
         snprintf(buf, len, "a comma-separated list of %s (at most %zu bytes)",
                  d->flags & CF_LISTENERS ? "NAME://host:port"
                  : d->flags & CF_VOTERS  ? "id@host:port"
@@ -787,6 +837,9 @@ static int parse_into(const struct config_def *d, void *base, const char *s,
     case CT_LIST: {
         struct list_ctx l = {.d = d, .out = tmp, .len = 0};
         if (each_entry(s, n, list_add, &l) != 0)
+            return -EINVAL;
+        tmp[l.len] = '\0';
+        if (d->check && d->check(tmp) < 0)
             return -EINVAL;
         memcpy(f, tmp, l.len + 1);
         return 0;
@@ -1016,7 +1069,8 @@ int broker_config_describe(const struct broker_config *c, int i,
         .is_default = !set,
         .read_only = true,      /* no dynamic broker configs (yet) */
     };
-    if ((def->flags & CF_NULLABLE) && !set)
+    d->sensitive = (def->flags & CF_SENSITIVE) != 0;
+    if (((def->flags & CF_NULLABLE) && !set) || d->sensitive)
         return 0;
     int k = def_format(def, c, buf, buflen);
     if (k < 0)
@@ -1356,6 +1410,11 @@ int topic_config_describe(const struct topic_config *t, int i,
         return k;
     d->value = buf;
     return 0;
+}
+
+const char *const *topic_config_synonyms(int i)
+{
+    return i >= 0 && i < NTOPIC ? topic_defs[i].syn : NULL;
 }
 
 void topic_config_to_log(const struct topic_config *t, struct log_config *out)

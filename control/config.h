@@ -30,6 +30,8 @@
 #define CONFIG_VALUE_MAX 4096      /* enough for any value's text */
 #define CONFIG_VOTERS_MAX 1024     /* controller.quorum.voters */
 #define CONFIG_RACK_MAX 128        /* broker.rack */
+#define CONFIG_PATH_MAX 1024       /* ssl.*.location */
+#define CONFIG_SECRET_MAX 256      /* ssl.*.password */
 
 /* compression.type; the codecs keep the numbers of the batch attributes. */
 enum compression_type {
@@ -65,6 +67,20 @@ enum process_role {
     ROLE_CONTROLLER = 2,
 };
 
+/* ssl.keystore.type, ssl.truststore.type: only PEM is read. */
+enum config_store_type {
+    STORE_JKS = 0,
+    STORE_PKCS12 = 1,
+    STORE_PEM = 2,
+};
+
+/* ssl.client.auth */
+enum config_client_auth {
+    CLIENT_AUTH_NONE = 0,
+    CLIENT_AUTH_REQUESTED = 1,
+    CLIENT_AUTH_REQUIRED = 2,
+};
+
 /* Where a described value comes from: Kafka's ConfigSource numbers. */
 enum config_source {
     CONFIG_SOURCE_UNKNOWN = 0,
@@ -87,6 +103,14 @@ enum config_kafka_type {
     CONFIG_TYPE_LIST = 7,
 };
 
+/* One synonym of a described setting (DescribeConfigs v1+): a key and
+ * value of one layer the value could come from. */
+struct config_synonym {
+    const char *name;
+    const char *value;      /* NULL: no value */
+    int source;             /* enum config_source */
+};
+
 /* One setting, described for DescribeConfigs. The strings point into the
  * static tables or into the caller's buffer and live as long as both. */
 struct config_desc {
@@ -99,6 +123,11 @@ struct config_desc {
     bool is_default;
     bool read_only;
     bool sensitive;
+    /* by precedence, the value's own source first; filled by the control
+     * thread (admin_config.c), which knows the dynamic layers; 0: only the
+     * value itself is its synonym */
+    int nsynonyms;
+    const struct config_synonym *synonyms;
 };
 
 /* server.properties. Fields hold effective values: log_retention_ms is
@@ -189,6 +218,7 @@ struct broker_config {
     char http_listen[CONFIG_LISTENERS_MAX]; /* sluice.http.listen ("": off) */
     int log_format;                         /* sluice.log.format (enum slog_format) */
     int log_level;                          /* sluice.log.level (enum slog_level) */
+    int64_t journal_bytes;                  /* sluice.journal.bytes (0: none) */
 
     bool dpdk_enable;                       /* sluice.dpdk.enable (false) */
     char dpdk_eal_args[1024];               /* sluice.dpdk.eal.args */
@@ -197,6 +227,20 @@ struct broker_config {
     char dpdk_ip[32];                       /* sluice.dpdk.ip, A.B.C.D/N */
     int32_t dpdk_udp_port;                  /* sluice.dpdk.udp.port (9092) */
     int32_t dpdk_mtu;                       /* sluice.dpdk.mtu (1500) */
+
+    /* security: listeners' protocols, TLS, SASL (dataplane/listeners.c) */
+    char security_protocol_map[CONFIG_LISTENERS_MAX]; /* NAME:PROTOCOL,... */
+    int ssl_keystore_type;                  /* enum config_store_type (JKS) */
+    char ssl_keystore_location[CONFIG_PATH_MAX];
+    char ssl_keystore_password[CONFIG_SECRET_MAX];
+    char ssl_key_password[CONFIG_SECRET_MAX];
+    int ssl_truststore_type;                /* enum config_store_type (JKS) */
+    char ssl_truststore_location[CONFIG_PATH_MAX];
+    char ssl_truststore_password[CONFIG_SECRET_MAX];
+    int ssl_client_auth;                    /* enum config_client_auth (none) */
+    char ssl_enabled_protocols[64];         /* TLSv1.2,TLSv1.3 */
+    char ssl_cipher_suites[CONFIG_VALUE_MAX]; /* "": OpenSSL's defaults */
+    char sasl_enabled_mechanisms[128];      /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
 
     uint64_t set_mask[2];                   /* explicitly set, by index */
 };
@@ -289,6 +333,39 @@ struct config_voter {
 /* Parses entry i of list. Returns 0, -ENOENT past the end, or -EINVAL. */
 int config_voter_get(const char *list, int i, struct config_voter *out);
 
+/* --- security (config_net.c) ---------------------------------------------- */
+
+/* listener.security.protocol.map's protocols (Kafka's SecurityProtocol). */
+enum config_protocol {
+    PROTOCOL_PLAINTEXT = 0,
+    PROTOCOL_SSL = 1,
+    PROTOCOL_SASL_PLAINTEXT = 2,
+    PROTOCOL_SASL_SSL = 3,
+};
+
+int config_check_protocol_map(const char *s);     /* NAME:PROTO,... */
+int config_check_tls_protocols(const char *s);    /* TLSv1.2,TLSv1.3 */
+int config_check_sasl_mechanisms(const char *s);  /* PLAIN,SCRAM-SHA-256,... */
+
+/* The protocol listener name maps to in map: an enum config_protocol, or
+ * -ENOENT when the map does not name it. */
+int config_listener_protocol(const char *map, const char *name);
+
+/* The protocol's name as Kafka spells it ("SASL_SSL"). */
+const char *config_protocol_name(int protocol);
+
+/* What a listener's host is advertised as (Kafka's rules): a wildcard
+ * becomes "localhost", and so does loopback unless advertised explicitly;
+ * an explicit empty host becomes the machine's name. */
+void config_advertised_host(const char *host, bool explicit_adv, char *out, size_t len);
+
+/* The advertised.listeners entry of listener name (NULL: any name) for
+ * shard: the list names either one entry per shard (*per_shard set) or one
+ * whose port shard i advertises plus i; a name missing from it is
+ * advertised at its listeners address. Returns 0 or -ENOENT. */
+int config_advertised_entry(const struct broker_config *c, const char *name, int nshards,
+                            int shard, struct config_listener *out, bool *per_shard);
+
 /* --- topics ------------------------------------------------------------ */
 
 /* Fills t with the broker's defaults for a new topic, nothing set. */
@@ -314,6 +391,10 @@ int topic_config_count(void);
 int topic_config_find(const char *key);    /* index or -ENOENT */
 int topic_config_describe(const struct topic_config *t, int i,
                           struct config_desc *d, char *buf, size_t buflen);
+/* The broker keys topic setting i inherits from, most specific first
+ * (retention.ms: log.retention.ms, .minutes, .hours); NULL-terminated
+ * within 3 entries. NULL past the end. */
+const char *const *topic_config_synonyms(int i);
 
 /* The storage engine's view of t (log_config_defaults first, then the
  * topic's values; flush policy as resolved: explicit sluice.flush.policy,

@@ -1,6 +1,8 @@
-/* config_net.c - the settings of the DPDK receive path that are addresses
- * or rules: their checks (run by config.c's tables when a value is set)
- * and their parsed forms (topic_config_to_capture).
+/* config_net.c - the network settings that are addresses or rules: those
+ * of the DPDK receive path and of the listeners' security (protocol map,
+ * TLS versions, SASL mechanisms, advertised hosts), their checks (run by
+ * config.c's tables when a value is set) and their parsed forms
+ * (topic_config_to_capture, config_listener_protocol).
  *
  * Never: opens anything or allocates; the text forms stay the stored and
  * described ones, so DescribeConfigs shows what the user wrote. */
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A dotted quad, whole string, into host order. */
 static int parse_quad(const char *s, size_t n, uint32_t *out)
@@ -132,4 +135,148 @@ void topic_config_to_capture(const struct topic_config *t, struct capture_config
     parse_sequence(t->capture_sequence, out);
     config_parse_ipv4_port(t->capture_retransmit, &out->retransmit_ip, &out->retransmit_port);
     out->hold_ms = t->capture_hold_ms;
+}
+
+/* --- security settings ---------------------------------------------------- */
+
+static const char *const protocol_names[] = {
+    [PROTOCOL_PLAINTEXT] = "PLAINTEXT",
+    [PROTOCOL_SSL] = "SSL",
+    [PROTOCOL_SASL_PLAINTEXT] = "SASL_PLAINTEXT",
+    [PROTOCOL_SASL_SSL] = "SASL_SSL",
+};
+
+const char *config_protocol_name(int protocol)
+{
+    if (protocol < 0 || protocol > PROTOCOL_SASL_SSL)
+        return "?";
+    return protocol_names[protocol];
+}
+
+static int protocol_parse(const char *s, size_t n)
+{
+    for (int i = 0; i <= PROTOCOL_SASL_SSL; i++)
+        if (strlen(protocol_names[i]) == n && memcmp(protocol_names[i], s, n) == 0)
+            return i;
+    return -EINVAL;
+}
+
+/* Calls fn on each comma-separated entry of list (already normalised by
+ * config.c: no blanks, no empty entries); stops at the first non-zero. */
+static int each_item(const char *list, int (*fn)(void *ctx, const char *s, size_t n),
+                     void *ctx)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        int rc = fn(ctx, p, n);
+        if (rc != 0)
+            return rc;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+struct map_find {
+    const char *name;
+    int protocol;
+};
+
+static int map_entry(void *ctx, const char *s, size_t n)
+{
+    struct map_find *f = ctx;
+    const char *colon = memchr(s, ':', n);
+    if (!colon || colon == s)
+        return -EINVAL;
+    int proto = protocol_parse(colon + 1, n - (size_t)(colon + 1 - s));
+    if (proto < 0)
+        return -EINVAL;
+    size_t nl = (size_t)(colon - s);
+    if (f && strlen(f->name) == nl && memcmp(f->name, s, nl) == 0) {
+        f->protocol = proto;
+        return 1;
+    }
+    return 0;
+}
+
+int config_check_protocol_map(const char *s)
+{
+    return each_item(s, map_entry, NULL) < 0 ? -EINVAL : 0;
+}
+
+int config_listener_protocol(const char *map, const char *name)
+{
+    struct map_find f = { .name = name, .protocol = -ENOENT };
+    if (each_item(map, map_entry, &f) < 0)
+        return -EINVAL;
+    return f.protocol;
+}
+
+static int name_in(void *ctx, const char *s, size_t n)
+{
+    for (const char *const *v = ctx; *v; v++)
+        if (strlen(*v) == n && memcmp(*v, s, n) == 0)
+            return 0;
+    return -EINVAL;
+}
+
+int config_check_tls_protocols(const char *s)
+{
+    static const char *const ok[] = { "TLSv1.2", "TLSv1.3", NULL };
+    return *s && each_item(s, name_in, (void *)ok) == 0 ? 0 : -EINVAL;
+}
+
+int config_check_sasl_mechanisms(const char *s)
+{
+    static const char *const ok[] = { "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", NULL };
+    return *s && each_item(s, name_in, (void *)ok) == 0 ? 0 : -EINVAL;
+}
+
+void config_advertised_host(const char *host, bool explicit_adv, char *out, size_t len)
+{
+    bool wild = !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+
+    if (explicit_adv && !host[0] && gethostname(out, len) == 0) {
+        out[len - 1] = '\0';
+        return;
+    }
+    if (wild || (!explicit_adv && (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0)))
+        host = "localhost";
+    snprintf(out, len, "%s", host);
+}
+
+/* Entries of list named name: how many, and the k-th into out (k < 0: none). */
+static int named_entries(const char *list, const char *name, int k, struct config_listener *out)
+{
+    struct config_listener l;
+    int n = 0;
+    for (int i = 0; config_listener_get(list, i, &l) == 0; i++) {
+        if (name && strcmp(l.name, name) != 0)
+            continue;
+        if (n++ == k)
+            *out = l;
+    }
+    return n;
+}
+
+int config_advertised_entry(const struct broker_config *c, const char *name, int nshards,
+                            int shard, struct config_listener *out, bool *per_shard)
+{
+    const char *list = c->advertised_listeners[0] ? c->advertised_listeners : c->listeners;
+    int n = named_entries(list, name, -1, out);
+    if (n == 0 && name) {
+        struct config_listener first;
+        /* advertised.listeners without this name: the first listener keeps
+         * the old rule (every entry is its), any other its own address */
+        if (config_listener_get(c->listeners, 0, &first) == 0 && strcmp(first.name, name) == 0)
+            return config_advertised_entry(c, NULL, nshards, shard, out, per_shard);
+        list = c->listeners;
+        n = named_entries(list, name, -1, out);
+    }
+    if (n == 0)
+        return -ENOENT;
+    *per_shard = n == nshards && n > 1;
+    named_entries(list, name, *per_shard ? shard : 0, out);
+    return 0;
 }

@@ -307,6 +307,17 @@ static int offsets_open(struct control *c, const char *data_dir)
     return 0;
 }
 
+static int users_open_dir(struct control *c, const char *data_dir)
+{
+    char dir[4096], err[512];
+    int rc;
+    if (snprintf(dir, sizeof dir, "%s/__sluice", data_dir) >= (int)sizeof dir)
+        return -ENAMETOOLONG;
+    if ((rc = users_open(&c->users, dir, err, sizeof err)) < 0)
+        control_log("%s", err);
+    return rc;
+}
+
 static void dispatch(struct control *c, int i, struct ctl_msg *m)
 {
     switch (m->op) {
@@ -352,6 +363,12 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_STATS:
         m->shard = i;
         stats_request(c, m);
+        return;
+    case CTL_SASL_LOOKUP:
+    case CTL_USERS_DESCRIBE:
+    case CTL_USERS_ALTER:
+        users_request(&c->users, m);
+        control_post(c, i, m);
         return;
     case CTL_SHARD_STATS:
     case CTL_PARTITION_OPEN:
@@ -402,6 +419,8 @@ int control_poll_once(struct control *c, int timeout_ms)
         return errno == EINTR ? 0 : -errno;
     quorum_run(c->md.quorum);   /* raft's I/O and messages, never blocking */
     cluster_do_work(c);
+    if (c->md.dyn_applied != c->dyn_seen)
+        admin_dyn_applied(c, true);     /* another node changed them */
     /* Reset the doorbell before draining: a post after the drain rings
      * it again. */
     if (read(c->doorbell, &v, sizeof v) < 0 && errno != EAGAIN)
@@ -556,12 +575,16 @@ int control_create(struct control **out, const struct broker_config *cfg,
         rc = -ENOMEM;
         goto err;
     }
+    broker_dyn_init(&c->dyn, cfg);
     if ((rc = md_store_open(&c->md, &c->cfg, data_dir, nshards, err,
                             sizeof err)) < 0) {
         control_log("%s", err);
         goto err;
     }
+    admin_dyn_applied(c, false);   /* the log's dynamic configs, before any open */
     if ((rc = offsets_open(c, data_dir)) < 0)
+        goto err;
+    if ((rc = users_open_dir(c, data_dir)) < 0)
         goto err;
     *out = c;
     return 0;
@@ -603,6 +626,7 @@ void control_destroy(struct control *c)
     }
     groups_destroy(c->groups);
     offsets_destroy(c->offsets);
+    users_close(&c->users);
     cleaner_stats_free(&c->cleaner_stats);
     while (c->cmds)
         cmd_free(c, c->cmds);

@@ -7,9 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "control/broker_dyn.h"
 #include "control/control.h"
 #include "control/ctl.h"
 #include "control/md_store.h"
+#include "control/users.h"
 #include "numa/ring.h"
 
 /* Messages waiting for room in a full ring, in order. */
@@ -52,9 +54,9 @@ struct cleaner_stats {
 };
 void cleaner_stats_update(struct cleaner_stats *t, const struct ctl_cleaner_stats *s);
 /* Formats topic's figures ("partition=P dirty.ratio=... ;" per partition)
- * into buf. Returns the length or a negative errno. */
-int cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
-                         size_t len);
+ * into buf (at most len bytes); returns the length the whole text needs. */
+size_t cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
+                            size_t len);
 void cleaner_stats_free(struct cleaner_stats *t);
 /* This node's registration on its way to the controller leader
  * (cluster.c): CTL_REGISTER_SEND to shard 0 and back. */
@@ -66,7 +68,9 @@ struct cluster_reg {
 };
 
 struct control {
-    struct broker_config cfg;
+    struct broker_config cfg;  /* effective: static + dynamic (dyn) */
+    struct broker_dyn dyn;     /* dynamic broker configs (broker_dyn.c) */
+    uint64_t dyn_seen;         /* md.dyn_applied when last applied */
     struct md_store md;
     int nshards;
     struct control_shard *shards; /* nrings: the shards, then the ops peer */
@@ -90,6 +94,7 @@ struct control {
     int64_t reg_next_ms;       /* monotonic: when to try registering again */
     int32_t known_controller;  /* the quorum leader the last snapshot named */
     int64_t rebalance_next_ms; /* monotonic: preferred leaders checked (cluster.c) */
+    struct users users;        /* SCRAM credentials (users.c) */
 };
 
 /* control.c, for the admin files */
@@ -137,6 +142,15 @@ void replication_alter_request(struct control *c, struct ctl_msg *m);
  * replication_committed. */
 int replication_elect(struct control *c, const char *why);
 void replication_committed(struct control *c);
+/* admin_assign.c: a manual assignment checked into brokers[] (broker
+ * ids; one entry per partition, or per added partition); 0 or a Kafka
+ * error code with *msg in m's arena. */
+int16_t admin_assign_topic(const struct control *c, struct ctl_msg *m,
+                           const struct ctl_topic_spec *sp, int32_t *brokers,
+                           const char **msg);
+int16_t admin_assign_partitions(const struct control *c, struct ctl_msg *m,
+                                const struct ctl_assignment *as, int n,
+                                int32_t added, int32_t *brokers, const char **msg);
 
 /* admin_config.c */
 void admin_describe_configs(struct control *c, struct ctl_msg *m);
@@ -146,6 +160,11 @@ void admin_alter_configs(struct control *c, struct ctl_msg *m);
 int admin_describe_topic(struct ctl_arena *a, const struct topic_config *tc,
                          int nkeys, const char *const *keys,
                          struct config_desc **out, int *nout);
+/* Topics take the broker's current values for what they do not set; with
+ * post, changed partitions are told and a snapshot published. */
+void admin_rebase_topics(struct control *c, bool post);
+/* After the metadata log applied dynamic broker configs. */
+void admin_dyn_applied(struct control *c, bool post);
 /* Sends the topic's log config to every shard owning one of its
  * partitions (CTL_PARTITION_CONFIG). */
 void admin_post_config(struct control *c, const struct md_live *t);

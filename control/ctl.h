@@ -47,6 +47,9 @@ enum ctl_op {
                                  (AlterPartition), answered once committed;
                                  from a shard's own replicas (local) or
                                  from another node's request */
+    CTL_SASL_LOOKUP,          /* control/users.c: a SCRAM credential, or a */
+    CTL_USERS_DESCRIBE,       /* PLAIN password checked; credentials */
+    CTL_USERS_ALTER,          /* described, altered (answered once durable) */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -106,10 +109,20 @@ struct ctl_config_entry {
                                   2 APPEND, 3 SUBTRACT; AlterConfigs: 0 */
 };
 
+/* A manual replica assignment of one partition: the node ids (a shard is
+ * a broker to clients) it should live on, as the request gave them. */
+struct ctl_assignment {
+    int32_t partition;         /* CreateTopics: its index; else unused */
+    int nbrokers;
+    const int32_t *brokers;    /* a view of the decoded request */
+};
+
 struct ctl_topic_spec {
     const char *name;
     int32_t num_partitions;    /* -1: num.partitions */
     int16_t replication_factor; /* -1: default; anything but 1 is refused */
+    int nassignments;          /* 0: placed by sluice */
+    const struct ctl_assignment *assignments;
     int nconfigs;
     struct ctl_config_entry *configs;
     /* answer */
@@ -142,6 +155,9 @@ struct ctl_create_partitions {
     const char **names;
     int32_t *counts;           /* new total per topic; entries whose
                                   errors[i] the shard set are skipped */
+    int *nassignments;         /* per topic: -1 none, else one per new
+                                  partition expected */
+    const struct ctl_assignment **assignments;
     bool validate_only;
     int16_t *errors;           /* answer */
     const char **error_messages; /* answer, NULL or in the arena */
@@ -171,6 +187,7 @@ struct ctl_configs {
     struct ctl_config_resource *resources;
     bool incremental;          /* IncrementalAlterConfigs */
     bool validate_only;
+    bool synonyms;             /* DescribeConfigs include_synonyms */
 };
 
 /* A partition as this node's replica of it needs to know it: who leads
@@ -353,6 +370,56 @@ struct ctl_register {
     int result;                /* REGISTER_SEND: 0 or a negative errno */
 };
 
+/* --- SASL and SCRAM credentials (control/users.c, dataplane/sasl.c) --- */
+
+struct scram_cred;
+
+/* CTL_SASL_LOOKUP: for SCRAM (mech: enum scram_mech) the credential of
+ * (user, mech) is copied into *cred; for PLAIN (mech 0) password is
+ * checked against the user's credential. error: 0 or
+ * SASL_AUTHENTICATION_FAILED (58). */
+struct ctl_sasl {
+    const char *user;
+    int mech;
+    const char *password;      /* PLAIN */
+    size_t password_len;
+    struct scram_cred *cred;   /* SCRAM: the requester's memory */
+    int16_t error;
+};
+
+/* One deletion (salted NULL) or upsertion of AlterUserScramCredentials. */
+struct ctl_scram_op {
+    const char *user;
+    int8_t mech;
+    int32_t iterations;
+    const uint8_t *salt;
+    int32_t salt_len;
+    const uint8_t *salted;     /* the salted password (PBKDF2) */
+    int32_t salted_len;
+};
+
+struct ctl_user_result {
+    const char *user;
+    int16_t error;
+    const char *message;       /* NULL: none */
+    int ninfos;                /* describe: the user's credentials */
+    int8_t mechs[2];
+    int32_t iterations[2];
+};
+
+/* CTL_USERS_DESCRIBE (names; none: every user) and CTL_USERS_ALTER (ops):
+ * results, one per user, in the arena. */
+struct ctl_users {
+    int nnames;
+    const char **names;
+    int nops;
+    struct ctl_scram_op *ops;
+    int nresults;
+    struct ctl_user_result *results;
+    int16_t error;             /* the whole request's */
+    const char *message;
+};
+
 /* --- metrics (control/stats.c, dataplane/shard_stats.c) --- */
 
 /* CTL_SHARD_STATS: the shard copies its counters and one report per open
@@ -453,6 +520,8 @@ struct ctl_msg {
         struct ctl_shard_stats shard_stats;
         struct ctl_stats stats;
         struct ctl_alter_partition alter;
+        struct ctl_sasl sasl;
+        struct ctl_users users;
     } u;
 };
 

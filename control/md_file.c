@@ -14,6 +14,10 @@
  *   state up | fenced
  *   broker <i> <host> <port>         one line per shard, in order
  *   end
+ *   broker-configs                   dynamic broker configs: both layers,
+ *   default <key>=<value>            the cluster-wide one and
+ *   broker <key>=<value>             the per-broker one (broker_dyn.c)
+ *   end                              (snapshots always; entries when changed)
  *   topic <name>
  *   id <22 characters>
  *   state live | deleting
@@ -196,6 +200,15 @@ char *md_text_build(struct md_store *s, bool delta, size_t *len,
                "configs.\n# Written by the control thread; do not edit: the "
                "last line checksums the rest.\nformat %d\ncluster.id %s\n",
             MD_FORMAT, s->cluster_id);
+    if (!delta || s->dyn_dirty) {
+        fputs("broker-configs\n", f);
+        for (int k = 0; k < MD_DYN_SCOPES; k++)
+            for (int i = 0; i < s->ndyn[k]; i++)
+                fprintf(f, "%s %s=%s\n", k ? "broker" : "default",
+                        s->dyn[k][i].key, s->dyn[k][i].value);
+        fputs("end\n", f);
+        n += delta;
+    }
     for (int32_t i = 0; delta && i < s->ntombs; i++) {
         char id[MD_ID_TEXT];
         md_id_text(s->tombs[i].id, id);
@@ -249,6 +262,7 @@ void md_text_committed(struct md_store *s)
         s->nodes[i].committed = true;
     }
     s->ntombs = 0;
+    s->dyn_dirty = false;
 }
 
 /* --- reading -------------------------------------------------------------- */
@@ -609,6 +623,62 @@ int md_store_replace(struct md_store *s)
     return moved;
 }
 
+/* "default|broker <key>=<value>" lines up to "end": both layers of the
+ * dynamic broker configs, replaced whole. */
+static int read_broker_configs(struct md_reader *r, struct md_store *s)
+{
+    struct md_dyn_entry *v[MD_DYN_SCOPES] = {NULL};
+    int n[MD_DYN_SCOPES] = {0}, rc;
+
+    while ((rc = next_line(r)) > 0 && strcmp(r->buf, "end") != 0) {
+        char *sp = strchr(r->buf, ' '), *eq = sp ? strchr(sp, '=') : NULL;
+        int k = sp && (size_t)(sp - r->buf) == 7 &&
+                        strncmp(r->buf, "default", 7) == 0 ? 0
+                : sp && (size_t)(sp - r->buf) == 6 &&
+                        strncmp(r->buf, "broker", 6) == 0 ? 1 : -1;
+        struct md_dyn_entry *nv;
+        if (k < 0 || !eq || eq == sp + 1) {
+            rc = bad(r, "expected 'default|broker <key>=<value>', found "
+                     "'%.64s'", r->buf);
+            break;
+        }
+        *eq = '\0';
+        if (!(nv = realloc(v[k], sizeof(*nv) * (size_t)(n[k] + 1)))) {
+            rc = -ENOMEM;
+            break;
+        }
+        v[k] = nv;
+        nv[n[k]].key = strdup(sp + 1);
+        nv[n[k]].value = strdup(eq + 1);
+        if (!nv[n[k]].key || !nv[n[k]].value) {
+            free(nv[n[k]].key);
+            free(nv[n[k]].value);
+            rc = -ENOMEM;
+            break;
+        }
+        n[k]++;
+    }
+    if (rc == 0)
+        rc = bad(r, "broker-configs without its 'end'");
+    if (rc < 0) {
+        for (int k = 0; k < MD_DYN_SCOPES; k++) {
+            for (int i = 0; i < n[k]; i++) {
+                free(v[k][i].key);
+                free(v[k][i].value);
+            }
+            free(v[k]);
+        }
+        return rc;
+    }
+    md_store_dyn_clear(s);
+    for (int k = 0; k < MD_DYN_SCOPES; k++) {
+        s->dyn[k] = v[k];
+        s->ndyn[k] = n[k];
+    }
+    s->dyn_applied++;
+    return 0;
+}
+
 static int md_parse(struct md_store *s, struct md_reader *r)
 {
     const char *arg;
@@ -630,6 +700,11 @@ static int md_parse(struct md_store *s, struct md_reader *r)
                    s->cluster_id);
     snprintf(s->cluster_id, sizeof s->cluster_id, "%s", arg);
     while ((rc = next_line(r)) > 0) {
+        if (strcmp(r->buf, "broker-configs") == 0) {
+            if ((rc = read_broker_configs(r, s)) < 0)
+                return rc;
+            continue;
+        }
         if (strncmp(r->buf, "node ", 5) == 0) {
             if ((rc = read_node(r, s, r->buf + 5)) < 0)
                 return rc;

@@ -1,8 +1,9 @@
 /* md_place.c - where new partitions' replicas go (Kafka's replica
  * placement, with sluice's brokers being shards of nodes).
  *
- * Owns: choosing the replicas of new partitions and forgetting the
- * placement of partitions that go. A replica is a broker: one shard of
+ * Owns: choosing the replicas of new partitions (or taking a manual
+ * assignment's brokers, one replica each) and forgetting the placement of
+ * partitions that go. A replica is a broker: one shard of
  * one node; a partition's replicas are on different nodes.
  *
  * The rule, for each new partition in turn (counting the partitions
@@ -242,6 +243,25 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count, int32_t
         return rc;
     for (i = t->nplaced; i < count; i++)
         load_adjust(s, &t->t.partitions[i], 1);
+    if (count > t->nplaced)
+        t->nplaced = count;
+    return 0;
+}
+
+int md_store_place_on(struct md_store *s, struct md_live *t, int32_t count,
+                      const int32_t *brokers)
+{
+    if (count > t->cap) {
+        struct md_partition *p = realloc(t->t.partitions, sizeof(*p) * (size_t)count);
+        if (!p)
+            return -ENOMEM;
+        t->t.partitions = p;
+        t->cap = count;
+    }
+    for (int32_t i = t->nplaced; i < count; i++) {
+        t->t.partitions[i] = md_partition_single(i, brokers[i - t->nplaced]);
+        load_adjust(s, &t->t.partitions[i], 1);
+    }
     if (count > t->nplaced)
         t->nplaced = count;
     return 0;

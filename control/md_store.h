@@ -79,6 +79,17 @@ struct md_tomb {
 
 struct quorum;
 
+/* Dynamic broker configs (control/broker_dyn.c) travel in the metadata
+ * log with the topics: one layer of key=value per scope, in a
+ * "broker-configs" block that replaces both layers when an entry or a
+ * snapshot carries it. md_file.c only carries the text; broker_dyn.c
+ * validates and applies it. */
+#define MD_DYN_SCOPES 2        /* 0: cluster-wide default, 1: per broker */
+
+struct md_dyn_entry {
+    char *key, *value;         /* malloc'ed */
+};
+
 struct md_store {
     const struct broker_config *cfg;
     char *dir;                 /* DATA/__sluice */
@@ -103,6 +114,10 @@ struct md_store {
                                   control thread last looked */
     struct md_drop *drops;     /* local partitions of removed topics */
     int32_t ndrops, drops_cap;
+    struct md_dyn_entry *dyn[MD_DYN_SCOPES];   /* dynamic broker configs */
+    int ndyn[MD_DYN_SCOPES];
+    bool dyn_dirty;            /* changed since the last commit */
+    uint64_t dyn_applied;      /* blocks applied from the log, counted */
 };
 
 /* Opens DATA/__sluice (created if missing), locks it and opens the
@@ -130,6 +145,11 @@ struct md_live *md_store_collision(const struct md_store *s,
  * when rf nodes are not there. */
 int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
                  int32_t rf, const struct topic_config *cfg, struct md_live **out);
+/* The same with partition i placed on broker brokers[i] alone (see
+ * md_store_place_on). */
+int md_store_add_on(struct md_store *s, const char *name, int32_t npartitions,
+                    const struct topic_config *cfg, const int32_t *brokers,
+                    struct md_live **out);
 /* Inserts t (built by the caller, e.g. from the file) in name order and
  * takes it over. 0 or -EEXIST, -ENOMEM (then t is still the caller's). */
 int md_store_insert(struct md_store *s, struct md_live *t);
@@ -138,6 +158,13 @@ int md_store_insert(struct md_store *s, struct md_live *t);
 /* Places partitions nplaced..count-1 with rf replicas each (md_place.c's
  * rule). 0, -ENOMEM, or -EINVAL when fewer than rf nodes can hold them. */
 int md_store_place(struct md_store *s, struct md_live *t, int32_t count, int32_t rf);
+/* Places partition nplaced+i on broker brokers[i], its one replica (a
+ * manual assignment the caller checked: every id a shard of a registered
+ * node). 0 or -ENOMEM. */
+int md_store_place_on(struct md_store *s, struct md_live *t, int32_t count,
+                      const int32_t *brokers);
+/* Frees both layers of dynamic broker configs. */
+void md_store_dyn_clear(struct md_store *s);
 /* Forgets the placement of partitions count..nplaced-1. */
 void md_store_unplace(struct md_store *s, struct md_live *t, int32_t count);
 /* How many nodes may hold a replica of a new partition (1 when alone). */

@@ -270,6 +270,19 @@ struct md_live *md_store_collision(const struct md_store *s,
     return NULL;
 }
 
+void md_store_dyn_clear(struct md_store *s)
+{
+    for (int k = 0; k < MD_DYN_SCOPES; k++) {
+        for (int i = 0; i < s->ndyn[k]; i++) {
+            free(s->dyn[k][i].key);
+            free(s->dyn[k][i].value);
+        }
+        free(s->dyn[k]);
+        s->dyn[k] = NULL;
+        s->ndyn[k] = 0;
+    }
+}
+
 static bool is_internal(const char *name)
 {
     return strcmp(name, "__consumer_offsets") == 0 ||
@@ -299,8 +312,11 @@ int md_store_insert(struct md_store *s, struct md_live *t)
     return 0;
 }
 
-int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
-                 int32_t rf, const struct topic_config *cfg, struct md_live **out)
+/* md_store_add and md_store_add_on: placed with rf replicas each, or on
+ * brokers[] when it is not NULL (one replica each). */
+static int md_store_create(struct md_store *s, const char *name, int32_t npartitions,
+                           int32_t rf, const struct topic_config *cfg,
+                           const int32_t *brokers, struct md_live **out)
 {
     struct md_live *t;
     int rc = -ENOMEM;
@@ -313,7 +329,8 @@ int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
     t->t.config = *cfg;
     t->state = MD_CREATING;
     if ((rc = md_random_id(t->t.id)) < 0 ||
-        (rc = md_store_place(s, t, npartitions, rf)) < 0 ||
+        (rc = brokers ? md_store_place_on(s, t, npartitions, brokers)
+                      : md_store_place(s, t, npartitions, rf)) < 0 ||
         (rc = md_store_insert(s, t)) < 0)
         goto err;
     *out = t;
@@ -323,6 +340,19 @@ err:
     free(t->t.partitions);
     free(t);
     return rc;
+}
+
+int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
+                 int32_t rf, const struct topic_config *cfg, struct md_live **out)
+{
+    return md_store_create(s, name, npartitions, rf, cfg, NULL, out);
+}
+
+int md_store_add_on(struct md_store *s, const char *name, int32_t npartitions,
+                    const struct topic_config *cfg, const int32_t *brokers,
+                    struct md_live **out)
+{
+    return md_store_create(s, name, npartitions, 1, cfg, brokers, out);
 }
 
 void md_store_remove(struct md_store *s, struct md_live *t)
@@ -384,50 +414,28 @@ void md_store_forget(struct md_store *s, struct md_live *t)
 
 /* --- brokers: one per shard ------------------------------------------------ */
 
-/* What a listen host is advertised as: a wildcard or loopback address
- * becomes "localhost" (our clients are local unless advertised.listeners
- * says otherwise); an explicit advertised host is kept as it is, and an
- * empty one becomes the machine's name, as in Kafka. */
-static void advertised_host(const char *host, bool explicit_adv, char *out,
-                            size_t len)
-{
-    bool wild = !host[0] || strcmp(host, "0.0.0.0") == 0 ||
-                strcmp(host, "::") == 0;
-
-    if (explicit_adv && !host[0] && gethostname(out, len) == 0) {
-        out[len - 1] = '\0';
-        return;
-    }
-    if (wild || (!explicit_adv && (strcmp(host, "127.0.0.1") == 0 ||
-                                   strcmp(host, "::1") == 0)))
-        host = "localhost";
-    snprintf(out, len, "%s", host);
-}
-
 /* advertised.listeners (= listeners unless set) names either one entry
- * per shard, or one entry whose port shard i advertises plus i. */
+ * per shard, or one entry whose port shard i advertises plus i; its entries
+ * named as the first listener are those of Metadata's brokers here (other
+ * listeners' endpoints: dataplane/listeners.c). */
 static int md_brokers_init(struct md_store *s, char *err, size_t errlen)
 {
     const struct broker_config *cfg = s->cfg;
     bool adv = broker_config_is_set(cfg, "advertised.listeners");
-    const char *list = cfg->advertised_listeners[0] ? cfg->advertised_listeners
-                                                    : cfg->listeners;
-    struct config_listener l;
-    int n = 0;
+    struct config_listener first, l;
+    bool own;
 
-    while (config_listener_get(list, n, &l) == 0)
-        n++;
-    if (n == 0) {
-        seterr(err, errlen, "no usable listener in '%s'", list);
+    if (config_listener_get(cfg->listeners, 0, &first) < 0 ||
+        config_advertised_entry(cfg, first.name, s->nshards, 0, &l, &own) < 0) {
+        seterr(err, errlen, "no usable listener in '%s'", cfg->listeners);
         return -EINVAL;
     }
     s->advertised_port = adv;
     for (int i = 0; i < s->nshards; i++) {
-        bool own = n == s->nshards && n > 1;
         struct md_broker *b = &s->brokers[i];
-        config_listener_get(list, own ? i : 0, &l);
+        config_advertised_entry(cfg, first.name, s->nshards, i, &l, &own);
         b->node_id = md_broker_id(s->node_id, i);
-        advertised_host(l.host, adv, b->host, sizeof b->host);
+        config_advertised_host(l.host, adv, b->host, sizeof b->host);
         b->port = l.port == 0 ? 0 : own ? l.port : l.port + i;
         if (b->port > 65535) {
             seterr(err, errlen, "shard %d would advertise port %d", i, b->port);
@@ -535,6 +543,7 @@ void md_store_close(struct md_store *s)
     free(s->tombs);
     free(s->drops);
     md_nodes_free(s);
+    md_store_dyn_clear(s);
     free(s->load);
     free(s->brokers);
     free(s->dir);

@@ -14,10 +14,14 @@
  * space, except small ones already in the page cache (see conn_copy_tail).
  * One send operation is in flight per connection at a time.
  *
+ * TLS (an SSL listener's connection, c->tls): conn_tls.c takes over the
+ * receive and send steps between the socket and the same framing.
+ *
  * Closing: the socket is shut down and in-flight operations cancelled; the
  * struct is freed when the last completion arrives. Requests still waiting
  * on a log or on the control thread are detached and finish on their own. */
 #include "dataplane/shard_private.h"
+#include "dataplane/sasl.h"
 #include "storage/batch.h"
 #include "slog/slog.h"
 
@@ -43,12 +47,12 @@ static void conn_free_if_idle(struct conn *c);
 
 /* Keeps c alive across work that may close it (a handler's error closes
  * the connection; the struct goes only when nothing holds it). */
-static void conn_hold(struct conn *c)
+void conn_hold(struct conn *c)
 {
     c->inflight++;
 }
 
-static void conn_unhold(struct conn *c)
+void conn_unhold(struct conn *c)
 {
     c->inflight--;
     if (c->closing)
@@ -106,6 +110,11 @@ static void conn_log_refused(struct shard *s, const char *peer, const char *why)
 
 int conn_accept(struct shard *s, int fd)
 {
+    return conn_accept_on(s, fd, 0);
+}
+
+int conn_accept_on(struct shard *s, int fd, int listener)
+{
     struct conn_peer peer;
     char why[160];
     if (conn_peer_of(fd, &peer) < 0) {
@@ -142,6 +151,17 @@ int conn_accept(struct shard *s, int fd)
         free(c);
         return -ENOMEM;
     }
+    c->listener = (uint8_t)listener;
+    if ((listener_is_tls(s->cfg.listeners, listener) &&
+         conn_tls_init(c, s->cfg.listeners->tls) < 0) ||
+        (listener_is_sasl(s->cfg.listeners, listener) && conn_sasl_init(c) < 0)) {
+        conn_tls_destroy(c);
+        chunk_put(s, c->chunk);
+        conn_limits_release(s->cfg.broker, &peer);
+        close(fd);
+        free(c);
+        return -ENOMEM;
+    }
     c->last_active_ms = s->mono_ms;
     c->next = s->conns;
     s->conns = c;
@@ -152,7 +172,7 @@ int conn_accept(struct shard *s, int fd)
 }
 
 /* Makes room in the receive chunk for the rest of the current frame. */
-static int conn_make_room(struct conn *c)
+int conn_make_room(struct conn *c)
 {
     struct chunk *ch = c->chunk;
     uint32_t partial = ch->len - c->parse;
@@ -190,6 +210,10 @@ static void conn_arm_recv(struct conn *c)
         c->nrequests >= c->shard->cfg.broker->queued_max_requests ||
         c->shard->stopping)
         return;
+    if (c->tls) {
+        conn_tls_arm_recv(c);
+        return;
+    }
     if (conn_make_room(c) < 0) {
         conn_close(c, "out of memory for a receive buffer");
         return;
@@ -207,7 +231,7 @@ static void conn_arm_recv(struct conn *c)
 }
 
 /* Hands every complete frame to request_dispatch. */
-static void conn_parse(struct conn *c)
+void conn_parse(struct conn *c)
 {
     uint32_t max = (uint32_t)c->shard->cfg.broker->socket_request_max_bytes;
     int32_t queued_max = c->shard->cfg.broker->queued_max_requests;
@@ -264,7 +288,12 @@ static void on_recv(struct io_op *op, int res, uint32_t flags)
             conn_close(c, strerror(-res));
         return;
     }
-    c->chunk->len += (uint32_t)res;
+    if (!c->tls)
+        c->chunk->len += (uint32_t)res;
+    else if (conn_tls_feed(c, res) < 0) {
+        conn_close(c, "out of memory for TLS input");
+        return;
+    }
     c->last_active_ms = c->shard->mono_ms;
     conn_hold(c);
     conn_parse(c);
@@ -285,7 +314,7 @@ void conn_resume(struct conn *c)
 
 /* Drops sent bytes from the head of the response queue, releasing every
  * request that is fully sent. */
-static void conn_advance(struct conn *c, uint64_t n)
+void conn_advance(struct conn *c, uint64_t n)
 {
     while (c->head && c->head->state == RQ_DONE) {
         struct request *rq = c->head;
@@ -372,6 +401,10 @@ void conn_kick_send(struct conn *c)
 {
     if (c->send_busy || c->closing)
         return;
+    if (c->tls) {
+        conn_tls_kick_send(c);
+        return;
+    }
     conn_advance(c, 0); /* release responses with nothing to send */
     int n = 0;
     uint32_t copied = 0;
@@ -434,7 +467,10 @@ static void on_send(struct io_op *op, int res, uint32_t flags)
     }
     c->last_active_ms = c->shard->mono_ms;
     conn_hold(c);
-    conn_advance(c, (uint64_t)res);
+    if (c->tls)
+        conn_tls_sent(c, res);
+    else
+        conn_advance(c, (uint64_t)res);
     conn_kick_send(c);
     conn_parse(c); /* room for more requests may have opened */
     conn_arm_recv(c);
@@ -557,6 +593,8 @@ static void conn_free_if_idle(struct conn *c)
     s->metrics.conns_open--;
     conn_limits_release(s->cfg.broker, &c->peer);
     free(c->tail_buf);
+    conn_tls_destroy(c);
+    conn_sasl_destroy(c);
     close(c->fd);
     if (c->pipe[0] >= 0) {
         close(c->pipe[0]);

@@ -12,7 +12,7 @@
  *
  * Never: decides anything about topics or configs; that is the control
  * thread's (control/admin*.c). Handlers only refuse what the control
- * messages cannot express (manual replica assignments, unknown ids). */
+ * messages cannot express (unknown ids). */
 #include "dataplane/shard_private.h"
 #include "dataplane/kafka/msg_admin.h"
 #include "storage/kerr.h"
@@ -21,8 +21,11 @@
 #include <string.h>
 
 #define CONFIG_DESC_ROOM (sizeof(struct config_desc) + 48)  /* + value */
-#define NO_ASSIGNMENTS "manual replica assignment is not supported: sluice " \
-                       "places partitions on its shards"
+/* sluice.cleaner.stats: one line of figures per partition of a compacted
+ * topic, reserved up to a bound (the control thread leaves the entry out
+ * when its text does not fit) */
+#define CLEANER_STATS_ROOM_PER_PARTITION 192
+#define CLEANER_STATS_ROOM_MAX (16u << 10)
 
 
 static struct kstr kstr_or_null(const char *s)
@@ -69,6 +72,26 @@ static int copy_configs(struct request *rq, const struct kafka_create_topics_top
     return 0;
 }
 
+/* The partitions' broker lists, viewed in the decoded request. */
+static int copy_assignments(struct request *rq, const struct kafka_create_topics_topic *t,
+                            struct ctl_topic_spec *sp)
+{
+    struct ctl_assignment *as;
+
+    sp->nassignments = request_count(t->assignments.n);
+    if (sp->nassignments == 0)
+        return 0;
+    if (!(as = request_alloc(rq, sizeof(*as) * (size_t)sp->nassignments)))
+        return -ENOMEM;
+    for (int k = 0; k < sp->nassignments; k++)
+        as[k] = (struct ctl_assignment){
+            .partition = t->assignments.v[k].partition_index,
+            .nbrokers = request_count(t->assignments.v[k].broker_ids.n),
+            .brokers = t->assignments.v[k].broker_ids.v};
+    sp->assignments = as;
+    return 0;
+}
+
 static void create_topics_done(struct request *rq, struct ctl_msg *m);
 
 int handle_create_topics(struct request *rq)
@@ -87,10 +110,8 @@ int handle_create_topics(struct request *rq)
             return -ENOMEM;
         sp->num_partitions = t->num_partitions;
         sp->replication_factor = t->replication_factor;
-        if (t->assignments.n > 0) {
-            sp->error = KERR_INVALID_REPLICA_ASSIGNMENT;
-            sp->error_message = NO_ASSIGNMENTS;
-        }
+        if (copy_assignments(rq, t, sp) < 0)
+            return -ENOMEM;
     }
     ctl_begin(rq, CTL_CREATE_TOPICS);
     rq->ctl.u.create_topics = (struct ctl_create_topics){
@@ -225,19 +246,29 @@ int handle_create_partitions(struct request *rq)
         .names = request_alloc(rq, sizeof(*cp.names) * (size_t)n),
         .counts = request_alloc(rq, sizeof(*cp.counts) * (size_t)n),
         .errors = request_alloc(rq, sizeof(*cp.errors) * (size_t)n),
-        .error_messages = request_alloc(rq, sizeof(*cp.error_messages) * (size_t)n)};
+        .error_messages = request_alloc(rq, sizeof(*cp.error_messages) * (size_t)n),
+        .nassignments = request_alloc(rq, sizeof(*cp.nassignments) * (size_t)n),
+        .assignments = request_alloc(rq, sizeof(*cp.assignments) * (size_t)n)};
 
-    if (!cp.names || !cp.counts || !cp.errors || !cp.error_messages)
+    if (!cp.names || !cp.counts || !cp.errors || !cp.error_messages ||
+        !cp.nassignments || !cp.assignments)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
         const struct kafka_create_partitions_topic *t = &req->topics.v[i];
+        struct ctl_assignment *as = NULL;
         if (request_cstr(rq, t->name, &cp.names[i]) < 0)
             return -ENOMEM;
         cp.counts[i] = t->count;
-        if (t->assignments.n >= 0) {
-            cp.errors[i] = KERR_INVALID_REPLICA_ASSIGNMENT;
-            cp.error_messages[i] = NO_ASSIGNMENTS;
-        }
+        cp.nassignments[i] = t->assignments.n < 0 ? -1 : t->assignments.n;
+        if (t->assignments.n > 0 &&
+            !(as = request_alloc(rq, sizeof(*as) * (size_t)t->assignments.n)))
+            return -ENOMEM;
+        for (int k = 0; k < t->assignments.n; k++)
+            as[k] = (struct ctl_assignment){
+                .partition = -1,
+                .nbrokers = request_count(t->assignments.v[k].broker_ids.n),
+                .brokers = t->assignments.v[k].broker_ids.v};
+        cp.assignments[i] = as;
     }
     ctl_begin(rq, CTL_CREATE_PARTITIONS);
     rq->ctl.u.create_partitions = cp;
@@ -265,6 +296,19 @@ static void create_partitions_done(struct request *rq, struct ctl_msg *m)
 
 static void describe_configs_done(struct request *rq, struct ctl_msg *m);
 
+/* What a compacted topic's sluice.cleaner.stats entry may need (Connect's
+ * offsets topic has 25 partitions: ~4 KiB of figures); nothing for the
+ * others, so that describing every topic (sarama's ListTopics) stays small. */
+static size_t cleaner_stats_room(struct request *rq, const char *topic)
+{
+    const struct md_topic *t = topic ? md_find_topic(rq->shard->md, topic, strlen(topic))
+                                     : NULL;
+    if (!t || !(t->config.cleanup_policy & CLEANUP_COMPACT))
+        return 0;
+    size_t room = (size_t)t->npartitions * CLEANER_STATS_ROOM_PER_PARTITION;
+    return room < CLEANER_STATS_ROOM_MAX ? room : CLEANER_STATS_ROOM_MAX;
+}
+
 int handle_describe_configs(struct request *rq)
 {
     const struct kafka_describe_configs_req *req = rq->body;
@@ -291,9 +335,14 @@ int handle_describe_configs(struct request *rq)
                           CONFIG_DESC_ROOM;
         if (r->type == CTL_RESOURCE_BROKER)
             room += 2048;                   /* listeners, log.dirs */
+        else
+            room += cleaner_stats_room(rq, r->name);
     }
+    if (req->include_synonyms)      /* up to 4 layers per key, 3 keys */
+        room += room * 2;
     ctl_begin(rq, CTL_DESCRIBE_CONFIGS);
-    rq->ctl.u.configs = (struct ctl_configs){.nresources = n, .resources = res};
+    rq->ctl.u.configs = (struct ctl_configs){.nresources = n, .resources = res,
+                                             .synonyms = req->include_synonyms};
     return post(rq, room, describe_configs_done);
 }
 
@@ -310,12 +359,22 @@ static void describe_entry(const struct kafka_describe_configs_req *req,
         .documentation = req->include_documentation ? kstr_or_null(d->doc)
                                                     : KSTR_NULL};
     /* Synonyms in order of precedence; the value's own source first. */
-    if (req->include_synonyms) {
+    if (!req->include_synonyms)
+        return;
+    if (d->nsynonyms == 0) {
         *syn = (struct kafka_describe_configs_synonym){
             .name = e->name, .value = e->value, .source = (int8_t)d->source};
         e->synonyms.v = syn;
         e->synonyms.n = 1;
+        return;
     }
+    for (int k = 0; k < d->nsynonyms; k++)
+        syn[k] = (struct kafka_describe_configs_synonym){
+            .name = kstr_c(d->synonyms[k].name),
+            .value = kstr_or_null(d->synonyms[k].value),
+            .source = (int8_t)d->synonyms[k].source};
+    e->synonyms.v = syn;
+    e->synonyms.n = d->nsynonyms;
 }
 
 static void describe_configs_done(struct request *rq, struct ctl_msg *m)
@@ -331,17 +390,21 @@ static void describe_configs_done(struct request *rq, struct ctl_msg *m)
     for (int i = 0; ok && i < cc->nresources; i++) {
         const struct ctl_config_resource *r = &cc->resources[i];
         struct kafka_describe_configs_result *out = &resp.results.v[i];
-        int ne = r->error ? 0 : r->nresults;
+        int ne = r->error ? 0 : r->nresults, nsyn = 0;
+        for (int k = 0; k < ne; k++)
+            nsyn += r->results[k].nsynonyms > 0 ? r->results[k].nsynonyms : 1;
         struct kafka_describe_configs_synonym *syn =
-            request_alloc(rq, sizeof(*syn) * (size_t)ne);
+            request_alloc(rq, sizeof(*syn) * (size_t)nsyn);
         *out = (struct kafka_describe_configs_result){
             .error_code = r->error, .error_message = kstr_or_null(r->error_message),
             .resource_type = req->resources.v[i].resource_type,
             .resource_name = req->resources.v[i].resource_name};
         out->configs.n = ne;
         ok = syn && (out->configs.v = request_alloc(rq, sizeof(*out->configs.v) * (size_t)ne));
-        for (int k = 0; ok && k < ne; k++)
-            describe_entry(req, &out->configs.v[k], &syn[k], &r->results[k]);
+        for (int k = 0; ok && k < ne; k++) {
+            describe_entry(req, &out->configs.v[k], syn, &r->results[k]);
+            syn += r->results[k].nsynonyms > 0 ? r->results[k].nsynonyms : 1;
+        }
     }
     respond(rq, &resp, ok);
 }

@@ -304,8 +304,14 @@ static void list_one(struct request *rq, const struct kafka_list_offsets_req_top
             r->offset = off;
             r->timestamp = ts;
         }
+    } else if (rp->timestamp == -3 && rq->api_version >= 7) {
+        int64_t off, ts;                   /* MAX_TIMESTAMP (KIP-734) */
+        if (log_max_timestamp(p->log, &off, &ts) == 0 && off < log_durable_end(p->log)) {
+            r->offset = off;
+            r->timestamp = ts;
+        }
     } else {
-        r->error_code = 42; /* INVALID_REQUEST: -3 (max timestamp) is not offered */
+        r->error_code = 42; /* INVALID_REQUEST: no such spec at this version */
         return;
     }
     r->leader_epoch = replica_leader_epoch(p);

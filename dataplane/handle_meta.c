@@ -1,5 +1,5 @@
-/* handle_meta.c - Metadata, DescribeCluster and FindCoordinator, answered
- * from the shard's metadata snapshot.
+/* handle_meta.c - Metadata, DescribeCluster, DescribeTopicPartitions and
+ * FindCoordinator, answered from the shard's metadata snapshot.
  *
  * Each shard is a broker of its own (node id = shard index, its own port)
  * and the leader of the partitions placed on it, so clients send each
@@ -12,6 +12,7 @@
 #include "storage/kerr.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KERR_INVALID_TOPIC 17
@@ -67,6 +68,14 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
     return 0;
 }
 
+/* Where a client reaches broker b: on the listener it came in through. */
+static void broker_endpoint(const struct request *rq, const struct md_broker *b,
+                            struct kstr *host, int32_t *port)
+{
+    listeners_endpoint(rq->shard->cfg.listeners, rq->conn ? rq->conn->listener : 0, b, host,
+                       port);
+}
+
 static int metadata_respond(struct request *rq)
 {
     const struct kafka_metadata_req *req = rq->body;
@@ -81,8 +90,8 @@ static int metadata_respond(struct request *rq)
         return -ENOMEM;
     for (int32_t i = 0; i < md->nbrokers; i++) {
         resp->brokers.v[i].node_id = md->brokers[i].node_id;
-        resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
-        resp->brokers.v[i].port = md->brokers[i].port;
+        broker_endpoint(rq, &md->brokers[i], &resp->brokers.v[i].host,
+                        &resp->brokers.v[i].port);
         resp->brokers.v[i].rack = md->brokers[i].rack[0] ? kstr_c(md->brokers[i].rack)
                                                           : KSTR_NULL;
     }
@@ -186,11 +195,126 @@ int handle_describe_cluster(struct request *rq)
         return -ENOMEM;
     for (int32_t i = 0; i < md->nbrokers; i++) {
         resp->brokers.v[i].broker_id = md->brokers[i].node_id;
-        resp->brokers.v[i].host = kstr_c(md->brokers[i].host);
-        resp->brokers.v[i].port = md->brokers[i].port;
+        broker_endpoint(rq, &md->brokers[i], &resp->brokers.v[i].host,
+                        &resp->brokers.v[i].port);
         resp->brokers.v[i].rack = md->brokers[i].rack[0] ? kstr_c(md->brokers[i].rack)
                                                           : KSTR_NULL;
     }
+    return request_respond(rq, resp);
+}
+
+/* --- DescribeTopicPartitions (KIP-966) ---------------------------------------- */
+
+#define DTP_LIMIT_MAX 2000      /* Kafka's max.request.partition.size.limit */
+
+static int kstr_cmp(const void *a, const void *b)
+{
+    const struct kstr *x = a, *y = b;
+    int32_t n = x->len < y->len ? x->len : y->len;
+    int c = n > 0 ? memcmp(x->p, y->p, (size_t)n) : 0;
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Partitions [from, to) of t into out, as Metadata describes them. */
+static int dtp_topic(struct request *rq, struct kafka_dtp_topic *out,
+                     const struct md_topic *t, int32_t from, int32_t to)
+{
+    int32_t n = to - from;
+    int32_t *nodes = kafka_arena_alloc(&rq->arena, sizeof(int32_t) * (size_t)n + 1);
+
+    out->name = kstr_c(t->name);
+    memcpy(out->topic_id.b, t->id, sizeof out->topic_id.b);
+    out->is_internal = t->internal;
+    out->topic_authorized_operations = INT32_MIN;
+    out->partitions.n = n;
+    out->partitions.v = kafka_arena_alloc(&rq->arena, sizeof(*out->partitions.v) * (size_t)n + 1);
+    if (!out->partitions.v || !nodes)
+        return -ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        const struct md_partition *mp = &t->partitions[from + i];
+        nodes[i] = mp->leader;
+        out->partitions.v[i] = (struct kafka_dtp_partition){
+            .partition_index = mp->index, .leader_id = mp->leader,
+            .leader_epoch = mp->leader_epoch,
+            .replica_nodes = {&nodes[i], 1}, .isr_nodes = {&nodes[i], 1},
+            .eligible_leader_replicas = {NULL, 0}, .last_known_elr = {NULL, 0}};
+    }
+    return 0;
+}
+
+/* The topics asked (sorted by name, as Kafka answers them) or every topic,
+ * from the cursor on, at most limit partitions; the next cursor when more
+ * are left. */
+int handle_describe_topic_partitions(struct request *rq)
+{
+    const struct kafka_dtp_req *req = rq->body;
+    const struct md_snapshot *md = rq->shard->md;
+    struct kafka_arena *a = &rq->arena;
+    struct kafka_dtp_resp *resp = kafka_arena_alloc(a, sizeof(*resp));
+    bool all = req->topics.n <= 0;
+    int32_t n = all ? md->ntopics : req->topics.n, k = 0;
+    int32_t limit = req->response_partition_limit;
+    struct kstr *names = kafka_arena_alloc(a, sizeof(*names) * (size_t)n + 1);
+    const struct kafka_dtp_cursor *cur = req->cursor.n > 0 ? req->cursor.v : NULL;
+
+    if (!resp || !names)
+        return -ENOMEM;
+    kafka_defaults(&kafka_dtp_resp_s, resp);
+    if (limit <= 0 || limit > DTP_LIMIT_MAX)
+        limit = DTP_LIMIT_MAX;
+    for (int32_t i = 0; i < n; i++)
+        names[i] = all ? kstr_c(md->topics[i].name) : req->topics.v[i].name;
+    qsort(names, (size_t)n, sizeof(*names), kstr_cmp);
+    resp->topics.v = kafka_arena_alloc(a, sizeof(*resp->topics.v) * (size_t)n + 1);
+    if (!resp->topics.v)
+        return -ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t from = 0;
+        if (i > 0 && kstr_cmp(&names[i], &names[i - 1]) == 0)
+            continue;                           /* asked twice */
+        if (cur) {
+            int c = kstr_cmp(&names[i], &cur->topic_name);
+            if (c < 0)
+                continue;                       /* before the cursor */
+            if (c == 0)
+                from = cur->partition_index > 0 ? cur->partition_index : 0;
+        }
+        const struct md_topic *t = names[i].len > 0
+            ? md_find_topic(md, names[i].p, (size_t)names[i].len) : NULL;
+        struct kafka_dtp_topic *out = &resp->topics.v[k];
+        *out = (struct kafka_dtp_topic){.name = names[i],
+                                        .topic_authorized_operations = INT32_MIN};
+        if (!t) {
+            out->error_code = topic_name_valid(names[i]) ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                         : KERR_INVALID_TOPIC;
+            k++;
+            continue;
+        }
+        if (from > t->npartitions)
+            from = t->npartitions;              /* a cursor past the end */
+        if (limit == 0) {
+            resp->next_cursor.v = kafka_arena_alloc(a, sizeof(*resp->next_cursor.v));
+            if (!resp->next_cursor.v)
+                return -ENOMEM;
+            *resp->next_cursor.v = (struct kafka_dtp_cursor){names[i], from};
+            resp->next_cursor.n = 1;
+            break;
+        }
+        int32_t to = t->npartitions - from > limit ? from + limit : t->npartitions;
+        if (dtp_topic(rq, out, t, from, to) < 0)
+            return -ENOMEM;
+        limit -= to - from;
+        k++;
+        if (to < t->npartitions) {
+            resp->next_cursor.v = kafka_arena_alloc(a, sizeof(*resp->next_cursor.v));
+            if (!resp->next_cursor.v)
+                return -ENOMEM;
+            *resp->next_cursor.v = (struct kafka_dtp_cursor){names[i], to};
+            resp->next_cursor.n = 1;
+            break;
+        }
+    }
+    resp->topics.n = k;
     return request_respond(rq, resp);
 }
 
@@ -207,8 +331,7 @@ int handle_find_coordinator(struct request *rq)
     const struct md_broker *b = &md->brokers[0];
     resp->error_message = KSTR_NULL;
     resp->node_id = b->node_id;
-    resp->host = kstr_c(b->host);
-    resp->port = b->port;
+    broker_endpoint(rq, b, &resp->host, &resp->port);
     if (req->coordinator_keys.n > 0) {
         resp->coordinators.n = req->coordinator_keys.n;
         resp->coordinators.v = kafka_arena_alloc(a, sizeof(*resp->coordinators.v) *
@@ -218,7 +341,7 @@ int handle_find_coordinator(struct request *rq)
         for (int32_t i = 0; i < req->coordinator_keys.n; i++)
             resp->coordinators.v[i] = (struct kafka_coordinator){
                 .key = req->coordinator_keys.v[i], .node_id = b->node_id,
-                .host = kstr_c(b->host), .port = b->port, .error_message = KSTR_NULL };
+                .host = resp->host, .port = resp->port, .error_message = KSTR_NULL };
     }
     return request_respond(rq, resp);
 }

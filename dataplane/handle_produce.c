@@ -23,12 +23,15 @@
 #include <errno.h>
 
 struct produce_part {
-    struct partition *p;
+    struct partition *p;         /* until its batches are safe (done) */
     int64_t base_offset;
     int64_t last_offset;
     int64_t log_append_time;
     int32_t leader_epoch;        /* replicated: the epoch it was appended in */
+    int64_t log_start_offset;    /* as it was when done */
     int16_t error;
+    bool done;                   /* safe per acks: p is not touched again, so
+                                    a deleted partition may go (partition.c) */
 };
 
 struct produce_state {
@@ -143,7 +146,7 @@ static int produce_respond(struct request *rq, struct produce_state *st)
             r->error_code = pp->error;
             r->base_offset = pp->error ? -1 : pp->base_offset;
             r->log_append_time_ms = pp->error ? -1 : pp->log_append_time;
-            r->log_start_offset = pp->p ? log_start_offset(pp->p->log) : -1;
+            r->log_start_offset = pp->done ? pp->log_start_offset : -1;
             r->error_message = KSTR_NULL;
             r->current_leader.leader_id = -1;
             r->current_leader.leader_epoch = -1;
@@ -153,10 +156,12 @@ static int produce_respond(struct request *rq, struct produce_state *st)
 }
 
 /* A replicated partition's acks=all: done (1), waiting (0), or failed
- * (its error set). */
+ * (its error set). A partition being deleted fails what waits on it: it
+ * goes once nothing is in flight, and its high watermark may never come. */
 static int produce_replicated(struct produce_part *pp)
 {
-    if (!replica_is_leader(pp->p) || replica_leader_epoch(pp->p) != pp->leader_epoch) {
+    if (pp->p->state != PART_READY || !replica_is_leader(pp->p) ||
+        replica_leader_epoch(pp->p) != pp->leader_epoch) {
         pp->error = KERR_NOT_LEADER_OR_FOLLOWER;
         return 1;
     }
@@ -166,35 +171,38 @@ static int produce_replicated(struct produce_part *pp)
     return 1;
 }
 
-/* 1 once every appended batch is as safe as acks asks (or failed); past
- * the deadline what still waits fails with REQUEST_TIMED_OUT. */
+/* 1 once every appended batch is as safe as acks asks (or failed). Each
+ * part found safe is done: its partition is not looked at again. Past the
+ * deadline a replicated part still waiting fails with REQUEST_TIMED_OUT
+ * (local writes always finish on their own). */
 static int produce_ready(struct request *rq, struct produce_state *st, bool late)
 {
     const struct kafka_produce_req *req = rq->body;
     int ready = 1;
     for (int k = 0; k < st->nparts; k++) {
         struct produce_part *pp = &st->parts[k];
-        if (pp->error)
+        if (pp->error || pp->done || !pp->p)
             continue;
         if (log_error(pp->p->log)) {
             pp->error = KERR_KAFKA_STORAGE_ERROR;
-            continue;
-        }
-        if (req->acks == -1 && pp->p->repl) {
-            if (produce_replicated(pp))
-                continue;
+        } else if (req->acks == -1 && pp->p->repl) {
+            if (!produce_replicated(pp)) {
+                if (!late) {
+                    ready = 0;
+                    continue;
+                }
+                pp->error = KERR_REQUEST_TIMED_OUT;
+            }
         } else {
             int64_t end = req->acks == -1 ? log_durable_end(pp->p->log)
                                           : log_written_end(pp->p->log);
-            if (end > pp->last_offset)
+            if (end <= pp->last_offset) {
+                ready = 0;
                 continue;
+            }
         }
-        if (late && (req->acks != -1 || !pp->p->repl))
-            return 0;                /* local writes always finish */
-        if (late)
-            pp->error = KERR_REQUEST_TIMED_OUT;
-        else
-            ready = 0;
+        pp->log_start_offset = log_start_offset(pp->p->log);
+        pp->done = true;
     }
     return ready;
 }

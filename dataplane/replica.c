@@ -223,7 +223,7 @@ void replica_drop(struct shard *s, struct partition *p)
         return;
     fetch_unfollow(rs, r);
     fetch_buf_release(r);               /* the shard drained the log first */
-    if (r->hw != r->hw_saved)
+    if (r->hw != r->hw_saved && p->log)
         log_hw_checkpoint_write(p->log, r->hw);
     if (r->prev)
         r->prev->next = r->next;
@@ -233,6 +233,18 @@ void replica_drop(struct shard *s, struct partition *p)
         r->next->prev = r->prev;
     p->repl = NULL;
     free(r);
+}
+
+void replica_stop(struct shard *s, struct partition *p)
+{
+    struct replica *r = p->repl;
+
+    if (!r)
+        return;
+    fetch_unfollow(s->replicas, r);
+    r->st.leader = -1;                  /* leads no more, follows no one */
+    r->alter_queued = false;
+    r->gen++;
 }
 
 /* --- what requests ask -------------------------------------------------------- */

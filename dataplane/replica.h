@@ -33,8 +33,12 @@ void replica_shard_close(struct shard *s);
  * fetching (after truncation) from the new leader. A state older than the
  * one applied is ignored. 0 or -ENOMEM. */
 int replica_apply(struct shard *s, struct partition *p, const struct ctl_replica_state *st);
-/* The partition leaves the shard. */
+/* The partition leaves the shard (its log idle or drained: the fetched
+ * buffers it held are written). */
 void replica_drop(struct shard *s, struct partition *p);
+/* The partition is being deleted: no more fetching, leading or ISR
+ * changes; replica_drop follows once its log is idle. */
+void replica_stop(struct shard *s, struct partition *p);
 
 /* Whether this shard leads p (always, for one replica), and the check of
  * a request's current_leader_epoch (-1: not given): NONE,

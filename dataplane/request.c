@@ -8,6 +8,7 @@
 #include "dataplane/shard_private.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_metadata.h"
+#include "dataplane/sasl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -237,6 +238,7 @@ static handler_fn handler_for(int16_t key)
     case KAFKA_BROKER_REGISTRATION: return handle_broker_registration;
     case KAFKA_OFFSET_FOR_LEADER_EPOCH: return handle_offset_for_leader_epoch;
     case KAFKA_ALTER_PARTITION: return handle_alter_partition;
+    case KAFKA_DESCRIBE_TOPIC_PARTITIONS: return handle_describe_topic_partitions;
     case KAFKA_JOIN_GROUP: return handle_join_group;
     case KAFKA_SYNC_GROUP: return handle_sync_group;
     case KAFKA_HEARTBEAT: return handle_heartbeat;
@@ -247,6 +249,13 @@ static handler_fn handler_for(int16_t key)
     case KAFKA_OFFSET_COMMIT: return handle_offset_commit;
     case KAFKA_OFFSET_FETCH: return handle_offset_fetch;
     case KAFKA_OFFSET_DELETE: return handle_offset_delete;
+    case KAFKA_SASL_HANDSHAKE: return handle_sasl_handshake;
+    case KAFKA_SASL_AUTHENTICATE: return handle_sasl_authenticate;
+    case KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS: return handle_describe_user_scram;
+    case KAFKA_ALTER_USER_SCRAM_CREDENTIALS: return handle_alter_user_scram;
+    case KAFKA_DESCRIBE_ACLS: return handle_describe_acls;
+    case KAFKA_CREATE_ACLS: return handle_create_acls;
+    case KAFKA_DELETE_ACLS: return handle_delete_acls;
     default: return NULL;
     }
 }
@@ -289,6 +298,8 @@ int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len)
 {
     struct kreader r;
     struct kafka_request_header h;
+    if (rq->conn && sasl_wants_raw(rq->conn)) /* a raw token after SaslHandshake v0 */
+        return sasl_raw_token(rq, frame, len);
     kreader_init(&r, frame, len);
     if (kafka_request_header_parse(&r, &h) < 0)
         return request_reject(rq, "malformed request header (%d bytes)%.0d", (int)len, 0);
@@ -302,6 +313,9 @@ int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len)
         rq->shard->metrics.api[h.api_key].requests++;
         rq->shard->metrics.api[h.api_key].bytes_in += (uint64_t)len + 4;
     }
+    if (rq->conn && !sasl_allows(rq->conn, h.api_key))
+        return request_reject(rq, "API key %d (version %d) before SASL authentication",
+                              h.api_key, h.api_version);
     if (h.api_key == KAFKA_API_VERSIONS)
         return request_api_versions(rq);
 

@@ -105,4 +105,15 @@ int handle_offset_commit(struct request *rq);
 int handle_offset_fetch(struct request *rq);
 int handle_offset_delete(struct request *rq);
 
+/* SASL (dataplane/sasl.c) and SCRAM credentials (dataplane/handle_users.c,
+ * answered by control/users.c). Same return convention. */
+int handle_sasl_handshake(struct request *rq);
+int handle_sasl_authenticate(struct request *rq);
+int handle_describe_user_scram(struct request *rq);
+int handle_alter_user_scram(struct request *rq);
+/* ACLs (dataplane/handle_acls.c): SECURITY_DISABLED, no authorizer yet. */
+int handle_describe_acls(struct request *rq);
+int handle_create_acls(struct request *rq);
+int handle_delete_acls(struct request *rq);
+
 #endif

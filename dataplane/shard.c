@@ -39,6 +39,7 @@
 #define SHARD_RING_ENTRIES 4096
 #define SHARD_TICK_MS 1000
 #define NS_PER_MS 1000000
+#define SHARD_JOURNAL_MIN (4u << 20) /* sluice.journal.bytes: 1 MiB commits */
 
 _Static_assert(SHARD_IDLE_SLEEP == 0 && SHARD_IDLE_SPIN == 1,
                "sluice.idle's values (control/config.c) follow enum shard_idle");
@@ -53,6 +54,8 @@ struct shard_now shard_clock_now(void)
         .wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / NS_PER_MS,
     };
 }
+
+static int shard_listen_others(struct shard *s);
 
 int shard_create(struct shard **out, const struct shard_config *cfg)
 {
@@ -73,8 +76,36 @@ int shard_create(struct shard **out, const struct shard_config *cfg)
         free(s);
         return rc;
     }
+    int rc = shard_listen_others(s);
+    if (rc < 0) {
+        shard_free(s);
+        return rc;
+    }
     *out = s;
     return 0;
+}
+
+/* Listeners 1..n-1 (listeners.h): shard i on each one's port + i. */
+static int shard_listen_others(struct shard *s)
+{
+    const struct listeners *ls = s->cfg.listeners;
+    s->nlis = ls ? ls->n : 1;
+    for (int k = 1; k < s->nlis; k++)
+        s->lis[k].fd = -1;
+    for (int k = 1; k < s->nlis; k++) {
+        const struct listener *l = &ls->l[k];
+        struct shard_listen *sl = &s->lis[k];
+        sl->shard = s;
+        sl->fd = tcp_listen(l->host, l->port ? l->port + s->cfg.index : 0, 1024, &sl->port);
+        if (sl->fd < 0)
+            return sl->fd;
+    }
+    return 0;
+}
+
+int shard_listener_port(const struct shard *s, int listener)
+{
+    return listener == 0 ? s->port : listener < s->nlis ? s->lis[listener].port : -1;
 }
 
 int shard_port(const struct shard *s)
@@ -87,121 +118,6 @@ const struct duty_cycle *shard_turns(const struct shard *s)
     return &s->turns;
 }
 
-static uint32_t name_hash(const char *topic, size_t len, int32_t index)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)topic[i]) * 16777619u;
-    return (h ^ (uint32_t)index) * 16777619u;
-}
-
-struct partition *shard_partition(struct shard *s, const char *topic, size_t len,
-                                  int32_t index)
-{
-    struct partition *p = s->parts[name_hash(topic, len, index) & (s->nbuckets - 1)];
-    for (; p; p = p->next)
-        if (p->index == index && strlen(p->topic) == len && memcmp(p->topic, topic, len) == 0)
-            return p;
-    return NULL;
-}
-
-void shard_mark_dirty(struct shard *s, struct partition *p)
-{
-    if (p->dirty)
-        return;
-    p->dirty = true;
-    p->dirty_next = s->dirty;
-    s->dirty = p;
-}
-
-/* Closes a partition's log (cleanly: synced, marker written). */
-static void partition_drop(struct shard *s, struct partition *p)
-{
-    struct partition **pp = &s->parts[name_hash(p->topic, strlen(p->topic), p->index) &
-                                      (s->nbuckets - 1)];
-    while (*pp != p)
-        pp = &(*pp)->next;
-    *pp = p->next;
-    for (struct partition **dp = &s->dirty; *dp; dp = &(*dp)->dirty_next) {
-        if (*dp == p) {
-            *dp = p->dirty_next;
-            break;
-        }
-    }
-    shard_dpdk_partition_closed(s, p);
-    shard_cleaner_forget(s, p);
-    replica_drop(s, p);
-    int rc = log_close(p->log);
-    if (rc < 0)
-        slog(SLOG_ERROR, "shard", "closing a log failed shard=%d partition=%s-%d error=\"%s\"",
-             s->cfg.index, p->topic, p->index,
-                strerror(-rc));
-    free(p->topic);
-    free(p);
-}
-
-static void shard_drain_logs(struct shard *s);
-
-/* Removes DATA/<topic>-<partition>, open here or not (a delete finished
- * after a restart, a create rolled back): a new topic of the same name
- * must never find old data. */
-static int partition_delete(struct shard *s, struct ctl_partition_cmd *cmd)
-{
-    struct partition *p = shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition);
-    if (p) {
-        shard_drain_logs(s);
-        shard_poll_waiting(s); /* answers produce requests on this log */
-        partition_drop(s, p);
-    }
-    return log_remove(s->cfg.data_dir, cmd->topic, cmd->partition);
-}
-
-static int partition_open(struct shard *s, struct ctl_partition_cmd *cmd)
-{
-    struct partition *open = shard_partition(s, cmd->topic, strlen(cmd->topic), cmd->partition);
-    if (open)
-        return replica_apply(s, open, &cmd->state);
-    struct partition *p = calloc(1, sizeof(*p));
-    if (!p || !(p->topic = strdup(cmd->topic))) {
-        free(p);
-        return -ENOMEM;
-    }
-    p->index = cmd->partition;
-    int rc = log_open(&p->log, s->cfg.data_dir, cmd->topic, cmd->partition, &cmd->config,
-                      s->now_ms);
-    if (rc < 0) {
-        slog(SLOG_ERROR, "shard", "cannot open a log shard=%d partition=%s-%d error=\"%s\"",
-             s->cfg.index, cmd->topic,
-                cmd->partition, strerror(-rc));
-        free(p->topic);
-        free(p);
-        return rc;
-    }
-    log_set_metrics(p->log, &s->metrics.flush);
-    uint32_t b = name_hash(p->topic, strlen(p->topic), p->index) & (s->nbuckets - 1);
-    p->next = s->parts[b];
-    s->parts[b] = p;
-    return replica_apply(s, p, &cmd->state);
-}
-
-/* Waits for every log's writes to finish (the ring is still ours). */
-static void shard_drain_logs(struct shard *s)
-{
-    for (int round = 0; round < 100000; round++) {
-        bool busy = false;
-        for (uint32_t b = 0; b < s->nbuckets; b++)
-            for (struct partition *p = s->parts[b]; p; p = p->next)
-                if (log_flush_pending(p->log) && !log_error(p->log)) {
-                    busy = true;
-                    log_flush_submit(p->log, &s->ring, s->now_ms);
-                }
-        if (!busy)
-            return;
-        if (io_ring_run_once(&s->ring) < 0)
-            return;
-    }
-}
-
 /* Stops taking work; the loop then lets in-flight requests finish. */
 static void shard_stop(struct shard *s, struct ctl_msg *m)
 {
@@ -212,16 +128,20 @@ static void shard_stop(struct shard *s, struct ctl_msg *m)
         close(s->listen_fd);
         s->listen_fd = -1;
     }
+    for (int k = 1; k < s->nlis; k++) {
+        if (s->lis[k].fd >= 0)
+            close(s->lis[k].fd);
+        s->lis[k].fd = -1;
+    }
 }
 
-/* The end of a stop: every write synced, every log closed cleanly. */
+/* The end of a stop: every write synced, every job done, every log
+ * closed cleanly, the worker ended. */
 static void shard_finish(struct shard *s)
 {
-    shard_drain_logs(s);
-    shard_poll_waiting(s);
-    for (uint32_t b = 0; b < s->nbuckets; b++)
-        while (s->parts[b])
-            partition_drop(s, s->parts[b]);
+    partition_close_all(s);
+    journal_close(s->journal); /* every log is closed: nothing is in flight */
+    s->journal = NULL;
     replica_shard_close(s);
     /* Closed peers go once their cancelled operations are back (bounded:
      * a cancel completes at once). */
@@ -230,6 +150,7 @@ static void shard_finish(struct shard *s)
             break;
     shard_dpdk_stop(s);
     shard_cleaner_close(s);
+    shard_worker_stop(&s->worker);
     if (s->stop_msg)
         shard_post_ctl(s, s->stop_msg);
 }
@@ -270,31 +191,21 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     }
     switch (m->op) {
     case CTL_PARTITION_OPEN:
-        m->u.partition.result = partition_open(s, &m->u.partition);
-        break;
+        partition_on_open(s, m);
+        return; /* answered once open */
     case CTL_PARTITION_DELETE:
-        m->u.partition.result = partition_delete(s, &m->u.partition);
-        break;
-    case CTL_PARTITION_STATE: {
-        struct partition *p = shard_partition(s, m->u.partition.topic,
-                                              strlen(m->u.partition.topic),
-                                              m->u.partition.partition);
-        m->u.partition.result = p ? replica_apply(s, p, &m->u.partition.state) : -ENOENT;
-        break;
-    }
-    case CTL_PARTITION_CONFIG: {
-        struct partition *p = shard_partition(s, m->u.partition.topic,
-                                              strlen(m->u.partition.topic),
-                                              m->u.partition.partition);
-        if (p)
-            log_set_config(p->log, &m->u.partition.config);
-        m->u.partition.result = 0;
-        break;
-    }
+        partition_on_delete(s, m);
+        return; /* answered once removed */
+    case CTL_PARTITION_CONFIG:
+        partition_on_config(s, m);
+        return;
+    case CTL_PARTITION_STATE:
+        partition_on_state(s, m);
+        return;
     case CTL_METADATA_UPDATE:
         s->md = m->u.metadata;
         shard_dpdk_on_metadata(s);
-        if (!s->accepting && !s->stopping)
+        if (!s->stopping)
             shard_arm_accept(s);
         break;
     case CTL_SHARD_STATS:
@@ -331,14 +242,50 @@ static void on_accept(struct io_op *op, int res, uint32_t flags)
     }
 }
 
+static void on_accept_other(struct io_op *op, int res, uint32_t flags)
+{
+    struct shard_listen *sl = (struct shard_listen *)((char *)op -
+                                                     offsetof(struct shard_listen, accept_op));
+    struct shard *s = sl->shard;
+    if (res >= 0) {
+        if (s->stopping)
+            close(res);
+        else
+            conn_accept_on(s, res, (int)(sl - s->lis));
+    } else if (res != -ECANCELED && res != -EBADF && res != -EINVAL) {
+        slog(SLOG_WARN, "shard", "accept failed shard=%d listener=%d error=\"%s\"",
+             s->cfg.index, (int)(sl - s->lis), strerror(-res));
+    }
+    if (!(flags & IORING_CQE_F_MORE)) {
+        sl->accepting = false;
+        if (!s->stopping && res != -EBADF && res != -EINVAL)
+            shard_arm_accept(s);
+    }
+}
+
+/* Arms a multishot accept on every listening socket that has none. */
 static void shard_arm_accept(struct shard *s)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
-    if (!sqe || s->listen_fd < 0)
-        return;
-    io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data(sqe, &s->accept_op);
-    s->accepting = true;
+    if (!s->accepting && s->listen_fd >= 0) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+        if (!sqe)
+            return;
+        io_uring_prep_multishot_accept(sqe, s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_sqe_set_data(sqe, &s->accept_op);
+        s->accepting = true;
+    }
+    for (int k = 1; k < s->nlis; k++) {
+        struct shard_listen *sl = &s->lis[k];
+        if (sl->accepting || sl->fd < 0)
+            continue;
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+        if (!sqe)
+            return;
+        sl->accept_op.complete = on_accept_other;
+        io_uring_prep_multishot_accept(sqe, sl->fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_sqe_set_data(sqe, &sl->accept_op);
+        sl->accepting = true;
+    }
 }
 
 static void arm_doorbell(struct shard *s);
@@ -384,6 +331,12 @@ static int shard_flush_logs(struct shard *s)
             pp = &p->dirty_next;
         }
     }
+    /* One commit (one fdatasync) for every log's unit of this turn. */
+    if (s->journal) {
+        int rc = journal_submit(s->journal, &s->ring);
+        if (rc > 0)
+            work += rc;
+    }
     return work;
 }
 
@@ -394,21 +347,25 @@ static void shard_on_tick(struct shard *s)
     conn_close_idle(s);
     shard_registration_tick(s);
     replica_tick(s);
+    if (s->journal)
+        journal_submit(s->journal, &s->ring); /* a checkpoint moves on when idle too */
     bool retention = s->now_ms >= s->next_retention_ms;
     if (retention)
         s->next_retention_ms = s->now_ms + s->cfg.broker->log_retention_check_interval_ms;
     for (uint32_t b = 0; b < s->nbuckets; b++) {
         for (struct partition *p = s->parts[b]; p; p = p->next) {
+            if (!p->log)
+                continue; /* opening, or handed to the worker to delete */
             if (!log_error(p->log) && log_flush_submit(p->log, &s->ring, s->now_ms) > 0)
                 shard_mark_dirty(s, p);
-            if (retention && !log_flush_pending(p->log))
+            if (retention && p->state == PART_READY && !log_flush_pending(p->log))
                 log_enforce_retention(p->log, s->now_ms);
         }
     }
     shard_cleaner_tick(s);
 }
 
-static int shard_reap(struct shard *s)
+int shard_reap(struct shard *s)
 {
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
@@ -445,6 +402,26 @@ static bool shard_stop_step(struct shard *s)
     return late && !s->conns;
 }
 
+/* The shard's write-ahead journal (storage/journal.h), replayed already
+ * by the process (journal_replay_dir). Without it every log syncs its own
+ * files, as it would with sluice.journal.bytes=0. */
+static void shard_open_journal(struct shard *s)
+{
+    int64_t bytes = s->cfg.broker->journal_bytes;
+    if (bytes <= 0)
+        return;
+    uint64_t size = (uint64_t)bytes < SHARD_JOURNAL_MIN ? SHARD_JOURNAL_MIN : (uint64_t)bytes;
+    size -= size % JOURNAL_BLOCK;
+    int rc = journal_open(&s->journal, s->cfg.data_dir, s->cfg.index, size);
+    if (rc < 0) {
+        slog(SLOG_WARN, "shard", "no journal: each partition syncs its own files shard=%d "
+             "error=\"%s\"", s->cfg.index, strerror(-rc));
+        s->journal = NULL;
+        return;
+    }
+    journal_set_metrics(s->journal, &s->metrics.flush);
+}
+
 int shard_loop_init(struct shard *s)
 {
     s->accept_op.complete = on_accept;
@@ -458,6 +435,12 @@ int shard_loop_init(struct shard *s)
     s->ring_ready = true;
     if ((rc = shard_cleaner_init(s)) < 0 || (rc = replica_shard_init(s)) < 0)
         return rc;
+    char name[16];
+    snprintf(name, sizeof(name), "sluice-work%d", s->cfg.index);
+    rc = shard_worker_start(&s->worker, s->cfg.doorbell_fd, name);
+    if (rc < 0)
+        return rc;
+    shard_open_journal(s);
     arm_doorbell(s);
     shard_dpdk_start(s);
     return 0;
@@ -472,6 +455,7 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
     work += shard_dpdk_poll(s);
     work += shard_drain_ctl(s);
     work += shard_cleaner_do_work(s);
+    work += shard_worker_reap(&s->worker);
     work += shard_poll_waiting(s);
     if (s->stopping && shard_stop_step(s)) {
         s->finished = true;
@@ -488,6 +472,7 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
     /* Followers fetch once what they appended is durable; leaders ask for
      * ISR changes. After the flush: fetched batches are written by now. */
     work += replica_do_work(s);
+    work += partition_step_dying(s);
     if (tick && !s->stopping)
         shard_on_tick(s);
     return work;
@@ -612,6 +597,9 @@ void shard_free(struct shard *s)
     }
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    for (int k = 1; k < s->nlis; k++)
+        if (s->lis[k].fd >= 0)
+            close(s->lis[k].fd);
     free(s->parts);
     free(s);
 }

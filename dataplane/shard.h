@@ -15,6 +15,7 @@
 
 struct shard;
 struct dpdk_port;
+struct listeners;
 struct spsc_ring;
 struct topology;
 
@@ -32,6 +33,10 @@ struct shard_config {
     int doorbell_fd;               /* eventfd the control thread rings */
     int ctl_doorbell_fd;           /* eventfd to ring after posting */
     struct dpdk_port *dpdk;        /* NULL: no DPDK queue (dataplane/dpdk/) */
+    /* Every listener (dataplane/listeners.h); NULL: one PLAINTEXT listener
+     * on host:port. Listener 0 is bound on host:port, listener k on its
+     * own host and port + index. Read-only once the shard starts. */
+    const struct listeners *listeners;
 };
 
 /* What a shard does after a turn that found no work (sluice.idle). */
@@ -58,6 +63,8 @@ struct shard_now shard_clock_now(void);
  * before the thread starts). Returns 0 or a negative errno. */
 int shard_create(struct shard **out, const struct shard_config *cfg);
 int shard_port(const struct shard *s);
+/* The port the shard listens on for listener k; -1 when there is none. */
+int shard_listener_port(const struct shard *s, int listener);
 /* Starts the shard's thread. */
 int shard_start(struct shard *s);
 /* Waits for the thread to end (after CTL_SHUTDOWN) and frees the shard. */

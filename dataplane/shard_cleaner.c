@@ -309,7 +309,7 @@ static struct partition *filthiest(struct shard *s)
     double best_ratio = -1;
     for (uint32_t b = 0; b < s->nbuckets; b++)
         for (struct partition *p = s->parts[b]; p; p = p->next) {
-            if (log_error(p->log) || !log_clean_needed(p->log, s->now_ms))
+            if (!partition_ready(p) || log_error(p->log) || !log_clean_needed(p->log, s->now_ms))
                 continue;
             struct log_clean_info info;
             log_clean_info(p->log, &info);
@@ -330,7 +330,7 @@ static void start_clean(struct shard *s)
     c->next_check_ms = s->now_ms + bc->log_cleaner_backoff_ms;
     for (uint32_t b = 0; b < s->nbuckets; b++)
         for (struct partition *q = s->parts[b]; q; q = q->next)
-            if (log_config_of(q->log)->cleanup_compact)
+            if (partition_ready(q) && log_config_of(q->log)->cleanup_compact)
                 report_stats(s, q); /* the dirty ratio moves with appends */
     struct partition *p = filthiest(s);
     if (!p)
@@ -386,7 +386,7 @@ static void collect_retired(struct shard *s)
     for (uint32_t b = 0; b < s->nbuckets; b++)
         for (struct partition *p = s->parts[b]; p; p = p->next) {
             int n;
-            while ((n = log_take_retired(p->log, fds, RETIRED_BATCH)) > 0) {
+            while (p->log && (n = log_take_retired(p->log, fds, RETIRED_BATCH)) > 0) {
                 if (c->nretired + n > c->capretired) {
                     int cap = (c->capretired + n) * 2;
                     struct retired_fd *r = realloc(c->retired, (size_t)cap * sizeof(*r));

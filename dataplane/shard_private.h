@@ -15,10 +15,13 @@
 
 #include "control/ctl.h"
 #include "dataplane/conn_limits.h"
+#include "dataplane/listeners.h"
 #include "dataplane/request.h"
 #include "dataplane/shard.h"
 #include "metrics/shard_metrics.h"
+#include "dataplane/shard_worker.h"
 #include "storage/io.h"
+#include "storage/journal.h"
 #include "storage/log.h"
 
 #define CHUNK_SIZE (256u << 10)       /* default receive chunk */
@@ -93,27 +96,53 @@ struct conn {
     uint32_t pipe_bytes;      /* spliced in, not yet out */
     uint32_t splice_len;
     int splice_pending;
+    uint8_t listener;         /* index in the shard's listeners */
+    struct conn_tls *tls;     /* SSL, SASL_SSL listeners (conn_tls.c) */
+    struct conn_sasl *sasl;   /* SASL_* listeners (sasl.c) */
     struct conn *next;        /* shard's list */
+};
+
+enum partition_state {
+    PART_OPENING,             /* log_open on the worker */
+    PART_READY,               /* served */
+    PART_DELETING,            /* not routed to; closed once idle */
+};
+
+/* A listening socket of a listener other than the first. */
+struct shard_listen {
+    struct shard *shard;
+    int fd;
+    int port;
+    bool accepting;
+    struct io_op accept_op;
 };
 
 struct partition {
     struct partition *next;   /* hash chain */
     char *topic;
     int32_t index;
-    struct log *log;
+    struct log *log;          /* NULL while opening and once handed off */
+    enum partition_state state;
     bool dirty;               /* in the shard's flush list */
     struct partition *dirty_next;
     struct part_metrics m;    /* shard_stats.c reports them */
     struct replica *repl;     /* replication state (replica.h); NULL: one replica */
+    struct ctl_msg *delete_msg;   /* CTL_PARTITION_DELETE, answered when gone */
+    bool config_pending;      /* a CTL_PARTITION_CONFIG came while opening */
+    struct log_config config;
+    bool state_pending;       /* a CTL_PARTITION_STATE came while opening */
+    struct ctl_replica_state repl_state;
 };
 
 struct shard {
     struct shard_config cfg;
     pthread_t thread;
     struct io_uring ring;
-    int listen_fd;
+    int listen_fd;                 /* listener 0 (listeners.h), as lis[0] */
     int port;
     struct io_op accept_op;
+    struct shard_listen lis[LISTENERS_MAX]; /* 1..nlis-1: the other listeners */
+    int nlis;
     struct io_op doorbell_op;
     uint64_t doorbell_val;
     bool accepting;
@@ -149,13 +178,40 @@ struct shard {
     alignas(64) struct shard_metrics metrics; /* this thread's counters (shard_stats.c) */
     struct replica_shard *replicas; /* replication (replica.h) */
     int npeers;                    /* peer.c's connections not yet freed */
+    struct shard_worker worker;    /* blocking work, off the loop */
+    struct journal *journal;       /* NULL: sluice.journal.bytes=0, or it failed to open */
 };
 
 /* shard.c */
+void shard_post_ctl(struct shard *s, struct ctl_msg *m);
+/* Dispatches every completion on the ring. Returns how many. */
+int shard_reap(struct shard *s);
+
+/* Served (open, not being deleted): its log may be used. */
+static inline bool partition_ready(const struct partition *p)
+{
+    return p->state == PART_READY;
+}
+
+/* partition.c: the table and the life cycle of partitions */
+/* A served partition (not one opening or being deleted), or NULL. */
 struct partition *shard_partition(struct shard *s, const char *topic,
                                   size_t len, int32_t index);
 void shard_mark_dirty(struct shard *s, struct partition *p);
-void shard_post_ctl(struct shard *s, struct ctl_msg *m);
+/* CTL_PARTITION_OPEN / _DELETE / _CONFIG; each is answered (posted back)
+ * when done, the first two from the worker's completion. */
+void partition_on_open(struct shard *s, struct ctl_msg *m);
+void partition_on_delete(struct shard *s, struct ctl_msg *m);
+void partition_on_config(struct shard *s, struct ctl_msg *m);
+/* CTL_PARTITION_STATE: the replica's state (replica.h), applied once open. */
+void partition_on_state(struct shard *s, struct ctl_msg *m);
+/* Each turn: hands deleting partitions whose log went idle to the worker. */
+int partition_step_dying(struct shard *s);
+/* The end of a stop: waits for every write, sync and job, closes every
+ * log cleanly on the shard. */
+void partition_close_all(struct shard *s);
+/* The log job runner of every open log (log_set_job_runner). */
+void shard_post_log_job(void *ctx, struct log_job *job);
 
 /* shard_dpdk.c: the DPDK queue's steps in the loop (no-ops without one) */
 void shard_dpdk_start(struct shard *s);
@@ -172,11 +228,31 @@ void shard_count_response(struct request *rq, const struct out_seg *segs, int ns
 
 /* conn.c */
 int conn_accept(struct shard *s, int fd);
+int conn_accept_on(struct shard *s, int fd, int listener);
 void conn_close(struct conn *c, const char *why);
 void conn_close_idle(struct shard *s);
 void conn_kick_send(struct conn *c);
 void conn_resume(struct conn *c);
 struct chunk *chunk_get(struct shard *s, uint32_t min_cap);
+/* for conn_tls.c: hold/unhold keep c alive across work that may close it;
+ * make_room readies the chunk for the rest of the frame; parse dispatches
+ * every complete frame; advance drops n sent bytes of responses */
+void conn_hold(struct conn *c);
+void conn_unhold(struct conn *c);
+int conn_make_room(struct conn *c);
+void conn_parse(struct conn *c);
+void conn_advance(struct conn *c, uint64_t n);
+
+/* conn_tls.c: conn.c's paths on a TLS connection */
+struct tls_ctx;
+int conn_tls_init(struct conn *c, struct tls_ctx *ctx);
+void conn_tls_destroy(struct conn *c);
+int conn_tls_feed(struct conn *c, int res);
+void conn_tls_arm_recv(struct conn *c);
+void conn_tls_kick_send(struct conn *c);
+void conn_tls_sent(struct conn *c, int res);
+/* "User:<subject DN>" once the handshake is done; NULL before or without TLS */
+const char *conn_tls_principal(const struct conn *c);
 void chunk_put(struct shard *s, struct chunk *ch);
 
 /* request.c */
@@ -195,6 +271,7 @@ void request_respond_none(struct request *rq);
 int handle_api_versions(struct request *rq);
 int handle_metadata(struct request *rq);
 int handle_describe_cluster(struct request *rq);
+int handle_describe_topic_partitions(struct request *rq);
 int handle_find_coordinator(struct request *rq);
 int handle_produce(struct request *rq);
 int handle_fetch(struct request *rq);

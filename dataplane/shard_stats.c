@@ -107,6 +107,8 @@ void shard_report_stats(struct shard *s, struct ctl_msg *m)
     turns_to_hist(&s->turns, &st->metrics->turn_ns, &st->metrics->turns);
     for (uint32_t b = 0; b < s->nbuckets; b++)
         for (struct partition *p = s->parts[b]; p; p = p->next) {
+            if (!p->log)
+                continue; /* opening, or handed off to be deleted */
             struct part_report *r = &st->parts[st->nparts];
             report_partition(p, s->cfg.index, r);
             r->topic = ctl_arena_strdup(a, p->topic, strlen(p->topic));

@@ -88,8 +88,11 @@ static int json_records(struct sbuf *b, int64_t base, int64_t base_ts, const uin
         int32_t nh = kr_varint(&r);
         if (r.err || rlen < 0 || (size_t)rlen > (size_t)(p + n - start))
             break;
+        /* Deltas from the wire may be anything: wrap, never overflow. */
+        int64_t offset = (int64_t)((uint64_t)base + (uint64_t)(int64_t)od);
+        int64_t stamp = (int64_t)((uint64_t)base_ts + (uint64_t)ts);
         sbuf_printf(b, "%s{\"offset\":%lld,\"timestamp\":%lld,", (*first)++ ? "," : "",
-                    (long long)(base + od), (long long)(base_ts + ts));
+                    (long long)offset, (long long)stamp);
         json_bytes(b, "key", k, kl);
         sbuf_put(b, ",", 1);
         json_bytes(b, "value", v, vl);

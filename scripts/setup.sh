@@ -13,6 +13,8 @@ PACKAGES=(
   valgrind
   redis-server libhiredis-dev nats-server libnats-dev python3-matplotlib
   libmicrohttpd-dev prometheus chromium chromium-driver logrotate
+  openjdk-17-jdk-headless maven python3-venv
+  libssl-dev openssl
 )
 
 missing=()
@@ -90,3 +92,11 @@ if [ ! -f "$RDK_DIR/config.h" ] || [ ! -f "$RDK_DIR/tests/0077-compaction.c" ]; 
   fi
   rm -rf "$tmp"
 fi
+
+# The compatibility suite's and the benchmark's pinned Maven, Go and PyPI
+# dependencies (Apache Kafka's jars, franz-go/sarama/kafka-go, the newest
+# confluent-kafka and kafka-python) into .deps/; see the script. A failure
+# here does not stop the other tests; the tests that need them fail and
+# say why.
+bash "$(dirname "$0")/setup_compat.sh" ||
+  echo "setup: WARNING: scripts/setup_compat.sh failed; the compat tests and Kafka in bench/run will fail" >&2

@@ -22,8 +22,9 @@ build build-asan -Dsanitize=true -Dbuildtype=debug || exit 1
 status=0
 meson test -C build --print-errorlogs --num-processes 1 "$@" || status=1
 # The sanitizer build runs everything too: the broker under ASan+UBSan with
-# real clients is what catches memory errors on the connection paths.
-ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --no-suite bench --print-errorlogs \
+# real clients is what catches memory errors on the connection paths. The
+# benchmarks and the JVM/Go compatibility suite run once, on release.
+ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --no-suite bench --no-suite compat --print-errorlogs \
   --num-processes 1 "$@" || status=1
 
 # Fuzzing, ThreadSanitizer and valgrind passes (scripts/test_robust.sh);

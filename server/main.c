@@ -17,10 +17,12 @@
 #include "control/control.h"
 #include "control/metadata.h"
 #include "dataplane/dpdk/dpdk.h"
+#include "dataplane/listeners.h"
 #include "dataplane/shard.h"
 #include "numa/topology.h"
 #include "ops/ops.h"
 #include "slog/slog.h"
+#include "storage/journal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -142,6 +144,15 @@ static int check_config(int argc, char **argv)
     if (rc == 0 && config_listener_get(cfg.listeners, 0, &lis) < 0) {
         slog(SLOG_ERROR, "sluiced", "listeners: cannot parse '%s'", cfg.listeners);
         problems++;
+    } else if (rc == 0) {
+        /* protocols, advertised addresses, the TLS keys and certificates */
+        static struct listeners ls;
+        char err[512];
+        if (listeners_init(&ls, &cfg, 1, err, sizeof err) < 0) {
+            slog(SLOG_ERROR, "sluiced", "%s", err);
+            problems++;
+        }
+        listeners_close(&ls);
     }
     const char *colon = strrchr(cfg.http_listen, ':');
     char *end = NULL;
@@ -241,10 +252,24 @@ int main(int argc, char **argv)
         slog(SLOG_INFO, "sluiced", "machine: %s; %d shard(s)", desc, nshards);
     }
 
+    static struct listeners listeners;
+    char lerr[512];
+    if (listeners_init(&listeners, &cfg, nshards, lerr, sizeof lerr) < 0) {
+        slog(SLOG_ERROR, "sluiced", "%s", lerr);
+        return 2;
+    }
+
     struct control *ctl;
     rc = control_create(&ctl, &cfg, dir, nshards);
     if (rc < 0) {
         slog(SLOG_ERROR, "sluiced", "cannot start the control thread: %s", strerror(-rc));
+        return 1;
+    }
+    /* Before any shard opens a log or its journal: what the journals made
+     * durable and the partition logs lost goes back into them. */
+    rc = journal_replay_dir(dir);
+    if (rc < 0) {
+        slog(SLOG_ERROR, "sluiced", "journal replay failed: %s", strerror(-rc));
         return 1;
     }
     struct shard *shards[MAX_SHARDS];
@@ -252,7 +277,7 @@ int main(int argc, char **argv)
         struct shard_config sc = {
             .index = i, .broker_id = md_broker_id(cfg.node_id, i), .core = cores[i], .topology = topo, .host = lis.host,
             .port = lis.port ? lis.port + i : 0, .data_dir = dir, .broker = &cfg,
-            .dpdk = dpdk,
+            .dpdk = dpdk, .listeners = &listeners,
         };
         control_shard_endpoints(ctl, i, &sc.from_ctl, &sc.to_ctl, &sc.doorbell_fd,
                                 &sc.ctl_doorbell_fd);
@@ -263,6 +288,8 @@ int main(int argc, char **argv)
             return 1;
         }
         control_set_shard_port(ctl, i, shard_port(shards[i]));
+        for (int k = 0; k < listeners.n; k++)
+            listeners_set_port(&listeners, k, i, shard_listener_port(shards[i], k));
     }
     for (int i = 0; i < nshards; i++)
         if (shard_start(shards[i]) < 0)
@@ -297,6 +324,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    for (int k = 0; k < listeners.n; k++) {
+        const struct listener *l = &listeners.l[k];
+        const char *lh = !l->host[0] || strcmp(l->host, "0.0.0.0") == 0 ? "127.0.0.1" : l->host;
+        slog(SLOG_INFO, "sluiced", "listener name=%s protocol=%s bootstrap=%s:%d", l->name,
+             config_protocol_name(l->protocol), lh, l->ports[0]);
+    }
     slog(SLOG_INFO, "sluiced", "ready bootstrap=%s:%d shards=%d data=%s", host,
             shard_port(shards[0]), nshards, dir);
 
@@ -318,6 +351,7 @@ int main(int argc, char **argv)
     dpdk_port_close(dpdk); /* last: DPDK's teardown closes descriptors of its own */
     if (topo)
         topology_close(topo);
+    listeners_close(&listeners);
     slog(SLOG_INFO, "sluiced", "stopped cleanly");
     return 0;
 }

@@ -67,22 +67,25 @@ int log_add_segment(struct log *log, struct segment *seg)
     return 0;
 }
 
-void log_retire_segment(struct log *log, struct segment *seg, int unlink_files)
+void log_retire_fd(struct log *log, struct segment *seg)
 {
-    int fd = seg->fd;
     if (log->bound_seg == seg)
         log->bound_seg = NULL;
     if (log->nretired == log->retiredcap) {
         int ncap = log->retiredcap ? log->retiredcap * 2 : 16;
         int *p = realloc(log->retired, (size_t)ncap * sizeof(*p));
         if (!p)
-            goto close_now; /* no room to wait: a queued answer may read a closed fd */
+            return; /* no room to wait: a queued answer may read a closed fd */
         log->retired = p;
         log->retiredcap = ncap;
     }
-    log->retired[log->nretired++] = fd;
+    log->retired[log->nretired++] = seg->fd;
     seg->fd = -1;
-close_now:
+}
+
+void log_retire_segment(struct log *log, struct segment *seg, int unlink_files)
+{
+    log_retire_fd(log, seg);
     segment_destroy(seg, unlink_files);
 }
 
@@ -122,7 +125,9 @@ const char *log_dir(const struct log *log)
 
 void log_remove_oldest(struct log *log)
 {
-    log_retire_segment(log, log->segs[0], 1);
+    struct segment *seg = log->segs[0];
+    log_retire_fd(log, seg);                /* closed once no answer refers to it */
+    log_post_job(log, LOG_JOB_RETIRE, seg); /* its unlinks, off the loop */
     memmove(log->segs, log->segs + 1, (size_t)(log->nsegs - 1) * sizeof(*log->segs));
     log->nsegs--;
 }
@@ -175,6 +180,8 @@ int log_open(struct log **out, const char *dir, const char *topic,
         rc = mkdir_p(log->dir);
     if (rc == 0)
         rc = log_flush_init(log);
+    if (rc == 0)
+        rc = log_load_id(log);
     if (rc < 0)
         goto err;
 
@@ -208,13 +215,17 @@ int log_open(struct log **out, const char *dir, const char *topic,
      * start trusts segments it should check), and after a crash the names
      * of files and of the directory itself, which a killed process may
      * have made without syncing them. */
-    if ((rc = storage_sync_dir(log->dir)) < 0 || (!clean && (rc = storage_sync_dir(dir)) < 0))
+    /* The next segment is pre-created first: this sync makes its names
+     * durable too. */
+    if ((rc = segment_precreate(&log->next_seg, log->dir, false)) < 0 ||
+        (rc = storage_sync_dir(log->dir)) < 0 || (!clean && (rc = storage_sync_dir(dir)) < 0))
         goto err;
     log->last_sync_ms = now_ms;
     *out = log;
     return 0;
 err:
     log_flush_free(log);
+    segment_destroy(log->next_seg, 0);
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
@@ -240,6 +251,7 @@ int log_close(struct log *log)
     int rc = log_flush_blocking(log);
     if (rc == -EBUSY)
         return rc; /* a sync is in flight: the caller reaps it first */
+    log_set_journal(log, NULL);
     /* Only the sealed segments count as recovered: the active one is
      * trusted at the next start by the clean-shutdown marker alone. After
      * a restart it is rolled, and until that seal is synced its index
@@ -254,6 +266,7 @@ int log_close(struct log *log)
             rc = -errno;
     }
     log_flush_free(log);
+    segment_destroy(log->next_seg, 0); /* its files are truncated at the next open */
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
@@ -263,20 +276,28 @@ int log_close(struct log *log)
     return rc;
 }
 
+/* Rolls onto the pre-created segment: no system call here (log_jobs.c
+ * names the new one, seals the old one and pre-creates the next). -EAGAIN
+ * while the next segment is still being created. */
 static int log_roll(struct log *log, int64_t now_ms)
 {
-    struct segment *old = log_active(log), *seg;
+    struct segment *old = log_active(log);
+    if (!log_want_next_segment(log))
+        return -EAGAIN;
+    /* Kafka appends a last time index entry when a segment goes inactive,
+     * so the segment's max timestamp is known without a scan. */
     int rc = segment_end_timeindex(old);
-    if (rc == 0)
-        rc = segment_flush_indexes(old);
-    if (rc == 0)
-        rc = segment_create(&seg, log->dir, log->next_offset, now_ms);
-    if (rc == 0 && (rc = log_add_segment(log, seg)) < 0)
-        segment_destroy(seg, 1);
-    if (rc == 0) {
-        log->roll_wanted = 0;
-        rc = log_seal_now(log, old);
-    }
+    if (rc < 0)
+        return rc;
+    struct segment *seg = log->next_seg;
+    segment_begin(seg, log->next_offset, now_ms);
+    if ((rc = log_add_segment(log, seg)) < 0)
+        return rc;
+    log->next_seg = NULL;
+    log->roll_wanted = 0;
+    log_post_job(log, LOG_JOB_NAME, seg);
+    rc = log_seal_now(log, old);
+    log_want_next_segment(log);
     return rc;
 }
 
@@ -678,4 +699,17 @@ int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
             return rc;
     }
     return -ENOENT;
+}
+
+int log_max_timestamp(struct log *log, int64_t *offset, int64_t *timestamp)
+{
+    int64_t max = -1;
+
+    for (int i = 0; i < log->nsegs; i++)
+        if (log->segs[i]->durable_size > 0 && log->segs[i]->max_timestamp > max)
+            max = log->segs[i]->max_timestamp;
+    if (max < 0)
+        return -ENOENT;
+    /* the first record at or after the largest timestamp is one that has it */
+    return log_offset_for_timestamp(log, max, offset, timestamp);
 }

@@ -95,8 +95,31 @@ int log_remove(const char *dir, const char *topic, int32_t partition);
 
 /* Writes and syncs whatever is queued (blocking), writes the indexes and a
  * clean-shutdown marker, and frees the log. Nothing may be in flight on a
- * ring: reap until !log_flush_pending() first (else -EBUSY, log kept). */
+ * ring: reap until !log_flush_pending() (!log_busy() for a failed log)
+ * first (else -EBUSY, log kept). */
 int log_close(struct log *log);
+
+/* Slow file-system work a log needs now and then (pre-creating its next
+ * segment, naming the segment it rolled onto, writing a sealed segment's
+ * indexes and recovery point, unlinking segments retention dropped) is a
+ * job. By default the log runs a job at once, blocking its caller. With a
+ * runner, it hands each job to post(ctx, job) instead, and the runner must
+ * call log_job_run(job) on any thread (it blocks; it touches only what the
+ * job owns and files of the log's directory), then log_job_finish(job) on
+ * the log's own thread, the jobs of one log in the order posted. The log
+ * may not be closed while a job is out (log_busy). */
+struct log_job;
+typedef void (*log_job_post)(void *ctx, struct log_job *job);
+void log_set_job_runner(struct log *log, log_job_post post, void *ctx);
+void log_job_run(struct log_job *job);
+void log_job_finish(struct log_job *job);
+
+/* Attaches the log to its shard's journal (storage/journal.h), or
+ * detaches it (NULL): with flush "always", each unit's fdatasync is then
+ * the journal's commit (when it has room). The log must have nothing in
+ * flight to be detached (!log_busy()); log_close detaches it. */
+struct journal;
+void log_set_journal(struct log *log, struct journal *j);
 
 /* Applies changed topic configs to an open log (retention, segment size
  * and age, flush policy, limits, timestamp type). max_pending keeps the
@@ -135,6 +158,11 @@ int log_flush_submit(struct log *log, struct io_uring *ring, int64_t now_ms);
  * log_flush_submit can start now. (With FLUSH_INTERVAL an fdatasync that
  * is due by time is started by calling log_flush_submit from a timer.) */
 bool log_flush_pending(const struct log *log);
+
+/* True while an operation of the log is in flight on a ring (a write or
+ * fdatasync) or a job is out, failed log or not: it may not be closed
+ * before. */
+bool log_busy(const struct log *log);
 
 /* Offsets: [start, end) exists; below written_end it is in the files;
  * below durable_end it is durable per the flush policy (the high
@@ -194,6 +222,9 @@ int64_t log_hw_checkpoint_read(const struct log *log);
  * >= ts, and that timestamp. Returns 0, or -ENOENT when there is none. */
 int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
                              int64_t *timestamp);
+/* ListOffsets MAX_TIMESTAMP: the first record with the largest timestamp
+ * in the log, its offset and timestamp. 0, or -ENOENT when empty. */
+int log_max_timestamp(struct log *log, int64_t *offset, int64_t *timestamp);
 
 /* Deletes whole segments beyond retention.ms / retention.bytes, never the
  * active one, when cleanup.policy has "delete" (and no clean is out).

@@ -33,11 +33,25 @@ struct log_batchq {
     int64_t end_offset;    /* one past the last offset they carry */
 };
 
+/* The write in flight on the ring, if any: the batches of a queue whose
+ * arrays it took over (flush.c). */
+struct log_write {
+    struct io_op op;
+    struct log *log;
+    struct io_uring *ring;  /* for finishing a short write */
+    struct log_batchq q;
+    uint32_t first;         /* first iovec not fully written */
+    uint64_t done;          /* bytes of q written so far */
+    bool inflight;
+    int cancels;            /* in a row: see flush.c's "Cancelled" */
+};
+
 /* The fdatasync in flight, if any, and what it will make durable. */
 struct log_flush {
     struct io_op sync_op;
     struct log *log;
     bool inflight;
+    bool chained;          /* linked after a write (cancelled if it was short) */
     struct segment *seg;   /* the segment it syncs */
     uint64_t end_pos;      /* durable_size of seg once it completes */
     int64_t sync_end;      /* synced_end once it completes */
@@ -50,8 +64,26 @@ struct log_flush {
 struct log_seal {
     struct io_op op;
     struct log *log;
+    struct segment *seg;   /* being sealed, until the seal job finished */
+    int inflight;          /* its .log fdatasync is on the ring */
+    bool synced;           /* its data is synced: the seal job is posted */
+};
+
+/* Slow file-system work of a log, run through its job runner (log.h,
+ * log_jobs.c): off the owner's thread when it has one. */
+enum log_job_kind {
+    LOG_JOB_PRECREATE,     /* create the next segment's files (.next.*) */
+    LOG_JOB_NAME,          /* rename the segment rolled onto to <base>.* */
+    LOG_JOB_SEAL,          /* a sealed segment's indexes and recovery point */
+    LOG_JOB_RETIRE,        /* close and unlink a segment retention dropped */
+};
+
+struct log_job {
+    struct log *log;
+    enum log_job_kind kind;
     struct segment *seg;
-    int inflight;
+    int result;            /* of the run: 0 or negative errno */
+    bool heap;             /* freed by log_job_finish */
 };
 
 /* Compaction state (log_clean.c). */
@@ -74,6 +106,7 @@ struct log {
     int64_t synced_end;
     int error;                  /* sticky negative errno */
     struct log_batchq queue;    /* appended, not yet submitted */
+    struct log_write write;
     struct log_flush flush;
     struct log_seal seal;
     int64_t unsynced_messages;  /* FLUSH_INTERVAL bookkeeping */
@@ -90,6 +123,33 @@ struct log {
     const struct segment *bound_seg;
     int64_t bound_offset;
     uint64_t bound_pos;
+    struct segment *next_seg;   /* pre-created, ready for the next roll */
+    bool precreating;           /* its job is posted */
+    int jobs_inflight;          /* posted, not yet finished */
+    log_job_post job_post;      /* NULL: jobs run at once, inline */
+    void *job_ctx;
+    uint64_t id;                /* log.id: ties journal records to this directory */
+    /* the shard's journal (journal.c), when flush is "always" */
+    struct journal *journal;
+    int64_t jnl_end;            /* end of the last unit handed to the journal */
+    int jnl_outstanding;        /* its records not yet committed */
+    int64_t direct_end;         /* a unit up to here syncs its own file */
+    int64_t file_synced_end;    /* below it the segment files themselves are
+                                   synced (not only the journal): a roll
+                                   waits for it to reach written_end */
+    struct {                    /* journal-synced, its segment write not done */
+        bool valid;
+        int64_t end;
+        uint64_t end_pos;
+        struct segment *seg;
+    } jnl_pending;
+    bool jnl_listed;            /* in the journal's list of logs with records */
+    struct log *jnl_next;
+    struct log *cp_next;        /* in the checkpoint's list */
+    bool cp_wait;               /* the checkpoint waits for this log's fdatasync */
+    bool cp_inflight;           /* ... which is on the ring */
+    int64_t cp_end;             /* the segments must be synced up to here */
+    struct io_op cp_op;
 };
 
 static inline struct segment *log_active(const struct log *log)
@@ -102,6 +162,8 @@ void log_remove_oldest(struct log *log);
 /* Frees seg (its files unlinked when asked) but keeps its .log fd open
  * among the retired ones (log_take_retired). */
 void log_retire_segment(struct log *log, struct segment *seg, int unlink_files);
+/* Only the first half of it: the .log descriptor joins the retired ones. */
+void log_retire_fd(struct log *log, struct segment *seg);
 
 /* log_replica.c */
 int log_epochs_open(struct log *log);
@@ -129,10 +191,28 @@ int checkpoint_parse(const char *buf, size_t len, int64_t *offset);
 int checkpoint_read(const char *dir, const char *name, int64_t *offset);
 int checkpoint_write(const char *dir, const char *name, int64_t offset, bool durable);
 
+/* flush.c: the journal commit holding the unit of log that ends at end
+ * (position end_pos of seg) completed with res. */
+void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct segment *seg,
+                        int res);
+
+/* journal_replay.c: reads DIR/log.id, or makes one for a new directory. */
+int log_load_id(struct log *log);
+/* A new id for the same directory, durably (a truncation: the journal's
+ * records of the cut tail belong to the old one and are never replayed). */
+int log_renew_id(struct log *log);
+
 /* recover.c */
 int log_recover(struct log *log, int clean, int64_t recovery_point,
                 int64_t now_ms);
 int log_write_recovery_point(struct log *log, int64_t offset);
+
+/* log_jobs.c */
+void log_post_job(struct log *log, enum log_job_kind kind, struct segment *seg);
+/* Posts the pre-creation of the next segment unless it exists or is on
+ * its way; false while there is none to roll onto. */
+bool log_want_next_segment(struct log *log);
+void log_fail(struct log *log, int res);
 
 /* flush.c */
 int log_flush_init(struct log *log);
@@ -140,5 +220,7 @@ void log_flush_free(struct log *log);
 int log_flush_blocking(struct log *log);
 bool log_roll_ready(const struct log *log);
 int log_seal_now(struct log *log, struct segment *seg);
+/* The sealed segment's indexes and the recovery point (a LOG_JOB_SEAL). */
+int log_seal_files(struct log *log, struct segment *seg);
 
 #endif

@@ -13,12 +13,21 @@
  *      batch of it is queued for the segment file, so after any crash the
  *      file knows every epoch the log holds; entries past the recovered
  *      end are dropped at open (epoch_cache_truncate_end).
- *   2. A truncation is durable before it returns: the files cut and
- *      fdatasync'ed, the later segments unlinked and the directory synced,
- *      the epochs past the new end removed from the checkpoint. Nothing
- *      cut can come back after a crash.
- *   3. A truncation only happens on an idle log (no write, sync or seal in
- *      flight, no clean job out): -EBUSY otherwise, and the caller waits.
+ *   2. A truncation is durable before it returns: first what is kept is
+ *      synced in the segment files and the log gets a new log.id (the
+ *      journal's records of the old id are never replayed), then the files
+ *      are cut and fdatasync'ed, the later segments unlinked and the
+ *      directory synced, the epochs past the new end removed from the
+ *      checkpoint. The recovery point goes below the cut before anything
+ *      is cut. Nothing cut can
+ *      come back after a crash, through the segments or the journal. All
+ *      of it goes through storage_sys (the power-cut simulation sees it).
+ *      It runs on the owner's thread: a leader change's rare blocking
+ *      work, not a per-message cost.
+ *   3. A truncation only happens on an idle log (nothing queued, no write,
+ *      sync or seal in flight, no job on the worker, no journal record
+ *      not yet committed, no journal checkpoint waiting for it, no clean
+ *      job out): -EBUSY otherwise, and the caller waits.
  *      Fetch answers already queued keep their file ranges: removed
  *      segments are retired (their descriptors stay open), and a cut
  *      segment's bytes are gone for readers only once it is rewritten.
@@ -88,10 +97,13 @@ uint64_t log_written_size(const struct log *log, const struct segment *seg)
 
 /* --- truncation --------------------------------------------------------------- */
 
+/* Invariant 3: nothing of the log is queued, on the ring, on a worker
+ * (jobs: naming, sealing, pre-creating, retiring), in a journal commit not
+ * yet synced, or waited for by the journal's checkpoint; no clean job. */
 static bool log_idle(const struct log *log)
 {
-    return !log_flush_pending(log) && !log->clean.job && !log->seal.seg &&
-           !log->flush.inflight;
+    return !log_flush_pending(log) && !log_busy(log) && !log->clean.job && !log->seal.seg &&
+           !log->cp_wait && !log->jnl_pending.valid && !log->precreating;
 }
 
 /* The segment (index) holding offset: the last with base <= offset. */
@@ -103,44 +115,146 @@ static int segment_of(const struct log *log, int64_t offset)
     return i;
 }
 
-/* Cuts seg at the batch holding offset; its new end offset in *end. */
-static int segment_cut(struct segment *seg, int64_t offset, int64_t *end)
+static int segment_sync(struct segment *seg)
 {
-    struct batch_header h;
-    uint64_t pos = seg->size;
-    int rc = segment_find_offset(seg, offset, seg->size, &pos, &h);
-    if (rc == 0)
-        *end = h.base_offset;
-    else if (rc == -ENOENT)
-        *end = seg->next_offset < offset ? seg->next_offset : offset;
-    else
-        return rc;
-    if (rc == -ENOENT)
-        return 0; /* nothing of it at or after offset */
-    seg->next_offset = *end;
-    if ((rc = segment_truncate(seg, pos)) < 0)
-        return rc;
-    if (seg->durable_size > pos)
-        seg->durable_size = pos;
-    const struct time_index *ti = &seg->timeindex;
-    seg->max_timestamp = ti->count > 0 ? ti->entries[ti->count - 1].timestamp : -1;
-    seg->max_timestamp_offset = ti->count > 0 ? seg->base_offset + ti->entries[ti->count - 1].rel_offset
-                                              : seg->base_offset;
-    seg->bytes_since_index = 0;
-    /* Invariant 2: the cut is on disk, the indexes with it. */
     if (storage_sys.fdatasync(seg->fd) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
         storage_sys.fdatasync(seg->timeindex.fd) < 0)
         return -errno;
     return 0;
 }
 
-static void log_fail_cut(struct log *log, int rc)
+/* The largest timestamp of a cut segment: the time index's last entry
+ * left covers the batches up to the last offset index entry's; the few
+ * after it (under index.interval.bytes) are read again. A roll then ends
+ * the time index with it, so lookups by time find the kept batches. */
+static int segment_rescan_tail(struct segment *seg)
 {
-    if (!log->error) {
-        log->error = rc < 0 ? rc : -EIO;
-        slog(SLOG_ERROR, "storage", "log failed for good truncating dir=%s error=\"%s\"", log->dir,
-                strerror(-log->error));
+    const struct offset_index *ix = &seg->index;
+    const struct time_index *ti = &seg->timeindex;
+    uint64_t pos = ix->count > 0 ? ix->entries[ix->count - 1].position : 0;
+    seg->max_timestamp = ti->count > 0 ? ti->entries[ti->count - 1].timestamp : -1;
+    seg->max_timestamp_offset = ti->count > 0 ? seg->base_offset + ti->entries[ti->count - 1].rel_offset
+                                              : seg->base_offset;
+    seg->bytes_since_index = 0;
+    while (pos < seg->size) {
+        struct batch_header h;
+        int rc = segment_read_header(seg, pos, seg->size, &h);
+        if (rc < 0)
+            return rc;
+        if (h.max_timestamp > seg->max_timestamp) {
+            seg->max_timestamp = h.max_timestamp;
+            seg->max_timestamp_offset = batch_last_offset(&h);
+        }
+        if (ix->count == 0 || pos > ix->entries[ix->count - 1].position)
+            seg->bytes_since_index += batch_size(&h);
+        pos += batch_size(&h);
     }
+    return 0;
+}
+
+/* Where seg is cut for offset: at the first batch whose last offset is
+ * >= offset (the batch holding it goes whole), or at its end. *end is
+ * one past the last batch kept (its base when none is): a cut never
+ * leaves offsets past the data, which a restart would not find (the
+ * last segment's end is its last batch's). The offset index finds a kept
+ * batch to read from. */
+static int segment_cut_point(const struct segment *seg, int64_t offset, uint64_t *pos,
+                             int64_t *end)
+{
+    uint64_t p = offset > seg->base_offset
+                     ? offset_index_lookup(&seg->index, (uint32_t)(offset - 1 - seg->base_offset))
+                     : 0;
+    *end = seg->base_offset;
+    for (;;) {
+        struct batch_header h;
+        int rc = segment_read_header(seg, p, seg->size, &h);
+        if (rc == -ENODATA)
+            break;
+        if (rc < 0)
+            return rc;
+        if (batch_last_offset(&h) >= offset)
+            break;
+        *end = batch_last_offset(&h) + 1;
+        p += batch_size(&h);
+    }
+    *pos = p;
+    return 0;
+}
+
+/* Cuts seg for offset (segment_cut_point); its new end offset in *end. */
+static int segment_cut(struct segment *seg, int64_t offset, int64_t *end)
+{
+    uint64_t pos;
+    int rc = segment_cut_point(seg, offset, &pos, end);
+    if (rc < 0)
+        return rc;
+    seg->next_offset = *end;
+    if ((rc = segment_truncate(seg, pos)) < 0)
+        return rc;
+    if (seg->durable_size > pos)
+        seg->durable_size = pos;
+    if ((rc = segment_rescan_tail(seg)) < 0)
+        return rc;
+    /* Invariant 2: the cut is on disk, the indexes with it. */
+    return segment_sync(seg);
+}
+
+/* Before anything is cut: what the log keeps is in its segment files,
+ * synced (the journal may have been all that made it durable), and the
+ * log gets a new id, so that no journal record of the old tail is ever
+ * replayed onto what follows the cut (journal_replay.c appends a record
+ * that starts at the recovered end). The pre-created next segment goes
+ * too; log_want_next_segment makes another. */
+static int cut_prepare(struct log *log, int64_t recovery_point)
+{
+    /* Sealed segments were synced by their seal (no job is out). */
+    int rc = segment_sync(log_active(log));
+    if (rc == 0)
+        log->file_synced_end = log->written_end;
+    if (rc == 0)
+        rc = log_renew_id(log);
+    /* The recovery point first goes below whatever is cut, durably: a cut
+     * segment, or one a crash in the middle leaves behind, is read again
+     * at the next start, never trusted by a point above it (its time
+     * index, for one, would not end with its largest timestamp). */
+    if (rc == 0)
+        rc = log_write_recovery_point(log, recovery_point);
+    if (rc == 0)
+        rc = storage_sync_dir(log->dir);
+    if (rc == 0 && log->next_seg) {
+        segment_destroy(log->next_seg, 1);
+        log->next_seg = NULL;
+    }
+    return rc;
+}
+
+/* After the cut: every end the log tracks is at most end. */
+static int cut_finish(struct log *log, int64_t end)
+{
+    int rc = storage_sync_dir(log->dir);
+    if (rc == 0)
+        rc = epoch_cache_truncate_end(&log->epochs, end);
+    if (rc < 0) {
+        log_fail(log, rc);
+        return log->error;
+    }
+    log->bound_seg = NULL;
+    log->next_offset = log->written_end = end;
+    if (log->synced_end > end)
+        log->synced_end = end;
+    if (log->file_synced_end > end)
+        log->file_synced_end = end;
+    if (log->jnl_end > end)
+        log->jnl_end = end;
+    if (log->direct_end > end)
+        log->direct_end = end;
+    if (log->cp_end > end)
+        log->cp_end = end;
+    if (log->clean.first_dirty > end)
+        log->clean.first_dirty = end;
+    log->roll_wanted = 0;
+    log_want_next_segment(log);
+    return 0;
 }
 
 int log_truncate(struct log *log, int64_t offset, int64_t now_ms)
@@ -154,29 +268,21 @@ int log_truncate(struct log *log, int64_t offset, int64_t now_ms)
     if (offset <= log->segs[0]->base_offset || offset < log->start_offset)
         return log_truncate_fully(log, offset, now_ms);
     int i = segment_of(log, offset);
-    bool removed = log->nsegs - 1 > i;
+    int rc = cut_prepare(log, log->segs[i]->base_offset);
+    if (rc < 0) {
+        log_fail(log, rc);
+        return log->error;
+    }
     while (log->nsegs - 1 > i) {
         log_retire_segment(log, log->segs[log->nsegs - 1], 1);
         log->nsegs--;
     }
     int64_t end = offset;
-    int rc = segment_cut(log->segs[i], offset, &end);
-    if (rc == 0 && removed)
-        rc = storage_sync_dir(log->dir);
-    if (rc == 0)
-        rc = epoch_cache_truncate_end(&log->epochs, end);
-    if (rc < 0) {
-        log_fail_cut(log, rc);
+    if ((rc = segment_cut(log->segs[i], offset, &end)) < 0) {
+        log_fail(log, rc);
         return log->error;
     }
-    log->bound_seg = NULL;
-    log->next_offset = log->written_end = end;
-    if (log->synced_end > end)
-        log->synced_end = end;
-    if (log->clean.first_dirty > end)
-        log->clean.first_dirty = end;
-    log->roll_wanted = 0;
-    return 0;
+    return cut_finish(log, end);
 }
 
 int log_truncate_fully(struct log *log, int64_t offset, int64_t now_ms)
@@ -188,13 +294,16 @@ int log_truncate_fully(struct log *log, int64_t offset, int64_t now_ms)
         return -EBUSY;
     if (offset < 0)
         return -EINVAL;
-    /* The new segment first: a name that exists already (the log starts
-     * at offset and is emptied) is the old one cut to nothing. */
-    while (log->nsegs > 0) {
+    int rc = cut_prepare(log, 0);
+    /* The old segments go first (and their names durably): a new segment
+     * whose name exists already (the log starts at offset and is emptied)
+     * is the old one cut to nothing. */
+    while (rc == 0 && log->nsegs > 0) {
         log_retire_segment(log, log->segs[log->nsegs - 1], 1);
         log->nsegs--;
     }
-    int rc = storage_sync_dir(log->dir);
+    if (rc == 0)
+        rc = storage_sync_dir(log->dir);
     if (rc == 0)
         rc = segment_create(&seg, log->dir, offset, now_ms);
     if (rc == 0 && (rc = log_add_segment(log, seg)) < 0)
@@ -202,14 +311,14 @@ int log_truncate_fully(struct log *log, int64_t offset, int64_t now_ms)
     if (rc == 0)
         rc = epoch_cache_truncate_end(&log->epochs, 0);
     if (rc < 0) {
-        log_fail_cut(log, rc);
+        log_fail(log, rc);
         return log->error;
     }
-    log->bound_seg = NULL;
-    log->next_offset = log->written_end = log->synced_end = offset;
     log->start_offset = offset;
+    if ((rc = cut_finish(log, offset)) < 0)
+        return rc;
+    log->synced_end = log->file_synced_end = offset;
     log->clean.first_dirty = offset;
-    log->roll_wanted = 0;
     return 0;
 }
 

@@ -14,7 +14,9 @@
  * read back intact and are kept; only a torn or unsynced tail goes. What
  * recovery keeps of a segment it read is fdatasync'ed before the log
  * opens: the log counts it as synced, and a SIGKILL leaves unsynced bytes
- * in the page cache that a later power cut would drop. */
+ * in the page cache that a later power cut would drop.
+ * A segment rolled onto but not yet named (its files still .next.*, see
+ * log_jobs.c) is named first, from its first batch. */
 #include "storage/log_private.h"
 #include "slog/slog.h"
 #include "storage/sys.h"
@@ -237,7 +239,9 @@ int log_recover(struct log *log, int clean, int64_t recovery_point,
                 int64_t now_ms)
 {
     int64_t *bases = NULL;
-    int n = 0, rc = list_segments(log->dir, &bases, &n);
+    int n = 0, rc = segment_adopt_next(log->dir); /* a roll a crash left unnamed */
+    if (rc == 0)
+        rc = list_segments(log->dir, &bases, &n);
     if (rc < 0)
         return rc;
     for (int i = 0; i < n; i++) {
@@ -278,7 +282,7 @@ int log_recover(struct log *log, int clean, int64_t recovery_point,
     }
     struct segment *active = log_active(log);
     log->next_offset = active->next_offset;
-    log->written_end = log->synced_end = log->next_offset;
+    log->written_end = log->synced_end = log->file_synced_end = log->next_offset;
     return 0;
 }
 

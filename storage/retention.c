@@ -9,8 +9,10 @@
  * Invariant: each deletion is durable (the directory synced) before the
  * next one starts. Otherwise a power cut could keep a later deletion and
  * lose an earlier one, leaving a hole of offsets in the middle of the log
- * (the power-cut test found exactly that). The sync blocks: once per
- * segment deleted, i.e. once in a segment's life. */
+ * (the power-cut test found exactly that). The unlinks and the sync are a
+ * RETIRE job (log_jobs.c), off the loop with a job runner; a log's jobs
+ * run one at a time in order, so each deletion is synced before the next
+ * one's unlinks. A failed sync fails the log for good. */
 #include "storage/log_private.h"
 #include "storage/sys.h"
 
@@ -40,17 +42,8 @@ int log_enforce_retention(struct log *log, int64_t now_ms)
         if ((!by_size && !by_time) || seg == log->seal.seg)
             break;
         total -= seg->size;
-        log_remove_oldest(log);
+        log_remove_oldest(log); /* its unlinks and directory sync: a RETIRE job */
         deleted++;
-        int rc = storage_sync_dir(log->dir);
-        if (rc < 0) {
-            /* The directory's state is unknown: stop, for good, before a
-             * later deletion could outlive this one. */
-            log->error = rc;
-            fprintf(stderr, "storage: %s: failed for good: syncing a deletion: %s\n",
-                    log->dir, strerror(-rc));
-            return rc;
-        }
     }
     return deleted;
 }

@@ -4,6 +4,7 @@
  * and the bookkeeping of what it holds. Appended bytes are written by
  * flush.c; this file only accounts for them. */
 #include "storage/segment.h"
+#include "slog/slog.h"
 #include "storage/sys.h"
 
 #include <errno.h>
@@ -127,6 +128,84 @@ int segment_sync_all(const struct segment *seg)
         storage_sys.fsync(seg->timeindex.fd) < 0)
         return -errno;
     return 0;
+}
+
+/* The pre-created segment's files are DIR/.next.log, .next.index and
+ * .next.timeindex until the segment is named (segment_rename). */
+#define SEGMENT_NEXT ".next"
+
+int segment_precreate(struct segment **out, const char *dir, bool sync_names)
+{
+    struct segment *seg = segment_alloc(dir, 0);
+    if (!seg)
+        return -ENAMETOOLONG;
+    int n = snprintf(seg->base_path, sizeof(seg->base_path), "%s/" SEGMENT_NEXT, dir);
+    int rc = n < 0 || (size_t)n >= sizeof(seg->base_path) ? -ENAMETOOLONG : 0;
+    if (rc == 0)
+        rc = segment_open_files(seg, O_CREAT | O_TRUNC, 0);
+    if (rc == 0 && sync_names)
+        rc = storage_sync_dir(dir); /* its names must survive a crash before use */
+    if (rc < 0) {
+        segment_destroy(seg, 1);
+        return rc;
+    }
+    *out = seg;
+    return 0;
+}
+
+void segment_begin(struct segment *seg, int64_t base_offset, int64_t now_ms)
+{
+    seg->base_offset = base_offset;
+    seg->next_offset = base_offset;
+    seg->max_timestamp_offset = base_offset;
+    seg->created_ms = now_ms;
+}
+
+int segment_rename(struct segment *seg, const char *dir)
+{
+    static const char *const exts[] = { ".log", ".index", ".timeindex" };
+    char named[sizeof(seg->base_path)];
+    int n = snprintf(named, sizeof(named), "%s/%020" PRId64, dir, seg->base_offset);
+    if (n < 0 || (size_t)n >= sizeof(named))
+        return -ENAMETOOLONG;
+    for (int i = 0; i < 3; i++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        if (segment_path(seg, exts[i], from, sizeof(from)) < 0 ||
+            snprintf(to, sizeof(to), "%s%s", named, exts[i]) >= (int)sizeof(to))
+            return -ENAMETOOLONG;
+        if (storage_sys.rename(from, to) < 0)
+            return -errno;
+    }
+    memcpy(seg->base_path, named, sizeof(named));
+    return storage_sync_dir(dir);
+}
+
+int segment_adopt_next(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/" SEGMENT_NEXT ".log", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    uint8_t buf[BATCH_HEADER_SIZE];
+    ssize_t got = pread(fd, buf, sizeof(buf), 0);
+    close(fd);
+    if (got != (ssize_t)sizeof(buf))
+        return 0; /* empty or torn before one header: nothing was written */
+    struct batch_header h;
+    batch_header_decode(buf, &h);
+    if (h.magic != BATCH_MAGIC || h.base_offset < 0)
+        return 0; /* never written whole: precreating it again truncates it */
+    struct segment seg = { .base_offset = h.base_offset };
+    snprintf(seg.base_path, sizeof(seg.base_path), "%s/" SEGMENT_NEXT, dir);
+    char named[PATH_MAX];
+    snprintf(named, sizeof(named), "%s/%020" PRId64 ".log", dir, h.base_offset);
+    if (access(named, F_OK) == 0)
+        return 0; /* already named: this one is a fresh pre-created file */
+    slog(SLOG_WARN, "storage", "adopting a segment a crash left unnamed dir=%s base=%" PRId64,
+         dir, h.base_offset);
+    return segment_rename(&seg, dir);
 }
 
 int segment_load(struct segment **out, const char *dir, int64_t base_offset,

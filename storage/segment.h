@@ -3,6 +3,9 @@
  *
  * Life cycle:
  *   segment_create()  new, empty, active (the log appends to it)
+ *   segment_precreate() new, empty, under a temporary name, ahead of need;
+ *                     segment_begin() makes it active at a roll and
+ *                     segment_rename() names it (off the owner's thread)
  *   segment_load()    existing files at open; recovery may then truncate
  *   seal              the log stops appending (roll); indexes written and
  *                     synced, the .log synced (flush.c)
@@ -12,6 +15,7 @@
 #define SLUICE_SEGMENT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "storage/batch.h"
@@ -36,6 +40,27 @@ struct segment {
 /* Creates an empty segment in dir. 0 or negative errno. */
 int segment_create(struct segment **out, const char *dir, int64_t base_offset,
                    int64_t now_ms);
+
+/* Pre-creates the next segment of the log in dir, ahead of need: its three
+ * files under temporary names (.next.log, ...), created and, with
+ * sync_names (else the caller syncs dir before using it), their names
+ * synced, so that a roll needs no system call. Its base offset is set
+ * when the log rolls onto it (segment_begin), and it is named after it
+ * later (segment_rename). 0 or negative errno. */
+int segment_precreate(struct segment **out, const char *dir, bool sync_names);
+
+/* The log rolls onto a pre-created segment: it starts at base_offset. */
+void segment_begin(struct segment *seg, int64_t base_offset, int64_t now_ms);
+
+/* Gives a begun pre-created segment its Kafka name (<base>.log, ...) and
+ * syncs dir. Its open files are unaffected. 0 or negative errno. */
+int segment_rename(struct segment *seg, const char *dir);
+
+/* At open, before the segments are listed: a pre-created segment a crash
+ * left holding batches (rolled onto, not yet named) gets its name from
+ * its first batch's base offset. 0 (also when there is none) or negative
+ * errno. */
+int segment_adopt_next(const char *dir);
 
 /* Opens an existing segment; with load_indexes its index files are read,
  * otherwise they are emptied to be rebuilt by recovery. Its size is the

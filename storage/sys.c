@@ -31,6 +31,13 @@ static void sys_prep_fdatasync(struct io_uring_sqe *sqe, int fd, struct io_op *o
     io_uring_sqe_set_data(sqe, op);
 }
 
+static void sys_prep_writev(struct io_uring_sqe *sqe, int fd, const struct iovec *iov,
+                            unsigned n, uint64_t offset, struct io_op *op)
+{
+    io_uring_prep_writev(sqe, fd, iov, n, offset);
+    io_uring_sqe_set_data(sqe, op);
+}
+
 struct storage_syscalls storage_sys = {
     .open = sys_open,
     .openat = sys_openat,
@@ -46,6 +53,7 @@ struct storage_syscalls storage_sys = {
     .mkdir = mkdir,
     .rmdir = rmdir,
     .prep_fdatasync = sys_prep_fdatasync,
+    .prep_writev = sys_prep_writev,
 };
 
 int storage_pwrite_all(int fd, const void *buf, size_t len, off_t offset)

@@ -20,7 +20,9 @@
  *   - an fdatasync on a ring is prepared with storage_sys.prep_fdatasync,
  *     which also sets the SQE's user data to op: the table sees the
  *     completion before op does (a simulated disk counts the bytes durable
- *     only once the sync completed, as the kernel would).
+ *     only once the sync completed, as the kernel would); a write on a
+ *     ring likewise with storage_sys.prep_writev (the bytes exist, unsynced,
+ *     once it completed).
  *
  * Who changes the table: tests only. Production code never does.
  *   - fault injection (tests/unit/test_faults.c): replace one entry with a
@@ -43,6 +45,7 @@
 #define SLUICE_STORAGE_SYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -66,6 +69,11 @@ struct storage_syscalls {
     /* Prepares an asynchronous fdatasync of fd on the caller's ring and
      * sets the SQE's user data to op (whose complete() gets the result). */
     void (*prep_fdatasync)(struct io_uring_sqe *sqe, int fd, struct io_op *op);
+    /* Prepares an asynchronous pwritev of iov (n entries, which stay valid
+     * until it completes) at offset on the caller's ring, with user data
+     * op, as prep_fdatasync does. A short write completes short. */
+    void (*prep_writev)(struct io_uring_sqe *sqe, int fd, const struct iovec *iov, unsigned n,
+                        uint64_t offset, struct io_op *op);
 };
 
 extern struct storage_syscalls storage_sys;

@@ -393,6 +393,15 @@ static int append_ready(struct capture *c, struct capture_part *p, int64_t now_m
     return done;
 }
 
+/* A batch of p's is appended and not yet written, or waits to be. */
+static bool writing(const struct capture_part *p)
+{
+    for (int i = 0; i < CAPTURE_BUFS; i++)
+        if (p->bufs[i].state == BUF_APPENDED || p->bufs[i].state == BUF_READY)
+            return true;
+    return false;
+}
+
 int capture_flush(struct capture *c, int64_t now_ms, int64_t now_ns)
 {
     int work = 0;
@@ -401,7 +410,14 @@ int capture_flush(struct capture *c, int64_t now_ms, int64_t now_ns)
             c->stats.hold_timeouts++;
             release_hold(p);
         }
-        finish(p, &p->main_buf); /* while holding, it has the fills */
+        /* While a batch is still being written (the log's write is on the
+         * shard's ring, tens of microseconds and more), the next one keeps
+         * filling instead of being finished every turn: a spinning shard's
+         * turn is microseconds, and the buffers would run out under a
+         * burst (a pcap replay dropped half of its datagrams). The log's
+         * own group commit, one level up. */
+        if (!writing(p))
+            finish(p, &p->main_buf); /* while holding, it has the fills */
         if (p->nready)
             work += append_ready(c, p, now_ms);
     }

@@ -10,6 +10,14 @@
  * are among kafka-python's release probes (DescribeAcls v2, Produce v8,
  * Fetch v11, ...), so it still infers 2.3. IncrementalAlterConfigs and
  * DescribeCluster are not in that note: we advertise all of their versions.
+ * The Java client (4.x) needs more than the three clients of that note:
+ * CreateTopics v5+ (the partition count and configs of a new topic, which
+ * AdminClient's CreateTopicsResult reads; v7 adds its id) and ListOffsets
+ * v7 (OffsetSpec.maxTimestamp()); kafka-python 2.0.2's probe for 2.2 is
+ * ListOffsets v5, but it tries Fetch v11 (2.3) first, so it still infers
+ * 2.3. DescribeTopicPartitions (KIP-966) is what the Java AdminClient's
+ * describeTopics and kafka-topics.sh --describe ask first (it carries the
+ * topic ids, which Metadata below v10 does not).
  */
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_admin.h"
@@ -18,6 +26,7 @@
 #include "dataplane/kafka/msg_group.h"
 #include "dataplane/kafka/msg_metadata.h"
 #include "dataplane/kafka/msg_produce.h"
+#include "dataplane/kafka/msg_security.h"
 
 #include <errno.h>
 
@@ -29,7 +38,7 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	/* key                            name       min max flex schema max */
 	API(KAFKA_PRODUCE, "Produce", 3, 7, 9, 11, produce),
 	API(KAFKA_FETCH, "Fetch", 4, 11, 12, 17, fetch),
-	API(KAFKA_LIST_OFFSETS, "ListOffsets", 1, 3, 6, 10, list_offsets),
+	API(KAFKA_LIST_OFFSETS, "ListOffsets", 1, 7, 6, 10, list_offsets),
 	API(KAFKA_METADATA, "Metadata", 0, 6, 9, 12, metadata),
 	API(KAFKA_OFFSET_COMMIT, "OffsetCommit", 2, 7, 8, 9, offset_commit),
 	API(KAFKA_OFFSET_FETCH, "OffsetFetch", 1, 7, 6, 9, offset_fetch),
@@ -42,25 +51,34 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_LIST_GROUPS, "ListGroups", 0, 4, 3, 5, list_groups),
 	API(KAFKA_SASL_HANDSHAKE, "SaslHandshake", 0, 1, NF, 1, sasl_handshake),
 	API(KAFKA_API_VERSIONS, "ApiVersions", 0, 3, 3, 4, api_versions),
-	API(KAFKA_CREATE_TOPICS, "CreateTopics", 0, 4, 5, 7, create_topics),
+	API(KAFKA_CREATE_TOPICS, "CreateTopics", 0, 7, 5, 7, create_topics),
 	API(KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, 6, delete_topics),
 	API(KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 1, 2, 2, delete_records),
 	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 4, 2, 5, init_producer_id),
 	/* replication (dataplane/handle_replica.c); Kafka 2.3 had v0-3 */
 	API(KAFKA_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 3, 4, 3,
 	    offset_for_leader_epoch),
+	API(KAFKA_DESCRIBE_ACLS, "DescribeAcls", 0, 1, 2, 2, describe_acls),
+	API(KAFKA_CREATE_ACLS, "CreateAcls", 0, 1, 2, 2, create_acls),
+	API(KAFKA_DELETE_ACLS, "DeleteAcls", 0, 1, 2, 2, delete_acls),
 	API(KAFKA_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 4, 4, describe_configs),
 	API(KAFKA_ALTER_CONFIGS, "AlterConfigs", 0, 1, 2, 2, alter_configs),
+	API(KAFKA_SASL_AUTHENTICATE, "SaslAuthenticate", 0, 1, 2, 2, sasl_authenticate),
 	API(KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, 3, create_partitions),
 	API(KAFKA_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, 2, delete_groups),
 	API(KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1, 1,
 	    incr_alter_configs),
 	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),
+	API(KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS, "DescribeUserScramCredentials", 0, 0, 0, 0,
+	    describe_scram),
+	API(KAFKA_ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", 0, 0, 0, 0,
+	    alter_scram),
 	API(KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, describe_cluster),
 	/* between sluice nodes (dataplane/handle_cluster.c) */
 	API(KAFKA_ALTER_PARTITION, "AlterPartition", 0, 1, 0, 1, alter_partition),
 	API(KAFKA_BROKER_REGISTRATION, "BrokerRegistration", 0, 0, 0, 0,
 	    broker_registration),
+	API(KAFKA_DESCRIBE_TOPIC_PARTITIONS, "DescribeTopicPartitions", 0, 0, 0, 0, dtp),
 };
 
 const struct kafka_api *kafka_api_find(int16_t key)

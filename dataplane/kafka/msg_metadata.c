@@ -174,3 +174,65 @@ static const struct kfield sh_resp_f[] = {
 };
 KSCHEMA(kafka_sasl_handshake_resp_s, S, sh_resp_f);
 #undef S
+
+/* ---- DescribeTopicPartitions ---- */
+
+#define S struct kafka_dtp_cursor
+static const struct kfield dtp_cursor_f[] = {
+	KF(S, topic_name, STRING, KALL),
+	KF(S, partition_index, INT32, KALL),
+};
+static KSCHEMA(dtp_cursor_s, S, dtp_cursor_f);
+#undef S
+
+#define S struct kafka_dtp_req_topic
+static const struct kfield dtp_req_topic_f[] = {
+	KF(S, name, STRING, KALL),
+};
+static KSCHEMA(dtp_req_topic_s, S, dtp_req_topic_f);
+#undef S
+
+#define S struct kafka_dtp_req
+static const struct kfield dtp_req_f[] = {
+	KF(S, topics, ARRAY, KALL, KSUB(dtp_req_topic_s)),
+	KF(S, response_partition_limit, INT32, KALL, KDEF(2000)),
+	KF(S, cursor, NSTRUCT, KALL, KNULL(0), KSUB(dtp_cursor_s)),
+};
+KSCHEMA(kafka_dtp_req_s, S, dtp_req_f);
+#undef S
+
+#define S struct kafka_dtp_partition
+static const struct kfield dtp_part_f[] = {
+	KF(S, error_code, INT16, KALL),
+	KF(S, partition_index, INT32, KALL),
+	KF(S, leader_id, INT32, KALL),
+	KF(S, leader_epoch, INT32, KALL, KDEF(-1)),
+	KF(S, replica_nodes, ARRAY, KALL, KSUB(kafka_int32_elem)),
+	KF(S, isr_nodes, ARRAY, KALL, KSUB(kafka_int32_elem)),
+	KF(S, eligible_leader_replicas, ARRAY, KALL, KNULL(0), KSUB(kafka_int32_elem)),
+	KF(S, last_known_elr, ARRAY, KALL, KNULL(0), KSUB(kafka_int32_elem)),
+	KF(S, offline_replicas, ARRAY, KALL, KSUB(kafka_int32_elem)),
+};
+static KSCHEMA(dtp_part_s, S, dtp_part_f);
+#undef S
+
+#define S struct kafka_dtp_topic
+static const struct kfield dtp_topic_f[] = {
+	KF(S, error_code, INT16, KALL),
+	KF(S, name, STRING, KALL, KNULL(0)),
+	KF(S, topic_id, UUID, KALL),
+	KF(S, is_internal, BOOL, KALL),
+	KF(S, partitions, ARRAY, KALL, KSUB(dtp_part_s)),
+	KF(S, topic_authorized_operations, INT32, KALL, KDEF(INT32_MIN)),
+};
+static KSCHEMA(dtp_topic_s, S, dtp_topic_f);
+#undef S
+
+#define S struct kafka_dtp_resp
+static const struct kfield dtp_resp_f[] = {
+	KF(S, throttle_time_ms, INT32, KALL),
+	KF(S, topics, ARRAY, KALL, KSUB(dtp_topic_s)),
+	KF(S, next_cursor, NSTRUCT, KALL, KNULL(0), KSUB(dtp_cursor_s)),
+};
+KSCHEMA(kafka_dtp_resp_s, S, dtp_resp_f);
+#undef S

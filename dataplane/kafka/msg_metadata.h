@@ -1,6 +1,7 @@
 /*
  * msg_metadata.h - cluster-discovery messages as C structs: ApiVersions (18),
- * Metadata (3), DescribeCluster (60) and SaslHandshake (17). Field names and
+ * Metadata (3), DescribeCluster (60), DescribeTopicPartitions (75) and
+ * SaslHandshake (17). Field names and
  * versions follow apache/kafka's message JSON; tables in msg_metadata.c.
  */
 #ifndef SLUICE_KAFKA_MSG_METADATA_H
@@ -115,6 +116,49 @@ struct kafka_describe_cluster_resp {
 	int32_t cluster_authorized_operations;  /* default INT32_MIN */
 };
 
+/* ---- DescribeTopicPartitions (75), v0 (flexible) ---- */
+struct kafka_dtp_cursor {
+	struct kstr topic_name;
+	int32_t partition_index;
+};
+
+struct kafka_dtp_req_topic {
+	struct kstr name;
+};
+
+struct kafka_dtp_req {
+	KARRAY(struct kafka_dtp_req_topic) topics;     /* empty: every topic */
+	int32_t response_partition_limit;       /* default 2000 */
+	KARRAY(struct kafka_dtp_cursor) cursor;         /* nullable struct */
+};
+
+struct kafka_dtp_partition {
+	int16_t error_code;
+	int32_t partition_index;
+	int32_t leader_id;
+	int32_t leader_epoch;           /* default -1 */
+	KARRAY(int32_t) replica_nodes;
+	KARRAY(int32_t) isr_nodes;
+	KARRAY(int32_t) eligible_leader_replicas;       /* nullable */
+	KARRAY(int32_t) last_known_elr;                 /* nullable */
+	KARRAY(int32_t) offline_replicas;
+};
+
+struct kafka_dtp_topic {
+	int16_t error_code;
+	struct kstr name;               /* nullable */
+	struct kuuid topic_id;
+	bool is_internal;
+	KARRAY(struct kafka_dtp_partition) partitions;
+	int32_t topic_authorized_operations;    /* default INT32_MIN */
+};
+
+struct kafka_dtp_resp {
+	int32_t throttle_time_ms;
+	KARRAY(struct kafka_dtp_topic) topics;
+	KARRAY(struct kafka_dtp_cursor) next_cursor;    /* nullable struct */
+};
+
 /* ---- SaslHandshake, v0-1 (never flexible) ---- */
 struct kafka_sasl_handshake_req {
 	struct kstr mechanism;
@@ -129,5 +173,6 @@ extern const struct kschema kafka_api_versions_req_s, kafka_api_versions_resp_s;
 extern const struct kschema kafka_metadata_req_s, kafka_metadata_resp_s;
 extern const struct kschema kafka_describe_cluster_req_s, kafka_describe_cluster_resp_s;
 extern const struct kschema kafka_sasl_handshake_req_s, kafka_sasl_handshake_resp_s;
+extern const struct kschema kafka_dtp_req_s, kafka_dtp_resp_s;
 
 #endif

@@ -95,6 +95,8 @@ void kafka_defaults(const struct kschema *s, void *obj)
 			memcpy(p, &null, sizeof(null));
 		else if (f->type == KT_STRUCT)
 			kafka_defaults(f->sub, p);
+		else if (f->type == KT_NSTRUCT)
+			memcpy(p, &(struct karr){ NULL, -1 }, sizeof(struct karr));
 	}
 }
 
@@ -165,6 +167,23 @@ static void dec_array(struct dctx *c, const struct kfield *f, void *p)
 		memcpy(p, &arr, sizeof(arr));
 }
 
+static void dec_nstruct(struct dctx *c, const struct kfield *f, void *p)
+{
+	struct karr arr = { NULL, -1 };
+
+	if (kr_int8(c->r) >= 0) {
+		if (!(arr.v = kafka_arena_alloc(c->a, f->sub->size))) {
+			c->err = -ENOMEM;
+			kr_fail(c->r);
+			return;
+		}
+		arr.n = 1;
+		dec_struct(c, f->sub, arr.v);
+	}
+	if (!c->r->err)
+		memcpy(p, &arr, sizeof(arr));
+}
+
 static void dec_field(struct dctx *c, const struct kfield *f, void *obj)
 {
 	uint8_t *p = (uint8_t *)obj + f->off;
@@ -190,6 +209,7 @@ static void dec_field(struct dctx *c, const struct kfield *f, void *obj)
 	}
 	case KT_ARRAY: dec_array(c, f, p); break;
 	case KT_STRUCT: dec_struct(c, f->sub, p); break;
+	case KT_NSTRUCT: dec_nstruct(c, f, p); break;
 	default: kr_fail(r);
 	}
 }
@@ -358,6 +378,14 @@ static void enc_field(struct kwriter *w, const struct kfield *f, int ver, bool f
 		break;
 	}
 	case KT_STRUCT: enc_struct(w, f->sub, ver, flex, p); break;
+	case KT_NSTRUCT: {
+		struct karr arr;
+		memcpy(&arr, p, sizeof(arr));
+		kw_int8(w, arr.n < 0 ? -1 : 1);
+		if (arr.n >= 0)
+			enc_struct(w, f->sub, ver, flex, arr.v);
+		break;
+	}
 	default: fail(w, -EINVAL);
 	}
 }
@@ -380,6 +408,9 @@ static bool is_default(const struct kfield *f, int ver, const void *obj)
 	case KT_ARRAY:
 		memcpy(&arr, p, sizeof(arr));
 		return arr.n == 0;
+	case KT_NSTRUCT:
+		memcpy(&arr, p, sizeof(arr));
+		return arr.n < 0;
 	case KT_STRUCT:
 		for (const struct kfield *g = f->sub->f; g < f->sub->f + f->sub->nf; g++)
 			if (in_version(g, ver) && !is_default(g, ver, p))

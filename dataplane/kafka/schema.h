@@ -54,6 +54,8 @@ struct kafka_splice {
 enum ktype {
 	KT_INT8 = 1, KT_INT16, KT_INT32, KT_INT64, KT_BOOL, KT_UUID,
 	KT_STRING, KT_BYTES, KT_RECORDS, KT_ARRAY, KT_STRUCT,
+	KT_NSTRUCT,     /* a nullable struct: KARRAY of n = -1 (null) or 1;
+			   int8 -1 or 1 on the wire, then the struct */
 };
 
 struct kschema;
@@ -97,6 +99,7 @@ struct kschema {
 #define KSZ_RECORDS sizeof(struct kbytes)
 #define KSZ_ARRAY sizeof(KARRAY(char))
 #define KSZ_STRUCT 0
+#define KSZ_NSTRUCT sizeof(KARRAY(char))
 
 /* One field; fails to compile if the member's size does not fit the type. */
 #define KF(S, m, t, ...) {                                                   \

@@ -46,6 +46,8 @@ HTTP_LOGFMT_RE = re.compile(r'^ts=\S+ level=info comp=sluiced msg="http listenin
                             r'port=(\d+)')
 # Printed before the ready line when sluice.http.listen is set.
 HTTP_RE = re.compile(r"^sluiced: http listening on (\S+) port=(\d+)")
+# One per listener, before the ready line: its name, protocol and shard 0's address.
+LISTENER_RE = re.compile(r"^sluiced: listener name=(\S+) protocol=(\S+) bootstrap=(\S+)")
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 DEFAULT_SHARDS = 2
@@ -178,6 +180,7 @@ class Broker:
         self.proc = None
         self.bootstrap = None
         self.http = None          # "127.0.0.1:PORT" when sluice.http.listen is set
+        self.listeners = {}       # listener name -> shard 0's "127.0.0.1:PORT"
         self.ready_shards = None
         self.starts = 0
         self._cv = threading.Condition()
@@ -187,7 +190,9 @@ class Broker:
 
     # -- lifecycle ----------------------------------------------------------
     def argv(self):
-        a = [sluiced_path(), "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"]
+        a = [sluiced_path(), "--data-dir", self.data_dir]
+        if "listeners" not in self.sets:  # --listen would replace them
+            a += ["--listen", "127.0.0.1:0"]
         if self.shards is not None:
             a += ["--shards", str(self.shards)]
         if self.config:
@@ -257,6 +262,9 @@ class Broker:
                     m = HTTP_RE.match(text) or HTTP_LOGFMT_RE.match(text)
                     if m:
                         self.http = f"{m.group(1).rsplit(':', 1)[0]}:{m.group(2)}"
+                    m = LISTENER_RE.match(text)
+                    if m:
+                        self.listeners[m.group(1)] = m.group(3)
                     m = READY_RE.match(text) or READY_LOGFMT_RE.match(text)
                     if m:
                         with self._cv:

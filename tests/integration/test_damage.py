@@ -3,10 +3,14 @@
 
 - test_garbled_under_running_broker: a segment of one topic is overwritten
   with garbage in its middle and its offset index removed while the broker
-  runs. The broker keeps serving (another topic's round trip), and after a
-  SIGKILL it recovers: the damaged partition reads back, CRC-checked, as an
-  unbroken prefix of what was produced (up to the damage), another topic
-  whole, and appends go on after the recovered end;
+  runs (without the shard journal: sluice.journal.bytes=0). The broker
+  keeps serving (another topic's round trip), and after a SIGKILL it
+  recovers: the damaged partition reads back, CRC-checked, as an unbroken
+  prefix of what was produced (up to the damage), another topic whole, and
+  appends go on after the recovered end;
+- test_garbled_journal_puts_back: the same with the journal (the default):
+  recovery cuts the segment at the damage and the journal's replay puts
+  every acknowledged record after the cut back, so all of it reads back;
 - test_indexes_removed_at_start: every .index and .timeindex removed between
   a SIGKILL and the start: rebuilt, every record reads back, a lookup by
   time finds the right offset.
@@ -50,7 +54,15 @@ def segment_files(b, topic, ext):
 
 
 def test_garbled_under_running_broker(ctx):
-    b = ctx.new_broker("garble", sets={"num.partitions": 1})
+    garble(ctx, "garble", {"sluice.journal.bytes": 0}, journal=False)
+
+
+def test_garbled_journal_puts_back(ctx):
+    garble(ctx, "garble-jnl", {}, journal=True)
+
+
+def garble(ctx, name, sets, journal):
+    b = ctx.new_broker(name, sets=dict(sets, **{"num.partitions": 1}))
     for t in ("dmg", "ok"):
         expect_eq(kwire.create_topic_error(*b.host_port(), t, 1), 0, f"create {t}")
     sent = produce(b, "dmg", 0, N)
@@ -70,8 +82,13 @@ def test_garbled_under_running_broker(ctx):
     b.kill()
     b.start()
     got = consume(b, "dmg")
-    check(0 < len(got) < N, f"dmg after recovery: {len(got)} records of {N} (the damage is "
-                            f"in the middle of the only segment)")
+    if journal:
+        check("journal replay put batches back" in open(b.log_path, errors="replace").read(),
+              "the broker log says the journal put batches back")
+        expect_eq(len(got), N, "dmg after recovery: every record (the journal held the rest)")
+    else:
+        check(0 < len(got) < N, f"dmg after recovery: {len(got)} records of {N} (the damage "
+                                f"is in the middle of the only segment)")
     expect_eq(got, list(enumerate(sent[:len(got)])), "dmg: an unbroken prefix of what was sent")
     expect_eq([kv for _, kv in consume(b, "ok")], ok, "ok: every record after recovery")
     more = produce(b, "dmg", N, 10)
@@ -111,4 +128,5 @@ def test_indexes_removed_at_start(ctx):
 
 
 if __name__ == "__main__":
-    harness.main([test_garbled_under_running_broker, test_indexes_removed_at_start])
+    harness.main([test_garbled_under_running_broker, test_garbled_journal_puts_back,
+                  test_indexes_removed_at_start])

@@ -11,6 +11,11 @@ acknowledged may or may not be there, but whatever is there must be a message
 that was sent. Producing after the restart appends after the recovered tail.
 
 test_clean_restart: SIGTERM, restart, and the whole topic reads back identical.
+
+test_kill_during_produce_rolling: the first over 8 partitions on one shard
+(one journal: every commit covers many partitions) with 128 KiB segments,
+so the kill lands amid rolls, segment naming and seals on the shard's
+helper thread.
 """
 
 import os
@@ -70,8 +75,24 @@ def check_log(records):
 
 
 def test_kill_during_produce(ctx):
+    ctx.restart_broker = kill_during_produce(ctx, "restart", TOPIC, PARTITIONS, {}, N, KILL_AFTER)
+
+
+def test_kill_during_produce_rolling(ctx):
+    """The same over 8 partitions of one shard's journal with 128 KiB
+    segments: the kill lands amid rolls (a segment taken but not yet named,
+    a seal not yet done) and journal commits covering many partitions."""
+    n = N // 8
+    b = kill_during_produce(ctx, "restart-rolling", "restart-rolling", 8,
+                            {"log.segment.bytes": 131072}, n, n * 2 // 5, shards=1)
+    b.stop()
+
+
+def kill_during_produce(ctx, name, topic, partitions, sets, n, kill_after, shards=None):
     from confluent_kafka import Producer
-    b = ctx.new_broker("restart", sets={"num.partitions": PARTITIONS})
+    PARTITIONS, TOPIC, N, KILL_AFTER = partitions, topic, n, kill_after  # noqa: N806
+    kw = {"shards": shards} if shards else {}
+    b = ctx.new_broker(name, sets=dict(sets, **{"num.partitions": PARTITIONS}), **kw)
     acked = {}    # i -> (partition, offset)
     failed = {}   # i -> error
     state = {"killed_at": None, "sent": 0, "sent_at_kill": 0}
@@ -166,7 +187,7 @@ def test_kill_during_produce(ctx):
         expect_eq(records2[p][:high[p]], records[p], f"partition {p}: pre-existing records")
     for i, (e, p, o) in extra.items():
         expect_eq(records2[p][o][1], key_of(i), f"post-restart message at partition {p} offset {o}")
-    ctx.restart_broker = b
+    return b
 
 
 def test_clean_restart(ctx):
@@ -196,4 +217,4 @@ def test_clean_restart(ctx):
 
 
 if __name__ == "__main__":
-    harness.main([test_kill_during_produce, test_clean_restart])
+    harness.main([test_kill_during_produce, test_clean_restart, test_kill_during_produce_rolling])

@@ -121,7 +121,7 @@ static struct {
     int ndops, capdops;
     struct fdent *fds;
     bool cut;
-    int ring_inflight;      /* simulated ring syncs not yet completed */
+    int ring_inflight;      /* simulated ring syncs and writes not yet completed */
     uint64_t calls, arm_at;
     char where[512];
     char bypass[512];       /* the first call that escaped the model */
@@ -860,6 +860,45 @@ static void sim_prep_fdatasync(struct io_uring_sqe *sqe, int fd, struct io_op *o
     S.ring_inflight++;
 }
 
+/* A write on a ring (storage_sys.prep_writev) is done, and recorded, when
+ * it is prepared: the kernel may do it at any time between submission and
+ * completion, and this is one of those times. A no-op carries its result
+ * to the completion; after a cut the completion says -EIO. A write whose
+ * result was short never happens here (a regular file's pwritev is whole),
+ * so no link ever needs breaking. */
+struct ring_write {
+    struct io_op op;
+    struct io_op *orig;
+    int res;
+};
+
+static void on_ring_write(struct io_op *op, int res, uint32_t flags)
+{
+    struct ring_write *w = (struct ring_write *)op;
+    struct io_op *orig = w->orig;
+    res = S.cut ? -EIO : w->res;
+    free(w);
+    S.ring_inflight--;
+    orig->complete(orig, res, flags);
+}
+
+static void sim_prep_writev(struct io_uring_sqe *sqe, int fd, const struct iovec *iov, unsigned n,
+                            uint64_t off, struct io_op *op)
+{
+    struct ring_write *w = xmalloc(sizeof(*w));
+    *w = (struct ring_write){ .op.complete = on_ring_write, .orig = op, .res = -EIO };
+    if (!sim_enter("ring writev")) {
+        struct fdent *e = fd_check(fd, "ring writev");
+        ssize_t k = S.real.pwritev(fd, iov, (int)n, (off_t)off);
+        w->res = k < 0 ? -errno : (int)k;
+        if (k > 0 && e && e->f)
+            record_write(e, iov, (int)n, (off_t)off, (size_t)k);
+    }
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, &w->op);
+    S.ring_inflight++;
+}
+
 /* --- install, scan, the power cut ----------------------------------------- */
 
 static int read_whole(const char *path, uint8_t **out, size_t *len)
@@ -962,7 +1001,7 @@ int crashsim_install(const char *root, uint64_t seed)
         .pwrite = sim_pwrite, .pwritev = sim_pwritev, .ftruncate = sim_ftruncate,
         .fallocate = sim_fallocate, .fdatasync = sim_fdatasync, .fsync = sim_fsync,
         .rename = sim_rename, .unlink = sim_unlink, .mkdir = sim_mkdir, .rmdir = sim_rmdir,
-        .prep_fdatasync = sim_prep_fdatasync,
+        .prep_fdatasync = sim_prep_fdatasync, .prep_writev = sim_prep_writev,
     };
     S.installed = true;
     tracing = getenv("CRASHSIM_TRACE") != NULL;

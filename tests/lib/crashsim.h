@@ -10,7 +10,9 @@
  *   - per directory, the creates, renames, unlinks, mkdirs and rmdirs
  *     made in it since its last fsync.
  * A sync on an io_uring (storage_sys.prep_fdatasync) counts at its
- * completion, covering what was written before it was prepared.
+ * completion, covering what was written before it was prepared; a write
+ * on an io_uring (storage_sys.prep_writev) happens when it is prepared
+ * and reports its result at its completion.
  *
  * A power cut: crashsim_arm(n) cuts the power at the nth table call from
  * then on (that call does not happen); afterwards every call fails with

@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "control/control.h"
 #include "control/ctl.h"
 #include "numa/ring.h"
+#include "storage/crc32c.h"
 
 #define NSHARDS 2
 #define MAXP 4096
@@ -407,6 +410,36 @@ static inline int16_t alter(struct fake *f, const char *topic,
     int16_t e = r->m.u.configs.resources[0].error;
     free(r);
     return e;
+}
+
+/* --- files under the data dir ------------------------------------------- */
+
+static inline void write_file(const char *path, const char *text, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static inline size_t read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, buf, cap - 1);
+    assert_true(n > 0);
+    close(fd);
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* Writes body followed by its valid checksum line. */
+static inline void write_signed(const char *path, const char *body)
+{
+    char text[4096];
+    int n = snprintf(text, sizeof text, "%scrc32c %08x\n", body,
+                     crc32c(body, strlen(body)));
+    write_file(path, text, (size_t)n);
 }
 
 #endif

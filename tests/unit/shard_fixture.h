@@ -60,6 +60,7 @@ static inline int fx_turn(struct fx *f)
 static inline void fx_start(struct fx *f)
 {
     assert_int_equal(control_create(&f->ctl, &f->cfg, f->dir, 1), 0);
+    assert_true(journal_replay_dir(f->dir) >= 0);
     struct shard_config sc = { .index = 0, .core = -1, .host = "127.0.0.1", .port = 0,
                                .data_dir = f->dir, .broker = &f->cfg };
     control_shard_endpoints(f->ctl, 0, &sc.from_ctl, &sc.to_ctl, &sc.doorbell_fd,
@@ -86,6 +87,9 @@ static inline struct fx *fx_new(const char *const *settings)
     broker_config_defaults(&f->cfg);
     char err[256];
     assert_int_equal(broker_config_set(&f->cfg, "listeners", "PLAINTEXT://127.0.0.1:0", err,
+                                       sizeof(err)), 0);
+    /* The smallest journal: each test zero-fills a new one. */
+    assert_int_equal(broker_config_set(&f->cfg, "sluice.journal.bytes", "4194304", err,
                                        sizeof(err)), 0);
     for (int i = 0; settings && settings[i]; i += 2)
         assert_int_equal(broker_config_set(&f->cfg, settings[i], settings[i + 1], err,

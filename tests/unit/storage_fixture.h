@@ -1,14 +1,18 @@
 /* storage_fixture.h - helpers shared by the storage unit tests: temporary
- * data directories, real producer batches, and driving a log's flushes on
- * a private io_uring until its appends are durable. */
+ * data directories, real producer batches, driving a log's flushes on a
+ * private io_uring until its appends are durable, and a child process
+ * SIGKILLed after it reported enough. */
 #ifndef SLUICE_STORAGE_FIXTURE_H
 #define SLUICE_STORAGE_FIXTURE_H
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "storage/batch.h"
@@ -83,22 +87,21 @@ static inline size_t fixture_batch(uint8_t *buf, size_t cap, int n,
     return batch_builder_finish(&b, 0);
 }
 
-/* Submits and reaps until everything appended to log is durable. */
+/* Submits and reaps until everything appended to log is durable. On an
+ * error it still reaps what is in flight: a failed log closes only idle. */
 static inline int fixture_drain(struct log *log, struct io_uring *ring, int64_t now_ms)
 {
-    while (log_flush_pending(log)) {
-        int rc = log_flush_submit(log, ring, now_ms);
-        if (rc < 0)
-            return rc;
-        if (!log_flush_pending(log))
-            break; /* written at once, nothing to wait for */
-        rc = io_ring_run_once(ring);
-        if (rc < 0)
-            return rc;
-        if (log_error(log))
-            return log_error(log);
+    int rc = 0;
+    while (rc >= 0 && log_flush_pending(log) && !log_error(log)) {
+        rc = log_flush_submit(log, ring, now_ms);
+        if (rc >= 0 && log_flush_pending(log))
+            rc = io_ring_run_once(ring);
     }
-    return 0;
+    while (log_busy(log) && io_ring_run_once(ring) >= 0)
+        ;
+    if (log_error(log))
+        return log_error(log);
+    return rc < 0 ? rc : 0;
 }
 
 /* Submits what is queued and dispatches what has completed, without
@@ -127,6 +130,43 @@ static inline int fixture_append_sync(struct log *log, struct io_uring *ring,
     if (rc != 0)
         return rc;
     return fixture_drain(log, ring, now_ms);
+}
+
+/* Forks a child running child(pipe_fd, ctx), which never returns and
+ * writes fixed-size reports (size bytes, under PIPE_BUF: each arrives
+ * whole) of what it made durable; reads them into reps until want have
+ * come, SIGKILLs it there, keeps the reports already in the pipe (durable
+ * too) and reaps it. Returns how many reports were read (at most cap), or
+ * -1 if the child ended before want of them or by anything but the kill. */
+static inline long fixture_run_and_kill(void (*child)(int pipe_fd, void *ctx), void *ctx,
+                                        void *reps, size_t size, size_t cap, size_t want)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(p[0]);
+        child(p[1], ctx);
+        _exit(1);
+    }
+    close(p[1]);
+    char *out = reps;
+    size_t n = 0;
+    while (n < want && n < cap && read(p[0], out + n * size, size) == (ssize_t)size)
+        n++;
+    bool early = n < want;
+    kill(pid, SIGKILL);
+    while (n < cap && read(p[0], out + n * size, size) == (ssize_t)size)
+        n++;
+    close(p[0]);
+    int status;
+    if (waitpid(pid, &status, 0) != pid || early || !WIFSIGNALED(status) ||
+        WTERMSIG(status) != SIGKILL)
+        return -1;
+    return (long)n;
 }
 
 #endif

@@ -330,8 +330,8 @@ static void test_response_headers(void **state)
 static void test_api_table(void **state)
 {
 	static const int16_t keys[] = { 18, 3, 0, 1, 2, 19, 20, 37, 32, 33, 44, 60, 10,
-					11, 14, 12, 13, 8, 9, 47, 16, 15, 42, 22, 17, 21, 62,
-					23, 56 };
+					11, 14, 12, 13, 8, 9, 47, 16, 15, 42, 22, 17, 21, 62, 75,
+					36, 50, 51, 29, 30, 31, 23, 56 };
 	const struct kafka_api *a;
 	int i = 0, n = 0;
 	(void)state;
@@ -343,7 +343,7 @@ static void test_api_table(void **state)
 		assert_ptr_equal(kafka_api_find(a->key), a);
 		n++;
 	}
-	assert_int_equal(n, 29);
+	assert_int_equal(n, 36);
 	assert_null(kafka_api_find(-1));
 	assert_null(kafka_api_find(57));
 	assert_null(kafka_api_find(1000));
@@ -362,6 +362,17 @@ static void test_api_table(void **state)
 	assert_false(kafka_api_is_flexible(KAFKA_SASL_HANDSHAKE, 1));
 	assert_false(kafka_api_is_flexible(KAFKA_OFFSET_DELETE, 0));
 	assert_true(kafka_api_is_flexible(KAFKA_DESCRIBE_CLUSTER, 0));
+	assert_true(kafka_api_is_flexible(KAFKA_DESCRIBE_TOPIC_PARTITIONS, 0));
+	/* the Java client (4.x): CreateTopics v5+ configs, ListOffsets v7 max-timestamp */
+	assert_true(kafka_api_supported(KAFKA_CREATE_TOPICS, 7));
+	assert_true(kafka_api_supported(KAFKA_LIST_OFFSETS, 7));
+	/* SASL (librdkafka: SaslAuthenticate v0 after SaslHandshake v1) */
+	assert_true(kafka_api_supported(KAFKA_SASL_AUTHENTICATE, 0));
+	assert_false(kafka_api_is_flexible(KAFKA_SASL_AUTHENTICATE, 1));
+	assert_true(kafka_api_is_flexible(KAFKA_ALTER_USER_SCRAM_CREDENTIALS, 0));
+	/* DescribeAcls v2 is kafka-python's probe for 2.5: not advertised */
+	assert_true(kafka_api_supported(KAFKA_DESCRIBE_ACLS, 1));
+	assert_false(kafka_api_supported(KAFKA_DESCRIBE_ACLS, 2));
 	assert_false(kafka_api_is_flexible(99, 9));
 }
 
@@ -392,15 +403,15 @@ static void test_api_versions_reply(void **state)
 		assert_int_equal(kafka_api_versions_reply(&w, 42, v, 0, NULL), 0);
 		p = parse_av(w.len, v);
 		assert_int_equal(p->error_code, 0);
-		assert_int_equal(p->api_keys.n, 29);
+		assert_int_equal(p->api_keys.n, 36);
 		assert_int_equal(p->api_keys.v[0].api_key, KAFKA_PRODUCE);
 		assert_int_equal(p->api_keys.v[0].min_version, 3);
 		assert_int_equal(p->api_keys.v[0].max_version, 7);
 	}
-	/* v0 body: error(2) + count(4) + 29 * 6 */
+	/* v0 body: error(2) + count(4) + 36 * 6 */
 	kwriter_init(&w, buf, sizeof(buf));
 	kafka_api_versions_reply(&w, 42, 0, 0, NULL);
-	assert_int_equal(w.len, 8 + 2 + 4 + 29 * 6);
+	assert_int_equal(w.len, 8 + 2 + 4 + 36 * 6);
 	/* an unknown newer version gets the v0 body with error 35 */
 	kwriter_init(&w, buf, sizeof(buf));
 	assert_int_equal(kafka_api_versions_reply(&w, 42, 9, 0, NULL), 0);
@@ -785,6 +796,59 @@ static void test_all_schemas_roundtrip(void **state)
 	assert_true(checked > 300);
 }
 
+/* A nullable struct (DescribeTopicPartitions' cursor): int8 -1 for null,
+ * 1 then the struct, both ways. */
+static void test_nullable_struct(void **state)
+{
+	static const uint8_t req_null[] = {
+		0x02, 0x02, 't', 0x00,          /* topics: ["t"] */
+		0x00, 0x00, 0x07, 0xd0,         /* limit 2000 */
+		0xff,                           /* cursor: null */
+		0x00 };
+	static const uint8_t req_cur[] = {
+		0x01,                           /* topics: [] (all) */
+		0x00, 0x00, 0x00, 0x05,
+		0x01, 0x03, 'a', 'b', 0x00, 0x00, 0x00, 0x07, 0x00, /* cursor {ab, 7} */
+		0x00 };
+	struct kafka_arena a;
+	struct kreader r;
+	struct kafka_dtp_req *q;
+	struct kwriter w;
+	void *out;
+	(void)state;
+
+	kafka_arena_init(&a, arena_buf, sizeof(arena_buf));
+	kreader_init(&r, req_null, sizeof(req_null));
+	assert_int_equal(kafka_request_decode(&r, KAFKA_DESCRIBE_TOPIC_PARTITIONS, 0, &a, &out), 0);
+	q = out;
+	assert_int_equal(q->topics.n, 1);
+	assert_int_equal(q->response_partition_limit, 2000);
+	assert_int_equal(q->cursor.n, -1);
+	kreader_init(&r, req_cur, sizeof(req_cur));
+	assert_int_equal(kafka_request_decode(&r, KAFKA_DESCRIBE_TOPIC_PARTITIONS, 0, &a, &out), 0);
+	q = out;
+	assert_int_equal(q->topics.n, 0);
+	assert_int_equal(q->cursor.n, 1);
+	assert_int_equal(q->cursor.v->topic_name.len, 2);
+	assert_int_equal(q->cursor.v->partition_index, 7);
+	kwriter_init(&w, buf, sizeof(buf));
+	assert_int_equal(kafka_request_encode(&w, KAFKA_DESCRIBE_TOPIC_PARTITIONS, 0, q), 0);
+	assert_int_equal(w.len, sizeof(req_cur));
+	assert_memory_equal(buf, req_cur, sizeof(req_cur));
+	/* a response without a next cursor ends with the int8 -1 and the tags */
+	struct kafka_dtp_resp resp;
+	kafka_defaults(&kafka_dtp_resp_s, &resp);
+	assert_int_equal(resp.next_cursor.n, -1);
+	kwriter_init(&w, buf, sizeof(buf));
+	assert_int_equal(kafka_response_encode(&w, KAFKA_DESCRIBE_TOPIC_PARTITIONS, 0, &resp), 0);
+	assert_int_equal(w.len, 4 + 1 + 1 + 1);
+	assert_int_equal(buf[5], 0xff);
+	/* a truncated cursor is malformed */
+	kreader_init(&r, req_cur, 8);
+	assert_int_equal(kafka_request_decode(&r, KAFKA_DESCRIBE_TOPIC_PARTITIONS, 0, &a, &out),
+			 -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_nulls_and_limits),
 		cmocka_unit_test(test_metadata_request_forms),
 		cmocka_unit_test(test_all_schemas_roundtrip),
+		cmocka_unit_test(test_nullable_struct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

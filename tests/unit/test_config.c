@@ -134,7 +134,7 @@ static void test_defaults_match_kafka(void **state)
         assert_int_equal(d.source, CONFIG_SOURCE_DEFAULT);
         assert_true(d.is_default);
         assert_true(d.read_only);
-        assert_false(d.sensitive);
+        assert_int_equal(d.sensitive, strstr(d.name, "password") != NULL);
         assert_non_null(d.doc);
         assert_true(d.type != CONFIG_TYPE_UNKNOWN);
     }
@@ -803,6 +803,55 @@ static void test_properties_syntax(void **state)
     unlink(path);
 }
 
+
+/* The security settings: listeners' protocols, advertised entries per
+ * listener name, TLS and SASL lists, passwords described as null. */
+static void test_security_settings(void **state)
+{
+    (void)state;
+    static struct broker_config c;
+    char err[256], buf[CONFIG_VALUE_MAX];
+    struct config_desc d;
+    struct config_listener l;
+    bool own;
+    broker_config_defaults(&c);
+    assert_int_equal(config_listener_protocol(c.security_protocol_map, "SASL_SSL"),
+                     PROTOCOL_SASL_SSL);
+    assert_int_equal(config_listener_protocol(c.security_protocol_map, "CLIENT"), -ENOENT);
+    assert_int_equal(broker_config_set(&c, "listener.security.protocol.map",
+                                       "CLIENT:TLS", err, sizeof err), -EINVAL);
+    bset(&c, "listener.security.protocol.map", "CLIENT:SASL_SSL, INTERNAL:PLAINTEXT");
+    assert_int_equal(config_listener_protocol(c.security_protocol_map, "CLIENT"),
+                     PROTOCOL_SASL_SSL);
+    assert_int_equal(broker_config_set(&c, "ssl.enabled.protocols", "TLSv1.1", err,
+                                       sizeof err), -EINVAL);
+    assert_int_equal(broker_config_set(&c, "sasl.enabled.mechanisms", "GSSAPI", err,
+                                       sizeof err), -EINVAL);
+    bset(&c, "ssl.client.auth", "required");
+    assert_int_equal(c.ssl_client_auth, CLIENT_AUTH_REQUIRED);
+    bset(&c, "ssl.key.password", "hunter2");
+    int i = broker_config_find("ssl.key.password");
+    assert_int_equal(broker_config_describe(&c, i, &d, buf, sizeof buf), 0);
+    assert_true(d.sensitive);
+    assert_null(d.value);
+
+    /* advertised.listeners: entries by listener name, per shard or +i */
+    bset(&c, "listeners", "INTERNAL://:9092,CLIENT://:9192");
+    bset(&c, "advertised.listeners", "CLIENT://a.example:9300,CLIENT://b.example:9400");
+    assert_int_equal(config_advertised_entry(&c, "CLIENT", 2, 1, &l, &own), 0);
+    assert_true(own);
+    assert_string_equal(l.host, "b.example");
+    assert_int_equal(config_advertised_entry(&c, "CLIENT", 3, 2, &l, &own), 0);
+    assert_false(own);
+    assert_int_equal(l.port, 9300);
+    /* INTERNAL is the first listener: not advertised by name, every entry is its */
+    assert_int_equal(config_advertised_entry(&c, "INTERNAL", 2, 0, &l, &own), 0);
+    assert_string_equal(l.host, "a.example");
+    bset(&c, "advertised.listeners", "INTERNAL://i.example:9092");
+    assert_int_equal(config_advertised_entry(&c, "CLIENT", 2, 0, &l, &own), 0);
+    assert_int_equal(l.port, 9192); /* not advertised: its listen address */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -820,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_topic_to_log),
         cmocka_unit_test(test_dpdk_and_capture),
         cmocka_unit_test(test_properties_syntax),
+        cmocka_unit_test(test_security_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

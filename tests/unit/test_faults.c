@@ -1,6 +1,7 @@
 /* test_faults.c - failing writes and syncs (a full disk, an I/O error):
  * the log fails for good, never reports the lost bytes durable, and
- * reopens to what was durable before (storage/sys.h, storage/flush.c). */
+ * reopens to what was durable before (storage/sys.h, storage/flush.c);
+ * short writes are finished and operations io-wq never ran are retried. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,23 +16,89 @@
 static int fail_errno;
 static int writes_left;       /* writes allowed before failing; -1: never fail */
 
-static ssize_t failing_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+/* A ring write that fails: a NOP whose completion reaches the log's op
+ * as -fail_errno, as a write to a full disk would. */
+struct failed_write {
+    struct io_op op;
+    struct io_op *inner;
+};
+
+static void on_failed_write(struct io_op *op, int res, uint32_t flags)
 {
+    struct failed_write *fw = (struct failed_write *)op;
+    (void)res;
+    fw->inner->complete(fw->inner, -fail_errno, flags);
+}
+
+static void failing_prep_writev(struct io_uring_sqe *sqe, int fd, const struct iovec *iov,
+                                unsigned n, uint64_t off, struct io_op *op)
+{
+    static struct failed_write fw = { .op.complete = on_failed_write };
     if (writes_left == 0) {
-        errno = fail_errno;
-        return -1;
+        fw.inner = op;
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data(sqe, &fw.op);
+        return;
     }
     if (writes_left > 0)
         writes_left--;
-    return pwritev(fd, iov, n, off);
+    io_uring_prep_writev(sqe, fd, iov, n, off);
+    io_uring_sqe_set_data(sqe, op);
 }
 
-/* Short writes: at most 100 bytes per call, to exercise the retry loop. */
-static ssize_t short_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+/* Short writes: at most 100 bytes per write, to exercise finishing one. */
+static void short_prep_writev(struct io_uring_sqe *sqe, int fd, const struct iovec *iov,
+                              unsigned n, uint64_t off, struct io_op *op)
 {
     (void)n;
     size_t len = iov[0].iov_len < 100 ? iov[0].iov_len : 100;
-    return pwrite(fd, iov[0].iov_base, len, off);
+    io_uring_prep_write(sqe, fd, iov[0].iov_base, (unsigned)len, off);
+    io_uring_sqe_set_data(sqe, op);
+}
+
+/* Operations io-wq never ran: the next `cancels` writes and syncs complete
+ * -ECANCELED, as when io_uring cannot start a worker for punted work. The
+ * stand-in is an fsync of fd -1: it fails, so whatever is linked after it
+ * is cancelled too, as the kernel does after a cancelled head of a link. */
+static int cancels;
+
+static void on_cancelled(struct io_op *op, int res, uint32_t flags)
+{
+    struct failed_write *fw = (struct failed_write *)op;
+    (void)res;
+    fw->inner->complete(fw->inner, -ECANCELED, flags);
+}
+
+static bool prep_cancelled(struct io_uring_sqe *sqe, struct io_op *op)
+{
+    static struct failed_write fw[64];
+    static unsigned next;
+    if (cancels <= 0)
+        return false;
+    cancels--;
+    struct failed_write *w = &fw[next++ % 64];
+    w->op.complete = on_cancelled;
+    w->inner = op;
+    io_uring_prep_fsync(sqe, -1, 0);
+    io_uring_sqe_set_data(sqe, &w->op);
+    return true;
+}
+
+static void cancelling_prep_writev(struct io_uring_sqe *sqe, int fd, const struct iovec *iov,
+                                   unsigned n, uint64_t off, struct io_op *op)
+{
+    if (!prep_cancelled(sqe, op)) {
+        io_uring_prep_writev(sqe, fd, iov, n, off);
+        io_uring_sqe_set_data(sqe, op);
+    }
+}
+
+static void cancelling_prep_fdatasync(struct io_uring_sqe *sqe, int fd, struct io_op *op)
+{
+    if (!prep_cancelled(sqe, op)) {
+        io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data(sqe, op);
+    }
 }
 
 static void failing_prep_fdatasync(struct io_uring_sqe *sqe, int fd, struct io_op *op)
@@ -90,12 +157,12 @@ static void test_full_disk_is_sticky(void **state)
 
     fail_errno = ENOSPC;
     writes_left = 0;
-    storage_sys.pwritev = failing_pwritev;
+    storage_sys.prep_writev = failing_prep_writev;
     append_one(f, log, 2, -ENOSPC);
     assert_int_equal(log_error(log), -ENOSPC);
     assert_int_equal(log_durable_end(log), 10); /* the lost batch never counts */
     /* Sticky: even with space back, the log refuses and stays put. */
-    storage_sys.pwritev = f->saved.pwritev;
+    storage_sys.prep_writev = f->saved.prep_writev;
     struct log_append_result res;
     size_t len = fixture_batch(f->buf[3], sizeof(f->buf[0]), 5, 50, NOW, 3);
     assert_int_equal(log_append(log, f->buf[3], len, NOW, &res), -ENOSPC);
@@ -130,19 +197,13 @@ static void test_failed_sync_is_sticky(void **state)
     log_close(log);
 }
 
-static void test_short_writes_complete(void **state)
+/* Reopened, the log holds end offsets in valid batches of 5 from 0. */
+static void reopen_reads_back(struct fx *f, int64_t end)
 {
-    struct fx *f = *state;
     struct log *log;
-    storage_sys.pwritev = short_pwritev;
     assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
-    for (int i = 0; i < 8; i++)
-        append_one(f, log, i, 0);
-    storage_sys.pwritev = f->saved.pwritev;
-    assert_int_equal(log_close(log), 0);
-    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
-    assert_int_equal(log_end_offset(log), 40);
-    for (int64_t off = 0; off < 40; off += 5) {
+    assert_int_equal(log_end_offset(log), end);
+    for (int64_t off = 0; off < end; off += 5) {
         struct log_range r[2];
         uint8_t b[8192];
         assert_int_equal(log_read(log, off, 1, r, 2), 1);
@@ -152,12 +213,47 @@ static void test_short_writes_complete(void **state)
     assert_int_equal(log_close(log), 0);
 }
 
+static void test_short_writes_complete(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    storage_sys.prep_writev = short_prep_writev;
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    for (int i = 0; i < 8; i++)
+        append_one(f, log, i, 0);
+    storage_sys.prep_writev = f->saved.prep_writev;
+    assert_int_equal(log_close(log), 0);
+    reopen_reads_back(f, 40);
+}
+
+/* A cancelled write or sync was never run: it is issued again, the log
+ * does not fail, and everything reads back after a reopen. */
+static void test_cancelled_ops_are_retried(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    storage_sys.prep_writev = cancelling_prep_writev;
+    storage_sys.prep_fdatasync = cancelling_prep_fdatasync;
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    for (int i = 0; i < 8; i++) {
+        cancels = 1 + i % 3; /* the write, and maybe its sync and the next try */
+        append_one(f, log, i, 0);
+        assert_int_equal(log_error(log), 0);
+        assert_int_equal(log_durable_end(log), 5 * (i + 1));
+    }
+    cancels = 0;
+    storage_sys = f->saved;
+    assert_int_equal(log_close(log), 0);
+    reopen_reads_back(f, 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_disk_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_writes_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_ops_are_retried, setup, teardown),
     };
     return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
 }

@@ -158,7 +158,9 @@ static void test_index_lookup(void **state)
         assert_true(h.base_offset <= off);
         assert_true(batch_last_offset(&h) >= off);
     }
-    /* The index files hold Kafka's 8-byte and 12-byte entries. */
+    /* The index files hold Kafka's 8-byte and 12-byte entries (written
+     * when a segment is sealed and when the log closes). */
+    reopen_log(f);
     char path[512];
     struct stat st;
     snprintf(path, sizeof(path), "%s/feed-0/%020d.index", f->dir, 0);

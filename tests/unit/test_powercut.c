@@ -4,14 +4,19 @@
  * A broker's storage in one process: the metadata (its raft log is left
  * out of the simulation: libraft writes it itself) and its topics, a
  * log per partition (flush policies always, interval and os; small
- * segments so they roll; retention by size), the offsets log. A random
+ * segments so they roll; retention by size), the shard's write-ahead
+ * journal that the "always" logs commit through (storage/journal.h: a
+ * small one, so checkpoints move its tail and it wraps), the offsets log.
+ * A random
  * workload - appends, group commits on an io_uring, topic creation and
  * deletion as the control thread does them (admin.c's protocol),
- * config changes, offset commits, retention, clean close and reopen - runs
+ * config changes, offset commits, retention, clean close and reopen, a
+ * follower's truncation of its tail or of everything - runs
  * until the power goes off at a random storage call. The files are then
  * rewritten as a disk may have kept them (or, one round in four, the
  * process alone dies and the page cache survives, as with SIGKILL), and
- * everything is reopened as at start-up, where:
+ * everything is reopened as at start-up (the journal replayed first, as
+ * sluiced does it), where:
  *   - the metadata opens and holds the topics of the last commit;
  *   - a topic marked for deletion is finished off, and no partition
  *     directory of a topic that is not live holds records;
@@ -38,6 +43,7 @@
 
 #include "control/md_store.h"
 #include "control/offsets.h"
+#include "storage/journal.h"
 #include "storage/sys.h"
 #include "storage_fixture.h"
 #include "tests/lib/crashsim.h"
@@ -46,6 +52,7 @@
 #define PARTS 2
 #define GROUPS 3
 #define NOW0 1700000000000ll
+#define JOURNAL_BYTES (256u << 10) /* small: it wraps within a round */
 
 struct bmodel {
     int64_t base;
@@ -83,6 +90,7 @@ struct world {
     struct md_store md;
     bool md_open;
     struct offsets *o;
+    struct journal *j;     /* the shard's, for the "always" logs */
     struct io_uring ring;
     struct tmodel t[TOPICS];
     struct omodel om[GROUPS * TOPICS * PARTS];
@@ -94,6 +102,9 @@ struct world {
     int answers;
     /* figures */
     int64_t md_opens, appended, verified, gaps, commits, creates, deletes, retained, reopens, recut;
+    int64_t truncated;     /* follower truncations that returned */
+    int64_t jnl_replayed;  /* batches the journal put back after cuts */
+    uint64_t jnl_commits, jnl_checkpoints;
 };
 
 static uint64_t rnd(struct world *w)
@@ -181,12 +192,7 @@ static void note_synced(struct world *w)
  * no-ops that complete at once). */
 static void reap(struct world *w)
 {
-    struct io_uring_cqe *cqe;
-    io_uring_submit(&w->ring);
-    while (io_uring_peek_cqe(&w->ring, &cqe) == 0) {
-        io_op_dispatch(cqe);
-        io_uring_cqe_seen(&w->ring, cqe);
-    }
+    fixture_reap_ready(&w->ring);
     note_synced(w);
 }
 
@@ -198,6 +204,8 @@ static void turn(struct world *w)
         for (int p = 0; p < PARTS; p++)
             if (w->t[i].p[p].log && !log_error(w->t[i].p[p].log))
                 log_flush_submit(w->t[i].p[p].log, &w->ring, w->now);
+    if (w->j)
+        journal_submit(w->j, &w->ring); /* the turn's commit */
     if (rnd(w) % 4)
         reap(w);
     else
@@ -206,8 +214,12 @@ static void turn(struct world *w)
 
 static void drain_log(struct world *w, struct log *log)
 {
-    for (int i = 0; i < 1000 && log_flush_pending(log) && !log_error(log); i++) {
-        log_flush_submit(log, &w->ring, w->now);
+    for (int i = 0; i < 1000 && ((log_flush_pending(log) && !log_error(log)) || log_busy(log));
+         i++) {
+        if (!log_error(log))
+            log_flush_submit(log, &w->ring, w->now);
+        if (w->j)
+            journal_submit(w->j, &w->ring);
         reap(w);
     }
     reap(w);
@@ -290,7 +302,10 @@ static int open_partition(struct world *w, struct tmodel *t, int p)
 {
     struct log_config lc;
     log_cfg(t->l, &lc);
-    return log_open(&t->p[p].log, w->dir, t->name, p, &lc, w->now);
+    int rc = log_open(&t->p[p].log, w->dir, t->name, p, &lc, w->now);
+    if (rc == 0)
+        log_set_journal(t->p[p].log, w->j); /* used with "always" only */
+    return rc;
 }
 
 static void close_partition(struct world *w, struct pmodel *pm)
@@ -390,6 +405,67 @@ static void do_reopen(struct world *w, struct tmodel *t, int p)
     if (!cut() && open_partition(w, t, p) == 0)
         w->reopens++;
     note_synced(w);
+}
+
+/* Drops the model's batches based at or past end. */
+static void model_cut(struct pmodel *pm, int64_t end)
+{
+    while (pm->nb > 0 && pm->b[pm->nb - 1].base >= end)
+        free(pm->b[--pm->nb].bytes);
+}
+
+/* A follower's truncation (log_replica.c), as replication does it when a
+ * new leader lacks its tail: once the log is idle, a cut at a random
+ * offset (the batch holding it goes too), or one time in four the whole
+ * log emptied to start past its end (a follower behind its leader's log
+ * start). Once it returned, what was cut never comes back - not from the
+ * segments, not from the journal's records of it, even when new batches
+ * reuse those offsets - and what was kept all survives; a cut during it
+ * may leave either side of it. */
+static void do_truncate(struct world *w, struct tmodel *t, int p)
+{
+    struct pmodel *pm = &t->p[p];
+    struct log *log = pm->log;
+    int64_t start = log_start_offset(log), end = log_end_offset(log);
+    bool fully = rnd(w) % 4 == 0;
+    int64_t at = fully ? end + (int64_t)(rnd(w) % 50)
+                       : start + (int64_t)(rnd(w) % (uint64_t)(end - start + 1));
+    /* What must survive even if the cut lands in it: below the batch
+     * holding at (nothing, for an emptied log). */
+    int64_t keep = fully ? 0 : at;
+    for (int i = 0; i < pm->nb && !fully; i++)
+        if (pm->b[i].base <= at && at < pm->b[i].base + pm->b[i].records)
+            keep = pm->b[i].base;
+    int rc = -EBUSY;
+    for (int i = 0; i < 1000 && rc == -EBUSY && !cut(); i++) {
+        rc = fully ? log_truncate_fully(log, at, w->now) : log_truncate(log, at, w->now);
+        if (rc == -EBUSY) {
+            if (!log_error(log))
+                log_flush_submit(log, &w->ring, w->now);
+            if (w->j)
+                journal_submit(w->j, &w->ring);
+            reap(w);
+        }
+    }
+    TRACE("truncate%s %s-%d at %" PRId64 " (%" PRId64 "..%" PRId64 "): %d\n",
+          fully ? " fully" : "", t->name, p, at, start, end, rc);
+    if (rc == 0 && !fully && at >= end)
+        return; /* nothing to cut: nothing done */
+    if (rc == 0) {
+        /* What is kept was synced before the cut. */
+        int64_t now_end = log_end_offset(log);
+        model_cut(pm, fully ? INT64_MIN : now_end);
+        pm->synced = now_end;
+        if (fully)
+            pm->start_max = at;
+        w->truncated++;
+        return;
+    }
+    /* Cut during it (or failed with the disk): either side may be found. */
+    if (pm->synced > keep)
+        pm->synced = keep;
+    if (fully && at > pm->start_max)
+        pm->start_max = at;
 }
 
 /* --- offsets --------------------------------------------------------------- */
@@ -604,7 +680,8 @@ static void check_orphans(struct world *w)
         char name[64], path[512];
         int p;
         const char *dash = strrchr(de->d_name, '-');
-        if (!dash || de->d_name[0] == '.' || strcmp(de->d_name, "__sluice") == 0)
+        if (!dash || de->d_name[0] == '.' || strcmp(de->d_name, "__sluice") == 0 ||
+            strcmp(de->d_name, "__journal") == 0)
             continue;
         snprintf(name, sizeof(name), "%.*s", (int)(dash - de->d_name), de->d_name);
         p = atoi(dash + 1);
@@ -653,6 +730,16 @@ static void teardown_world(struct world *w, bool keep_md)
     for (int i = 0; i < TOPICS; i++)
         for (int p = 0; p < PARTS; p++)
             close_partition(w, &w->t[i].p[p]);
+    for (int i = 0; i < 100 && w->j && journal_busy(w->j); i++)
+        reap(w);
+    if (w->j) {
+        struct journal_stats js;
+        journal_get_stats(w->j, &js);
+        w->jnl_commits += js.commits;
+        w->jnl_checkpoints += js.checkpoints;
+    }
+    journal_close(w->j);
+    w->j = NULL;
     if (w->o)
         offsets_destroy(w->o);
     w->o = NULL;
@@ -712,6 +799,19 @@ static bool start(struct world *w)
     if (rc < 0)
         fail_msg("offsets do not open after the cut at %s: %s", crashsim_cut_where(), err);
     check_offsets(w);
+    /* As sluiced starts: the journal put back into the logs before any
+     * opens, then opened empty for the new run. */
+    rc = journal_replay_dir(w->dir);
+    if (cut())
+        return false;
+    if (rc < 0)
+        fail_msg("the journal does not replay after the cut at %s: %d", crashsim_cut_where(), rc);
+    w->jnl_replayed += rc;
+    rc = journal_open(&w->j, w->dir, 0, JOURNAL_BYTES);
+    if (cut())
+        return false;
+    if (rc < 0)
+        fail_msg("the journal does not open after the cut at %s: %d", crashsim_cut_where(), rc);
     for (int i = 0; i < TOPICS; i++) {
         struct tmodel *t = &w->t[i];
         for (int p = 0; p < PARTS && t->l; p++) {
@@ -751,6 +851,8 @@ static void step(struct world *w)
         do_retention(w, &t->p[p]);
     else if (r < 95 && live)
         do_reopen(w, t, p);
+    else if (r < 97 && live)
+        do_truncate(w, t, p);
     if (!cut())
         turn(w);
 }
@@ -874,10 +976,20 @@ static void test_power_cuts_lose_nothing_durable(void **state)
     print_message("powercut: %" PRId64 " batches appended, %" PRId64 " verified after cuts "
                   "(%" PRId64 " gaps of never-synced offsets), %" PRId64 " offset commits, %"
                   PRId64 " topics created, %" PRId64 " deleted, %" PRId64 " retention passes, %"
-                  PRId64 " clean reopens, %" PRId64 " metadata reopens\n", w.appended,
+                  PRId64 " clean reopens, %" PRId64 " truncations, %" PRId64
+                  " metadata reopens\n", w.appended,
                   w.verified, w.gaps, w.commits, w.creates, w.deletes, w.retained, w.reopens,
-                  w.md_opens);
+                  w.truncated, w.md_opens);
+    print_message("powercut: journal: %" PRIu64 " commits synced, %" PRIu64 " checkpoints, %"
+                  PRId64 " batches put back by replays after cuts\n", w.jnl_commits,
+                  w.jnl_checkpoints, w.jnl_replayed);
     assert_true(st.cuts >= rounds);
+    /* The journal was on the path: committed, checkpointed (the default
+     * rounds move its tail several times), and replayed into logs the cuts
+     * had left short, each then checked as above. */
+    assert_true(w.jnl_commits > 0 && w.jnl_replayed > 0);
+    assert_true(w.truncated > 0);
+    assert_true(w.jnl_checkpoints > 0 || rounds < 1000);
     crashsim_uninstall();
     io_uring_queue_exit(&w.ring);
     for (int i = 0; i < TOPICS; i++)

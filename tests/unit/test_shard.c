@@ -7,12 +7,16 @@
  * in order; fetch long-polls end exactly at max_wait on the shard's clock
  * and early when data arrives; idle connections close by the clock; a bad
  * frame closes only its own connection; segment.ms rolls by the clock;
+ * a deleted topic's directory is gone when the delete is answered and a
+ * topic of the same name starts empty; many rolls read back in order,
+ * every segment named;
  * a turn with nothing to do reports no work; the spin idle strategy never
  * blocks; stopping closes every log cleanly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -85,6 +89,16 @@ static struct kafka_fetch_resp_partition *recv_fetch(struct fx *f, int fd, int32
     assert_int_equal(resp->responses.n, 1);
     assert_int_equal(resp->responses.v[0].partitions.n, 1);
     return &resp->responses.v[0].partitions.v[0];
+}
+
+static int16_t delete_topic(struct fx *f, int fd, const char *name)
+{
+    struct kstr n = kstr_c(name);
+    struct kafka_delete_topics_req req = { .topic_names = { &n, 1 }, .timeout_ms = 10000 };
+    int32_t corr = fx_send(f, fd, KAFKA_DELETE_TOPICS, 3, &req);
+    struct kafka_delete_topics_resp *resp = fx_recv(f, fd, corr, KAFKA_DELETE_TOPICS, 3);
+    assert_int_equal(resp->responses.n, 1);
+    return resp->responses.v[0].error_code;
 }
 
 /* True when fd has bytes to read (or is closed). */
@@ -245,8 +259,71 @@ static void test_segment_rolls_by_clock(void **state)
     assert_int_not_equal(stat(path, &st), 0);
     fx_advance_ms(f, 60000);
     assert_int_equal(produce(f, fd, 3, 3), 6);
+    /* The roll took the pre-created segment; the worker names it soon. */
+    for (int i = 0; i < FX_MAX_TURNS && stat(path, &st) != 0; i++)
+        fx_turn(f);
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 0);
+}
+
+/* A deleted topic's directory is gone when the delete is answered (the
+ * close and removal ran on the shard's worker), and a topic created again
+ * under the same name starts empty. */
+static void test_delete_then_recreate(void **state)
+{
+    struct fx *f = *state;
+    int fd = fx_connect(f);
+    assert_int_equal(create_topic(f, fd, TOPIC, 1, NULL, NULL), 0);
+    assert_int_equal(produce(f, fd, 10, 1), 0);
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/" TOPIC "-0", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(delete_topic(f, fd, TOPIC), 0);
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(create_topic(f, fd, TOPIC, 1, NULL, NULL), 0);
+    assert_int_equal(produce(f, fd, 2, 2), 0);
+}
+
+/* Tiny segments: every roll takes the pre-created segment, the worker
+ * names, seals and pre-creates behind it; everything reads back in order
+ * and, after a clean stop, every segment holds its Kafka name. */
+static void test_many_rolls(void **state)
+{
+    struct fx *f = *state;
+    int fd = fx_connect(f);
+    assert_int_equal(create_topic(f, fd, TOPIC, 1, "segment.bytes", "1024"), 0);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(produce(f, fd, 5, i), 5 * i);
+    int64_t next = 0;
+    while (next < 200) {
+        struct kafka_fetch_resp_partition *p = recv_fetch(f, fd, send_fetch(f, fd, next, 0));
+        assert_int_equal(p->error_code, 0);
+        assert_true(p->records.len > 0);
+        for (int32_t off = 0; off + BATCH_HEADER_SIZE <= p->records.len;) {
+            struct batch_header h;
+            batch_header_decode(p->records.p + off, &h);
+            if (off + (int32_t)batch_size(&h) > p->records.len)
+                break; /* a partial batch at the end of the answer */
+            assert_int_equal(h.base_offset, next);
+            next = batch_last_offset(&h) + 1;
+            off += (int32_t)batch_size(&h);
+        }
+    }
+    assert_int_equal(next, 200);
+    fx_stop(f);
+    char path[4200];
+    struct stat st;
+    int named = 0;
+    for (int64_t base = 0; base < 200; base += 5) {
+        snprintf(path, sizeof(path), "%s/" TOPIC "-0/%020lld.log", f->dir, (long long)base);
+        named += stat(path, &st) == 0;
+    }
+    assert_true(named >= 8); /* 1 KiB holds four 5-record batches */
+    snprintf(path, sizeof(path), "%s/" TOPIC "-0/.next.log", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0); /* pre-created for the next roll, unused */
 }
 
 /* A turn with nothing to do says so; one that answers says it worked. */
@@ -330,6 +407,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_produce_unknown_topic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_rolls_by_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_then_recreate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_rolls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_do_work_counts_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_closes_logs_cleanly, setup, teardown),
         cmocka_unit_test(test_idle_connection_closed_by_clock),
