@@ -430,12 +430,15 @@ static void do_truncate(struct world *w, struct tmodel *t, int p)
     bool fully = rnd(w) % 4 == 0;
     int64_t at = fully ? end + (int64_t)(rnd(w) % 50)
                        : start + (int64_t)(rnd(w) % (uint64_t)(end - start + 1));
-    /* What must survive even if the cut lands in it: below the batch
-     * holding at (nothing, for an emptied log). */
-    int64_t keep = fully ? 0 : at;
-    for (int i = 0; i < pm->nb && !fully; i++)
-        if (pm->b[i].base <= at && at < pm->b[i].base + pm->b[i].records)
-            keep = pm->b[i].base;
+    /* At the start, log_truncate empties the log as log_truncate_fully. */
+    bool emptied = fully || at <= start;
+    /* What must survive even if the cut lands in it: the batches wholly
+     * below at (the one holding it goes too; nothing, for an emptied
+     * log). */
+    int64_t keep = 0;
+    for (int i = 0; i < pm->nb && !emptied; i++)
+        if (pm->b[i].base + pm->b[i].records <= at && pm->b[i].base + pm->b[i].records > keep)
+            keep = pm->b[i].base + pm->b[i].records;
     int rc = -EBUSY;
     for (int i = 0; i < 1000 && rc == -EBUSY && !cut(); i++) {
         rc = fully ? log_truncate_fully(log, at, w->now) : log_truncate(log, at, w->now);
@@ -461,11 +464,15 @@ static void do_truncate(struct world *w, struct tmodel *t, int p)
         w->truncated++;
         return;
     }
-    /* Cut during it (or failed with the disk): either side may be found. */
+    /* Cut during it (or failed with the disk): either side may be found,
+     * and of a log being emptied any of its segments (their unlinks are
+     * synced together): it may start at any of them, or at at. A
+     * follower cut off like that truncates again after its restart (its
+     * leader epochs are cut last), to the same point. */
     if (pm->synced > keep)
         pm->synced = keep;
-    if (fully && at > pm->start_max)
-        pm->start_max = at;
+    if (emptied && (at > end ? at : end) > pm->start_max)
+        pm->start_max = at > end ? at : end;
 }
 
 /* --- offsets --------------------------------------------------------------- */
