@@ -360,6 +360,10 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         m->shard = i;
         replication_alter_request(c, m);
         return;
+    case CTL_ELECT_LEADERS:
+        m->shard = i;
+        replication_elect_leaders(c, m);
+        return;
     case CTL_STATS:
         m->shard = i;
         stats_request(c, m);

@@ -137,6 +137,9 @@ int replication_local_shard(const struct control *c, const struct md_live *t, in
 /* Tells that shard the partition's state (CTL_PARTITION_STATE). */
 void replication_post_state(struct control *c, const struct md_live *t, int32_t p);
 void replication_alter_request(struct control *c, struct ctl_msg *m);
+/* ElectLeaders on the controller (md_isr_elect per item), answered once
+ * committed. */
+void replication_elect_leaders(struct control *c, struct ctl_msg *m);
 /* The controller, after nodes were fenced or registered: elections and ISR
  * removals (md_isr.c); returns the topics changed. Commit after it, then
  * replication_committed. */

@@ -47,6 +47,8 @@ enum ctl_op {
                                  (AlterPartition), answered once committed;
                                  from a shard's own replicas (local) or
                                  from another node's request */
+    CTL_ELECT_LEADERS,        /* control/replication.c: ElectLeaders on the
+                                 controller, answered once committed */
     CTL_SASL_LOOKUP,          /* control/users.c: a SCRAM credential, or a */
     CTL_USERS_DESCRIBE,       /* PLAIN password checked; credentials */
     CTL_USERS_ALTER,          /* described, altered (answered once durable) */
@@ -495,6 +497,21 @@ struct ctl_alter_partition {
     int16_t error;             /* answer, top level (NOT_CONTROLLER) */
 };
 
+/* ElectLeaders: one item per partition asked (the shard lists every
+ * replicated partition when the request names none). */
+struct ctl_elect_item {
+    const char *topic;
+    int32_t partition;
+    int16_t error;             /* answer: NONE, ELECTION_NOT_NEEDED, ... */
+};
+
+struct ctl_elect_leaders {
+    int8_t type;               /* 0 preferred, 1 unclean (Kafka's ElectionType) */
+    int nitems;
+    struct ctl_elect_item *items;
+    int16_t error;             /* answer, top level (NOT_CONTROLLER) */
+};
+
 struct ctl_msg {
     enum ctl_op op;
     int shard;                 /* the shard it came from or goes to */
@@ -520,6 +537,7 @@ struct ctl_msg {
         struct ctl_shard_stats shard_stats;
         struct ctl_stats stats;
         struct ctl_alter_partition alter;
+        struct ctl_elect_leaders elect;
         struct ctl_sasl sasl;
         struct ctl_users users;
     } u;

@@ -24,6 +24,14 @@
  *      partitions it is the first replica of gets back every one of them
  *      whose ISR holds it while its node is up (a clean election: the ISR
  *      has everything acknowledged).
+ *   6. ElectLeaders (Kafka's electLeaders): a preferred election gives the
+ *      partition to its first replica when that one is in the ISR and up
+ *      (ELECTION_NOT_NEEDED when it leads, PREFERRED_LEADER_NOT_AVAILABLE
+ *      otherwise); an unclean one, only for a partition whose leader is
+ *      gone, takes a live ISR member, else any live replica, whatever
+ *      unclean.leader.election.enable says (the operator asked for it:
+ *      what only the ISR had may be lost), else
+ *      ELIGIBLE_LEADERS_NOT_AVAILABLE.
  *
  * Never: touches a ring, a socket or a log. */
 #include "control/md_store.h"
@@ -280,4 +288,42 @@ int md_isr_rebalance(struct md_store *s, int32_t pct)
     free(judged);
     free(bad);
     return changed;
+}
+
+/* Rule 6. */
+int16_t md_isr_elect(struct md_store *s, const char *topic, int32_t k, int8_t type)
+{
+    struct md_live *t = md_store_find(s, topic);
+
+    if (!t || t->state != MD_LIVE || k < 0 || k >= t->t.npartitions)
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    struct md_partition *p = &t->t.partitions[k];
+    int32_t leader = -1;
+    bool unclean = false;
+    if (type == 0) {
+        if (p->leader == p->replicas[0])
+            return KERR_ELECTION_NOT_NEEDED;
+        if (!may_prefer(s, p))
+            return KERR_PREFERRED_LEADER_NOT_AVAILABLE;
+        leader = p->replicas[0];
+    } else if (type == 1) {
+        if (broker_alive(s, p->leader))
+            return KERR_ELECTION_NOT_NEEDED;
+        for (int32_t i = 0; i < p->nreplicas && leader < 0; i++)
+            if (md_ids_have(p->isr, p->nisr, p->replicas[i]) && broker_alive(s, p->replicas[i]))
+                leader = p->replicas[i];
+        for (int32_t i = 0; i < p->nreplicas && leader < 0; i++)
+            if (broker_alive(s, p->replicas[i])) {
+                leader = p->replicas[i];
+                unclean = true;
+            }
+        if (leader < 0)
+            return KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+    } else {
+        return KERR_INVALID_REQUEST;
+    }
+    set_leader(p, leader, unclean);
+    p->partition_epoch++;
+    t->touched = true;
+    return KERR_NONE;
 }

@@ -249,6 +249,11 @@ int16_t md_isr_alter(struct md_store *s, int32_t broker, struct ctl_isr_change *
  * partitions another replica leads in more than pct percent of them;
  * returns the topics changed (marked touched). */
 int md_isr_rebalance(struct md_store *s, int32_t pct);
+/* ElectLeaders for partition p of topic (rule 6): type 0 preferred, 1
+ * unclean. NONE (elected, topic marked touched), ELECTION_NOT_NEEDED,
+ * PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE,
+ * UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST. */
+int16_t md_isr_elect(struct md_store *s, const char *topic, int32_t p, int8_t type);
 
 /* --- md_log.c: the metadata log ------------------------------------------ */
 

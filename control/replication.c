@@ -1,11 +1,12 @@
 /* replication.c - the control thread's part in replication: telling this
  * node's shards what their replicas are (leader, epochs, ISR), and, on
  * the controller, carrying out the ISR changes leaders ask for
- * (AlterPartition) and the elections fencing calls for (md_isr.c).
+ * (AlterPartition), the elections fencing calls for and those operators
+ * ask for (ElectLeaders), by md_isr.c's rules.
  *
- * Owns: CTL_ALTER_PARTITION on the control thread, the state a replica is
- * opened with or told of (CTL_PARTITION_OPEN / CTL_PARTITION_STATE), and
- * the commits of partition changes.
+ * Owns: CTL_ALTER_PARTITION and CTL_ELECT_LEADERS on the control thread,
+ * the state a replica is opened with or told of (CTL_PARTITION_OPEN /
+ * CTL_PARTITION_STATE), and the commits of partition changes.
  *
  * Order, as for every metadata change: the change is committed to the
  * metadata log before anyone hears of it; then this node's shards get the
@@ -117,6 +118,58 @@ void replication_alter_request(struct control *c, struct ctl_msg *m)
     if (changed) {
         control_log("ISR of %d partition(s) changed at broker %d's request", changed,
                     a->broker_id);
+        committed(c);
+        cluster_apply(c);      /* shards and snapshot first, the answer last */
+    }
+    control_post(c, m->shard, m);
+}
+
+/* --- ElectLeaders on the controller ------------------------------------------ */
+
+void replication_elect_leaders(struct control *c, struct ctl_msg *m)
+{
+    struct ctl_elect_leaders *e = &m->u.elect;
+    struct md_store *s = &c->md;
+    struct md_partition *saved = NULL;
+    char why[512];
+    int changed = 0;
+
+    e->error = KERR_NONE;
+    if (!md_store_is_controller(s) || !quorum_ready(s->quorum)) {
+        e->error = KERR_NOT_CONTROLLER;
+        control_post(c, m->shard, m);
+        return;
+    }
+    if (e->nitems > 0 && !(saved = calloc((size_t)e->nitems, sizeof *saved))) {
+        e->error = KERR_UNKNOWN_SERVER_ERROR;
+        control_post(c, m->shard, m);
+        return;
+    }
+    for (int i = 0; i < e->nitems; i++) {
+        struct ctl_elect_item *it = &e->items[i];
+        struct md_live *t = it->topic ? md_store_find(s, it->topic) : NULL;
+        if (t && t->state == MD_LIVE && it->partition >= 0 && it->partition < t->t.npartitions)
+            saved[i] = t->t.partitions[it->partition];
+        it->error = it->topic ? md_isr_elect(s, it->topic, it->partition, e->type)
+                              : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        changed += it->error == KERR_NONE;
+    }
+    if (changed && md_store_commit(s, why, sizeof why) < 0) {
+        control_log("ElectLeaders: %s", why);
+        for (int i = e->nitems - 1; i >= 0; i--) {   /* back, as it was */
+            struct ctl_elect_item *it = &e->items[i];
+            struct md_live *t = it->error == KERR_NONE ? md_store_find(s, it->topic) : NULL;
+            if (t)
+                t->t.partitions[it->partition] = saved[i];
+            if (it->error == KERR_NONE)
+                it->error = KERR_KAFKA_STORAGE_ERROR;
+        }
+        changed = 0;
+    }
+    free(saved);
+    if (changed) {
+        control_log("ElectLeaders (%s): %d partition(s) get a new leader",
+                    e->type == 1 ? "unclean" : "preferred", changed);
         committed(c);
         cluster_apply(c);      /* shards and snapshot first, the answer last */
     }

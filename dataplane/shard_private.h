@@ -280,6 +280,7 @@ int handle_delete_records(struct request *rq);
 int handle_broker_registration(struct request *rq);
 int handle_offset_for_leader_epoch(struct request *rq);
 int handle_alter_partition(struct request *rq);
+int handle_elect_leaders(struct request *rq);
 
 /* handle_cluster.c: this node's registration, sent by shard 0 */
 void shard_send_registration(struct shard *s, struct ctl_msg *m);

@@ -66,6 +66,8 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_SASL_AUTHENTICATE, "SaslAuthenticate", 0, 1, 2, 2, sasl_authenticate),
 	API(KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, 3, create_partitions),
 	API(KAFKA_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, 2, delete_groups),
+	/* replication (dataplane/handle_replica.c): on the controller */
+	API(KAFKA_ELECT_LEADERS, "ElectLeaders", 0, 2, 2, 2, elect_leaders),
 	API(KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1, 1,
 	    incr_alter_configs),
 	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),

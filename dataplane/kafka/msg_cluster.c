@@ -157,3 +157,48 @@ static const struct kfield ap_resp_f[] = {
 };
 KSCHEMA(kafka_alter_partition_resp_s, S, ap_resp_f);
 #undef S
+
+/* ---- ElectLeaders ---- */
+
+#define S struct kafka_elect_leaders_req_topic
+static const struct kfield el_req_topic_f[] = {
+	KF(S, topic, STRING, KALL),
+	KF(S, partitions, ARRAY, KALL, KSUB(kafka_int32_elem)),
+};
+static KSCHEMA(el_req_topic_s, S, el_req_topic_f);
+#undef S
+
+#define S struct kafka_elect_leaders_req
+static const struct kfield el_req_f[] = {
+	KF(S, election_type, INT8, KFROM(1)),
+	KF(S, topic_partitions, ARRAY, KALL, KNULL(0), KSUB(el_req_topic_s)),
+	KF(S, timeout_ms, INT32, KALL, KDEF(60000)),
+};
+KSCHEMA(kafka_elect_leaders_req_s, S, el_req_f);
+#undef S
+
+#define S struct kafka_elect_leaders_resp_partition
+static const struct kfield el_resp_part_f[] = {
+	KF(S, partition_id, INT32, KALL),
+	KF(S, error_code, INT16, KALL),
+	KF(S, error_message, STRING, KALL, KNULL(0), KDNULL),
+};
+static KSCHEMA(el_resp_part_s, S, el_resp_part_f);
+#undef S
+
+#define S struct kafka_elect_leaders_resp_topic
+static const struct kfield el_resp_topic_f[] = {
+	KF(S, topic, STRING, KALL),
+	KF(S, partition_result, ARRAY, KALL, KSUB(el_resp_part_s)),
+};
+static KSCHEMA(el_resp_topic_s, S, el_resp_topic_f);
+#undef S
+
+#define S struct kafka_elect_leaders_resp
+static const struct kfield el_resp_f[] = {
+	KF(S, throttle_time_ms, INT32, KALL),
+	KF(S, error_code, INT16, KFROM(1)),
+	KF(S, replica_election_results, ARRAY, KALL, KSUB(el_resp_topic_s)),
+};
+KSCHEMA(kafka_elect_leaders_resp_s, S, el_resp_f);
+#undef S

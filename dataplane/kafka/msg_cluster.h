@@ -117,6 +117,37 @@ struct kafka_alter_partition_resp {
 };
 
 extern const struct kschema kafka_broker_registration_req_s;
+/* ---- ElectLeaders, v0-2 (flexible 2+) ---- */
+struct kafka_elect_leaders_req_topic {
+	struct kstr topic;
+	KARRAY(int32_t) partitions;
+};
+
+struct kafka_elect_leaders_req {
+	int8_t election_type;           /* v1+: 0 preferred, 1 unclean */
+	KARRAY(struct kafka_elect_leaders_req_topic) topic_partitions; /* null: all */
+	int32_t timeout_ms;             /* default 60000 */
+};
+
+struct kafka_elect_leaders_resp_partition {
+	int32_t partition_id;
+	int16_t error_code;
+	struct kstr error_message;      /* nullable */
+};
+
+struct kafka_elect_leaders_resp_topic {
+	struct kstr topic;
+	KARRAY(struct kafka_elect_leaders_resp_partition) partition_result;
+};
+
+struct kafka_elect_leaders_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;             /* v1+ */
+	KARRAY(struct kafka_elect_leaders_resp_topic) replica_election_results;
+};
+
+extern const struct kschema kafka_elect_leaders_req_s;
+extern const struct kschema kafka_elect_leaders_resp_s;
 extern const struct kschema kafka_offset_for_leader_epoch_req_s;
 extern const struct kschema kafka_offset_for_leader_epoch_resp_s;
 extern const struct kschema kafka_alter_partition_req_s;

@@ -22,7 +22,11 @@ back from the new leader at the offset it was acknowledged with. The killed
 node restarts, truncates what it must and catches up: it is back in the ISR
 and its copy of the partition is byte for byte the leader's; once in sync
 it leads again (its replica is the preferred one: auto.leader.rebalance),
-and every acknowledged record still reads back.
+and every acknowledged record still reads back. While it is down,
+ElectLeaders (raw v0/v1) to the controller answers a preferred election of
+that partition PREFERRED_LEADER_NOT_AVAILABLE, an unclean one
+ELECTION_NOT_NEEDED, one of every partition only those it tried; other
+nodes answer NOT_CONTROLLER.
 
 test_controller_leader_killed_under_load: the same when the node killed
 also leads the metadata quorum: a new controller is elected first, then it
@@ -47,6 +51,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import kwire  # noqa: E402
 import netns  # noqa: E402
 from harness import check, expect_eq, fail, log  # noqa: E402
 
@@ -314,6 +319,8 @@ def leader_killed_under_load(ctx, name, controller):
     check({v for v, _ in acked} == {f"f-{i}" for i in range(FAILOVER_N)},
           "every value acknowledged")
 
+    elect_while_down(name, part, victim)
+
     interim = new["leader"] // 1000
     cl.nodes[victim].start(timeout=90)
     wait_registered(range(NODES))
@@ -331,6 +338,39 @@ def leader_killed_under_load(ctx, name, controller):
           "acknowledged records after the leadership came back")
     wait_copies_equal(cl, name, part, victim, interim)
     log(f"node {victim} back in the ISR with the leader's copy, and leading again")
+
+
+UNKNOWN_TOPIC_OR_PARTITION, NOT_CONTROLLER = 3, 41
+PREFERRED_LEADER_NOT_AVAILABLE, ELECTION_NOT_NEEDED = 80, 84
+
+
+def elect_while_down(name, part, victim):
+    """ElectLeaders (raw, v0 and v1) while partition part's preferred
+    replica, on node victim, is down and another leads it: the controller
+    answers each election type as Kafka does; other nodes NOT_CONTROLLER."""
+    live = [i for i in range(NODES) if i != victim]
+    ctrl = metadata(live[0])["controllerid"] // 1000
+    other = next(i for i in live if i != ctrl)
+    host = netns.node_addr(ctrl)
+    err, res = kwire.elect_leaders(host, netns.KAFKA_PORT, 0, {name: [part, 99]})
+    expect_eq((err, res), (0, {(name, part): PREFERRED_LEADER_NOT_AVAILABLE,
+                               (name, 99): UNKNOWN_TOPIC_OR_PARTITION}),
+              "a preferred election with the preferred replica down")
+    err, res = kwire.elect_leaders(host, netns.KAFKA_PORT, 1, {name: [part]})
+    expect_eq((err, res), (0, {(name, part): ELECTION_NOT_NEEDED}),
+              "an unclean election of a partition that has a leader")
+    # Every partition: only those an election was tried on are answered
+    # (any other led by a live preferred replica not yet back is elected).
+    err, res = kwire.elect_leaders(host, netns.KAFKA_PORT, 0, None)
+    check(err == 0 and res.get((name, part)) == PREFERRED_LEADER_NOT_AVAILABLE and
+          all(e in (0, PREFERRED_LEADER_NOT_AVAILABLE) for e in res.values()),
+          f"a preferred election of every partition answered {err}, {res}")
+    err, _ = kwire.elect_leaders(netns.node_addr(other), netns.KAFKA_PORT, 0, {name: [part]})
+    expect_eq(err, NOT_CONTROLLER, "ElectLeaders v1 to a node that is not the controller")
+    _, res = kwire.elect_leaders(netns.node_addr(other), netns.KAFKA_PORT, 0, {name: [part]},
+                                 version=0)
+    expect_eq(res, {(name, part): NOT_CONTROLLER}, "ElectLeaders v0 to it")
+    log(f"ElectLeaders with node {victim} down: answered by the controller (node {ctrl})")
 
 
 @harness.timeout(300)

@@ -1,7 +1,8 @@
 /*
  * test_replication.c - the controller's rules for replicated partitions,
  * on an in-memory metadata store of several registered nodes: placement
- * (control/md_place.c), elections and ISR changes (control/md_isr.c), and
+ * (control/md_place.c), elections and ISR changes (control/md_isr.c, and
+ * ElectLeaders' preferred and unclean elections), and
  * the metadata text of replicated partitions (control/md_file.c).
  */
 #include <errno.h>
@@ -346,6 +347,66 @@ static void test_preferred_leader(void **state)
     world_free(w);
 }
 
+static void test_elect_leaders(void **state)
+{
+    struct world *w = world_new(3, NULL);
+    struct md_live *t = add_topic(w, "t", 1, 3);
+    struct md_partition *p = &t->t.partitions[0];
+    struct md_partition was = *p;
+    int32_t pref = was.replicas[0];
+
+    (void)state;
+    /* The preferred replica leads: nothing to do, either way. */
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 0), KERR_ELECTION_NOT_NEEDED);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 1), KERR_ELECTION_NOT_NEEDED);
+    assert_int_equal(md_isr_elect(&w->s, "t", 1, 0), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(md_isr_elect(&w->s, "nope", 0, 0), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 7), KERR_INVALID_REQUEST);
+    /* Its node down: another leads; the preferred one is not available. */
+    md_node_fence(&w->s, md_broker_node(pref), true);
+    md_isr_on_fence(&w->s);
+    assert_int_not_equal(p->leader, pref);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 0), KERR_PREFERRED_LEADER_NOT_AVAILABLE);
+    /* Back but out of the ISR: still not available. */
+    md_node_fence(&w->s, md_broker_node(pref), false);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 0), KERR_PREFERRED_LEADER_NOT_AVAILABLE);
+    /* In sync again: a preferred election moves the leadership back, in a
+     * new leader epoch, and marks the topic for the commit. */
+    int32_t all[] = {was.replicas[0], was.replicas[1], was.replicas[2]};
+    struct ctl_isr_change ch = change(p, all, 3);
+    assert_int_equal(md_isr_alter(&w->s, p->leader, &ch), KERR_NONE);
+    int32_t epoch = p->leader_epoch, pepoch = p->partition_epoch;
+    t->touched = false;
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 0), KERR_NONE);
+    assert_int_equal(p->leader, pref);
+    assert_int_equal(p->leader_epoch, epoch + 1);
+    assert_int_equal(p->partition_epoch, pepoch + 1);
+    assert_true(t->touched);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 0), KERR_ELECTION_NOT_NEEDED);
+
+    /* Unclean: every node down, then one that left the ISR first comes
+     * back. With unclean.leader.election.enable off the partition stays
+     * offline on its own; the operator's unclean election takes it. */
+    for (int32_t k = 0; k < 3; k++) {
+        md_node_fence(&w->s, md_broker_node(was.replicas[k]), true);
+        md_isr_on_fence(&w->s);
+    }
+    assert_int_equal(p->leader, -1);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 1), KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE);
+    md_node_fence(&w->s, md_broker_node(was.replicas[0]), false);
+    assert_int_equal(md_isr_on_unfence(&w->s), 0);
+    assert_int_equal(p->leader, -1);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 0), KERR_PREFERRED_LEADER_NOT_AVAILABLE);
+    epoch = p->leader_epoch;
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 1), KERR_NONE);
+    assert_int_equal(p->leader, was.replicas[0]);
+    assert_int_equal(p->leader_epoch, epoch + 1);
+    assert_int_equal(p->nisr, 1);                    /* it alone */
+    assert_int_equal(p->isr[0], was.replicas[0]);
+    assert_int_equal(md_isr_elect(&w->s, "t", 0, 1), KERR_ELECTION_NOT_NEEDED);
+    world_free(w);
+}
+
 /* --- the metadata text ------------------------------------------------------------------ */
 
 static void test_text_round_trip(void **state)
@@ -452,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_unclean_election),
         cmocka_unit_test(test_alter_partition),
         cmocka_unit_test(test_preferred_leader),
+        cmocka_unit_test(test_elect_leaders),
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_text_refuses_bad_replicas),
     };
