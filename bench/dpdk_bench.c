@@ -44,6 +44,8 @@
 #include "storage/crc32c.h"
 
 #define BURST 32
+#define RTO_MIN_NS 20000000ull    /* 20 ms */
+#define RTO_MAX_NS 1000000000ull  /* 1 s */
 #define POOL 16383
 #define PID 4242
 
@@ -174,6 +176,8 @@ static int run_sink(const struct opts *o)
     struct port p;
     if (port_open(&p, o) < 0)
         return 1;
+    printf("sink: ready\n"); /* a memif server listens from here on */
+    fflush(stdout);
     struct rte_mbuf *pkts[BURST];
     uint64_t n = 0, bytes = 0, first = 0, last = 0, start = now_ns();
     uint64_t limit = (uint64_t)(o->seconds * 1e9);
@@ -229,7 +233,8 @@ struct sender {
     uint64_t mask;
     struct hist lat;
     uint64_t record_from_ns;
-    uint64_t naks, resent, tx_lost;
+    uint64_t naks, resent, tx_lost, timeouts;
+    uint64_t rto_ns;            /* silence before going back (libsluice-send's) */
     struct rte_mbuf *tx[BURST];
     uint16_t ntx;
 };
@@ -286,6 +291,7 @@ static void rx_replies(struct sender *s)
             } else if ((uint64_t)r.sequence + 1 > s->acked && (uint64_t)r.sequence < s->sent) {
                 /* Every datagram the ACK covers: each waited until now. */
                 s->last_ack_ns = t;
+                s->rto_ns = RTO_MIN_NS;
                 for (; s->acked <= (uint64_t)r.sequence; s->acked++) {
                     uint64_t sent_at = s->sent_ns[s->acked & s->mask];
                     if (sent_at >= s->record_from_ns)
@@ -296,6 +302,22 @@ static void rx_replies(struct sender *s)
         }
         rte_pktmbuf_free(pkts[i]);
     }
+}
+
+/* The broker drops a datagram it has no room for without a NAK (a NAK
+ * comes only with the next datagram it sees), so a lost tail, or a full
+ * window behind a loss, is mended by a timeout: after a silence of rto_ns
+ * since the oldest unacknowledged datagram was sent, go back to it, as
+ * docs/udp-protocol.md asks of senders (20 ms, doubling up to 1 s). */
+static void check_timeout(struct sender *s, uint64_t now)
+{
+    if (!s->o->acks || s->acked >= s->sent ||
+        now - s->sent_ns[s->acked & s->mask] < s->rto_ns)
+        return;
+    s->timeouts++;
+    s->resent += s->sent - s->acked;
+    s->sent = s->acked;
+    s->rto_ns = s->rto_ns * 2 > RTO_MAX_NS ? RTO_MAX_NS : s->rto_ns * 2;
 }
 
 static int resolve(struct sender *s)
@@ -363,7 +385,7 @@ static void send_one(struct sender *s)
 
 static int run_send(const struct opts *o)
 {
-    struct sender s = { .o = o };
+    struct sender s = { .o = o, .rto_ns = RTO_MIN_NS };
     int port;
     if (parse_ip(o->to, &s.dst_ip, &port, ':') < 0 || port <= 0 || port_open(&s.p, o) < 0)
         return 1;
@@ -392,6 +414,7 @@ static int run_send(const struct opts *o)
         if (o->acks)
             rx_replies(&s);
         now = now_ns();
+        check_timeout(&s, now);
     }
     /* The end: what was sent is re-sent where NAKs ask, until all of it is
      * acknowledged (bounded). */
@@ -403,6 +426,7 @@ static int run_send(const struct opts *o)
         if (s.ntx)
             tx_flush(&s);
         rx_replies(&s);
+        check_timeout(&s, now_ns());
     }
     s.sent = s.high;
     uint64_t done = o->acks ? s.acked : s.sent - s.tx_lost;
@@ -410,8 +434,9 @@ static int run_send(const struct opts *o)
     uint64_t last = o->acks && s.last_ack_ns > start ? s.last_ack_ns : sent_end;
     double secs = (double)(last - start) / 1e9;
     printf("send: %" PRIu64 " datagrams of %zu bytes (%zu-byte records), %" PRIu64
-           " acknowledged, %" PRIu64 " NAKs, %" PRIu64 " re-sent, in %.3f s\n", s.sent, s.len,
-           o->size, s.acked, s.naks, s.resent, secs);
+           " acknowledged, %" PRIu64 " NAKs, %" PRIu64 " timeouts, %" PRIu64
+           " re-sent, in %.3f s\n", s.sent, s.len, o->size, s.acked, s.naks, s.timeouts,
+           s.resent, secs);
     printf("RESULT system=%s mode=send size=%zu msgs=%" PRIu64 " msgs_s=%.0f mb_s=%.1f "
            "datagram_bytes=%zu acked=%" PRIu64 " naks=%" PRIu64 " resent=%" PRIu64
            " ack_p50_us=%.1f ack_p99_us=%.1f ack_p999_us=%.1f ack_max_us=%.1f seconds=%.3f\n",

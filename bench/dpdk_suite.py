@@ -144,6 +144,17 @@ def row(suite, system, durability, workload, size, rc, res, logpath, **extra):
     return r
 
 
+def wait_line(path, line, proc, timeout):
+    """Polls path until it holds line (True) or proc exits or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(path, errors="replace") as f:
+            if any(l.strip() == line for l in f):
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def raw_rate(suite, size, secs):
     sock = os.path.join(suite.scratch, "memif-raw.sock")
     logpath = os.path.join(suite.out, "logs", f"dpdk-sink-{size}.log")
@@ -152,7 +163,12 @@ def raw_rate(suite, size, secs):
                                  "--eal", f"-l 0 {EAL} --vdev {memif('server', sock)}",
                                  "--ip", f"{BROKER_IP}/24", "--seconds", "30"],
                                 stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-    time.sleep(0.5)  # the server's socket first (memif: the server listens)
+    # The server's socket first: a memif client that finds none never connects.
+    if not wait_line(logpath, "sink: ready", sink, 60):
+        os.killpg(sink.pid, signal.SIGKILL)
+        sink.wait()
+        row(suite, "memif", "raw", "dpdk-raw", size, 1, None, logpath)
+        return None
     rc, sres, slog = sender(suite, sock, size, secs, acks=False)
     try:
         sink.wait(secs + 30)

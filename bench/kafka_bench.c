@@ -25,7 +25,8 @@
  *          counted (errors=) and not in the rate.
  * consume  assign() every partition from the beginning (a group.id is set
  *          because librdkafka wants one for assign(), but nothing joins or
- *          commits), read until C messages, large fetches. Timed from the
+ *          commits), read until C messages, large fetches (librdkafka's own
+ *          settings with --client-defaults). Timed from the
  *          assign() to the Cth message. Offsets must be contiguous per
  *          partition (gaps= and dups= count otherwise) and every value S
  *          bytes long (bad_size=). With --mock the mock is filled first.
@@ -47,6 +48,15 @@
  *          delivery report - intended, e2e = consumed - intended, lag =
  *          actual send - intended. Everything must be acked and consumed
  *          within LG_DRAIN_GRACE_S of the last intended time for kept_up=1.
+ *
+ * --topics K (produce, latency): K topics T-0..T-(K-1) of N partitions each
+ *          (1,000 topics x 10 for a 10,000-partition cluster), created
+ *          one CreateTopics each on one admin connection; message i goes
+ *          to partition i % (K*N) of them in order (latency), or with
+ *          --spread in produce (without it produce leaves the partition to
+ *          librdkafka's partitioner, topic i % K). --spread alone spreads
+ *          produce over one topic's partitions the same way: every
+ *          partition busy through the run, as keyed traffic is.
  *
  * --window is not used: librdkafka pipelines on its own. Every loop is
  * bounded (--seconds; the final flush or drain by FLUSH_TIMEOUT_S or the
@@ -80,8 +90,16 @@
 #define SEND_BATCH 1024           /* latency: most messages per pace wait */
 #define QUEUE_FULL_WAIT_NS 100000
 #define MAX_PARTITIONS 4096
+#define MAX_TOPICS 10000
 #define MAX_ERRORS_SHOWN 5
 #define MB 1e6
+
+/* --flow-pauses: librdkafka's fetcher debug lines are read for its own
+ * flow control, the times it skipped fetching a partition because its
+ * queue held more than queued.min.messages / queued.max.messages.kbytes
+ * (it then backs off for fetch.error.backoff.ms in 2.0.2), and not shown. */
+static bool count_flow_pauses;
+static _Atomic uint64_t flow_pauses;
 
 struct kafka_opts {
     struct lg_opts lg;
@@ -90,6 +108,9 @@ struct kafka_opts {
     int mock_brokers;
     int linger_ms;             /* -1: the mode's default */
     bool no_create;            /* --no-create: the topic exists already */
+    int topics;                /* --topics K: T-0..T-(K-1); 1: T itself */
+    bool spread;               /* --spread: produce to i % partitions */
+    bool client_defaults;      /* --client-defaults: consume at librdkafka's own settings */
     int nprops;                /* --prop key=value: librdkafka settings */
     const char *props[16];     /* (security.protocol=ssl for the TLS row) */
 };
@@ -108,7 +129,8 @@ struct result {
 
 /* ---- options ----------------------------------------------------------- */
 
-enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_PROP, OPT_NO_CREATE };
+enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_PROP, OPT_NO_CREATE,
+       OPT_TOPICS, OPT_SPREAD, OPT_CLIENT_DEFAULTS, OPT_FLOW_PAUSES };
 
 static const struct option kafka_longopts[] = {
     { "acks", required_argument, NULL, OPT_ACKS },
@@ -117,6 +139,10 @@ static const struct option kafka_longopts[] = {
     { "linger-ms", required_argument, NULL, OPT_LINGER_MS },
     { "prop", required_argument, NULL, OPT_PROP },
     { "no-create", no_argument, NULL, OPT_NO_CREATE },
+    { "topics", required_argument, NULL, OPT_TOPICS },
+    { "spread", no_argument, NULL, OPT_SPREAD },
+    { "client-defaults", no_argument, NULL, OPT_CLIENT_DEFAULTS },
+    { "flow-pauses", no_argument, NULL, OPT_FLOW_PAUSES },
     { NULL, 0, NULL, 0 },
 };
 
@@ -127,7 +153,13 @@ static const char kafka_usage[] =
     "  --mock-brokers N   its brokers (default 1)\n"
     "  --prop KEY=VALUE   a librdkafka setting (repeatable)\n"
     "  --no-create        the topic exists: no CreateTopics (which goes\n"
-    "                     without the --prop settings)\n";
+    "                     without the --prop settings)\n"
+    "  --topics K         produce, latency: topics T-0..T-(K-1) (default 1: T)\n"
+    "  --spread           produce: message i to partition i %% all partitions\n"
+    "  --client-defaults  consume with librdkafka's default fetch and queue\n"
+    "                     settings (what an application gets; --prop on top)\n"
+    "  --flow-pauses      consume: count librdkafka's flow-control pauses (its\n"
+    "                     fetch debug lines; reported as flow_pauses=)\n";
 
 static int take_kafka_opt(int code, const char *arg, void *ctx)
 {
@@ -157,6 +189,20 @@ static int take_kafka_opt(int code, const char *arg, void *ctx)
     case OPT_NO_CREATE:
         ko->no_create = true;
         return 0;
+    case OPT_TOPICS:
+        if (lg_parse_count(arg, &v) || v < 1 || v > MAX_TOPICS)
+            return -1;
+        ko->topics = (int)v;
+        return 0;
+    case OPT_SPREAD:
+        ko->spread = true;
+        return 0;
+    case OPT_CLIENT_DEFAULTS:
+        ko->client_defaults = true;
+        return 0;
+    case OPT_FLOW_PAUSES:
+        count_flow_pauses = true;
+        return 0;
     case OPT_PROP:
         if (!strchr(arg, '=') || ko->nprops == (int)(sizeof ko->props / sizeof *ko->props))
             return -1;
@@ -172,8 +218,14 @@ static int parse_opts(int argc, char **argv, struct kafka_opts *ko)
     const struct lg_extra extra = { kafka_longopts, take_kafka_opt, ko,
                                     kafka_usage };
 
-    *ko = (struct kafka_opts){ .acks = "1", .mock_brokers = 1, .linger_ms = -1 };
-    return lg_opts_parse("kafka_bench", argc, argv, &ko->lg, &extra);
+    *ko = (struct kafka_opts){ .acks = "1", .mock_brokers = 1, .linger_ms = -1, .topics = 1 };
+    if (lg_opts_parse("kafka_bench", argc, argv, &ko->lg, &extra))
+        return -1;
+    if (ko->topics > 1 && (ko->mock || !strcmp(ko->lg.mode, "consume"))) {
+        fprintf(stderr, "kafka_bench: --topics is for produce and latency on a broker\n");
+        return -1;
+    }
+    return 0;
 }
 
 static bool mode_is(const struct kafka_opts *ko, const char *mode)
@@ -213,6 +265,12 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
     (void)rk;
+    if (count_flow_pauses && level >= 7) {
+        if (strstr(buf, "queued.min.messages exceeded") ||
+            strstr(buf, "queued.max.messages.kbytes exceeded"))
+            atomic_fetch_add(&flow_pauses, 1);
+        return;
+    }
     fprintf(stderr, "kafka_bench: rdkafka %d %s: %s\n", level, fac, buf);
 }
 
@@ -231,6 +289,11 @@ static rd_kafka_conf_t *conf_common(const struct kafka_opts *ko)
     if (conf_set(conf, "bootstrap.servers", ko->lg.target) ||
         conf_set(conf, "client.id", "kafka_bench") ||
         conf_set(conf, "log_level", ko->lg.verbose ? "7" : "4")) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (count_flow_pauses && (conf_set(conf, "debug", "fetch") ||
+                              conf_set(conf, "log_level", "7"))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -319,12 +382,32 @@ static int wait_topic(rd_kafka_t *rk, const char *topic)
     return n;
 }
 
+/* Topic k of the run's --topics: T itself when there is one, else T-k. */
+static const char *topic_name(const struct kafka_opts *ko, int k, char *buf, size_t cap)
+{
+    if (ko->topics <= 1)
+        return ko->lg.topic;
+    snprintf(buf, cap, "%s-%d", ko->lg.topic, k);
+    return buf;
+}
+
+/* The run's topics (--topics), every one with the same partition count. */
+struct topic_set {
+    int n;                     /* topics */
+    int partitions;            /* of each */
+    rd_kafka_topic_t **rkt;
+};
+
+static int wait_topics(rd_kafka_t *rk, const struct kafka_opts *ko);
+
 /* Creates the topic on a real broker, then waits for its leaders. Returns
  * the partition count it has, or -1. */
 static int prepare_topic(rd_kafka_t *rk, const struct kafka_opts *ko)
 {
     int n;
 
+    if (ko->topics > 1)
+        return wait_topics(rk, ko);
     if (!ko->mock && !ko->no_create && nw_create_topic(ko->lg.target, ko->lg.topic,
                                      ko->lg.partitions, CREATE_TIMEOUT_S))
         return -1;
@@ -338,6 +421,65 @@ static int prepare_topic(rd_kafka_t *rk, const struct kafka_opts *ko)
         printf("  topic %s exists with %d partitions (not %d): using %d\n",
                ko->lg.topic, n, ko->lg.partitions, n);
     return n;
+}
+
+/* --topics K: creates T-0..T-(K-1) (one admin connection), then waits for
+ * every one's leaders. Returns the partitions of each, or -1. */
+static int wait_topics(rd_kafka_t *rk, const struct kafka_opts *ko)
+{
+    int n = -1;
+
+    if (!ko->no_create && nw_create_topics(ko->lg.target, ko->lg.topic, ko->topics,
+                                           ko->lg.partitions, CREATE_TIMEOUT_S))
+        return -1;
+    for (int k = 0; k < ko->topics; k++) {
+        char buf[NW_NAME_MAX];
+        int got = wait_topic(rk, topic_name(ko, k, buf, sizeof buf));
+        if (got < 0 || got > MAX_PARTITIONS || (n >= 0 && got != n)) {
+            fprintf(stderr, "kafka_bench: topic %s: %d partitions (want %d, at most %d)\n",
+                    buf, got, n, MAX_PARTITIONS);
+            return -1;
+        }
+        n = got;
+    }
+    return n;
+}
+
+/* Opens a handle on each of the run's topics. Returns 0 or -1. */
+static int topic_set_open(struct topic_set *ts, rd_kafka_t *rk, const struct kafka_opts *ko,
+                          int partitions)
+{
+    ts->n = ko->topics;
+    ts->partitions = partitions;
+    ts->rkt = calloc((size_t)ts->n, sizeof(*ts->rkt));
+    if (!ts->rkt)
+        return -1;
+    for (int k = 0; k < ts->n; k++) {
+        char buf[NW_NAME_MAX];
+        ts->rkt[k] = rd_kafka_topic_new(rk, topic_name(ko, k, buf, sizeof buf), NULL);
+        if (!ts->rkt[k])
+            return -1;
+    }
+    return 0;
+}
+
+static void topic_set_close(struct topic_set *ts)
+{
+    for (int k = 0; ts->rkt && k < ts->n; k++)
+        if (ts->rkt[k])
+            rd_kafka_topic_destroy(ts->rkt[k]);
+    free(ts->rkt);
+    ts->rkt = NULL;
+}
+
+/* Where message i goes when spread: partition i % (topics x partitions),
+ * topic by topic. */
+static rd_kafka_topic_t *topic_set_pick(const struct topic_set *ts, uint64_t i,
+                                        int32_t *partition)
+{
+    uint64_t g = i % ((uint64_t)ts->n * (uint64_t)ts->partitions);
+    *partition = (int32_t)(g % (uint64_t)ts->partitions);
+    return ts->rkt[g / (uint64_t)ts->partitions];
 }
 
 /* ---- produce ----------------------------------------------------------- */
@@ -411,16 +553,19 @@ static uint8_t *random_payload(size_t size)
 
 /* Queues `count` messages as fast as the queue takes them, bounded by
  * deadline. Returns how many were queued, or -1 on a produce error. */
-static int64_t produce_all(rd_kafka_t *rk, rd_kafka_topic_t *rkt,
+static int64_t produce_all(rd_kafka_t *rk, const struct topic_set *ts, bool spread,
                            const uint8_t *payload, const struct lg_opts *o,
                            double deadline, bool *time_limited)
 {
     uint64_t sent = 0;
 
     while (sent < o->count) {
+        int32_t partition = RD_KAFKA_PARTITION_UA;
+        rd_kafka_topic_t *rkt = spread ? topic_set_pick(ts, sent, &partition)
+                                       : ts->rkt[sent % (uint64_t)ts->n];
         /* The payload is shared and outlives the producer: no copy, no
          * free (neither RD_KAFKA_MSG_F_COPY nor _F_FREE). */
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, (void *)payload,
+        if (rd_kafka_produce(rkt, partition, 0, (void *)payload,
                              o->size, NULL, 0, NULL) == 0) {
             sent++;
             if ((sent & 1023) != 0)
@@ -460,7 +605,7 @@ static int run_produce(const struct kafka_opts *ko, struct result *res)
     const struct lg_opts *o = &ko->lg;
     struct dr_state st = { 0 };
     rd_kafka_t *rk = producer_new(ko, 5, false, &st, on_delivery);
-    rd_kafka_topic_t *rkt = NULL;
+    struct topic_set ts = { 0 };
     uint8_t *payload = NULL;
     int rc = -1;
 
@@ -469,13 +614,12 @@ static int run_produce(const struct kafka_opts *ko, struct result *res)
     res->partitions = prepare_topic(rk, ko);
     if (res->partitions < 0)
         goto out;
-    rkt = rd_kafka_topic_new(rk, o->topic, NULL);
     payload = random_payload(o->size);
-    if (!rkt || !payload)
+    if (topic_set_open(&ts, rk, ko, res->partitions) || !payload)
         goto out;
 
     double t0 = lg_now_s();
-    int64_t sent = produce_all(rk, rkt, payload, o, t0 + o->seconds,
+    int64_t sent = produce_all(rk, &ts, ko->spread, payload, o, t0 + o->seconds,
                                &res->time_limited);
     if (sent < 0)
         goto out;
@@ -486,8 +630,7 @@ static int run_produce(const struct kafka_opts *ko, struct result *res)
     res->secs = (st.t_last > t0 ? st.t_last : lg_now_s()) - t0;
     rc = 0;
 out:
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
+    topic_set_close(&ts);
     /* Nothing left to wait for when the run failed or timed out. */
     if (rd_kafka_outq_len(rk) > 0)
         rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -516,8 +659,16 @@ static rd_kafka_t *bulk_consumer_new(const struct kafka_opts *ko)
 
     if (!conf)
         return NULL;
-    if (consumer_conf_set(conf) ||
-        conf_set(conf, "fetch.max.bytes", "52428800") ||
+    if (consumer_conf_set(conf)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    /* --client-defaults: librdkafka's own fetch and queue settings (its
+     * flow control included: queued.min.messages, fetch.error.backoff.ms)
+     * and the --prop settings, nothing of ours. */
+    if (ko->client_defaults)
+        return client_new(RD_KAFKA_CONSUMER, conf);
+    if (conf_set(conf, "fetch.max.bytes", "52428800") ||
         conf_set(conf, "max.partition.fetch.bytes", "16777216") ||
         conf_set(conf, "receive.message.max.bytes", "104857600") ||
         conf_set(conf, "fetch.wait.max.ms", "100") ||
@@ -661,7 +812,7 @@ struct tail_side {
 
 /* The sender's (the main thread). */
 struct send_side {
-    rd_kafka_topic_t *rkt;
+    struct topic_set ts;
     int partitions;
     uint8_t *payload;          /* --size bytes, restamped per message */
     struct lg_pace pace;
@@ -782,29 +933,35 @@ static rd_kafka_t *tail_consumer_new(const struct kafka_opts *ko)
     return client_new(RD_KAFKA_CONSUMER, conf);
 }
 
-/* Assigns every partition at its current high watermark, so that the
- * consumer reads exactly what is sent from now on. */
-static int assign_at_end(rd_kafka_t *rk, const char *topic, int partitions)
+/* Assigns every partition of every topic of the run at its current high
+ * watermark, so that the consumer reads exactly what is sent from now on. */
+static int assign_at_end(rd_kafka_t *rk, const struct kafka_opts *ko, int partitions)
 {
-    int64_t *ends = calloc((size_t)partitions, sizeof(*ends));
-    int rc = 0;
+    rd_kafka_topic_partition_list_t *tl =
+        rd_kafka_topic_partition_list_new(partitions * ko->topics);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-    if (!ends)
-        return -1;
-    for (int p = 0; p < partitions && rc == 0; p++) {
-        int64_t lo;
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-            rk, topic, p, &lo, &ends[p], WATERMARK_TIMEOUT_MS);
-        if (err) {
-            fprintf(stderr, "kafka_bench: watermarks of %s [%d]: %s\n", topic,
-                    p, rd_kafka_err2str(err));
-            rc = -1;
+    for (int k = 0; k < ko->topics && !err; k++) {
+        char buf[NW_NAME_MAX];
+        const char *topic = topic_name(ko, k, buf, sizeof buf);
+        for (int p = 0; p < partitions && !err; p++) {
+            int64_t lo, hi;
+            err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi,
+                                                   WATERMARK_TIMEOUT_MS);
+            if (err)
+                fprintf(stderr, "kafka_bench: watermarks of %s [%d]: %s\n", topic,
+                        p, rd_kafka_err2str(err));
+            else
+                rd_kafka_topic_partition_list_add(tl, topic, p)->offset = hi;
         }
     }
-    if (rc == 0)
-        rc = assign_all(rk, topic, partitions, 0, ends);
-    free(ends);
-    return rc;
+    if (!err) {
+        err = rd_kafka_assign(rk, tl);
+        if (err)
+            fprintf(stderr, "kafka_bench: assign: %s\n", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(tl);
+    return err ? -1 : 0;
 }
 
 static int tail_open(struct tail_side *t, const struct kafka_opts *ko,
@@ -818,7 +975,7 @@ static int tail_open(struct tail_side *t, const struct kafka_opts *ko,
     t->seen = calloc((size_t)(t->total / 8 + 1), 1);
     if (!t->seen)
         return -1;
-    return assign_at_end(t->rk, ko->lg.topic, partitions);
+    return assign_at_end(t->rk, ko, partitions);
 }
 
 static void tail_close(struct tail_side *t)
@@ -838,11 +995,12 @@ static void tail_close(struct tail_side *t)
 static int send_one(struct send_side *s, size_t size, uint64_t seq,
                     uint64_t intended)
 {
-    int32_t partition = (int32_t)(seq % (uint64_t)s->partitions);
+    int32_t partition;
+    rd_kafka_topic_t *rkt = topic_set_pick(&s->ts, seq, &partition);
 
     lg_stamp(s->payload, intended, seq);
     for (;;) {
-        if (rd_kafka_produce(s->rkt, partition, RD_KAFKA_MSG_F_COPY, s->payload,
+        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, s->payload,
                              size, NULL, 0, NULL) == 0)
             return 0;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
@@ -926,9 +1084,8 @@ static int latency_setup(struct latency_run *r)
     s->partitions = prepare_topic(r->producer, r->ko);
     if (s->partitions < 0)
         return -1;
-    s->rkt = rd_kafka_topic_new(r->producer, o->topic, NULL);
     s->payload = random_payload(o->size);
-    if (!s->rkt || !s->payload)
+    if (topic_set_open(&s->ts, r->producer, r->ko, s->partitions) || !s->payload)
         return -1;
     /* The schedule's length is known before its start: set it up with a
      * provisional start so that the consumer can size its bitmap. */
@@ -966,8 +1123,7 @@ static void latency_teardown(struct latency_run *r)
     if (r->tail_started)
         pthread_join(r->tail_thread, NULL);
     tail_close(&r->tail);
-    if (r->send.rkt)
-        rd_kafka_topic_destroy(r->send.rkt);
+    topic_set_close(&r->send.ts);
     if (r->producer) {
         rd_kafka_purge(r->producer,
                        RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -1004,6 +1160,7 @@ static void latency_report(const struct latency_run *r, const char *system)
     lg_report_latency(&sum);
     lg_report_str("acks", acks_name(ko->acks));
     lg_report_u64("linger_ms", (uint64_t)(ko->linger_ms >= 0 ? ko->linger_ms : 0));
+    lg_report_u64("topics", (uint64_t)ko->topics);
     lg_report_end();
 }
 
@@ -1123,10 +1280,14 @@ static int rate_report(const struct kafka_opts *ko, const struct result *res,
     if (produce) {
         lg_report_str("acks", acks_name(ko->acks));
         lg_report_u64("linger_ms", (uint64_t)(ko->linger_ms >= 0 ? ko->linger_ms : 5));
+        lg_report_u64("topics", (uint64_t)ko->topics);
+        lg_report_u64("spread", ko->spread);
     } else {
         lg_report_u64("gaps", res->gaps);
         lg_report_u64("dups", res->dups);
         lg_report_u64("bad_size", res->bad_size);
+        if (count_flow_pauses)
+            lg_report_u64("flow_pauses", atomic_load(&flow_pauses));
     }
     lg_report_end();
     bool ok = res->msgs == o.count && res->errors == 0 && res->gaps == 0 &&

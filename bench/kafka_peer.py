@@ -81,6 +81,8 @@ def kafka_server(Server, quick):
             return p
 
         def command(self):
+            if getattr(self, "launch", None):
+                return self.launch  # a restart: the same storage, ports and config
             cp = classpath()
             if not cp:
                 raise RuntimeError(f"{CLASSPATH_FILE} is missing: run scripts/setup.sh")
@@ -102,7 +104,8 @@ def kafka_server(Server, quick):
                 f.write(fmt.stdout)
             if fmt.returncode != 0:
                 raise RuntimeError(f"kafka-storage format failed: {fmt.stdout[-800:]}")
-            return java + ["kafka.Kafka", conf], r"Kafka Server started"
+            self.launch = java + ["kafka.Kafka", conf], r"Kafka Server started"
+            return self.launch
 
     return Kafka
 

@@ -207,8 +207,10 @@ static int create_on(rd_kafka_t *rk, const char *topic, int partitions,
     return rc;
 }
 
-int nw_create_topic(const char *bootstrap, const char *topic, int partitions,
-                    double timeout_s)
+/* Creates `prefix` itself (ntopics 0) or prefix-0..prefix-(ntopics-1), one
+ * CreateTopics each on one admin connection. */
+static int create_topics(const char *bootstrap, const char *prefix, int ntopics,
+                         int partitions, double timeout_s)
 {
     if (timeout_s <= 0 || timeout_s > 3600) {
         fprintf(stderr, "native: CreateTopics timeout out of range\n");
@@ -217,9 +219,27 @@ int nw_create_topic(const char *bootstrap, const char *topic, int partitions,
     rd_kafka_t *rk = admin_client_new(bootstrap);
     if (!rk)
         return -1;
-    int rc = create_on(rk, topic, partitions, (int)(timeout_s * 1000));
+    int rc = 0;
+    for (int k = 0; k < (ntopics > 0 ? ntopics : 1) && rc == 0; k++) {
+        char name[NW_NAME_MAX];
+        if (ntopics > 0)
+            snprintf(name, sizeof(name), "%s-%d", prefix, k);
+        rc = create_on(rk, ntopics > 0 ? name : prefix, partitions, (int)(timeout_s * 1000));
+    }
     rd_kafka_destroy(rk);
     return rc;
+}
+
+int nw_create_topic(const char *bootstrap, const char *topic, int partitions,
+                    double timeout_s)
+{
+    return create_topics(bootstrap, topic, 0, partitions, timeout_s);
+}
+
+int nw_create_topics(const char *bootstrap, const char *prefix, int ntopics,
+                     int partitions, double timeout_s)
+{
+    return create_topics(bootstrap, prefix, ntopics > 0 ? ntopics : 1, partitions, timeout_s);
 }
 
 /* ---- discovery --------------------------------------------------------- */

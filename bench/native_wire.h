@@ -43,6 +43,11 @@ struct nw_topic {
 int nw_create_topic(const char *bootstrap, const char *topic, int partitions,
                     double timeout_s);
 
+/* nw_create_topic for PREFIX-0..PREFIX-(ntopics-1), one CreateTopics each
+ * on one admin connection (each bounded by timeout_s). Returns 0 or -1. */
+int nw_create_topics(const char *bootstrap, const char *prefix, int ntopics,
+                     int partitions, double timeout_s);
+
 /* Asks bootstrap for topic's metadata (through librdkafka, which
  * auto-creates it) until every partition has a leader with an address, at
  * most timeout_s. Returns 0 or -1 (after saying why on stderr). */

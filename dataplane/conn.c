@@ -100,11 +100,11 @@ static void on_cancel(struct io_op *op, int res, uint32_t flags);
  * with the count refused meanwhile (a connection storm is not a log storm). */
 static void conn_log_refused(struct shard *s, const char *peer, const char *why)
 {
-    s->conns_refused++;
+    s->metrics.conns_refused++;
     if (s->refused_log_ms && s->mono_ms - s->refused_log_ms < 1000)
         return;
     slog(SLOG_WARN, "shard", "connection refused shard=%d peer=%s reason=\"%s\" refused=%llu",
-         s->cfg.index, peer, why, (unsigned long long)s->conns_refused);
+         s->cfg.index, peer, why, (unsigned long long)s->metrics.conns_refused);
     s->refused_log_ms = s->mono_ms ? s->mono_ms : 1;
 }
 

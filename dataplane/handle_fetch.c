@@ -210,6 +210,19 @@ static int fetch_count(const struct kafka_fetch_req *req)
     return n;
 }
 
+/* Everything the answer takes from the arena (fetch_part, the response
+ * structs, splices, segments, the encoded header bytes: a partition's are
+ * under 64, a topic's its name), so that a Fetch of hundreds of partitions
+ * (a client's, for all a broker leads) is answered rather than closed. */
+static size_t fetch_arena_need(const struct kafka_fetch_req *req)
+{
+    size_t np = (size_t)fetch_count(req), nt = (size_t)request_count(req->topics.n);
+    return np * (sizeof(struct fetch_part) + sizeof(struct kafka_fetch_resp_partition) +
+                 sizeof(struct kafka_splice) + sizeof(struct out_seg) * (FETCH_MAX_RANGES + 1) +
+                 64) +
+           nt * (sizeof(struct kafka_fetch_resp_topic) + MD_TOPIC_NAME_MAX + 64) + 1024;
+}
+
 static int fetch_answer(struct request *rq, struct fetch_part *parts)
 {
     int nparts = fetch_count(rq->body);
@@ -266,6 +279,8 @@ int handle_fetch(struct request *rq)
         resp->error_code = KERR_FETCH_SESSION_ID_NOT_FOUND;
         return request_respond(rq, resp);
     }
+    if (request_arena_reserve(rq, fetch_arena_need(req)) < 0)
+        return -ENOMEM;
     struct fetch_part *parts = kafka_arena_alloc(&rq->arena,
                                                  sizeof(*parts) * (size_t)fetch_count(req) + 1);
     if (!parts)

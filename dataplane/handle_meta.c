@@ -68,6 +68,32 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
     return 0;
 }
 
+/* The arena bytes fill_topic takes for t: its partitions, their node
+ * arrays, and each allocation's alignment. */
+static size_t topic_arena_need(const struct md_topic *t)
+{
+    size_t np = t ? (size_t)t->npartitions : 0;
+    return sizeof(struct kafka_metadata_partition) * np + sizeof(int32_t) * np + 32;
+}
+
+/* What metadata_respond will allocate, so that a cluster of thousands of
+ * partitions is answered rather than overflowing the pooled arena. */
+static size_t metadata_arena_need(const struct kafka_metadata_req *req,
+                                  const struct md_snapshot *md, bool all, int32_t n)
+{
+    size_t need = sizeof(struct kafka_metadata_topic) * (size_t)n + 64;
+    for (int32_t i = 0; i < n; i++) {
+        if (all) {
+            need += topic_arena_need(&md->topics[i]);
+            continue;
+        }
+        struct kstr name = req->topics.v[i].name;
+        need += topic_arena_need(name.len > 0 ? md_find_topic(md, name.p, (size_t)name.len)
+                                              : NULL);
+    }
+    return need;
+}
+
 /* Where a client reaches broker b: on the listener it came in through. */
 static void broker_endpoint(const struct request *rq, const struct md_broker *b,
                             struct kstr *host, int32_t *port)
@@ -100,6 +126,8 @@ static int metadata_respond(struct request *rq)
     resp->cluster_authorized_operations = INT32_MIN;
     bool all = req->topics.n < 0 || (rq->api_version == 0 && req->topics.n == 0);
     int32_t n = all ? md->ntopics : req->topics.n;
+    if (request_arena_reserve(rq, metadata_arena_need(req, md, all, n)) < 0)
+        return -ENOMEM;
     resp->topics.n = n;
     resp->topics.v = kafka_arena_alloc(a, sizeof(*resp->topics.v) * (size_t)n + 1);
     if (!resp->topics.v)
@@ -254,6 +282,11 @@ int handle_describe_topic_partitions(struct request *rq)
     bool all = req->topics.n <= 0;
     int32_t n = all ? md->ntopics : req->topics.n, k = 0;
     int32_t limit = req->response_partition_limit;
+    size_t most = (size_t)(limit <= 0 || limit > DTP_LIMIT_MAX ? DTP_LIMIT_MAX : limit);
+    if (request_arena_reserve(rq, (sizeof(struct kstr) + sizeof(struct kafka_dtp_topic) + 32) *
+                                      (size_t)n + most * (sizeof(struct kafka_dtp_partition) +
+                                                          sizeof(int32_t)) + 64) < 0)
+        return -ENOMEM;
     struct kstr *names = kafka_arena_alloc(a, sizeof(*names) * (size_t)n + 1);
     const struct kafka_dtp_cursor *cur = req->cursor.n > 0 ? req->cursor.v : NULL;
 

@@ -184,6 +184,8 @@ static void open_done(struct shard_job *job)
         struct ctl_msg *del = p->delete_msg;
         p->delete_msg = NULL;
         if (del)
+            s->deletes_pending--;
+        if (del)
             delete_post(s, p, del); /* nothing open: only the directory */
         else
             partition_free(s, p);
@@ -315,6 +317,7 @@ static void partition_delete_now(struct shard *s, struct partition *p)
 {
     struct ctl_msg *m = p->delete_msg;
     p->delete_msg = NULL;
+    s->deletes_pending--;
     delete_post(s, p, m);
 }
 
@@ -335,6 +338,7 @@ void partition_on_delete(struct shard *s, struct ctl_msg *m)
         return;
     }
     p->delete_msg = m; /* an opening one goes once open (open_done) */
+    s->deletes_pending++;
     if (p->state == PART_READY) {
         p->state = PART_DELETING;
         shard_dpdk_partition_closed(s, p); /* no more datagrams appended to it */
@@ -348,6 +352,8 @@ void partition_on_delete(struct shard *s, struct ctl_msg *m)
 int partition_step_dying(struct shard *s)
 {
     int work = 0;
+    if (!s->deletes_pending)
+        return 0; /* the walk below is every partition, every turn */
     for (uint32_t b = 0; b < s->nbuckets; b++) {
         for (struct partition *p = s->parts[b], *next; p; p = next) {
             next = p->next;

@@ -55,6 +55,12 @@ void request_release(struct request *rq)
         chunk_put(s, p->chunk);
     free(p->heap);
     free(p->resp_heap);
+    while (p->heap_more) {
+        uint8_t *next;
+        memcpy(&next, p->heap_more, sizeof(next));
+        free(p->heap_more);
+        p->heap_more = next;
+    }
     p->heap = NULL;
     p->resp_heap = NULL;
     p->chunk = NULL;
@@ -189,6 +195,24 @@ int request_post_ctl(struct request *rq, request_ctl_done done)
     rq->ctl.shard = rq->shard->cfg.index;
     rq->ctl.cookie = rq;
     shard_post_ctl(rq->shard, &rq->ctl);
+    return 0;
+}
+
+int request_arena_reserve(struct request *rq, size_t n)
+{
+    struct request_priv *p = rq->priv;
+    struct kafka_arena *a = &rq->arena;
+    size_t used = (a->len + 7) & ~(size_t)7;
+    if (used <= a->cap && a->cap - used >= n)
+        return 0;
+    /* The block's first word links it to the one before (freed together). */
+    size_t cap = n + REQUEST_ARENA_SIZE;
+    uint8_t *block = malloc(sizeof(uint8_t *) + cap);
+    if (!block)
+        return -ENOMEM;
+    memcpy(block, &p->heap_more, sizeof(uint8_t *));
+    p->heap_more = block;
+    kafka_arena_init(a, block + sizeof(uint8_t *), cap);
     return 0;
 }
 

@@ -59,6 +59,12 @@ int request_post_ctl(struct request *rq, request_ctl_done done);
  * own arena. Returns 0 or -ENOMEM. */
 int request_ctl_arena(struct request *rq, size_t len);
 
+/* Makes sure at least n more bytes fit in the request's arena: when the
+ * pooled one lacks them (a Metadata answer for thousands of partitions),
+ * the arena continues on the heap, freed with the request; what was
+ * allocated before stays valid. Returns 0 or -ENOMEM. */
+int request_arena_reserve(struct request *rq, size_t n);
+
 /* Zeroed memory from the request's arena (a valid pointer for n == 0);
  * NULL when the arena is full. */
 void *request_alloc(struct request *rq, size_t n);

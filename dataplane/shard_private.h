@@ -60,6 +60,7 @@ struct request_priv {
     uint32_t seg_off;         /* bytes of segs[seg] already sent */
     uint8_t *heap;            /* arena when a request outgrew the pooled one */
     uint8_t *resp_heap;       /* response buffer when the arena was too small */
+    uint8_t *heap_more;       /* arenas reserved by a handler (request_arena_reserve), chained */
     uint8_t *arena_buf;       /* REQUEST_ARENA_SIZE, owned */
     /* what the handler waits for */
     int (*poll)(struct request *rq);  /* 1: done, 0: still waiting */
@@ -152,13 +153,13 @@ struct shard {
     const struct md_snapshot *md;
     struct conn *conns;
     uint32_t next_conn_id;
-    uint64_t conns_refused;        /* past max.connections(.per.ip) */
     int64_t refused_log_ms;        /* last "connection refused" line */
     struct chunk *free_chunks;
     struct request *free_requests;
     struct request *waiting;       /* deferred requests with a poll */
     struct partition **parts;      /* hash table */
     uint32_t nbuckets;
+    uint32_t deletes_pending;     /* partitions holding a delete_msg (partition_step_dying) */
     struct partition *dirty;       /* logs with flush work */
     /* the turn's clocks (struct shard_now), set by shard_do_work */
     int64_t now_ms;                /* wall clock: timestamps, retention */

@@ -46,6 +46,7 @@ struct shard_metrics {
     uint64_t conns_accepted;
     uint64_t conns_closed;
     uint64_t conns_open;
+    uint64_t conns_refused;            /* past max.connections(.per.ip) */
     uint64_t requests_rejected;        /* connection closed by a bad request */
     int32_t core;                      /* pinned to (topology index), -1: none */
     /* The shard's DPDK queue counters as "name=value ..." (the queue's own

@@ -212,6 +212,9 @@ void ops_render_metrics(struct sbuf *b, const struct ctl_stats *st)
     SHARD_U64(b, st, "sluice_connections", "gauge", "Open client connections.", conns_open);
     SHARD_U64(b, st, "sluice_connections_accepted_total", "counter", "Connections accepted.",
               conns_accepted);
+    SHARD_U64(b, st, "sluice_connections_refused_total", "counter",
+              "Connections closed as accepted: past max.connections or max.connections.per.ip.",
+              conns_refused);
     SHARD_U64(b, st, "sluice_requests_rejected_total", "counter",
               "Connections closed for a malformed or unsupported request.", requests_rejected);
     api_counters(b, st);

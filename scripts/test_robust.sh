@@ -7,9 +7,10 @@
 #             the input in tests/fuzz/regress
 #   tsan      build-tsan (ThreadSanitizer), only what it runs: the unit tests
 #             that run threads (rings, shards, the control thread, groups,
-#             stats), and integration tests whose clients are not linked with
-#             the broker's code (TSan and the test programs that load
-#             librdkafka do not mix) - the shard threads, the control thread
+#             stats), and integration tests (the Python clients, bad input,
+#             the limits, librdkafka's C client with the release build's
+#             program, since TSan and the programs that load librdkafka do
+#             not mix, and the soak) - the shard threads, the control thread
 #             and their rings under real client traffic
 #   valgrind  the storage unit tests of the release build under memcheck
 #             (not test_crash: its SIGKILLed children cost a minute there
@@ -30,7 +31,8 @@ setup() { # dir, meson options...
 
 export SLUICE_FUZZ_SECONDS=${SLUICE_FUZZ_SECONDS:-8}
 tsan_units="ring shard control groups stats duty_cycle"
-tsan_integration="integration-python-clients integration-bad-input integration-limits"
+tsan_integration="integration-python-clients integration-bad-input integration-limits
+  integration-librdkafka integration-soak"
 
 for pass in $passes; do
   started=$SECONDS
@@ -54,7 +56,9 @@ for pass in $passes; do
     export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=0 exitcode=66"
     meson test -C build-tsan --no-rebuild --num-processes 2 --print-errorlogs $tsan_units ||
       status=1
-    meson test -C build-tsan --no-rebuild --logbase testlog-integration --num-processes 1 \
+    # The client programs from the release build (see tests/integration/run_client.py).
+    SLUICE_CLIENT_DIR=$PWD/build/tests/integration \
+      meson test -C build-tsan --no-rebuild --logbase testlog-integration --num-processes 1 \
       --print-errorlogs $tsan_integration || status=1
     unset TSAN_OPTIONS
     echo build-tsan/meson-logs/testlog.json >&3

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define MAX_SHARDS 256
@@ -187,6 +188,26 @@ static void reload(struct control *ctl, int argc, char **argv)
     slog_set_level((enum slog_level)fresh.log_level);
 }
 
+/* Every partition holds its segment's and the next segment's files open
+ * (six descriptors), so the soft RLIMIT_NOFILE (often 1024) would cap a
+ * broker at ~150 partitions: raise it to the hard limit at start, as Redis
+ * and nginx do, and say what it is. */
+static void raise_open_files_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = was;
+    }
+    slog(SLOG_INFO, "sluiced", "open files limit %llu (was %llu, hard %llu)",
+         (unsigned long long)rl.rlim_cur, (unsigned long long)was,
+         (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
     static struct broker_config cfg;
@@ -205,6 +226,7 @@ int main(int argc, char **argv)
         return 2;
     slog_set_format((enum slog_format)cfg.log_format);
     slog_set_level((enum slog_level)cfg.log_level);
+    raise_open_files_limit();
 
     const char *data_dir = cfg.log_dirs[0] ? cfg.log_dirs : cfg.log_dir;
     char dir[CONFIG_DIRS_MAX];

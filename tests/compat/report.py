@@ -93,9 +93,7 @@ CLIENTS = [
                             "py_kafka_python_produce_not_idempotent"],
         "idempotent": ["py_kafka_python_produce_defaults"],
         "transactions": ["py_kafka_python_transactions"],
-        "groups": "not landed: a group of two kafka-python 3.0.12 consumers "
-                  "stalls with one member unassigned in about 1 run of 4 (under "
-                  "investigation); Debian's kafka-python 2.0.2 groups: integration-groups",
+        "groups": ["py_kafka_python_group"],
         "admin": ["py_kafka_python_admin"],
         "compaction": ["py_kafka_python_compaction"]}),
 ]

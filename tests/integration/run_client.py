@@ -7,7 +7,12 @@ Starts the broker (harness.Broker), runs PROGRAM with SLUICE_BOOTSTRAP set to
 the bootstrap address, relays its output (the program prints its own cmocka
 lines), then adds two cases of its own: `<name>_broker_alive` and
 `<name>_clean_shutdown` (SIGTERM, exit 0). On failure the broker log tail is
-printed. Exits 0 only if the program and both cases passed."""
+printed. Exits 0 only if the program and both cases passed.
+
+SLUICE_CLIENT_DIR, when set, is where PROGRAM is taken from (its file name
+kept): the ThreadSanitizer pass runs its broker against the release build's
+client programs, since TSan and the programs that load librdkafka do not
+mix (scripts/test_robust.sh)."""
 
 import argparse
 import os
@@ -30,6 +35,8 @@ def main():
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     if not cmd:
         ap.error("no program given")
+    if os.environ.get("SLUICE_CLIENT_DIR") and not cmd[0].endswith("node"):
+        cmd[0] = os.path.join(os.environ["SLUICE_CLIENT_DIR"], os.path.basename(cmd[0]))
     name = a.name or os.path.splitext(os.path.basename(cmd[-1] if cmd[0].endswith("node") else cmd[0]))[0]
     sets = dict(kv.split("=", 1) for kv in a.set)
     signal_exit = lambda *_: sys.exit(143)  # noqa: E731

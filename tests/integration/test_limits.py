@@ -6,6 +6,7 @@
   being served, and a slot freed is usable again;
 - max.connections.per.ip: the same per client address (127.0.0.1 and
   127.0.0.2 counted apart);
+- each refusal is counted in /metrics (sluice_connections_refused_total);
 - queued.max.requests: a client that pipelines requests and never reads the
   answers is not read past that many: its sends stall, the broker's memory
   stays flat, other clients are served, and every answer comes in order once
@@ -23,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import kwire  # noqa: E402
+import metrics_util  # noqa: E402
 from harness import check, expect_eq, fail, kcat_roundtrip, wait_until  # noqa: E402
 from kwire import Conn, Reader  # noqa: E402
 
@@ -85,9 +87,16 @@ def refused(conn, what):
     check(not data, f"{what}: the broker answered before closing: {data[:64]!r}")
 
 
+HTTP = {"sluice.http.listen": "127.0.0.1:0"}
+
+
+def refusals(b):
+    return metrics_util.value(metrics_util.scrape(b), "sluice_connections_refused_total")
+
+
 def test_max_connections(ctx):
     limit = 6
-    b = ctx.new_broker("maxconn", sets={"max.connections": limit})
+    b = ctx.new_broker("maxconn", sets={"max.connections": limit, **HTTP})
     ports = shard_ports(b)
     check(len(ports) == 2, f"two shards expected, Metadata lists {ports}")
     held = []
@@ -102,6 +111,7 @@ def test_max_connections(ctx):
         extra.close()
         wait_until(lambda: log_has(b, "(max.connections)"), 10,
                    "the log line saying why the connection was refused")
+        expect_eq(refusals(b), 1, "sluice_connections_refused_total")
         for i, c in enumerate(held):
             check(served(c, corr=10 + i), f"connection {i + 1} stopped being served")
         # A slot freed is usable again (once the broker has seen the close).
@@ -115,7 +125,7 @@ def test_max_connections(ctx):
 
 def test_max_connections_per_ip(ctx):
     limit = 3
-    b = ctx.new_broker("perip", sets={"max.connections.per.ip": limit})
+    b = ctx.new_broker("perip", sets={"max.connections.per.ip": limit, **HTTP})
     host, port = b.host_port()
     held = []
     try:
@@ -128,6 +138,7 @@ def test_max_connections_per_ip(ctx):
         extra.close()
         wait_until(lambda: log_has(b, "(max.connections.per.ip)"), 10,
                    "the log line saying why the connection was refused")
+        expect_eq(refusals(b), 1, "sluice_connections_refused_total")
         other = open_conn(host, port, source="127.0.0.2")
         held.append(other)
         check(served(other), "a connection from 127.0.0.2 (another address) was not served")

@@ -239,6 +239,70 @@ def test_py_kafka_python_produce_not_idempotent():
     expect_eq(kp_read(topic, len(sent)), sent, "records read back at their offsets")
 
 
+def test_py_kafka_python_group():
+    """Two kafka-python consumers of one group, each polled by a thread of
+    its own as applications run them (a KafkaConsumer is not thread-safe),
+    with poll timeouts longer than a rebalance: kafka-python 3.0.12 polled
+    with short timeouts from one thread replaces a JoinGroup that completed
+    between two polls by a new one, and a group of two then rebalances for
+    ever - against Apache Kafka 4.4 just the same (measured)."""
+    import threading
+    from kafka import KafkaConsumer
+    from kafka.admin import KafkaAdminClient
+    topic = kp_topic("kp-group", 4)
+    group = unique("g")
+    members = [KafkaConsumer(topic, bootstrap_servers=BOOT, group_id=group,
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+               for _ in range(2)]
+    got, lock, stop, errors = {}, threading.Lock(), threading.Event(), []
+
+    def poll_loop(i, m):
+        try:
+            while not stop.is_set():
+                for msgs in m.poll(timeout_ms=5000).values():
+                    with lock:
+                        for r in msgs:
+                            if r.value in got:
+                                errors.append(f"{r.value} consumed twice")
+                            got[r.value] = i
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(f"member {i}: {e!r}")
+    threads = [threading.Thread(target=poll_loop, args=(i, m), daemon=True)
+               for i, m in enumerate(members)]
+    try:
+        for t in threads:
+            t.start()
+
+        def stable():
+            owned = [{tp.partition for tp in m.assignment()} for m in members]
+            return all(len(o) == 2 for o in owned) and len(owned[0] | owned[1]) == 4
+        wait_until(stable, 90, "both members with two partitions each", interval=0.05)
+        check(not got, "a record before any was produced")
+        sent = kp_produce(topic, 1000, enable_idempotence=False)
+        wait_until(lambda: len(got) >= len(sent) or errors, 90,
+                   f"{len(sent)} records consumed by the group", interval=0.05)
+        expect_eq(errors, [], "consumer errors")
+        expect_eq(sorted(got), sorted(v.encode() for v in sent), "records consumed")
+        expect_eq(len(set(got.values())), 2, "members that consumed")
+        stop.set()
+        for t in threads:
+            t.join(30)
+        for m in members:
+            m.commit()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        for m in members:
+            m.close()
+    a = KafkaAdminClient(bootstrap_servers=BOOT)
+    try:
+        offs = a.list_group_offsets(group)[group]
+        expect_eq(sum(o.offset for o in offs.values()), len(sent), "committed offsets, summed")
+    finally:
+        a.close()
+
+
 def test_py_kafka_python_admin():
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions
     topic = kp_topic("kp-admin", 2)
