@@ -91,6 +91,16 @@ static void elect_done(struct request *rq, struct ctl_msg *m)
         conn_close(rq->conn, "cannot encode an ElectLeaders response");
 }
 
+/* Room for n partitions of ntopics topics: the items, the names, the
+ * answer (thousands of partitions outgrow the pooled arena). */
+static int elect_reserve(struct request *rq, size_t n, size_t ntopics)
+{
+    return request_arena_reserve(
+        rq, n * (sizeof(struct ctl_elect_item) + sizeof(struct kafka_elect_leaders_resp_partition) + 16) +
+                ntopics * (MD_TOPIC_NAME_MAX + 1 + sizeof(struct kafka_elect_leaders_resp_topic) + 16) +
+                sizeof(struct kafka_elect_leaders_resp) + 64);
+}
+
 /* Every partition of the metadata the shard knows, topic by topic. */
 static int elect_all(struct request *rq, struct ctl_elect_leaders *e)
 {
@@ -99,6 +109,8 @@ static int elect_all(struct request *rq, struct ctl_elect_leaders *e)
 
     for (int32_t t = 0; md && t < md->ntopics; t++)
         n += md->topics[t].npartitions;
+    if (elect_reserve(rq, (size_t)n, md ? (size_t)md->ntopics : 0) < 0)
+        return -ENOMEM;
     if (!(e->items = request_alloc(rq, sizeof *e->items * (size_t)n)))
         return -ENOMEM;
     for (int32_t t = 0; md && t < md->ntopics; t++) {
@@ -123,6 +135,8 @@ int handle_elect_leaders(struct request *rq)
         int n = 0;
         for (int32_t t = 0; t < req->topic_partitions.n; t++)
             n += request_count(req->topic_partitions.v[t].partitions.n);
+        if (elect_reserve(rq, (size_t)n, (size_t)req->topic_partitions.n) < 0)
+            return -ENOMEM;
         if (!(e.items = request_alloc(rq, sizeof *e.items * (size_t)n)))
             return -ENOMEM;
         for (int32_t t = 0; t < req->topic_partitions.n; t++) {
