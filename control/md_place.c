@@ -212,13 +212,9 @@ static void load_adjust(struct md_store *s, const struct md_partition *p, int de
         s->load[md_broker_shard(local)] += delta;
 }
 
-int md_store_place(struct md_store *s, struct md_live *t, int32_t count, int32_t rf)
+/* Room in t for count partitions. */
+static int partitions_grow(struct md_live *t, int32_t count)
 {
-    struct place pl;
-    int rc;
-
-    if (rf < 1 || rf > MD_REPLICAS_MAX || rf > md_place_nodes(s))
-        return -EINVAL;
     if (count > t->cap) {
         struct md_partition *p = realloc(t->t.partitions, sizeof(*p) * (size_t)count);
         if (!p)
@@ -226,6 +222,18 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count, int32_t
         t->t.partitions = p;
         t->cap = count;
     }
+    return 0;
+}
+
+int md_store_place(struct md_store *s, struct md_live *t, int32_t count, int32_t rf)
+{
+    struct place pl;
+    int rc;
+
+    if (rf < 1 || rf > MD_REPLICAS_MAX || rf > md_place_nodes(s))
+        return -EINVAL;
+    if ((rc = partitions_grow(t, count)) < 0)
+        return rc;
     if ((rc = place_init(&pl, s)) < 0)
         return rc;
     if (pl.nbrokers == 0) {
@@ -251,13 +259,9 @@ int md_store_place(struct md_store *s, struct md_live *t, int32_t count, int32_t
 int md_store_place_on(struct md_store *s, struct md_live *t, int32_t count,
                       const int32_t *brokers)
 {
-    if (count > t->cap) {
-        struct md_partition *p = realloc(t->t.partitions, sizeof(*p) * (size_t)count);
-        if (!p)
-            return -ENOMEM;
-        t->t.partitions = p;
-        t->cap = count;
-    }
+    int rc = partitions_grow(t, count);
+    if (rc < 0)
+        return rc;
     for (int32_t i = t->nplaced; i < count; i++) {
         t->t.partitions[i] = md_partition_single(i, brokers[i - t->nplaced]);
         load_adjust(s, &t->t.partitions[i], 1);
