@@ -267,6 +267,9 @@ def summary(meta, limits, rows):
     out += sync_table(rows)
     out += ["", "## Loop turns of a durable shard at 100k msgs/s, segments rolling", ""]
     out += turns_table(rows)
+    out += ["", "## Exactly-once: idempotent and transactional producers, read_committed", ""]
+    import eos_rows
+    out += eos_rows.summary(rows, limits)
     out += ["", "## CPU during produce (client = load generator, % of one core)", ""]
     out += cpu_table(rows)
     if failed:

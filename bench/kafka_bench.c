@@ -5,7 +5,9 @@
  *
  *   kafka_bench --mode produce --target H:P --topic T --partitions N
  *               --count C --size S [--acks 1|all|0] [--linger-ms 5]
+ *               [--idempotent | --txn-msgs M]
  *   kafka_bench --mode consume --target H:P --topic T --count C --size S
+ *               [--isolation read_committed|read_uncommitted] [--markers]
  *   kafka_bench --mode latency --target H:P --topic T --partitions N
  *               --size S --rate R --seconds D [--warmup W] [--acks all]
  *               [--linger-ms 0] [--in-flight N] [--hist-out PREFIX]
@@ -23,6 +25,12 @@
  *          compression none, a queue of 10M messages. Timed from the first
  *          produce call to the last delivery report; failed reports are
  *          counted (errors=) and not in the rate.
+ *          --idempotent: enable.idempotence=true (acks=all). --txn-msgs M:
+ *          a transactional producer, M messages per transaction; each
+ *          transaction's messages are flushed, then commit_transaction()
+ *          is timed alone (EndTxn: the broker's markers and its log), and
+ *          its p50/p99 reported as commit_p50_us/commit_p99_us with
+ *          txns=; the rate covers everything.
  * consume  assign() every partition from the beginning (a group.id is set
  *          because librdkafka wants one for assign(), but nothing joins or
  *          commits), read until C messages, large fetches (librdkafka's own
@@ -30,6 +38,9 @@
  *          assign() to the Cth message. Offsets must be contiguous per
  *          partition (gaps= and dups= count otherwise) and every value S
  *          bytes long (bad_size=). With --mock the mock is filled first.
+ *          --isolation sets isolation.level (librdkafka's default is
+ *          read_committed); --markers: the backlog was written in
+ *          transactions, whose markers take offsets, so gaps are expected.
  * latency  open loop at R msgs/s for D s (loadgen.h): message i is due at
  *          start + i/R, stamped with that intended time and i, copied
  *          (RD_KAFKA_MSG_F_COPY) to partition i % N; linger.ms=0 unless
@@ -107,6 +118,10 @@ struct kafka_opts {
     bool mock;
     int mock_brokers;
     int linger_ms;             /* -1: the mode's default */
+    bool idempotent;           /* produce: enable.idempotence */
+    int txn_msgs;              /* produce: messages per transaction; 0 none */
+    const char *isolation;     /* consume: isolation.level, or NULL */
+    bool markers;              /* consume: offsets skip transaction markers */
     bool no_create;            /* --no-create: the topic exists already */
     int topics;                /* --topics K: T-0..T-(K-1); 1: T itself */
     bool spread;               /* --spread: produce to i % partitions */
@@ -125,11 +140,14 @@ struct result {
     double secs;
     bool time_limited;
     int partitions;
+    uint64_t txns;             /* produce --txn-msgs: committed */
+    struct hist commit;        /* their commit_transaction() times */
 };
 
 /* ---- options ----------------------------------------------------------- */
 
-enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_PROP, OPT_NO_CREATE,
+enum { OPT_ACKS = 256, OPT_MOCK, OPT_MOCK_BROKERS, OPT_LINGER_MS, OPT_IDEMPOTENT,
+       OPT_TXN_MSGS, OPT_ISOLATION, OPT_MARKERS, OPT_PROP, OPT_NO_CREATE,
        OPT_TOPICS, OPT_SPREAD, OPT_CLIENT_DEFAULTS, OPT_FLOW_PAUSES };
 
 static const struct option kafka_longopts[] = {
@@ -137,6 +155,10 @@ static const struct option kafka_longopts[] = {
     { "mock", no_argument, NULL, OPT_MOCK },
     { "mock-brokers", required_argument, NULL, OPT_MOCK_BROKERS },
     { "linger-ms", required_argument, NULL, OPT_LINGER_MS },
+    { "idempotent", no_argument, NULL, OPT_IDEMPOTENT },
+    { "txn-msgs", required_argument, NULL, OPT_TXN_MSGS },
+    { "isolation", required_argument, NULL, OPT_ISOLATION },
+    { "markers", no_argument, NULL, OPT_MARKERS },
     { "prop", required_argument, NULL, OPT_PROP },
     { "no-create", no_argument, NULL, OPT_NO_CREATE },
     { "topics", required_argument, NULL, OPT_TOPICS },
@@ -149,6 +171,11 @@ static const struct option kafka_longopts[] = {
 static const char kafka_usage[] =
     "  --acks 1|all|0     produce, latency (default 1)\n"
     "  --linger-ms N      produce default 5, latency default 0\n"
+    "  --idempotent       produce: enable.idempotence=true\n"
+    "  --txn-msgs M       produce in transactions of M messages\n"
+    "  --isolation L      consume: read_committed or read_uncommitted\n"
+    "  --markers          consume: offsets skip transaction markers\n"
+
     "  --mock             against librdkafka's in-process mock cluster\n"
     "  --mock-brokers N   its brokers (default 1)\n"
     "  --prop KEY=VALUE   a librdkafka setting (repeatable)\n"
@@ -186,6 +213,23 @@ static int take_kafka_opt(int code, const char *arg, void *ctx)
             return -1;
         ko->linger_ms = (int)v;
         return 0;
+    case OPT_IDEMPOTENT:
+        ko->idempotent = true;
+        return 0;
+    case OPT_TXN_MSGS:
+        if (lg_parse_count(arg, &v) || v < 1 || v > 1000000)
+            return -1;
+        ko->txn_msgs = (int)v;
+        return 0;
+    case OPT_ISOLATION:
+        if (strcmp(arg, "read_committed") && strcmp(arg, "read_uncommitted"))
+            return -1;
+        ko->isolation = arg;
+        return 0;
+    case OPT_MARKERS:
+        ko->markers = true;
+        return 0;
+
     case OPT_NO_CREATE:
         ko->no_create = true;
         return 0;
@@ -518,19 +562,29 @@ static rd_kafka_t *producer_new(const struct kafka_opts *ko, int linger_ms,
 
     if (!conf)
         return NULL;
-    if (conf_set(conf, "acks", ko->acks) ||
+    if (conf_set(conf, "acks", ko->idempotent || ko->txn_msgs ? "all" : ko->acks) ||
         conf_set_int(conf, "linger.ms", ko->linger_ms >= 0 ? ko->linger_ms : linger_ms) ||
         conf_set(conf, "batch.size", "1000000") ||
         conf_set(conf, "queue.buffering.max.messages", "10000000") ||
         conf_set(conf, "queue.buffering.max.kbytes", "2097151") ||
         conf_set(conf, "compression.type", "none") ||
-        conf_set(conf, "message.timeout.ms", "120000") ||
+        conf_set(conf, "message.timeout.ms", ko->txn_msgs ? "60000" : "120000") ||
         (low_latency && conf_set(conf, "socket.nagle.disable", "true")) ||
+        (ko->idempotent && conf_set(conf, "enable.idempotence", "true")) ||
         (ko->lg.in_flight > 0 && ko->lg.in_flight <= 1000000 &&
          conf_set_int(conf, "max.in.flight.requests.per.connection",
                       (int)ko->lg.in_flight))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
+    }
+    if (ko->txn_msgs) {
+        char id[256];
+        snprintf(id, sizeof(id), "kafka_bench-%s", ko->lg.topic);
+        if (conf_set(conf, "transactional.id", id) ||
+            conf_set(conf, "transaction.timeout.ms", "60000")) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr);
     rd_kafka_conf_set_opaque(conf, opaque);
@@ -600,6 +654,55 @@ static void await_deliveries(rd_kafka_t *rk, bool *time_limited)
     }
 }
 
+static bool txn_ok(rd_kafka_error_t *e, const char *what)
+{
+    if (!e)
+        return true;
+    fprintf(stderr, "kafka_bench: %s: %s\n", what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return false;
+}
+
+/* Transactions of ko->txn_msgs messages: produce, flush, then time the
+ * commit alone. Returns the messages queued, or -1. */
+static int64_t produce_txns(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const uint8_t *payload,
+                            const struct kafka_opts *ko, double deadline, struct result *res)
+{
+    const struct lg_opts *o = &ko->lg;
+    uint64_t sent = 0;
+    hist_init(&res->commit);
+    if (!txn_ok(rd_kafka_init_transactions(rk, 30000), "init_transactions"))
+        return -1;
+    while (sent < o->count) {
+        if (lg_now_s() >= deadline) {
+            res->time_limited = true;
+            break;
+        }
+        if (!txn_ok(rd_kafka_begin_transaction(rk), "begin_transaction"))
+            return -1;
+        for (int i = 0; i < ko->txn_msgs && sent < o->count;) {
+            if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, (void *)payload, o->size, NULL,
+                                 0, NULL) == 0) {
+                sent++;
+                i++;
+            } else if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(rk, 1);
+            } else {
+                fprintf(stderr, "kafka_bench: produce: %s\n",
+                        rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+            }
+        }
+        rd_kafka_flush(rk, (int)(FLUSH_TIMEOUT_S * 1000));
+        double c0 = lg_now_s();
+        if (!txn_ok(rd_kafka_commit_transaction(rk, 60000), "commit_transaction"))
+            return -1;
+        hist_record(&res->commit, (uint64_t)((lg_now_s() - c0) * 1e9));
+        res->txns++;
+    }
+    return (int64_t)sent;
+}
+
 static int run_produce(const struct kafka_opts *ko, struct result *res)
 {
     const struct lg_opts *o = &ko->lg;
@@ -619,8 +722,9 @@ static int run_produce(const struct kafka_opts *ko, struct result *res)
         goto out;
 
     double t0 = lg_now_s();
-    int64_t sent = produce_all(rk, &ts, ko->spread, payload, o, t0 + o->seconds,
-                               &res->time_limited);
+    int64_t sent = ko->txn_msgs ? produce_txns(rk, ts.rkt[0], payload, ko, t0 + o->seconds, res)
+                                : produce_all(rk, &ts, ko->spread, payload, o, t0 + o->seconds,
+                                              &res->time_limited);
     if (sent < 0)
         goto out;
     await_deliveries(rk, &res->time_limited);
@@ -659,7 +763,8 @@ static rd_kafka_t *bulk_consumer_new(const struct kafka_opts *ko)
 
     if (!conf)
         return NULL;
-    if (consumer_conf_set(conf)) {
+    if (consumer_conf_set(conf) ||
+        (ko->isolation && conf_set(conf, "isolation.level", ko->isolation))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -1273,16 +1378,29 @@ static int rate_report(const struct kafka_opts *ko, const struct result *res,
     if (!produce)
         printf("  offsets: %" PRIu64 " gaps, %" PRIu64 " duplicates; %" PRIu64
                " values of another size\n", res->gaps, res->dups, res->bad_size);
+    if (produce && ko->txn_msgs)
+        printf("  %" PRIu64 " transactions of %d: commit p50 %.0f us, p99 %.0f us\n",
+               res->txns, ko->txn_msgs, (double)hist_percentile(&res->commit, 50) / 1e3,
+               (double)hist_percentile(&res->commit, 99) / 1e3);
     o.partitions = res->partitions;
     lg_report_begin(system, &o);
     lg_report_rate(res->msgs, res->bytes, res->secs, res->errors,
                    res->time_limited, cpu);
     if (produce) {
-        lg_report_str("acks", acks_name(ko->acks));
+        lg_report_str("acks", ko->idempotent || ko->txn_msgs ? "all" : acks_name(ko->acks));
         lg_report_u64("linger_ms", (uint64_t)(ko->linger_ms >= 0 ? ko->linger_ms : 5));
+        lg_report_str("producer", ko->txn_msgs ? "transactional"
+                                  : ko->idempotent ? "idempotent" : "plain");
+        if (ko->txn_msgs) {
+            lg_report_u64("txn_msgs", (uint64_t)ko->txn_msgs);
+            lg_report_u64("txns", res->txns);
+            lg_report_f("commit_p50_us", (double)hist_percentile(&res->commit, 50) / 1e3);
+            lg_report_f("commit_p99_us", (double)hist_percentile(&res->commit, 99) / 1e3);
+        }
         lg_report_u64("topics", (uint64_t)ko->topics);
         lg_report_u64("spread", ko->spread);
     } else {
+        lg_report_str("isolation", ko->isolation ? ko->isolation : "read_committed");
         lg_report_u64("gaps", res->gaps);
         lg_report_u64("dups", res->dups);
         lg_report_u64("bad_size", res->bad_size);
@@ -1290,7 +1408,7 @@ static int rate_report(const struct kafka_opts *ko, const struct result *res,
             lg_report_u64("flow_pauses", atomic_load(&flow_pauses));
     }
     lg_report_end();
-    bool ok = res->msgs == o.count && res->errors == 0 && res->gaps == 0 &&
+    bool ok = res->msgs == o.count && res->errors == 0 && (res->gaps == 0 || ko->markers) &&
               res->dups == 0 && res->bad_size == 0 && !res->time_limited;
     return ok ? 0 : 1;
 }

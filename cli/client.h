@@ -4,8 +4,8 @@
  * error reporting with the broker's error names, and the two output forms
  * (aligned tables for people, JSON for scripts).
  *
- * Never speaks the wire protocol itself: every request goes through
- * librdkafka (the ecosystem's own client).
+ * Every request goes through librdkafka (the ecosystem's own client),
+ * except the transaction Admin calls librdkafka 2.0.2 lacks (cli/wire.c).
  */
 #ifndef SLUICE_CLI_CLIENT_H
 #define SLUICE_CLI_CLIENT_H
@@ -41,6 +41,8 @@ int produce_main(struct cli *cli, int argc, char **argv);
 int consume_main(struct cli *cli, int argc, char **argv);
 int send_main(struct cli *cli, int argc, char **argv);
 int capture_main(struct cli *cli, int argc, char **argv);
+int txn_main(struct cli *cli, int argc, char **argv);
+int producers_cmd(struct cli *cli, int argc, char **argv);
 
 /* Prints "sluice: <fmt>" to stderr; returns CLI_ERR / CLI_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

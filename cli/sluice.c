@@ -4,7 +4,8 @@
  *   sluice [-b HOST:PORT] [--json] COMMAND ...
  *
  * Every command talks to the broker through librdkafka (its Admin API,
- * producer and consumer), never through a hand-written protocol client.
+ * producer and consumer); only the transaction commands librdkafka 2.0.2
+ * has no Admin call for send plain requests (txn.c, wire.c).
  * Exit codes: 0 success, 1 an error reported by the broker or the client,
  * 2 a bad command line.
  */
@@ -47,6 +48,12 @@ static const char usage[] =
 	"  capture status TOPIC [-p PARTITION]\n"
 	"                             a capture topic's sessions: sequences, gaps still\n"
 	"                             missing, duplicates, fills (from its record headers)\n"
+	"  txn list [--state S]... [--producer ID]... [--older-than MS]\n"
+	"  txn describe TRANSACTIONAL_ID...   state, producer, timeout, partitions\n"
+	"  txn abort TOPIC PARTITION [--producer ID]\n"
+	"                             ends a hanging transaction on that partition\n"
+	"  producers TOPIC [-p PARTITION]     each partition's idempotent/transactional\n"
+	"                             producers: epoch, last sequence, open transaction\n"
 	"\n"
 	"exit codes: 0 ok, 1 error from the broker or client, 2 bad command line\n";
 
@@ -148,6 +155,10 @@ missing:
 		rc = send_main(&cli, nrest, rest);
 	} else if (strcmp(rest[0], "capture") == 0) {
 		rc = capture_main(&cli, nrest, rest);
+	} else if (strcmp(rest[0], "txn") == 0 || strcmp(rest[0], "transactions") == 0) {
+		rc = txn_main(&cli, nrest - 1, rest + 1);
+	} else if (strcmp(rest[0], "producers") == 0) {
+		rc = producers_cmd(&cli, nrest, rest);
 	} else {
 		rc = cli_usage_error("unknown command '%s'", rest[0]);
 	}

@@ -193,6 +193,10 @@ struct broker_config {
     int32_t transaction_state_log_min_isr;  /* 1 */
     int32_t transaction_max_timeout_ms;     /* 900000 */
     int32_t transactional_id_expiration_ms; /* 7 days */
+    int32_t transaction_abort_interval_ms;  /* 10 s */
+    int32_t transaction_remove_interval_ms; /* 1 hour */
+    int32_t producer_id_expiration_ms;      /* 1 day */
+    int32_t producer_id_expiration_check_interval_ms; /* 10 minutes */
 
     /* the cluster (control/quorum.c) */
     int process_roles;                      /* enum process_role bits */

@@ -19,6 +19,7 @@
 #include "control/groups.h"
 #include "control/offsets.h"
 #include "slog/slog.h"
+#include "control/txn.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -219,6 +220,10 @@ static void on_answer(struct control *c, int i, struct ctl_cmd *cmd)
     case CTL_SHARD_STATS:
         stats_answered(c, cmd);
         break;
+    case CTL_TXN_MARKER:
+    case CTL_PRODUCER_ID_LIMIT:
+        control_txn_answered(c, cmd);
+        break;
     default:
         admin_answered(c, cmd);
         break;
@@ -324,8 +329,18 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_OFFSET_COMMIT:
     case CTL_OFFSET_FETCH:
     case CTL_OFFSET_DELETE:
+    case CTL_TXN_OFFSET_COMMIT:
         m->shard = i;
         offsets_request(c->offsets, m, offsets_now_ms());
+        return;
+    case CTL_INIT_PRODUCER_ID:
+    case CTL_ADD_PARTITIONS_TO_TXN:
+    case CTL_ADD_OFFSETS_TO_TXN:
+    case CTL_END_TXN:
+    case CTL_LIST_TXNS:
+    case CTL_DESCRIBE_TXNS:
+        m->shard = i;
+        control_txn_request(c, m);
         return;
     case CTL_JOIN_GROUP:
     case CTL_SYNC_GROUP:
@@ -381,6 +396,8 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_PARTITION_STATE:
     case CTL_METADATA_UPDATE:
     case CTL_SHUTDOWN:
+    case CTL_TXN_MARKER:
+    case CTL_PRODUCER_ID_LIMIT:
         on_answer(c, i, (struct ctl_cmd *)(void *)m);
         return;
     }
@@ -414,7 +431,7 @@ int control_poll_once(struct control *c, int timeout_ms)
     int n = 0;
 
     ring_bells(c);
-    timeout_ms = groups_timeout(c, timeout_ms);
+    timeout_ms = control_txn_timeout(c, groups_timeout(c, timeout_ms));
     if (backlogged(c) && timeout_ms > 1)
         timeout_ms = 1;     /* shards do not tell us when they drain */
     if (raft_ms >= 0 && (timeout_ms < 0 || raft_ms < timeout_ms))
@@ -437,9 +454,14 @@ int control_poll_once(struct control *c, int timeout_ms)
             n += (int)k;
         }
     }
+    /* What is answered already (EndTxn once its markers came back) goes
+     * now, not after this turn's fdatasyncs below. */
+    ring_bells(c);
     groups_tick(c->groups, control_now_ms());
-    /* Group commit: one write and one fdatasync for the turn's offset
-     * commits, answered only now; then retention, right after a flush. */
+    /* Group commit: one write and one fdatasync for the turn's records of
+     * transactions, then of offset commits, answered only now; then
+     * retention, right after a flush. */
+    control_txn_turn(c);
     offsets_flush(c->offsets);
     offsets_expire(c->offsets, offsets_now_ms());
     ring_bells(c);
@@ -481,6 +503,10 @@ int control_open_partitions(struct control *c)
     while (rc == 0 && control_opening(c) == 1)
         if ((rc = control_poll_once(c, 1000)) > 0)
             rc = 0;
+    /* Transactions a crash left being ended get their markers now that
+     * every partition is open. */
+    if (rc == 0 && control_opening(c) == 0)
+        control_txn_resume(c);
     ring_bells(c);
     return rc < 0 ? rc : control_opening(c);
 }
@@ -586,7 +612,7 @@ int control_create(struct control **out, const struct broker_config *cfg,
         goto err;
     }
     admin_dyn_applied(c, false);   /* the log's dynamic configs, before any open */
-    if ((rc = offsets_open(c, data_dir)) < 0)
+    if ((rc = offsets_open(c, data_dir)) < 0 || (rc = control_txn_open(c, data_dir)) < 0)
         goto err;
     if ((rc = users_open_dir(c, data_dir)) < 0)
         goto err;
@@ -629,6 +655,7 @@ void control_destroy(struct control *c)
         free(c->reg_msg);
     }
     groups_destroy(c->groups);
+    txn_destroy(c->txn);
     offsets_destroy(c->offsets);
     users_close(&c->users);
     cleaner_stats_free(&c->cleaner_stats);

@@ -86,6 +86,7 @@ struct control {
     struct groups *groups;     /* consumer group membership (groups.c) */
     struct offsets *offsets;   /* committed offsets (offsets.c) */
     struct cleaner_stats cleaner_stats; /* compaction figures (cleaner_stats.c) */
+    struct txn_coord *txn;     /* transactions, producer ids (txn.c) */
     int recovering;            /* startup ops not finished */
     int open_err;              /* first startup failure */
     bool stopping;
@@ -127,6 +128,14 @@ void cluster_register_sent(struct control *c, struct ctl_msg *m);
 /* stats.c */
 void stats_request(struct control *c, struct ctl_msg *m);
 void stats_answered(struct control *c, struct ctl_cmd *cmd);
+/* control_txn.c */
+int control_txn_open(struct control *c, const char *data_dir);
+void control_txn_request(struct control *c, struct ctl_msg *m);
+void control_txn_answered(struct control *c, struct ctl_cmd *cmd);
+void control_txn_turn(struct control *c);
+int control_txn_timeout(struct control *c, int timeout_ms);
+void control_txn_resume(struct control *c);
+int64_t control_txn_now_ms(void);
 
 /* replication.c */
 /* The state this node's replica of t's partition p runs with. */

@@ -49,6 +49,13 @@ enum ctl_op {
                                  from another node's request */
     CTL_ELECT_LEADERS,        /* control/replication.c: ElectLeaders on the
                                  controller, answered once committed */
+    CTL_INIT_PRODUCER_ID,     /* control/txn.c: held until durable */
+    CTL_ADD_PARTITIONS_TO_TXN, /* also a produce's verification */
+    CTL_ADD_OFFSETS_TO_TXN,
+    CTL_END_TXN,              /* held until the markers are durable */
+    CTL_TXN_OFFSET_COMMIT,    /* control/offsets.c, checked by txn.c */
+    CTL_LIST_TXNS,
+    CTL_DESCRIBE_TXNS,
     CTL_SASL_LOOKUP,          /* control/users.c: a SCRAM credential, or a */
     CTL_USERS_DESCRIBE,       /* PLAIN password checked; credentials */
     CTL_USERS_ALTER,          /* described, altered (answered once durable) */
@@ -66,6 +73,9 @@ enum ctl_op {
     CTL_PARTITION_STATE,      /* this node's replica of a partition: its
                                  leader, epochs, replicas and ISR changed
                                  (dataplane/replica.c) */
+    CTL_TXN_MARKER,           /* write a commit/abort marker; answered
+                                 once it is durable (dataplane/handle_txn.c) */
+    CTL_PRODUCER_ID_LIMIT,    /* producer ids below this were handed out */
 };
 
 /* Kafka error codes admin answers carry, beyond storage/kerr.h. */
@@ -332,6 +342,12 @@ struct ctl_offset_topic {
  * again with need bytes). */
 struct ctl_offsets {
     const char *group_id, *member_id, *instance_id;  /* commit: ids */
+    const char *txn_id;        /* TxnOffsetCommit: the transaction, */
+    int64_t pid;               /* its producer and epoch */
+    int16_t epoch;
+    bool txn_implicit;         /* TxnOffsetCommit v5+: adds the group */
+    bool require_stable;       /* OffsetFetch v7+: pending ones answer
+                                  UNSTABLE_OFFSET_COMMIT */
     int32_t generation;        /* commit: -1 for a simple consumer */
     int64_t retention_ms;      /* commit v2-4; -1: the broker's */
     int ntopics;
@@ -512,6 +528,125 @@ struct ctl_elect_leaders {
     int16_t error;             /* answer, top level (NOT_CONTROLLER) */
 };
 
+/* --- idempotent producers and transactions (control/txn.c) ---
+ * Errors are Kafka codes; strings are the requester's (request arena).
+ *
+ * Producer ids: every node hands out ids of its own range, [node.id << 40,
+ * (node.id + 1) << 40), so an idempotent producer's InitProducerId may go
+ * to any node (Java's goes to the least loaded one) and no id is ever
+ * handed out twice in a cluster. Kafka allocates blocks through its
+ * controller; a range per node needs no round trip and node.id is at most
+ * 2147482 (config.c), so the ranges fit an int64. */
+
+#define CTL_PID_NODE_SHIFT 40
+
+static inline int32_t ctl_pid_node(int64_t pid)
+{
+    return (int32_t)(pid >> CTL_PID_NODE_SHIFT);
+}
+
+static inline int64_t ctl_pid_base(int32_t node_id)
+{
+    return (int64_t)node_id << CTL_PID_NODE_SHIFT;
+}
+
+struct ctl_init_pid {
+    const char *txn_id;        /* NULL: an idempotent producer */
+    int32_t timeout_ms;
+    int64_t pid;               /* v3+ (KIP-360): the producer's current, or -1 */
+    int16_t epoch;
+    /* answer */
+    int16_t error;
+    int64_t out_pid;
+    int16_t out_epoch;
+};
+
+struct ctl_txn_partition {
+    const char *topic;
+    int32_t partition;
+    int16_t error;             /* answer; one the shard set is skipped */
+};
+
+/* AddPartitionsToTxn from a client, or a shard verifying a transactional
+ * produce (KIP-890): verify_only asks "are these in the transaction?"
+ * (transactions v1), add_implicitly adds them (v2: Produce v12). */
+struct ctl_add_partitions {
+    const char *txn_id;
+    int64_t pid;
+    int16_t epoch;
+    bool verify_only, add_implicitly;
+    int16_t client_version;    /* the request's version (TV1 below v4) */
+    int npartitions;
+    struct ctl_txn_partition *partitions;
+    int16_t error;             /* answer: every partition has it too */
+};
+
+struct ctl_add_offsets {
+    const char *txn_id, *group_id;
+    int64_t pid;
+    int16_t epoch;
+    int16_t error;             /* answer */
+};
+
+struct ctl_end_txn {
+    const char *txn_id;
+    int64_t pid;
+    int16_t epoch;
+    bool commit;
+    bool tv2;                  /* EndTxn v5+: the epoch is bumped */
+    /* answer */
+    int16_t error;
+    int64_t out_pid;
+    int16_t out_epoch;
+};
+
+/* One marker a shard writes for the coordinator (or WriteTxnMarkers). */
+struct ctl_txn_marker {
+    const char *topic;
+    int32_t partition;
+    int64_t pid;
+    int16_t epoch;
+    int32_t coordinator_epoch;
+    bool commit;
+    void *owner;               /* the coordinator's transaction */
+    /* the shard's, while it waits for the marker to be durable */
+    struct ctl_msg *next_waiting;
+    int64_t offset;
+    /* answer: 0, a Kafka code, or a negative errno (retry) */
+    int result;
+};
+
+struct ctl_txn_state {
+    const char *txn_id;
+    int64_t pid;
+    int16_t epoch;
+    const char *state;         /* Kafka's names: Empty, Ongoing, ... */
+    int32_t timeout_ms;
+    int64_t start_ms;          /* -1: none */
+    int npartitions;
+    struct ctl_txn_partition *partitions;
+    int16_t error;
+};
+
+/* ListTransactions (filters) and DescribeTransactions (txn ids); the
+ * answers are in the arena (need > 0: ask again with that much). */
+struct ctl_list_txns {
+    int nstates;
+    const char **states;
+    int npids;
+    const int64_t *pids;
+    int64_t min_duration_ms;   /* -1: any */
+    int nids;                  /* DescribeTransactions */
+    const char **ids;
+    /* answer */
+    int16_t error;
+    int ntxns;
+    struct ctl_txn_state *txns;
+    int nunknown;              /* state filters we do not know */
+    const char **unknown;
+    size_t need;
+};
+
 struct ctl_msg {
     enum ctl_op op;
     int shard;                 /* the shard it came from or goes to */
@@ -538,6 +673,13 @@ struct ctl_msg {
         struct ctl_stats stats;
         struct ctl_alter_partition alter;
         struct ctl_elect_leaders elect;
+        struct ctl_init_pid init_pid;
+        struct ctl_add_partitions add_partitions;
+        struct ctl_add_offsets add_offsets;
+        struct ctl_end_txn end_txn;
+        struct ctl_txn_marker marker;
+        struct ctl_list_txns list_txns;
+        int64_t pid_limit;
         struct ctl_sasl sasl;
         struct ctl_users users;
     } u;

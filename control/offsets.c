@@ -29,6 +29,7 @@
 
 #include "control/groups.h"
 #include "control/md_store.h"
+#include "control/txn.h"
 
 #define KERR_UNKNOWN_TOPIC_OR_PARTITION 3
 #define KERR_OFFSET_METADATA_TOO_LARGE 12
@@ -36,6 +37,7 @@
 #define KERR_INVALID_GROUP_ID 24
 #define KERR_GROUP_ID_NOT_FOUND 69
 #define KERR_GROUP_SUBSCRIBED_TO_TOPIC 86
+#define KERR_UNSTABLE_OFFSET_COMMIT 88
 
 /* --- the map ----------------------------------------------------------- */
 
@@ -194,10 +196,114 @@ static void group_clear(struct offsets *o, struct ogroup *g)
         group_free(o, g);
 }
 
+/* --- transactional commits (pending until their transaction ends) ------ */
+
+static void pending_free(struct opending *p)
+{
+    free(p->group);
+    free(p->topic);
+    free(p->meta);
+    free(p);
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static int pending_put(struct offsets *o, const struct orec *r)
+{
+    for (struct opending *p = o->pending; p; p = p->next)
+        if (p->pid == r->pid && p->partition == r->partition && strlen(p->group) == r->glen &&
+            memcmp(p->group, r->group, r->glen) == 0 && strlen(p->topic) == r->tlen &&
+            memcmp(p->topic, r->topic, r->tlen) == 0) {
+            char *meta = r->mlen >= 0 ? dup_n(r->meta, (size_t)r->mlen) : NULL;
+            if (r->mlen >= 0 && !meta)
+                return -ENOMEM;
+            free(p->meta);
+            p->meta = meta;
+            p->mlen = r->mlen;
+            p->offset = r->offset;
+            p->epoch = r->epoch;
+            p->commit_ms = r->commit_ms;
+            return 0;
+        }
+    struct opending *p = calloc(1, sizeof(*p));
+    if (!p || !(p->group = dup_n(r->group, r->glen)) || !(p->topic = dup_n(r->topic, r->tlen)) ||
+        (r->mlen >= 0 && !(p->meta = dup_n(r->meta, (size_t)r->mlen)))) {
+        if (p)
+            pending_free(p);
+        return -ENOMEM;
+    }
+    p->pid = r->pid;
+    p->partition = r->partition;
+    p->offset = r->offset;
+    p->epoch = r->epoch;
+    p->mlen = r->mlen;
+    p->commit_ms = r->commit_ms;
+    p->rec_bytes = orec_size(r);
+    o->live_bytes += (int64_t)p->rec_bytes;
+    p->next = o->pending;
+    o->pending = p;
+    return 0;
+}
+
+static int pending_end(struct offsets *o, int64_t pid, bool commit)
+{
+    int rc = 0;
+    for (struct opending **link = &o->pending; *link;) {
+        struct opending *p = *link;
+        if (p->pid != pid) {
+            link = &p->next;
+            continue;
+        }
+        if (commit) {
+            struct orec r = {
+                .type = OREC_COMMIT, .group = p->group, .glen = strlen(p->group),
+                .topic = p->topic, .tlen = strlen(p->topic), .partition = p->partition,
+                .offset = p->offset, .epoch = p->epoch, .commit_ms = p->commit_ms,
+                .expire_ms = -1, .meta = p->meta, .mlen = p->meta ? p->mlen : -1};
+            if ((rc = offsets_apply(o, &r)) < 0)
+                return rc;
+        }
+        *link = p->next;
+        o->live_bytes -= (int64_t)p->rec_bytes;
+        pending_free(p);
+    }
+    return rc;
+}
+
+static bool pending_for(const struct offsets *o, const char *group, const char *topic,
+                        int32_t partition)
+{
+    for (const struct opending *p = o->pending; p; p = p->next)
+        if (p->partition == partition && strcmp(p->group, group) == 0 &&
+            strcmp(p->topic, topic) == 0)
+            return true;
+    return false;
+}
+
+int offsets_pending_count(const struct offsets *o)
+{
+    int n = 0;
+    for (const struct opending *p = o->pending; p; p = p->next)
+        n++;
+    return n;
+}
+
 /* Applies one record (from the log or from the turn's buffer after its
  * sync). 0 or -ENOMEM. */
 int offsets_apply(struct offsets *o, const struct orec *r)
 {
+    if (r->type == OREC_TXN_COMMIT)
+        return pending_put(o, r);
+    if (r->type == OREC_TXN_END)
+        return pending_end(o, r->pid, r->commit);
     struct ogroup *g = group_get(o, r->group, r->glen);
     struct oentry **link, *e;
     char topic[256];
@@ -266,6 +372,11 @@ nomem:
 
 void offsets_map_free(struct offsets *o)
 {
+    while (o->pending) {
+        struct opending *p = o->pending;
+        o->pending = p->next;
+        pending_free(p);
+    }
     for (size_t i = 0; i < o->gcap; i++)
         while (o->gtab && o->gtab[i])
             group_clear(o, o->gtab[i]);
@@ -293,6 +404,16 @@ int offsets_each_live(struct offsets *o, int (*fn)(void *ctx, const struct orec 
                 if (rc < 0)
                     return rc;
             }
+    for (const struct opending *p = o->pending; p; p = p->next) {
+        struct orec r = {
+            .type = OREC_TXN_COMMIT, .group = p->group, .glen = strlen(p->group),
+            .topic = p->topic, .tlen = strlen(p->topic), .partition = p->partition,
+            .offset = p->offset, .epoch = p->epoch, .commit_ms = p->commit_ms, .expire_ms = -1,
+            .meta = p->meta, .mlen = p->meta ? p->mlen : -1, .pid = p->pid};
+        int rc = fn(ctx, &r);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -343,13 +464,21 @@ static bool partition_exists(const struct offsets *o, const char *topic, int32_t
 static void commit(struct offsets *o, struct ctl_msg *m, int64_t now_ms)
 {
     struct ctl_offsets *c = &m->u.offsets;
+    bool txn = m->op == CTL_TXN_OFFSET_COMMIT;
     int err = 0;
 
     if (!c->group_id || !c->group_id[0])
         err = KERR_INVALID_GROUP_ID;
     else if (o->failed)
         err = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (o->groups)
+    else if (txn && !o->txn)
+        err = KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (txn && (err = txn_check_offsets(o->txn, c->txn_id, c->pid, c->epoch, c->group_id,
+                                             c->txn_implicit)) != 0)
+        ;
+    /* A transactional commit of a simple consumer (generation -1, as
+     * before TxnOffsetCommit v3) is not checked against the group. */
+    else if (o->groups && !(txn && c->generation < 0))
         err = groups_check_commit(o->groups, c->group_id, c->member_id ? c->member_id : "",
                                   c->instance_id, c->generation);
     if (err) {
@@ -373,11 +502,13 @@ static void commit(struct offsets *o, struct ctl_msg *m, int64_t now_ms)
                 continue;
             }
             struct orec r = {
-                .type = OREC_COMMIT, .group = c->group_id, .glen = strlen(c->group_id),
+                .type = txn ? OREC_TXN_COMMIT : OREC_COMMIT, .group = c->group_id,
+                .glen = strlen(c->group_id),
                 .topic = ot->name, .tlen = strlen(ot->name), .partition = op->partition,
                 .offset = op->offset, .epoch = op->leader_epoch, .commit_ms = now_ms,
-                .expire_ms = c->retention_ms >= 0 ? now_ms + c->retention_ms : -1,
-                .meta = op->metadata, .mlen = op->metadata ? op->metadata_len : -1};
+                .expire_ms = c->retention_ms >= 0 && !txn ? now_ms + c->retention_ms : -1,
+                .meta = op->metadata, .mlen = op->metadata ? op->metadata_len : -1,
+                .pid = c->pid};
             if (r.tlen > 255 || r.glen > 65535 || offsets_buf_add(o, &r) < 0)
                 op->error = KERR_COORDINATOR_NOT_AVAILABLE;
         }
@@ -504,6 +635,11 @@ static void fetch(struct offsets *o, struct ctl_msg *m)
             op->leader_epoch = -1;
             op->metadata = "";
             op->metadata_len = 0;
+            if (c->require_stable && ot->name &&
+                pending_for(o, c->group_id, ot->name, op->partition)) {
+                op->error = KERR_UNSTABLE_OFFSET_COMMIT;
+                continue;
+            }
             if (!link)
                 continue;
             struct oentry *e = *link;
@@ -574,6 +710,7 @@ void offsets_request(struct offsets *o, struct ctl_msg *m, int64_t now_ms)
     m->u.offsets.need = 0;
     switch (m->op) {
     case CTL_OFFSET_COMMIT:
+    case CTL_TXN_OFFSET_COMMIT:
         commit(o, m, now_ms);
         return;
     case CTL_OFFSET_FETCH:
@@ -721,6 +858,21 @@ size_t offsets_count(const struct offsets *o)
 int offsets_held(const struct offsets *o)
 {
     return o->nheld;
+}
+
+int offsets_txn_end(struct offsets *o, int64_t pid, bool commit)
+{
+    /* Written even when nothing of pid's is pending in the map: commits of
+     * this very turn are applied only after the flush, before this. */
+    if (o->failed)
+        return -EIO;
+    struct orec r = {.type = OREC_TXN_END, .group = "", .glen = 0, .pid = pid, .commit = commit};
+    return offsets_buf_add(o, &r);
+}
+
+void offsets_set_txn(struct offsets *o, struct txn_coord *t)
+{
+    o->txn = t;
 }
 
 void offsets_set_groups(struct offsets *o, struct groups *g)

@@ -73,7 +73,11 @@ void offsets_set_groups(struct offsets *o, struct groups *g);
 void offsets_set_metadata(struct offsets *o, const struct md_store *md);
 
 /* Handles CTL_OFFSET_COMMIT (held until offsets_flush), CTL_OFFSET_FETCH
- * (answered now) or CTL_OFFSET_DELETE (held). */
+ * (answered now), CTL_OFFSET_DELETE (held) or CTL_TXN_OFFSET_COMMIT
+ * (checked with the transaction coordinator, held): a transactional
+ * commit is durable at once but visible (OffsetFetch) only once its
+ * transaction commits (offsets_txn_end); until then OffsetFetch with
+ * require_stable answers UNSTABLE_OFFSET_COMMIT for that partition. */
 void offsets_request(struct offsets *o, struct ctl_msg *m, int64_t now_ms);
 
 /* Writes the turn's records, fdatasyncs, applies them and answers the held
@@ -81,6 +85,16 @@ void offsets_request(struct offsets *o, struct ctl_msg *m, int64_t now_ms);
  * 0, or a negative errno (the held messages were answered with errors and
  * the log is now read-only: sticky, as after any failed fsync). */
 int offsets_flush(struct offsets *o);
+
+/* The marker of producer pid's transaction for the offsets: its pending
+ * commits become committed offsets (commit) or are dropped, by a record
+ * written at the next offsets_flush (the coordinator calls it right after,
+ * and completes the transaction only once it returned 0). 0 or -ENOMEM. */
+int offsets_txn_end(struct offsets *o, int64_t pid, bool commit);
+struct txn_coord;
+void offsets_set_txn(struct offsets *o, struct txn_coord *t);
+/* Pending transactional commits (tests). */
+int offsets_pending_count(const struct offsets *o);
 
 /* Expires offsets (offsets.retention.minutes; records written at the next
  * flush). Returns how many entries expired. */

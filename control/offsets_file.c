@@ -18,6 +18,10 @@
  *                              i32 mlen (-1 null) metadata
  *            type 2 (delete):  u8 tlen topic i32 partition
  *            type 3 (delete the whole group): nothing more
+ *            type 4 (a commit pending in a transaction): as type 1,
+ *                              then i64 producer id
+ *            type 5 (a transaction ended): i64 producer id u8 commit
+ *                              (group empty)
  *
  * Invariants:
  *   1. A commit is answered only after the write holding its record was
@@ -63,10 +67,13 @@ size_t orec_size(const struct orec *r)
 
     if (r->type == OREC_GROUP_DELETE)
         return n;
+    if (r->type == OREC_TXN_END)
+        return n + 8 + 1;
     n += 1 + r->tlen + 4;
     if (r->type == OREC_DELETE)
         return n;
-    return n + 8 + 4 + 8 + 8 + 4 + (r->mlen > 0 ? (size_t)r->mlen : 0);
+    n += 8 + 4 + 8 + 8 + 4 + (r->mlen > 0 ? (size_t)r->mlen : 0);
+    return r->type == OREC_TXN_COMMIT ? n + 8 : n;
 }
 
 static uint8_t *put(uint8_t *p, uint64_t v, int n)
@@ -99,17 +106,21 @@ static void orec_encode(const struct orec *r, uint8_t *out)
 
     p = put(p, (uint64_t)r->type, 1);
     p = putb(put(p, r->glen, 2), r->group, r->glen);
-    if (r->type != OREC_GROUP_DELETE) {
+    if (r->type == OREC_TXN_END) {
+        put(put(p, (uint64_t)r->pid, 8), r->commit ? 1 : 0, 1);
+    } else if (r->type != OREC_GROUP_DELETE) {
         p = putb(put(p, r->tlen, 1), r->topic, r->tlen);
         p = put(p, (uint32_t)r->partition, 4);
     }
-    if (r->type == OREC_COMMIT) {
+    if (r->type == OREC_COMMIT || r->type == OREC_TXN_COMMIT) {
         p = put(p, (uint64_t)r->offset, 8);
         p = put(p, (uint32_t)r->epoch, 4);
         p = put(p, (uint64_t)r->commit_ms, 8);
         p = put(p, (uint64_t)r->expire_ms, 8);
         p = put(p, (uint32_t)r->mlen, 4);
-        putb(p, r->meta, r->mlen > 0 ? (size_t)r->mlen : 0);
+        p = putb(p, r->meta, r->mlen > 0 ? (size_t)r->mlen : 0);
+        if (r->type == OREC_TXN_COMMIT)
+            put(p, (uint64_t)r->pid, 8);
     }
     put(out, crc32c(out + 4, len + 4), 4);
 }
@@ -136,9 +147,16 @@ static size_t orec_decode(const uint8_t *p, size_t n, struct orec *r)
     q += 3 + r->glen;
     /* Names are written from C strings: a NUL inside one is damage (and
      * would fold two names into one key of the map). */
-    if (q > end || r->type < OREC_COMMIT || r->type > OREC_GROUP_DELETE ||
+    if (q > end || r->type < OREC_COMMIT || r->type > OREC_TXN_END ||
         memchr(r->group, '\0', r->glen))
         return 0;
+    if (r->type == OREC_TXN_END) {
+        if (q + 9 != end)
+            return 0;
+        r->pid = (int64_t)get(q, 8);
+        r->commit = q[8] != 0;
+        return len + 8;
+    }
     if (r->type != OREC_GROUP_DELETE) {
         if (q + 1 > end || q + 1 + q[0] + 4 > end)
             return 0;
@@ -150,7 +168,7 @@ static size_t orec_decode(const uint8_t *p, size_t n, struct orec *r)
         r->partition = (int32_t)get(q, 4);
         q += 4;
     }
-    if (r->type == OREC_COMMIT) {
+    if (r->type == OREC_COMMIT || r->type == OREC_TXN_COMMIT) {
         if (q + 32 > end)
             return 0;
         r->offset = (int64_t)get(q, 8);
@@ -164,6 +182,12 @@ static size_t orec_decode(const uint8_t *p, size_t n, struct orec *r)
             return 0;
         r->meta = (const char *)q;
         q += need;
+        if (r->type == OREC_TXN_COMMIT) {
+            if (q + 8 > end)
+                return 0;
+            r->pid = (int64_t)get(q, 8);
+            q += 8;
+        }
     }
     return q == end ? len + 8 : 0;
 }

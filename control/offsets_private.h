@@ -15,6 +15,10 @@ enum orec_type {
     OREC_COMMIT = 1,           /* (group, topic, partition) = value */
     OREC_DELETE = 2,           /* tombstone of (group, topic, partition) */
     OREC_GROUP_DELETE = 3,     /* tombstone of every entry of group */
+    OREC_TXN_COMMIT = 4,       /* a commit pending in producer pid's
+                                  transaction (TxnOffsetCommit) */
+    OREC_TXN_END = 5,          /* pid's transaction ended: its pending
+                                  commits are applied (commit) or dropped */
 };
 
 struct orec {
@@ -29,6 +33,22 @@ struct orec {
     int64_t commit_ms, expire_ms;
     const char *meta;
     int32_t mlen;              /* -1: null */
+    int64_t pid;               /* OREC_TXN_COMMIT, OREC_TXN_END */
+    bool commit;               /* OREC_TXN_END */
+};
+
+/* A commit waiting for its transaction's end (OREC_TXN_COMMIT). */
+struct opending {
+    struct opending *next;
+    int64_t pid;
+    char *group, *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t epoch;
+    char *meta;                /* NULL: null */
+    int32_t mlen;
+    int64_t commit_ms;
+    size_t rec_bytes;
 };
 
 struct ogroup;
@@ -78,6 +98,8 @@ struct offsets {
     size_t buf_len, buf_cap;
     struct ctl_msg **held;     /* answered after the sync */
     int nheld, heldcap;
+    struct txn_coord *txn;     /* checks TxnOffsetCommit (control/txn.c) */
+    struct opending *pending;  /* transactional commits not yet ended */
 };
 
 /* offsets.c */

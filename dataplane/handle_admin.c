@@ -340,6 +340,12 @@ int handle_describe_configs(struct request *rq)
     }
     if (req->include_synonyms)      /* up to 4 layers per key, 3 keys */
         room += room * 2;
+    /* the answer, then the response's entries built beside it: every
+     * topic described at once (sarama's ListTopics) outgrows the pooled
+     * arena on a broker with a few dozen topics */
+    if (request_arena_reserve(rq, 3 * room + sizeof(struct kafka_describe_configs_result) *
+                                                 (size_t)n) < 0)
+        return -ENOMEM;
     ctl_begin(rq, CTL_DESCRIBE_CONFIGS);
     rq->ctl.u.configs = (struct ctl_configs){.nresources = n, .resources = res,
                                              .synonyms = req->include_synonyms};

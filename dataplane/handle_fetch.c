@@ -13,18 +13,31 @@
  * what the leader wrote, and a follower's fetch offset tells the leader
  * what it has. A stale current_leader_epoch gets FENCED_LEADER_EPOCH, a
  * newer one UNKNOWN_LEADER_EPOCH, a follower's replica
- * NOT_LEADER_OR_FOLLOWER: clients then ask Metadata again. */
+ * NOT_LEADER_OR_FOLLOWER: clients then ask Metadata again.
+ *
+ * read_committed (isolation level 1, the default of librdkafka and
+ * kafkajs): a fetch returns data below the last stable offset only, and
+ * the aborted transactions that overlap what it returns (from the
+ * segments' .txnindex), so the client can drop their batches; control
+ * batches are in the data and clients skip them. With no transaction the
+ * LSO is the high watermark and nothing changes (for a replicated
+ * partition never past the replicated high watermark). ListOffsets latest
+ * (and by timestamp) stop at the LSO for read_committed too. */
 #include "dataplane/shard_private.h"
 #include "dataplane/replica.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_fetch.h"
 #include "storage/kerr.h"
+#include "storage/txn_index.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FETCH_MAX_RANGES 8
+#define FETCH_ABORTED_MAX 256
 #define KERR_FETCH_SESSION_ID_NOT_FOUND 70
+#define READ_COMMITTED 1
 
 struct fetch_part {
     int16_t error;
@@ -32,6 +45,10 @@ struct fetch_part {
     int nranges;
     struct log_range ranges[FETCH_MAX_RANGES];
     uint32_t bytes;
+    int64_t limit;                /* read_committed: the LSO read up to */
+    int64_t upper;                /* where the returned data ends */
+    int naborted;                 /* read_committed: aborted[0..naborted) */
+    struct kafka_fetch_aborted_txn *aborted;
     const struct kbytes *field;   /* its records field in the response */
 };
 
@@ -82,14 +99,20 @@ static uint64_t fetch_collect(struct request *rq, struct fetch_part *parts, bool
                 continue;
             uint32_t max = budget > 0 ? (uint32_t)budget : 0;
             int n;
-            if (!fp->p->repl)
-                n = log_read(fp->p->log, rp->fetch_offset, max, fp->ranges, FETCH_MAX_RANGES);
-            else
-                n = log_read_bounded(fp->p->log, rp->fetch_offset,
-                                     replica_is_follower(fp->p, fetch_replica_id(req))
-                                         ? log_written_end(fp->p->log)
-                                         : replica_high_watermark(fp->p),
+            if (replica_is_follower(fp->p, fetch_replica_id(req))) {
+                /* A follower copies what the leader wrote, markers and
+                 * all: no LSO, no aborted transactions to list. */
+                fp->limit = INT64_MAX;
+                fp->upper = rp->fetch_offset;
+                n = log_read_bounded(fp->p->log, rp->fetch_offset, log_written_end(fp->p->log),
                                      max, fp->ranges, FETCH_MAX_RANGES);
+            } else {
+                fp->limit = req->isolation_level == READ_COMMITTED
+                                ? replica_last_stable_offset(fp->p)
+                                : replica_high_watermark(fp->p);
+                n = log_read_upto(fp->p->log, rp->fetch_offset, max, fp->limit, fp->ranges,
+                                  FETCH_MAX_RANGES, &fp->upper);
+            }
             if (n == -ERANGE) {
                 fp->error = KERR_OFFSET_OUT_OF_RANGE;
                 *error = true;
@@ -138,12 +161,13 @@ static struct kafka_fetch_resp *fetch_build(struct request *rq, struct fetch_par
             r->error_code = fp->error;
             int64_t hw = fp->p && !fp->error ? replica_high_watermark(fp->p) : -1;
             r->high_watermark = hw;
-            r->last_stable_offset = hw; /* no transactions: LSO = HW */
+            r->last_stable_offset = fp->p && !fp->error ? replica_last_stable_offset(fp->p) : -1;
             r->log_start_offset = fp->p ? log_start_offset(fp->p->log) : -1;
             r->diverging_epoch = (struct kafka_fetch_epoch_end_offset){ -1, -1 };
             r->current_leader = (struct kafka_leader_epoch){ -1, -1 };
             r->snapshot_id = (struct kafka_fetch_snapshot_id){ -1, -1 };
-            r->aborted_transactions.n = 0;
+            r->aborted_transactions.n = req->isolation_level == READ_COMMITTED ? fp->naborted : -1;
+            r->aborted_transactions.v = fp->aborted;
             r->preferred_read_replica = -1;
             if (fp->bytes > 0) {
                 fp->p->m.fetch_requests++;
@@ -210,6 +234,47 @@ static int fetch_count(const struct kafka_fetch_req *req)
     return n;
 }
 
+static int cmp_first(const void *a, const void *b)
+{
+    const struct aborted_txn *x = a, *y = b;
+    return (x->first_offset > y->first_offset) - (x->first_offset < y->first_offset);
+}
+
+/* read_committed: the aborted transactions overlapping what fp returns.
+ * More than FETCH_ABORTED_MAX of them: the data is cut at the first
+ * offset of the one after the limit, so every one it needs is listed. */
+static int fetch_aborted(struct request *rq, const struct kafka_fetch_req_partition *rp,
+                         struct fetch_part *fp)
+{
+    struct aborted_txn a[FETCH_ABORTED_MAX + 1];
+    int n = log_aborted_txns(fp->p->log, rp->fetch_offset, fp->upper, a, FETCH_ABORTED_MAX + 1);
+    if (n > FETCH_ABORTED_MAX) {
+        qsort(a, (size_t)n, sizeof(*a), cmp_first);
+        int64_t cut = a[FETCH_ABORTED_MAX].first_offset;
+        if (cut > rp->fetch_offset) {
+            uint32_t budget = fp->bytes;
+            int k = log_read_upto(fp->p->log, rp->fetch_offset, budget, cut, fp->ranges,
+                                  FETCH_MAX_RANGES, &fp->upper);
+            fp->nranges = k > 0 ? k : 0;
+            fp->bytes = 0;
+            for (int i = 0; i < fp->nranges; i++)
+                fp->bytes += fp->ranges[i].len;
+            n = log_aborted_txns(fp->p->log, rp->fetch_offset, fp->upper, a, FETCH_ABORTED_MAX);
+        } else {
+            n = FETCH_ABORTED_MAX;
+        }
+    }
+    /* not in fetch_arena_need: most fetches list none */
+    if (request_arena_reserve(rq, sizeof(*fp->aborted) * (size_t)n) < 0 ||
+        !(fp->aborted = request_alloc(rq, sizeof(*fp->aborted) * (size_t)n)))
+        return -ENOMEM;
+    qsort(a, (size_t)n, sizeof(*a), cmp_first); /* Kafka sorts them by offset */
+    for (int i = 0; i < n; i++)
+        fp->aborted[i] = (struct kafka_fetch_aborted_txn){ a[i].pid, a[i].first_offset };
+    fp->naborted = n;
+    return 0;
+}
+
 /* Everything the answer takes from the arena (fetch_part, the response
  * structs, splices, segments, the encoded header bytes: a partition's are
  * under 64, a topic's its name), so that a Fetch of hundreds of partitions
@@ -225,6 +290,13 @@ static size_t fetch_arena_need(const struct kafka_fetch_req *req)
 
 static int fetch_answer(struct request *rq, struct fetch_part *parts)
 {
+    const struct kafka_fetch_req *req = rq->body;
+    int k = 0;
+    for (int32_t ti = 0; req->isolation_level == READ_COMMITTED && ti < req->topics.n; ti++)
+        for (int32_t pi = 0; pi < req->topics.v[ti].partitions.n; pi++, k++)
+            if (parts[k].p && !parts[k].error &&
+                fetch_aborted(rq, &req->topics.v[ti].partitions.v[pi], &parts[k]) < 0)
+                return -ENOMEM;
     int nparts = fetch_count(rq->body);
     struct kafka_fetch_resp *resp = fetch_build(rq, parts);
     if (!resp)
@@ -308,14 +380,17 @@ static void list_one(struct request *rq, const struct kafka_list_offsets_req_top
     r->error_code = fetch_route(rq, t->name, rp->partition_index, rp->current_leader_epoch, &p);
     if (r->error_code)
         return;
-    int64_t hw = replica_high_watermark(p);
+    /* latest: the high watermark, or the LSO for read_committed */
+    const struct kafka_list_offsets_req *req = rq->body;
+    int64_t end = rq->api_version >= 2 && req->isolation_level == READ_COMMITTED
+                      ? replica_last_stable_offset(p) : replica_high_watermark(p);
     if (rp->timestamp == -1) {
-        r->offset = hw; /* latest: the high watermark */
+        r->offset = end;
     } else if (rp->timestamp == -2) {
         r->offset = log_start_offset(p->log);
     } else if (rp->timestamp >= 0) {
         int64_t off, ts;
-        if (log_offset_for_timestamp(p->log, rp->timestamp, &off, &ts) == 0 && off < hw) {
+        if (log_offset_for_timestamp(p->log, rp->timestamp, &off, &ts) == 0 && off < end) {
             r->offset = off;
             r->timestamp = ts;
         }

@@ -13,7 +13,12 @@
  *         REQUEST_TIMED_OUT after the request's timeout; a leader that lost
  *         its leadership meanwhile answers NOT_LEADER_OR_FOLLOWER.
  * The batches are appended straight from the receive buffer (zero copy);
- * a full log queue pauses the connection until the next flush frees it. */
+ * a full log queue pauses the connection until the next flush frees it.
+ * Idempotent and transactional batches are checked by the log's producer
+ * state; the first transactional batch of a transaction on a partition is
+ * verified with the coordinator first (dataplane/txn_shard.c), and a
+ * producer's retry is answered with its original offsets once those are
+ * as safe as acks asks. */
 #include "dataplane/shard_private.h"
 #include "dataplane/replica.h"
 #include "dataplane/kafka/msg_produce.h"
@@ -30,6 +35,7 @@ struct produce_part {
     int32_t leader_epoch;        /* replicated: the epoch it was appended in */
     int64_t log_start_offset;    /* as it was when done */
     int16_t error;
+    bool failed_early;           /* refused before any append */
     bool done;                   /* safe per acks: p is not touched again, so
                                     a deleted partition may go (partition.c) */
 };
@@ -38,6 +44,7 @@ struct produce_state {
     struct produce_part *parts;  /* flattened topics x partitions */
     int nparts;
     int next;                    /* first part not yet appended */
+    struct txn_verify *txn;      /* partitions verified with the coordinator */
 };
 
 static int16_t produce_route(struct request *rq, const struct kafka_produce_req_topic *t,
@@ -82,11 +89,17 @@ static int produce_append(struct request *rq, struct produce_state *st)
                 continue;
             const struct kafka_produce_req_partition *rp = &t->partitions.v[pi];
             struct produce_part *pp = &st->parts[k];
+            if (pp->failed_early) {
+                st->next = k + 1;
+                continue;
+            }
             pp->error = produce_route(rq, t, rp->index, &pp->p);
             if (pp->error == KERR_NONE)
                 pp->error = produce_check(rq, rp->records);
             if (pp->error == KERR_NONE && req->acks == -1)
                 pp->error = replica_check_isr(pp->p);
+            if (pp->error == KERR_NONE)
+                pp->error = txn_produce_verified(st->txn, k, pp->p);
             if (pp->error != KERR_NONE) {
                 st->next = k + 1;
                 continue;
@@ -232,6 +245,59 @@ static int produce_poll(struct request *rq)
     return 1;
 }
 
+static void produce_start(struct request *rq, struct produce_state *st)
+{
+    const struct kafka_produce_req *req = rq->body;
+    if (produce_append(rq, st) == -EAGAIN && rq->conn)
+        rq->conn->paused = true; /* no more requests until this one is in */
+    /* Only replication can keep acks=all waiting past the request's
+     * timeout: local writes finish or fail on their own. */
+    int64_t deadline = INT64_MAX;
+    for (int k = 0; k < st->nparts && req->acks == -1; k++)
+        if (st->parts[k].p && st->parts[k].p->repl && req->timeout_ms >= 0)
+            deadline = rq->shard->mono_ms + req->timeout_ms;
+    request_wait(rq, produce_poll, deadline);
+}
+
+static void produce_verified(struct request *rq, struct ctl_msg *m)
+{
+    struct produce_state *st = ((struct request_priv *)rq->priv)->state;
+    txn_produce_answer(st->txn, m, rq->api_version);
+    produce_start(rq, st);
+}
+
+/* Producer ids and transactions before any append: refuses what cannot
+ * be appended and gathers what the coordinator must verify. Returns 1
+ * when it asked the coordinator (produce_verified goes on), 0 to append
+ * now, or -ENOMEM. */
+static int produce_prepare(struct request *rq, struct produce_state *st)
+{
+    const struct kafka_produce_req *req = rq->body;
+    int k = 0;
+    for (int32_t ti = 0; ti < req->topics.n; ti++) {
+        const struct kafka_produce_req_topic *t = &req->topics.v[ti];
+        for (int32_t pi = 0; pi < t->partitions.n; pi++, k++) {
+            const struct kafka_produce_req_partition *rp = &t->partitions.v[pi];
+            struct produce_part *pp = &st->parts[k];
+            if (produce_route(rq, t, rp->index, &pp->p) != KERR_NONE ||
+                produce_check(rq, rp->records) != KERR_NONE)
+                continue; /* produce_append answers it */
+            int rc = txn_produce_check(rq, &st->txn, st->nparts, k, pp->p, t->name,
+                                       rp->records.p);
+            if (rc < 0)
+                return rc;
+            if (rc > 0) {
+                pp->error = (int16_t)rc;
+                pp->failed_early = true;
+            }
+        }
+    }
+    if (!txn_produce_pending(st->txn))
+        return 0;
+    int rc = txn_produce_verify(rq, st->txn, produce_verified);
+    return rc < 0 ? rc : 1;
+}
+
 int handle_produce(struct request *rq)
 {
     const struct kafka_produce_req *req = rq->body;
@@ -244,14 +310,10 @@ int handle_produce(struct request *rq)
     if (!st->parts)
         return -ENOMEM;
     ((struct request_priv *)rq->priv)->state = st;
-    if (produce_append(rq, st) == -EAGAIN)
-        rq->conn->paused = true; /* no more requests until this one is in */
-    /* Only replication can keep acks=all waiting past the request's
-     * timeout: local writes finish or fail on their own. */
-    int64_t deadline = INT64_MAX;
-    for (int k = 0; k < st->nparts && req->acks == -1; k++)
-        if (st->parts[k].p && st->parts[k].p->repl && req->timeout_ms >= 0)
-            deadline = rq->shard->mono_ms + req->timeout_ms;
-    request_wait(rq, produce_poll, deadline);
+    int rc = produce_prepare(rq, st);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        produce_start(rq, st);
     return 0;
 }

@@ -307,6 +307,12 @@ int64_t replica_high_watermark(struct partition *p)
     return r->hw;
 }
 
+int64_t replica_last_stable_offset(struct partition *p)
+{
+    int64_t lso = log_last_stable_offset(p->log), hw = replica_high_watermark(p);
+    return lso < hw ? lso : hw;
+}
+
 int16_t replica_check_isr(const struct partition *p)
 {
     const struct replica *r = p->repl;

@@ -54,6 +54,10 @@ int32_t replica_leader_epoch(const struct partition *p);
  * replica; for several, what every member of the ISR has (durable per its
  * flush policy), never past the leader's durable end, never moving back. */
 int64_t replica_high_watermark(struct partition *p);
+/* The last stable offset read_committed consumers see: the log's (the
+ * first offset of the oldest open transaction, storage/log_txn.c), never
+ * past the high watermark above. */
+int64_t replica_last_stable_offset(struct partition *p);
 /* acks=all: NOT_ENOUGH_REPLICAS when the ISR is smaller than
  * min.insync.replicas, else NONE. */
 int16_t replica_check_isr(const struct partition *p);

@@ -148,6 +148,7 @@ void request_wait(struct request *rq, int (*poll)(struct request *rq), int64_t d
  * Returns how many finished. */
 int shard_poll_waiting(struct shard *s)
 {
+    txn_shard_poll(s); /* markers the coordinator waits for */
     /* Take the list: a poll may start new requests, which wait anew. */
     struct request *rq = s->waiting;
     int done = 0;
@@ -274,6 +275,15 @@ static handler_fn handler_for(int16_t key)
     case KAFKA_OFFSET_COMMIT: return handle_offset_commit;
     case KAFKA_OFFSET_FETCH: return handle_offset_fetch;
     case KAFKA_OFFSET_DELETE: return handle_offset_delete;
+    case KAFKA_INIT_PRODUCER_ID: return handle_init_producer_id;
+    case KAFKA_ADD_PARTITIONS_TO_TXN: return handle_add_partitions_to_txn;
+    case KAFKA_ADD_OFFSETS_TO_TXN: return handle_add_offsets_to_txn;
+    case KAFKA_END_TXN: return handle_end_txn;
+    case KAFKA_WRITE_TXN_MARKERS: return handle_write_txn_markers;
+    case KAFKA_TXN_OFFSET_COMMIT: return handle_txn_offset_commit;
+    case KAFKA_DESCRIBE_PRODUCERS: return handle_describe_producers;
+    case KAFKA_LIST_TRANSACTIONS: return handle_list_transactions;
+    case KAFKA_DESCRIBE_TRANSACTIONS: return handle_describe_transactions;
     case KAFKA_SASL_HANDSHAKE: return handle_sasl_handshake;
     case KAFKA_SASL_AUTHENTICATE: return handle_sasl_authenticate;
     case KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS: return handle_describe_user_scram;

@@ -66,6 +66,7 @@ int shard_create(struct shard **out, const struct shard_config *cfg)
     shard_metrics_init(&s->metrics);
     s->metrics.core = cfg->core;
     s->cfg = *cfg;
+    s->pid_limit = INT64_MAX; /* until the coordinator tells */
     s->nbuckets = 1024;
     duty_cycle_init(&s->turns);
     s->parts = calloc(s->nbuckets, sizeof(*s->parts));
@@ -217,6 +218,12 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
     case CTL_REGISTER_SEND:
         shard_send_registration(s, m);
         return; /* posted back with the answer */
+    case CTL_TXN_MARKER:
+        txn_shard_marker(s, m);
+        return; /* acknowledged once durable (txn_shard.c) */
+    case CTL_PRODUCER_ID_LIMIT:
+        s->pid_limit = m->u.pid_limit;
+        break;
     default:
         break;
     }
@@ -347,6 +354,7 @@ static void shard_on_tick(struct shard *s)
     conn_close_idle(s);
     shard_registration_tick(s);
     replica_tick(s);
+    txn_shard_tick(s); /* producer.id.expiration.ms */
     if (s->journal)
         journal_submit(s->journal, &s->ring); /* a checkpoint moves on when idle too */
     bool retention = s->now_ms >= s->next_retention_ms;

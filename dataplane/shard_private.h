@@ -137,6 +137,9 @@ struct partition {
 
 struct shard {
     struct shard_config cfg;
+    int64_t pid_limit;             /* producer ids below were handed out */
+    int64_t next_pid_expiry_ms;    /* txn_shard_tick */
+    struct ctl_msg *markers;       /* CTL_TXN_MARKER not yet durable */
     pthread_t thread;
     struct io_uring ring;
     int listen_fd;                 /* listener 0 (listeners.h), as lis[0] */
@@ -268,6 +271,22 @@ int64_t shard_next_deadline(const struct shard *s);
 int request_respond_segs(struct request *rq, struct out_seg *segs, int nsegs);
 void request_respond_none(struct request *rq);
 
+/* txn_shard.c: markers, produce verification (KIP-890) */
+struct txn_verify;
+void txn_shard_marker(struct shard *s, struct ctl_msg *m);
+void txn_shard_poll(struct shard *s);
+void txn_shard_tick(struct shard *s);
+/* A produce's partition k (of nparts): 0 to append as usual (it may have
+ * joined *tv, to be verified with the coordinator first), a Kafka code,
+ * or -ENOMEM. */
+int txn_produce_check(struct request *rq, struct txn_verify **tv, int nparts, int k,
+                      struct partition *p, struct kstr topic, const uint8_t *records);
+bool txn_produce_pending(const struct txn_verify *tv);
+int txn_produce_verify(struct request *rq, struct txn_verify *tv, request_ctl_done done);
+void txn_produce_answer(struct txn_verify *tv, const struct ctl_msg *m, int16_t version);
+/* Right before partition k's append: 0, or why it must not be. */
+int16_t txn_produce_verified(const struct txn_verify *tv, int k, struct partition *p);
+
 /* handlers */
 int handle_api_versions(struct request *rq);
 int handle_metadata(struct request *rq);
@@ -286,5 +305,14 @@ int handle_elect_leaders(struct request *rq);
 /* handle_cluster.c: this node's registration, sent by shard 0 */
 void shard_send_registration(struct shard *s, struct ctl_msg *m);
 void shard_registration_tick(struct shard *s);
+int handle_init_producer_id(struct request *rq);
+int handle_add_partitions_to_txn(struct request *rq);
+int handle_add_offsets_to_txn(struct request *rq);
+int handle_end_txn(struct request *rq);
+int handle_txn_offset_commit(struct request *rq);
+int handle_write_txn_markers(struct request *rq);
+int handle_describe_producers(struct request *rq);
+int handle_list_transactions(struct request *rq);
+int handle_describe_transactions(struct request *rq);
 
 #endif

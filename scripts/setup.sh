@@ -64,7 +64,8 @@ if ! grep -qs '"version": "1.6.32"' "$CONSOLE_DIR/node_modules/uplot/package.jso
 fi
 
 # librdkafka's own test suite, for tests/integration/rdkafka_tests.py (which
-# builds a runner of chosen tests from it, e.g. 0077-compaction): Debian's
+# builds a runner of chosen tests from it: 0077-compaction, the
+# transaction tests 0103 and 0129): Debian's
 # source package of the installed librdkafka, unpacked into build-deps/ and
 # configured once (its config.h). deb-src is enabled for Debian's main
 # archive to fetch it. A failure here does not stop the other tests; the

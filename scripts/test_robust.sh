@@ -27,6 +27,9 @@ status=0
 setup() { # dir, meson options...
   local dir=$1; shift
   [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
+  # An existing dir is regenerated if a meson.build changed, so that the
+  # introspection below lists targets added since (a new fuzz target).
+  ninja -C "$dir" build.ninja >/dev/null || return 1
 }
 
 export SLUICE_FUZZ_SECONDS=${SLUICE_FUZZ_SECONDS:-8}

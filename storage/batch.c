@@ -395,3 +395,43 @@ int batch_find_timestamp(const uint8_t *buf, size_t len, int64_t ts,
     }
     return -1;
 }
+
+/* ---- control batches ---- */
+
+int batch_parse_marker(const uint8_t *buf, size_t len, int16_t *type,
+                       int32_t *coordinator_epoch)
+{
+    struct batch_header h;
+    int32_t rlen, offset_delta, klen, vlen;
+    int64_t ts_delta;
+
+    if (len < BATCH_HEADER_SIZE)
+        return -1;
+    batch_header_decode(buf, &h);
+    if (!(h.attributes & BATCH_ATTR_CONTROL) || h.records_count < 1 ||
+        (h.attributes & BATCH_ATTR_CODEC_MASK) != BATCH_CODEC_NONE)
+        return -1;
+    if (h.length >= 0 && (size_t)h.length + BATCH_LOG_OVERHEAD < len)
+        len = (size_t)h.length + BATCH_LOG_OVERHEAD;
+    struct cursor c = { buf + BATCH_HEADER_SIZE, buf + len };
+    if (cur_varint(&c, &rlen) < 0 || rlen < 0 || (size_t)rlen > cur_left(&c))
+        return -1;
+    c.end = c.p + rlen;
+    if (cur_left(&c) < 1)
+        return -1;
+    c.p++; /* record attributes */
+    if (cur_varlong(&c, &ts_delta) < 0 || cur_varint(&c, &offset_delta) < 0 ||
+        cur_varint(&c, &klen) < 0 || klen < 4 || (size_t)klen > cur_left(&c))
+        return -1;
+    if (be16_load(c.p) != 0)
+        return -1; /* a key version we do not know */
+    int16_t t = (int16_t)be16_load(c.p + 2);
+    c.p += klen;
+    if (t != BATCH_CONTROL_ABORT && t != BATCH_CONTROL_COMMIT)
+        return -1;
+    *coordinator_epoch = 0;
+    if (cur_varint(&c, &vlen) == 0 && vlen >= 6 && (size_t)vlen <= cur_left(&c))
+        *coordinator_epoch = (int32_t)be32_load(c.p + 2);
+    *type = t;
+    return 0;
+}

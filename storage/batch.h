@@ -156,4 +156,16 @@ void batch_assign(uint8_t *buf, int64_t base_offset, int32_t leader_epoch,
 int batch_find_timestamp(const uint8_t *buf, size_t len, int64_t ts,
                          int64_t *offset, int64_t *timestamp);
 
+/* Control batches (transaction markers): the type in a marker's key. */
+#define BATCH_CONTROL_ABORT 0
+#define BATCH_CONTROL_COMMIT 1
+
+/* Reads the marker in an uncompressed control batch buf[0..len): its
+ * first record's key (int16 version 0, int16 type) and value (int16
+ * version 0, int32 coordinator epoch). Returns 0, or -1 when the batch
+ * holds no such record (an empty control batch, as compaction leaves, or
+ * an unknown type). Never reads outside buf. */
+int batch_parse_marker(const uint8_t *buf, size_t len, int16_t *type,
+                       int32_t *coordinator_epoch);
+
 #endif

@@ -186,3 +186,25 @@ size_t batch_builder_finish(struct batch_builder *b, int16_t attributes)
                       b->len - BATCH_OFF_ATTRIBUTES));
     return b->len;
 }
+
+size_t batch_build_marker(uint8_t *buf, size_t cap, int64_t pid, int16_t epoch, int commit,
+                          int32_t coordinator_epoch, int64_t timestamp)
+{
+    struct batch_builder b;
+    uint8_t key[4], value[6];
+
+    if (cap < BATCH_HEADER_SIZE)
+        return 0;
+    be16_store(key, 0);
+    be16_store(key + 2, commit ? BATCH_CONTROL_COMMIT : BATCH_CONTROL_ABORT);
+    be16_store(value, 0);
+    be32_store(value + 2, (uint32_t)coordinator_epoch);
+    batch_builder_init(&b, buf, cap, timestamp);
+    if (batch_builder_add(&b, timestamp, key, sizeof(key), value, sizeof(value), NULL, 0) < 0)
+        return 0;
+    size_t n = batch_builder_finish(&b, BATCH_ATTR_TRANSACTIONAL | BATCH_ATTR_CONTROL);
+    be64_store(buf + BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
+    be16_store(buf + BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+    be32_store(buf + BATCH_OFF_CRC, crc32c(buf + BATCH_OFF_ATTRIBUTES, n - BATCH_OFF_ATTRIBUTES));
+    return n;
+}

@@ -56,4 +56,12 @@ size_t batch_builder_finish(struct batch_builder *b, int16_t attributes);
 size_t batch_varint_size(int64_t v);
 uint8_t *batch_varint_put(uint8_t *p, int64_t v);
 
+/* Builds a transaction marker of producer pid at epoch into buf (Kafka's
+ * EndTransactionMarker: one record, key = int16 version 0 + int16 type,
+ * value = int16 version 0 + int32 coordinator epoch) with the
+ * transactional and control attributes. Returns its size, or 0 when cap
+ * is too small. */
+size_t batch_build_marker(uint8_t *buf, size_t cap, int64_t pid, int16_t epoch, int commit,
+                          int32_t coordinator_epoch, int64_t timestamp);
+
 #endif

@@ -270,6 +270,16 @@ static int start_group(struct clean_job *job, struct clean_run *run)
                                      ".cleaned", job->now_ms);
     if (rc < 0)
         return rc;
+    /* The aborted transactions of the sources: their markers are kept (and
+     * the aborted data is not removed yet), so the entries still hold.
+     * The sources are sealed: their .txnindex files are complete. */
+    for (int i = g->first; i < g->first + g->count; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%020" PRId64 ".txnindex", job->dir,
+                 job->src[i].base_offset);
+        if ((rc = txn_index_append_file(&run->cseg->txnindex, path)) < 0)
+            return rc;
+    }
     run->cpos = 0;
     run->out.len = 0;
     run->src = g->first;
@@ -343,8 +353,8 @@ static int run_clean(struct clean_job *job, struct clean_run *run, int64_t deadl
 
 static int unlink_source(const struct clean_job *job, const struct clean_source *s)
 {
-    static const char *const exts[] = { ".log", ".index", ".timeindex" };
-    for (int i = 0; i < 3; i++) {
+    static const char *const exts[] = { ".log", ".index", ".timeindex", ".txnindex" };
+    for (int i = 0; i < 4; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", job->dir, s->base_offset, exts[i]);
         if (storage_sys.unlink(path) < 0 && errno != ENOENT)
@@ -385,7 +395,7 @@ static int batch_rename(struct clean_job *job, struct clean_run *run, const char
 /* One step of the batch's swap (S2, S3); CLEAN_SYNC or CLEAN_MORE. */
 static int run_swap(struct clean_job *job, struct clean_run *run)
 {
-    int fds[3 * SWAP_BATCH], n = 0, rc;
+    int fds[4 * SWAP_BATCH], n = 0, rc;
     switch (run->phase) {
     case PH_SYNC_FILES:
         for (int i = 0; i < run->nbatch; i++) {
@@ -393,6 +403,8 @@ static int run_swap(struct clean_job *job, struct clean_run *run)
             fds[n++] = seg->fd;
             fds[n++] = seg->index.fd;
             fds[n++] = seg->timeindex.fd;
+            if (seg->txnindex.fd >= 0)
+                fds[n++] = seg->txnindex.fd;
         }
         if (need_sync(job, run, fds, n))
             return CLEAN_SYNC;

@@ -182,7 +182,7 @@ struct clean_job {
     struct clean_stats stats;
     int64_t elapsed_ns;
     int sync_fd;                   /* with CLEAN_SYNC: sync_fds[0] */
-    int sync_fds[96];              /* with CLEAN_SYNC: every fd to fsync */
+    int sync_fds[128];             /* with CLEAN_SYNC: every fd to fsync */
     int nsync;
     /* progress, private to cleaner.c */
     struct clean_run *run;

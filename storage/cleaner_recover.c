@@ -7,12 +7,18 @@
  *   <base>.log.swap                        committed (S2): every segment
  *       whose base lies in (base, end of the swap's batches) is deleted,
  *       the swap renamed to <base>.log over the old first segment, and the
- *       indexes dropped so recovery rebuilds them; the directory fsync'ed.
- *   <base>.{index,timeindex}.swap with no <base>.log.swap: a rename of
- *       the segment's three files was cut part way (to .swap, or from
+ *       indexes dropped so recovery rebuilds them (the .txnindex too: the
+ *       producer state replay after a swap rebuilds every one, and an old
+ *       segment's left under the first's name is emptied by it); the
+ *       directory fsync'ed.
+ *   <base>.{index,timeindex,txnindex}.swap with no <base>.log.swap: a
+ *       rename of the segment's files was cut part way (to .swap, or from
  *       .swap to the final names, the .log already moved). The index
  *       files of base may then belong to another version of the segment
- *       than its .log: they and the orphans are deleted, and rebuilt.
+ *       than its .log: they and the orphans are deleted, and rebuilt; the
+ *       .txnindex (which may be the old first segment's, without the
+ *       aborted transactions of those merged into it) is completed by the
+ *       producer state replay of a full re-read, as after a swap.
  * A swap whose own file is damaged cannot have been committed (it was
  * fsync'ed before it was named .swap); its batches are still read only up
  * to the first that does not frame, which bounds what is deleted. */
@@ -72,8 +78,8 @@ static int64_t swap_end(const char *path, int64_t base)
 
 static void remove_segment_files(const char *dir, int64_t base, const char *suffix)
 {
-    static const char *const exts[] = { ".log", ".index", ".timeindex" };
-    for (int i = 0; i < 3; i++) {
+    static const char *const exts[] = { ".log", ".index", ".timeindex", ".txnindex" };
+    for (int i = 0; i < 4; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%020" PRId64 "%s%s", dir, base, exts[i], suffix);
         storage_sys.unlink(path);
@@ -132,12 +138,13 @@ int log_recover_swaps(const char *dir, bool *swapped)
     if (!d)
         return -errno;
     int64_t *bases = NULL, swaps[64], orphans[64];
-    int nb = 0, capb = 0, ns = 0, no = 0, rc = 0, removed = 0;
+    int nb = 0, capb = 0, ns = 0, no = 0, rc = 0, removed = 0, n;
     struct dirent *de;
     while ((de = readdir(d))) {
         int64_t b;
         if ((b = name_base(de->d_name, ".index.swap")) >= 0 ||
-            (b = name_base(de->d_name, ".timeindex.swap")) >= 0) {
+            (b = name_base(de->d_name, ".timeindex.swap")) >= 0 ||
+            (b = name_base(de->d_name, ".txnindex.swap")) >= 0) {
             if (no < (int)(sizeof(orphans) / sizeof(orphans[0])))
                 orphans[no++] = b; /* twice when both are there: harmless */
         } else if (has_suffix(de->d_name, ".cleaned") || has_suffix(de->d_name, ".deleted")) {
@@ -163,8 +170,10 @@ int log_recover_swaps(const char *dir, bool *swapped)
     }
     closedir(d);
     *swapped = false;
-    if (rc == 0)
-        removed += remove_orphan_indexes(dir, orphans, no, swaps, ns);
+    if (rc == 0 && (n = remove_orphan_indexes(dir, orphans, no, swaps, ns)) > 0) {
+        removed += n;
+        *swapped = true; /* every segment re-read: base's .txnindex too */
+    }
     for (int i = 0; rc == 0 && i < ns; i++) {
         rc = complete_swap(dir, swaps[i], bases, nb);
         *swapped = true;

@@ -69,8 +69,6 @@ int log_add_segment(struct log *log, struct segment *seg)
 
 void log_retire_fd(struct log *log, struct segment *seg)
 {
-    if (log->bound_seg == seg)
-        log->bound_seg = NULL;
     if (log->nretired == log->retiredcap) {
         int ncap = log->retiredcap ? log->retiredcap * 2 : 16;
         int *p = realloc(log->retired, (size_t)ncap * sizeof(*p));
@@ -180,6 +178,9 @@ int log_open(struct log **out, const char *dir, const char *topic,
         rc = mkdir_p(log->dir);
     if (rc == 0)
         rc = log_flush_init(log);
+    producer_state_init(&log->producers);
+    log->recover_from = INT64_MAX;
+    log->limit_offset = -1;
     if (rc == 0)
         rc = log_load_id(log);
     if (rc < 0)
@@ -198,6 +199,8 @@ int log_open(struct log **out, const char *dir, const char *topic,
         recovery_point = -1;
     }
     rc = log_recover(log, clean, recovery_point, now_ms);
+    if (rc == 0)
+        rc = log_producers_load(log, clean, now_ms);
     if (rc == 0)
         rc = log_start_load(log);
     if (rc == 0)
@@ -225,6 +228,7 @@ int log_open(struct log **out, const char *dir, const char *topic,
     return 0;
 err:
     log_flush_free(log);
+    producer_state_free(&log->producers);
     segment_destroy(log->next_seg, 0);
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
@@ -257,6 +261,8 @@ int log_close(struct log *log)
      * a restart it is rolled, and until that seal is synced its index
      * files are not what the point would vouch for. */
     if (rc == 0)
+        rc = log_producers_snapshot(log, true);
+    if (rc == 0)
         rc = log_write_recovery_point(log, log_active(log)->base_offset);
     if (rc == 0) {
         char marker[PATH_MAX];
@@ -266,6 +272,7 @@ int log_close(struct log *log)
             rc = -errno;
     }
     log_flush_free(log);
+    producer_state_free(&log->producers);
     segment_destroy(log->next_seg, 0); /* its files are truncated at the next open */
     for (int i = 0; i < log->nsegs; i++)
         segment_destroy(log->segs[i], 0);
@@ -284,9 +291,14 @@ static int log_roll(struct log *log, int64_t now_ms)
     struct segment *old = log_active(log);
     if (!log_want_next_segment(log))
         return -EAGAIN;
+    /* The new segment's producer snapshot: encoded now (memory only),
+     * written and synced by the old segment's SEAL job (log_jobs.c). */
+    int rc = log_producers_snapshot_take(log, old);
+    if (rc < 0)
+        return rc;
     /* Kafka appends a last time index entry when a segment goes inactive,
      * so the segment's max timestamp is known without a scan. */
-    int rc = segment_end_timeindex(old);
+    rc = segment_end_timeindex(old);
     if (rc < 0)
         return rc;
     struct segment *seg = log->next_seg;
@@ -312,6 +324,10 @@ static size_t log_account(struct log *log, struct segment *seg, uint8_t *b, int6
     if (lat != LOG_KEEP_OFFSETS)
         batch_assign(b, log->next_offset, log->cfg.leader_epoch, lat);
     batch_header_decode(b, &h);
+    if (h.producer_id >= 0 && lat == LOG_KEEP_OFFSETS)
+        log_producers_replicate(log, seg, b); /* a follower's: markers too */
+    else if (h.producer_id >= 0)
+        log_producers_apply(log, b);
     segment_note_batch(seg, &h, seg->size, log->cfg.index_interval_bytes);
     seg->size += batch_size(&h);
     log->next_offset = batch_last_offset(&h) + 1;
@@ -392,6 +408,20 @@ static bool log_should_roll(const struct log *log, size_t len, int64_t now_ms)
            now_ms - seg->created_ms >= log->cfg.segment_ms;
 }
 
+/* Rolls before an append of len bytes when the active segment is due.
+ * A writev goes to one file: the old segment must be written (and synced,
+ * with "always") before the log moves to a new one, else -EAGAIN. */
+static int log_roll_if_due(struct log *log, size_t len, int64_t now_ms)
+{
+    if (!log_should_roll(log, len, now_ms))
+        return 0;
+    if (!log_roll_ready(log)) {
+        log->roll_wanted = 1;
+        return -EAGAIN;
+    }
+    return log_roll(log, now_ms);
+}
+
 int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
                struct log_append_result *res)
 {
@@ -407,20 +437,15 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
         kerr = clean_check_keys(records, len, &log->key_scratch);
     if (kerr != KERR_NONE)
         return kerr;
-    if (log_should_roll(log, len, now_ms)) {
-        /* A writev goes to one file: the old segment must be written (and
-         * synced, with "always") before the log moves to a new one. */
-        if (!log_roll_ready(log)) {
-            log->roll_wanted = 1;
-            return -EAGAIN;
-        }
-        int rc = log_roll(log, now_ms);
-        if (rc < 0)
-            return rc;
-    }
+    bool dup = false;
+    if ((kerr = log_producers_check(log, records, nbatches, res, &dup)) != 0 || dup)
+        return kerr;
+    int rc = log_roll_if_due(log, len, now_ms);
+    if (rc < 0)
+        return rc;
 
     struct segment *seg = log_active(log);
-    int rc = segment_reserve(seg, nbatches);
+    rc = segment_reserve(seg, nbatches);
     if (rc < 0)
         return rc; /* nothing changed yet */
     if ((rc = log_epoch_note(log, log->cfg.leader_epoch, log->next_offset)) < 0)
@@ -437,6 +462,33 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
         off += log_account(log, seg, records + off, lat);
     log_queue_push(q, records, len, NULL, log->next_offset);
     log->unsynced_messages += nrecords;
+    res->last_offset = log->next_offset - 1;
+    res->duplicate = false;
+    return 0;
+}
+
+int log_append_owned(struct log *log, uint8_t *batch, size_t len, int64_t now_ms,
+                     struct log_append_result *res)
+{
+    if (log->error)
+        return log->error;
+    if (log->queue.count >= log->cfg.max_pending)
+        return -EAGAIN;
+    int rc = log_roll_if_due(log, len, now_ms);
+    if (rc < 0)
+        return rc;
+    struct segment *seg = log_active(log);
+    rc = segment_reserve(seg, 1);
+    if (rc < 0)
+        return rc;
+    int64_t lat = log->cfg.log_append_time ? now_ms : -1;
+    log_queue_start(log, seg);
+    res->base_offset = log->next_offset;
+    res->log_append_time = lat;
+    res->duplicate = false;
+    log_account(log, seg, batch, lat);
+    log_queue_push(&log->queue, batch, len, batch, log->next_offset);
+    log->unsynced_messages += 1;
     res->last_offset = log->next_offset - 1;
     return 0;
 }
@@ -562,66 +614,90 @@ static int log_find_segment(const struct log *log, int64_t offset)
     return lo - 1;
 }
 
-/* Where reading must stop in seg: its bytes below offset end (which is
- * at most the written end), as a file position. */
-static int log_seg_limit(struct log *log, int i, int64_t end, bool written, uint64_t *limit)
+/* The file position where limit starts in segment i (the end of what
+ * may be read there): bytes, the segment's readable size, when limit is
+ * past it. One lookup per new limit, cached (tailing read_committed
+ * consumers ask for the same LSO over and over, followers for the same
+ * written end); whoever rewrites or cuts a segment in place (compaction's
+ * swap, a truncation) sets limit_offset to -1. */
+static int limit_position(struct log *log, int i, int64_t limit, uint64_t bytes, bool written,
+                          uint64_t *end)
 {
     struct segment *seg = log->segs[i];
-    int64_t seg_end = i + 1 < log->nsegs ? log->segs[i + 1]->base_offset : log->next_offset;
-    uint64_t bytes = written ? log_written_size(log, seg) : seg->durable_size;
+    int64_t next = i + 1 < log->nsegs ? log->segs[i + 1]->base_offset : log->next_offset;
     struct batch_header h;
-    if (end >= seg_end) {
-        *limit = bytes;
+    uint64_t pos;
+    *end = bytes;
+    if (limit >= next || limit >= (written ? log->written_end : log_durable_end(log)))
+        return 0;
+    if (log->limit_offset == limit && log->limit_seg_base == seg->base_offset) {
+        *end = log->limit_pos < bytes ? log->limit_pos : bytes;
         return 0;
     }
-    if (log->bound_seg == seg && log->bound_offset == end) {
-        *limit = log->bound_pos;
+    int rc = segment_find_offset(seg, limit, bytes, &pos, &h);
+    if (rc == -ENOENT)
         return 0;
-    }
-    int rc = segment_find_offset(seg, end, bytes, limit, &h);
-    if (rc == -ENOENT) {
-        *limit = bytes;
-        return 0;
-    }
     if (rc < 0)
         return rc;
-    log->bound_seg = seg;
-    log->bound_offset = end;
-    log->bound_pos = *limit;
+    log->limit_offset = limit;
+    log->limit_seg_base = seg->base_offset;
+    log->limit_pos = *end = pos;
     return 0;
 }
 
-/* The ranges for [offset, end): everything below end is readable (end is
- * at most the durable end, or the written end when written is set). */
-static int log_read_ranges(struct log *log, int64_t offset, int64_t end, bool written,
-                           uint32_t max_bytes, struct log_range *ranges, int max_ranges)
+/* An offset at or past the end of the batch holding position pos of
+ * segment i, from the sparse index (no read): one past the last offset of
+ * the first indexed batch starting at or after pos, else the segment's
+ * end. Kafka bounds a fetch's aborted transactions the same way. */
+static int64_t offset_after(const struct log *log, int i, uint64_t pos)
 {
+    const struct segment *seg = log->segs[i];
+    const struct offset_index *ix = &seg->index;
+    uint32_t lo = 0, hi = ix->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ix->entries[mid].position < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < ix->count)
+        return seg->base_offset + ix->entries[lo].rel_offset + 1;
+    return i + 1 < log->nsegs ? log->segs[i + 1]->base_offset : log->next_offset;
+}
+
+/* The ranges for [offset, limit): limit is at most the durable end, or
+ * the written end when written is set (a follower's fetch). */
+static int log_read_ranges(struct log *log, int64_t offset, uint32_t max_bytes, int64_t limit,
+                           bool written, struct log_range *ranges, int max_ranges,
+                           int64_t *upper)
+{
+    if (upper)
+        *upper = offset > limit ? offset : limit;
     int n = 0;
     uint64_t budget = max_bytes;
     for (int i = log_find_segment(log, offset); i < log->nsegs && n < max_ranges; i++) {
         struct segment *seg = log->segs[i];
-        uint64_t pos, limit = seg->durable_size;
+        uint64_t bytes = written ? log_written_size(log, seg) : seg->durable_size;
+        uint64_t pos, end;
         struct batch_header h;
-        if (offset >= end)
+        if (offset >= limit)
             break;
-        if (written || end < log_durable_end(log)) {
-            int rc = log_seg_limit(log, i, end, written, &limit);
-            if (rc < 0)
-                return rc;
-        }
-        if (limit == 0) {
+        if (bytes == 0) {
             if (i + 1 >= log->nsegs)
                 break;
             /* emptied by compaction, or a crash took its unsynced data */
             offset = log->segs[i + 1]->base_offset;
             continue;
         }
-        int rc = segment_find_offset(seg, offset, limit, &pos, &h);
+        int rc = limit_position(log, i, limit, bytes, written, &end);
+        if (rc == 0)
+            rc = segment_find_offset(seg, offset, end, &pos, &h);
         if (rc == -ENOENT)
             continue;
         if (rc < 0)
             return rc;
-        uint64_t len = limit - pos;
+        uint64_t len = end - pos;
         uint64_t want = budget;
         if (n == 0 && want < batch_size(&h))
             want = batch_size(&h); /* KIP-74: at least one whole batch */
@@ -634,7 +710,13 @@ static int log_read_ranges(struct log *log, int64_t offset, int64_t end, bool wr
         ranges[n].len = (uint32_t)len;
         n++;
         budget = budget > len ? budget - len : 0;
-        if (budget == 0 || i + 1 >= log->nsegs)
+        if (upper && pos + len < end) {
+            /* Cut short by max_bytes: the data ends within the batch at
+             * the cut or at the next one. */
+            int64_t at = offset_after(log, i, pos + len);
+            *upper = at < limit ? at : limit;
+        }
+        if (budget == 0 || i + 1 >= log->nsegs || end < bytes)
             break;
         offset = log->segs[i + 1]->base_offset;
     }
@@ -644,10 +726,17 @@ static int log_read_ranges(struct log *log, int64_t offset, int64_t end, bool wr
 int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
              struct log_range *ranges, int max_ranges)
 {
+    return log_read_upto(log, offset, max_bytes, INT64_MAX, ranges, max_ranges, NULL);
+}
+
+int log_read_upto(struct log *log, int64_t offset, uint32_t max_bytes, int64_t limit,
+                  struct log_range *ranges, int max_ranges, int64_t *upper)
+{
     int64_t hw = log_durable_end(log);
     if (offset < log_start_offset(log) || offset > hw)
         return -ERANGE;
-    return log_read_ranges(log, offset, hw, false, max_bytes, ranges, max_ranges);
+    return log_read_ranges(log, offset, max_bytes, limit < hw ? limit : hw, false, ranges,
+                           max_ranges, upper);
 }
 
 int log_read_bounded(struct log *log, int64_t offset, int64_t end, uint32_t max_bytes,
@@ -657,8 +746,8 @@ int log_read_bounded(struct log *log, int64_t offset, int64_t end, uint32_t max_
         return -ERANGE;
     if (end > log->written_end)
         end = log->written_end;
-    return log_read_ranges(log, offset, end, end > log_durable_end(log), max_bytes,
-                           ranges, max_ranges);
+    return log_read_ranges(log, offset, max_bytes, end, end > log_durable_end(log), ranges,
+                           max_ranges, NULL);
 }
 
 /* Scans seg from the batch holding start for the first record at or after

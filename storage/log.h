@@ -81,6 +81,8 @@ struct log_append_result {
     int64_t base_offset;
     int64_t last_offset;
     int64_t log_append_time;    /* -1 unless the topic uses LogAppendTime */
+    bool duplicate;             /* a producer's retry: the original offsets,
+                                   nothing appended (producer_state.h) */
 };
 
 /* Opens (creating if needed) DIR/<topic>-<partition> and recovers it.
@@ -134,7 +136,11 @@ void log_set_metrics(struct log *log, struct flush_metrics *m);
 
 /* Appends a record set (one or more batches). Returns 0, a positive Kafka
  * error code for a rejected set (the log is untouched), -EAGAIN when the
- * queue is full, or the log's sticky negative errno. */
+ * queue is full, or the log's sticky negative errno. A batch with a
+ * producer id is checked against the partition's producer state first
+ * (storage/producer_state.h: sequences, epochs, transactions; such a set
+ * must be that one batch): a retry of one of the producer's last five
+ * batches returns 0 with res->duplicate and its original offsets. */
 int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
                struct log_append_result *res);
 
@@ -227,8 +233,9 @@ int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
 int log_max_timestamp(struct log *log, int64_t *offset, int64_t *timestamp);
 
 /* Deletes whole segments beyond retention.ms / retention.bytes, never the
- * active one, when cleanup.policy has "delete" (and no clean is out).
- * Returns the number deleted or a negative errno. */
+ * active one, when cleanup.policy has "delete" (and no clean is out),
+ * each with its producer snapshot. Returns the number deleted or a
+ * negative errno. */
 int log_enforce_retention(struct log *log, int64_t now_ms);
 
 /* The base offset of the active segment: offsets below it are in sealed
@@ -302,5 +309,60 @@ int log_clean_begin(struct log *log, int64_t now_ms, size_t map_bytes, struct cl
  * moves, deletions held back meanwhile are done, and the job is freed.
  * Returns the job's error (0 when it cleaned). */
 int log_clean_finish(struct log *log, struct clean_job *job, int64_t now_ms);
+
+/* The same as log_read, never past limit (an offset at a batch boundary,
+ * at most the high watermark: the last stable offset for read_committed).
+ * offset may be anywhere in [start, high watermark]. When upper is not
+ * NULL it gets the offset where the returned bytes end (the base offset
+ * of the batch after them, or limit): aborted transactions are looked up
+ * below it. */
+int log_read_upto(struct log *log, int64_t offset, uint32_t max_bytes, int64_t limit,
+                  struct log_range *ranges, int max_ranges, int64_t *upper);
+
+/* ---- producers and transactions (storage/log_txn.c) ---------------------
+ * The partition's producer state (producer_state.h) lives in the log:
+ * checked and updated by log_append, snapshotted at every roll and at
+ * close (producer_snapshot.h), rebuilt at open from the newest snapshot
+ * and the batches after it (producer_recover.c). */
+
+struct aborted_txn;
+struct producer_entry;
+
+/* Appends a transaction marker (a control batch) for producer pid at
+ * epoch, as the coordinator asks: it closes pid's open transaction on
+ * this partition; an abort is recorded in the segment's .txnindex.
+ * Returns 0 (res: the marker's offset), a positive Kafka code for a
+ * fenced marker (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED),
+ * -EAGAIN when the queue is full, or a negative errno. */
+int log_append_marker(struct log *log, int64_t pid, int16_t epoch, int32_t coordinator_epoch,
+                      bool commit, int64_t now_ms, struct log_append_result *res);
+
+/* The last stable offset: the first offset of the oldest transaction that
+ * is open or whose marker is not yet durable; the high watermark when
+ * none is. */
+int64_t log_last_stable_offset(struct log *log);
+
+/* Aborted transactions overlapping [from, upper), as a read_committed
+ * Fetch returns them, at most max. Returns how many. */
+int log_aborted_txns(struct log *log, int64_t from, int64_t upper, struct aborted_txn *out,
+                     int max);
+
+/* True when pid has a transaction open on this partition at epoch. */
+bool log_producer_in_txn(const struct log *log, int64_t pid, int16_t epoch);
+/* A transaction verification begins (the shard asks the coordinator
+ * whether this partition is in pid's transaction): returns a guard that
+ * a marker for pid clears, so an append after a verification that raced
+ * with the end of the transaction is refused (Kafka's VerificationGuard).
+ * 0 on -ENOMEM. */
+uint64_t log_txn_verify_begin(struct log *log, int64_t pid);
+bool log_txn_verify_holds(const struct log *log, int64_t pid, uint64_t guard);
+
+/* producer.id.expiration.ms: forgets producers idle that long (never one
+ * with an open transaction). Returns how many. */
+int log_expire_producers(struct log *log, int64_t now_ms, int64_t expiration_ms);
+/* Calls fn for every producer the partition knows (DescribeProducers). */
+void log_each_producer(const struct log *log,
+                       void (*fn)(void *ctx, const struct producer_entry *e), void *ctx);
+int log_producer_count(const struct log *log);
 
 #endif

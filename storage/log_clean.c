@@ -9,7 +9,16 @@
  * before the first segment holding a record younger than
  * min.compaction.lag.ms. Below the cleaner checkpoint (first_dirty) it was
  * cleaned before; the dirty ratio is the share of the cleanable bytes at
- * or above it, counted by whole segments as Kafka does. */
+ * or above it, counted by whole segments as Kafka does.
+ *
+ * Transactions: the cleanable part also ends at the segment holding the
+ * last stable offset (Kafka's firstUncleanableDirtyOffset takes the first
+ * unstable offset): a record of a transaction still open must not replace
+ * an older value of its key before the transaction's outcome is known. A
+ * cleaned segment keeps the .txnindex entries of its sources (cleaner.c),
+ * so read_committed fetches still learn of aborted data the cleaner kept.
+ * A swap also drops log_read_upto's cached LSO position (positions moved)
+ * and the producer snapshots named by segments merged away. */
 #include "storage/cleaner.h"
 #include "storage/log_private.h"
 
@@ -35,11 +44,14 @@ void log_clean_load(struct log *log)
 static int cleanable_count(const struct log *log, int64_t now_ms)
 {
     int64_t lag = log->cfg.min_compaction_lag_ms;
+    int64_t lso = producer_state_stable_end(&log->producers, log_durable_end(log));
     int k = 0;
     while (k < log->nsegs - 1) {
         const struct segment *seg = log->segs[k];
         if (seg == log->seal.seg || seg->durable_size < seg->size)
             break;
+        if (log->segs[k + 1]->base_offset > lso)
+            break; /* holds the first offset of an unfinished transaction */
         if (lag > 0 && seg->max_timestamp > now_ms - lag)
             break;
         k++;
@@ -150,8 +162,12 @@ static int replace_segments(struct log *log, int64_t base, int count, struct seg
         at++;
     if (at + count >= log->nsegs) /* never the active one */
         return -EINVAL;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < count; i++) {
+        if (i > 0) /* its base names no segment any more */
+            log_producers_remove_snapshot(log, log->segs[at + i]->base_offset);
         log_retire_segment(log, log->segs[at + i], 0);
+    }
+    log->limit_offset = -1; /* log_read_upto's cached position moved */
     log->segs[at] = seg;
     memmove(log->segs + at + 1, log->segs + at + count,
             (size_t)(log->nsegs - at - count) * sizeof(*log->segs));

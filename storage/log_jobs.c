@@ -9,7 +9,8 @@
  *             directory (until then a crash leaves .next.log holding
  *             batches, which recovery names by its first batch:
  *             segment_adopt_next)
- *   SEAL      (once the old segment's data is synced) write its indexes,
+ *   SEAL      (once the old segment's data is synced) write its indexes
+ *             (.txnindex too) and the producer snapshot the roll encoded,
  *             fdatasync them, move the recovery point past it
  *   PRECREATE the next .next.* files, after NAME moved the old ones away
  * and retention posts RETIRE for each segment it drops (close, unlink).
@@ -94,7 +95,9 @@ void log_job_run(struct log_job *job)
         break;
     case LOG_JOB_RETIRE:
         /* Synced before the next job: a later deletion may not outlive
-         * this one (retention.c's invariant). */
+         * this one (retention.c's invariant). Its producer snapshot goes
+         * with it (log start moved past it). */
+        log_producers_remove_snapshot(log, job->seg->base_offset);
         segment_destroy(job->seg, 1);
         job->seg = NULL;
         job->result = storage_sync_dir(log->dir);

@@ -12,6 +12,7 @@
 #include "storage/epoch.h"
 #include "storage/io.h"
 #include "storage/log.h"
+#include "storage/producer_state.h"
 #include "storage/segment.h"
 
 struct flush_metrics;
@@ -119,10 +120,15 @@ struct log {
     int nretired, retiredcap;
     struct flush_metrics *metrics; /* the owner's, or NULL (log_set_metrics) */
     struct epoch_cache epochs;  /* leader epochs (log_replica.c) */
-    /* log_read_bounded's last end offset inside a segment, and where it is */
-    const struct segment *bound_seg;
-    int64_t bound_offset;
-    uint64_t bound_pos;
+    struct producer_state producers;  /* producer_state.h */
+    int64_t recover_from;       /* base of the first segment recovery re-read
+                                   (INT64_MAX: none); producer_recover.c */
+    int64_t limit_offset;       /* log_read_upto's cached position of an */
+    int64_t limit_seg_base;     /* offset limit (an LSO), -1: none; */
+    uint64_t limit_pos;         /* whoever rewrites a segment in place
+                                   (compaction's swap) sets limit_offset
+                                   to -1 */
+    uint64_t next_guard;        /* log_txn_verify_begin */
     struct segment *next_seg;   /* pre-created, ready for the next roll */
     bool precreating;           /* its job is posted */
     int jobs_inflight;          /* posted, not yet finished */
@@ -206,6 +212,37 @@ int log_renew_id(struct log *log);
 int log_recover(struct log *log, int clean, int64_t recovery_point,
                 int64_t now_ms);
 int log_write_recovery_point(struct log *log, int64_t offset);
+
+/* log.c, for log_txn.c: queues a batch the log made (freed once written) */
+int log_append_owned(struct log *log, uint8_t *batch, size_t len, int64_t now_ms,
+                     struct log_append_result *res);
+
+/* log_txn.c, for log.c: the producer checks of a record set before it is
+ * appended (0 to append, with *dup set for a retry; else a Kafka code or
+ * -ENOMEM), and the state update once its offsets are assigned. */
+int log_producers_check(struct log *log, const uint8_t *records, int nbatches,
+                        struct log_append_result *dup, bool *is_dup);
+void log_producers_apply(struct log *log, const uint8_t *batch);
+/* The same for a batch copied from the leader (log_append_replica), which
+ * no check saw: data batches, and markers, which end their transaction
+ * (an abort into seg's .txnindex) as log_append_marker does on the
+ * leader. A follower whose state cannot follow for memory fails. */
+void log_producers_replicate(struct log *log, struct segment *seg, const uint8_t *batch);
+
+/* producer_recover.c */
+int log_producers_load(struct log *log, bool clean, int64_t now_ms);
+/* After a truncation (log_replica.c): the producer state as of the new log
+ * end (Kafka's truncateAndReload), or none for an emptied log; snapshots
+ * past the end are unlinked (the caller syncs the directory). */
+int log_producers_truncated(struct log *log, bool emptied);
+int log_producers_snapshot(struct log *log, bool sync);
+/* At a roll, on the owner: the state at log->next_offset encoded into
+ * seg (the segment rolled off), no system call. In seg's SEAL job, on
+ * any thread: that encoding written as <next_offset>.snapshot, synced
+ * (before the recovery point moves past seg). 0 or negative errno. */
+int log_producers_snapshot_take(struct log *log, struct segment *seg);
+int log_producers_snapshot_store(struct log *log, struct segment *seg);
+void log_producers_remove_snapshot(struct log *log, int64_t base_offset);
 
 /* log_jobs.c */
 void log_post_job(struct log *log, enum log_job_kind kind, struct segment *seg);

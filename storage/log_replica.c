@@ -118,7 +118,8 @@ static int segment_of(const struct log *log, int64_t offset)
 static int segment_sync(struct segment *seg)
 {
     if (storage_sys.fdatasync(seg->fd) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
-        storage_sys.fdatasync(seg->timeindex.fd) < 0)
+        storage_sys.fdatasync(seg->timeindex.fd) < 0 ||
+        (seg->txnindex.fd >= 0 && storage_sys.fdatasync(seg->txnindex.fd) < 0))
         return -errno;
     return 0;
 }
@@ -228,17 +229,26 @@ static int cut_prepare(struct log *log, int64_t recovery_point)
     return rc;
 }
 
-/* After the cut: every end the log tracks is at most end. */
-static int cut_finish(struct log *log, int64_t end)
+/* After the cut: every end the log tracks is at most end; the producer
+ * state is what the log holds now (Kafka's truncateAndReload: snapshots
+ * past the end removed, durably, the rest replayed from the newest left;
+ * emptied: none at all). */
+static int cut_finish(struct log *log, int64_t end, bool emptied)
 {
     int rc = storage_sync_dir(log->dir);
     if (rc == 0)
         rc = epoch_cache_truncate_end(&log->epochs, end);
+    if (rc == 0) {
+        log->next_offset = end;
+        rc = log_producers_truncated(log, emptied);
+    }
+    if (rc == 0)
+        rc = storage_sync_dir(log->dir);
     if (rc < 0) {
         log_fail(log, rc);
         return log->error;
     }
-    log->bound_seg = NULL;
+    log->limit_offset = -1; /* log_read_upto's cached position */
     log->next_offset = log->written_end = end;
     if (log->synced_end > end)
         log->synced_end = end;
@@ -282,7 +292,7 @@ int log_truncate(struct log *log, int64_t offset, int64_t now_ms)
         log_fail(log, rc);
         return log->error;
     }
-    return cut_finish(log, end);
+    return cut_finish(log, end, false);
 }
 
 int log_truncate_fully(struct log *log, int64_t offset, int64_t now_ms)
@@ -315,7 +325,7 @@ int log_truncate_fully(struct log *log, int64_t offset, int64_t now_ms)
         return log->error;
     }
     log->start_offset = offset;
-    if ((rc = cut_finish(log, offset)) < 0)
+    if ((rc = cut_finish(log, offset, true)) < 0)
         return rc;
     log->synced_end = log->file_synced_end = offset;
     log->clean.first_dirty = offset;

@@ -250,6 +250,8 @@ int log_recover(struct log *log, int clean, int64_t recovery_point,
         int trusted = clean || (!last && next_base <= recovery_point);
         struct segment *seg;
         int cut;
+        if (!trusted && bases[i] < log->recover_from)
+            log->recover_from = bases[i]; /* producer_recover.c rebuilds from here */
         if ((rc = segment_load(&seg, log->dir, bases[i], trusted)) < 0)
             break;
         if ((rc = log_add_segment(log, seg)) < 0) {

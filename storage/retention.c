@@ -4,7 +4,11 @@
  * A segment goes by time when its newest record is older than retention.ms;
  * by size while the log minus that segment still exceeds retention.bytes.
  * The log start offset moves to the next segment's base. Only with
- * "delete" in cleanup.policy.
+ * "delete" in cleanup.policy. The producer snapshot named by a deleted
+ * segment's base offset goes with it (log_remove_oldest; the newest
+ * snapshot is never one of those: it belongs to the active segment or the
+ * log end). Producers are not forgotten with their segments (Kafka since
+ * KIP-360): producer.id.expiration.ms does that.
  *
  * Invariant: each deletion is durable (the directory synced) before the
  * next one starts. Otherwise a power cut could keep a later deletion and

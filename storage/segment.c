@@ -38,6 +38,9 @@ static int segment_open_files(struct segment *seg, int flags, int load)
     if ((rc = segment_path(seg, ".timeindex", path, sizeof(path))) < 0 ||
         (rc = time_index_open(&seg->timeindex, path, load)) < 0)
         return rc;
+    if ((rc = segment_path(seg, ".txnindex", path, sizeof(path))) < 0 ||
+        (rc = txn_index_open(&seg->txnindex, path, load)) < 0)
+        return rc;
     return 0;
 }
 
@@ -49,6 +52,7 @@ static struct segment *segment_alloc(const char *dir, int64_t base_offset)
     seg->fd = -1;
     seg->index.fd = -1;
     seg->timeindex.fd = -1;
+    seg->txnindex.fd = -1;
     seg->base_offset = base_offset;
     seg->next_offset = base_offset;
     seg->max_timestamp = -1;
@@ -99,7 +103,10 @@ int segment_create_suffixed(struct segment **out, const char *dir, int64_t base_
     return 0;
 }
 
-static const char *const segment_exts[] = { ".log", ".index", ".timeindex" };
+/* The .txnindex last: it exists only once a transaction aborted in the
+ * segment. */
+static const char *const segment_exts[] = { ".log", ".index", ".timeindex", ".txnindex" };
+#define SEGMENT_NEXTS 4
 
 int segment_rename_suffix(struct segment *seg, const char *suffix)
 {
@@ -108,13 +115,20 @@ int segment_rename_suffix(struct segment *seg, const char *suffix)
         return -ENAMETOOLONG;
     strcpy(to.base_path, seg->base_path);
     strcpy(to.suffix, suffix);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < SEGMENT_NEXTS; i++) {
         char from[PATH_MAX], dest[PATH_MAX];
         int rc = segment_path(seg, segment_exts[i], from, sizeof(from));
         if (rc == 0)
             rc = segment_path(&to, segment_exts[i], dest, sizeof(dest));
         if (rc < 0)
             return rc;
+        if (i == SEGMENT_NEXTS - 1 && seg->txnindex.fd < 0) {
+            /* No aborted transaction: no .txnindex may stay under the new
+             * name either (the segment it would describe is replaced). */
+            if (storage_sys.unlink(dest) < 0 && errno != ENOENT)
+                return -errno;
+            continue;
+        }
         if (storage_sys.rename(from, dest) < 0)
             return -errno;
     }
@@ -125,7 +139,8 @@ int segment_rename_suffix(struct segment *seg, const char *suffix)
 int segment_sync_all(const struct segment *seg)
 {
     if (storage_sys.fsync(seg->fd) < 0 || storage_sys.fsync(seg->index.fd) < 0 ||
-        storage_sys.fsync(seg->timeindex.fd) < 0)
+        storage_sys.fsync(seg->timeindex.fd) < 0 ||
+        (seg->txnindex.fd >= 0 && storage_sys.fsync(seg->txnindex.fd) < 0))
         return -errno;
     return 0;
 }
@@ -318,8 +333,14 @@ int segment_end_timeindex(struct segment *seg)
 
 int segment_flush_indexes(struct segment *seg)
 {
+    char path[PATH_MAX];
     int rc = offset_index_flush(&seg->index);
-    return rc < 0 ? rc : time_index_flush(&seg->timeindex);
+    if (rc == 0)
+        rc = time_index_flush(&seg->timeindex);
+    if (rc == 0 && seg->txnindex.written < seg->txnindex.count &&
+        (rc = segment_path(seg, ".txnindex", path, sizeof(path))) == 0)
+        rc = txn_index_flush(&seg->txnindex, path);
+    return rc;
 }
 
 int segment_truncate(struct segment *seg, uint64_t pos)
@@ -330,9 +351,17 @@ int segment_truncate(struct segment *seg, uint64_t pos)
     int rc = offset_index_truncate_position(&seg->index, (uint32_t)pos);
     if (rc < 0)
         return rc;
-    return time_index_truncate_offset(&seg->timeindex,
-                                      (uint32_t)(seg->next_offset -
-                                                 seg->base_offset));
+    rc = time_index_truncate_offset(&seg->timeindex,
+                                    (uint32_t)(seg->next_offset - seg->base_offset));
+    return rc < 0 ? rc : txn_index_truncate(&seg->txnindex, seg->next_offset);
+}
+
+int segment_sync_txnindex(struct segment *seg, const char *dir)
+{
+    int rc = txn_index_sync(&seg->txnindex);
+    if (rc == 0 && seg->txnindex.new_name && (rc = storage_sync_dir(dir)) == 0)
+        seg->txnindex.new_name = false;
+    return rc;
 }
 
 void segment_destroy(struct segment *seg, int unlink_files)
@@ -344,7 +373,9 @@ void segment_destroy(struct segment *seg, int unlink_files)
         storage_sys.close(seg->fd);
     offset_index_close(&seg->index);
     time_index_close(&seg->timeindex);
-    for (int i = 0; unlink_files && i < 3; i++) {
+    txn_index_close(&seg->txnindex);
+    free(seg->snapshot);
+    for (int i = 0; unlink_files && i < SEGMENT_NEXTS; i++) {
         char path[PATH_MAX];
         if (segment_path(seg, exts[i], path, sizeof(path)) == 0)
             storage_sys.unlink(path);

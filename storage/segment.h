@@ -1,6 +1,10 @@
 /* segment.h - one segment of a partition log: <base>.log, <base>.index
  * and <base>.timeindex, named by the 20-digit base offset as Kafka does.
  *
+ * Beside them, <base>.txnindex (txn_index.h) once a transaction aborted in
+ * the segment, and DIR/<base>.snapshot (producer_snapshot.h) from the roll
+ * that started it.
+ *
  * Life cycle:
  *   segment_create()  new, empty, active (the log appends to it)
  *   segment_precreate() new, empty, under a temporary name, ahead of need;
@@ -20,6 +24,7 @@
 
 #include "storage/batch.h"
 #include "storage/index.h"
+#include "storage/txn_index.h"
 
 struct segment {
     int64_t base_offset;
@@ -33,6 +38,11 @@ struct segment {
     uint64_t bytes_since_index;
     struct offset_index index;
     struct time_index timeindex;
+    struct txn_index txnindex;    /* aborted transactions (txn_index.h) */
+    uint8_t *snapshot;         /* the producer snapshot taken when the log
+                                  rolled off it (at next_offset), written by
+                                  its SEAL job; NULL: none */
+    size_t snapshot_len;
     char base_path[PATH_MAX - 32]; /* DIR/<base>, no extension */
     char suffix[16];           /* "" or the cleaner's ".cleaned"/".swap" */
 };
@@ -106,13 +116,20 @@ int segment_truncate(struct segment *seg, uint64_t pos);
 int segment_create_suffixed(struct segment **out, const char *dir, int64_t base_offset,
                             const char *suffix, int64_t now_ms);
 
-/* Renames the three files to carry suffix instead (rename(2) each; the
- * caller fsyncs the directory). An existing target is replaced. 0 or
+/* Renames the files to carry suffix instead (rename(2) each; the
+ * caller fsyncs the directory). An existing target is replaced; a
+ * segment without a .txnindex removes one under the new name. 0 or
  * negative errno (some files may then be renamed already). */
 int segment_rename_suffix(struct segment *seg, const char *suffix);
 
-/* fsyncs the .log and both index files. 0 or negative errno. */
+/* fsyncs the .log, both index files and the .txnindex when there is
+ * one. 0 or negative errno. */
 int segment_sync_all(const struct segment *seg);
+
+/* Makes the .txnindex durable, if there is one: fdatasync, and an fsync
+ * of dir when the file was created since (a new name; the segment's other
+ * files were named at segment_create). 0 or negative errno. */
+int segment_sync_txnindex(struct segment *seg, const char *dir);
 
 /* Closes the files; with unlink_files also removes them. */
 void segment_destroy(struct segment *seg, int unlink_files);

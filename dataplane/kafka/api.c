@@ -6,18 +6,25 @@
  * column of kafka-api-versions.md. Where that note says "or X with flexible
  * versions" (OffsetFetch, ListGroups, InitProducerId) we take the wider
  * range, since this codec speaks flexible versions; InitProducerId 3+ lets
- * librdkafka's transactional producer recover (KIP-360). None of these
- * are among kafka-python's release probes (DescribeAcls v2, Produce v8,
- * Fetch v11, ...), so it still infers 2.3. IncrementalAlterConfigs and
- * DescribeCluster are not in that note: we advertise all of their versions.
+ * librdkafka's transactional producer recover (KIP-360).
+ *
+ * Produce goes to v12 (Kafka 4.0): transactions v2 (KIP-890) need it, and
+ * the Java client uses them only with Produce v12, EndTxn v5 and the
+ * finalized feature transaction.version 2 in ApiVersions. That makes
+ * kafka-python 2.0.2 infer release 2.4 (its probe is Produce v8) instead
+ * of 2.3; what it sends depends only on ">= (2, 1)" and older tests, so
+ * nothing it sends changes (it never sends Produce above v7). The
+ * transaction APIs are advertised at every version Kafka 4.0 has; none is
+ * a kafka-python probe. IncrementalAlterConfigs and DescribeCluster are
+ * not in that note: we advertise all of their versions.
  * The Java client (4.x) needs more than the three clients of that note:
  * CreateTopics v5+ (the partition count and configs of a new topic, which
  * AdminClient's CreateTopicsResult reads; v7 adds its id) and ListOffsets
  * v7 (OffsetSpec.maxTimestamp()); kafka-python 2.0.2's probe for 2.2 is
- * ListOffsets v5, but it tries Fetch v11 (2.3) first, so it still infers
- * 2.3. DescribeTopicPartitions (KIP-966) is what the Java AdminClient's
- * describeTopics and kafka-topics.sh --describe ask first (it carries the
- * topic ids, which Metadata below v10 does not).
+ * ListOffsets v5, but its probes for newer releases (Produce v8, Fetch
+ * v11) come first. DescribeTopicPartitions (KIP-966) is what the Java
+ * AdminClient's describeTopics and kafka-topics.sh --describe ask first
+ * (it carries the topic ids, which Metadata below v10 does not).
  */
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_admin.h"
@@ -26,6 +33,7 @@
 #include "dataplane/kafka/msg_group.h"
 #include "dataplane/kafka/msg_metadata.h"
 #include "dataplane/kafka/msg_produce.h"
+#include "dataplane/kafka/msg_txn.h"
 #include "dataplane/kafka/msg_security.h"
 
 #include <errno.h>
@@ -36,7 +44,7 @@
 
 static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	/* key                            name       min max flex schema max */
-	API(KAFKA_PRODUCE, "Produce", 3, 7, 9, 11, produce),
+	API(KAFKA_PRODUCE, "Produce", 3, 12, 9, 12, produce),
 	API(KAFKA_FETCH, "Fetch", 4, 11, 12, 17, fetch),
 	API(KAFKA_LIST_OFFSETS, "ListOffsets", 1, 7, 6, 10, list_offsets),
 	API(KAFKA_METADATA, "Metadata", 0, 6, 9, 12, metadata),
@@ -54,10 +62,15 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_CREATE_TOPICS, "CreateTopics", 0, 7, 5, 7, create_topics),
 	API(KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, 6, delete_topics),
 	API(KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 1, 2, 2, delete_records),
-	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 4, 2, 5, init_producer_id),
+	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2, 5, init_producer_id),
 	/* replication (dataplane/handle_replica.c); Kafka 2.3 had v0-3 */
 	API(KAFKA_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 3, 4, 3,
 	    offset_for_leader_epoch),
+	API(KAFKA_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 5, 3, 5, add_partitions_to_txn),
+	API(KAFKA_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 4, 3, 4, add_offsets_to_txn),
+	API(KAFKA_END_TXN, "EndTxn", 0, 5, 3, 5, end_txn),
+	API(KAFKA_WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, 1, 1, 1, write_txn_markers),
+	API(KAFKA_TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 5, 3, 5, txn_offset_commit),
 	API(KAFKA_DESCRIBE_ACLS, "DescribeAcls", 0, 1, 2, 2, describe_acls),
 	API(KAFKA_CREATE_ACLS, "CreateAcls", 0, 1, 2, 2, create_acls),
 	API(KAFKA_DELETE_ACLS, "DeleteAcls", 0, 1, 2, 2, delete_acls),
@@ -76,10 +89,13 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", 0, 0, 0, 0,
 	    alter_scram),
 	API(KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, describe_cluster),
+	API(KAFKA_DESCRIBE_PRODUCERS, "DescribeProducers", 0, 0, 0, 0, describe_producers),
 	/* between sluice nodes (dataplane/handle_cluster.c) */
 	API(KAFKA_ALTER_PARTITION, "AlterPartition", 0, 1, 0, 1, alter_partition),
 	API(KAFKA_BROKER_REGISTRATION, "BrokerRegistration", 0, 0, 0, 0,
 	    broker_registration),
+	API(KAFKA_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0, 0, describe_transactions),
+	API(KAFKA_LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0, 1, list_transactions),
 	API(KAFKA_DESCRIBE_TOPIC_PARTITIONS, "DescribeTopicPartitions", 0, 0, 0, 0, dtp),
 };
 
@@ -169,6 +185,8 @@ int kafka_response_encode(struct kwriter *w, int16_t key, int16_t version, const
 	return encode(w, key, version, true, resp);
 }
 
+#define TXN_VERSION { "transaction.version", sizeof("transaction.version") - 1 }
+
 int kafka_api_versions_reply(struct kwriter *w, int32_t correlation_id,
 			     int16_t req_version, int32_t throttle_ms,
 			     bool (*served)(int16_t key))
@@ -185,6 +203,15 @@ int kafka_api_versions_reply(struct kwriter *w, int32_t correlation_id,
 	resp.api_keys.v = keys;
 	resp.api_keys.n = n;
 	resp.throttle_time_ms = throttle_ms;
+	/* Transactions v2 (KIP-890) are on: clients that know them (Java 4.x)
+	 * use them, the others use v1 (KIP-584's finalized features). */
+	static const struct kafka_supported_feature sf[] = { { TXN_VERSION, 0, 2 } };
+	static const struct kafka_finalized_feature ff[] = { { TXN_VERSION, 2, 2 } };
+	resp.supported_features.v = (struct kafka_supported_feature *)sf;
+	resp.supported_features.n = 1;
+	resp.finalized_features.v = (struct kafka_finalized_feature *)ff;
+	resp.finalized_features.n = 1;
+	resp.finalized_features_epoch = 1;
 	if (!kafka_api_supported(KAFKA_API_VERSIONS, req_version)) {
 		resp.error_code = KAFKA_ERR_UNSUPPORTED_VERSION;
 		req_version = 0;        /* the one body every client can read */

@@ -1,5 +1,5 @@
 /*
- * msg_produce.c - schema tables for Produce and InitProducerId, and the
+ * msg_produce.c - schema tables for Produce, and the
  * shared LeaderIdAndEpoch / NodeEndpoint structs. Tables list fields in
  * wire order (tagged fields in tag order), as in apache/kafka's JSON.
  */
@@ -90,26 +90,4 @@ static const struct kfield produce_resp_f[] = {
 	KF(S, node_endpoints, ARRAY, KFROM(10), KTAG(0), KSUB(kafka_node_endpoint_s)),
 };
 KSCHEMA(kafka_produce_resp_s, S, produce_resp_f);
-#undef S
-
-/* ---- InitProducerId ---- */
-
-#define S struct kafka_init_producer_id_req
-static const struct kfield init_pid_req_f[] = {
-	KF(S, transactional_id, STRING, KALL, KNULL(0)),
-	KF(S, transaction_timeout_ms, INT32, KALL),
-	KF(S, producer_id, INT64, KFROM(3), KDEF(-1)),
-	KF(S, producer_epoch, INT16, KFROM(3), KDEF(-1)),
-};
-KSCHEMA(kafka_init_producer_id_req_s, S, init_pid_req_f);
-#undef S
-
-#define S struct kafka_init_producer_id_resp
-static const struct kfield init_pid_resp_f[] = {
-	KF(S, throttle_time_ms, INT32, KALL),
-	KF(S, error_code, INT16, KALL),
-	KF(S, producer_id, INT64, KALL, KDEF(-1)),
-	KF(S, producer_epoch, INT16, KALL),
-};
-KSCHEMA(kafka_init_producer_id_resp_s, S, init_pid_resp_f);
 #undef S

@@ -1,5 +1,6 @@
 /*
- * msg_produce.h - Produce (0) and InitProducerId (22) messages as C structs,
+ * msg_produce.h - Produce (0) messages as C structs (InitProducerId is in
+ * msg_txn.h),
  * plus small structs several responses share (leader/epoch, node endpoint).
  * Field names and versions follow apache/kafka's message JSON; the tables
  * that describe them to the codec live in msg_produce.c.
@@ -23,7 +24,7 @@ struct kafka_node_endpoint {            /* NodeEndpoint (tagged, v10+/v16+) */
 
 extern const struct kschema kafka_leader_epoch_s, kafka_node_endpoint_s;
 
-/* ---- Produce request, v0-11 (flexible 9+) ---- */
+/* ---- Produce request, v0-12 (flexible 9+; v12: KIP-890, same fields) ---- */
 struct kafka_produce_req_partition {
 	int32_t index;
 	struct kbytes records;          /* RecordBatch bytes, a view; nullable */
@@ -69,23 +70,7 @@ struct kafka_produce_resp {
 	KARRAY(struct kafka_node_endpoint) node_endpoints;  /* v10+ tag 0 */
 };
 
-/* ---- InitProducerId, v0-5 (flexible 2+) ---- */
-struct kafka_init_producer_id_req {
-	struct kstr transactional_id;   /* nullable */
-	int32_t transaction_timeout_ms;
-	int64_t producer_id;            /* v3+, default -1 */
-	int16_t producer_epoch;         /* v3+, default -1 */
-};
-
-struct kafka_init_producer_id_resp {
-	int32_t throttle_time_ms;
-	int16_t error_code;
-	int64_t producer_id;            /* default -1 */
-	int16_t producer_epoch;
-};
-
 extern const struct kschema kafka_produce_req_s, kafka_produce_resp_s;
-extern const struct kschema kafka_init_producer_id_req_s, kafka_init_producer_id_resp_s;
 /* For kafka_defaults() on partitions a handler fills in. */
 extern const struct kschema kafka_produce_resp_partition_s;
 

@@ -19,6 +19,7 @@ import ctypes
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -87,6 +88,23 @@ def tap_broker(ctx, name, iface, shards=1, sets=None):
     ip("addr", "add", f"{PEER_IP}/24", "dev", iface)
     ip("link", "set", iface, "up")
     return b
+
+
+def ping(payload, timeout=5):
+    """One ICMP echo to the broker's DPDK port, answered: the reply payload.
+    The kernel resolves BROKER_IP by ARP on the way, so datagrams sent next
+    are not queued behind an unresolved neighbour (whose queue drops the
+    oldest when it overflows)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    try:
+        s.settimeout(timeout)
+        h = bytes([8, 0, 0, 0, 0x12, 0x34, 0, len(payload) & 0xff])
+        c = inet_cksum(h + payload)
+        s.sendto(h[:2] + c.to_bytes(2, "big") + h[4:] + payload, (BROKER_IP, 0))
+        r = s.recv(2048)
+        return r[20], r[28:]
+    finally:
+        s.close()
 
 
 def broker_mac(broker):

@@ -167,8 +167,9 @@ class Broker:
     """One sluiced process (restartable) over one data dir."""
 
     def __init__(self, name="broker", shards=DEFAULT_SHARDS, sets=None, config=None,
-                 extra_args=None):
+                 extra_args=None, port=0):
         self.name = name
+        self.port = port  # fixed: clients that stay up across a restart find it again
         self.shards = shards
         self.sets = dict(sets or {})
         self.config = config
@@ -192,7 +193,7 @@ class Broker:
     def argv(self):
         a = [sluiced_path(), "--data-dir", self.data_dir]
         if "listeners" not in self.sets:  # --listen would replace them
-            a += ["--listen", "127.0.0.1:0"]
+            a += ["--listen", f"127.0.0.1:{self.port}"]
         if self.shards is not None:
             a += ["--shards", str(self.shards)]
         if self.config:
@@ -364,6 +365,37 @@ class Broker:
             return ""
 
 
+def free_ports(n, tries=50):
+    """A port P with P..P+n-1 free on 127.0.0.1 now (a broker with n shards
+    listens on them), for tests whose clients must find a restarted broker
+    where it was."""
+    import random
+    import socket
+    # Below the ephemeral range: a client's outgoing connection must not
+    # take a port the restarted broker needs.
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    lo = 10000 if low > 12000 else 1024
+    for _ in range(tries):
+        held = []
+        try:
+            port = random.randrange(lo, low - n)
+            for i in range(n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", port + i))
+                held.append(s)
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    fail(f"no {n} consecutive free ports found")
+
+
 # ---------------------------------------------------------------------------
 # kcat helpers
 
@@ -394,6 +426,34 @@ def kcat_roundtrip(bootstrap, topic, n=100, extra_produce_args=()):
     got = sorted(c.stdout.decode(errors="replace").splitlines())
     expect_eq(len(got), n, f"round trip on {topic}: number of messages read back")
     expect_eq(got, sorted(lines), f"round trip on {topic}: messages read back")
+
+
+def consume_values(bootstrap, topic, partitions, isolation="read_committed", timeout=120):
+    """Every value of every partition of topic from the beginning to the end
+    a consumer of that isolation level sees (confluent-kafka, assign(), no
+    group membership): {partition: [value, ...]}."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-reader-" + isolation,
+                  "isolation.level": isolation, "enable.auto.commit": False,
+                  "enable.partition.eof": True})
+    try:
+        out = {p: [] for p in range(partitions)}
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        eof = set()
+        deadline = time.monotonic() + timeout
+        while len(eof) < partitions and time.monotonic() < deadline:
+            for m in c.consume(num_messages=10000, timeout=1):
+                if m.error():
+                    if m.error().code() != KafkaError._PARTITION_EOF:
+                        fail(f"consumer error: {m.error()}")
+                    eof.add(m.partition())
+                    continue
+                out[m.partition()].append(m.value())
+        check(len(eof) == partitions, f"{topic} not read to its end within {timeout}s "
+                                      f"(partitions at their end: {sorted(eof)})")
+        return out
+    finally:
+        c.close()
 
 
 # ---------------------------------------------------------------------------

@@ -230,6 +230,18 @@ def parse_metadata_v4(r):
             {t[1]: (t[0], {p[1]: (p[0], p[2]) for p in t[3]}) for t in topics})
 
 
+def leader_of(host, port, topic, partition):
+    """(host, port) of the broker leading topic/partition (Metadata v4 asked
+    of host:port; the topic must exist)."""
+    with Conn(host, port) as c:
+        brokers, topics = parse_metadata_v4(c.call(3, 4, metadata_v4_body([topic], False), 31))
+    terr, parts = topics.get(topic, (-1, {}))
+    perr, leader = parts.get(partition, (-1, -1))
+    if terr or perr or leader not in brokers:
+        raise ValueError(f"no leader of {topic}/{partition}: {terr} {perr} {leader} {brokers}")
+    return brokers[leader]
+
+
 # --- RecordBatch v2 and Produce v7 ---------------------------------------------
 def record(offset_delta, key, value, headers=(), ts_delta=0):
     body = (i8(0) + varint(ts_delta) + varint(offset_delta)
@@ -240,12 +252,18 @@ def record(offset_delta, key, value, headers=(), ts_delta=0):
     return varint(len(body)) + body
 
 
-def record_batch(records, base_ts=None, corrupt_crc=False, magic=2):
-    """records: list of (key, value, headers). Uncompressed, no producer id."""
+ATTR_TRANSACTIONAL = 0x10
+ATTR_CONTROL = 0x20
+
+
+def record_batch(records, base_ts=None, corrupt_crc=False, magic=2, pid=-1, epoch=-1, seq=-1,
+                 attributes=0):
+    """records: list of (key, value, headers). Uncompressed; a producer's
+    batch when pid >= 0 (attributes: ATTR_TRANSACTIONAL, ATTR_CONTROL)."""
     ts = int(time.time() * 1000) if base_ts is None else base_ts
     recs = b"".join(record(i, k, v, h) for i, (k, v, h) in enumerate(records))
-    after_crc = (i16(0) + i32(len(records) - 1) + i64(ts) + i64(ts) + i64(-1) + i16(-1)
-                 + i32(-1) + i32(len(records)) + recs)
+    after_crc = (i16(attributes) + i32(len(records) - 1) + i64(ts) + i64(ts) + i64(pid)
+                 + i16(epoch) + i32(seq) + i32(len(records)) + recs)
     crc = crc32c(after_crc)
     if corrupt_crc:
         crc ^= 0x5A5A5A5A
@@ -253,8 +271,8 @@ def record_batch(records, base_ts=None, corrupt_crc=False, magic=2):
     return i64(0) + i32(len(after_len)) + after_len
 
 
-def produce_v7_body(topic, partition, batch, acks=-1, timeout_ms=30000):
-    return (string(None) + i16(acks) + i32(timeout_ms)
+def produce_v7_body(topic, partition, batch, acks=-1, timeout_ms=30000, txn_id=None):
+    return (string(txn_id) + i16(acks) + i32(timeout_ms)
             + array([string(topic) + array([i32(partition) + bytes_(batch)])]))
 
 
@@ -293,3 +311,36 @@ def elect_leaders(host, port, election_type, topic_partitions, version=1, corr=9
         err = r.i16() if version >= 1 else 0
         res = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16(), r.string()))))
     return err, {(t, p): e for t, ps in res for p, e, _ in ps}
+
+
+# --- idempotence and transactions (v1 of each: no flexible encoding) ---------
+API_INIT_PRODUCER_ID, API_ADD_PARTITIONS_TO_TXN, API_END_TXN = 22, 24, 26
+
+
+def init_producer_id_v1_body(txn_id=None, timeout_ms=60000):
+    return string(txn_id) + i32(timeout_ms)
+
+
+def parse_init_producer_id_v1(r):
+    r.i32()  # throttle
+    return r.i16(), r.i64(), r.i16()  # error, producer id, epoch
+
+
+def add_partitions_v1_body(txn_id, pid, epoch, topic, partitions):
+    return (string(txn_id) + i64(pid) + i16(epoch)
+            + array([string(topic) + array([i32(p) for p in partitions])]))
+
+
+def parse_add_partitions_v1(r):
+    r.i32()  # throttle
+    topics = r.array(lambda x: (x.string(), x.array(lambda y: (y.i32(), y.i16()))))
+    return {(t, p): e for t, parts in topics for p, e in parts}
+
+
+def end_txn_v1_body(txn_id, pid, epoch, commit):
+    return string(txn_id) + i64(pid) + i16(epoch) + i8(1 if commit else 0)
+
+
+def parse_end_txn_v1(r):
+    r.i32()  # throttle
+    return r.i16()

@@ -199,18 +199,7 @@ def test_many_connections(ctx):
 
 def leader_conn(ctx, topic, partition):
     """Connection to the leader of topic/partition (the topic must exist)."""
-    with connect(ctx) as c:
-        r = c.call(kwire.API_METADATA, 4, kwire.metadata_v4_body([topic], auto_create=False), 31)
-        brokers, topics = kwire.parse_metadata_v4(r)
-    check(topic in topics, f"{topic} not in Metadata")
-    terr, parts = topics[topic]
-    expect_eq(terr, 0, f"Metadata error for {topic}")
-    check(partition in parts, f"partition {partition} of {topic} not in Metadata: {parts}")
-    perr, leader = parts[partition]
-    expect_eq(perr, 0, f"Metadata error for {topic}/{partition}")
-    check(leader in brokers, f"leader {leader} not among brokers {brokers}")
-    host, port = brokers[leader]
-    return Conn(host, port)
+    return Conn(*kwire.leader_of(*ctx.broker.host_port(), topic, partition))
 
 
 def produce(conn, topic, partition, batch, corr):

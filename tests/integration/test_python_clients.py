@@ -59,6 +59,35 @@ def check_deliveries(topic, delivered, n):
 # ---------------------------------------------------------------------------
 # kafka-python
 
+def test_describe_configs_of_many_topics(ctx):
+    """Every topic's configs in one DescribeConfigs (what sarama's ListTopics
+    sends): the answer outgrows a request's pooled arena and must still come."""
+    from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+    n = 120
+    names = [f"kp-many-{i:03d}" for i in range(n)]
+    admin = kp_admin(ctx)
+    try:
+        r = admin.create_topics([NewTopic(t, 1, 1, topic_configs={"retention.ms": str(1000 + i)})
+                                 for i, t in enumerate(names)], timeout_ms=60000)
+        expect_eq(sorted((t, e) for t, e, *rest in r.topic_errors), [(t, 0) for t in names],
+                  "create_topics error codes")
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in names])
+        got = {}
+        for resp in res:
+            for err, msg, rtype, rname, entries in (x[:5] for x in resp.resources):
+                expect_eq(err, 0, f"describe_configs of {rname}")
+                got[rname] = {e[0]: e[1] for e in entries}
+        expect_eq(sorted(got), names, "every topic described")
+        for i, t in enumerate(names):
+            expect_eq(got[t].get("retention.ms"), str(1000 + i), f"{t}: retention.ms")
+        log(f"{n} topics described in one request, {sum(map(len, got.values()))} entries")
+        r = admin.delete_topics(names, timeout_ms=60000)
+        expect_eq(sorted(tuple(x[:2]) for x in r.topic_error_codes), [(t, 0) for t in names],
+                  "delete_topics error codes")
+    finally:
+        admin.close()
+
+
 def kp_admin(ctx):
     from kafka import KafkaAdminClient
     return KafkaAdminClient(bootstrap_servers=ctx.bootstrap, request_timeout_ms=30000,
@@ -308,5 +337,6 @@ def test_topic_compression_lz4(ctx):
 
 
 if __name__ == "__main__":
-    harness.main([test_kafka_python_admin, test_kafka_python_roundtrip, test_confluent_admin,
+    harness.main([test_kafka_python_admin, test_describe_configs_of_many_topics,
+                  test_kafka_python_roundtrip, test_confluent_admin,
                   test_confluent_roundtrip, test_topic_compression_lz4])

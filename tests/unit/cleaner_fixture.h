@@ -92,7 +92,7 @@ static inline int read_batch(const uint8_t *b, size_t len, struct seen *s, int m
         struct record_view r;
         assert_int_equal(batch_record_next(&p, end, &r), 0);
         s[n].offset = h.base_offset + r.offset_delta;
-        char tmp[64];
+        char tmp[64] = { 0 }; /* a binary key (a marker's) may copy nothing */
         snprintf(tmp, sizeof(tmp), "%.*s", r.key ? (int)r.key_len : 0, r.key ? (const char *)r.key : "");
         s[n].key = r.key ? atoi(tmp + 1) : -1;
         snprintf(tmp, sizeof(tmp), "%.*s", r.value ? (int)r.value_len : 0,

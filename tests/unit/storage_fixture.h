@@ -17,6 +17,7 @@
 
 #include "storage/batch.h"
 #include "storage/batch_build.h"
+#include "storage/crc32c.h"
 #include "storage/io.h"
 #include "storage/log.h"
 
@@ -85,6 +86,25 @@ static inline size_t fixture_batch(uint8_t *buf, size_t cap, int n,
             return 0;
     }
     return batch_builder_finish(&b, 0);
+}
+
+/* fixture_batch's batch from a producer: pid, epoch, base sequence and
+ * (when txn) the transactional bit set, CRC recomputed. */
+static inline size_t fixture_producer_batch(uint8_t *buf, size_t cap, int n, size_t value_len,
+                                            int64_t ts, int64_t pid, int16_t epoch,
+                                            int32_t seq, int txn)
+{
+    size_t len = fixture_batch(buf, cap, n, value_len, ts, seq);
+    if (len == 0)
+        return 0;
+    be64_store(buf + BATCH_OFF_PRODUCER_ID, (uint64_t)pid);
+    be16_store(buf + BATCH_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+    be32_store(buf + BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
+    if (txn)
+        be16_store(buf + BATCH_OFF_ATTRIBUTES,
+                   be16_load(buf + BATCH_OFF_ATTRIBUTES) | BATCH_ATTR_TRANSACTIONAL);
+    be32_store(buf + BATCH_OFF_CRC, crc32c(buf + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+    return len;
 }
 
 /* Submits and reaps until everything appended to log is durable. On an

@@ -3,7 +3,8 @@
  * tombstones and their delete horizon, producer fields and the
  * transactional bit, control batches), whole clean jobs with grouping and
  * the swap, the recovery of interrupted swaps, DeleteRecords and its
- * checkpoint. */
+ * checkpoint; transactions on a compacted log (the cleaner stops at the
+ * last stable offset, cleaned segments keep their .txnindex entries). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -730,6 +731,108 @@ static void test_keys_required(void **state)
     }
 }
 
+/* ---- transactions ---- */
+
+static int count_txnindex(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        struct stat st;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (l > 9 && strcmp(de->d_name + l - 9, ".txnindex") == 0 && stat(path, &st) == 0 &&
+            st.st_size > 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int64_t txn_produce(struct fx *f, int64_t pid, int32_t seq, bool txn)
+{
+    uint8_t b[8192];
+    struct log_append_result res;
+    size_t len = fixture_producer_batch(b, sizeof(b), 3, 50, NOW, pid, 0, seq, txn);
+    assert_int_equal(fixture_append_sync(f->log, &f->ring, b, len, NOW, &res), 0);
+    return res.base_offset;
+}
+
+static void txn_marker(struct fx *f, int64_t pid, bool commit)
+{
+    struct log_append_result res;
+    assert_int_equal(log_append_marker(f->log, pid, 0, 0, commit, NOW, &res), 0);
+    assert_int_equal(fixture_drain(f->log, &f->ring, NOW), 0);
+}
+
+/* The one aborted transaction of pid 1 at [first, last]. */
+static void check_aborted(struct fx *f, int64_t first, int64_t last)
+{
+    struct aborted_txn a[4];
+    assert_int_equal(log_aborted_txns(f->log, 0, log_durable_end(f->log), a, 4), 1);
+    assert_int_equal(a[0].pid, 1);
+    assert_int_equal(a[0].first_offset, first);
+    assert_int_equal(a[0].last_offset, last);
+}
+
+static void test_clean_transactions(void **state)
+{
+    struct fx *f = *state;
+    reopen(f);
+    /* pid 1: a transaction of two batches, aborted */
+    int64_t first = txn_produce(f, 1, 0, true);
+    txn_produce(f, 1, 3, true);
+    int64_t abort_at = log_end_offset(f->log);
+    txn_marker(f, 1, false);
+    fill(f, 100, 10, 0);
+    /* pid 2: a transaction left open, with more segments after it */
+    int64_t open_at = txn_produce(f, 2, 0, true);
+    fill(f, 100, 10, 0);
+    assert_true(log_segment_count(f->log) > 6);
+    check_aborted(f, first, abort_at);
+    int64_t end = log_end_offset(f->log);
+    assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+    check_aborted(f, first, abort_at);
+    /* nothing at or after the open transaction's first offset was cleaned */
+    struct seen *r = calloc(8192, sizeof(*r));
+    int n = read_log(f->log, r, 8192), after = 0;
+    for (int i = 0; i < n; i++)
+        after += r[i].offset >= open_at;
+    assert_int_equal(after, (int)(end - open_at));
+    assert_int_equal(count_txnindex(log_dir(f->log)), 1);
+    /* restarts, clean and not */
+    reopen(f);
+    check_aborted(f, first, abort_at);
+    assert_int_equal(log_close(f->log), 0);
+    char marker[600];
+    snprintf(marker, sizeof(marker), "%s/table-0/clean-shutdown", f->dir);
+    unlink(marker);
+    f->log = NULL;
+    reopen(f);
+    check_aborted(f, first, abort_at);
+    /* the transaction ends: the cleaner goes past it now */
+    txn_marker(f, 2, true);
+    fill(f, 100, 10, 0);
+    assert_int_equal(run_job(f, NOW, 1 << 20), 0);
+    n = read_log(f->log, r, 8192);
+    after = 0;
+    for (int i = 0; i < n; i++)
+        after += r[i].offset >= open_at && r[i].offset < end;
+    assert_true(after < (int)(end - open_at) / 2);
+    check_aborted(f, first, abort_at);
+    assert_int_equal(count_txnindex(log_dir(f->log)), 1);
+    /* a crash after a swap's commit point: recovery completes it and
+     * rebuilds the indexes */
+    fill(f, 100, 10, 0);
+    crash_job_at(f, 4);
+    reopen(f);
+    check_aborted(f, first, abort_at);
+    assert_int_equal(count_txnindex(log_dir(f->log)), 1);
+    free(r);
+}
+
 /* ---- DeleteRecords ---- */
 
 static void test_delete_records(void **state)
@@ -801,6 +904,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstones_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_required, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -330,7 +330,8 @@ static void test_response_headers(void **state)
 static void test_api_table(void **state)
 {
 	static const int16_t keys[] = { 18, 3, 0, 1, 2, 19, 20, 37, 32, 33, 44, 60, 10,
-					11, 14, 12, 13, 8, 9, 47, 16, 15, 42, 22, 17, 21, 62, 75,
+					11, 14, 12, 13, 8, 9, 47, 16, 15, 42, 22, 17, 21, 62,
+					24, 25, 26, 27, 28, 61, 65, 66, 75,
 					36, 50, 51, 29, 30, 31, 23, 56, 43 };
 	const struct kafka_api *a;
 	int i = 0, n = 0;
@@ -343,7 +344,7 @@ static void test_api_table(void **state)
 		assert_ptr_equal(kafka_api_find(a->key), a);
 		n++;
 	}
-	assert_int_equal(n, 37);
+	assert_int_equal(n, 45);
 	assert_null(kafka_api_find(-1));
 	assert_null(kafka_api_find(57));
 	assert_null(kafka_api_find(1000));
@@ -351,7 +352,11 @@ static void test_api_table(void **state)
 	/* librdkafka feature flags (kafka-api-versions.md) */
 	assert_true(kafka_api_supported(KAFKA_PRODUCE, 3) && kafka_api_supported(KAFKA_PRODUCE, 7));
 	assert_true(kafka_api_supported(KAFKA_FETCH, 4) && kafka_api_supported(KAFKA_FETCH, 11));
-	assert_false(kafka_api_supported(KAFKA_PRODUCE, 8));   /* kafka-python probe */
+	/* transactions v2 (KIP-890) need Produce v12; v13 names topics by id */
+	assert_true(kafka_api_supported(KAFKA_PRODUCE, 12));
+	assert_false(kafka_api_supported(KAFKA_PRODUCE, 13));
+	assert_true(kafka_api_supported(KAFKA_INIT_PRODUCER_ID, 0));   /* IdempotentProducer */
+	assert_true(kafka_api_supported(KAFKA_END_TXN, 5));
 	assert_true(kafka_api_supported(KAFKA_FIND_COORDINATOR, 0));
 	assert_true(kafka_api_supported(KAFKA_LIST_OFFSETS, 1));
 	assert_true(kafka_api_supported(KAFKA_API_VERSIONS, 0));
@@ -403,15 +408,24 @@ static void test_api_versions_reply(void **state)
 		assert_int_equal(kafka_api_versions_reply(&w, 42, v, 0, NULL), 0);
 		p = parse_av(w.len, v);
 		assert_int_equal(p->error_code, 0);
-		assert_int_equal(p->api_keys.n, 37);
+		assert_int_equal(p->api_keys.n, 45);
 		assert_int_equal(p->api_keys.v[0].api_key, KAFKA_PRODUCE);
 		assert_int_equal(p->api_keys.v[0].min_version, 3);
-		assert_int_equal(p->api_keys.v[0].max_version, 7);
+		assert_int_equal(p->api_keys.v[0].max_version, 12);
+		if (v < 3)
+			continue;
+		/* KIP-584 features: transactions v2 finalized (KIP-890) */
+		assert_int_equal(p->finalized_features_epoch, 1);
+		assert_int_equal(p->finalized_features.n, 1);
+		assert_int_equal(p->finalized_features.v[0].name.len, 19);
+		assert_memory_equal(p->finalized_features.v[0].name.p, "transaction.version", 19);
+		assert_int_equal(p->finalized_features.v[0].max_version_level, 2);
+		assert_int_equal(p->supported_features.v[0].max_version, 2);
 	}
-	/* v0 body: error(2) + count(4) + 37 * 6 */
+	/* v0 body: error(2) + count(4) + 45 * 6 */
 	kwriter_init(&w, buf, sizeof(buf));
 	kafka_api_versions_reply(&w, 42, 0, 0, NULL);
-	assert_int_equal(w.len, 8 + 2 + 4 + 37 * 6);
+	assert_int_equal(w.len, 8 + 2 + 4 + 45 * 6);
 	/* an unknown newer version gets the v0 body with error 35 */
 	kwriter_init(&w, buf, sizeof(buf));
 	assert_int_equal(kafka_api_versions_reply(&w, 42, 9, 0, NULL), 0);
@@ -707,7 +721,7 @@ static void test_nulls_and_limits(void **state)
 	assert_int_equal(kafka_request_decode(&r, KAFKA_PRODUCE, 7, &a, &out), 0);
 	/* unknown api or version */
 	assert_int_equal(kafka_request_decode(&r, 57, 0, &a, &out), -ENOTSUP);
-	assert_int_equal(kafka_request_decode(&r, KAFKA_PRODUCE, 12, &a, &out), -ENOTSUP);
+	assert_int_equal(kafka_request_decode(&r, KAFKA_PRODUCE, 13, &a, &out), -ENOTSUP);
 }
 
 static void test_metadata_request_forms(void **state)

@@ -47,12 +47,15 @@
 #include "storage/sys.h"
 #include "storage_fixture.h"
 #include "tests/lib/crashsim.h"
+#include "tests/lib/powercut_run.h"
 
 #define TOPICS 5
 #define PARTS 2
 #define GROUPS 3
 #define NOW0 1700000000000ll
-#define JOURNAL_BYTES (256u << 10) /* small: it wraps within a round */
+#define JOURNAL_BYTES (128u << 10) /* small: it wraps within a round (more often
+                                      than 256 KiB once producer snapshots
+                                      take their share of a round's calls) */
 
 struct bmodel {
     int64_t base;
@@ -875,58 +878,13 @@ static void power_off(struct world *w, bool kill_only)
         fail_msg("%s (cut at %s)", err, crashsim_cut_where());
 }
 
-/* While the rounds run, stderr (the failing code's error lines, and
- * cmocka's own messages) goes to a file; main shows its tail on failure. */
-static char errlog[600];
-static int saved_stderr = -1;
-
-static void stderr_to_file(const char *dir)
-{
-    snprintf(errlog, sizeof(errlog), "%s.stderr", dir);
-    fflush(stderr);
-    saved_stderr = dup(2);
-    int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(saved_stderr >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-}
-
-static void stderr_back(bool show_tail)
-{
-    if (saved_stderr < 0)
-        return;
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    saved_stderr = -1;
-    if (show_tail) {
-        static char buf[6000];
-        int fd = open(errlog, O_RDONLY);
-        off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
-        ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, size > 5999 ? size - 5999 : 0) : 0;
-        if (n > 0) {
-            buf[n] = '\0';
-            fprintf(stderr, "--- the end of %s:\n%s\n", errlog, buf);
-        }
-        if (fd >= 0)
-            close(fd);
-    }
-    unlink(errlog);
-}
-
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtoull(v, NULL, 0) : def;
-}
-
 static void test_power_cuts_lose_nothing_durable(void **state)
 {
     (void)state;
     static struct world w;
-    uint64_t rounds = env_u64("SLUICE_POWERCUT_ROUNDS", 1000);
-    uint64_t seed = env_u64("SLUICE_POWERCUT_SEED", 20261203);
-    tracing = env_u64("SLUICE_POWERCUT_TRACE", 0) != 0;
+    uint64_t rounds = powercut_env_u64("SLUICE_POWERCUT_ROUNDS", 1000);
+    uint64_t seed = powercut_env_u64("SLUICE_POWERCUT_SEED", 20261203);
+    tracing = powercut_env_u64("SLUICE_POWERCUT_TRACE", 0) != 0;
     memset(&w, 0, sizeof(w));
     /* The simulated disk needs no real one: tmpfs when there is one, so
      * the rewrites after each cut cost no disk writes. */
@@ -949,7 +907,7 @@ static void test_power_cuts_lose_nothing_durable(void **state)
     assert_true(start(&w));
     md_describe(&w.md, w.md_saved, sizeof(w.md_saved));
 
-    stderr_to_file(w.dir);
+    assert_true(powercut_stderr_to_file(w.dir));
 
     struct crashsim_stats st = { 0 };
     for (uint64_t round = 0; st.cuts < rounds; round++) {
@@ -970,7 +928,7 @@ static void test_power_cuts_lose_nothing_durable(void **state)
         crashsim_get_stats(&st);
     }
     teardown_world(&w, false);
-    stderr_back(false);
+    powercut_stderr_back(false);
 
     crashsim_get_stats(&st);
     print_message("powercut: %" PRIu64 " power cuts + %" PRIu64 " process kills (%" PRId64
@@ -1011,6 +969,6 @@ int main(void)
         cmocka_unit_test(test_power_cuts_lose_nothing_durable),
     };
     int rc = cmocka_run_group_tests_name("powercut", tests, NULL, NULL);
-    stderr_back(rc != 0);
+    powercut_stderr_back(rc != 0);
     return rc;
 }

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "tests/lib/crashsim.h"
+#include "tests/lib/powercut_run.h"
 #include "cleaner_fixture.h"
 #include "storage_fixture.h"
 
@@ -61,12 +62,6 @@ static uint64_t rnd(struct world *w)
     w->rng ^= w->rng >> 7;
     w->rng ^= w->rng << 17;
     return w->rng;
-}
-
-static uint64_t env_u64(const char *name, uint64_t def)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtoull(v, NULL, 0) : def;
 }
 
 /* n batches of 4 records, value = offset, keys random; each acknowledged
@@ -239,8 +234,8 @@ static void test_power_cuts_during_cleans(void **state)
     (void)state;
     struct world w;
     memset(&w, 0, sizeof(w));
-    uint64_t seed = env_u64("SLUICE_POWERCUT_SEED", (uint64_t)time(NULL));
-    uint64_t rounds = env_u64("SLUICE_POWERCUT_CLEAN_ROUNDS", 300);
+    uint64_t seed = powercut_env_u64("SLUICE_POWERCUT_SEED", (uint64_t)time(NULL));
+    uint64_t rounds = powercut_env_u64("SLUICE_POWERCUT_CLEAN_ROUNDS", 300);
     print_message("powercut_clean: seed %" PRIu64 " (SLUICE_POWERCUT_SEED replays it)\n", seed);
     w.rng = seed | 1;
     /* tmpfs when there is one: the rewrites after each cut cost no disk. */
