@@ -1038,6 +1038,25 @@ static rd_kafka_t *tail_consumer_new(const struct kafka_opts *ko)
     return client_new(RD_KAFKA_CONSUMER, conf);
 }
 
+/* A partition's watermarks, asked again while its leadership is still
+ * settling (Kafka answers NOT_LEADER for a moment after CreateTopics even
+ * when Metadata already names the leader), at most WATERMARK_TIMEOUT_MS. */
+static rd_kafka_resp_err_t watermarks(rd_kafka_t *rk, const char *topic, int p, int64_t *lo,
+                                      int64_t *hi)
+{
+    double deadline = lg_now_s() + WATERMARK_TIMEOUT_MS / 1000.0;
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi,
+                                                                   WATERMARK_TIMEOUT_MS);
+        bool settling = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                        err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (!settling || lg_now_s() >= deadline)
+            return err;
+        lg_sleep_until_ns(lg_now_ns() + 100000000ull);
+    }
+}
+
 /* Assigns every partition of every topic of the run at its current high
  * watermark, so that the consumer reads exactly what is sent from now on. */
 static int assign_at_end(rd_kafka_t *rk, const struct kafka_opts *ko, int partitions)
@@ -1051,8 +1070,7 @@ static int assign_at_end(rd_kafka_t *rk, const struct kafka_opts *ko, int partit
         const char *topic = topic_name(ko, k, buf, sizeof buf);
         for (int p = 0; p < partitions && !err; p++) {
             int64_t lo, hi;
-            err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi,
-                                                   WATERMARK_TIMEOUT_MS);
+            err = watermarks(rk, topic, p, &lo, &hi);
             if (err)
                 fprintf(stderr, "kafka_bench: watermarks of %s [%d]: %s\n", topic,
                         p, rd_kafka_err2str(err));

@@ -19,7 +19,9 @@ restart          the broker SIGKILLed with every partition of the ladder on
 Each step adds its topics to the same broker, so the restart finds the
 ladder's sum on disk. A step the broker refuses for want of file
 descriptors (its log says "Too many open files") is recorded with
-limit=open-files and ends the ladder: a limit found, not a failed run.
+limit=open-files, one that delivers only part of the run within its bound
+with limit="not delivered within N s"; either ends the ladder: a limit
+found, not a failed run.
 --quick: sluice only, 1, 100 and 1,000 partitions, short runs.
 
 Called by bench/run's Suite.run() with the suite, its Sluice class and the
@@ -64,6 +66,11 @@ def step(suite, server, parts, topics):
             row["limit"] = "open-files"
             log(f"   {server.name}: {total} partitions refused: out of file descriptors "
                 f"(see {server.log})")
+        elif row.get("time_limited") and row.get("msgs"):
+            # it served them, too slowly to deliver the run within its bound
+            row["limit"] = f"not delivered within {suite.bound_s()} s"
+            log(f"   {server.name}: {total} partitions: {row['msgs']} of {n} delivered "
+                f"within {suite.bound_s()} s")
         return False
     secs = 1.0 if suite.quick else 5.0
     warm = 0.3 if suite.quick else 1.0
@@ -159,6 +166,8 @@ def summary(rows):
             return f"refused ({r['limit']})"
         if not r.get("ok"):
             return "failed"
+        if r.get("workload") == "scaling-latency" and not r.get("kept_up"):
+            return f"fell behind ({r.get('acked', 0)} of {r.get('sent', 0)} acked)"
         v = r.get(key)
         return fmt(v) if v is not None else "-"
 

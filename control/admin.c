@@ -110,17 +110,20 @@ static void op_post(struct control *c, struct admin_op *op, int k,
     struct admin_item *it = &op->items[k];
 
     for (int32_t p = it->from; p < it->to; p++) {
-        if (md_broker_node(t->t.partitions[p].leader) != c->md.node_id)
+        int shard = replication_local_shard(c, t, p);
+        if (shard < 0)
             continue;           /* another node's: it opens it on apply */
         struct ctl_cmd *cmd = control_cmd(c, what, op, k, t->t.name, p);
         if (!cmd) {
             it->err = it->err ? it->err : -ENOMEM;
             continue;
         }
-        if (what == CTL_PARTITION_OPEN)
+        if (what == CTL_PARTITION_OPEN) {
             topic_config_to_log(&t->t.config, &cmd->msg.u.partition.config);
+            replication_fill_state(&c->md, t, p, &cmd->msg.u.partition.state);
+        }
         op->outstanding++;
-        control_post(c, md_broker_shard(t->t.partitions[p].leader), &cmd->msg);
+        control_post(c, shard, &cmd->msg);
     }
 }
 
@@ -242,12 +245,12 @@ static int32_t spec_fail(struct ctl_msg *m, struct ctl_topic_spec *sp,
     return 0;
 }
 
-/* Validates spec i into tc; returns its partition count, or 0 when the
- * spec is answered already (an error, or auto-creation of a topic that
- * exists). A manual assignment is checked into shards (one per
- * partition). */
+/* Validates spec i into tc and *rf; returns its partition count, or 0
+ * when the spec is answered already (an error, or auto-creation of a topic
+ * that exists). A manual assignment is checked into shards (one per
+ * partition, *rf 1). */
 static int32_t create_check(struct control *c, struct ctl_msg *m, int i,
-                            struct topic_config *tc, int32_t *shards)
+                            struct topic_config *tc, int32_t *shards, int32_t *rf)
 {
     struct ctl_create_topics *ct = &m->u.create_topics;
     struct ctl_topic_spec *sp = &ct->topics[i];
@@ -283,6 +286,8 @@ static int32_t create_check(struct control *c, struct ctl_msg *m, int i,
                  "1..%d, or -1 for num.partitions.", n, MD_PARTITIONS_MAX);
         return spec_fail(m, sp, KERR_INVALID_PARTITIONS, why);
     }
+    *rf = sp->replication_factor == -1 ? c->cfg.default_replication_factor
+                                        : sp->replication_factor;
     if (sp->nassignments > 0) {
         const char *msg = NULL;
         int16_t err = admin_assign_topic(c, m, sp, shards, &msg);
@@ -291,10 +296,17 @@ static int32_t create_check(struct control *c, struct ctl_msg *m, int i,
             sp->error_message = msg;
             return 0;
         }
-    } else if (sp->replication_factor != -1 && sp->replication_factor != 1) {
-        snprintf(why, sizeof why, "Replication factor %d is invalid: sluice "
-                 "keeps one replica of each partition (1, or -1 for the "
-                 "default).", sp->replication_factor);
+        *rf = 1;
+    } else if (*rf < 1 || *rf > MD_REPLICAS_MAX) {
+        snprintf(why, sizeof why, "Replication factor must be larger than 0 and "
+                 "at most %d, or -1 to use the default value.", MD_REPLICAS_MAX);
+        return spec_fail(m, sp, KERR_INVALID_REPLICATION_FACTOR, why);
+    } else if (*rf > md_place_nodes(&c->md)) {
+        /* Kafka's words; a sluice node is what a Kafka broker is here. */
+        snprintf(why, sizeof why, "Unable to replicate the partition %d time(s): "
+                 "The target replication factor of %d cannot be reached because "
+                 "only %d broker(s) are registered.", *rf, *rf,
+                 md_place_nodes(&c->md));
         return spec_fail(m, sp, KERR_INVALID_REPLICATION_FACTOR, why);
     }
     topic_config_from_broker(&c->cfg, tc);
@@ -347,7 +359,7 @@ static void create_topics(struct control *c, struct ctl_msg *m)
     for (int i = 0; i < ct->ntopics; i++) {
         struct ctl_topic_spec *sp = &ct->topics[i];
         struct md_live *t;
-        int32_t n, *shards = NULL;
+        int32_t n, rf = 1, *shards = NULL;
         if (sp->error)
             continue;
         if (sp->nassignments > 0 &&
@@ -355,7 +367,7 @@ static void create_topics(struct control *c, struct ctl_msg *m)
             spec_fail(m, sp, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
             continue;
         }
-        n = create_check(c, m, i, &tc, shards);
+        n = create_check(c, m, i, &tc, shards, &rf);
         if (n == 0 || ct->validate_only) {
             if (n && ct->want_configs)
                 admin_describe_topic(&m->arena, &tc, 0, NULL, &sp->results,
@@ -365,7 +377,8 @@ static void create_topics(struct control *c, struct ctl_msg *m)
             continue;
         }
         sp->out_partitions = n;
-        int rc = md_store_add_on(&c->md, sp->name, n, &tc, shards, &t);
+        int rc = shards ? md_store_add_on(&c->md, sp->name, n, &tc, shards, &t)
+                        : md_store_add(&c->md, sp->name, n, rf, &tc, &t);
         free(shards);
         if (rc < 0) {
             spec_fail(m, sp, KERR_UNKNOWN_SERVER_ERROR, "out of memory");
@@ -586,10 +599,24 @@ static void create_partitions(struct control *c, struct ctl_msg *m)
             free(shards);
             continue;
         }
-        int rc = md_store_place_on(&c->md, t, cp->counts[i], shards);
+        int32_t rf = t->nplaced > 0 ? t->t.partitions[0].nreplicas : 1;
+        if (shards && rf != 1) {
+            cp->errors[i] = KERR_INVALID_REPLICA_ASSIGNMENT;
+            cp_msg(cp, i, admin_msg(m, "The manual partition assignment places one "
+                   "replica, but the topic's partitions have %d.", rf));
+            free(shards);
+            continue;
+        }
+        int rc = shards ? md_store_place_on(&c->md, t, cp->counts[i], shards)
+                        : md_store_place(&c->md, t, cp->counts[i], rf);
         free(shards);
         if (rc < 0) {
-            cp->errors[i] = KERR_UNKNOWN_SERVER_ERROR;
+            cp->errors[i] = rc == -EINVAL ? KERR_INVALID_REPLICATION_FACTOR
+                                          : KERR_UNKNOWN_SERVER_ERROR;
+            if (rc == -EINVAL)
+                cp_msg(cp, i, admin_msg(m, "The topic's replication factor of %d "
+                       "cannot be reached: only %d node(s) are registered.", rf,
+                       md_place_nodes(&c->md)));
             continue;
         }
         t->busy = true;

@@ -4,9 +4,10 @@
  * A shard is a broker to clients (broker id = md_broker_id(node.id,
  * shard)), so an assignment naming broker ids is a placement of each
  * partition on those shards: of this node, or of another registered,
- * unfenced node of the cluster. sluice keeps one replica of each partition: an assignment of
- * more than one broker per partition is refused with
- * INVALID_REPLICATION_FACTOR, an id that is no shard's with
+ * unfenced node of the cluster. A manual assignment places one replica
+ * of each partition (replicated partitions are placed by md_place.c's
+ * rule): an assignment of more than one broker per partition is refused
+ * with INVALID_REPLICATION_FACTOR, an id that is no shard's with
  * INVALID_REPLICA_ASSIGNMENT (Kafka's messages, from its controller's
  * ReplicationControlManager).
  *
@@ -65,8 +66,8 @@ static int16_t check_brokers(const struct control *c, struct ctl_msg *m,
         return KERR_INVALID_REPLICA_ASSIGNMENT;
     }
     if (a->nbrokers != 1) {
-        *msg = admin_msg(m, "Replication factor %d is invalid: sluice keeps "
-                         "one replica of each partition.", a->nbrokers);
+        *msg = admin_msg(m, "Replication factor %d is invalid: a manual "
+                         "assignment places one replica of each partition.", a->nbrokers);
         return KERR_INVALID_REPLICATION_FACTOR;
     }
     *broker = a->brokers[0];

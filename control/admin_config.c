@@ -493,7 +493,8 @@ static void resource_dups(struct ctl_msg *m)
 void admin_post_config(struct control *c, const struct md_live *t)
 {
     for (int32_t p = 0; p < t->nplaced; p++) {
-        if (md_broker_node(t->t.partitions[p].leader) != c->md.node_id)
+        int shard = replication_local_shard(c, t, p);
+        if (shard < 0)
             continue;           /* another node's: it applies the entry */
         struct ctl_cmd *cmd = control_cmd(c, CTL_PARTITION_CONFIG, NULL, 0,
                                           t->t.name, p);
@@ -503,7 +504,7 @@ void admin_post_config(struct control *c, const struct md_live *t)
             continue;
         }
         topic_config_to_log(&t->t.config, &cmd->msg.u.partition.config);
-        control_post(c, md_broker_shard(t->t.partitions[p].leader), &cmd->msg);
+        control_post(c, shard, &cmd->msg);
     }
 }
 

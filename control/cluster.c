@@ -26,9 +26,6 @@
 #include "storage/kerr.h"
 
 #define REGISTER_RETRY_MS 500
-/* Kafka's broker.session.timeout.ms: a node unheard of this long is
- * fenced (its brokers leave Metadata, its partitions have no leader). */
-#define NODE_SESSION_MS 9000
 
 static int64_t mono_ms(void)
 {
@@ -52,7 +49,8 @@ static void post_partition(struct control *c, enum ctl_op op,
         return;
     }
     topic_config_to_log(&t->t.config, &cmd->msg.u.partition.config);
-    control_post(c, md_broker_shard(t->t.partitions[p].leader), &cmd->msg);
+    replication_fill_state(&c->md, t, p, &cmd->msg.u.partition.state);
+    control_post(c, replication_local_shard(c, t, p), &cmd->msg);
 }
 
 static void reconcile(struct control *c)
@@ -75,13 +73,13 @@ static void reconcile(struct control *c)
         if (t->state != MD_LIVE)
             continue;
         for (int32_t p = 0; p < t->t.npartitions; p++) {
-            int32_t leader = t->t.partitions[p].leader;
-            if (leader < 0 || md_broker_node(leader) != s->node_id ||
-                md_broker_shard(leader) >= c->nshards)
+            if (replication_local_shard(c, t, p) < 0)
                 continue;
-            /* Opening an open partition does nothing: configs follow. */
+            /* Opening an open partition does nothing: configs and the
+             * replica's state follow. */
             post_partition(c, CTL_PARTITION_OPEN, t, p);
             post_partition(c, CTL_PARTITION_CONFIG, t, p);
+            replication_post_state(c, t, p);
         }
     }
 }
@@ -106,9 +104,12 @@ static void register_self(struct control *c, int64_t now)
     if (md_store_is_controller(s)) {
         int rc = md_node_put(s, &self);
         free(self.brokers);
+        if (rc >= 0)
+            replication_elect(c, "this node registered");
         if (rc >= 0 && md_store_commit(s, why, sizeof why) == 0) {
             control_log("node %d registered (%d brokers)", s->node_id,
                         s->nshards);
+            replication_committed(c);
             if (c->serving)
                 control_publish(c);
         } else {
@@ -211,12 +212,14 @@ void cluster_register_request(struct control *c, struct ctl_msg *m)
             n.brokers[i].port = r->brokers[i].port;
         }
         int rc = md_node_put(s, &n);
+        if (rc > 0)
+            replication_elect(c, "a node registered");
         if (rc < 0 || (rc > 0 && md_store_commit(s, why, sizeof why) < 0)) {
             r->error = KERR_KAFKA_STORAGE_ERROR;
         } else if (rc > 0) {
             control_log("node %d registered (%d brokers)", n.id, n.nshards);
-            if (c->serving)
-                control_publish(c);
+            replication_committed(c);
+            cluster_apply(c);
         }
         free(n.brokers);
     }
@@ -236,25 +239,62 @@ static void fence_silent(struct control *c)
     for (int32_t i = 0; i < s->nnodes; i++) {
         struct md_node *n = &s->nodes[i];
         if (n->id == s->node_id || n->fenced ||
-            quorum_silent_ms(s->quorum, n->id) < NODE_SESSION_MS)
+            quorum_silent_ms(s->quorum, n->id) < c->cfg.broker_session_timeout_ms)
             continue;
+        /* Kafka's broker.session.timeout.ms: its brokers leave Metadata,
+         * its replicas the ISRs, its partitions get new leaders. */
         control_log("node %d unheard of for %d ms: fenced", n->id,
-                    NODE_SESSION_MS);
+                    c->cfg.broker_session_timeout_ms);
         changed += md_node_fence(s, n->id, true);
     }
-    if (changed && md_store_commit(s, why, sizeof why) == 0 && c->serving)
-        control_publish(c);
+    if (!changed)
+        return;
+    replication_elect(c, "fencing");
+    if (md_store_commit(s, why, sizeof why) == 0) {
+        replication_committed(c);
+        cluster_apply(c);
+    }
+}
+
+/* auto.leader.rebalance.enable, on the controller: every
+ * leader.imbalance.check.interval.seconds, leaders back to their preferred
+ * replicas (md_isr.c's rule 5). */
+static void rebalance(struct control *c, int64_t now)
+{
+    struct md_store *s = &c->md;
+    int64_t every = (int64_t)c->cfg.leader_imbalance_check_interval_seconds * 1000;
+    char why[512];
+
+    if (!c->cfg.auto_leader_rebalance_enable || !md_store_is_controller(s) ||
+        !quorum_ready(s->quorum)) {
+        c->rebalance_next_ms = 0;
+        return;
+    }
+    if (c->rebalance_next_ms == 0)
+        c->rebalance_next_ms = now + every;  /* an interval after leading */
+    if (now < c->rebalance_next_ms)
+        return;
+    c->rebalance_next_ms = now + every;
+    int n = md_isr_rebalance(s, c->cfg.leader_imbalance_per_broker_percentage);
+    if (n == 0)
+        return;
+    if (md_store_commit(s, why, sizeof why) < 0) {
+        control_log("preferred leaders: %s", why);
+        return;
+    }
+    control_log("preferred leaders: leaders of %d topic(s) move back", n);
+    replication_committed(c);
+    cluster_apply(c);
 }
 
 /* --- the turn --------------------------------------------------------------- */
 
-void cluster_do_work(struct control *c)
+void cluster_apply(struct control *c)
 {
     struct md_store *s = &c->md;
-
-    quorum_tick(s->quorum);
     int32_t leader = md_store_controller(s);
     bool publish = leader != c->known_controller;   /* Metadata names it */
+
     c->known_controller = leader;
     if (s->applied) {
         s->applied = false;
@@ -263,6 +303,13 @@ void cluster_do_work(struct control *c)
     }
     if (publish && c->serving)
         control_publish(c);
+}
+
+void cluster_do_work(struct control *c)
+{
+    quorum_tick(c->md.quorum);
+    cluster_apply(c);
     register_self(c, mono_ms());
     fence_silent(c);
+    rebalance(c, mono_ms());
 }

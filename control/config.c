@@ -16,6 +16,7 @@
  * is set explicitly (to "always" otherwise).
  */
 #include "control/config.h"
+#include "control/metadata.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -117,8 +118,8 @@ static const struct config_def broker_defs[] = {
     BDEF("num.partitions", CT_INT, num_partitions, .def = "1", GE32(1),
       .doc = "Default number of partitions of a new topic."),
     BDEF("default.replication.factor", CT_INT, default_replication_factor,
-      .def = "1", ONLY(1),
-      .doc = "Default replication factor; sluice keeps one replica."),
+      .def = "1", .min = 1, .max = MD_REPLICAS_MAX,
+      .doc = "Replicas of a new topic's partitions, each on its own node."),
     BDEF("auto.create.topics.enable", CT_BOOL, auto_create_topics_enable,
       .def = "true", .doc = "Create a topic when a client first uses it."),
     BDEF("delete.topic.enable", CT_BOOL, delete_topic_enable, .def = "true",
@@ -265,6 +266,39 @@ static const struct config_def broker_defs[] = {
     BDEF("broker.rack", CT_STRING, broker_rack, .flags = CF_NULLABLE,
       .doc = "This node's rack: replicas of a partition go to different "
              "racks first."),
+    BDEF("broker.session.timeout.ms", CT_INT, broker_session_timeout_ms,
+      .def = "9000", .min = 500, .max = INT32_MAX,
+      .doc = "The controller fences a node it has not heard from this long: "
+             "its replicas leave the ISRs, its partitions get new leaders."),
+    BDEF("auto.leader.rebalance.enable", CT_BOOL, auto_leader_rebalance_enable,
+      .def = "true", .doc = "The controller moves leadership back to each "
+             "partition's preferred replica (its first) once it is in sync."),
+    BDEF("leader.imbalance.check.interval.seconds", CT_INT,
+      leader_imbalance_check_interval_seconds, .def = "300", GE32(1),
+      .doc = "How often the controller looks for leaders to move back."),
+    BDEF("leader.imbalance.per.broker.percentage", CT_INT,
+      leader_imbalance_per_broker_percentage, .def = "10", .min = 0, .max = 100,
+      .doc = "The share of a broker's preferred partitions others may lead "
+             "before they move back."),
+    BDEF("replica.lag.time.max.ms", CT_LONG, replica_lag_time_max_ms,
+      .def = "30000", GE64(1),
+      .doc = "A follower that has not caught up with its leader for this "
+             "long leaves the ISR."),
+    BDEF("replica.fetch.wait.max.ms", CT_INT, replica_fetch_wait_max_ms,
+      .def = "500", GE32(0), .doc = "How long a follower's fetch waits at "
+             "the leader for new data."),
+    BDEF("replica.fetch.max.bytes", CT_INT, replica_fetch_max_bytes,
+      .def = "1048576", GE32(1), .doc = "Bytes a follower fetches per "
+             "partition (at least one whole batch)."),
+    BDEF("replica.fetch.response.max.bytes", CT_INT,
+      replica_fetch_response_max_bytes, .def = "10485760", GE32(1),
+      .doc = "Bytes a follower fetches per request."),
+    BDEF("replica.fetch.backoff.ms", CT_INT, replica_fetch_backoff_ms,
+      .def = "1000", GE32(0), .doc = "How long a follower waits after a "
+             "failed fetch."),
+    BDEF("replica.high.watermark.checkpoint.interval.ms", CT_LONG,
+      replica_hw_checkpoint_interval_ms, .def = "5000", GE64(1),
+      .doc = "How often a replica's high watermark is saved beside its log."),
     BDEF("transaction.abort.timed.out.transaction.cleanup.interval.ms", CT_INT,
       transaction_abort_interval_ms, .def = "10000", GE32(1),
       .doc = "How often transactions past their timeout are aborted."),

@@ -139,7 +139,7 @@ struct broker_config {
     char log_dirs[CONFIG_DIRS_MAX];         /* comma-separated */
     char log_dir[CONFIG_DIRS_MAX];          /* used if log.dirs is unset */
     int32_t num_partitions;                 /* 1 */
-    int32_t default_replication_factor;     /* must be 1 */
+    int32_t default_replication_factor;     /* 1 */
     bool auto_create_topics_enable;         /* true */
     bool delete_topic_enable;               /* true */
 
@@ -204,6 +204,17 @@ struct broker_config {
                                                (null): this node alone */
     char controller_listener_names[CONFIG_LISTENERS_MAX]; /* CONTROLLER */
     char broker_rack[CONFIG_RACK_MAX];      /* (null) */
+    int32_t broker_session_timeout_ms;      /* 9000 */
+    bool auto_leader_rebalance_enable;      /* true */
+    int32_t leader_imbalance_check_interval_seconds; /* 300 */
+    int32_t leader_imbalance_per_broker_percentage;  /* 10 */
+    /* replication (dataplane/replica*.c) */
+    int64_t replica_lag_time_max_ms;        /* 30000 */
+    int32_t replica_fetch_wait_max_ms;      /* 500 */
+    int32_t replica_fetch_max_bytes;        /* 1 MiB */
+    int32_t replica_fetch_response_max_bytes; /* 10 MiB */
+    int32_t replica_fetch_backoff_ms;       /* 1000 */
+    int64_t replica_hw_checkpoint_interval_ms; /* 5000 */
 
     int32_t num_shards;                     /* sluice.shards (0: per core) */
     int flush_policy;                       /* sluice.flush.policy */
@@ -252,7 +263,7 @@ struct topic_config {
     int64_t flush_messages;
     int64_t flush_ms;
     int32_t index_interval_bytes;
-    int32_t min_insync_replicas;    /* accepted; one replica for now */
+    int32_t min_insync_replicas;    /* acks=all needs this many in the ISR */
     int64_t delete_retention_ms;
     int64_t min_compaction_lag_ms;
     int64_t max_compaction_lag_ms;

@@ -371,6 +371,14 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_REGISTER_SEND:
         cluster_register_sent(c, m);
         return;
+    case CTL_ALTER_PARTITION:
+        m->shard = i;
+        replication_alter_request(c, m);
+        return;
+    case CTL_ELECT_LEADERS:
+        m->shard = i;
+        replication_elect_leaders(c, m);
+        return;
     case CTL_STATS:
         m->shard = i;
         stats_request(c, m);
@@ -385,6 +393,7 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_PARTITION_OPEN:
     case CTL_PARTITION_DELETE:
     case CTL_PARTITION_CONFIG:
+    case CTL_PARTITION_STATE:
     case CTL_METADATA_UPDATE:
     case CTL_SHUTDOWN:
     case CTL_TXN_MARKER:

@@ -94,6 +94,7 @@ struct control {
     struct cluster_reg *reg_msg; /* our registration in flight, or NULL */
     int64_t reg_next_ms;       /* monotonic: when to try registering again */
     int32_t known_controller;  /* the quorum leader the last snapshot named */
+    int64_t rebalance_next_ms; /* monotonic: preferred leaders checked (cluster.c) */
     struct users users;        /* SCRAM credentials (users.c) */
 };
 
@@ -119,6 +120,9 @@ void admin_free_all(struct control *c);
 
 /* cluster.c */
 void cluster_do_work(struct control *c);
+/* What applied entries (or the controller's own commits: md.applied) mean
+ * here: shards open and learn them, then the snapshot is published. */
+void cluster_apply(struct control *c);
 void cluster_register_request(struct control *c, struct ctl_msg *m);
 void cluster_register_sent(struct control *c, struct ctl_msg *m);
 /* stats.c */
@@ -133,6 +137,23 @@ int control_txn_timeout(struct control *c, int timeout_ms);
 void control_txn_resume(struct control *c);
 int64_t control_txn_now_ms(void);
 
+/* replication.c */
+/* The state this node's replica of t's partition p runs with. */
+void replication_fill_state(const struct md_store *s, const struct md_live *t, int32_t p,
+                            struct ctl_replica_state *out);
+/* The shard holding this node's replica of it, -1 when none. */
+int replication_local_shard(const struct control *c, const struct md_live *t, int32_t p);
+/* Tells that shard the partition's state (CTL_PARTITION_STATE). */
+void replication_post_state(struct control *c, const struct md_live *t, int32_t p);
+void replication_alter_request(struct control *c, struct ctl_msg *m);
+/* ElectLeaders on the controller (md_isr_elect per item), answered once
+ * committed. */
+void replication_elect_leaders(struct control *c, struct ctl_msg *m);
+/* The controller, after nodes were fenced or registered: elections and ISR
+ * removals (md_isr.c); returns the topics changed. Commit after it, then
+ * replication_committed. */
+int replication_elect(struct control *c, const char *why);
+void replication_committed(struct control *c);
 /* admin_assign.c: a manual assignment checked into brokers[] (broker
  * ids; one entry per partition, or per added partition); 0 or a Kafka
  * error code with *msg in m's arena. */

@@ -43,6 +43,12 @@ enum ctl_op {
                                  answered once committed */
     CTL_STATS,                /* the ops thread: every shard's metrics,
                                  aggregated (control/stats.c) */
+    CTL_ALTER_PARTITION,      /* control/replication.c: a leader's ISR change
+                                 (AlterPartition), answered once committed;
+                                 from a shard's own replicas (local) or
+                                 from another node's request */
+    CTL_ELECT_LEADERS,        /* control/replication.c: ElectLeaders on the
+                                 controller, answered once committed */
     CTL_INIT_PRODUCER_ID,     /* control/txn.c: held until durable */
     CTL_ADD_PARTITIONS_TO_TXN, /* also a produce's verification */
     CTL_ADD_OFFSETS_TO_TXN,
@@ -64,6 +70,9 @@ enum ctl_op {
     CTL_REGISTER_SEND,        /* to shard 0: send our registration to the
                                  controller leader (dataplane/handle_cluster.c) */
     CTL_SHARD_STATS,          /* copy the shard's counters into the arena */
+    CTL_PARTITION_STATE,      /* this node's replica of a partition: its
+                                 leader, epochs, replicas and ISR changed
+                                 (dataplane/replica.c) */
     CTL_TXN_MARKER,           /* write a commit/abort marker; answered
                                  once it is durable (dataplane/handle_txn.c) */
     CTL_PRODUCER_ID_LIMIT,    /* producer ids below this were handed out */
@@ -72,6 +81,8 @@ enum ctl_op {
 /* Kafka error codes admin answers carry, beyond storage/kerr.h. */
 enum ctl_kafka_error {
     KERR_INVALID_TOPIC_EXCEPTION = 17,
+    KERR_NOT_ENOUGH_REPLICAS = 19,
+    KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
     KERR_TOPIC_ALREADY_EXISTS = 36,
     KERR_INVALID_PARTITIONS = 37,
     KERR_INVALID_REPLICATION_FACTOR = 38,
@@ -81,8 +92,16 @@ enum ctl_kafka_error {
     KERR_INVALID_REQUEST = 42,
     KERR_REASSIGNMENT_IN_PROGRESS = 60,
     KERR_TOPIC_DELETION_DISABLED = 73,
+    KERR_FENCED_LEADER_EPOCH = 74,
+    KERR_UNKNOWN_LEADER_EPOCH = 75,
+    KERR_PREFERRED_LEADER_NOT_AVAILABLE = 80,
+    KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83,
+    KERR_ELECTION_NOT_NEEDED = 84,
+    KERR_NO_REASSIGNMENT_IN_PROGRESS = 85,
     KERR_UNKNOWN_TOPIC_ID = 100,
     KERR_INCONSISTENT_CLUSTER_ID = 104,
+    KERR_INELIGIBLE_REPLICA = 107,
+    KERR_INVALID_UPDATE_VERSION = 108,
 };
 
 /* Results and strings a control answer needs live in an arena the
@@ -183,10 +202,25 @@ struct ctl_configs {
     bool synonyms;             /* DescribeConfigs include_synonyms */
 };
 
+/* A partition as this node's replica of it needs to know it: who leads
+ * (the shard leads when leader == broker), the epochs, the replicas and
+ * the in-sync ones (md_partition's), and min.insync.replicas. */
+struct ctl_replica_state {
+    int32_t broker;            /* this node's replica: its shard's broker id */
+    int32_t leader;            /* -1: none */
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    int32_t nreplicas, nisr;
+    int32_t replicas[MD_REPLICAS_MAX];
+    int32_t isr[MD_REPLICAS_MAX];
+    int32_t min_insync;
+};
+
 struct ctl_partition_cmd {
     const char *topic;
     int32_t partition;
     struct log_config config;
+    struct ctl_replica_state state; /* OPEN and STATE */
     int result;                /* 0 or negative errno, set by the shard */
 };
 
@@ -454,6 +488,46 @@ struct ctl_stats {
     size_t need;
 };
 
+/* --- replication (control/replication.c) --- */
+
+/* One partition's ISR change as its leader asks it (AlterPartition). */
+struct ctl_isr_change {
+    const char *topic;
+    int32_t partition;
+    int32_t leader_epoch;
+    int32_t partition_epoch;   /* the one the leader knows: stale is refused */
+    int32_t nisr;
+    int32_t isr[MD_REPLICAS_MAX];
+    /* answer: the partition as it is now */
+    int16_t error;
+    int32_t out_leader, out_leader_epoch, out_partition_epoch, out_nisr;
+    int32_t out_isr[MD_REPLICAS_MAX];
+};
+
+struct ctl_alter_partition {
+    int32_t broker_id;         /* the leader asking */
+    bool local;                /* a shard's own replicas (cookie: theirs), not
+                                  a request of another node */
+    int nitems;
+    struct ctl_isr_change *items;
+    int16_t error;             /* answer, top level (NOT_CONTROLLER) */
+};
+
+/* ElectLeaders: one item per partition asked (the shard lists every
+ * replicated partition when the request names none). */
+struct ctl_elect_item {
+    const char *topic;
+    int32_t partition;
+    int16_t error;             /* answer: NONE, ELECTION_NOT_NEEDED, ... */
+};
+
+struct ctl_elect_leaders {
+    int8_t type;               /* 0 preferred, 1 unclean (Kafka's ElectionType) */
+    int nitems;
+    struct ctl_elect_item *items;
+    int16_t error;             /* answer, top level (NOT_CONTROLLER) */
+};
+
 /* --- idempotent producers and transactions (control/txn.c) ---
  * Errors are Kafka codes; strings are the requester's (request arena).
  *
@@ -597,6 +671,8 @@ struct ctl_msg {
         struct ctl_register reg;
         struct ctl_shard_stats shard_stats;
         struct ctl_stats stats;
+        struct ctl_alter_partition alter;
+        struct ctl_elect_leaders elect;
         struct ctl_init_pid init_pid;
         struct ctl_add_partitions add_partitions;
         struct ctl_add_offsets add_offsets;

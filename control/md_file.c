@@ -22,9 +22,11 @@
  *   id <22 characters>
  *   state live | deleting
  *   partitions <n>
- *   partition 0 broker <id>          one line per partition, in order
+ *   partition 0 broker <id>          one line per partition, in order:
+ *                                    one replica, the leader, epoch 0
  *                                    (or "shard <s>": this node's, as
- *                                    older files say)
+ *                                    older files say); otherwise
+ *   partition 0 broker <leader|-1> epoch <e> pepoch <e> replicas <a,b,c> isr <a,b>
  *   config <key>=<value>             the topic's explicit configs
  *   end
  *   ...
@@ -77,6 +79,27 @@ static void seterr(char *err, size_t len, const char *fmt, ...)
 
 /* --- writing -------------------------------------------------------------- */
 
+static void put_ids(FILE *f, const char *kw, const int32_t *ids, int32_t n)
+{
+    fprintf(f, " %s ", kw);
+    for (int32_t i = 0; i < n; i++)
+        fprintf(f, "%s%d", i ? "," : "", ids[i]);
+}
+
+static void put_partition(FILE *f, const struct md_partition *p)
+{
+    if (p->nreplicas == 1 && p->nisr == 1 && p->leader == p->replicas[0] &&
+        p->isr[0] == p->leader && p->leader_epoch == 0 && p->partition_epoch == 0) {
+        fprintf(f, "partition %d broker %d\n", p->index, p->leader);
+        return;
+    }
+    fprintf(f, "partition %d broker %d epoch %d pepoch %d", p->index, p->leader,
+            p->leader_epoch, p->partition_epoch);
+    put_ids(f, "replicas", p->replicas, p->nreplicas);
+    put_ids(f, "isr", p->isr, p->nisr);
+    fputc('\n', f);
+}
+
 static void put_topic(FILE *f, const struct md_live *l)
 {
     char id[MD_ID_TEXT], cfg[CONFIG_VALUE_MAX * 4];
@@ -86,7 +109,7 @@ static void put_topic(FILE *f, const struct md_live *l)
     fprintf(f, "\ntopic %s\nid %s\nstate %s\npartitions %d\n", l->t.name, id,
             l->state == MD_LIVE ? "live" : "deleting", n);
     for (int32_t i = 0; i < n; i++)
-        fprintf(f, "partition %d broker %d\n", i, l->t.partitions[i].leader);
+        put_partition(f, &l->t.partitions[i]);
     if (topic_config_serialize(&l->t.config, cfg, sizeof cfg) > 0)
         for (char *line = cfg, *nl; *line; line = nl + 1) {
             nl = strchr(line, '\n');
@@ -319,16 +342,58 @@ static int parse_int(const char *s, int32_t lo, int32_t hi, int32_t *out)
     return 0;
 }
 
+/* "a,b,c": distinct broker ids into ids (at most MD_REPLICAS_MAX). */
+static int parse_ids(const char *text, int32_t *ids, int32_t *n)
+{
+    char buf[256], *save = NULL;
+    if (strlen(text) >= sizeof buf)
+        return -EINVAL;
+    strcpy(buf, text);
+    *n = 0;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int32_t v;
+        if (*n == MD_REPLICAS_MAX || parse_int(tok, 0, INT32_MAX, &v) < 0 ||
+            md_ids_have(ids, *n, v))
+            return -EINVAL;
+        ids[(*n)++] = v;
+    }
+    return *n > 0 ? 0 : -EINVAL;
+}
+
+/* The long form's tail: "epoch <e> pepoch <e> replicas <ids> isr <ids>". */
+static int parse_replicated(const char *tail, struct md_partition *p)
+{
+    char reps[256], isr[256], extra;
+    if (sscanf(tail, "epoch %d pepoch %d replicas %255s isr %255s %c", &p->leader_epoch,
+               &p->partition_epoch, reps, isr, &extra) != 4 ||
+        p->leader_epoch < 0 || p->partition_epoch < 0 ||
+        parse_ids(reps, p->replicas, &p->nreplicas) < 0 ||
+        parse_ids(isr, p->isr, &p->nisr) < 0)
+        return -EINVAL;
+    for (int32_t i = 0; i < p->nisr; i++)
+        if (!md_ids_have(p->replicas, p->nreplicas, p->isr[i]))
+            return -EINVAL;
+    for (int32_t i = 0; i < p->nreplicas; i++)
+        for (int32_t j = 0; j < i; j++)
+            if (md_broker_node(p->replicas[i]) == md_broker_node(p->replicas[j]))
+                return -EINVAL;            /* one replica per node */
+    if (p->leader != -1 && !md_ids_have(p->isr, p->nisr, p->leader))
+        return -EINVAL;
+    return 0;
+}
+
 /* "partition <i> broker <id>" lines (or "partition <i> shard <s>", this
- * node's shard s, as files before the cluster wrote them); a shard of this
- * node that no longer exists is noted as -1 for md_store_replace. */
+ * node's shard s, as files before the cluster wrote them, or the long form
+ * of a replicated partition); this node's replica on a shard that no
+ * longer exists is noted as broker -1 for md_store_replace (a partition
+ * of one replica only). */
 static int read_placement(struct md_reader *r, struct md_store *s,
                           struct md_live *l)
 {
     for (int32_t i = 0; i < l->nplaced; i++) {
         const char *arg;
-        char *sp;
-        int32_t idx, v, leader;
+        char *sp, *tail;
+        int32_t idx, v = -1;
         int rc = expect(r, "partition", &arg);
         if (rc < 0)
             return rc;
@@ -337,18 +402,29 @@ static int read_placement(struct md_reader *r, struct md_store *s,
         if (!sp || (!shard && strncmp(sp, " broker ", 8) != 0))
             return bad(r, "expected 'partition %d broker <id>'", i);
         *sp = '\0';
+        char *num = sp + (shard ? 7 : 8);
+        if ((tail = strchr(num, ' ')) != NULL)
+            *tail++ = '\0';
+        bool none = tail && !shard && strcmp(num, "-1") == 0; /* no leader */
         if (parse_int(arg, 0, INT32_MAX, &idx) < 0 || idx != i ||
-            parse_int(sp + (shard ? 7 : 8), 0,
-                      shard ? MD_NODE_SHARDS - 1 : INT32_MAX, &v) < 0)
+            (!none && parse_int(num, 0, shard ? MD_NODE_SHARDS - 1 : INT32_MAX, &v) < 0))
             return bad(r, "expected 'partition %d broker <id>'", i);
-        leader = shard ? md_broker_id(s->node_id, v) : v;
-        l->t.partitions[i] = (struct md_partition){.index = i, .leader = leader};
-        if (md_broker_node(leader) != s->node_id)
+        struct md_partition *p = &l->t.partitions[i];
+        if (!tail) {
+            *p = md_partition_single(i, shard ? md_broker_id(s->node_id, v) : v);
+        } else {
+            *p = (struct md_partition){.index = i, .leader = none ? -1 : v};
+            if (shard || parse_replicated(tail, p) < 0)
+                return bad(r, "partition %d: expected 'epoch <e> pepoch <e> replicas "
+                           "<ids> isr <ids>'", i);
+        }
+        int32_t local = md_partition_on_node(p, s->node_id);
+        if (local < 0)
             continue;
-        if (md_broker_shard(leader) < s->nshards)
-            s->load[md_broker_shard(leader)]++;
-        else
-            l->t.partitions[i].leader = -1;
+        if (md_broker_shard(local) < s->nshards)
+            s->load[md_broker_shard(local)]++;
+        else if (p->nreplicas == 1)
+            p->leader = p->replicas[0] = p->isr[0] = -1;
     }
     return 0;
 }
@@ -533,13 +609,13 @@ int md_store_replace(struct md_store *s)
     for (int32_t i = 0; i < s->ntopics; i++) {
         struct md_live *l = s->topics[i];
         for (int32_t p = 0; p < l->nplaced; p++) {
-            if (l->t.partitions[p].leader >= 0)
+            if (l->t.partitions[p].nreplicas != 1 || l->t.partitions[p].replicas[0] >= 0)
                 continue;
             int32_t best = 0;
             for (int32_t k = 1; k < s->nshards; k++)
                 if (s->load[k] < s->load[best])
                     best = k;
-            l->t.partitions[p].leader = md_broker_id(s->node_id, best);
+            l->t.partitions[p] = md_partition_single(p, md_broker_id(s->node_id, best));
             s->load[best]++;
             moved++;
         }

@@ -163,42 +163,6 @@ void md_nodes_brokers(const struct md_store *s, struct md_broker *out)
     }
 }
 
-int32_t md_nodes_least_loaded(const struct md_store *s,
-                              const struct md_partition *pending,
-                              int32_t npending)
-{
-    int32_t nb = md_nodes_broker_count(s), best = -1;
-    struct md_broker *b = calloc((size_t)nb, sizeof *b);
-    int64_t *load = calloc((size_t)nb, sizeof *load);
-
-    if (!b || !load) {
-        free(b);
-        free(load);
-        return md_broker_id(s->node_id, 0);
-    }
-    md_nodes_brokers(s, b);
-    for (int32_t i = 0; i < s->ntopics; i++) {
-        const struct md_live *l = s->topics[i];
-        for (int32_t p = 0; p < l->nplaced; p++)
-            for (int32_t k = 0; k < nb; k++)
-                if (b[k].node_id == l->t.partitions[p].leader) {
-                    load[k]++;
-                    break;
-                }
-    }
-    for (int32_t p = 0; p < npending; p++)
-        for (int32_t k = 0; k < nb; k++)
-            if (b[k].node_id == pending[p].leader)
-                load[k]++;
-    for (int32_t k = 0; k < nb; k++)
-        if (best < 0 || load[k] < load[best])
-            best = k;
-    int32_t id = b[best].node_id;
-    free(b);
-    free(load);
-    return id;
-}
-
 bool md_nodes_others(const struct md_store *s)
 {
     for (int32_t i = 0; i < s->nnodes; i++)

@@ -140,27 +140,35 @@ struct md_live *md_store_find(const struct md_store *s, const char *name);
 struct md_live *md_store_collision(const struct md_store *s,
                                    const char *name);
 
-/* Adds name (not present) in MD_CREATING with npartitions placed, a new
- * random id and config cfg. 0 or -ENOMEM. */
+/* Adds name (not present) in MD_CREATING with npartitions placed with rf
+ * replicas each, a new random id and config cfg. 0, -ENOMEM, or -EINVAL
+ * when rf nodes are not there. */
 int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
-                 const struct topic_config *cfg, struct md_live **out);
-/* The same with partition i placed on brokers[i] (see md_store_place_on). */
+                 int32_t rf, const struct topic_config *cfg, struct md_live **out);
+/* The same with partition i placed on broker brokers[i] alone (see
+ * md_store_place_on). */
 int md_store_add_on(struct md_store *s, const char *name, int32_t npartitions,
                     const struct topic_config *cfg, const int32_t *brokers,
                     struct md_live **out);
 /* Inserts t (built by the caller, e.g. from the file) in name order and
  * takes it over. 0 or -EEXIST, -ENOMEM (then t is still the caller's). */
 int md_store_insert(struct md_store *s, struct md_live *t);
-/* Places partitions nplaced..count-1 on the least loaded shards, or, when
- * brokers is not NULL, partition nplaced+i on broker brokers[i] (a manual
- * assignment the caller checked: every id a shard of a registered node). */
-int md_store_place(struct md_store *s, struct md_live *t, int32_t count);
+/* --- md_place.c: placement --------------------------------------------- */
+
+/* Places partitions nplaced..count-1 with rf replicas each (md_place.c's
+ * rule). 0, -ENOMEM, or -EINVAL when fewer than rf nodes can hold them. */
+int md_store_place(struct md_store *s, struct md_live *t, int32_t count, int32_t rf);
+/* Places partition nplaced+i on broker brokers[i], its one replica (a
+ * manual assignment the caller checked: every id a shard of a registered
+ * node). 0 or -ENOMEM. */
 int md_store_place_on(struct md_store *s, struct md_live *t, int32_t count,
                       const int32_t *brokers);
 /* Frees both layers of dynamic broker configs. */
 void md_store_dyn_clear(struct md_store *s);
 /* Forgets the placement of partitions count..nplaced-1. */
 void md_store_unplace(struct md_store *s, struct md_live *t, int32_t count);
+/* How many nodes may hold a replica of a new partition (1 when alone). */
+int32_t md_place_nodes(const struct md_store *s);
 /* Removes t; a committed one is remembered for the next commit. */
 void md_store_remove(struct md_store *s, struct md_live *t);
 /* Notes the partitions of t this node holds for removal (s->drops). */
@@ -222,13 +230,30 @@ int md_node_self(const struct md_store *s, struct md_node *out);
  * node's alone until it is registered). */
 int32_t md_nodes_broker_count(const struct md_store *s);
 void md_nodes_brokers(const struct md_store *s, struct md_broker *out);
-/* The broker with the fewest partitions among the unfenced nodes',
- * counting pending[0..npending) too (partitions being placed). */
-int32_t md_nodes_least_loaded(const struct md_store *s,
-                              const struct md_partition *pending,
-                              int32_t npending);
 /* Another node than this one is registered and unfenced. */
 bool md_nodes_others(const struct md_store *s);
+
+/* --- md_isr.c: leaders and ISRs ------------------------------------------ */
+
+struct ctl_isr_change;
+/* A node is fenced (unknown nodes of a cluster count as fenced). */
+bool md_node_is_fenced(const struct md_store *s, int32_t node);
+/* Elections and ISR removals for fenced nodes; new leaders for partitions
+ * without one. Both return the topics they changed (marked touched). */
+int md_isr_on_fence(struct md_store *s);
+int md_isr_on_unfence(struct md_store *s);
+/* A leader's (broker's) AlterPartition for one partition: applied or a
+ * Kafka error; ch's answer fields get the partition as it is. */
+int16_t md_isr_alter(struct md_store *s, int32_t broker, struct ctl_isr_change *ch);
+/* Preferred leader elections (rule 5) for every broker whose preferred
+ * partitions another replica leads in more than pct percent of them;
+ * returns the topics changed (marked touched). */
+int md_isr_rebalance(struct md_store *s, int32_t pct);
+/* ElectLeaders for partition p of topic (rule 6): type 0 preferred, 1
+ * unclean. NONE (elected, topic marked touched), ELECTION_NOT_NEEDED,
+ * PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE,
+ * UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST. */
+int16_t md_isr_elect(struct md_store *s, const char *topic, int32_t p, int8_t type);
 
 /* --- md_log.c: the metadata log ------------------------------------------ */
 

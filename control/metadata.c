@@ -8,10 +8,7 @@
  * Never: touches a ring, a socket or a log; a snapshot is never written
  * after md_store_snapshot returns it.
  *
- * Placement: each new partition goes to the shard with the fewest
- * partitions placed, ties to the lowest index, so six partitions on two
- * idle shards land 0,1,0,1,0,1. Placement is persisted, so it is the same
- * after a restart with the same number of shards. */
+ * Placement is md_place.c's. */
 #include "control/md_store.h"
 #include "storage/sys.h"
 
@@ -273,16 +270,6 @@ struct md_live *md_store_collision(const struct md_store *s,
     return NULL;
 }
 
-static int32_t least_loaded(const struct md_store *s)
-{
-    int32_t best = 0;
-
-    for (int32_t i = 1; i < s->nshards; i++)
-        if (s->load[i] < s->load[best])
-            best = i;
-    return best;
-}
-
 void md_store_dyn_clear(struct md_store *s)
 {
     for (int k = 0; k < MD_DYN_SCOPES; k++) {
@@ -294,54 +281,6 @@ void md_store_dyn_clear(struct md_store *s)
         s->dyn[k] = NULL;
         s->ndyn[k] = 0;
     }
-}
-
-int md_store_place(struct md_store *s, struct md_live *t, int32_t count)
-{
-    return md_store_place_on(s, t, count, NULL);
-}
-
-int md_store_place_on(struct md_store *s, struct md_live *t, int32_t count,
-                      const int32_t *brokers)
-{
-    if (count > t->cap) {
-        struct md_partition *p = realloc(t->t.partitions,
-                                         sizeof(*p) * (size_t)count);
-        if (!p)
-            return -ENOMEM;
-        t->t.partitions = p;
-        t->cap = count;
-    }
-    for (int32_t i = t->nplaced; i < count; i++) {
-        int32_t leader = md_broker_id(s->node_id, least_loaded(s));
-        if (brokers)               /* a manual assignment (admin_assign.c) */
-            leader = brokers[i - t->nplaced];
-        else if (md_nodes_others(s))    /* a cluster: every node's shards */
-            leader = md_nodes_least_loaded(s, &t->t.partitions[t->nplaced],
-                                           i - t->nplaced);
-        t->t.partitions[i] = (struct md_partition){
-            .index = i, .leader = leader, .leader_epoch = 0};
-        if (md_broker_node(leader) == s->node_id)
-            s->load[md_broker_shard(leader)]++;
-    }
-    if (count > t->nplaced)
-        t->nplaced = count;
-    return 0;
-}
-
-void md_store_unplace(struct md_store *s, struct md_live *t, int32_t count)
-{
-    for (int32_t i = count; i < t->nplaced; i++) {
-        int32_t leader = t->t.partitions[i].leader;
-        int32_t shard = md_broker_shard(leader);
-        if (leader >= 0 && md_broker_node(leader) == s->node_id &&
-            shard < s->nshards)
-            s->load[shard]--;
-    }
-    if (count < t->nplaced)
-        t->nplaced = count;
-    if (t->t.npartitions > t->nplaced)
-        t->t.npartitions = t->nplaced;
 }
 
 static bool is_internal(const char *name)
@@ -373,15 +312,11 @@ int md_store_insert(struct md_store *s, struct md_live *t)
     return 0;
 }
 
-int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
-                 const struct topic_config *cfg, struct md_live **out)
-{
-    return md_store_add_on(s, name, npartitions, cfg, NULL, out);
-}
-
-int md_store_add_on(struct md_store *s, const char *name, int32_t npartitions,
-                    const struct topic_config *cfg, const int32_t *brokers,
-                    struct md_live **out)
+/* md_store_add and md_store_add_on: placed with rf replicas each, or on
+ * brokers[] when it is not NULL (one replica each). */
+static int md_store_create(struct md_store *s, const char *name, int32_t npartitions,
+                           int32_t rf, const struct topic_config *cfg,
+                           const int32_t *brokers, struct md_live **out)
 {
     struct md_live *t;
     int rc = -ENOMEM;
@@ -394,7 +329,8 @@ int md_store_add_on(struct md_store *s, const char *name, int32_t npartitions,
     t->t.config = *cfg;
     t->state = MD_CREATING;
     if ((rc = md_random_id(t->t.id)) < 0 ||
-        (rc = md_store_place_on(s, t, npartitions, brokers)) < 0 ||
+        (rc = brokers ? md_store_place_on(s, t, npartitions, brokers)
+                      : md_store_place(s, t, npartitions, rf)) < 0 ||
         (rc = md_store_insert(s, t)) < 0)
         goto err;
     *out = t;
@@ -404,6 +340,19 @@ err:
     free(t->t.partitions);
     free(t);
     return rc;
+}
+
+int md_store_add(struct md_store *s, const char *name, int32_t npartitions,
+                 int32_t rf, const struct topic_config *cfg, struct md_live **out)
+{
+    return md_store_create(s, name, npartitions, rf, cfg, NULL, out);
+}
+
+int md_store_add_on(struct md_store *s, const char *name, int32_t npartitions,
+                    const struct topic_config *cfg, const int32_t *brokers,
+                    struct md_live **out)
+{
+    return md_store_create(s, name, npartitions, 1, cfg, brokers, out);
 }
 
 void md_store_remove(struct md_store *s, struct md_live *t)

@@ -46,11 +46,47 @@ struct md_broker {
     char rack[CONFIG_RACK_MAX]; /* broker.rack; "" none */
 };
 
+/* Replicas of a partition: at most this many, each on a node of its own. */
+#define MD_REPLICAS_MAX 8
+
+/* A partition as the controller decided it (KRaft's PartitionRecord and
+ * PartitionChangeRecord): its replicas (brokers; the first is the
+ * preferred leader), the in-sync ones, the leader and its epoch. A change
+ * of leader bumps leader_epoch; any change bumps partition_epoch. */
 struct md_partition {
     int32_t index;
-    int32_t leader;            /* broker id: md_broker_id(node, shard) */
+    int32_t leader;            /* broker id: md_broker_id(node, shard); -1 none */
     int32_t leader_epoch;
+    int32_t partition_epoch;
+    int32_t nreplicas;
+    int32_t nisr;
+    int32_t replicas[MD_REPLICAS_MAX];
+    int32_t isr[MD_REPLICAS_MAX];
 };
+
+/* A partition of one replica on broker (what a single node places). */
+static inline struct md_partition md_partition_single(int32_t index, int32_t broker)
+{
+    return (struct md_partition){.index = index, .leader = broker, .nreplicas = 1,
+                                 .nisr = 1, .replicas = {broker}, .isr = {broker}};
+}
+
+static inline bool md_ids_have(const int32_t *ids, int32_t n, int32_t id)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* This node's replica of p (its broker id), -1 when it has none. */
+static inline int32_t md_partition_on_node(const struct md_partition *p, int32_t node)
+{
+    for (int32_t i = 0; i < p->nreplicas; i++)
+        if (md_broker_node(p->replicas[i]) == node)
+            return p->replicas[i];
+    return -1;
+}
 
 struct md_topic {
     char name[MD_TOPIC_NAME_MAX + 1];
@@ -74,5 +110,14 @@ struct md_snapshot {
 /* Binary search by name; NULL when absent. */
 const struct md_topic *md_find_topic(const struct md_snapshot *md,
                                      const char *name, size_t len);
+
+/* The broker of that id Metadata lists, NULL when none (fenced, unknown). */
+static inline const struct md_broker *md_find_broker(const struct md_snapshot *md, int32_t id)
+{
+    for (int32_t i = 0; md && i < md->nbrokers; i++)
+        if (md->brokers[i].node_id == id)
+            return &md->brokers[i];
+    return NULL;
+}
 
 #endif

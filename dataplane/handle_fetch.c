@@ -8,14 +8,23 @@
  * is durable or max_wait_ms passes. Fetch sessions (KIP-227) are declined
  * (session id 0), which the protocol allows: clients send full fetches.
  *
+ * A replicated partition is read only at its leader: consumers up to the
+ * high watermark (dataplane/replica.c), followers (replica_id >= 0) up to
+ * what the leader wrote, and a follower's fetch offset tells the leader
+ * what it has. A stale current_leader_epoch gets FENCED_LEADER_EPOCH, a
+ * newer one UNKNOWN_LEADER_EPOCH, a follower's replica
+ * NOT_LEADER_OR_FOLLOWER: clients then ask Metadata again.
+ *
  * read_committed (isolation level 1, the default of librdkafka and
  * kafkajs): a fetch returns data below the last stable offset only, and
  * the aborted transactions that overlap what it returns (from the
  * segments' .txnindex), so the client can drop their batches; control
  * batches are in the data and clients skip them. With no transaction the
- * LSO is the high watermark and nothing changes. ListOffsets latest (and
- * by timestamp) stop at the LSO for read_committed too. */
+ * LSO is the high watermark and nothing changes (for a replicated
+ * partition never past the replicated high watermark). ListOffsets latest
+ * (and by timestamp) stop at the LSO for read_committed too. */
 #include "dataplane/shard_private.h"
+#include "dataplane/replica.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_fetch.h"
 #include "storage/kerr.h"
@@ -44,18 +53,24 @@ struct fetch_part {
 };
 
 static int16_t fetch_route(struct request *rq, struct kstr topic, int32_t index,
-                           struct partition **out)
+                           int32_t current_leader_epoch, struct partition **out)
 {
     /* A log that failed a write stays readable up to its durable end:
      * only appends are refused (produce answers KAFKA_STORAGE_ERROR). */
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
     if (*out)
-        return KERR_NONE;
+        return replica_check_leader(*out, current_leader_epoch);
     const struct md_topic *mt = rq->shard->md
         ? md_find_topic(rq->shard->md, topic.p, (size_t)topic.len) : NULL;
     if (mt && index >= 0 && index < mt->npartitions)
         return KERR_NOT_LEADER_OR_FOLLOWER;
     return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+/* The follower asking (replica_id, or ReplicaState from v15), -1: a consumer. */
+static int32_t fetch_replica_id(const struct kafka_fetch_req *req)
+{
+    return req->replica_id >= 0 ? req->replica_id : req->replica_state.replica_id;
 }
 
 /* Looks up what each partition would return now; the total in bytes. */
@@ -73,7 +88,8 @@ static uint64_t fetch_collect(struct request *rq, struct fetch_part *parts, bool
             struct fetch_part *fp = &parts[k];
             fp->nranges = 0;
             fp->bytes = 0;
-            fp->error = fetch_route(rq, t->topic, rp->partition, &fp->p);
+            fp->error = fetch_route(rq, t->topic, rp->partition, rp->current_leader_epoch,
+                                    &fp->p);
             if (fp->error) {
                 *error = true;
                 continue;
@@ -81,10 +97,22 @@ static uint64_t fetch_collect(struct request *rq, struct fetch_part *parts, bool
             int64_t budget = rp->partition_max_bytes < room ? rp->partition_max_bytes : room;
             if (budget <= 0 && total > 0)
                 continue;
-            fp->limit = req->isolation_level == READ_COMMITTED
-                            ? log_last_stable_offset(fp->p->log) : INT64_MAX;
-            int n = log_read_upto(fp->p->log, rp->fetch_offset, budget > 0 ? (uint32_t)budget : 0,
-                                  fp->limit, fp->ranges, FETCH_MAX_RANGES, &fp->upper);
+            uint32_t max = budget > 0 ? (uint32_t)budget : 0;
+            int n;
+            if (replica_is_follower(fp->p, fetch_replica_id(req))) {
+                /* A follower copies what the leader wrote, markers and
+                 * all: no LSO, no aborted transactions to list. */
+                fp->limit = INT64_MAX;
+                fp->upper = rp->fetch_offset;
+                n = log_read_bounded(fp->p->log, rp->fetch_offset, log_written_end(fp->p->log),
+                                     max, fp->ranges, FETCH_MAX_RANGES);
+            } else {
+                fp->limit = req->isolation_level == READ_COMMITTED
+                                ? replica_last_stable_offset(fp->p)
+                                : replica_high_watermark(fp->p);
+                n = log_read_upto(fp->p->log, rp->fetch_offset, max, fp->limit, fp->ranges,
+                                  FETCH_MAX_RANGES, &fp->upper);
+            }
             if (n == -ERANGE) {
                 fp->error = KERR_OFFSET_OUT_OF_RANGE;
                 *error = true;
@@ -131,9 +159,9 @@ static struct kafka_fetch_resp *fetch_build(struct request *rq, struct fetch_par
             struct kafka_fetch_resp_partition *r = &rt->partitions.v[pi];
             r->partition_index = t->partitions.v[pi].partition;
             r->error_code = fp->error;
-            int64_t hw = fp->p && !fp->error ? log_durable_end(fp->p->log) : -1;
+            int64_t hw = fp->p && !fp->error ? replica_high_watermark(fp->p) : -1;
             r->high_watermark = hw;
-            r->last_stable_offset = fp->p && !fp->error ? log_last_stable_offset(fp->p->log) : -1;
+            r->last_stable_offset = fp->p && !fp->error ? replica_last_stable_offset(fp->p) : -1;
             r->log_start_offset = fp->p ? log_start_offset(fp->p->log) : -1;
             r->diverging_epoch = (struct kafka_fetch_epoch_end_offset){ -1, -1 };
             r->current_leader = (struct kafka_leader_epoch){ -1, -1 };
@@ -276,6 +304,23 @@ static int fetch_answer(struct request *rq, struct fetch_part *parts)
     return fetch_respond(rq, parts, nparts, resp);
 }
 
+/* A follower's fetch: what it has (its fetch offsets) reaches the leader
+ * once, when the request arrives. */
+static void fetch_from_follower(struct request *rq, int32_t replica_id)
+{
+    const struct kafka_fetch_req *req = rq->body;
+    for (int32_t ti = 0; ti < req->topics.n; ti++) {
+        const struct kafka_fetch_req_topic *t = &req->topics.v[ti];
+        for (int32_t pi = 0; pi < t->partitions.n; pi++) {
+            const struct kafka_fetch_req_partition *rp = &t->partitions.v[pi];
+            struct partition *p = shard_partition(rq->shard, t->topic.p, (size_t)t->topic.len,
+                                                  rp->partition);
+            if (p && p->repl)
+                replica_on_fetch(rq->shard, p, replica_id, rp->fetch_offset);
+        }
+    }
+}
+
 static int fetch_poll(struct request *rq)
 {
     struct request_priv *p = rq->priv;
@@ -315,6 +360,8 @@ int handle_fetch(struct request *rq)
     struct request_priv *p = rq->priv;
     p->state = parts;
     p->deadline_ms = rq->shard->mono_ms + (req->max_wait_ms > 0 ? req->max_wait_ms : 0);
+    if (fetch_replica_id(req) >= 0)
+        fetch_from_follower(rq, fetch_replica_id(req));
     if (fetch_poll(rq))
         return 0;
     request_wait(rq, fetch_poll, p->deadline_ms);
@@ -330,13 +377,13 @@ static void list_one(struct request *rq, const struct kafka_list_offsets_req_top
     r->timestamp = -1;
     r->offset = -1;
     r->leader_epoch = -1;
-    r->error_code = fetch_route(rq, t->name, rp->partition_index, &p);
+    r->error_code = fetch_route(rq, t->name, rp->partition_index, rp->current_leader_epoch, &p);
     if (r->error_code)
         return;
     /* latest: the high watermark, or the LSO for read_committed */
     const struct kafka_list_offsets_req *req = rq->body;
     int64_t end = rq->api_version >= 2 && req->isolation_level == READ_COMMITTED
-                      ? log_last_stable_offset(p->log) : log_durable_end(p->log);
+                      ? replica_last_stable_offset(p) : replica_high_watermark(p);
     if (rp->timestamp == -1) {
         r->offset = end;
     } else if (rp->timestamp == -2) {
@@ -357,7 +404,7 @@ static void list_one(struct request *rq, const struct kafka_list_offsets_req_top
         r->error_code = 42; /* INVALID_REQUEST: no such spec at this version */
         return;
     }
-    r->leader_epoch = 0;
+    r->leader_epoch = replica_leader_epoch(p);
     if (rq->api_version == 0 && r->offset >= 0) {
         r->old_style_offsets.n = 1;
         r->old_style_offsets.v = kafka_arena_alloc(&rq->arena, sizeof(int64_t));

@@ -43,22 +43,27 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
     out->partitions.n = t->npartitions;
     out->partitions.v = kafka_arena_alloc(&rq->arena,
                                           sizeof(*out->partitions.v) * (size_t)t->npartitions + 1);
-    int32_t *nodes = kafka_arena_alloc(&rq->arena, sizeof(int32_t) * (size_t)t->npartitions + 1);
-    if (!out->partitions.v || !nodes)
+    int32_t *offline = kafka_arena_alloc(&rq->arena, sizeof(int32_t) * MD_REPLICAS_MAX *
+                                                         (size_t)t->npartitions + 1);
+    if (!out->partitions.v || !offline)
         return -ENOMEM;
     for (int32_t i = 0; i < t->npartitions; i++) {
         struct kafka_metadata_partition *p = &out->partitions.v[i];
-        nodes[i] = t->partitions[i].leader;
-        /* No leader: its replica's node is fenced (Kafka's offline). */
-        p->error_code = nodes[i] < 0 ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE;
-        p->partition_index = t->partitions[i].index;
-        p->leader_id = t->partitions[i].leader;
-        p->leader_epoch = t->partitions[i].leader_epoch;
-        p->replica_nodes.v = &nodes[i];
-        p->replica_nodes.n = 1;
-        p->isr_nodes.v = &nodes[i];
-        p->isr_nodes.n = 1;
+        const struct md_partition *mp = &t->partitions[i];
+        /* No leader: the nodes of its ISR are fenced (Kafka's offline). */
+        p->error_code = mp->leader < 0 ? KERR_LEADER_NOT_AVAILABLE : KERR_NONE;
+        p->partition_index = mp->index;
+        p->leader_id = mp->leader;
+        p->leader_epoch = mp->leader_epoch;
+        p->replica_nodes.v = (int32_t *)mp->replicas;
+        p->replica_nodes.n = mp->nreplicas;
+        p->isr_nodes.v = (int32_t *)mp->isr;
+        p->isr_nodes.n = mp->nisr;
+        p->offline_replicas.v = &offline[i * MD_REPLICAS_MAX];
         p->offline_replicas.n = 0;
+        for (int32_t k = 0; k < mp->nreplicas; k++)
+            if (!md_find_broker(rq->shard->md, mp->replicas[k])) /* fenced */
+                p->offline_replicas.v[p->offline_replicas.n++] = mp->replicas[k];
     }
     return 0;
 }

@@ -5,7 +5,13 @@
  * acks=1: answered once written to the log file (in the page cache: a
  *         crash of the process loses nothing).
  * acks=all: answered once durable per the topic's flush policy (fdatasync
- *         before the answer with the default "always").
+ *         before the answer with the default "always"); for a replicated
+ *         partition, once the high watermark passed it: every member of the
+ *         ISR has it, durable per its own flush policy (dataplane/replica.c),
+ *         with at least min.insync.replicas in the ISR (NOT_ENOUGH_REPLICAS
+ *         before the append, NOT_ENOUGH_REPLICAS_AFTER_APPEND after it), or
+ *         REQUEST_TIMED_OUT after the request's timeout; a leader that lost
+ *         its leadership meanwhile answers NOT_LEADER_OR_FOLLOWER.
  * The batches are appended straight from the receive buffer (zero copy);
  * a full log queue pauses the connection until the next flush frees it.
  * Idempotent and transactional batches are checked by the log's producer
@@ -14,6 +20,7 @@
  * producer's retry is answered with its original offsets once those are
  * as safe as acks asks. */
 #include "dataplane/shard_private.h"
+#include "dataplane/replica.h"
 #include "dataplane/kafka/msg_produce.h"
 #include "storage/batch.h"
 #include "storage/kerr.h"
@@ -25,6 +32,7 @@ struct produce_part {
     int64_t base_offset;
     int64_t last_offset;
     int64_t log_append_time;
+    int32_t leader_epoch;        /* replicated: the epoch it was appended in */
     int64_t log_start_offset;    /* as it was when done */
     int16_t error;
     bool failed_early;           /* refused before any append */
@@ -44,7 +52,7 @@ static int16_t produce_route(struct request *rq, const struct kafka_produce_req_
 {
     *out = shard_partition(rq->shard, t->name.p, (size_t)t->name.len, index);
     if (*out)
-        return KERR_NONE;
+        return replica_is_leader(*out) ? KERR_NONE : KERR_NOT_LEADER_OR_FOLLOWER;
     const struct md_topic *mt = rq->shard->md
         ? md_find_topic(rq->shard->md, t->name.p, (size_t)t->name.len) : NULL;
     if (mt && index >= 0 && index < mt->npartitions)
@@ -88,6 +96,8 @@ static int produce_append(struct request *rq, struct produce_state *st)
             pp->error = produce_route(rq, t, rp->index, &pp->p);
             if (pp->error == KERR_NONE)
                 pp->error = produce_check(rq, rp->records);
+            if (pp->error == KERR_NONE && req->acks == -1)
+                pp->error = replica_check_isr(pp->p);
             if (pp->error == KERR_NONE)
                 pp->error = txn_produce_verified(st->txn, k, pp->p);
             if (pp->error != KERR_NONE) {
@@ -112,6 +122,7 @@ static int produce_append(struct request *rq, struct produce_state *st)
                 pp->p->m.produce_requests++;
                 pp->p->m.bytes_in += (uint64_t)rp->records.len;
                 pp->p->m.records_in += (uint64_t)(res.last_offset - res.base_offset + 1);
+                pp->leader_epoch = replica_leader_epoch(pp->p);
                 shard_mark_dirty(rq->shard, pp->p);
             }
             st->next = k + 1;
@@ -157,9 +168,27 @@ static int produce_respond(struct request *rq, struct produce_state *st)
     return request_respond(rq, resp);
 }
 
+/* A replicated partition's acks=all: done (1), waiting (0), or failed
+ * (its error set). A partition being deleted fails what waits on it: it
+ * goes once nothing is in flight, and its high watermark may never come. */
+static int produce_replicated(struct produce_part *pp)
+{
+    if (pp->p->state != PART_READY || !replica_is_leader(pp->p) ||
+        replica_leader_epoch(pp->p) != pp->leader_epoch) {
+        pp->error = KERR_NOT_LEADER_OR_FOLLOWER;
+        return 1;
+    }
+    if (replica_high_watermark(pp->p) <= pp->last_offset)
+        return 0;
+    pp->error = replica_check_isr(pp->p) ? KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND : KERR_NONE;
+    return 1;
+}
+
 /* 1 once every appended batch is as safe as acks asks (or failed). Each
- * part found safe is done: its partition is not looked at again. */
-static int produce_ready(struct request *rq, struct produce_state *st)
+ * part found safe is done: its partition is not looked at again. Past the
+ * deadline a replicated part still waiting fails with REQUEST_TIMED_OUT
+ * (local writes always finish on their own). */
+static int produce_ready(struct request *rq, struct produce_state *st, bool late)
 {
     const struct kafka_produce_req *req = rq->body;
     int ready = 1;
@@ -169,6 +198,14 @@ static int produce_ready(struct request *rq, struct produce_state *st)
             continue;
         if (log_error(pp->p->log)) {
             pp->error = KERR_KAFKA_STORAGE_ERROR;
+        } else if (req->acks == -1 && pp->p->repl) {
+            if (!produce_replicated(pp)) {
+                if (!late) {
+                    ready = 0;
+                    continue;
+                }
+                pp->error = KERR_REQUEST_TIMED_OUT;
+            }
         } else {
             int64_t end = req->acks == -1 ? log_durable_end(pp->p->log)
                                           : log_written_end(pp->p->log);
@@ -193,7 +230,8 @@ static int produce_poll(struct request *rq)
         if (rq->conn)
             conn_resume(rq->conn); /* the requests behind it may go on */
     }
-    if (!produce_ready(rq, st))
+    bool late = rq->shard->mono_ms >= ((struct request_priv *)rq->priv)->deadline_ms;
+    if (!produce_ready(rq, st, late))
         return 0;
     struct conn *c = rq->conn;
     if (!c) {
@@ -209,9 +247,16 @@ static int produce_poll(struct request *rq)
 
 static void produce_start(struct request *rq, struct produce_state *st)
 {
+    const struct kafka_produce_req *req = rq->body;
     if (produce_append(rq, st) == -EAGAIN && rq->conn)
         rq->conn->paused = true; /* no more requests until this one is in */
-    request_wait(rq, produce_poll, INT64_MAX);
+    /* Only replication can keep acks=all waiting past the request's
+     * timeout: local writes finish or fail on their own. */
+    int64_t deadline = INT64_MAX;
+    for (int k = 0; k < st->nparts && req->acks == -1; k++)
+        if (st->parts[k].p && st->parts[k].p->repl && req->timeout_ms >= 0)
+            deadline = rq->shard->mono_ms + req->timeout_ms;
+    request_wait(rq, produce_poll, deadline);
 }
 
 static void produce_verified(struct request *rq, struct ctl_msg *m)

@@ -19,6 +19,7 @@
  * requests let go of a partition once its part is durable, see
  * handle_produce.c), or acknowledges a delete before the directory is
  * gone. */
+#include "dataplane/replica.h"
 #include "dataplane/shard_cleaner.h"
 #include "dataplane/shard_private.h"
 #include "slog/slog.h"
@@ -88,6 +89,7 @@ static void partition_free(struct shard *s, struct partition *p)
         pp = &(*pp)->next;
     *pp = p->next;
     partition_undirty(s, p);
+    replica_drop(s, p); /* already gone, unless it never had a log */
     free(p->topic);
     free(p);
 }
@@ -146,6 +148,8 @@ static void open_run(struct shard_job *job)
 }
 
 static void delete_post(struct shard *s, struct partition *p, struct ctl_msg *m);
+static int partition_state_apply(struct shard *s, struct partition *p,
+                                 const struct ctl_replica_state *st);
 
 static void open_done(struct shard_job *job)
 {
@@ -165,6 +169,14 @@ static void open_done(struct shard_job *job)
         if (p->config_pending)
             log_set_config(p->log, &p->config);
         p->state = p->delete_msg ? PART_DELETING : PART_READY;
+        /* The replica's state on the shard thread, once the log is ours:
+         * the open's, then a newer one that came meanwhile. */
+        if (p->state == PART_READY) {
+            m->u.partition.result = replica_apply(s, p, &m->u.partition.state);
+            if (p->state_pending && m->u.partition.result == 0)
+                m->u.partition.result = replica_apply(s, p, &p->repl_state);
+        }
+        p->state_pending = false;
     }
     free(o);
     shard_post_ctl(s, m);
@@ -183,8 +195,10 @@ static void open_done(struct shard_job *job)
 void partition_on_open(struct shard *s, struct ctl_msg *m)
 {
     struct ctl_partition_cmd *cmd = &m->u.partition;
-    if (partition_find(s, cmd->topic, strlen(cmd->topic), cmd->partition)) {
-        cmd->result = 0; /* open already, or on its way */
+    struct partition *open = partition_find(s, cmd->topic, strlen(cmd->topic), cmd->partition);
+    if (open) {
+        /* Open already (its replica state applied), or on its way. */
+        cmd->result = partition_state_apply(s, open, &cmd->state);
         shard_post_ctl(s, m);
         return;
     }
@@ -205,6 +219,28 @@ void partition_on_open(struct shard *s, struct ctl_msg *m)
     *o = (struct open_job){ .job = { .run = open_run, .done = open_done },
                             .s = s, .p = p, .m = m, .now_ms = s->now_ms };
     shard_worker_post(&s->worker, &o->job);
+}
+
+/* A replica state for p: applied when it is served, kept for open_done
+ * while it opens, dropped when it is being deleted. */
+static int partition_state_apply(struct shard *s, struct partition *p,
+                                 const struct ctl_replica_state *st)
+{
+    if (p->state == PART_READY)
+        return replica_apply(s, p, st);
+    if (p->state == PART_OPENING) {
+        p->repl_state = *st; /* the control thread sends them in order */
+        p->state_pending = true;
+    }
+    return 0;
+}
+
+void partition_on_state(struct shard *s, struct ctl_msg *m)
+{
+    struct ctl_partition_cmd *cmd = &m->u.partition;
+    struct partition *p = partition_find(s, cmd->topic, strlen(cmd->topic), cmd->partition);
+    cmd->result = p ? partition_state_apply(s, p, &cmd->state) : -ENOENT;
+    shard_post_ctl(s, m);
 }
 
 void partition_on_config(struct shard *s, struct ctl_msg *m)
@@ -268,6 +304,7 @@ static void delete_post(struct shard *s, struct partition *p, struct ctl_msg *m)
                               .p = p, .log = p ? p->log : NULL, .m = m };
     if (p) {
         shard_cleaner_forget(s, p); /* its clean, if any, is taken back first */
+        replica_drop(s, p);         /* idle: its fetched buffers are written */
         if (p->log)
             log_set_journal(p->log, NULL); /* idle: the journal lets go of it here */
         p->log = NULL; /* the worker owns it now */
@@ -305,6 +342,7 @@ void partition_on_delete(struct shard *s, struct ctl_msg *m)
     if (p->state == PART_READY) {
         p->state = PART_DELETING;
         shard_dpdk_partition_closed(s, p); /* no more datagrams appended to it */
+        replica_stop(s, p);                /* nor fetched batches */
     }
 }
 
@@ -379,6 +417,7 @@ void partition_close_all(struct shard *s)
                 shard_dpdk_partition_closed(s, p);
             if (p->log) {
                 shard_cleaner_forget(s, p);
+                replica_drop(s, p); /* drained: its fetched buffers are written */
                 int rc = log_close(p->log);
                 if (rc < 0)
                     slog(SLOG_ERROR, "shard",

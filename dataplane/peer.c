@@ -8,8 +8,11 @@
  * prefix, in the order the peer answered (Kafka answers in request order).
  *
  * It is what a node uses to reach the controller leader (the broker
- * registration of dataplane/handle_cluster.c) and, later, what a follower
- * replica's fetcher uses to reach its leader's shard.
+ * registration of dataplane/handle_cluster.c, a leader's AlterPartition)
+ * and what a follower replica's fetcher uses to reach its leader's shard
+ * (dataplane/replica_fetch.c): a fetch response's buffer can be kept by
+ * the caller (peer_keep_frame) so fetched batches are appended from it
+ * without a copy; buffers come back (peer_recycle) for the next receive.
  *
  * Never: blocks; touches a log or the control thread's state. A peer that
  * fails (connect refused, reset, a bad frame) closes and reports once
@@ -58,6 +61,8 @@ static void peer_maybe_free(struct peer *p)
         close(p->fd);
     free(p->out);
     free(p->in);
+    free(p->spare);
+    p->shard->npeers--;
     free(p);
 }
 
@@ -131,6 +136,29 @@ static void on_send(struct io_op *op, int res, uint32_t flags)
     peer_kick(p);
 }
 
+/* After on_frame kept the buffer: the bytes after the frame (at) move
+ * to a buffer of the peer's own. 0 or -ENOMEM. */
+static int peer_swap_buffer(struct peer *p, uint32_t at)
+{
+    uint32_t rest = p->inlen - at, need = rest + PEER_IN_CHUNK * 2;
+    uint8_t *buf = p->spare;
+    uint32_t cap = p->sparecap;
+
+    if (!buf || cap < need) {
+        free(buf);
+        cap = need;
+        if (!(buf = malloc(cap)))
+            return -ENOMEM;
+    }
+    p->spare = NULL;
+    p->sparecap = 0;
+    memcpy(buf, p->in + at, rest);
+    p->in = buf;
+    p->incap = cap;
+    p->inlen = rest;
+    return 0;
+}
+
 /* Hands every complete frame to on_frame, then keeps what is left. */
 static void peer_parse(struct peer *p)
 {
@@ -144,8 +172,19 @@ static void peer_parse(struct peer *p)
         }
         if (p->inlen - at - 4 < size)
             break;
+        p->keep = false;
         p->on_frame(p, p->in + at + 4, size);
         at += 4 + size;
+        if (p->keep) {
+            p->keep = false;
+            if (peer_swap_buffer(p, at) < 0) {
+                p->in = NULL;           /* the caller's now */
+                p->inlen = p->incap = 0;
+                peer_fail(p, -ENOMEM);
+                return;
+            }
+            at = 0;
+        }
     }
     if (p->state != PEER_UP)
         return;
@@ -239,6 +278,7 @@ struct peer *peer_open(struct shard *s, const char *host, int port,
     if (!p)
         return NULL;
     p->shard = s;
+    s->npeers++;                    /* until peer_maybe_free */
     p->fd = -1;
     p->ctx = ctx;
     p->on_frame = ops->on_frame;
@@ -253,6 +293,7 @@ struct peer *peer_open(struct shard *s, const char *host, int port,
         res->ai_addrlen > sizeof p->addr) {
         if (res)
             freeaddrinfo(res);
+        s->npeers--;
         free(p);
         return NULL;
     }
@@ -263,6 +304,7 @@ struct peer *peer_open(struct shard *s, const char *host, int port,
     if (p->fd < 0 || !(sqe = peer_sqe(p))) {
         if (p->fd >= 0)
             close(p->fd);
+        s->npeers--;
         free(p);
         return NULL;
     }
@@ -300,4 +342,21 @@ void peer_close(struct peer *p)
         return;
     p->detached = true;             /* the owner lets go: no callback */
     peer_fail(p, 0);
+}
+
+uint8_t *peer_keep_frame(struct peer *p, uint32_t *cap)
+{
+    p->keep = true;
+    *cap = p->incap;
+    return p->in;
+}
+
+void peer_recycle(struct peer *p, uint8_t *buf, uint32_t cap)
+{
+    if (!p || p->spare || p->state == PEER_CLOSED) {
+        free(buf);
+        return;
+    }
+    p->spare = buf;
+    p->sparecap = cap;
 }

@@ -38,6 +38,9 @@ struct peer {
     uint32_t outoff, outlen, outcap;
     uint8_t *in;                /* received, not yet framed */
     uint32_t inlen, incap;
+    uint8_t *spare;             /* a receive buffer given back (peer_recycle) */
+    uint32_t sparecap;
+    bool keep;                  /* on_frame keeps the frame's buffer */
     void (*on_frame)(struct peer *p, const uint8_t *frame, uint32_t len);
     void (*on_error)(struct peer *p, int err);
 };
@@ -50,5 +53,15 @@ struct peer *peer_open(struct shard *s, const char *host, int port,
 int peer_send(struct peer *p, const uint8_t *frame, uint32_t len);
 /* Closes the connection; its memory goes when its operations are back. */
 void peer_close(struct peer *p);
+
+/* Called inside on_frame: the frame's bytes stay valid after the call (a
+ * follower appends fetched batches straight from them, zero copy). The
+ * receive buffer holding them becomes the caller's (*cap bytes; give it
+ * back with peer_recycle, or free() it), and the peer receives into
+ * another. Returns the buffer. */
+uint8_t *peer_keep_frame(struct peer *p, uint32_t *cap);
+/* A buffer peer_keep_frame gave out comes back for the next receive (or
+ * is freed when the peer has one spare already). p may be NULL. */
+void peer_recycle(struct peer *p, uint8_t *buf, uint32_t cap);
 
 #endif

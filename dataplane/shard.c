@@ -17,6 +17,7 @@
  * reads the real clock, so a test drives a shard with a clock of its own.
  */
 #include "dataplane/shard_private.h"
+#include "dataplane/replica.h"
 #include "dataplane/shard_cleaner.h"
 #include "dataplane/listen.h"
 #include "numa/ring.h"
@@ -142,6 +143,12 @@ static void shard_finish(struct shard *s)
     partition_close_all(s);
     journal_close(s->journal); /* every log is closed: nothing is in flight */
     s->journal = NULL;
+    replica_shard_close(s);
+    /* Closed peers go once their cancelled operations are back (bounded:
+     * a cancel completes at once). */
+    for (int round = 0; s->npeers > 0 && round < 1000; round++)
+        if (io_ring_run_once(&s->ring) < 0)
+            break;
     shard_dpdk_stop(s);
     shard_cleaner_close(s);
     shard_worker_stop(&s->worker);
@@ -170,6 +177,10 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
         free(m); /* our report, read */
         return;
     }
+    if (m->op == CTL_ALTER_PARTITION && m->u.alter.local) {
+        replica_alter_done(s, m); /* our replicas' ISR change, answered */
+        return;
+    }
     if (m->op < CTL_PARTITION_OPEN) {
         /* An answer to one of our requests. */
         struct request *rq = m->cookie;
@@ -188,6 +199,9 @@ static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
         return; /* answered once removed */
     case CTL_PARTITION_CONFIG:
         partition_on_config(s, m);
+        return;
+    case CTL_PARTITION_STATE:
+        partition_on_state(s, m);
         return;
     case CTL_METADATA_UPDATE:
         s->md = m->u.metadata;
@@ -339,6 +353,7 @@ static void shard_on_tick(struct shard *s)
 {
     conn_close_idle(s);
     shard_registration_tick(s);
+    replica_tick(s);
     txn_shard_tick(s); /* producer.id.expiration.ms */
     if (s->journal)
         journal_submit(s->journal, &s->ring); /* a checkpoint moves on when idle too */
@@ -426,7 +441,7 @@ int shard_loop_init(struct shard *s)
     if (rc < 0)
         return rc;
     s->ring_ready = true;
-    if ((rc = shard_cleaner_init(s)) < 0)
+    if ((rc = shard_cleaner_init(s)) < 0 || (rc = replica_shard_init(s)) < 0)
         return rc;
     char name[16];
     snprintf(name, sizeof(name), "sluice-work%d", s->cfg.index);
@@ -462,6 +477,9 @@ int shard_do_work(struct shard *s, const struct shard_now *now)
      * flush "os") requests can be answered before sleeping. */
     work += shard_poll_waiting(s);
     work += shard_dpdk_after_flush(s); /* mbufs written, ACKs now durable */
+    /* Followers fetch once what they appended is durable; leaders ask for
+     * ISR changes. After the flush: fetched batches are written by now. */
+    work += replica_do_work(s);
     work += partition_step_dying(s);
     if (tick && !s->stopping)
         shard_on_tick(s);
@@ -480,6 +498,9 @@ int64_t shard_next_wake(const struct shard *s)
     int64_t wake = shard_next_deadline(s);
     if (wake > s->next_tick_ms)
         wake = s->next_tick_ms;
+    int64_t repl = replica_next_wake(s);
+    if (wake > repl)
+        wake = repl;
     return wake * NS_PER_MS;
 }
 

@@ -127,9 +127,12 @@ struct partition {
     bool dirty;               /* in the shard's flush list */
     struct partition *dirty_next;
     struct part_metrics m;    /* shard_stats.c reports them */
+    struct replica *repl;     /* replication state (replica.h); NULL: one replica */
     struct ctl_msg *delete_msg;   /* CTL_PARTITION_DELETE, answered when gone */
     bool config_pending;      /* a CTL_PARTITION_CONFIG came while opening */
     struct log_config config;
+    bool state_pending;       /* a CTL_PARTITION_STATE came while opening */
+    struct ctl_replica_state repl_state;
 };
 
 struct shard {
@@ -177,6 +180,8 @@ struct shard {
     uint64_t rq_seq;               /* requests started (retired fds wait on it) */
     struct shard_cleaner *cleaner; /* compaction, background chores */
     alignas(64) struct shard_metrics metrics; /* this thread's counters (shard_stats.c) */
+    struct replica_shard *replicas; /* replication (replica.h) */
+    int npeers;                    /* peer.c's connections not yet freed */
     struct shard_worker worker;    /* blocking work, off the loop */
     struct journal *journal;       /* NULL: sluice.journal.bytes=0, or it failed to open */
 };
@@ -202,6 +207,8 @@ void shard_mark_dirty(struct shard *s, struct partition *p);
 void partition_on_open(struct shard *s, struct ctl_msg *m);
 void partition_on_delete(struct shard *s, struct ctl_msg *m);
 void partition_on_config(struct shard *s, struct ctl_msg *m);
+/* CTL_PARTITION_STATE: the replica's state (replica.h), applied once open. */
+void partition_on_state(struct shard *s, struct ctl_msg *m);
 /* Each turn: hands deleting partitions whose log went idle to the worker. */
 int partition_step_dying(struct shard *s);
 /* The end of a stop: waits for every write, sync and job, closes every
@@ -291,6 +298,9 @@ int handle_fetch(struct request *rq);
 int handle_list_offsets(struct request *rq);
 int handle_delete_records(struct request *rq);
 int handle_broker_registration(struct request *rq);
+int handle_offset_for_leader_epoch(struct request *rq);
+int handle_alter_partition(struct request *rq);
+int handle_elect_leaders(struct request *rq);
 
 /* handle_cluster.c: this node's registration, sent by shard 0 */
 void shard_send_registration(struct shard *s, struct ctl_msg *m);

@@ -20,6 +20,7 @@
 #define ALIGN_BLOCK(n) (((n) + JOURNAL_BLOCK - 1) & ~(uint64_t)(JOURNAL_BLOCK - 1))
 /* Room a commit keeps for its closing padding record. */
 #define PAD_SLACK (JOURNAL_BLOCK + JREC_HEADER)
+#define JOURNAL_CANCEL_RETRIES 8   /* as flush.c's RING_CANCEL_RETRIES */
 
 static void journal_fail(struct journal *j, int res)
 {
@@ -306,7 +307,13 @@ int journal_add(struct journal *j, struct log *log, const struct log_batchq *q)
     return 0;
 }
 
-/* --- commits ------------------------------------------------------------ */
+/* --- commits ------------------------------------------------------------
+ *
+ * A commit whose write or fdatasync comes back -ECANCELED without a write
+ * having failed was never run by io-wq (flush.c, "Cancelled"): nothing of
+ * it was reported, so it is issued again, the same bytes at the same
+ * place, up to JOURNAL_CANCEL_RETRIES times in a row, before the journal
+ * fails for good. */
 
 static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 {
@@ -381,9 +388,15 @@ static void on_commit_sync(struct io_op *op, int res, uint32_t flags)
     (void)flags;
     if (res >= 0 && j->write_res < 0)
         res = j->write_res;
+    j->inflight = false;
+    if (res == -ECANCELED && (j->write_res == 0 || j->write_res == -ECANCELED) && !j->error &&
+        j->cancels++ < JOURNAL_CANCEL_RETRIES) {
+        j->resubmit = true; /* never ran: journal_submit issues it again */
+        return;
+    }
+    j->cancels = 0;
     if (res == -ECANCELED)
         res = -EIO; /* a write of the commit failed, so its sync never ran */
-    j->inflight = false;
     if (res < 0)
         journal_fail(j, res);
     else {
@@ -413,43 +426,62 @@ static void commit_close(struct jcommit *c, uint64_t lsn)
         jrec_seal(c->buf + off, lsn + off);
 }
 
+/* The writes (padding, if any, then the commit) and the fdatasync of the
+ * commit in flight, linked. */
+static int commit_prep(struct journal *j, struct io_uring *ring)
+{
+    int n = 0;
+    if (j->pad_off >= 0) {
+        struct io_uring_sqe *sqe = get_sqe(ring);
+        storage_sys.prep_writev(sqe, j->fd, &j->pad_iov, 1, (uint64_t)j->pad_off, &j->pad_op);
+        sqe->flags |= IOSQE_IO_LINK;
+        n++;
+    }
+    struct io_uring_sqe *sqe = get_sqe(ring);
+    storage_sys.prep_writev(sqe, j->fd, &j->write_iov, 1, j->write_off, &j->write_op);
+    sqe->flags |= IOSQE_IO_LINK;
+    storage_sys.prep_fdatasync(get_sqe(ring), j->fd, &j->sync_op);
+    j->write_res = 0;
+    j->inflight = true;
+    return n + 2;
+}
+
+/* A commit whose operations io-wq never ran (flush.c, "Cancelled"): the
+ * same bytes at the same place, again; nothing of it was reported. */
+static int commit_resubmit(struct journal *j, struct io_uring *ring)
+{
+    if (io_uring_sq_space_left(ring) < 3 && io_uring_submit(ring) < 0)
+        return -EBUSY;
+    j->resubmit = false;
+    return commit_prep(j, ring);
+}
+
 static int commit_submit(struct journal *j, struct io_uring *ring)
 {
     struct jcommit *c = &j->commit[j->fill];
-    int n = 0;
     if (io_uring_sq_space_left(ring) < 3 && io_uring_submit(ring) < 0)
         return -EBUSY;
     uint64_t off = j->head % j->size;
     uint64_t len = commit_padded_len(c->len);
+    j->pad_off = -1;
     if (off + len > j->size) {
         /* Would cross the end of the region: pad up to it, start again at 0. */
         memset(j->pad_block, 0, JOURNAL_BLOCK);
         jrec_pad(j->pad_block, (uint32_t)(j->size - off));
         jrec_seal(j->pad_block, j->head);
         j->pad_iov = (struct iovec){ j->pad_block, JOURNAL_BLOCK };
-        struct io_uring_sqe *sqe = get_sqe(ring);
-        storage_sys.prep_writev(sqe, j->fd, &j->pad_iov, 1, JOURNAL_HEADER_BYTES + off,
-                                &j->pad_op);
-        sqe->flags |= IOSQE_IO_LINK;
-        n++;
+        j->pad_off = (int64_t)(JOURNAL_HEADER_BYTES + off);
         j->head += j->size - off;
         off = 0;
     }
     commit_close(c, j->head);
     j->write_iov = (struct iovec){ c->buf, c->len };
-    struct io_uring_sqe *sqe = get_sqe(ring);
-    storage_sys.prep_writev(sqe, j->fd, &j->write_iov, 1, JOURNAL_HEADER_BYTES + off,
-                            &j->write_op);
-    sqe->flags |= IOSQE_IO_LINK;
-    storage_sys.prep_fdatasync(get_sqe(ring), j->fd, &j->sync_op);
-    n += 2;
+    j->write_off = JOURNAL_HEADER_BYTES + off;
     j->head += c->len;
     j->stats.bytes += c->len;
-    j->write_res = 0;
     j->submit_ns = j->metrics ? mono_ns() : 0;
-    j->inflight = true;
     j->fill = !j->fill;
-    return n;
+    return commit_prep(j, ring);
 }
 
 /* --- checkpoints ---------------------------------------------------------
@@ -604,6 +636,11 @@ int journal_submit(struct journal *j, struct io_uring *ring)
     if (!j->inflight && j->commit[j->fill].len > 0 && j->error) {
         /* Failed for good: what waits for a commit never gets one. */
         commit_done(&j->commit[j->fill], j->error);
+    } else if (j->resubmit) {
+        int rc = commit_resubmit(j, ring);
+        if (rc < 0)
+            return n > 0 ? n : rc;
+        n += rc;
     } else if (!j->inflight && j->commit[j->fill].len > 0) {
         int rc = commit_submit(j, ring);
         if (rc < 0)
@@ -615,12 +652,12 @@ int journal_submit(struct journal *j, struct io_uring *ring)
 
 bool journal_busy(const struct journal *j)
 {
-    return j->inflight || j->cp_inflight > 0 || j->cp == CP_HEADER;
+    return j->inflight || j->resubmit || j->cp_inflight > 0 || j->cp == CP_HEADER;
 }
 
 bool journal_pending(const struct journal *j)
 {
-    return j->commit[j->fill].len > 0 || j->cp != CP_IDLE;
+    return j->commit[j->fill].len > 0 || j->resubmit || j->cp != CP_IDLE;
 }
 
 void journal_get_stats(const struct journal *j, struct journal_stats *out)

@@ -61,6 +61,11 @@ struct journal {
     struct jcommit commit[2];      /* commit[fill] fills; the other is in flight */
     int fill;
     bool inflight;
+    bool resubmit;                 /* the commit in flight came back cancelled:
+                                      journal_submit issues it again */
+    int cancels;                   /* such returns in a row */
+    uint64_t write_off;            /* file offsets of the commit in flight's */
+    int64_t pad_off;               /* write and of its padding (-1: none) */
     int write_res;                 /* of the commit's writes */
     struct io_op pad_op, write_op, sync_op;
     struct iovec pad_iov, write_iov;

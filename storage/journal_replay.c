@@ -105,17 +105,11 @@ static int read_log_id(const char *dir, uint64_t *id)
     return 0;
 }
 
-int log_load_id(struct log *log)
+/* Writes id to path, synced. */
+static int write_log_id(const char *path, uint64_t id)
 {
-    if (read_log_id(log->dir, &log->id) == 0)
-        return 0;
-    /* A new directory (or a damaged id: then its journal records are
-     * dropped, never applied to the wrong log). */
-    if (getrandom(&log->id, sizeof(log->id), 0) != sizeof(log->id))
-        return -errno;
-    char path[PATH_MAX], text[32];
-    snprintf(path, sizeof(path), "%s/" LOG_ID_FILE, log->dir);
-    int len = snprintf(text, sizeof(text), "%016" PRIx64 "\n", log->id);
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%016" PRIx64 "\n", id);
     int fd = storage_sys.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
@@ -124,7 +118,41 @@ int log_load_id(struct log *log)
         rc = -errno;
     if (storage_sys.close(fd) < 0 && rc == 0)
         rc = -errno;
+    return rc;
+}
+
+int log_load_id(struct log *log)
+{
+    if (read_log_id(log->dir, &log->id) == 0)
+        return 0;
+    /* A new directory (or a damaged id: then its journal records are
+     * dropped, never applied to the wrong log). */
+    if (getrandom(&log->id, sizeof(log->id), 0) != sizeof(log->id))
+        return -errno;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/" LOG_ID_FILE, log->dir);
+    int rc = write_log_id(path, log->id);
     return rc == 0 ? storage_sync_dir(log->dir) : rc;
+}
+
+int log_renew_id(struct log *log)
+{
+    uint64_t id;
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        return -errno;
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/" LOG_ID_FILE, log->dir);
+    snprintf(tmp, sizeof(tmp), "%s/" LOG_ID_FILE ".tmp", log->dir);
+    /* Atomic: after a crash the directory has the old id or the new one,
+     * never a torn one. */
+    int rc = write_log_id(tmp, id);
+    if (rc == 0 && storage_sys.rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = storage_sync_dir(log->dir);
+    if (rc == 0)
+        log->id = id;
+    return rc;
 }
 
 /* --- replay ------------------------------------------------------------- */

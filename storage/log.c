@@ -45,8 +45,10 @@ void log_config_defaults(struct log_config *cfg)
 void log_set_config(struct log *log, const struct log_config *cfg)
 {
     uint32_t max_pending = log->cfg.max_pending;
+    int32_t leader_epoch = log->cfg.leader_epoch;
     log->cfg = *cfg;
     log->cfg.max_pending = max_pending; /* the queue was sized with it */
+    log->cfg.leader_epoch = leader_epoch; /* log_set_leader_epoch's */
     if (log->cfg.segment_bytes > INT32_MAX)
         log->cfg.segment_bytes = INT32_MAX;
 }
@@ -201,6 +203,8 @@ int log_open(struct log **out, const char *dir, const char *topic,
         rc = log_producers_load(log, clean, now_ms);
     if (rc == 0)
         rc = log_start_load(log);
+    if (rc == 0)
+        rc = log_epochs_open(log);
     if (rc < 0)
         goto err;
     log_clean_load(log);
@@ -230,6 +234,7 @@ err:
         segment_destroy(log->segs[i], 0);
     free(log->segs);
     log_free_retired(log);
+    epoch_cache_close(&log->epochs);
     free(log);
     return rc;
 }
@@ -273,6 +278,7 @@ int log_close(struct log *log)
         segment_destroy(log->segs[i], 0);
     free(log->segs);
     log_free_retired(log);
+    epoch_cache_close(&log->epochs);
     free(log);
     return rc;
 }
@@ -442,6 +448,8 @@ int log_append(struct log *log, uint8_t *records, size_t len, int64_t now_ms,
     rc = segment_reserve(seg, nbatches);
     if (rc < 0)
         return rc; /* nothing changed yet */
+    if ((rc = log_epoch_note(log, log->cfg.leader_epoch, log->next_offset)) < 0)
+        return rc;
     if (log->cfg.compress_lz4)
         return log_append_lz4(log, records, nbatches, nrecords, now_ms, res);
 
@@ -528,6 +536,15 @@ int log_append_replica(struct log *log, uint8_t *records, size_t len, int64_t no
     int rc = segment_reserve(seg, nbatches);
     if (rc < 0)
         return rc;
+    /* The leader's epochs as its batches carry them (Kafka's follower
+     * assigns them as it appends). */
+    for (size_t off = 0; off < len;) {
+        struct batch_header h;
+        batch_header_decode(records + off, &h);
+        if ((rc = log_epoch_note(log, h.leader_epoch, h.base_offset)) < 0)
+            return rc;
+        off += batch_size(&h);
+    }
     log_queue_start(log, seg);
     res->base_offset = log->next_offset;
     res->log_append_time = -1;
@@ -598,23 +615,26 @@ static int log_find_segment(const struct log *log, int64_t offset)
 }
 
 /* The file position where limit starts in segment i (the end of what
- * may be read there): its whole durable size when limit is past it. One
- * lookup per new limit, cached (tailing read_committed consumers ask for
- * the same LSO over and over). */
-static int limit_position(struct log *log, int i, int64_t limit, uint64_t *end)
+ * may be read there): bytes, the segment's readable size, when limit is
+ * past it. One lookup per new limit, cached (tailing read_committed
+ * consumers ask for the same LSO over and over, followers for the same
+ * written end); whoever rewrites or cuts a segment in place (compaction's
+ * swap, a truncation) sets limit_offset to -1. */
+static int limit_position(struct log *log, int i, int64_t limit, uint64_t bytes, bool written,
+                          uint64_t *end)
 {
     struct segment *seg = log->segs[i];
     int64_t next = i + 1 < log->nsegs ? log->segs[i + 1]->base_offset : log->next_offset;
     struct batch_header h;
     uint64_t pos;
-    *end = seg->durable_size;
-    if (limit >= next || limit >= log_durable_end(log))
+    *end = bytes;
+    if (limit >= next || limit >= (written ? log->written_end : log_durable_end(log)))
         return 0;
     if (log->limit_offset == limit && log->limit_seg_base == seg->base_offset) {
-        *end = log->limit_pos;
+        *end = log->limit_pos < bytes ? log->limit_pos : bytes;
         return 0;
     }
-    int rc = segment_find_offset(seg, limit, seg->durable_size, &pos, &h);
+    int rc = segment_find_offset(seg, limit, bytes, &pos, &h);
     if (rc == -ENOENT)
         return 0;
     if (rc < 0)
@@ -646,38 +666,31 @@ static int64_t offset_after(const struct log *log, int i, uint64_t pos)
     return i + 1 < log->nsegs ? log->segs[i + 1]->base_offset : log->next_offset;
 }
 
-int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
-             struct log_range *ranges, int max_ranges)
+/* The ranges for [offset, limit): limit is at most the durable end, or
+ * the written end when written is set (a follower's fetch). */
+static int log_read_ranges(struct log *log, int64_t offset, uint32_t max_bytes, int64_t limit,
+                           bool written, struct log_range *ranges, int max_ranges,
+                           int64_t *upper)
 {
-    return log_read_upto(log, offset, max_bytes, INT64_MAX, ranges, max_ranges, NULL);
-}
-
-int log_read_upto(struct log *log, int64_t offset, uint32_t max_bytes, int64_t limit,
-                  struct log_range *ranges, int max_ranges, int64_t *upper)
-{
-    int64_t hw = log_durable_end(log);
-    if (offset < log_start_offset(log) || offset > hw)
-        return -ERANGE;
-    if (limit > hw)
-        limit = hw;
     if (upper)
         *upper = offset > limit ? offset : limit;
     int n = 0;
     uint64_t budget = max_bytes;
     for (int i = log_find_segment(log, offset); i < log->nsegs && n < max_ranges; i++) {
         struct segment *seg = log->segs[i];
+        uint64_t bytes = written ? log_written_size(log, seg) : seg->durable_size;
         uint64_t pos, end;
         struct batch_header h;
         if (offset >= limit)
             break;
-        if (seg->durable_size == 0) {
+        if (bytes == 0) {
             if (i + 1 >= log->nsegs)
                 break;
             /* emptied by compaction, or a crash took its unsynced data */
             offset = log->segs[i + 1]->base_offset;
             continue;
         }
-        int rc = limit_position(log, i, limit, &end);
+        int rc = limit_position(log, i, limit, bytes, written, &end);
         if (rc == 0)
             rc = segment_find_offset(seg, offset, end, &pos, &h);
         if (rc == -ENOENT)
@@ -703,11 +716,38 @@ int log_read_upto(struct log *log, int64_t offset, uint32_t max_bytes, int64_t l
             int64_t at = offset_after(log, i, pos + len);
             *upper = at < limit ? at : limit;
         }
-        if (budget == 0 || i + 1 >= log->nsegs || end < seg->durable_size)
+        if (budget == 0 || i + 1 >= log->nsegs || end < bytes)
             break;
         offset = log->segs[i + 1]->base_offset;
     }
     return n;
+}
+
+int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
+             struct log_range *ranges, int max_ranges)
+{
+    return log_read_upto(log, offset, max_bytes, INT64_MAX, ranges, max_ranges, NULL);
+}
+
+int log_read_upto(struct log *log, int64_t offset, uint32_t max_bytes, int64_t limit,
+                  struct log_range *ranges, int max_ranges, int64_t *upper)
+{
+    int64_t hw = log_durable_end(log);
+    if (offset < log_start_offset(log) || offset > hw)
+        return -ERANGE;
+    return log_read_ranges(log, offset, max_bytes, limit < hw ? limit : hw, false, ranges,
+                           max_ranges, upper);
+}
+
+int log_read_bounded(struct log *log, int64_t offset, int64_t end, uint32_t max_bytes,
+                     struct log_range *ranges, int max_ranges)
+{
+    if (offset < log_start_offset(log) || offset > log->next_offset)
+        return -ERANGE;
+    if (end > log->written_end)
+        end = log->written_end;
+    return log_read_ranges(log, offset, max_bytes, end, end > log_durable_end(log), ranges,
+                           max_ranges, NULL);
 }
 
 /* Scans seg from the batch holding start for the first record at or after

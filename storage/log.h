@@ -192,6 +192,38 @@ int log_segment_count(const struct log *log);
 int log_read(struct log *log, int64_t offset, uint32_t max_bytes,
              struct log_range *ranges, int max_ranges);
 
+/* log_read for replication: the bytes of [offset, end) where end may be
+ * past the high watermark, up to the written end (a follower fetches what
+ * the leader wrote; consumers of a replicated partition read to the
+ * replicated high watermark). -ERANGE when offset is outside [start, log
+ * end]; 0 ranges when offset >= end. */
+int log_read_bounded(struct log *log, int64_t offset, int64_t end, uint32_t max_bytes,
+                     struct log_range *ranges, int max_ranges);
+
+/* ---- replication (log_replica.c) ---- */
+
+/* The epoch stamped into the batches log_append assigns (a leader's). */
+void log_set_leader_epoch(struct log *log, int32_t epoch);
+/* The newest leader epoch the log holds batches of (-1: none). */
+int32_t log_latest_epoch(const struct log *log);
+/* OffsetForLeaderEpoch (storage/epoch.h's rule): the largest epoch <=
+ * epoch this log knows and the offset where it ended here. */
+void log_epoch_end_offset(const struct log *log, int32_t epoch, int32_t *out_epoch,
+                          int64_t *out_end);
+/* Cuts the log at offset: the batch holding it and everything after go
+ * (a follower's divergent tail), durably, epochs too. 0, -EBUSY while a
+ * write, sync, seal or clean is out (try again once idle), or the log's
+ * sticky error. */
+int log_truncate(struct log *log, int64_t offset, int64_t now_ms);
+/* Empties the log and starts it again at offset (a follower behind its
+ * leader's log start). Same returns. */
+int log_truncate_fully(struct log *log, int64_t offset, int64_t now_ms);
+/* The replicated high watermark, kept beside the log for a restart (not
+ * synced: losing it only starts the watermark lower). The read is at
+ * most the log end, 0 when there is none. */
+int log_hw_checkpoint_write(struct log *log, int64_t hw);
+int64_t log_hw_checkpoint_read(const struct log *log);
+
 /* ListOffsets by timestamp: the first offset whose record timestamp is
  * >= ts, and that timestamp. Returns 0, or -ENOENT when there is none. */
 int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "storage/batch_codec.h"
+#include "storage/epoch.h"
 #include "storage/io.h"
 #include "storage/log.h"
 #include "storage/producer_state.h"
@@ -20,6 +21,7 @@ struct flush_metrics;
 #define LOG_RECOVERY_POINT "recovery-point"
 #define LOG_START_CHECKPOINT "log-start-offset-checkpoint"
 #define LOG_CLEANER_CHECKPOINT "cleaner-offset-checkpoint"
+#define LOG_HW_CHECKPOINT "replication-offset-checkpoint"
 
 /* Appended batches waiting for the next flush's writev. */
 struct log_batchq {
@@ -117,6 +119,7 @@ struct log {
     int *retired;               /* .log fds of segments that left the log */
     int nretired, retiredcap;
     struct flush_metrics *metrics; /* the owner's, or NULL (log_set_metrics) */
+    struct epoch_cache epochs;  /* leader epochs (log_replica.c) */
     struct producer_state producers;  /* producer_state.h */
     int64_t recover_from;       /* base of the first segment recovery re-read
                                    (INT64_MAX: none); producer_recover.c */
@@ -168,6 +171,14 @@ void log_retire_segment(struct log *log, struct segment *seg, int unlink_files);
 /* Only the first half of it: the .log descriptor joins the retired ones. */
 void log_retire_fd(struct log *log, struct segment *seg);
 
+/* log_replica.c */
+int log_epochs_open(struct log *log);
+/* A batch of epoch epoch starts at offset: the epoch is recorded first
+ * (durably) when it is newer than the log's latest. 0 or negative errno. */
+int log_epoch_note(struct log *log, int32_t epoch, int64_t offset);
+/* Bytes of seg already in its file (the rest is queued). */
+uint64_t log_written_size(const struct log *log, const struct segment *seg);
+
 /* log_start.c */
 int log_start_load(struct log *log);
 void log_start_apply(struct log *log);
@@ -193,6 +204,9 @@ void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct s
 
 /* journal_replay.c: reads DIR/log.id, or makes one for a new directory. */
 int log_load_id(struct log *log);
+/* A new id for the same directory, durably (a truncation: the journal's
+ * records of the cut tail belong to the old one and are never replayed). */
+int log_renew_id(struct log *log);
 
 /* recover.c */
 int log_recover(struct log *log, int clean, int64_t recovery_point,
@@ -217,6 +231,10 @@ void log_producers_replicate(struct log *log, struct segment *seg, const uint8_t
 
 /* producer_recover.c */
 int log_producers_load(struct log *log, bool clean, int64_t now_ms);
+/* After a truncation (log_replica.c): the producer state as of the new log
+ * end (Kafka's truncateAndReload), or none for an emptied log; snapshots
+ * past the end are unlinked (the caller syncs the directory). */
+int log_producers_truncated(struct log *log, bool emptied);
 int log_producers_snapshot(struct log *log, bool sync);
 /* At a roll, on the owner: the state at log->next_offset encoded into
  * seg (the segment rolled off), no system call. In seg's SEAL job, on

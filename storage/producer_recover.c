@@ -225,3 +225,25 @@ void log_producers_remove_snapshot(struct log *log, int64_t base_offset)
 {
     producer_snapshot_remove(log->dir, base_offset);
 }
+
+int log_producers_truncated(struct log *log, bool emptied)
+{
+    int64_t *snaps = NULL;
+    int n = 0, rc = producer_snapshot_list(log->dir, &snaps, &n);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (emptied || snaps[i] > log->next_offset)
+            rc = producer_snapshot_remove(log->dir, snaps[i]);
+    free(snaps);
+    producer_state_clear(&log->producers);
+    if (rc < 0 || emptied)
+        return rc;
+    /* The .txnindex files are right (the cut one was cut): none is
+     * rebuilt by the replay. */
+    int64_t from = log->recover_from;
+    log->recover_from = INT64_MAX;
+    rc = log_producers_load(log, true, 0);
+    log->recover_from = from;
+    return rc;
+}

@@ -63,6 +63,9 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 3, 4, 6, delete_topics),
 	API(KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 1, 2, 2, delete_records),
 	API(KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2, 5, init_producer_id),
+	/* replication (dataplane/handle_replica.c); Kafka 2.3 had v0-3 */
+	API(KAFKA_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 3, 4, 3,
+	    offset_for_leader_epoch),
 	API(KAFKA_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 5, 3, 5, add_partitions_to_txn),
 	API(KAFKA_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 4, 3, 4, add_offsets_to_txn),
 	API(KAFKA_END_TXN, "EndTxn", 0, 5, 3, 5, end_txn),
@@ -76,6 +79,8 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_SASL_AUTHENTICATE, "SaslAuthenticate", 0, 1, 2, 2, sasl_authenticate),
 	API(KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 1, 2, 3, create_partitions),
 	API(KAFKA_DELETE_GROUPS, "DeleteGroups", 0, 1, 2, 2, delete_groups),
+	/* replication (dataplane/handle_replica.c): on the controller */
+	API(KAFKA_ELECT_LEADERS, "ElectLeaders", 0, 2, 2, 2, elect_leaders),
 	API(KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1, 1,
 	    incr_alter_configs),
 	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),
@@ -86,6 +91,7 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0, 1, describe_cluster),
 	API(KAFKA_DESCRIBE_PRODUCERS, "DescribeProducers", 0, 0, 0, 0, describe_producers),
 	/* between sluice nodes (dataplane/handle_cluster.c) */
+	API(KAFKA_ALTER_PARTITION, "AlterPartition", 0, 1, 0, 1, alter_partition),
 	API(KAFKA_BROKER_REGISTRATION, "BrokerRegistration", 0, 0, 0, 0,
 	    broker_registration),
 	API(KAFKA_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0, 0, describe_transactions),

@@ -255,11 +255,11 @@ static void md_texts(void)
     snprintf(s.cluster_id, sizeof(s.cluster_id), "AAAAAAAAAAAAAAAAAAAAAA");
     topic_config_from_broker(&cfg, &tc);
     topic_config_set(&tc, "retention.ms", "1000", err, sizeof(err));
-    if (md_store_add(&s, "orders", 3, &tc, &l) < 0)
+    if (md_store_add(&s, "orders", 3, 1, &tc, &l) < 0)
         exit(1);
     l->state = MD_LIVE;
     l->t.npartitions = l->nplaced;
-    if (md_store_add(&s, "gone", 1, &tc, &l) < 0)
+    if (md_store_add(&s, "gone", 1, 1, &tc, &l) < 0)
         exit(1);
     l->state = MD_DELETING;
     size_t len;

@@ -1,6 +1,7 @@
 """Just enough of the Kafka wire protocol, by hand, to poke a broker with raw
 sockets: framing, request headers, ApiVersions, Metadata v4, Produce v7,
-RecordBatch v2 (with CRC-32C). Standard library only."""
+RecordBatch v2 (with CRC-32C), CreateTopics v1, ElectLeaders v0-1. Standard
+library only."""
 
 import socket
 import struct
@@ -294,6 +295,22 @@ def create_topic_error(host, port, name, partitions, replication=-1, corr=7):
     if not topics or len(topics) != 1:
         raise ValueError(f"CreateTopics answered {topics!r}")
     return topics[0][1]
+
+
+# --- ElectLeaders ------------------------------------------------------------
+def elect_leaders(host, port, election_type, topic_partitions, version=1, corr=9):
+    """ElectLeaders v0 or v1 straight to host:port (topic_partitions: a dict
+    topic -> partitions, or None for every partition). Returns the top-level
+    error (0 in v0) and {(topic, partition): error code}."""
+    tp = i32(-1) if topic_partitions is None else array(
+        [string(t) + array([i32(p) for p in ps]) for t, ps in topic_partitions.items()])
+    body = (i8(election_type) if version >= 1 else b"") + tp + i32(30000)
+    with Conn(host, port, timeout=30) as c:
+        r = c.call(43, version, body, corr)
+        r.i32()  # throttle_time_ms
+        err = r.i16() if version >= 1 else 0
+        res = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16(), r.string()))))
+    return err, {(t, p): e for t, ps in res for p, e, _ in ps}
 
 
 # --- idempotence and transactions (v1 of each: no flexible encoding) ---------

@@ -67,6 +67,32 @@ def node_addr(i):
     return f"{SUBNET}.{11 + i}"
 
 
+RAFT_PORT = 9190          # raft's transport on every node (controller.quorum.voters)
+KAFKA_PORT = 9092
+
+
+def voters(n, port=RAFT_PORT):
+    """controller.quorum.voters for nodes 0..n-1, each a voter."""
+    return ",".join(f"{i}@{node_addr(i)}:{port}" for i in range(n))
+
+
+def bootstrap(i, port=KAFKA_PORT):
+    return f"{node_addr(i)}:{port}"
+
+
+def all_bootstrap(n, skip=()):
+    return ",".join(bootstrap(i) for i in range(n) if i not in skip)
+
+
+def start_all(nodes):
+    """Starts nodes at once (none is ready before a quorum is up), from
+    this thread, then waits for each."""
+    for b in nodes:
+        b.spawn()
+    for b in nodes:
+        b.wait_ready(90)
+
+
 class NodeBroker(harness.Broker):
     """A harness.Broker whose process runs inside a node's namespace and
     listens on the node's address (the ready line names it)."""
@@ -174,6 +200,15 @@ class NetnsCluster:
         b = NodeBroker(self, i, **kw)
         self.nodes.append(b)
         return b
+
+    def start_voters(self, shards, sets=None):
+        """Nodes 0..n-1, every one a voter (node.id i, broker.rack rack-i,
+        sets on top), started at once; returns them when all are ready."""
+        nodes = [self.node(i, shards=shards, sets={
+            "node.id": str(i), "controller.quorum.voters": voters(self.n),
+            "broker.rack": f"rack-{i}", **(sets or {})}) for i in range(self.n)]
+        start_all(nodes)
+        return nodes
 
     def node_cmd(self, i, cmd, **kw):
         """Runs a command inside node i's namespace (harness.run)."""

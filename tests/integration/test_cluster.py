@@ -48,38 +48,20 @@ import kwire  # noqa: E402
 
 NODES = 3
 SHARDS = 2
-RAFT_PORT = 9190
 CL = None
 
 
-def voters():
-    return ",".join(f"{i}@{netns.node_addr(i)}:{RAFT_PORT}" for i in range(NODES))
-
-
-def bootstrap(i):
-    return f"{netns.node_addr(i)}:9092"
+bootstrap = netns.bootstrap
+start_all = netns.start_all
 
 
 def all_bootstrap(skip=()):
-    return ",".join(bootstrap(i) for i in range(NODES) if i not in skip)
-
-
-def start_all(nodes):
-    """Starts nodes at once (none is ready before a quorum is up), from
-    this thread, then waits for each."""
-    for b in nodes:
-        b.spawn()
-    for b in nodes:
-        b.wait_ready(90)
+    return netns.all_bootstrap(NODES, skip)
 
 
 def cluster(ctx):
     if not CL.nodes:
-        nodes = [CL.node(i, shards=SHARDS, sets={
-            "node.id": str(i), "controller.quorum.voters": voters(),
-            "broker.rack": f"rack-{i}"}) for i in range(NODES)]
-        ctx.brokers.extend(nodes)
-        start_all(nodes)
+        ctx.brokers.extend(CL.start_voters(SHARDS))
     return CL
 
 

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "storage/journal.h"
 #include "storage/sys.h"
 #include "storage_fixture.h"
 
@@ -247,6 +248,52 @@ static void test_cancelled_ops_are_retried(void **state)
     reopen_reads_back(f, 40);
 }
 
+/* One turn of a shard with a journal: the log's flush, the journal's
+ * commit, and what completed dispatched. */
+static void journal_turn(struct fx *f, struct log *log, struct journal *j)
+{
+    assert_true(log_flush_submit(log, &f->ring, NOW) >= 0);
+    assert_true(journal_submit(j, &f->ring) >= 0);
+    if (journal_busy(j) || log_busy(log))
+        assert_true(io_ring_run_once(&f->ring) >= 0); /* waits for a completion */
+}
+
+/* A journal commit whose write or fdatasync io-wq never ran is issued
+ * again: the journal and the log do not fail, every append becomes
+ * durable, and everything reads back after a reopen. */
+static void test_cancelled_journal_commits_are_retried(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    struct journal *j;
+    assert_int_equal(journal_replay_dir(f->dir), 0);
+    assert_int_equal(journal_open(&j, f->dir, 0, JOURNAL_MIN_BYTES), 0);
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    log_set_journal(log, j);
+    storage_sys.prep_writev = cancelling_prep_writev;
+    storage_sys.prep_fdatasync = cancelling_prep_fdatasync;
+    struct journal_stats st;
+    for (int i = 0; i < 8; i++) {
+        size_t len = fixture_batch(f->buf[i], sizeof(f->buf[0]), 5, 50, NOW, i);
+        struct log_append_result res;
+        assert_int_equal(log_append(log, f->buf[i], len, NOW, &res), 0);
+        cancels = 1 + i % 3; /* the commit's write, and maybe its sync and the next try */
+        for (int t = 0; t < 10000 && log_durable_end(log) < 5 * (i + 1); t++)
+            journal_turn(f, log, j);
+        assert_int_equal(log_error(log), 0);
+        assert_int_equal(log_durable_end(log), 5 * (i + 1));
+    }
+    journal_get_stats(j, &st);
+    assert_true(st.commits >= 8);
+    cancels = 0;
+    storage_sys = f->saved;
+    while (log_flush_pending(log) || log_busy(log) || journal_busy(j) || journal_pending(j))
+        journal_turn(f, log, j);
+    assert_int_equal(log_close(log), 0);
+    journal_close(j);
+    reopen_reads_back(f, 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +301,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_writes_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancelled_ops_are_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_journal_commits_are_retried, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
 }

@@ -367,7 +367,7 @@ static void test_metadata(void **state)
     if (md_store_open(&md, &cfg, mdir, 1, err, sizeof err) < 0)
         fail_msg("md_store_open: %s", err);
     topic_config_from_broker(&cfg, &tc);
-    assert_int_equal(md_store_add(&md, "t", 2, &tc, &t), 0);
+    assert_int_equal(md_store_add(&md, "t", 2, 1, &tc, &t), 0);
     t->state = MD_LIVE;
     t->t.npartitions = 2;
     offsets_set_metadata(f->o, &md);

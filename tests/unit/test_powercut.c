@@ -10,7 +10,8 @@
  * A random
  * workload - appends, group commits on an io_uring, topic creation and
  * deletion as the control thread does them (admin.c's protocol),
- * config changes, offset commits, retention, clean close and reopen - runs
+ * config changes, offset commits, retention, clean close and reopen, a
+ * follower's truncation of its tail or of everything - runs
  * until the power goes off at a random storage call. The files are then
  * rewritten as a disk may have kept them (or, one round in four, the
  * process alone dies and the page cache survives, as with SIGKILL), and
@@ -104,6 +105,7 @@ struct world {
     int answers;
     /* figures */
     int64_t md_opens, appended, verified, gaps, commits, creates, deletes, retained, reopens, recut;
+    int64_t truncated;     /* follower truncations that returned */
     int64_t jnl_replayed;  /* batches the journal put back after cuts */
     uint64_t jnl_commits, jnl_checkpoints;
 };
@@ -330,7 +332,7 @@ static void do_create(struct world *w)
         return;
     struct topic_config tc;
     topic_config(w, &tc);
-    assert_int_equal(md_store_add(&w->md, t->name, PARTS, &tc, &t->l), 0);
+    assert_int_equal(md_store_add(&w->md, t->name, PARTS, 1, &tc, &t->l), 0);
     for (int p = 0; p < PARTS; p++) {
         int rc = open_partition(w, t, p);
         if (rc < 0) {
@@ -406,6 +408,74 @@ static void do_reopen(struct world *w, struct tmodel *t, int p)
     if (!cut() && open_partition(w, t, p) == 0)
         w->reopens++;
     note_synced(w);
+}
+
+/* Drops the model's batches based at or past end. */
+static void model_cut(struct pmodel *pm, int64_t end)
+{
+    while (pm->nb > 0 && pm->b[pm->nb - 1].base >= end)
+        free(pm->b[--pm->nb].bytes);
+}
+
+/* A follower's truncation (log_replica.c), as replication does it when a
+ * new leader lacks its tail: once the log is idle, a cut at a random
+ * offset (the batch holding it goes too), or one time in four the whole
+ * log emptied to start past its end (a follower behind its leader's log
+ * start). Once it returned, what was cut never comes back - not from the
+ * segments, not from the journal's records of it, even when new batches
+ * reuse those offsets - and what was kept all survives; a cut during it
+ * may leave either side of it. */
+static void do_truncate(struct world *w, struct tmodel *t, int p)
+{
+    struct pmodel *pm = &t->p[p];
+    struct log *log = pm->log;
+    int64_t start = log_start_offset(log), end = log_end_offset(log);
+    bool fully = rnd(w) % 4 == 0;
+    int64_t at = fully ? end + (int64_t)(rnd(w) % 50)
+                       : start + (int64_t)(rnd(w) % (uint64_t)(end - start + 1));
+    /* At the start, log_truncate empties the log as log_truncate_fully. */
+    bool emptied = fully || at <= start;
+    /* What must survive even if the cut lands in it: the batches wholly
+     * below at (the one holding it goes too; nothing, for an emptied
+     * log). */
+    int64_t keep = 0;
+    for (int i = 0; i < pm->nb && !emptied; i++)
+        if (pm->b[i].base + pm->b[i].records <= at && pm->b[i].base + pm->b[i].records > keep)
+            keep = pm->b[i].base + pm->b[i].records;
+    int rc = -EBUSY;
+    for (int i = 0; i < 1000 && rc == -EBUSY && !cut(); i++) {
+        rc = fully ? log_truncate_fully(log, at, w->now) : log_truncate(log, at, w->now);
+        if (rc == -EBUSY) {
+            if (!log_error(log))
+                log_flush_submit(log, &w->ring, w->now);
+            if (w->j)
+                journal_submit(w->j, &w->ring);
+            reap(w);
+        }
+    }
+    TRACE("truncate%s %s-%d at %" PRId64 " (%" PRId64 "..%" PRId64 "): %d\n",
+          fully ? " fully" : "", t->name, p, at, start, end, rc);
+    if (rc == 0 && !fully && at >= end)
+        return; /* nothing to cut: nothing done */
+    if (rc == 0) {
+        /* What is kept was synced before the cut. */
+        int64_t now_end = log_end_offset(log);
+        model_cut(pm, fully ? INT64_MIN : now_end);
+        pm->synced = now_end;
+        if (fully)
+            pm->start_max = at;
+        w->truncated++;
+        return;
+    }
+    /* Cut during it (or failed with the disk): either side may be found,
+     * and of a log being emptied any of its segments (their unlinks are
+     * synced together): it may start at any of them, or at at. A
+     * follower cut off like that truncates again after its restart (its
+     * leader epochs are cut last), to the same point. */
+    if (pm->synced > keep)
+        pm->synced = keep;
+    if (emptied && (at > end ? at : end) > pm->start_max)
+        pm->start_max = at > end ? at : end;
 }
 
 /* --- offsets --------------------------------------------------------------- */
@@ -791,6 +861,8 @@ static void step(struct world *w)
         do_retention(w, &t->p[p]);
     else if (r < 95 && live)
         do_reopen(w, t, p);
+    else if (r < 97 && live)
+        do_truncate(w, t, p);
     if (!cut())
         turn(w);
 }
@@ -869,9 +941,10 @@ static void test_power_cuts_lose_nothing_durable(void **state)
     print_message("powercut: %" PRId64 " batches appended, %" PRId64 " verified after cuts "
                   "(%" PRId64 " gaps of never-synced offsets), %" PRId64 " offset commits, %"
                   PRId64 " topics created, %" PRId64 " deleted, %" PRId64 " retention passes, %"
-                  PRId64 " clean reopens, %" PRId64 " metadata reopens\n", w.appended,
+                  PRId64 " clean reopens, %" PRId64 " truncations, %" PRId64
+                  " metadata reopens\n", w.appended,
                   w.verified, w.gaps, w.commits, w.creates, w.deletes, w.retained, w.reopens,
-                  w.md_opens);
+                  w.truncated, w.md_opens);
     print_message("powercut: journal: %" PRIu64 " commits synced, %" PRIu64 " checkpoints, %"
                   PRId64 " batches put back by replays after cuts\n", w.jnl_commits,
                   w.jnl_checkpoints, w.jnl_replayed);
@@ -880,6 +953,7 @@ static void test_power_cuts_lose_nothing_durable(void **state)
      * rounds move its tail several times), and replayed into logs the cuts
      * had left short, each then checked as above. */
     assert_true(w.jnl_commits > 0 && w.jnl_replayed > 0);
+    assert_true(w.truncated > 0);
     assert_true(w.jnl_checkpoints > 0 || rounds < 1000);
     crashsim_uninstall();
     io_uring_queue_exit(&w.ring);

@@ -615,6 +615,61 @@ static void test_follower_producer_state(void **state)
     assert_int_equal(log_close(follower), 0);
 }
 
+/* A follower's truncation (log_replica.c) reloads the producer state as of
+ * its new end (Kafka's truncateAndReload): a batch that was cut is no
+ * longer a duplicate (else its retry would be answered with the offsets
+ * of records that are gone), an open transaction cut away no longer holds
+ * the LSO, and an emptied log knows no producer. */
+static void test_truncation_reloads_producer_state(void **state)
+{
+    struct fx *f = *state;
+    struct log_append_result res;
+    struct log *follower;
+    static uint8_t got[1 << 16];
+    open_log(f);
+    assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);   /* 0..4 idempotent */
+    assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);   /* 5..9 txn, open */
+    assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 10..14 */
+    struct log_range r[8];
+    int n = log_read(f->log, 0, sizeof got, r, 8);
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pread(r[i].fd, got + len, r[i].len, (off_t)r[i].pos),
+                         (ssize_t)r[i].len);
+        len += r[i].len;
+    }
+    assert_int_equal(log_open(&follower, f->dir, "eos-follower", 0, &f->cfg, NOW), 0);
+    assert_int_equal(log_append_replica(follower, got, len, NOW, &res), 0);
+    assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
+    assert_int_equal(log_producer_count(follower), 2);
+    /* The last batch cut: its retry is appended, not answered from the
+     * state of records that are gone. */
+    assert_int_equal(log_truncate(follower, 12, NOW), 0);
+    assert_int_equal(log_end_offset(follower), 10);
+    assert_int_equal(log_last_stable_offset(follower), 5);  /* pid 2's still open */
+    size_t blen = fixture_producer_batch(f->buf, sizeof(f->buf), 5, 100, NOW, 1, 0, 5, 0);
+    assert_int_equal(fixture_append_sync(follower, &f->ring, f->buf, blen, NOW, &res), 0);
+    assert_false(res.duplicate);
+    assert_int_equal(res.base_offset, 10);
+    /* The same across a restart: the retry of it now is a duplicate. */
+    assert_int_equal(log_close(follower), 0);
+    assert_int_equal(log_open(&follower, f->dir, "eos-follower", 0, &f->cfg, NOW), 0);
+    blen = fixture_producer_batch(f->buf, sizeof(f->buf), 5, 100, NOW, 1, 0, 5, 0);
+    assert_int_equal(fixture_append_sync(follower, &f->ring, f->buf, blen, NOW, &res), 0);
+    assert_true(res.duplicate);
+    assert_int_equal(res.base_offset, 10);
+    /* Cut below the transaction: it no longer holds the LSO. */
+    assert_int_equal(log_truncate(follower, 5, NOW), 0);
+    assert_int_equal(log_end_offset(follower), 5);
+    assert_int_equal(log_last_stable_offset(follower), 5);
+    assert_int_equal(log_producer_count(follower), 1);
+    /* Emptied: no producer at all. */
+    assert_int_equal(log_truncate_fully(follower, 40, NOW), 0);
+    assert_int_equal(log_producer_count(follower), 0);
+    assert_int_equal(log_last_stable_offset(follower), 40);
+    assert_int_equal(log_close(follower), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -631,6 +686,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txnindex_swap_orphan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_verify_guards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follower_producer_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_reloads_producer_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
