@@ -123,6 +123,14 @@ int clean_txns_on_batch(struct clean_txns *t, const uint8_t *b, size_t len,
     int rc = begin_aborted(t, batch_last_offset(h));
     if (rc < 0)
         return rc;
+    /* An aborted transaction ends at its marker (the entry's last offset):
+     * a batch of the producer past it is not that transaction's, even when
+     * the marker itself is not seen (emptied or removed by an earlier
+     * clean, or an entry that outlived it), so it never makes later data
+     * of the producer count as aborted. */
+    struct clean_open_txn *o = find_open(t, h->producer_id);
+    if (o && o->entry && h->base_offset > o->entry->last_offset)
+        remove_open(t, o);
     if (h->attributes & BATCH_ATTR_CONTROL)
         on_marker(t, b, len, h, fate, entry);
     else

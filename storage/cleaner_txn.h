@@ -10,7 +10,7 @@
  * range while its data is inside it). For each batch:
  *   - data of an aborted transaction (transactional, its producer has an
  *     aborted transaction begun at or before the batch and not yet ended
- *     by its marker): ABORTED, every record goes (the producer's last
+ *     by its marker, which lies at the entry's last offset): ABORTED, every record goes (the producer's last
  *     batch stays as an empty header, as for any emptied batch); the map
  *     pass puts none of its keys in the offset map, so aborted data never
  *     supersedes a committed value;

@@ -106,6 +106,49 @@ static void test_live_bits(void **state)
     live_bits_close(&lb);
 }
 
+/* ---- the transactions' walk ---- */
+
+static struct batch_header txn_header(int64_t pid, int64_t base, int32_t records)
+{
+    return (struct batch_header){ .base_offset = base, .last_offset_delta = records - 1,
+                                  .records_count = records, .producer_id = pid,
+                                  .attributes = BATCH_ATTR_TRANSACTIONAL };
+}
+
+/* Data of an aborted transaction is ABORTED up to its marker's offset and
+ * no further: a producer's later data is its own, even when the marker is
+ * not among the batches (an earlier clean removed it past its horizon). */
+static void test_txns_walk(void **state)
+{
+    (void)state;
+    struct aborted_txn ab[2] = { { .pid = 7, .first_offset = 10, .last_offset = 20 },
+                                 { .pid = 8, .first_offset = 12, .last_offset = 40 } };
+    struct clean_txns t;
+    enum clean_txn_fate fate;
+    const struct aborted_txn *e;
+    clean_txns_init(&t, ab, 2);
+    struct batch_header h = txn_header(9, 5, 3);   /* another producer's, committed */
+    assert_int_equal(clean_txns_on_batch(&t, NULL, 0, &h, &fate, &e), 0);
+    assert_int_equal(fate, CLEAN_TXN_NONE);
+    h = txn_header(7, 10, 4);
+    assert_int_equal(clean_txns_on_batch(&t, NULL, 0, &h, &fate, &e), 0);
+    assert_int_equal(fate, CLEAN_TXN_ABORTED);
+    h = txn_header(8, 14, 2);
+    assert_int_equal(clean_txns_on_batch(&t, NULL, 0, &h, &fate, &e), 0);
+    assert_int_equal(fate, CLEAN_TXN_ABORTED);
+    /* pid 7's marker at 20 is gone; its data at 30 is a later transaction */
+    h = txn_header(7, 30, 2);
+    assert_int_equal(clean_txns_on_batch(&t, NULL, 0, &h, &fate, &e), 0);
+    assert_int_equal(fate, CLEAN_TXN_NONE);
+    h = txn_header(8, 35, 2);                       /* still before pid 8's marker */
+    assert_int_equal(clean_txns_on_batch(&t, NULL, 0, &h, &fate, &e), 0);
+    assert_int_equal(fate, CLEAN_TXN_ABORTED);
+    h = txn_header(8, 41, 1);
+    assert_int_equal(clean_txns_on_batch(&t, NULL, 0, &h, &fate, &e), 0);
+    assert_int_equal(fate, CLEAN_TXN_NONE);
+    clean_txns_free(&t);
+}
+
 /* ---- codecs ---- */
 
 static void test_codecs_roundtrip(void **state)
@@ -1008,6 +1051,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offset_map),
         cmocka_unit_test(test_live_bits),
+        cmocka_unit_test(test_txns_walk),
         cmocka_unit_test(test_filter_bits_match_map),
         cmocka_unit_test(test_filter_bad_offsets),
         cmocka_unit_test(test_codecs_roundtrip),
