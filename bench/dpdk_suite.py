@@ -144,17 +144,6 @@ def row(suite, system, durability, workload, size, rc, res, logpath, **extra):
     return r
 
 
-def wait_line(path, line, proc, timeout):
-    """Polls path until it holds line (True) or proc exits or timeout passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        with open(path, errors="replace") as f:
-            if any(l.strip() == line for l in f):
-                return True
-        time.sleep(0.05)
-    return False
-
-
 def raw_rate(suite, size, secs):
     sock = os.path.join(suite.scratch, "memif-raw.sock")
     logpath = os.path.join(suite.out, "logs", f"dpdk-sink-{size}.log")
@@ -164,7 +153,7 @@ def raw_rate(suite, size, secs):
                                  "--ip", f"{BROKER_IP}/24", "--seconds", "30"],
                                 stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
     # The server's socket first: a memif client that finds none never connects.
-    if not wait_line(logpath, "sink: ready", sink, 60):
+    if not WAIT_FOR_LINE(logpath, r"^sink: ready$", sink, 60):
         os.killpg(sink.pid, signal.SIGKILL)
         sink.wait()
         row(suite, "memif", "raw", "dpdk-raw", size, 1, None, logpath)
@@ -278,12 +267,14 @@ def capture(suite, npkt, every):
 
 
 PARSE = None
+WAIT_FOR_LINE = None
 
 
-def run(suite, parse_result):
-    """The runs; parse_result reads a tool's RESULT line (bench/run's)."""
-    global PARSE
-    PARSE = parse_result
+def run(suite, parse_result, wait_for_line):
+    """The runs; parse_result reads a tool's RESULT line, wait_for_line
+    waits for a line in a tool's log (both bench/run's)."""
+    global PARSE, WAIT_FOR_LINE
+    PARSE, WAIT_FOR_LINE = parse_result, wait_for_line
     missing = tools_missing(suite.build)
     if missing:
         print(f"== dpdk: skipped, not built: {', '.join(missing)}", flush=True)
