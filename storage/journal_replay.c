@@ -89,20 +89,30 @@ int jregion_read(int fd, uint8_t *buf, uint64_t size)
 
 #define LOG_ID_FILE "log.id"
 
-static int read_log_id(const char *dir, uint64_t *id)
+/* With sync (after a crash) the id read is fdatasync'ed: a process killed
+ * right after writing it leaves it in the page cache only, and journal
+ * records tied to it would be dropped after a later power cut took it. */
+static int read_log_id(const char *dir, uint64_t *id, bool sync)
 {
     char path[PATH_MAX], buf[32] = { 0 };
     if (snprintf(path, sizeof(path), "%s/" LOG_ID_FILE, dir) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = sync ? storage_sys.open(path, O_RDONLY | O_CLOEXEC, 0)
+                  : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    close(fd);
     char *end;
+    int rc = 0;
     if (n <= 0 || (*id = strtoull(buf, &end, 16), end == buf || *end != '\n'))
-        return -EBADMSG;
-    return 0;
+        rc = -EBADMSG;
+    else if (sync && storage_sys.fdatasync(fd) < 0)
+        rc = -errno;
+    if (sync)
+        storage_sys.close(fd);
+    else
+        close(fd);
+    return rc;
 }
 
 /* Writes id to path, synced. */
@@ -121,17 +131,18 @@ static int write_log_id(const char *path, uint64_t id)
     return rc;
 }
 
-int log_load_id(struct log *log)
+int log_load_id(struct log *log, bool crashed)
 {
-    if (read_log_id(log->dir, &log->id) == 0)
-        return 0;
+    int rc = read_log_id(log->dir, &log->id, crashed);
+    if (rc == 0 || (rc != -EBADMSG && rc != -ENOENT))
+        return rc;
     /* A new directory (or a damaged id: then its journal records are
      * dropped, never applied to the wrong log). */
     if (getrandom(&log->id, sizeof(log->id), 0) != sizeof(log->id))
         return -errno;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/" LOG_ID_FILE, log->dir);
-    int rc = write_log_id(path, log->id);
+    rc = write_log_id(path, log->id);
     return rc == 0 ? storage_sync_dir(log->dir) : rc;
 }
 
@@ -248,9 +259,9 @@ static int replay_partition(const char *data_dir, const struct replay_ref *refs,
         return 0;
     if (snprintf(dir, sizeof(dir), "%s/%s", data_dir, name) >= (int)sizeof(dir))
         return 0;
-    uint64_t id;
+    uint64_t id = 0;
     struct stat st;
-    if (stat(dir, &st) < 0 || read_log_id(dir, &id) < 0)
+    if (stat(dir, &st) < 0 || read_log_id(dir, &id, false) < 0)
         return 0; /* deleted since (or never created whole): nothing to do */
     *dash = '\0';
     struct log_config cfg;

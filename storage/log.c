@@ -181,14 +181,13 @@ int log_open(struct log **out, const char *dir, const char *topic,
     producer_state_init(&log->producers);
     log->recover_from = INT64_MAX;
     log->limit_offset = -1;
-    if (rc == 0)
-        rc = log_load_id(log);
-    if (rc < 0)
-        goto err;
-
     char marker[PATH_MAX];
     snprintf(marker, sizeof(marker), "%s/%s", log->dir, LOG_CLEAN_MARKER);
     int clean = access(marker, F_OK) == 0;
+    if (rc == 0)
+        rc = log_load_id(log, !clean);
+    if (rc < 0)
+        goto err;
     int64_t recovery_point = read_offset_file(log->dir, LOG_RECOVERY_POINT);
     bool swapped = false;
     rc = log_recover_swaps(log->dir, &swapped);

@@ -202,8 +202,9 @@ int checkpoint_write(const char *dir, const char *name, int64_t offset, bool dur
 void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct segment *seg,
                         int res);
 
-/* journal_replay.c: reads DIR/log.id, or makes one for a new directory. */
-int log_load_id(struct log *log);
+/* journal_replay.c: reads DIR/log.id (synced when crashed: the start is
+ * not clean), or makes one for a new directory. */
+int log_load_id(struct log *log, bool crashed);
 /* A new id for the same directory, durably (a truncation: the journal's
  * records of the cut tail belong to the old one and are never replayed). */
 int log_renew_id(struct log *log);
