@@ -419,6 +419,8 @@ static int run_swap(struct clean_job *job, struct clean_run *run)
         }
         if (need_sync(job, run, fds, n))
             return CLEAN_SYNC;
+        for (int i = 0; i < run->nbatch; i++)
+            segment_release_indexes(batch_seg(job, run, i)); /* synced: not needed open */
         if (atomic_load(&job->abort))
             return -ECANCELED; /* before the commit point: nothing changed */
         if ((rc = batch_rename(job, run, ".swap")) < 0)

@@ -167,8 +167,7 @@ int log_seal_files(struct log *log, struct segment *seg)
     /* The .log too: with a journal its data may be synced only there
      * (cheap when the file is synced already). */
     if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->fd) < 0 ||
-        storage_sys.fdatasync(seg->index.fd) < 0 || storage_sys.fdatasync(seg->timeindex.fd) < 0 ||
-        segment_sync_txnindex(seg, log->dir) < 0 || log_producers_snapshot_store(log, seg) < 0)
+        segment_sync_indexes(seg) < 0 || segment_sync_txnindex(seg, log->dir) < 0 || log_producers_snapshot_store(log, seg) < 0)
         return -EIO;
     return log_write_recovery_point(log, seg->next_offset);
 }
@@ -502,9 +501,7 @@ int log_flush_blocking(struct log *log)
         struct segment *seg = log->segs[i];
         if (seg == log_active(log) || seg == log->seal.seg) {
             if (segment_flush_indexes(seg) < 0 || storage_sys.fdatasync(seg->fd) < 0 ||
-                storage_sys.fdatasync(seg->index.fd) < 0 ||
-                storage_sys.fdatasync(seg->timeindex.fd) < 0 ||
-                segment_sync_txnindex(seg, log->dir) < 0)
+                segment_sync_indexes(seg) < 0 || segment_sync_txnindex(seg, log->dir) < 0)
                 rc = -EIO;
             seg->durable_size = seg->size;
         }

@@ -2,7 +2,8 @@
  *
  * Owns the in-memory entry arrays and their files; knows nothing of the
  * log's batches. Entries only ever grow at the end, except when recovery
- * truncates. */
+ * truncates. A file's descriptor is open only while its segment writes it
+ * (segment.c releases and reopens it): the entries live in memory. */
 #include "storage/index.h"
 #include "storage/batch.h"
 #include "storage/sys.h"
@@ -171,6 +172,24 @@ int offset_index_flush(struct offset_index *ix)
     return 0;
 }
 
+int offset_index_reopen(struct offset_index *ix, const char *path)
+{
+    if (ix->fd >= 0)
+        return 0;
+    int fd = open_file(path);
+    if (fd < 0)
+        return fd;
+    ix->fd = fd;
+    return 0;
+}
+
+void offset_index_release(struct offset_index *ix)
+{
+    if (ix->fd >= 0)
+        storage_sys.close(ix->fd);
+    ix->fd = -1;
+}
+
 void offset_index_close(struct offset_index *ix)
 {
     if (ix->fd >= 0)
@@ -271,6 +290,24 @@ int time_index_flush(struct time_index *ti)
         ti->written += n;
     }
     return 0;
+}
+
+int time_index_reopen(struct time_index *ti, const char *path)
+{
+    if (ti->fd >= 0)
+        return 0;
+    int fd = open_file(path);
+    if (fd < 0)
+        return fd;
+    ti->fd = fd;
+    return 0;
+}
+
+void time_index_release(struct time_index *ti)
+{
+    if (ti->fd >= 0)
+        storage_sys.close(ti->fd);
+    ti->fd = -1;
 }
 
 void time_index_close(struct time_index *ti)

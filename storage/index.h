@@ -27,7 +27,7 @@ struct time_entry {
 };
 
 struct offset_index {
-    int fd;
+    int fd;             /* -1 while released (offset_index_release) */
     struct index_entry *entries;
     uint32_t count;     /* entries in memory */
     uint32_t cap;
@@ -56,6 +56,13 @@ uint32_t offset_index_lookup(const struct offset_index *ix, uint32_t rel);
 /* Drop entries at or past position (recovery truncation). */
 int offset_index_truncate_position(struct offset_index *ix, uint32_t position);
 int offset_index_flush(struct offset_index *ix);
+/* The file's descriptor alone: released (closed; the entries stay in
+ * memory, fd -1) and opened again by path before the next flush or
+ * truncation needs it. reopen is a no-op when it is open; 0 or negative
+ * errno. Nothing written since the last fdatasync may be released unless
+ * recovery would rebuild the file anyway. */
+int offset_index_reopen(struct offset_index *ix, const char *path);
+void offset_index_release(struct offset_index *ix);
 void offset_index_close(struct offset_index *ix);
 
 int time_index_open(struct time_index *ti, const char *path, int load);
@@ -66,6 +73,8 @@ int time_index_append(struct time_index *ti, int64_t timestamp,
 uint32_t time_index_lookup(const struct time_index *ti, int64_t ts);
 int time_index_truncate_offset(struct time_index *ti, uint32_t rel_offset);
 int time_index_flush(struct time_index *ti);
+int time_index_reopen(struct time_index *ti, const char *path);
+void time_index_release(struct time_index *ti);
 void time_index_close(struct time_index *ti);
 
 #endif

@@ -217,10 +217,13 @@ int log_open(struct log **out, const char *dir, const char *topic,
      * start trusts segments it should check), and after a crash the names
      * of files and of the directory itself, which a killed process may
      * have made without syncing them. */
-    /* The next segment is pre-created first: this sync makes its names
-     * durable too. */
-    if ((rc = segment_precreate(&log->next_seg, log->dir, false)) < 0 ||
-        (rc = storage_sync_dir(log->dir)) < 0 || (!clean && (rc = storage_sync_dir(dir)) < 0))
+    /* The next segment is pre-created first when the active one is
+     * filling already (log_jobs.c): this sync makes its names durable
+     * too. */
+    if (log_segment_filling(log, 0, now_ms) &&
+        (rc = segment_precreate(&log->next_seg, log->dir, false)) < 0)
+        goto err;
+    if ((rc = storage_sync_dir(log->dir)) < 0 || (!clean && (rc = storage_sync_dir(dir)) < 0))
         goto err;
     log->last_sync_ms = now_ms;
     *out = log;
@@ -283,8 +286,9 @@ int log_close(struct log *log)
 }
 
 /* Rolls onto the pre-created segment: no system call here (log_jobs.c
- * names the new one, seals the old one and pre-creates the next). -EAGAIN
- * while the next segment is still being created. */
+ * names the new one and seals the old one; the next is pre-created once
+ * the new one fills). -EAGAIN while the next segment is still being
+ * created. */
 static int log_roll(struct log *log, int64_t now_ms)
 {
     struct segment *old = log_active(log);
@@ -307,9 +311,7 @@ static int log_roll(struct log *log, int64_t now_ms)
     log->next_seg = NULL;
     log->roll_wanted = 0;
     log_post_job(log, LOG_JOB_NAME, seg);
-    rc = log_seal_now(log, old);
-    log_want_next_segment(log);
-    return rc;
+    return log_seal_now(log, old);
 }
 
 /* Assigns the broker-owned fields of the batch at b and accounts for it
@@ -412,8 +414,10 @@ static bool log_should_roll(const struct log *log, size_t len, int64_t now_ms)
  * with "always") before the log moves to a new one, else -EAGAIN. */
 static int log_roll_if_due(struct log *log, size_t len, int64_t now_ms)
 {
-    if (!log_should_roll(log, len, now_ms))
+    if (!log_should_roll(log, len, now_ms)) {
+        log_precreate_if_filling(log, len, now_ms);
         return 0;
+    }
     if (!log_roll_ready(log)) {
         log->roll_wanted = 1;
         return -EAGAIN;
@@ -530,6 +534,8 @@ int log_append_replica(struct log *log, uint8_t *records, size_t len, int64_t no
         int rc = log_roll(log, now_ms);
         if (rc < 0)
             return rc;
+    } else {
+        log_precreate_if_filling(log, len, now_ms);
     }
     struct segment *seg = log_active(log);
     int rc = segment_reserve(seg, nbatches);

@@ -3,8 +3,14 @@
  * created, named, sealed or deleted.
  *
  * A roll (log.c) takes the pre-created segment, whose files exist under
- * temporary names with their names synced, so it makes no system call;
- * then it posts, in this order:
+ * temporary names with their names synced, so it makes no system call.
+ * The next segment is pre-created only for a log whose active segment is
+ * filling (past half of segment.bytes or of segment.ms, checked on each
+ * append): an idle partition holds one descriptor, its active .log, not
+ * two (issue 13: 10,000 partitions on one broker). A log that fills its
+ * second half before the helper thread made the file waits a turn or two
+ * (-EAGAIN, as for any roll not ready), never blocks one. At a roll it
+ * posts, in this order:
  *   NAME      rename the new segment's files to <base>.* and sync the
  *             directory (until then a crash leaves .next.log holding
  *             batches, which recovery names by its first batch:
@@ -13,6 +19,7 @@
  *             (.txnindex too) and the producer snapshot the roll encoded,
  *             fdatasync them, move the recovery point past it
  *   PRECREATE the next .next.* files, after NAME moved the old ones away
+ *             (once the new segment fills)
  * and retention posts RETIRE for each segment it drops (close, unlink).
  *
  * What a job touches on the other thread: the segment it carries (which
@@ -78,6 +85,21 @@ bool log_want_next_segment(struct log *log)
         log_post_job(log, LOG_JOB_PRECREATE, NULL);
     }
     return log->next_seg != NULL;
+}
+
+bool log_segment_filling(const struct log *log, size_t len, int64_t now_ms)
+{
+    const struct segment *seg = log_active(log);
+    if (seg->size + len == 0)
+        return false; /* an empty segment never rolls */
+    return (seg->size + len) * 100 > log->cfg.segment_bytes * LOG_PRECREATE_PERCENT ||
+           now_ms - seg->created_ms >= log->cfg.segment_ms / 100 * LOG_PRECREATE_PERCENT;
+}
+
+void log_precreate_if_filling(struct log *log, size_t len, int64_t now_ms)
+{
+    if (!log->next_seg && !log->precreating && log_segment_filling(log, len, now_ms))
+        log_want_next_segment(log);
 }
 
 void log_job_run(struct log_job *job)

@@ -250,6 +250,13 @@ void log_post_job(struct log *log, enum log_job_kind kind, struct segment *seg);
 /* Posts the pre-creation of the next segment unless it exists or is on
  * its way; false while there is none to roll onto. */
 bool log_want_next_segment(struct log *log);
+/* True when the active segment, with len more bytes, is past
+ * LOG_PRECREATE_PERCENT of segment.bytes or of segment.ms: the next
+ * segment should exist by the time it rolls. */
+#define LOG_PRECREATE_PERCENT 50
+bool log_segment_filling(const struct log *log, size_t len, int64_t now_ms);
+/* Posts the next segment's pre-creation for a filling log. */
+void log_precreate_if_filling(struct log *log, size_t len, int64_t now_ms);
 void log_fail(struct log *log, int res);
 
 /* flush.c */

@@ -117,8 +117,7 @@ static int segment_of(const struct log *log, int64_t offset)
 
 static int segment_sync(struct segment *seg)
 {
-    if (storage_sys.fdatasync(seg->fd) < 0 || storage_sys.fdatasync(seg->index.fd) < 0 ||
-        storage_sys.fdatasync(seg->timeindex.fd) < 0 ||
+    if (storage_sys.fdatasync(seg->fd) < 0 || segment_sync_indexes(seg) < 0 ||
         (seg->txnindex.fd >= 0 && storage_sys.fdatasync(seg->txnindex.fd) < 0))
         return -errno;
     return 0;
@@ -205,7 +204,8 @@ static int segment_cut(struct segment *seg, int64_t offset, int64_t *end)
  * log gets a new id, so that no journal record of the old tail is ever
  * replayed onto what follows the cut (journal_replay.c appends a record
  * that starts at the recovered end). The pre-created next segment goes
- * too; log_want_next_segment makes another. */
+ * too; the appends make another once the active segment fills
+ * (log_precreate_if_filling). */
 static int cut_prepare(struct log *log, int64_t recovery_point)
 {
     /* Sealed segments were synced by their seal (no job is out). */
@@ -263,7 +263,6 @@ static int cut_finish(struct log *log, int64_t end, bool emptied)
     if (log->clean.first_dirty > end)
         log->clean.first_dirty = end;
     log->roll_wanted = 0;
-    log_want_next_segment(log);
     return 0;
 }
 

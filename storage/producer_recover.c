@@ -183,7 +183,7 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
         struct segment *seg = log->segs[i];
         if (seg->base_offset < log->recover_from)
             continue;
-        if ((rc = segment_flush_indexes(seg)) < 0 ||
+        if ((rc = segment_flush_indexes(seg)) < 0 || (rc = segment_sync_indexes(seg)) < 0 ||
             (rc = segment_sync_txnindex(seg, log->dir)) < 0)
             return rc;
     }

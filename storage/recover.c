@@ -132,6 +132,7 @@ static int recover_segment(struct log *log, struct segment *seg, int trusted,
             seg->max_timestamp_offset = seg->base_offset + ti->entries[ti->count - 1].rel_offset;
         }
         seg->durable_size = seg->size;
+        segment_release_indexes(seg); /* read, not changed */
         return 0;
     }
     int rc;
@@ -187,10 +188,11 @@ scanned:
      * writes it at the log's end), and then the next start trusts them. */
     bool changed = !trusted || *cut || seg->index.written != index_was ||
                    seg->timeindex.written != timeindex_was;
-    if (changed &&
-        (storage_sys.fdatasync(seg->index.fd) < 0 || storage_sys.fdatasync(seg->timeindex.fd) < 0))
-        return -errno;
-    return 0;
+    if (!changed) {
+        segment_release_indexes(seg);
+        return 0;
+    }
+    return segment_sync_indexes(seg);
 }
 
 static int cmp_i64(const void *a, const void *b)

@@ -2,7 +2,16 @@
  *
  * Owns opening, creating, truncating and deleting a segment's three files
  * and the bookkeeping of what it holds. Appended bytes are written by
- * flush.c; this file only accounts for them. */
+ * flush.c; this file only accounts for them.
+ *
+ * Descriptors (issue 13: a broker of 10,000 partitions): a segment keeps
+ * its .log open, and its .index and .timeindex only while something writes
+ * them. Their entries live in memory; the files are written when a segment
+ * is sealed, closed or recovered, so an active or sealed segment holds one
+ * descriptor. segment_flush_indexes and segment_truncate open them again
+ * by name (through storage_sys); segment_sync_indexes syncs and closes
+ * them. Invariant: an index file is closed with unsynced writes only where
+ * recovery rebuilds it anyway (a segment past the recovery point). */
 #include "storage/segment.h"
 #include "slog/slog.h"
 #include "storage/sys.h"
@@ -44,6 +53,32 @@ static int segment_open_files(struct segment *seg, int flags, int load)
     return 0;
 }
 
+static int segment_reopen_indexes(struct segment *seg)
+{
+    char path[PATH_MAX];
+    int rc = segment_path(seg, ".index", path, sizeof(path));
+    if (rc == 0)
+        rc = offset_index_reopen(&seg->index, path);
+    if (rc == 0)
+        rc = segment_path(seg, ".timeindex", path, sizeof(path));
+    return rc < 0 ? rc : time_index_reopen(&seg->timeindex, path);
+}
+
+void segment_release_indexes(struct segment *seg)
+{
+    offset_index_release(&seg->index);
+    time_index_release(&seg->timeindex);
+}
+
+int segment_sync_indexes(struct segment *seg)
+{
+    if ((seg->index.fd >= 0 && storage_sys.fdatasync(seg->index.fd) < 0) ||
+        (seg->timeindex.fd >= 0 && storage_sys.fdatasync(seg->timeindex.fd) < 0))
+        return -errno;
+    segment_release_indexes(seg);
+    return 0;
+}
+
 static struct segment *segment_alloc(const char *dir, int64_t base_offset)
 {
     struct segment *seg = calloc(1, sizeof(*seg));
@@ -80,6 +115,7 @@ int segment_create(struct segment **out, const char *dir, int64_t base_offset,
         segment_destroy(seg, 1);
         return rc;
     }
+    segment_release_indexes(seg); /* empty: opened again when written */
     *out = seg;
     return 0;
 }
@@ -138,8 +174,9 @@ int segment_rename_suffix(struct segment *seg, const char *suffix)
 
 int segment_sync_all(const struct segment *seg)
 {
-    if (storage_sys.fsync(seg->fd) < 0 || storage_sys.fsync(seg->index.fd) < 0 ||
-        storage_sys.fsync(seg->timeindex.fd) < 0 ||
+    if (storage_sys.fsync(seg->fd) < 0 ||
+        (seg->index.fd >= 0 && storage_sys.fsync(seg->index.fd) < 0) ||
+        (seg->timeindex.fd >= 0 && storage_sys.fsync(seg->timeindex.fd) < 0) ||
         (seg->txnindex.fd >= 0 && storage_sys.fsync(seg->txnindex.fd) < 0))
         return -errno;
     return 0;
@@ -164,6 +201,7 @@ int segment_precreate(struct segment **out, const char *dir, bool sync_names)
         segment_destroy(seg, 1);
         return rc;
     }
+    segment_release_indexes(seg); /* empty: opened again when written */
     *out = seg;
     return 0;
 }
@@ -334,7 +372,11 @@ int segment_end_timeindex(struct segment *seg)
 int segment_flush_indexes(struct segment *seg)
 {
     char path[PATH_MAX];
-    int rc = offset_index_flush(&seg->index);
+    int rc = 0;
+    if (seg->index.written < seg->index.count || seg->timeindex.written < seg->timeindex.count)
+        rc = segment_reopen_indexes(seg);
+    if (rc == 0)
+        rc = offset_index_flush(&seg->index);
     if (rc == 0)
         rc = time_index_flush(&seg->timeindex);
     if (rc == 0 && seg->txnindex.written < seg->txnindex.count &&
@@ -348,7 +390,10 @@ int segment_truncate(struct segment *seg, uint64_t pos)
     if (storage_sys.ftruncate(seg->fd, (off_t)pos) < 0)
         return -errno;
     seg->size = pos;
-    int rc = offset_index_truncate_position(&seg->index, (uint32_t)pos);
+    int rc = segment_reopen_indexes(seg); /* their files may be cut too */
+    if (rc < 0)
+        return rc;
+    rc = offset_index_truncate_position(&seg->index, (uint32_t)pos);
     if (rc < 0)
         return rc;
     rc = time_index_truncate_offset(&seg->timeindex,

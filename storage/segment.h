@@ -73,7 +73,8 @@ int segment_rename(struct segment *seg, const char *dir);
 int segment_adopt_next(const char *dir);
 
 /* Opens an existing segment; with load_indexes its index files are read,
- * otherwise they are emptied to be rebuilt by recovery. Its size is the
+ * otherwise they are emptied to be rebuilt by recovery. They stay open
+ * for recovery, which releases them (segment_sync_indexes). Its size is the
  * file size; next_offset and max_timestamp are still unknown (recovery or
  * segment_scan_tail fills them). */
 int segment_load(struct segment **out, const char *dir, int64_t base_offset,
@@ -104,10 +105,19 @@ int segment_find_offset(const struct segment *seg, int64_t offset,
  * -ENOMEM. */
 int segment_end_timeindex(struct segment *seg);
 
-/* Writes pending index entries to their files. */
+/* Writes pending index entries to their files (opening them again by
+ * name when they were released). */
 int segment_flush_indexes(struct segment *seg);
 
-/* Cuts the segment at pos (recovery): file, indexes. */
+/* fdatasyncs the .index and .timeindex when they are open, then closes
+ * them (their entries stay in memory). 0 or negative errno. */
+int segment_sync_indexes(struct segment *seg);
+/* Closes them without a sync: only when nothing was written to them
+ * since their last sync, or recovery rebuilds them (see segment.c). */
+void segment_release_indexes(struct segment *seg);
+
+/* Cuts the segment at pos (recovery): file, indexes (opened again; the
+ * caller syncs them with segment_sync_indexes). */
 int segment_truncate(struct segment *seg, uint64_t pos);
 
 /* Creates an empty segment whose three files carry suffix after their
