@@ -68,12 +68,14 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
     return 0;
 }
 
-/* The arena bytes fill_topic takes for t: its partitions, their node
- * arrays, and each allocation's alignment. */
+/* The arena bytes fill_topic takes for t: its partitions, their
+ * offline-replica arrays (MD_REPLICAS_MAX each), and each allocation's
+ * alignment. */
 static size_t topic_arena_need(const struct md_topic *t)
 {
     size_t np = t ? (size_t)t->npartitions : 0;
-    return sizeof(struct kafka_metadata_partition) * np + sizeof(int32_t) * np + 32;
+    return sizeof(struct kafka_metadata_partition) * np +
+           sizeof(int32_t) * MD_REPLICAS_MAX * np + 32;
 }
 
 /* What metadata_respond will allocate, so that a cluster of thousands of
