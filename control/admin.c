@@ -21,6 +21,7 @@
  *
  * Never: blocks, touches a log or a socket. */
 #include "control/control_private.h"
+#include "control/fd_budget.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -48,6 +49,7 @@ struct admin_op {
     enum op_kind kind;
     struct ctl_msg *req;       /* answered at the end, or NULL */
     bool startup;              /* counted in c->recovering */
+    int64_t fd_claim;          /* partitions claimed from fd_budget.c */
     int outstanding;           /* commands not yet answered */
     int nitems;
     struct admin_item items[];
@@ -142,6 +144,7 @@ static void op_finish(struct control *c, struct admin_op *op)
     }
     if (op->startup)
         c->recovering--;
+    fd_budget_release(c, op->fd_claim); /* open by now, or closed again */
     if (op->req)
         control_post(c, op->req->shard, op->req);
     free(op);
@@ -368,6 +371,15 @@ static void create_topics(struct control *c, struct ctl_msg *m)
             continue;
         }
         n = create_check(c, m, i, &tc, shards, &rf);
+        char why[512];
+        int16_t err = n ? fd_budget_claim(c, fd_budget_local(c, n, rf), ct->validate_only,
+                                          &op->fd_claim, why, sizeof why)
+                        : 0;
+        if (err) {
+            spec_fail(m, sp, err, why);
+            free(shards);
+            continue;
+        }
         if (n == 0 || ct->validate_only) {
             if (n && ct->want_configs)
                 admin_describe_topic(&m->arena, &tc, 0, NULL, &sp->results,
@@ -594,12 +606,18 @@ static void create_partitions(struct control *c, struct ctl_msg *m)
                     c, m, cp->assignments[i], cp->nassignments[i],
                     cp->counts[i] - from, shards, &msg);
         }
+        int32_t rf = t && t->nplaced > 0 ? t->t.partitions[0].nreplicas : 1;
+        char why[512];
+        if (!cp->errors[i] &&
+            (cp->errors[i] = fd_budget_claim(c, fd_budget_local(c, cp->counts[i] - from, rf),
+                                             cp->validate_only, &op->fd_claim, why,
+                                             sizeof why)))
+            msg = admin_msg(m, "%s", why);
         cp_msg(cp, i, msg);
         if (cp->errors[i] || cp->validate_only) {
             free(shards);
             continue;
         }
-        int32_t rf = t->nplaced > 0 ? t->t.partitions[0].nreplicas : 1;
         if (shards && rf != 1) {
             cp->errors[i] = KERR_INVALID_REPLICA_ASSIGNMENT;
             cp_msg(cp, i, admin_msg(m, "The manual partition assignment places one "

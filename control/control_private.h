@@ -96,6 +96,7 @@ struct control {
     int32_t known_controller;  /* the quorum leader the last snapshot named */
     int64_t rebalance_next_ms; /* monotonic: preferred leaders checked (cluster.c) */
     struct users users;        /* SCRAM credentials (users.c) */
+    int64_t fd_claimed;        /* partitions being opened (fd_budget.c) */
 };
 
 /* control.c, for the admin files */

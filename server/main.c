@@ -15,6 +15,7 @@
  * listens on PORT+i (any free port each when PORT is 0). */
 #include "control/config.h"
 #include "control/control.h"
+#include "control/fd_budget.h"
 #include "control/metadata.h"
 #include "dataplane/dpdk/dpdk.h"
 #include "dataplane/listeners.h"
@@ -188,24 +189,53 @@ static void reload(struct control *ctl, int argc, char **argv)
     slog_set_level((enum slog_level)fresh.log_level);
 }
 
-/* Every partition holds its segment's and the next segment's files open
- * (six descriptors), so the soft RLIMIT_NOFILE (often 1024) would cap a
- * broker at ~150 partitions: raise it to the hard limit at start, as Redis
- * and nginx do, and say what it is. */
+/* fs.nr_open: the most a process may be given (the kernel's ceiling). */
+static rlim_t open_files_ceiling(void)
+{
+    unsigned long long v = 1048576;
+    FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+    if (f) {
+        if (fscanf(f, "%llu", &v) != 1)
+            v = 1048576;
+        fclose(f);
+    }
+    return (rlim_t)v;
+}
+
+/* A partition holds one descriptor (its active segment's .log), one more
+ * while that segment fills and one per sealed segment (storage/segment.c),
+ * so the soft RLIMIT_NOFILE (often 1024) would cap a broker at a few
+ * hundred partitions: raise it to the hard limit at start, as Redis and
+ * nginx do. As an appliance (root or CAP_SYS_RESOURCE, or systemd's
+ * LimitNOFILE= already high) it raises the hard limit too, to fs.nr_open.
+ * It says what it got and about how many partitions that serves; a
+ * creation beyond it is refused (control/fd_budget.c). */
 static void raise_open_files_limit(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return;
-    rlim_t was = rl.rlim_cur;
+    rlim_t was = rl.rlim_cur, was_hard = rl.rlim_max, ceiling = open_files_ceiling();
+    int hard_err = 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < ceiling) {
+        struct rlimit up = { .rlim_cur = ceiling, .rlim_max = ceiling };
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+        else
+            hard_err = errno;
+    }
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             rl.rlim_cur = was;
     }
-    slog(SLOG_INFO, "sluiced", "open files limit %llu (was %llu, hard %llu)",
+    int64_t lim = (int64_t)rl.rlim_cur, room = lim - fd_budget_reserve(lim) - 64;
+    slog(SLOG_INFO, "sluiced", "open files limit %llu (was %llu, hard %llu%s%s%s): about %lld "
+         "partitions (%d descriptor each, plus one per sealed segment)",
          (unsigned long long)rl.rlim_cur, (unsigned long long)was,
-         (unsigned long long)rl.rlim_max);
+         (unsigned long long)was_hard, rl.rlim_max != was_hard ? ", raised" : "",
+         hard_err ? ", not raised: " : "", hard_err ? strerror(hard_err) : "",
+         (long long)(room > 0 ? room / FD_BUDGET_PER_PARTITION : 0), FD_BUDGET_PER_PARTITION);
 }
 
 int main(int argc, char **argv)
