@@ -16,6 +16,8 @@
 #include "dataplane/sasl.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_cluster.h"
+#include "dataplane/kafka/msg_fetch.h"
+#include "dataplane/kafka/msg_produce.h"
 #include "dataplane/kafka/msg_group.h"
 #include "dataplane/kafka/msg_metadata.h"
 #include "dataplane/kafka/msg_security.h"
@@ -112,6 +114,44 @@ static bool idempotent_ok(struct request *rq)
     denied(rq, ACL_OP_IDEMPOTENT_WRITE, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
            sizeof ACL_CLUSTER_NAME - 1);
     return false;
+}
+
+bool authz_may_create_topic(struct request *rq, struct kstr name)
+{
+    return authz_quiet(rq, ACL_OP_CREATE, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                       sizeof ACL_CLUSTER_NAME - 1) ||
+           authz_topic(rq, ACL_OP_CREATE, name);
+}
+
+int16_t authz_config_resource(struct request *rq, int8_t type, struct kstr name, int op)
+{
+    if (type == ACL_RES_TOPIC)     /* ConfigResource TOPIC is 2, as ACLs' */
+        return authz_topic(rq, op, name) ? 0 : KERR_TOPIC_AUTHORIZATION_FAILED;
+    return authz_cluster(rq, op) ? 0 : KERR_CLUSTER_AUTHORIZATION_FAILED;
+}
+
+int16_t authz_partition(struct request *rq, struct kstr topic)
+{
+    if (!authz_enabled(rq) || !rq->conn)
+        return 0;
+    switch (rq->api_key) {
+    case KAFKA_PRODUCE: {
+        struct kstr id = ((const struct kafka_produce_req *)rq->body)->transactional_id;
+        if (id.len >= 0 && !authz_txn_id(rq, ACL_OP_WRITE, id))
+            return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return authz_topic(rq, ACL_OP_WRITE, topic) ? 0 : KERR_TOPIC_AUTHORIZATION_FAILED;
+    }
+    case KAFKA_FETCH: {
+        const struct kafka_fetch_req *f = rq->body;
+        if (f->replica_id >= 0 || f->replica_state.replica_id >= 0)
+            return authz_cluster(rq, ACL_OP_CLUSTER_ACTION) ? 0 : KERR_CLUSTER_AUTHORIZATION_FAILED;
+        return authz_topic(rq, ACL_OP_READ, topic) ? 0 : KERR_TOPIC_AUTHORIZATION_FAILED;
+    }
+    case KAFKA_DELETE_RECORDS:
+        return authz_topic(rq, ACL_OP_DELETE, topic) ? 0 : KERR_TOPIC_AUTHORIZATION_FAILED;
+    default:                   /* ListOffsets, OffsetForLeaderEpoch */
+        return authz_topic(rq, ACL_OP_DESCRIBE, topic) ? 0 : KERR_TOPIC_AUTHORIZATION_FAILED;
+    }
 }
 
 /* --- answers for APIs refused as a whole ------------------------------------- */

@@ -49,6 +49,21 @@ static inline bool authz_cluster(struct request *rq, int op)
 bool authz_group(struct request *rq, int op, struct kstr group);
 bool authz_txn_id(struct request *rq, int op, struct kstr id);
 
+/* Kafka: CREATE on the cluster, or on the topic (CreateTopics, Metadata's
+ * auto-creation). */
+bool authz_may_create_topic(struct request *rq, struct kstr name);
+/* DescribeConfigs/AlterConfigs of a resource (CTL_RESOURCE_TOPIC 2: the
+ * topic; BROKER 4: the cluster) with op: 0, or TOPIC_ or
+ * CLUSTER_AUTHORIZATION_FAILED. */
+int16_t authz_config_resource(struct request *rq, int8_t type, struct kstr name, int op);
+
+/* The error for one partition of topic in a Produce (WRITE; and WRITE on
+ * its transactional id), Fetch (READ; CLUSTER_ACTION for a follower),
+ * ListOffsets or OffsetForLeaderEpoch (DESCRIBE) or DeleteRecords
+ * (DELETE): 0 when allowed. Called first by each handler's route, so an
+ * unauthorised topic is never told to exist (Kafka's order). */
+int16_t authz_partition(struct request *rq, struct kstr topic);
+
 /* Handles rq at once when its API is authorised as a whole and rq may
  * not: answers the API's error and returns true. Called by
  * request_dispatch before the handler. */

@@ -24,6 +24,7 @@
  * partition never past the replicated high watermark). ListOffsets latest
  * (and by timestamp) stop at the LSO for read_committed too. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/replica.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_fetch.h"
@@ -57,6 +58,10 @@ static int16_t fetch_route(struct request *rq, struct kstr topic, int32_t index,
 {
     /* A log that failed a write stays readable up to its durable end:
      * only appends are refused (produce answers KAFKA_STORAGE_ERROR). */
+    int16_t denied = authz_partition(rq, topic); /* first: Kafka hides what it refuses */
+    *out = NULL;
+    if (denied)
+        return denied;
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
     if (*out)
         return replica_check_leader(*out, current_leader_epoch);
