@@ -8,7 +8,9 @@ describe; after a grant the same client succeeds; a DENY beats an ALLOW;
 the ACLs survive a restart; a bad filter is INVALID_REQUEST; the broker
 keeps serving everyone else throughout."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -33,7 +35,9 @@ _state = {}
 
 def pki():
     if "pki" not in _state:
-        p = certs.Pki(tempfile.mkdtemp(prefix="sluice-it-acl-pki-"))
+        d = tempfile.mkdtemp(prefix="sluice-it-acl-pki-")
+        atexit.register(shutil.rmtree, d, True)
+        p = certs.Pki(d)
         _state["pki"], _state["keystore"] = p, p.server()
     return _state["pki"]
 
