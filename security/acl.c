@@ -160,8 +160,10 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The super users of "User:a;User:b" (Kafka separates them with ';'). */
-static int count_super(const char *s, size_t *bytes)
+/* The super users of "User:a;User:b" (Kafka separates them with ';',
+ * blanks around each trimmed): how many, and the bytes their copies take;
+ * with out and buf, the copies too. */
+static int split_super(const char *s, const char **out, char *buf, size_t *bytes)
 {
     int n = 0;
     *bytes = 0;
@@ -174,34 +176,17 @@ static int count_super(const char *s, size_t *bytes)
         while (len && (q[len - 1] == ' ' || q[len - 1] == '\t'))
             len--;
         if (len) {
+            if (out) {
+                memcpy(buf + *bytes, q, len);
+                buf[*bytes + len] = '\0';
+                out[n] = buf + *bytes;
+            }
             n++;
             *bytes += len + 1;
         }
         p = end ? end + 1 : p + strlen(p);
     }
     return n;
-}
-
-static char *copy_super(const char *s, const char **out, char *buf)
-{
-    int n = 0;
-    for (const char *p = s; p && *p;) {
-        const char *end = strchr(p, ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *q = p;
-        while (len && (*q == ' ' || *q == '\t'))
-            q++, len--;
-        while (len && (q[len - 1] == ' ' || q[len - 1] == '\t'))
-            len--;
-        if (len) {
-            memcpy(buf, q, len);
-            buf[len] = '\0';
-            out[n++] = buf;
-            buf += len + 1;
-        }
-        p = end ? end + 1 : p + strlen(p);
-    }
-    return buf;
 }
 
 static char *copy_str(char **at, const char *s)
@@ -217,7 +202,7 @@ struct acl_snapshot *acl_snapshot_build(bool enabled, bool allow_if_none,
                                         const struct acl_binding *v, int n)
 {
     size_t sbytes, text = 0;
-    int nsuper = count_super(super_users, &sbytes);
+    int nsuper = split_super(super_users, NULL, NULL, &sbytes);
     for (int i = 0; i < n; i++)
         text += strlen(v[i].name) + strlen(v[i].principal) + strlen(v[i].host) + 3;
     size_t off_v = (sizeof(struct acl_snapshot) + 7) & ~(size_t)7;
@@ -229,7 +214,8 @@ struct acl_snapshot *acl_snapshot_build(bool enabled, bool allow_if_none,
     struct acl_snapshot *a = (struct acl_snapshot *)(void *)block;
     struct acl_binding *b = (struct acl_binding *)(void *)(block + off_v);
     const char **supers = (const char **)(void *)(block + off_s);
-    char *at = copy_super(super_users, supers, block + off_t);
+    split_super(super_users, supers, block + off_t, &sbytes);
+    char *at = block + off_t + sbytes;
     for (int i = 0; i < n; i++) {
         b[i] = v[i];
         b[i].name = copy_str(&at, v[i].name);
