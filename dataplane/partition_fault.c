@@ -70,7 +70,10 @@ void partition_on_log_fault(void *ctx, struct log *log)
             p->offline = true;
             s->metrics.partitions_offline++;
             fault_reason(reason, sizeof(reason), f->file, f->op, f->err);
-            slog(SLOG_ERROR, "shard", "partition offline shard=%d partition=%s-%d %s",
+            slog(SLOG_ERROR, "shard",
+                 "partition offline shard=%d partition=%s-%d %s (a disk fault: produce, "
+                 "fetch and list offsets answer KAFKA_STORAGE_ERROR until a restart reads "
+                 "its log; other partitions serve on)",
                  s->cfg.index, p->topic, p->index, reason);
             post_fault(s, p->topic, p->index, false, reason);
             return;

@@ -80,15 +80,17 @@ void log_fault_raise(struct log *log, int err, const char *file, const char *op)
     f->err = err;
     snprintf(f->op, sizeof(f->op), "%s", op);
     snprintf(f->file, sizeof(f->file), "%s", file ? file : log->dir);
+    if (!log->error)
+        log->error = err; /* log_fail's sticky state, without its line */
+    if (log->fault_fn) {
+        log->fault_fn(log->fault_ctx, log); /* the owner says it, naming the partition */
+        return;
+    }
     slog(SLOG_ERROR, "storage",
          "partition offline dir=%s file=%s op=%s errno=%d error=\"%s\" "
          "(a disk fault: produce, fetch and list offsets answer KAFKA_STORAGE_ERROR "
          "until a restart reads it cleanly)",
          log->dir, f->file, f->op, -err, strerror(-err));
-    if (!log->error)
-        log->error = err; /* log_fail's sticky state, without its second line */
-    if (log->fault_fn)
-        log->fault_fn(log->fault_ctx, log);
 }
 
 void log_fault_raise_seg(struct log *log, int err, const struct segment *seg, const char *op)

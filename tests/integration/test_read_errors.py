@@ -38,6 +38,7 @@ import harness  # noqa: E402
 import kwire  # noqa: E402
 from harness import check, expect_eq, fail, kcat, log  # noqa: E402
 from metrics_util import http_get, parse_metrics  # noqa: E402
+from test_damage import consume as consume_pairs, produce  # noqa: E402  (kcat, CRC-checked)
 
 N = 2000
 STORAGE_ERROR = 56
@@ -119,19 +120,8 @@ def broker_on_faultfs(ctx, name):
     return b, fs
 
 
-def produce(b, topic, start, n):
-    lines = [f"k{i}:value-{i}-{'x' * (i % 50)}" for i in range(start, start + n)]
-    p = kcat(b.bootstrap, ["-P", "-t", topic, "-p", "0", "-K:", "-X", "acks=all"],
-             input=("\n".join(lines) + "\n").encode(), timeout=90)
-    check("fail" not in p.stderr.decode(errors="replace").lower(),
-          f"kcat produce to {topic}: {p.stderr[-2000:]!r}")
-    return lines
-
-
 def consume(b, topic):
-    c = kcat(b.bootstrap, ["-C", "-t", topic, "-p", "0", "-e", "-o", "beginning", "-q",
-                           "-X", "check.crcs=true", "-f", "%k:%s\\n"], timeout=90)
-    return c.stdout.decode(errors="replace").splitlines()
+    return [kv for _, kv in consume_pairs(b, topic)]
 
 
 def confluent_fetch_error(b, topic, seconds=30):
@@ -260,6 +250,18 @@ def check_offline(b, fs, op):
     log(f"offline line: {line}")
 
 
+def serve_on_and_restart(b, fs, bad, good):
+    """The other topic keeps serving both ways while bad-0 is offline; then
+    the disk reads again, a restart, and bad-0 serves every acked record."""
+    good = good + produce(b, "good", N, 200)
+    expect_eq(consume(b, "good"), good, "good while bad is offline")
+    fs.ctl("disarm")
+    b.stop()
+    b.start()
+    check_back(b, bad, good)
+    b.stop()
+
+
 def check_back(b, bad, good):
     """After a restart with the disk reading: bad-0 serves again."""
     expect_eq(consume(b, "bad"), bad, "bad after the restart: every acked record")
@@ -287,14 +289,7 @@ def test_read_error_takes_partition_offline(ctx):
         expect_eq(confluent_metadata_error(b, "bad"), "KAFKA_STORAGE_ERROR",
                   "confluent-kafka's metadata of bad/0")
         check_offline(b, fs, "read")
-        # the other topic keeps serving, both ways
-        good += produce(b, "good", N, 200)
-        expect_eq(consume(b, "good"), good, "good while bad is offline")
-        fs.ctl("disarm")
-        b.stop()
-        b.start()
-        check_back(b, bad, good)
-        b.stop()
+        serve_on_and_restart(b, fs, bad, good)
     finally:
         b.kill()
         fs.close()
@@ -323,13 +318,7 @@ def test_splice_error_mid_answer(ctx):
                         r"partition taken offline\); the answer was partly sent", text),
               "the broker log says the fetch's splice failed and the connection was closed")
         check_offline(b, fs, "splice")
-        good += produce(b, "good", N, 200)
-        expect_eq(consume(b, "good"), good, "good while bad is offline")
-        fs.ctl("disarm")
-        b.stop()
-        b.start()
-        check_back(b, bad, good)
-        b.stop()
+        serve_on_and_restart(b, fs, bad, good)
     finally:
         b.kill()
         fs.close()
