@@ -370,14 +370,15 @@ struct ctl_cleaner_stats {
 
 /* A partition of the sending shard went offline for a disk fault
  * (storage/log_fault.c), or, cleared, an offline one was deleted. The
- * topic name is in the message's own allocation, as for cleaner stats. */
+ * topic name and the reason are in the message's own allocation, as for
+ * cleaner stats. */
 #define CTL_FAULT_REASON_MAX 512
 struct ctl_partition_fault {
     const char *topic;
+    const char *reason;        /* "file=... op=... errno=N error=..." */
     int32_t partition;
     bool cleared;
     int64_t since_ms;          /* wall clock */
-    char reason[CTL_FAULT_REASON_MAX]; /* "file=... op=... errno=N error=..." */
 };
 
 /* --- the cluster (control/cluster.c) --- */

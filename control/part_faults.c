@@ -62,7 +62,7 @@ bool part_faults_update(struct part_faults *t, const struct ctl_partition_fault 
     e->topic = name;
     e->partition = f->partition;
     e->since_ms = f->since_ms;
-    snprintf(e->reason, sizeof(e->reason), "%s", f->reason);
+    snprintf(e->reason, sizeof(e->reason), "%s", f->reason ? f->reason : "");
     return true;
 }
 

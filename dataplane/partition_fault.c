@@ -36,18 +36,20 @@
 static void post_fault(struct shard *s, const char *topic, int32_t partition, bool cleared,
                        const char *reason)
 {
-    size_t tl = strlen(topic) + 1;
-    struct ctl_msg *m = calloc(1, sizeof(*m) + tl);
+    size_t tl = strlen(topic) + 1, rl = strlen(reason) + 1;
+    struct ctl_msg *m = calloc(1, sizeof(*m) + tl + rl);
     if (!m)
         return;
     m->op = CTL_PARTITION_FAULT;
     m->shard = s->cfg.index;
-    memcpy(m + 1, topic, tl);
-    m->u.fault.topic = (const char *)(m + 1);
+    char *text = (char *)(m + 1);
+    memcpy(text, topic, tl);
+    memcpy(text + tl, reason, rl);
+    m->u.fault.topic = text;
+    m->u.fault.reason = text + tl;
     m->u.fault.partition = partition;
     m->u.fault.cleared = cleared;
     m->u.fault.since_ms = s->now_ms;
-    snprintf(m->u.fault.reason, sizeof(m->u.fault.reason), "%s", reason);
     shard_post_ctl(s, m);
 }
 
