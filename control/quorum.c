@@ -95,6 +95,7 @@ struct quorum {
      * monotonic ms; a new term starts everyone afresh. */
     int64_t heard_ms[QUORUM_VOTERS_MAX];
     uint64_t heard_term;
+    raft_id followed;          /* the leader this node last followed */
     struct probe_slot probes[QUORUM_VOTERS_MAX];
     /* the proposal in flight (quorum_commit) */
     struct raft_apply req;
@@ -626,16 +627,20 @@ static int voter_index(const struct quorum *q, raft_id id)
 }
 
 /* Followers do not talk to each other: a new leader gives everyone its
- * term's start as the last time heard from. This node hears itself. */
+ * term's start as the last time heard from, except the leader it followed,
+ * whose heartbeats it did hear (so a leader that died is probed as soon as
+ * its successor leads, not sluice.fence.probe.ms later). This node hears
+ * itself. */
 static void heard_update(struct quorum *q)
 {
     int64_t now = mono_ms();
-    int self = voter_index(q, q->id);
+    int self = voter_index(q, q->id), was = voter_index(q, q->followed);
 
     if (q->heard_term != q->raft.current_term) {
         q->heard_term = q->raft.current_term;
-        for (unsigned i = 0; i < QUORUM_VOTERS_MAX; i++)
-            q->heard_ms[i] = now;
+        for (int i = 0; i < QUORUM_VOTERS_MAX; i++)
+            if (i != was || q->heard_ms[i] == 0)
+                q->heard_ms[i] = now;
     }
     if (self >= 0)
         q->heard_ms[self] = now;
@@ -780,6 +785,8 @@ void quorum_tick(struct quorum *q)
 {
     if (raft_state(&q->raft) == RAFT_LEADER && q->tcp)
         heard_update(q);
+    else if (quorum_leader(q) != 0 && quorum_leader(q) != q->id)
+        q->followed = quorum_leader(q);
     if (raft_state(&q->raft) != RAFT_LEADER || q->barrier_pending ||
         q->barrier_term == q->raft.current_term)
         return;
