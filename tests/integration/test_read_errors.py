@@ -23,6 +23,7 @@ by meson when libfuse3-dev is installed): without them the tests fail and
 say so; they never skip.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -107,6 +108,18 @@ class FaultFS:
                 self.proc.wait(10)
         if self.is_mounted():
             subprocess.run(["umount", "-l", self.mount], check=False)
+
+
+@contextlib.contextmanager
+def faulted_broker(ctx, name):
+    """broker_on_faultfs with N records in each topic: (broker, faultfs,
+    bad's records, good's records); the broker and faultfs go at the end."""
+    b, fs = broker_on_faultfs(ctx, name)
+    try:
+        yield b, fs, produce(b, "bad", 0, N), produce(b, "good", 0, N)
+    finally:
+        b.kill()
+        fs.close()
 
 
 def broker_on_faultfs(ctx, name):
@@ -274,10 +287,7 @@ def check_back(b, bad, good):
 
 
 def test_read_error_takes_partition_offline(ctx):
-    b, fs = broker_on_faultfs(ctx, "eio")
-    try:
-        bad = produce(b, "bad", 0, N)
-        good = produce(b, "good", 0, N)
+    with faulted_broker(ctx, "eio") as (b, fs, bad, good):
         log(fs.ctl("arm read EIO bad-0/*.log"))
         # The first client to fetch it gets KAFKA_STORAGE_ERROR in the Fetch
         # answer (librdkafka logs it and backs off); from then on Metadata
@@ -290,24 +300,18 @@ def test_read_error_takes_partition_offline(ctx):
                   "confluent-kafka's metadata of bad/0")
         check_offline(b, fs, "read")
         serve_on_and_restart(b, fs, bad, good)
-    finally:
-        b.kill()
-        fs.close()
 
 
 def test_splice_error_mid_answer(ctx):
-    b, fs = broker_on_faultfs(ctx, "splice")
-    try:
-        bad = produce(b, "bad", 0, N)
-        good = produce(b, "good", 0, N)
+    with faulted_broker(ctx, "splice") as (b, fs, bad, good):
         seg = os.path.join(fs.backing, "bad-0", "00000000000000000000.log")
         size = os.path.getsize(seg)
         check(size > 64 * 1024, f"bad's segment is {size} bytes: more than the tail-copy size")
         # The first pages read (the batch lookup at position 0), the rest fails.
         log(fs.ctl("arm read EIO bad-0/*.log from=16384"))
-        # A consumer already fetching it: its connection is closed mid-answer
-        # (librdkafka reports the disconnect), then Metadata has no leader for
-        # it and says why.
+        # The first consumer to fetch it has its connection closed mid-answer
+        # (librdkafka reports the disconnect); then Metadata has no leader
+        # for it and says why.
         seen, lines, got = confluent_fetch_error(b, "bad")
         check(any("Disconnected" in s for s in seen),
               f"confluent-kafka reports its fetch connection closed (errors {seen})")
@@ -319,9 +323,6 @@ def test_splice_error_mid_answer(ctx):
               "the broker log says the fetch's splice failed and the connection was closed")
         check_offline(b, fs, "splice")
         serve_on_and_restart(b, fs, bad, good)
-    finally:
-        b.kill()
-        fs.close()
 
 
 if __name__ == "__main__":
