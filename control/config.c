@@ -270,6 +270,11 @@ static const struct config_def broker_defs[] = {
       .def = "9000", .min = 500, .max = INT32_MAX,
       .doc = "The controller fences a node it has not heard from this long: "
              "its replicas leave the ISRs, its partitions get new leaders."),
+    BDEF("sluice.fence.probe.ms", CT_INT, fence_probe_ms, .def = "300", GE32(0),
+      .doc = "After this long without a message from a node the controller "
+             "tries to connect to its controller port: refused (no process "
+             "listens there: it died) fences it at once; a port that answers "
+             "or no answer leaves it to broker.session.timeout.ms. 0: off."),
     BDEF("auto.leader.rebalance.enable", CT_BOOL, auto_leader_rebalance_enable,
       .def = "true", .doc = "The controller moves leadership back to each "
              "partition's preferred replica (its first) once it is in sync."),

@@ -205,6 +205,7 @@ struct broker_config {
     char controller_listener_names[CONFIG_LISTENERS_MAX]; /* CONTROLLER */
     char broker_rack[CONFIG_RACK_MAX];      /* (null) */
     int32_t broker_session_timeout_ms;      /* 9000 */
+    int32_t fence_probe_ms;                 /* 300; 0: off (cluster.c) */
     bool auto_leader_rebalance_enable;      /* true */
     int32_t leader_imbalance_check_interval_seconds; /* 300 */
     int32_t leader_imbalance_per_broker_percentage;  /* 10 */

@@ -162,6 +162,7 @@ int control_publish(struct control *c)
     }
     if (!(md = md_store_snapshot(&c->md)))
         return -ENOMEM;
+    part_faults_mark(&c->part_faults, md);
     c->serving = true;
     c->snaps[c->nsnaps++] = md;
     for (int i = 0; i < c->nshards; i++) {
@@ -362,6 +363,11 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         return;
     case CTL_CLEANER_STATS:
         cleaner_stats_update(&c->cleaner_stats, &m->u.cleaner_stats);
+        control_post(c, i, m);
+        return;
+    case CTL_PARTITION_FAULT:
+        if (part_faults_update(&c->part_faults, &m->u.fault))
+            control_publish(c); /* Metadata shows it offline */
         control_post(c, i, m);
         return;
     case CTL_REGISTER_NODE:
@@ -664,6 +670,7 @@ void control_destroy(struct control *c)
     offsets_destroy(c->offsets);
     users_close(&c->users);
     cleaner_stats_free(&c->cleaner_stats);
+    part_faults_free(&c->part_faults);
     while (c->cmds)
         cmd_free(c, c->cmds);
     for (int i = 0; i < c->nsnaps; i++)

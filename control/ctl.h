@@ -40,6 +40,9 @@ enum ctl_op {
     CTL_CLEANER_STATS,        /* a log's compaction figures, for
                                  DescribeConfigs (control/cleaner_stats.c);
                                  returned to be freed */
+    CTL_PARTITION_FAULT,      /* a partition went offline for a disk fault,
+                                 or left (control/part_faults.c); returned
+                                 to be freed */
     CTL_REGISTER_NODE,        /* control/cluster.c: a node's registration,
                                  answered once committed */
     CTL_STATS,                /* the ops thread: every shard's metrics,
@@ -368,6 +371,19 @@ struct ctl_cleaner_stats {
     struct log_clean_info info;
 };
 
+/* A partition of the sending shard went offline for a disk fault
+ * (storage/log_fault.c), or, cleared, an offline one was deleted. The
+ * topic name and the reason are in the message's own allocation, as for
+ * cleaner stats. */
+#define CTL_FAULT_REASON_MAX 512
+struct ctl_partition_fault {
+    const char *topic;
+    const char *reason;        /* "file=... op=... errno=N error=..." */
+    int32_t partition;
+    bool cleared;
+    int64_t since_ms;          /* wall clock */
+};
+
 /* --- the cluster (control/cluster.c) --- */
 
 struct ctl_endpoint {
@@ -689,6 +705,7 @@ struct ctl_msg {
         struct ctl_delete_groups delete_groups;
         struct ctl_offsets offsets;
         struct ctl_cleaner_stats cleaner_stats;
+        struct ctl_partition_fault fault;
         struct ctl_register reg;
         struct ctl_shard_stats shard_stats;
         struct ctl_stats stats;

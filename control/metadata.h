@@ -64,6 +64,9 @@ struct md_partition {
     int32_t nisr;
     int32_t replicas[MD_REPLICAS_MAX];
     int32_t isr[MD_REPLICAS_MAX];
+    int32_t offline;           /* snapshots only: this node's replica is
+                                  offline for a disk fault (part_faults.c);
+                                  Metadata answers KAFKA_STORAGE_ERROR */
 };
 
 /* A partition of one replica on broker (what a single node places). */

@@ -63,8 +63,15 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
         p->offline_replicas.v = &offline[i * MD_REPLICAS_MAX];
         p->offline_replicas.n = 0;
         for (int32_t k = 0; k < mp->nreplicas; k++)
-            if (!md_find_broker(rq->shard->md, mp->replicas[k])) /* fenced */
+            if (!md_find_broker(rq->shard->md, mp->replicas[k]) || /* fenced */
+                (mp->offline && mp->replicas[k] == mp->leader))
                 p->offline_replicas.v[p->offline_replicas.n++] = mp->replicas[k];
+        if (mp->offline) {
+            /* Its replica here hit a disk fault (dataplane/partition_fault.c):
+             * Kafka's offline replica, no leader to send anything to. */
+            p->error_code = KERR_KAFKA_STORAGE_ERROR;
+            p->leader_id = -1;
+        }
     }
     return 0;
 }
@@ -292,6 +299,12 @@ static int dtp_topic(struct request *rq, struct kafka_dtp_topic *out,
             .leader_epoch = mp->leader_epoch,
             .replica_nodes = {&nodes[i], 1}, .isr_nodes = {&nodes[i], 1},
             .eligible_leader_replicas = {NULL, 0}, .last_known_elr = {NULL, 0}};
+        if (mp->offline) { /* a disk fault, as in Metadata */
+            out->partitions.v[i].error_code = KERR_KAFKA_STORAGE_ERROR;
+            out->partitions.v[i].leader_id = -1;
+            out->partitions.v[i].offline_replicas.v = &nodes[i];
+            out->partitions.v[i].offline_replicas.n = 1;
+        }
     }
     return 0;
 }

@@ -56,6 +56,8 @@ static int16_t produce_route(struct request *rq, const struct kafka_produce_req_
     if (denied)
         return denied;
     *out = shard_partition(rq->shard, t->name.p, (size_t)t->name.len, index);
+    if (*out && (*out)->offline)
+        return KERR_KAFKA_STORAGE_ERROR; /* a disk fault (partition_fault.c) */
     if (*out)
         return replica_is_leader(*out) ? KERR_NONE : KERR_NOT_LEADER_OR_FOLLOWER;
     const struct md_topic *mt = rq->shard->md

@@ -25,7 +25,7 @@ static int16_t ofle_route(struct request *rq, struct kstr topic, int32_t index,
         return denied;
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
     if (*out)
-        return KERR_NONE;
+        return partition_fault_error(*out);
     const struct md_topic *mt = rq->shard->md
         ? md_find_topic(rq->shard->md, topic.p, (size_t)topic.len) : NULL;
     return mt && index >= 0 && index < mt->npartitions ? KERR_NOT_LEADER_OR_FOLLOWER
