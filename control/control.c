@@ -366,8 +366,9 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         control_post(c, i, m);
         return;
     case CTL_PARTITION_FAULT:
-        if (part_faults_update(&c->part_faults, &m->u.fault))
-            control_publish(c); /* Metadata shows it offline */
+        /* Metadata shows it offline; at start the first publish will */
+        if (part_faults_update(&c->part_faults, &m->u.fault) && c->serving)
+            control_publish(c);
         control_post(c, i, m);
         return;
     case CTL_REGISTER_NODE:

@@ -5,18 +5,20 @@ FUSE passthrough that answers the reads of the files a rule matches with
 EIO, the page cache out of the way).
 
 - test_read_error_takes_partition_offline: two topics with data; the reads
-  of one partition's segment start failing. A consumer of it
-  (confluent-kafka, kcat) gets KAFKA_STORAGE_ERROR; Produce and Metadata
+  of one partition's segment start failing. kcat's fetch of it gets
+  KAFKA_STORAGE_ERROR (kcat -L and confluent-kafka's metadata show it
+  after); Produce and Metadata
   for it answer KAFKA_STORAGE_ERROR (Metadata: no leader); the broker log,
   `sluice topics describe` and /metrics say which partition, file, errno
-  and operation; the other topic keeps producing and consuming. Disarmed
-  and restarted, the partition serves every acked record again and takes
-  appends.
+  and operation; the other topic keeps producing and consuming. Restarted
+  with the disk still failing, the broker starts, the partition stays
+  offline (op=open) and recovery cuts nothing; disarmed and restarted, the
+  partition serves every acked record again and takes appends.
 - test_splice_error_mid_answer: only the segment's bytes past its first
   pages fail, so the fetch's batch lookup reads and the zero-copy splice of
   the answer is what hits EIO: that connection is closed (its answer was
-  partly sent: logged), the partition goes offline, and the client's next
-  fetch gets KAFKA_STORAGE_ERROR.
+  partly sent: logged), the client sees the disconnect, the partition goes
+  offline and Metadata tells the client so.
 
 Needs FUSE (/dev/fuse, root) and the faultfs binary (SLUICE_FAULTFS, set
 by meson when libfuse3-dev is installed): without them the tests fail and
@@ -263,6 +265,28 @@ def check_offline(b, fs, op):
     log(f"offline line: {line}")
 
 
+def restart_still_failing(b, fs):
+    """A restart while the disk still fails: the broker starts and serves the
+    rest, bad-0 stays offline (its log cannot be opened: op=open), and
+    recovery cut nothing of it."""
+    seg = os.path.join(fs.backing, "bad-0", "00000000000000000000.log")
+    size = os.path.getsize(seg)
+    b.stop()
+    b.start()
+    text = b.log_text().split("=== harness: start #")[-1]
+    check(re.search(r"partition offline shard=\d+ partition=bad-0 file=\S+/bad-0 op=open "
+                    r"errno=5", text), "the restarted broker logs bad-0 offline at open")
+    host, port = b.host_port()
+    with kwire.Conn(host, port) as c:
+        _, topics = kwire.parse_metadata_v4(c.call(3, 4, kwire.metadata_v4_body(["bad"], False),
+                                                   6))
+    expect_eq(topics["bad"][1][0], (STORAGE_ERROR, -1), "Metadata of bad/0 after the restart")
+    rc, out, err = cli(b, "topics", "describe", "bad")
+    check("partition 0: file=" in out and "op=open" in out,
+          f"describe after a restart on the failing disk:\n{out}\n{err}")
+    expect_eq(os.path.getsize(seg), size, "bad's segment after a restart on the failing disk")
+
+
 def serve_on_and_restart(b, fs, bad, good):
     """The other topic keeps serving both ways while bad-0 is offline; then
     the disk reads again, a restart, and bad-0 serves every acked record."""
@@ -299,6 +323,7 @@ def test_read_error_takes_partition_offline(ctx):
         expect_eq(confluent_metadata_error(b, "bad"), "KAFKA_STORAGE_ERROR",
                   "confluent-kafka's metadata of bad/0")
         check_offline(b, fs, "read")
+        restart_still_failing(b, fs)
         serve_on_and_restart(b, fs, bad, good)
 
 
