@@ -396,6 +396,11 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         users_request(&c->users, m);
         control_post(c, i, m);
         return;
+    case CTL_ACLS_CREATE:
+    case CTL_ACLS_DELETE:
+        m->shard = i;
+        acls_request(c, m);
+        return;
     case CTL_SHARD_STATS:
     case CTL_PARTITION_OPEN:
     case CTL_PARTITION_DELETE:

@@ -136,6 +136,8 @@ void control_post(struct control *c, int shard, struct ctl_msg *m);
 const char *admin_msg(struct ctl_msg *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void admin_request(struct control *c, struct ctl_msg *m);
+/* acls.c: CreateAcls and DeleteAcls, answered once committed. */
+void acls_request(struct control *c, struct ctl_msg *m);
 void admin_answered(struct control *c, struct ctl_cmd *cmd);
 int admin_recover(struct control *c);
 void admin_free_all(struct control *c);

@@ -18,6 +18,7 @@
 #include "control/metadata.h"
 #include "storage/log.h"
 #include "metrics/shard_metrics.h"
+#include "security/acl.h"
 
 enum ctl_op {
     /* shard -> control, answered in place */
@@ -62,6 +63,8 @@ enum ctl_op {
     CTL_SASL_LOOKUP,          /* control/users.c: a SCRAM credential, or a */
     CTL_USERS_DESCRIBE,       /* PLAIN password checked; credentials */
     CTL_USERS_ALTER,          /* described, altered (answered once durable) */
+    CTL_ACLS_CREATE,          /* control/acls.c: CreateAcls and DeleteAcls, */
+    CTL_ACLS_DELETE,          /* answered once committed and published */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -454,6 +457,24 @@ struct ctl_users {
     const char *message;
 };
 
+/* CTL_ACLS_CREATE (bindings, one error per binding) and CTL_ACLS_DELETE
+ * (filters, one result per filter: the bindings it removed, copied into
+ * the arena). The shard checked every binding and filter (acl_*_check);
+ * those it refused carry their error already and are skipped. */
+struct ctl_acl_result {
+    int16_t error;
+    const char *message;       /* NULL: none */
+    int nmatches;              /* delete: what the filter removed */
+    struct acl_binding *matches;
+};
+
+struct ctl_acls {
+    int n;
+    struct acl_binding *bindings;   /* create */
+    struct acl_filter *filters;     /* delete */
+    struct ctl_acl_result *results; /* n of them */
+};
+
 /* --- metrics (control/stats.c, dataplane/shard_stats.c) --- */
 
 /* CTL_SHARD_STATS: the shard copies its counters and one report per open
@@ -699,6 +720,7 @@ struct ctl_msg {
         int64_t pid_limit;
         struct ctl_sasl sasl;
         struct ctl_users users;
+        struct ctl_acls acls;
     } u;
 };
 

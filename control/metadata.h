@@ -15,6 +15,8 @@
 
 #include "control/config.h"
 
+struct acl_snapshot;
+
 #define MD_TOPIC_NAME_MAX 249  /* Kafka's limit */
 #define MD_HOST_MAX 256
 
@@ -108,6 +110,7 @@ struct md_snapshot {
     struct md_broker *brokers;
     int32_t ntopics;
     struct md_topic *topics;   /* sorted by name */
+    const struct acl_snapshot *acls; /* the authorizer's (security/acl.h) */
 };
 
 /* Binary search by name; NULL when absent. */

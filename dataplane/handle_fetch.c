@@ -24,6 +24,7 @@
  * partition never past the replicated high watermark). ListOffsets latest
  * (and by timestamp) stop at the LSO for read_committed too. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/replica.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_fetch.h"
@@ -58,6 +59,10 @@ static int16_t fetch_route(struct request *rq, struct kstr topic, int32_t index,
     /* A log that failed a write for a full disk stays readable up to its
      * durable end: only appends are refused (produce answers
      * KAFKA_STORAGE_ERROR). One offline for a disk fault is not read. */
+    int16_t denied = authz_partition(rq, topic); /* first: Kafka hides what it refuses */
+    *out = NULL;
+    if (denied)
+        return denied;
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
     if (*out && (*out)->offline)
         return KERR_KAFKA_STORAGE_ERROR;
