@@ -264,6 +264,15 @@ static void journal_turn(struct fx *f, struct log *log, struct journal *j)
         assert_true(io_ring_run_once(&f->ring) >= 0); /* waits for a completion */
 }
 
+/* A log attached to a fresh shard journal in f's directory. */
+static void open_journaled(struct fx *f, struct log **log, struct journal **j)
+{
+    assert_int_equal(journal_replay_dir(f->dir), 0);
+    assert_int_equal(journal_open(j, f->dir, 0, JOURNAL_MIN_BYTES), 0);
+    assert_int_equal(log_open(log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    log_set_journal(*log, *j);
+}
+
 /* A journal commit whose write or fdatasync io-wq never ran is issued
  * again: the journal and the log do not fail, every append becomes
  * durable, and everything reads back after a reopen. */
@@ -272,10 +281,7 @@ static void test_cancelled_journal_commits_are_retried(void **state)
     struct fx *f = *state;
     struct log *log;
     struct journal *j;
-    assert_int_equal(journal_replay_dir(f->dir), 0);
-    assert_int_equal(journal_open(&j, f->dir, 0, JOURNAL_MIN_BYTES), 0);
-    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
-    log_set_journal(log, j);
+    open_journaled(f, &log, &j);
     storage_sys.prep_writev = cancelling_prep_writev;
     storage_sys.prep_fdatasync = cancelling_prep_fdatasync;
     struct journal_stats st;
@@ -308,10 +314,7 @@ static void test_failed_journal_commit_takes_log_offline(void **state)
     struct fx *f = *state;
     struct log *log;
     struct journal *j;
-    assert_int_equal(journal_replay_dir(f->dir), 0);
-    assert_int_equal(journal_open(&j, f->dir, 0, JOURNAL_MIN_BYTES), 0);
-    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
-    log_set_journal(log, j);
+    open_journaled(f, &log, &j);
     struct log_append_result res;
     size_t len = fixture_batch(f->buf[0], sizeof(f->buf[0]), 5, 50, NOW, 0);
     assert_int_equal(log_append(log, f->buf[0], len, NOW, &res), 0);
