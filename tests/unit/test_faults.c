@@ -332,6 +332,7 @@ static void test_failed_journal_commit_takes_log_offline(void **state)
     }
     assert_true(log_offline(log));
     assert_string_equal(log_fault(log)->op, "journal commit");
+    assert_non_null(strstr(log_fault(log)->file, "/__journal/")); /* the journal's file */
     assert_int_equal(log_durable_end(log), 5);
     storage_sys = f->saved;
     for (int t = 0; t < 10000 && (log_busy(log) || journal_busy(j)); t++)
