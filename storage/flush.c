@@ -117,6 +117,8 @@ void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct s
 {
     log->jnl_outstanding--;
     if (res < 0) {
+        /* a disk fault blames the journal's file; a full disk fails as usual */
+        log_fault_raise(log, res, log->journal ? log->journal->path : NULL, "journal commit");
         log_fail(log, res);
         return;
     }
@@ -153,7 +155,7 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
                         (uint64_t)(f->sync_end - log->synced_end));
     }
     if (res < 0 || log->error) {
-        log_fail(log, res); /* or its write failed: nothing new is durable */
+        log_fail_op(log, res, "fdatasync"); /* or its write failed: nothing new is durable */
         return;
     }
     sync_apply(log, f);

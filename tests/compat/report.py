@@ -85,7 +85,7 @@ CLIENTS = [
         "default produce": ["py_confluent_produce_defaults"],
         "idempotent": ["py_confluent_idempotent"],
         "transactions": ["py_confluent_transactions"],
-        "groups": ["py_confluent_group"],
+        "groups": ["py_confluent_group", "py_confluent_cooperative_topic_deleted"],
         "admin": ["py_confluent_admin"],
         "compaction": ["py_confluent_compaction"]}),
     ("kafka-python (PyPI)", ("pip", "kafka-python"), {

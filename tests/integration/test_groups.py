@@ -53,8 +53,11 @@ PY = "/usr/bin/python3"
 MOCK = os.environ.get("SLUICE_IT_GROUPS_MOCK") == "1"
 SEED = int(os.environ.get("SLUICE_IT_SEED") or random.randrange(1 << 30))
 RNG = random.Random(SEED)
-SETS = {"group.initial.rebalance.delay.ms": "0"}
+# The kill rounds' members use 3 s sessions (Kafka's floor is 6 s) so that
+# each SIGKILLed one expires sooner: 10 of them per pass.
+SETS = {"group.initial.rebalance.delay.ms": "0", "group.min.session.timeout.ms": "3000"}
 WAIT = 90  # seconds for any one group event (a SIGKILLed member expires after 6 s)
+KILL_SESSION_MS = 3000
 
 
 def group_consumer_path():
@@ -162,7 +165,7 @@ _seq = [0]
 
 
 class Worker:
-    def __init__(self, client, bootstrap, topic, group, mode="alo", name="w"):
+    def __init__(self, client, bootstrap, topic, group, mode="alo", name="w", session_ms=None):
         self.name = f"{client}:{name}"
         if client == "c":
             cmd = [group_consumer_path(), bootstrap, topic, group, mode]
@@ -170,6 +173,8 @@ class Worker:
             cmd = [PY, os.path.join(HERE, "group_worker.py"), "--client", client,
                    "--bootstrap", bootstrap, "--topic", topic, "--group", group,
                    "--mode", mode, "--name", name]
+            if session_ms:
+                cmd += ["--session-ms", str(session_ms)]
         self.err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.err, preexec_fn=harness._die_with_parent)
@@ -355,13 +360,15 @@ def kill_rounds(ctx, mode, topic, group, kills):
     done = []
     try:
         for r in range(kills):
-            w = Worker("confluent", b.bootstrap, topic, group, mode=mode, name=f"r{r}")
+            w = Worker("confluent", b.bootstrap, topic, group, mode=mode, name=f"r{r}",
+                       session_ms=KILL_SESSION_MS)
             done.append(w)
             k = RNG.randint(1, 40)
             wait_for(lambda: len(w.recs) >= k or w.eof, WAIT, f"round {r}: {k} records", [w])
             w.kill()
             log(f"round {r}: SIGKILL after {len(w.recs)} records")
-        w = Worker("confluent", b.bootstrap, topic, group, mode=mode, name="last")
+        w = Worker("confluent", b.bootstrap, topic, group, mode=mode, name="last",
+                   session_ms=KILL_SESSION_MS)
         done.append(w)
 
         def finished():

@@ -13,7 +13,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import compat  # noqa: E402
 from compat import EOS, require_apis  # noqa: E402
-from harness import check, expect_eq, wait_until  # noqa: E402
+from harness import check, expect_eq, log, wait_until  # noqa: E402
 
 BOOT = os.environ.get("SLUICE_BOOTSTRAP", "")
 
@@ -151,6 +151,45 @@ def test_py_confluent_group():
     res = a.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
     tps = res[group].result(30).topic_partitions
     expect_eq(sum(tp.offset for tp in tps), len(sent), "committed offsets, summed")
+
+
+def test_py_confluent_cooperative_topic_deleted():
+    """A cooperative-sticky member subscribed to two topics, one deleted
+    under it: it keeps consuming the other and close() returns. Debian's
+    librdkafka 2.0.2 hangs in close() here for as long as one waits, and
+    does the same against Apache Kafka 4.4 (a client bug, see README)."""
+    import threading
+    from confluent_kafka import Consumer
+    keep, gone = ck_topic("ck-coop-keep", 2), ck_topic("ck-coop-gone", 2)
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": unique("g"),
+                  "auto.offset.reset": "earliest",
+                  "partition.assignment.strategy": "cooperative-sticky"})
+    got = set()
+
+    def consume_until(want, what):
+        deadline = time.monotonic() + 60
+        while not want <= got:
+            check(time.monotonic() < deadline, f"{what}: consumed {len(got & want)} of {len(want)}")
+            for m in c.consume(500, 0.2):
+                if m.error() is None:
+                    got.add((m.topic(), m.value().decode()))
+    closed = threading.Event()
+    try:
+        c.subscribe([keep, gone])
+        first = {(t, v) for t in (keep, gone) for v in ck_produce(t, 100)}
+        consume_until(first, "both topics")
+        a = ck_admin()          # alive until its futures are done
+        a.delete_topics([gone])[gone].result(30)
+        later = {(keep, v) for v in ck_produce(keep, 100)}  # same values: new offsets
+        got.clear()
+        consume_until(later, f"{keep} after {gone} was deleted")
+    finally:
+        started = time.monotonic()
+        t = threading.Thread(target=lambda: (c.close(), closed.set()), daemon=True)
+        t.start()
+        t.join(30)
+    check(closed.is_set(), "close() still running 30 s after the topic deletion")
+    log(f"close() returned in {time.monotonic() - started:.2f}s")
 
 
 def test_py_confluent_admin():
