@@ -131,19 +131,15 @@ static int replay(struct log *log, int64_t from)
     return rc;
 }
 
-int log_producers_load(struct log *log, bool clean, int64_t now_ms)
+/* Loads the newest snapshot at or below limit (one further back with
+ * skip_one) and replays the log from it; without one, from `bare`. */
+static int producers_load(struct log *log, int64_t limit, bool skip_one, int64_t bare)
 {
     int64_t *snaps = NULL, end = log->next_offset;
     int n = 0, rc = producer_snapshot_list(log->dir, &snaps, &n);
-    (void)now_ms;
     if (rc < 0)
         return rc;
-    int64_t limit = clean ? end : (log->recover_from < end ? log->recover_from : end);
     int64_t from = -1;
-    /* After a crash, start one snapshot further back than needed: a
-     * snapshot keeps one batch per producer, the replay all five, and the
-     * batches a producer may retry can straddle the last roll. */
-    bool skip_one = !clean;
     for (int i = n - 1; i >= 0; i--) {
         if (snaps[i] > end) {
             producer_snapshot_remove(log->dir, snaps[i]);
@@ -170,10 +166,8 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
     free(snaps);
     if (rc < 0)
         return rc;
-    if (from < 0) {
-        int64_t last = log_active(log)->base_offset;
-        from = limit < last ? limit : last;
-    }
+    if (from < 0)
+        from = bare;
     if (from < end && (rc = replay(log, from)) < 0)
         return rc;
     /* The rebuilt .txnindex files are written and made durable now: the
@@ -188,6 +182,17 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
             return rc;
     }
     return 0;
+}
+
+int log_producers_load(struct log *log, bool clean, int64_t now_ms)
+{
+    int64_t end = log->next_offset, last = log_active(log)->base_offset;
+    int64_t limit = clean ? end : (log->recover_from < end ? log->recover_from : end);
+    (void)now_ms;
+    /* After a crash, start one snapshot further back than needed: a
+     * snapshot keeps one batch per producer, the replay all five, and the
+     * batches a producer may retry can straddle the last roll. */
+    return producers_load(log, limit, !clean, limit < last ? limit : last);
 }
 
 int log_producers_snapshot(struct log *log, bool sync)
@@ -243,7 +248,12 @@ int log_producers_truncated(struct log *log, bool emptied)
      * rebuilt by the replay. */
     int64_t from = log->recover_from;
     log->recover_from = INT64_MAX;
-    rc = log_producers_load(log, true, 0);
+    /* No snapshot left at or below the new end (a cut into the first
+     * segments, or at a roll whose snapshot a crash took): the whole log
+     * kept is replayed, as Kafka's truncateAndReload does - not only its
+     * last segment, which a cut at a segment boundary leaves empty, with
+     * the open transactions before it forgotten (a wrong LSO). */
+    rc = producers_load(log, log->next_offset, false, log_start_offset(log));
     log->recover_from = from;
     return rc;
 }
