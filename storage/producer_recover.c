@@ -16,9 +16,9 @@
  * Snapshots are written at every roll and at close, so the replay reads
  * at most the two segments since the last two rolls: bounded, never the
  * whole log.
- * Without any snapshot (a log written before sluice kept producer state,
- * or one that never rolled) the replay starts at the first re-read
- * segment, or the last one. */
+ * Without a snapshot at or below the limit (a log that never rolled, or
+ * one whose newest snapshots a crash or a truncation took) the replay
+ * starts at the log start. */
 #include "storage/log_private.h"
 #include "storage/producer_snapshot.h"
 
@@ -132,8 +132,8 @@ static int replay(struct log *log, int64_t from)
 }
 
 /* Loads the newest snapshot at or below limit (one further back with
- * skip_one) and replays the log from it; without one, from `bare`. */
-static int producers_load(struct log *log, int64_t limit, bool skip_one, int64_t bare)
+ * skip_one) and replays the log from it; without one, from its start. */
+static int producers_load(struct log *log, int64_t limit, bool skip_one)
 {
     int64_t *snaps = NULL, end = log->next_offset;
     int n = 0, rc = producer_snapshot_list(log->dir, &snaps, &n);
@@ -167,7 +167,7 @@ static int producers_load(struct log *log, int64_t limit, bool skip_one, int64_t
     if (rc < 0)
         return rc;
     if (from < 0)
-        from = bare;
+        from = log_start_offset(log);
     if (from < end && (rc = replay(log, from)) < 0)
         return rc;
     /* The rebuilt .txnindex files are written and made durable now: the
@@ -186,13 +186,18 @@ static int producers_load(struct log *log, int64_t limit, bool skip_one, int64_t
 
 int log_producers_load(struct log *log, bool clean, int64_t now_ms)
 {
-    int64_t end = log->next_offset, last = log_active(log)->base_offset;
+    int64_t end = log->next_offset;
     int64_t limit = clean ? end : (log->recover_from < end ? log->recover_from : end);
     (void)now_ms;
     /* After a crash, start one snapshot further back than needed: a
      * snapshot keeps one batch per producer, the replay all five, and the
-     * batches a producer may retry can straddle the last roll. */
-    return producers_load(log, limit, !clean, limit < last ? limit : last);
+     * batches a producer may retry can straddle the last roll. Without
+     * a snapshot at or below the limit the whole log is replayed, as
+     * Kafka does: the snapshots are what bound the replay, and a crash can
+     * take the newest ones (their names), a truncation the ones past its
+     * end - starting at the limit instead forgot every transaction opened
+     * before it (a wrong LSO; test_powercut_eos found it). */
+    return producers_load(log, limit, !clean);
 }
 
 int log_producers_snapshot(struct log *log, bool sync)
@@ -248,12 +253,10 @@ int log_producers_truncated(struct log *log, bool emptied)
      * rebuilt by the replay. */
     int64_t from = log->recover_from;
     log->recover_from = INT64_MAX;
-    /* No snapshot left at or below the new end (a cut into the first
-     * segments, or at a roll whose snapshot a crash took): the whole log
-     * kept is replayed, as Kafka's truncateAndReload does - not only its
-     * last segment, which a cut at a segment boundary leaves empty, with
-     * the open transactions before it forgotten (a wrong LSO). */
-    rc = producers_load(log, log->next_offset, false, log_start_offset(log));
+    rc = producers_load(log, log->next_offset, false);
     log->recover_from = from;
-    return rc;
+    /* And a snapshot at the new end (as Kafka's truncateAndReload takes
+     * one), synced: a restart before the next roll starts from it, not
+     * from its rule for a log without one (its last segment). */
+    return rc < 0 ? rc : log_producers_snapshot(log, true);
 }
