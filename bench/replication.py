@@ -13,9 +13,16 @@ rf_latency   kafka_bench --mode latency at a fixed rate (acks=all): ack
 failover     librdkafka produces to an RF=3 partition (acks=all,
              min.insync.replicas=2) at a steady pace; its leader's node is
              SIGKILLed: the time from the kill to the first acknowledgement
-             of a record sent after it (what a client sees: the controller's
-             fencing after broker.session.timeout.ms, set to 3 s here, the
-             election, the client's metadata refresh).
+             of a record sent after it (what a client sees: the controller
+             fencing the node - at once when its port refuses a connection
+             after sluice.fence.probe.ms of silence, else after
+             broker.session.timeout.ms, 3 s here -, the election, the
+             client's metadata refresh: librdkafka re-asks for a partition
+             whose leader is down on a timer of its own, once a second).
+             Several kills, each of the leader at the time (the node that
+             died restarts and catches up in between): median, min, max,
+             each marked "c" when the node was the controller's too (a new
+             metadata leader is elected first: raft's election timeout).
 
 Called by bench/run's Suite.run() with the suite (its tool runner, rows,
 build dir, quick flag). Needs root (ip netns); without it the rows are
@@ -23,6 +30,7 @@ skipped with a line saying so. The box is shared while this phase lasts:
 figures are noisy, the ratios in one run are what to read.
 """
 import os
+import random
 import sys
 import time
 
@@ -75,18 +83,7 @@ def create_topic(bootstrap, name, rf, configs=None):
     a = AdminClient({"bootstrap.servers": bootstrap})
     a.create_topics([NewTopic(name, 1, rf, config=configs or {})],
                     request_timeout=30)[name].result(timeout=60)
-    from confluent_kafka import Consumer
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-unused"})
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            p = c.list_topics(name, timeout=10).topics[name].partitions.get(0)
-            if p and p.leader >= 0 and len(p.isrs) == rf:
-                return p.leader
-            time.sleep(0.1)
-    finally:
-        c.close()
-    raise RuntimeError(f"{name}: no leader with {rf} replicas in sync within 60 s")
+    return leader_of(bootstrap, name, rf)
 
 
 def row_of(suite, rf, workload, rate, rc, res, logpath):
@@ -130,10 +127,35 @@ def rate_rows(suite, bootstrap):
     return [p1, l1, p3, l3]
 
 
-def failover_row(suite, cl, bootstrap):
+def leader_of(bootstrap, name, rf, with_controller=False):
+    """The leader of name's partition 0 once rf replicas are in sync (and
+    the controller's broker id then, with_controller)."""
+    from confluent_kafka import Consumer
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-unused"})
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                md = c.list_topics(name, timeout=10)
+                p = md.topics[name].partitions.get(0)
+            except Exception:  # noqa: BLE001 - a node of the bootstrap list is down
+                p = None
+            if p and p.leader >= 0 and len(p.isrs) == rf:
+                return (p.leader, md.controller_id) if with_controller else p.leader
+            time.sleep(0.1)
+    finally:
+        c.close()
+    raise RuntimeError(f"{name}: no leader with {rf} replicas in sync within 90 s")
+
+
+def failover_once(cl, bootstrap, victim, phase):
+    """SIGKILL of victim's node while librdkafka produces to fo-0 (~1000/s,
+    acks=all), phase seconds (0-1) after its acks flow: seconds from the kill
+    to the first ack of a record sent after it, None when none came within
+    60 s. librdkafka looks again for the leader of a partition whose broker
+    is down on a timer of its own, once a second from its start: the phase
+    spreads the kills over that second as real failures fall."""
     from confluent_kafka import Producer
-    leader = create_topic(bootstrap, "fo", 3, {"min.insync.replicas": "2"})
-    victim = leader // 1000
     acks = []           # (index, monotonic time) of every acknowledged record
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 1,
                   "enable.idempotence": False})
@@ -141,7 +163,7 @@ def failover_row(suite, cl, bootstrap):
     def report(err, msg):
         if err is None:
             acks.append((int(msg.value()), time.monotonic()))
-    i, killed_at, sent_at_kill = 0, None, None
+    i, killed_at, sent_at_kill, flowing = 0, None, None, None
     t0 = time.monotonic()
     deadline = t0 + 60
     while time.monotonic() < deadline and i < 1000000:
@@ -149,23 +171,54 @@ def failover_row(suite, cl, bootstrap):
         i += 1
         p.poll(0.001)   # ~1000 records/s
         now = time.monotonic()
-        if killed_at is None and now - t0 >= 1.0:
+        # In a steady state: the client has the partition's leader and
+        # its acks flow (a client just started learns its topics on that
+        # timer too, which would be measured with it).
+        if flowing is None and len(acks) >= 200:
+            flowing = now
+        if killed_at is None and flowing is not None and now - flowing >= phase:
             killed_at, sent_at_kill = now, i
             cl.nodes[victim].kill()
         if sent_at_kill is not None and any(k >= sent_at_kill for k, _ in acks[-50:]):
             break
     p.flush(30)
     after = [t for k, t in acks if sent_at_kill is not None and k >= sent_at_kill]
+    return round(min(after) - killed_at, 3) if after else None
+
+
+def failover_row(suite, cl, bootstrap):
+    """Several kills (3 in --quick, 10 in full runs, SLUICE_BENCH_FAILOVER_ROUNDS),
+    each of the partition's leader at the time (the killed node restarts and
+    catches up before the next): the distribution of failover_once."""
+    import netns
+    rounds = int(os.environ.get("SLUICE_BENCH_FAILOVER_ROUNDS", 3 if suite.quick else 10))
+    create_topic(bootstrap, "fo", 3, {"min.insync.replicas": "2"})
+    times = []
+    marks = []          # each kill's time, "c" after those of the controller's node
+    for r in range(rounds):
+        leader, ctrl = leader_of(bootstrap, "fo", 3, with_controller=True)
+        victim, of_ctrl = leader // 1000, leader // 1000 == ctrl // 1000
+        t = failover_once(cl, netns.all_bootstrap(cl.n), victim, random.Random(r).random())
+        what = " (the controller's node: a metadata leader is elected first)" if of_ctrl else ""
+        log(f"   failover {r + 1}/{rounds}: " + (f"{t:.2f} s from SIGKILL of node {victim}{what} "
+            "to the first ack of a record sent after it" if t is not None else
+            "no record sent after the kill was acknowledged within 60 s"))
+        if t is None:
+            break
+        times.append(t)
+        marks.append(f"{t}{'c' if of_ctrl else ''}")
+        cl.nodes[victim].start(timeout=90)
+    ok = len(times) == rounds
     row = {"system": "sluice", "durability": "durable", "config": "3 nodes, RF=3",
            "client": "librdkafka", "workload": "failover", "size": 8, "partitions": 1,
-           "rate": "", "rf": 3, "ok": int(bool(after)),
-           "session_timeout_ms": SESSION_MS, "log": ""}
-    if after:
-        row["failover_s"] = round(min(after) - killed_at, 3)
-        log(f"   failover: {row['failover_s']:.2f} s from SIGKILL of node {victim} to the "
-            f"first ack of a record sent after it (broker.session.timeout.ms={SESSION_MS})")
-    else:
-        log("   failover: no record sent after the kill was acknowledged within 60 s")
+           "rate": "", "rf": 3, "ok": int(ok), "session_timeout_ms": SESSION_MS,
+           "rounds": len(times), "log": ""}
+    if times:
+        ts = sorted(times)
+        row.update({"failover_s": ts[len(ts) // 2], "failover_min_s": ts[0],
+                    "failover_max_s": ts[-1], "failover_all_s": " ".join(marks)})
+        log(f"   failover over {len(ts)} kills: median {row['failover_s']:.2f} s, "
+            f"min {ts[0]:.2f}, max {ts[-1]:.2f} (broker.session.timeout.ms={SESSION_MS})")
     suite.rows.append(row)
     return row
 
@@ -210,6 +263,9 @@ def summary(rows):
                    f"{'-' if rise is None else f'{rise * 100:+.0f}%'} |")
     fo = next((r for r in rows if r["workload"] == "failover"), {})
     out += ["", f"- failover (SIGKILL of the leader's node to the first ack of a record sent "
-            f"after it): {fo.get('failover_s', '-')} s with broker.session.timeout.ms="
+            f"after it), {fo.get('rounds', 0)} kills: median {fo.get('failover_s', '-')} s, "
+            f"min {fo.get('failover_min_s', '-')}, max {fo.get('failover_max_s', '-')} "
+            f"(each, c: the controller's node: {fo.get('failover_all_s', '-')}) with "
+            f"broker.session.timeout.ms="
             f"{SESSION_MS}"]
     return "\n".join(out) + "\n"

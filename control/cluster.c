@@ -228,6 +228,39 @@ void cluster_register_request(struct control *c, struct ctl_msg *m)
 
 /* --- fencing (on the leader) --------------------------------------------- */
 
+/* Whether node n, silent for silent_ms, is to be fenced now, saying why:
+ * Kafka's broker.session.timeout.ms, or sooner, once sluice.fence.probe.ms
+ * have passed, when its controller port refuses a connection (no process
+ * listens there: it died; a node that is only slow still answers, and
+ * waits for the session timeout like one cut off). */
+static bool fence_due(struct control *c, const struct md_node *n, int64_t silent_ms)
+{
+    const struct broker_config *cfg = &c->cfg;
+    bool fresh;
+
+    if (silent_ms >= cfg->broker_session_timeout_ms) {
+        control_log("node %d unheard of for %d ms: fenced", n->id,
+                    cfg->broker_session_timeout_ms);
+        return true;
+    }
+    if (cfg->fence_probe_ms <= 0 || silent_ms < cfg->fence_probe_ms)
+        return false;
+    switch (quorum_probe(c->md.quorum, n->id, cfg->fence_probe_ms, &fresh)) {
+    case QUORUM_PROBE_REFUSED:
+        control_log("node %d silent for %lld ms and its controller port refuses "
+                    "connections (no process there): fenced", n->id, (long long)silent_ms);
+        return true;
+    case QUORUM_PROBE_LISTENING:
+        if (fresh)
+            control_log("node %d silent for %lld ms but its controller port answers: "
+                        "not fenced before broker.session.timeout.ms", n->id,
+                        (long long)silent_ms);
+        return false;
+    default:
+        return false;
+    }
+}
+
 static void fence_silent(struct control *c)
 {
     struct md_store *s = &c->md;
@@ -239,12 +272,10 @@ static void fence_silent(struct control *c)
     for (int32_t i = 0; i < s->nnodes; i++) {
         struct md_node *n = &s->nodes[i];
         if (n->id == s->node_id || n->fenced ||
-            quorum_silent_ms(s->quorum, n->id) < c->cfg.broker_session_timeout_ms)
+            !fence_due(c, n, quorum_silent_ms(s->quorum, n->id)))
             continue;
-        /* Kafka's broker.session.timeout.ms: its brokers leave Metadata,
-         * its replicas the ISRs, its partitions get new leaders. */
-        control_log("node %d unheard of for %d ms: fenced", n->id,
-                    c->cfg.broker_session_timeout_ms);
+        /* Its brokers leave Metadata, its replicas the ISRs, its
+         * partitions get new leaders. */
         changed += md_node_fence(s, n->id, true);
     }
     if (!changed)

@@ -270,6 +270,11 @@ static const struct config_def broker_defs[] = {
       .def = "9000", .min = 500, .max = INT32_MAX,
       .doc = "The controller fences a node it has not heard from this long: "
              "its replicas leave the ISRs, its partitions get new leaders."),
+    BDEF("sluice.fence.probe.ms", CT_INT, fence_probe_ms, .def = "300", GE32(0),
+      .doc = "After this long without a message from a node the controller "
+             "tries to connect to its controller port: refused (no process "
+             "listens there: it died) fences it at once; a port that answers "
+             "or no answer leaves it to broker.session.timeout.ms. 0: off."),
     BDEF("auto.leader.rebalance.enable", CT_BOOL, auto_leader_rebalance_enable,
       .def = "true", .doc = "The controller moves leadership back to each "
              "partition's preferred replica (its first) once it is in sync."),
@@ -393,6 +398,16 @@ static const struct config_def broker_defs[] = {
       .def = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", .check = config_check_sasl_mechanisms,
       .expect = "a list of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
       .doc = "SASL mechanisms offered on SASL listeners (no GSSAPI or OAUTHBEARER)."),
+    /* ACLs (control/acls.c, security/acl.c) */
+    BDEF("authorizer.class.name", CT_STRING, authorizer_class_name, .def = "",
+      .check = config_check_authorizer,
+      .expect = "empty, org.apache.kafka.metadata.authorizer.StandardAuthorizer or "
+                "kafka.security.authorizer.AclAuthorizer",
+      .doc = "Enables ACLs (Kafka's StandardAuthorizer semantics); empty: none."),
+    BDEF("super.users", CT_STRING, super_users, .def = "",
+      .doc = "Principals allowed everything, separated by ';' (User:admin;User:CN=ops)."),
+    BDEF("allow.everyone.if.no.acl.found", CT_BOOL, allow_everyone_if_no_acl_found,
+      .def = "false", .doc = "A resource without any ACL is open to everyone."),
 };
 
 static const struct config_def topic_defs[] = {

@@ -2,7 +2,10 @@
  *
  * Owns: the libuv loop raft runs on, raft's libuv I/O backend and its
  * transport, the raft server, the bridge from raft's state-machine
- * callbacks to the caller's, and the one proposal a node has in flight.
+ * callbacks to the caller's, the one proposal a node has in flight, when
+ * each voter was last heard from (every raft message received, seen on
+ * its way to raft: quorum_recv) and the probes of silent voters' ports
+ * (quorum_probe: a TCP connect, refused when no process listens there).
  *
  * Invariants:
  *   1. A proposal is answered only after raft has committed it: written
@@ -40,6 +43,33 @@
  * their lengths, so only 8-byte multiples survive a restart. */
 #define ENTRY_HEADER 8
 #define QUORUM_VOTERS_MAX 5
+#define QUORUM_PROBE_TIMEOUT_MS 1000       /* no answer by then: unknown */
+
+struct quorum;
+
+/* One TCP connect to a voter's raft address (quorum_probe). Its libuv
+ * handles outlive the verdict until their close callbacks ran. */
+struct probe {
+    struct quorum *q;          /* NULL once the quorum let go of it */
+    unsigned slot;             /* the voter's configuration index */
+    bool finished;
+    int open_handles;
+    uv_tcp_t tcp;
+    uv_connect_t req;
+    uv_timer_t timer;
+};
+
+/* What is known of one voter's port. */
+struct probe_slot {
+    struct probe *out;         /* in flight */
+    int64_t started_ms;        /* of the last probe, monotonic */
+    bool done;                 /* it was answered: verdict */
+    enum quorum_probe verdict;
+    /* The verdict last returned as fresh, and the voter's heard_ms then:
+     * a silence is told each verdict once. */
+    enum quorum_probe told;
+    int64_t told_heard_ms;
+};
 
 struct quorum {
     uv_loop_t loop;
@@ -61,10 +91,12 @@ struct quorum {
     struct raft_barrier barrier;
     bool barrier_pending;
     uint64_t barrier_term;     /* the term whose barrier was applied */
-    /* While leading: when each voter (by configuration index) was last
-     * heard from, monotonic ms. */
+    /* When each voter (by configuration index) was last heard from,
+     * monotonic ms; a new term starts everyone afresh. */
     int64_t heard_ms[QUORUM_VOTERS_MAX];
     uint64_t heard_term;
+    raft_id followed;          /* the leader this node last followed */
+    struct probe_slot probes[QUORUM_VOTERS_MAX];
     /* the proposal in flight (quorum_commit) */
     struct raft_apply req;
     bool pending;
@@ -78,7 +110,15 @@ struct quorum {
     /* raft_uv's close, and raft's callback for it (see quorum_io_close) */
     void (*uv_close)(struct raft_io *io, raft_io_close_cb cb);
     raft_io_close_cb io_close_cb;
+    /* raft_uv's start, and raft's receive callback (see quorum_start) */
+    int (*uv_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                    raft_io_recv_cb recv);
+    raft_io_recv_cb raft_recv;
 };
+
+static int64_t mono_ms(void);
+static int voter_index(const struct quorum *q, raft_id id);
+static void probes_close(struct quorum *q);
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -263,6 +303,29 @@ static void quorum_io_close(struct raft_io *io, raft_io_close_cb cb)
     q->uv_close(io, on_io_closed);
 }
 
+/* Every message raft receives passes here first: its sender was heard
+ * from now (a follower answers each of the leader's heartbeats, every
+ * heartbeat timeout), finer than raft's recent_recv flags, which it
+ * resets once per election timeout. */
+static void quorum_recv(struct raft_io *io, struct raft_message *msg)
+{
+    struct quorum *q = quorum_of_io(io);
+    int i = voter_index(q, msg->server_id);
+
+    if (i >= 0)
+        q->heard_ms[i] = mono_ms();
+    q->raft_recv(io, msg);
+}
+
+static int quorum_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                        raft_io_recv_cb recv)
+{
+    struct quorum *q = quorum_of_io(io);
+
+    q->raft_recv = recv;
+    return q->uv_start(io, msecs, tick, quorum_recv);
+}
+
 /* The voters of cfg into conf; *self_voter says whether this node is one.
  * Its own address goes to q->address. */
 static int voters_build(struct quorum *q, const struct broker_config *cfg,
@@ -363,6 +426,8 @@ static int io_setup(struct quorum *q, const char *dir, char *err,
     q->io.append = quorum_append;
     q->uv_close = q->io.close;
     q->io.close = quorum_io_close;
+    q->uv_start = q->io.start;
+    q->io.start = quorum_start;
     return 0;
 }
 
@@ -460,6 +525,7 @@ void quorum_close(struct quorum *q)
 {
     if (!q)
         return;
+    probes_close(q);
     if (q->raft_open) {
         raft_close(&q->raft, on_raft_closed);
         while (!q->closed)
@@ -550,40 +616,177 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* raft resets each voter's recent_recv every election timeout (its check
- * of the quorum): a flag seen set means the voter spoke since. */
+static int voter_index(const struct quorum *q, raft_id id)
+{
+    unsigned n = q->raft.configuration.n;
+
+    for (unsigned i = 0; i < n && i < QUORUM_VOTERS_MAX; i++)
+        if (q->raft.configuration.servers[i].id == id)
+            return (int)i;
+    return -1;
+}
+
+/* Followers do not talk to each other: a new leader gives everyone its
+ * term's start as the last time heard from, except the leader it followed,
+ * whose heartbeats it did hear (so a leader that died is probed as soon as
+ * its successor leads, not sluice.fence.probe.ms later). This node hears
+ * itself. */
 static void heard_update(struct quorum *q)
 {
     int64_t now = mono_ms();
-    unsigned n = q->raft.configuration.n;
+    int self = voter_index(q, q->id), was = voter_index(q, q->followed);
 
     if (q->heard_term != q->raft.current_term) {
         q->heard_term = q->raft.current_term;
-        for (unsigned i = 0; i < QUORUM_VOTERS_MAX; i++)
-            q->heard_ms[i] = now;      /* a new leader gives everyone time */
+        for (int i = 0; i < QUORUM_VOTERS_MAX; i++)
+            if (i != was || q->heard_ms[i] == 0)
+                q->heard_ms[i] = now;
     }
-    for (unsigned i = 0; i < n && i < QUORUM_VOTERS_MAX; i++)
-        if (q->raft.configuration.servers[i].id == q->id ||
-            q->raft.leader_state.progress[i].recent_recv)
-            q->heard_ms[i] = now;
+    if (self >= 0)
+        q->heard_ms[self] = now;
 }
 
 int64_t quorum_silent_ms(struct quorum *q, int32_t node_id)
 {
-    unsigned n = q->raft.configuration.n;
+    int i = voter_index(q, (raft_id)node_id + 1);
 
-    if (raft_state(&q->raft) != RAFT_LEADER)
+    if (raft_state(&q->raft) != RAFT_LEADER || i < 0)
         return 0;
-    for (unsigned i = 0; i < n && i < QUORUM_VOTERS_MAX; i++)
-        if (q->raft.configuration.servers[i].id == (raft_id)node_id + 1)
-            return mono_ms() - q->heard_ms[i];
-    return 0;
+    return mono_ms() - q->heard_ms[i];
+}
+
+/* --- probes of silent voters' ports ------------------------------------------------ */
+
+static void on_probe_closed(uv_handle_t *h)
+{
+    struct probe *p = h->data;
+
+    if (--p->open_handles == 0)
+        free(p);
+}
+
+static void probe_finish(struct probe *p, enum quorum_probe verdict)
+{
+    if (p->finished)
+        return;
+    p->finished = true;
+    if (p->q) {
+        struct probe_slot *sl = &p->q->probes[p->slot];
+        sl->out = NULL;
+        sl->done = true;
+        sl->verdict = verdict;
+    }
+    uv_close((uv_handle_t *)&p->tcp, on_probe_closed);
+    uv_close((uv_handle_t *)&p->timer, on_probe_closed);
+}
+
+static void on_probe_connect(uv_connect_t *req, int status)
+{
+    /* A connection made is closed again at once: raft's listener drops
+     * a peer that goes before its handshake without a word. */
+    probe_finish(req->data, status == 0                  ? QUORUM_PROBE_LISTENING
+                            : status == UV_ECONNREFUSED ? QUORUM_PROBE_REFUSED
+                                                        : QUORUM_PROBE_UNKNOWN);
+}
+
+static void on_probe_timeout(uv_timer_t *t)
+{
+    probe_finish(t->data, QUORUM_PROBE_UNKNOWN);  /* a cut link, a dead box */
+}
+
+/* A raft address, "host:port" (an IPv6 host in brackets or not), as a
+ * numeric socket address; -EINVAL for a name (no resolver on this thread). */
+static int probe_address(const char *address, struct sockaddr_storage *out)
+{
+    char host[QUORUM_ADDRESS_MAX];
+    const char *colon = strrchr(address, ':');
+    size_t len;
+
+    if (!colon || (len = (size_t)(colon - address)) == 0 || len >= sizeof host)
+        return -EINVAL;
+    memcpy(host, address, len);
+    host[len] = 0;
+    int port = atoi(colon + 1);
+    char *h = host;
+    if (h[0] == '[' && h[len - 1] == ']') {
+        h[len - 1] = 0;
+        h++;
+    }
+    if (uv_ip4_addr(h, port, (struct sockaddr_in *)out) == 0 ||
+        uv_ip6_addr(h, port, (struct sockaddr_in6 *)out) == 0)
+        return 0;
+    return -EINVAL;
+}
+
+static enum quorum_probe probe_start(struct quorum *q, unsigned slot)
+{
+    struct probe_slot *sl = &q->probes[slot];
+    struct sockaddr_storage addr;
+    struct probe *p;
+
+    sl->started_ms = mono_ms();
+    sl->done = false;
+    if (probe_address(q->raft.configuration.servers[slot].address, &addr) < 0 ||
+        !(p = calloc(1, sizeof *p))) {
+        sl->done = true;
+        sl->verdict = QUORUM_PROBE_UNKNOWN;
+        return QUORUM_PROBE_UNKNOWN;
+    }
+    p->q = q;
+    p->slot = slot;
+    p->tcp.data = p->req.data = p->timer.data = p;
+    uv_tcp_init(&q->loop, &p->tcp);
+    uv_timer_init(&q->loop, &p->timer);
+    p->open_handles = 2;
+    sl->out = p;
+    if (uv_tcp_connect(&p->req, &p->tcp, (struct sockaddr *)&addr, on_probe_connect) != 0) {
+        probe_finish(p, QUORUM_PROBE_UNKNOWN);
+        return QUORUM_PROBE_UNKNOWN;
+    }
+    uv_timer_start(&p->timer, on_probe_timeout, QUORUM_PROBE_TIMEOUT_MS, 0);
+    return QUORUM_PROBE_PENDING;
+}
+
+enum quorum_probe quorum_probe(struct quorum *q, int32_t node_id, int64_t every_ms,
+                               bool *fresh)
+{
+    int i = voter_index(q, (raft_id)node_id + 1);
+
+    *fresh = false;
+    if (!q->tcp || raft_state(&q->raft) != RAFT_LEADER || i < 0 || i == voter_index(q, q->id))
+        return QUORUM_PROBE_UNKNOWN;
+    struct probe_slot *sl = &q->probes[i];
+    if (sl->out)
+        return QUORUM_PROBE_PENDING;
+    if (sl->done && sl->started_ms >= q->heard_ms[i] && mono_ms() - sl->started_ms < every_ms) {
+        *fresh = sl->told != sl->verdict || sl->told_heard_ms != q->heard_ms[i];
+        sl->told = sl->verdict;
+        sl->told_heard_ms = q->heard_ms[i];
+        return sl->verdict;
+    }
+    return probe_start(q, (unsigned)i);
+}
+
+/* Probes in flight end with the quorum (their handles close on the loop's
+ * last turns, in quorum_close). */
+static void probes_close(struct quorum *q)
+{
+    for (unsigned i = 0; i < QUORUM_VOTERS_MAX; i++) {
+        struct probe *p = q->probes[i].out;
+        if (!p)
+            continue;
+        q->probes[i].out = NULL;
+        p->q = NULL;
+        probe_finish(p, QUORUM_PROBE_UNKNOWN);
+    }
 }
 
 void quorum_tick(struct quorum *q)
 {
     if (raft_state(&q->raft) == RAFT_LEADER && q->tcp)
         heard_update(q);
+    else if (quorum_leader(q) != 0 && quorum_leader(q) != q->id)
+        q->followed = quorum_leader(q);
     if (raft_state(&q->raft) != RAFT_LEADER || q->barrier_pending ||
         q->barrier_term == q->raft.current_term)
         return;

@@ -85,8 +85,32 @@ void quorum_tick(struct quorum *q);
  * and has applied everything it knows is committed. */
 bool quorum_ready(struct quorum *q);
 /* On the leader: how long voter node_id (a node.id) has not been heard
- * from, in ms (0 elsewhere, and for nodes that do not vote). */
+ * from (no raft message received from it; a new leader counts from its
+ * term's start), in ms (0 elsewhere, and for nodes that do not vote). */
 int64_t quorum_silent_ms(struct quorum *q, int32_t node_id);
+/* On the leader: whether anything listens at voter node_id's raft address
+ * (its controller.quorum.voters entry), asked with a TCP connect on the
+ * loop. The kernel of a machine whose process died answers a connect to
+ * its closed port with a reset at once (SIGKILL closes every socket): that
+ * is QUORUM_PROBE_REFUSED, the proof that no sluice runs there. A node
+ * that is only slow still has its listening socket, whose kernel completes
+ * the connection (QUORUM_PROBE_LISTENING); a cut link, a dead machine or
+ * an address that is not numeric answer nothing conclusive
+ * (QUORUM_PROBE_UNKNOWN), so only a session timeout may fence them.
+ *
+ * Call it every turn while the node is silent: the first call starts a
+ * probe (QUORUM_PROBE_PENDING until it is answered, in at most a second);
+ * a verdict counts while it is younger than every_ms and the voter has not
+ * been heard from since it began, then the next call probes again. *fresh
+ * is set the first time a verdict is returned in one silence. */
+enum quorum_probe {
+    QUORUM_PROBE_PENDING,
+    QUORUM_PROBE_UNKNOWN,
+    QUORUM_PROBE_LISTENING,
+    QUORUM_PROBE_REFUSED,
+};
+enum quorum_probe quorum_probe(struct quorum *q, int32_t node_id, int64_t every_ms,
+                               bool *fresh);
 /* One turn of the loop, waiting at most timeout_ms for something to do
  * (start-up, before the control thread's own loop runs). */
 void quorum_wait(struct quorum *q, int timeout_ms);

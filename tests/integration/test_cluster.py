@@ -15,8 +15,9 @@ controller gets NOT_CONTROLLER.
 
 test_controller_failover: SIGKILL of the controller leader: the two others
 elect a new one (Metadata names it), a topic created after that shows on
-both, and the new leader fences the dead node (broker.session.timeout.ms:
-its brokers leave Metadata, its partitions show no leader); the old
+both, and the new leader fences the dead node (at once: its controller
+port refuses connections; its brokers leave Metadata, its partitions show
+no leader); the old
 controller restarts, registers again, catches up, and all three nodes then
 report the same brokers, topics, partitions and leaders.
 
@@ -25,7 +26,8 @@ elect a new one and create a topic; the old one, alone, stops calling itself
 controller; the link back, it learns the topic and all three agree.
 
 test_follower_cut_off: a node that is not the controller loses its link: the
-controller fences it after broker.session.timeout.ms; back, it registers
+controller fences it after broker.session.timeout.ms (a cut link answers no
+probe, so only the session timeout fences it); back, it registers
 again and every node lists the six brokers.
 
 test_whole_cluster_restart: SIGTERM to every node, all started again: the

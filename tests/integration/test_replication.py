@@ -16,9 +16,14 @@ NOT_ENOUGH_REPLICAS (and acks=1 is still taken).
 
 test_leader_killed_under_load: librdkafka produces unique values with
 acks=all (min.insync.replicas=2) to a partition whose leader node is then
-SIGKILLed mid-stream: the controller fences it, a follower from the ISR
-leads, the producer carries on; afterwards every acknowledged record is read
-back from the new leader at the offset it was acknowledged with. The killed
+SIGKILLed mid-stream: the controller fences it at once, by the fast path
+(its log says the dead node's controller port refused a connection after
+sluice.fence.probe.ms of silence; broker.session.timeout.ms is Kafka's 9 s
+here, so a fence by the session timeout would come far later), a follower
+from the ISR leads and acknowledges records sent after the kill, the
+producer carries on; afterwards every acknowledged record is read back from
+the new leader at the offset it was acknowledged with (the time from the
+kill to the first new ack is logged; bench/ measures it). The killed
 node restarts, truncates what it must and catches up: it is back in the ISR
 and its copy of the partition is byte for byte the leader's; once in sync
 it leads again (its replica is the preferred one: auto.leader.rebalance),
@@ -30,7 +35,13 @@ nodes answer NOT_CONTROLLER.
 
 test_controller_leader_killed_under_load: the same when the node killed
 also leads the metadata quorum: a new controller is elected first, then it
-fences the dead node and moves its partitions.
+fences the dead node (by the fast path too) and moves its partitions.
+
+test_stalled_node_not_fenced: a node stopped (SIGSTOP) is silent but its
+kernel still completes connections to its port: the controller logs that
+the port answers and does not fence it; resumed (SIGCONT), it serves
+Metadata again, none of its brokers ever left, and the controller's log has
+no fencing of it: a node that merely had a slow moment does not flap.
 
 test_follower_cut_off: a follower's link goes down while librdkafka
 produces with acks=all: the leader drops it from the ISR (or the controller
@@ -46,6 +57,8 @@ Needs root (ip netns).
 """
 
 import os
+import re
+import signal
 import sys
 import time
 
@@ -58,8 +71,10 @@ from harness import check, expect_eq, fail, log  # noqa: E402
 NODES = 3
 SHARDS = 2
 CL = None
-SESSION_MS = 3000
+SESSION_MS = 9000             # Kafka's default: only the fast path fences sooner
 LAG_MS = 3000
+FAST_FENCE = "node {} silent for {} ms and its controller port refuses connections"
+PORT_ANSWERS = "node {} silent for {} ms but its controller port answers"
 
 
 bootstrap = netns.bootstrap
@@ -295,6 +310,7 @@ def leader_killed_under_load(ctx, name, controller):
                 p.poll(0.1)
         p.poll(0)
         if killed_at is None and len(acked) >= FAILOVER_N // 4:
+            marks = log_marks(cl)
             killed_at = time.monotonic()
             produced_at_kill = i + 1
             cl.nodes[victim].kill()
@@ -306,6 +322,10 @@ def leader_killed_under_load(ctx, name, controller):
     check(after, "no acknowledgement of a record sent after the kill")
     log(f"{len(acked)} acked; the first record sent after the kill was acked "
         f"{min(after) - killed_at:.2f}s after it")
+    fenced_by = wait_logged(cl, marks, FAST_FENCE.format(victim, r"\d+"),
+                            [i for i in range(NODES) if i != victim], 30,
+                            f"a controller fencing node {victim} by the fast path")
+    log(f"node {victim} fenced by node {fenced_by}'s fast path")
     new = partitions(metadata((victim + 1) % NODES, name), name)[part]
     check(new["leader"] >= 0 and new["leader"] // 1000 != victim,
           f"partition {part}'s leader after the kill: {new['leader']}")
@@ -338,6 +358,21 @@ def leader_killed_under_load(ctx, name, controller):
           "acknowledged records after the leadership came back")
     wait_copies_equal(cl, name, part, victim, interim)
     log(f"node {victim} back in the ISR with the leader's copy, and leading again")
+
+
+def log_marks(cl):
+    """Where each node's log ends now (wait_logged looks after it)."""
+    return [len(b.log_text()) for b in cl.nodes]
+
+
+def logged(cl, marks, pattern, nodes):
+    """Those of nodes whose log has a line matching pattern after its mark."""
+    return [i for i in nodes if re.search(pattern, cl.nodes[i].log_text()[marks[i]:])]
+
+
+def wait_logged(cl, marks, pattern, nodes, timeout, what):
+    """The first of nodes to log a line matching pattern after its mark."""
+    return harness.wait_until(lambda: logged(cl, marks, pattern, nodes), timeout, what)[0]
 
 
 UNKNOWN_TOPIC_OR_PARTITION, NOT_CONTROLLER = 3, 41
@@ -381,6 +416,29 @@ def test_leader_killed_under_load(ctx):
 @harness.timeout(300)
 def test_controller_leader_killed_under_load(ctx):
     leader_killed_under_load(ctx, "failover-ctrl", controller=True)
+
+
+@harness.timeout(120)
+def test_stalled_node_not_fenced(ctx):
+    cl = cluster(ctx)
+    wait_registered(range(NODES))
+    ctrl = metadata(0)["controllerid"] // 1000
+    stalled = next(i for i in range(NODES) if i != ctrl)
+    marks = log_marks(cl)
+    cl.nodes[stalled].proc.send_signal(signal.SIGSTOP)
+    try:
+        # The event that proves the probe ran while it was silent.
+        wait_logged(cl, marks, PORT_ANSWERS.format(stalled, r"\d+"), [ctrl], 30,
+                    f"the controller to find node {stalled}'s port answering")
+    finally:
+        cl.nodes[stalled].proc.send_signal(signal.SIGCONT)
+    ids = sorted(b["id"] for b in metadata(stalled)["brokers"])  # it answers again
+    expect_eq(ids, ALL_BROKERS, f"the brokers node {stalled} lists after it resumed")
+    fenced = logged(cl, marks, rf"node {stalled} [^\n]*: fenced", [ctrl])
+    check(not fenced, f"node {stalled} was fenced for a stall:\n{cl.nodes[ctrl].tail()}")
+    wait_registered(range(NODES))
+    log(f"node {stalled} stopped and resumed: the controller (node {ctrl}) probed its port, "
+        "found it answering and did not fence it")
 
 
 def isr_nodes(i, name, partition):
@@ -445,5 +503,5 @@ if __name__ == "__main__":
     CL = netns.NetnsCluster(NODES).open()
     CL.enter_hub()
     harness.main([test_rf3_roundtrip, test_leader_killed_under_load,
-                  test_controller_leader_killed_under_load, test_follower_cut_off,
-                  test_whole_cluster_restart])
+                  test_controller_leader_killed_under_load, test_stalled_node_not_fenced,
+                  test_follower_cut_off, test_whole_cluster_restart])
