@@ -501,7 +501,7 @@ static void splice_step_done(struct conn *c)
 void conn_file_read_failed(struct conn *c, int fd, int res)
 {
     char why[160];
-    bool ours = partition_read_failed(c->shard, fd, res, c->tls ? "tls read" : "splice");
+    bool ours = partition_read_failed(c->shard, fd, res, c->tls ? "tls-read" : "splice");
     snprintf(why, sizeof(why), "a fetch's file range could not be read (%s%s); the answer "
              "was partly sent", strerror(-res), ours ? ", partition taken offline" : "");
     conn_close(c, why);

@@ -19,6 +19,8 @@ EIO, the page cache out of the way).
   the answer is what hits EIO: that connection is closed (its answer was
   partly sent: logged), the client sees the disconnect, the partition goes
   offline and Metadata tells the client so.
+- test_tls_read_error: the same under an SSL listener, whose connections
+  read file ranges into memory to encrypt them (op=tls-read).
 
 Needs FUSE (/dev/fuse, root) and the faultfs binary (SLUICE_FAULTFS, set
 by meson when libfuse3-dev is installed): without them the tests fail and
@@ -29,6 +31,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import certs  # noqa: E402
 import harness  # noqa: E402
 import kwire  # noqa: E402
 from harness import check, expect_eq, fail, kcat, log  # noqa: E402
@@ -45,6 +49,9 @@ from test_damage import consume as consume_pairs, produce  # noqa: E402  (kcat, 
 
 N = 2000
 STORAGE_ERROR = 56
+# The broker's line for a fetch answer whose file range could not be read.
+CLOSED_RE = re.compile(r"connection closed .*could not be read \(Input/output error, "
+                       r"partition taken offline\); the answer was partly sent")
 STORAGE_ERROR_TEXT = "Disk error when trying to access log file on disk"  # librdkafka's words
 
 
@@ -113,10 +120,10 @@ class FaultFS:
 
 
 @contextlib.contextmanager
-def faulted_broker(ctx, name):
+def faulted_broker(ctx, name, sets=None):
     """broker_on_faultfs with N records in each topic: (broker, faultfs,
     bad's records, good's records); the broker and faultfs go at the end."""
-    b, fs = broker_on_faultfs(ctx, name)
+    b, fs = broker_on_faultfs(ctx, name, sets)
     try:
         yield b, fs, produce(b, "bad", 0, N), produce(b, "good", 0, N)
     finally:
@@ -124,10 +131,11 @@ def faulted_broker(ctx, name):
         fs.close()
 
 
-def broker_on_faultfs(ctx, name):
+def broker_on_faultfs(ctx, name, sets=None):
     """A broker whose data dir is a faultfs mount (its /metrics on too)."""
     b = ctx.new_broker(name, start=False,
-                       sets={"num.partitions": 1, "sluice.http.listen": "127.0.0.1:0"})
+                       sets={"num.partitions": 1, "sluice.http.listen": "127.0.0.1:0",
+                             **(sets or {})})
     fs = FaultFS(b.workdir, b.data_dir)
     b.start()
     for t in ("bad", "good"):
@@ -234,11 +242,16 @@ def cli(b, *args):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-def offline_gauge(b):
+def shard_sum(b, family):
+    """family summed over the shards, from /metrics."""
     status, _, body = http_get(f"http://{b.http}/metrics")
     expect_eq(status, 200, "/metrics status")
     m = parse_metrics(body.decode())
-    return sum(v for (name, _), v in m.items() if name == "sluice_partitions_offline")
+    return sum(v for (name, _), v in m.items() if name == family)
+
+
+def offline_gauge(b):
+    return shard_sum(b, "sluice_partitions_offline")
 
 
 def check_offline(b, fs, op):
@@ -261,6 +274,7 @@ def check_offline(b, fs, op):
     expect_eq([o["partition"] for o in doc.get("offline", [])], [0], "describe --json offline")
     expect_eq(doc["partitions"][0].get("error"), "KAFKA_STORAGE_ERROR", "describe --json error")
     expect_eq(offline_gauge(b), 1, "sluice_partitions_offline over the shards")
+    expect_eq(shard_sum(b, "sluice_storage_faults_total"), 1, "sluice_storage_faults_total")
     check(fs.stats()["failed_reads"] > 0, "the broker's reads reached faultfs and failed")
     log(f"offline line: {line}")
 
@@ -285,6 +299,7 @@ def restart_still_failing(b, fs):
     check("partition 0: file=" in out and "op=open" in out,
           f"describe after a restart on the failing disk:\n{out}\n{err}")
     expect_eq(os.path.getsize(seg), size, "bad's segment after a restart on the failing disk")
+    expect_eq(shard_sum(b, "sluice_storage_faults_total"), 1, "faults counted at open")
 
 
 def serve_on_and_restart(b, fs, bad, good):
@@ -342,13 +357,44 @@ def test_splice_error_mid_answer(ctx):
               f"confluent-kafka reports its fetch connection closed (errors {seen})")
         expect_eq(confluent_metadata_error(b, "bad"), "KAFKA_STORAGE_ERROR",
                   "confluent-kafka's metadata of bad/0 after the failed splice")
-        text = b.log_text()
-        check(re.search(r"connection closed .*could not be read \(Input/output error, "
-                        r"partition taken offline\); the answer was partly sent", text),
+        check(CLOSED_RE.search(b.log_text()),
               "the broker log says the fetch's splice failed and the connection was closed")
         check_offline(b, fs, "splice")
         serve_on_and_restart(b, fs, bad, good)
 
 
+def test_tls_read_error(ctx):
+    """An SSL listener reads file ranges into memory to encrypt them
+    (dataplane/conn_tls.c): a read failing there takes the partition
+    offline the same way and closes that connection."""
+    pki = certs.Pki(os.path.join(harness.tempfile.gettempdir(), f"sluice-it-pki-{os.getpid()}"))
+    sets = {"listeners": "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0",
+            **certs.tls_sets(pki, pki.server())}
+    with faulted_broker(ctx, "tls", sets) as (b, fs, bad, good):
+        log(fs.ctl("arm read EIO bad-0/*.log from=16384"))
+        tls = ["-X", "security.protocol=ssl", "-X", f"ssl.ca.location={pki.ca}"]
+        # kcat keeps retrying a partition it cannot finish: stopped once the
+        # broker logged the closed connection.
+        p = subprocess.Popen([harness.KCAT, "-b", b.listeners["SSL"]] + tls +
+                             ["-C", "-t", "bad", "-p", "0", "-o", "beginning", "-q"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, preexec_fn=harness._die_with_parent)
+        try:
+            harness.wait_until(lambda: CLOSED_RE.search(b.log_text()), 60,
+                               "the broker logging that the TLS connection's read failed and "
+                               "it was closed")
+        finally:
+            p.kill()
+            p.wait(10)
+        check_offline(b, fs, "tls-read")
+        got = kcat(b.listeners["SSL"], tls + ["-C", "-t", "good", "-p", "0", "-o", "beginning",
+                                              "-e", "-q", "-f", "%k:%s\\n"], timeout=90)
+        expect_eq(got.stdout.decode(errors="replace").splitlines(), good,
+                  "good over TLS while bad is offline")
+        b.stop()
+    shutil.rmtree(pki.dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    harness.main([test_read_error_takes_partition_offline, test_splice_error_mid_answer])
+    harness.main([test_read_error_takes_partition_offline, test_splice_error_mid_answer,
+                  test_tls_read_error])
