@@ -62,6 +62,12 @@ struct md_partition {
     int32_t nisr;
     int32_t replicas[MD_REPLICAS_MAX];
     int32_t isr[MD_REPLICAS_MAX];
+    /* A reassignment in progress (AlterPartitionReassignments,
+     * control/md_isr.c's rules 7-9): replicas is the target followed by
+     * removing; adding are the target's new ones. Both empty: none. */
+    int32_t nadding, nremoving;
+    int32_t adding[MD_REPLICAS_MAX];
+    int32_t removing[MD_REPLICAS_MAX];
 };
 
 /* A partition of one replica on broker (what a single node places). */
