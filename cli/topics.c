@@ -489,6 +489,48 @@ static void describe_compaction(struct cli *cli, rd_kafka_t *rk, const char *nam
 		rd_kafka_event_destroy(ev);
 }
 
+/* The broker's "sluice.partition.offline" entry: one "partition=P
+ * since.ms=T file=F op=O errno=N error=E" per partition offline for a disk
+ * fault, separated by "; ". Shown as its own section, or a JSON array. */
+static void describe_offline(struct cli *cli, const rd_kafka_ConfigEntry_t **entries, size_t n)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "sluice.partition.offline") == 0)
+			v = rd_kafka_ConfigEntry_value(entries[i]);
+	if (!v || !*v)
+		return;
+	if (cli->json)
+		printf(", \"offline\": [");
+	else
+		printf("\nOffline (a disk fault; a restart that reads the log brings it back):\n");
+	int rows = 0;
+	for (const char *p = v; p && *p;) {
+		int part, used = 0;
+		long long since;
+		const char *end = strstr(p, "; ");
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (sscanf(p, "partition=%d since.ms=%lld %n", &part, &since, &used) != 2 || !used)
+			break;
+		const char *why = p + used;
+		int wlen = (int)(len - (size_t)used);
+		if (cli->json) {
+			printf("%s{\"partition\": %d, \"since_ms\": %lld, \"reason\": \"", rows ? ", " : "",
+			       part, since);
+			for (int i = 0; i < wlen; i++)
+				printf(why[i] == '"' || why[i] == '\\' ? "\\%c" : "%c", why[i]);
+			printf("\"}");
+		} else {
+			printf("  partition %d: %.*s (%lld s ago)\n", part, wlen, why,
+			       (cli_now_ms() - since) / 1000);
+		}
+		rows++;
+		p = end ? end + 2 : NULL;
+	}
+	if (cli->json)
+		printf("]");
+}
+
 static bool is_compacted(const rd_kafka_ConfigEntry_t **entries, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -530,9 +572,12 @@ static int topics_describe(struct cli *cli, rd_kafka_t *rk, const char *name)
 	for (int i = 0; i < t->partition_cnt; i++) {
 		const rd_kafka_metadata_partition_t *p = &t->partitions[i];
 		int64_t lo = -1, hi = -1;
-		rd_kafka_resp_err_t err =
-			rd_kafka_query_watermark_offsets(rk, name, p->id, &lo, &hi, cli->timeout_ms);
-		if (err) {
+		rd_kafka_resp_err_t err = p->err == RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR
+			? p->err /* offline: no leader to ask (shown below) */
+			: rd_kafka_query_watermark_offsets(rk, name, p->id, &lo, &hi, cli->timeout_ms);
+		if (err == RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR) {
+			lo = hi = -1;
+		} else if (err) {
 			rc = cli_error("watermarks of %s [%d]: %s", name, p->id,
 				       cli_err_text(err, buf, sizeof(buf)));
 			lo = hi = -1;
@@ -573,20 +618,23 @@ static int topics_describe(struct cli *cli, rd_kafka_t *rk, const char *name)
 			       rd_kafka_ConfigEntry_is_read_only(e) ? "true" : "false");
 		}
 		putchar('}');
+		describe_offline(cli, entries, nent);
 		if (is_compacted(entries, nent))
 			describe_compaction(cli, rk, name);
 		puts("}");
 	} else {
 		table_print(&pt, stdout);
 		table_close(&pt);
+		describe_offline(cli, entries, nent);
 		if (dev) {
 			struct table ct;
 			printf("\nConfigs:\n");
 			table_init(&ct, 3, "NAME", "VALUE", "SOURCE");
 			for (size_t i = 0; i < nent; i++) {
 				const char *v = rd_kafka_ConfigEntry_value(entries[i]);
-				if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "sluice.cleaner.stats") == 0)
-					continue; /* shown under Compaction */
+				if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "sluice.cleaner.stats") == 0 ||
+				    strcmp(rd_kafka_ConfigEntry_name(entries[i]), "sluice.partition.offline") == 0)
+					continue; /* shown under Compaction, Offline */
 				table_rowf(&ct, "%s\t%s\t%s", rd_kafka_ConfigEntry_name(entries[i]),
 					   v ? v : (rd_kafka_ConfigEntry_is_sensitive(entries[i]) ? "(sensitive)" : "-"),
 					   source_name(rd_kafka_ConfigEntry_source(entries[i])));

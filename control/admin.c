@@ -693,12 +693,21 @@ int admin_recover(struct control *c)
     return 0;
 }
 
+/* A partition whose log cannot be read (a disk fault) does not stop the
+ * start: its shard reported it offline (dataplane/partition_fault.c) and
+ * the broker serves the rest, as Kafka does with a failed log directory.
+ * Any other failure to open does. */
 static void finish_recover(struct control *c, struct admin_op *op)
 {
     for (int k = 0; k < op->nitems; k++) {
         const struct admin_item *it = &op->items[k];
         if (!it->err)
             continue;
+        if (log_errno_is_fault(it->err)) {
+            control_log("%s-%d on shard %d stays offline: its log cannot be read (%s)",
+                        it->name, it->err_partition, it->err_shard, strerror(-it->err));
+            continue;
+        }
         control_log("cannot open %s-%d on shard %d: %s", it->name,
                     it->err_partition, it->err_shard, strerror(-it->err));
         if (!c->open_err)

@@ -177,6 +177,34 @@ static int describe_cleaner_stats(struct control *c, struct ctl_msg *m,
     return 0;
 }
 
+/* The read-only "sluice.partition.offline" entry: the topic's partitions
+ * offline for a disk fault and why, asked by name or with every config
+ * of a topic that has one. */
+static int describe_part_faults(struct control *c, struct ctl_msg *m,
+                                struct ctl_config_resource *r)
+{
+    if (!wanted(PART_FAULTS_KEY, r->nkeys, r->keys))
+        return 0;
+    size_t n = part_faults_format(&c->part_faults, r->name, NULL, 0);
+    if (n == 0 && r->nkeys <= 0)
+        return 0;
+    char *text = ctl_arena_alloc(&m->arena, n + 1);
+    struct config_desc *v = ctl_arena_alloc(&m->arena, sizeof(*v) * (size_t)(r->nresults + 1));
+    if (!text || !v)
+        return -ENOSPC;
+    part_faults_format(&c->part_faults, r->name, text, n + 1);
+    if (r->nresults)
+        memcpy(v, r->results, sizeof(*v) * (size_t)r->nresults);
+    v[r->nresults] = (struct config_desc){
+        .name = PART_FAULTS_KEY, .value = text,
+        .doc = "Partitions offline for a disk fault, and why (read-only; a restart that "
+               "reads the log brings one back).",
+        .source = CONFIG_SOURCE_DEFAULT, .type = CONFIG_TYPE_STRING, .read_only = true};
+    r->results = v;
+    r->nresults++;
+    return 0;
+}
+
 /* The synonyms of broker key (by precedence: per broker, cluster-wide,
  * static, built-in default), as name. 0 or -ENOSPC. */
 static int broker_synonyms(struct control *c, struct ctl_arena *a,
@@ -322,6 +350,8 @@ void admin_describe_configs(struct control *c, struct ctl_msg *m)
                 rc = topic_desc_fix(c, &m->arena, &r->results[k], cc->synonyms);
             if (rc == 0)
                 rc = describe_cleaner_stats(c, m, r);
+            if (rc == 0)
+                rc = describe_part_faults(c, m, r);
         } else {
             continue;
         }

@@ -398,6 +398,16 @@ static const struct config_def broker_defs[] = {
       .def = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", .check = config_check_sasl_mechanisms,
       .expect = "a list of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
       .doc = "SASL mechanisms offered on SASL listeners (no GSSAPI or OAUTHBEARER)."),
+    /* ACLs (control/acls.c, security/acl.c) */
+    BDEF("authorizer.class.name", CT_STRING, authorizer_class_name, .def = "",
+      .check = config_check_authorizer,
+      .expect = "empty, org.apache.kafka.metadata.authorizer.StandardAuthorizer or "
+                "kafka.security.authorizer.AclAuthorizer",
+      .doc = "Enables ACLs (Kafka's StandardAuthorizer semantics); empty: none."),
+    BDEF("super.users", CT_STRING, super_users, .def = "",
+      .doc = "Principals allowed everything, separated by ';' (User:admin;User:CN=ops)."),
+    BDEF("allow.everyone.if.no.acl.found", CT_BOOL, allow_everyone_if_no_acl_found,
+      .def = "false", .doc = "A resource without any ACL is open to everyone."),
 };
 
 static const struct config_def topic_defs[] = {

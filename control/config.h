@@ -246,6 +246,10 @@ struct broker_config {
     char ssl_enabled_protocols[64];         /* TLSv1.2,TLSv1.3 */
     char ssl_cipher_suites[CONFIG_VALUE_MAX]; /* "": OpenSSL's defaults */
     char sasl_enabled_mechanisms[128];      /* PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 */
+    /* ACLs (security/acl.h, control/acls.c) */
+    char authorizer_class_name[128];        /* "": no authorizer */
+    char super_users[CONFIG_VALUE_MAX];     /* User:a;User:b */
+    bool allow_everyone_if_no_acl_found;
 
     uint64_t set_mask[2];                   /* explicitly set, by index */
 };
@@ -351,6 +355,7 @@ enum config_protocol {
 int config_check_protocol_map(const char *s);     /* NAME:PROTO,... */
 int config_check_tls_protocols(const char *s);    /* TLSv1.2,TLSv1.3 */
 int config_check_sasl_mechanisms(const char *s);  /* PLAIN,SCRAM-SHA-256,... */
+int config_check_authorizer(const char *s);       /* Kafka's authorizer names */
 
 /* The protocol listener name maps to in map: an enum config_protocol, or
  * -ENOENT when the map does not name it. */

@@ -233,6 +233,17 @@ int config_check_sasl_mechanisms(const char *s)
     return *s && each_item(s, name_in, (void *)ok) == 0 ? 0 : -EINVAL;
 }
 
+int config_check_authorizer(const char *s)
+{
+    static const char *const ok[] = {
+        "", "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "kafka.security.authorizer.AclAuthorizer", NULL };
+    for (int i = 0; ok[i]; i++)
+        if (strcmp(s, ok[i]) == 0)
+            return 0;
+    return -EINVAL;
+}
+
 void config_advertised_host(const char *host, bool explicit_adv, char *out, size_t len)
 {
     bool wild = !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;

@@ -162,6 +162,7 @@ int control_publish(struct control *c)
     }
     if (!(md = md_store_snapshot(&c->md)))
         return -ENOMEM;
+    part_faults_mark(&c->part_faults, md);
     c->serving = true;
     c->snaps[c->nsnaps++] = md;
     for (int i = 0; i < c->nshards; i++) {
@@ -364,6 +365,12 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         cleaner_stats_update(&c->cleaner_stats, &m->u.cleaner_stats);
         control_post(c, i, m);
         return;
+    case CTL_PARTITION_FAULT:
+        /* Metadata shows it offline; at start the first publish will */
+        if (part_faults_update(&c->part_faults, &m->u.fault) && c->serving)
+            control_publish(c);
+        control_post(c, i, m);
+        return;
     case CTL_REGISTER_NODE:
         m->shard = i;
         cluster_register_request(c, m);
@@ -392,6 +399,11 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
     case CTL_USERS_ALTER:
         users_request(&c->users, m);
         control_post(c, i, m);
+        return;
+    case CTL_ACLS_CREATE:
+    case CTL_ACLS_DELETE:
+        m->shard = i;
+        acls_request(c, m);
         return;
     case CTL_SHARD_STATS:
     case CTL_PARTITION_OPEN:
@@ -663,6 +675,7 @@ void control_destroy(struct control *c)
     offsets_destroy(c->offsets);
     users_close(&c->users);
     cleaner_stats_free(&c->cleaner_stats);
+    part_faults_free(&c->part_faults);
     while (c->cmds)
         cmd_free(c, c->cmds);
     for (int i = 0; i < c->nsnaps; i++)

@@ -58,6 +58,27 @@ void cleaner_stats_update(struct cleaner_stats *t, const struct ctl_cleaner_stat
 size_t cleaner_stats_format(const struct cleaner_stats *t, const char *topic, char *buf,
                             size_t len);
 void cleaner_stats_free(struct cleaner_stats *t);
+
+/* part_faults.c: this node's partitions that went offline for a disk
+ * fault (CTL_PARTITION_FAULT), marked in every snapshot published, and
+ * shown by DescribeConfigs as the read-only topic entry
+ * "sluice.partition.offline". Until the process exits (or the topic is
+ * deleted): a restart brings a partition back when its log reads. */
+#define PART_FAULTS_KEY "sluice.partition.offline"
+struct part_fault_entry;
+struct part_faults {
+    struct part_fault_entry *v;
+    int n, cap;
+};
+/* Records (or, cleared, forgets) a fault; true when anything changed. */
+bool part_faults_update(struct part_faults *t, const struct ctl_partition_fault *f);
+/* Sets md_partition.offline on every faulted partition of md. */
+void part_faults_mark(const struct part_faults *t, struct md_snapshot *md);
+/* Formats topic's faults ("partition=P since.ms=T file=... ;" each) into
+ * buf (at most len bytes); returns the length the whole text needs. */
+size_t part_faults_format(const struct part_faults *t, const char *topic, char *buf,
+                          size_t len);
+void part_faults_free(struct part_faults *t);
 /* This node's registration on its way to the controller leader
  * (cluster.c): CTL_REGISTER_SEND to shard 0 and back. */
 struct cluster_reg {
@@ -86,6 +107,7 @@ struct control {
     struct groups *groups;     /* consumer group membership (groups.c) */
     struct offsets *offsets;   /* committed offsets (offsets.c) */
     struct cleaner_stats cleaner_stats; /* compaction figures (cleaner_stats.c) */
+    struct part_faults part_faults; /* partitions offline (part_faults.c) */
     struct txn_coord *txn;     /* transactions, producer ids (txn.c) */
     int recovering;            /* startup ops not finished */
     int open_err;              /* first startup failure */
@@ -114,6 +136,8 @@ void control_post(struct control *c, int shard, struct ctl_msg *m);
 const char *admin_msg(struct ctl_msg *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void admin_request(struct control *c, struct ctl_msg *m);
+/* acls.c: CreateAcls and DeleteAcls, answered once committed. */
+void acls_request(struct control *c, struct ctl_msg *m);
 void admin_answered(struct control *c, struct ctl_cmd *cmd);
 int admin_recover(struct control *c);
 void admin_free_all(struct control *c);

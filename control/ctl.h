@@ -18,6 +18,7 @@
 #include "control/metadata.h"
 #include "storage/log.h"
 #include "metrics/shard_metrics.h"
+#include "security/acl.h"
 
 enum ctl_op {
     /* shard -> control, answered in place */
@@ -39,6 +40,9 @@ enum ctl_op {
     CTL_CLEANER_STATS,        /* a log's compaction figures, for
                                  DescribeConfigs (control/cleaner_stats.c);
                                  returned to be freed */
+    CTL_PARTITION_FAULT,      /* a partition went offline for a disk fault,
+                                 or left (control/part_faults.c); returned
+                                 to be freed */
     CTL_REGISTER_NODE,        /* control/cluster.c: a node's registration,
                                  answered once committed */
     CTL_STATS,                /* the ops thread: every shard's metrics,
@@ -61,6 +65,8 @@ enum ctl_op {
     CTL_SASL_LOOKUP,          /* control/users.c: a SCRAM credential, or a */
     CTL_USERS_DESCRIBE,       /* PLAIN password checked; credentials */
     CTL_USERS_ALTER,          /* described, altered (answered once durable) */
+    CTL_ACLS_CREATE,          /* control/acls.c: CreateAcls and DeleteAcls, */
+    CTL_ACLS_DELETE,          /* answered once committed and published */
     /* control -> shard, acknowledged in place */
     CTL_PARTITION_OPEN,
     CTL_PARTITION_DELETE,     /* close the log if open and remove
@@ -367,6 +373,19 @@ struct ctl_cleaner_stats {
     struct log_clean_info info;
 };
 
+/* A partition of the sending shard went offline for a disk fault
+ * (storage/log_fault.c), or, cleared, an offline one was deleted. The
+ * topic name and the reason are in the message's own allocation, as for
+ * cleaner stats. */
+#define CTL_FAULT_REASON_MAX 512
+struct ctl_partition_fault {
+    const char *topic;
+    const char *reason;        /* "file=... op=... errno=N error=..." */
+    int32_t partition;
+    bool cleared;
+    int64_t since_ms;          /* wall clock */
+};
+
 /* --- the cluster (control/cluster.c) --- */
 
 struct ctl_endpoint {
@@ -438,6 +457,24 @@ struct ctl_users {
     struct ctl_user_result *results;
     int16_t error;             /* the whole request's */
     const char *message;
+};
+
+/* CTL_ACLS_CREATE (bindings, one error per binding) and CTL_ACLS_DELETE
+ * (filters, one result per filter: the bindings it removed, copied into
+ * the arena). The shard checked every binding and filter (acl_*_check);
+ * those it refused carry their error already and are skipped. */
+struct ctl_acl_result {
+    int16_t error;
+    const char *message;       /* NULL: none */
+    int nmatches;              /* delete: what the filter removed */
+    struct acl_binding *matches;
+};
+
+struct ctl_acls {
+    int n;
+    struct acl_binding *bindings;   /* create */
+    struct acl_filter *filters;     /* delete */
+    struct ctl_acl_result *results; /* n of them */
 };
 
 /* --- metrics (control/stats.c, dataplane/shard_stats.c) --- */
@@ -686,6 +723,7 @@ struct ctl_msg {
         struct ctl_delete_groups delete_groups;
         struct ctl_offsets offsets;
         struct ctl_cleaner_stats cleaner_stats;
+        struct ctl_partition_fault fault;
         struct ctl_register reg;
         struct ctl_shard_stats shard_stats;
         struct ctl_stats stats;
@@ -701,6 +739,7 @@ struct ctl_msg {
         int64_t pid_limit;
         struct ctl_sasl sasl;
         struct ctl_users users;
+        struct ctl_acls acls;
     } u;
 };
 

@@ -14,6 +14,10 @@
  *   state up | fenced
  *   broker <i> <host> <port>         one line per shard, in order
  *   end
+ *   acls                             the ACLs (control/acls.c), replaced
+ *   acl <type> <pattern> <permission> <operation> <host> <principal> <name>
+ *   end                              whole (snapshots always; entries when
+ *                                    changed); fields %XX-escaped
  *   broker-configs                   dynamic broker configs: both layers,
  *   default <key>=<value>            the cluster-wide one and
  *   broker <key>=<value>             the per-broker one (broker_dyn.c)
@@ -48,6 +52,7 @@
  * raft's; md_log.c's rename goes through storage_sys). */
 #include "control/md_store.h"
 #include "slog/slog.h"
+#include "security/acl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,6 +218,10 @@ char *md_text_build(struct md_store *s, bool delta, size_t *len,
         fputs("end\n", f);
         n += delta;
     }
+    if (!delta || s->acls_dirty) {
+        md_acls_text(f, s);
+        n += delta;
+    }
     for (int32_t i = 0; delta && i < s->ntombs; i++) {
         char id[MD_ID_TEXT];
         md_id_text(s->tombs[i].id, id);
@@ -267,6 +276,7 @@ void md_text_committed(struct md_store *s)
     }
     s->ntombs = 0;
     s->dyn_dirty = false;
+    s->acls_dirty = false;
 }
 
 /* --- reading -------------------------------------------------------------- */
@@ -715,6 +725,43 @@ static int read_broker_configs(struct md_reader *r, struct md_store *s)
     return 0;
 }
 
+/* "acl ..." lines up to "end": every ACL, replaced whole. */
+static int read_acls(struct md_reader *r, struct md_store *s)
+{
+    struct acl_binding *v = NULL;
+    int n = 0, rc;
+    char why[128];
+
+    while ((rc = next_line(r)) > 0 && strcmp(r->buf, "end") != 0) {
+        struct acl_binding *nv;
+        if (strncmp(r->buf, "acl ", 4) != 0) {
+            rc = bad(r, "expected 'acl ...', found '%.64s'", r->buf);
+            break;
+        }
+        if (!(nv = realloc(v, sizeof(*nv) * (size_t)(n + 1)))) {
+            rc = -ENOMEM;
+            break;
+        }
+        v = nv;
+        if ((rc = md_acl_parse(r->buf + 4, &v[n], why, sizeof why)) < 0) {
+            if (rc == -EINVAL)
+                rc = bad(r, "%s", why);
+            break;
+        }
+        n++;
+    }
+    if (rc == 0)
+        rc = bad(r, "acls without its 'end'");
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            md_acl_free(&v[i]);
+        free(v);
+        return rc;
+    }
+    md_acls_replace(s, v, n);
+    return 0;
+}
+
 static int md_parse(struct md_store *s, struct md_reader *r)
 {
     const char *arg;
@@ -738,6 +785,11 @@ static int md_parse(struct md_store *s, struct md_reader *r)
     while ((rc = next_line(r)) > 0) {
         if (strcmp(r->buf, "broker-configs") == 0) {
             if ((rc = read_broker_configs(r, s)) < 0)
+                return rc;
+            continue;
+        }
+        if (strcmp(r->buf, "acls") == 0) {
+            if ((rc = read_acls(r, s)) < 0)
                 return rc;
             continue;
         }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "control/config.h"
 #include "control/metadata.h"
@@ -78,6 +79,7 @@ struct md_tomb {
 };
 
 struct quorum;
+struct acl_binding;
 
 /* Dynamic broker configs (control/broker_dyn.c) travel in the metadata
  * log with the topics: one layer of key=value per scope, in a
@@ -118,6 +120,9 @@ struct md_store {
     int ndyn[MD_DYN_SCOPES];
     bool dyn_dirty;            /* changed since the last commit */
     uint64_t dyn_applied;      /* blocks applied from the log, counted */
+    struct acl_binding *acls;  /* ACLs (control/acls.c): strings malloc'ed */
+    int nacls, acls_cap;
+    bool acls_dirty;           /* changed since the last commit */
 };
 
 /* Opens DATA/__sluice (created if missing), locks it and opens the
@@ -219,6 +224,18 @@ int md_file_load(struct md_store *s, char *err, size_t errlen);
 /* Places partitions noted on shards that no longer exist (fewer shards
  * than before) on the least loaded of today's; returns how many. */
 int md_store_replace(struct md_store *s);
+
+/* --- control/acls.c: the ACLs, an "acls" block of the text ------------- */
+
+/* The block (snapshots always; entries when the ACLs changed). */
+void md_acls_text(FILE *f, const struct md_store *s);
+/* One "acl ..." line (its text, without "acl ") into out, strings
+ * malloc'ed. 0, -EINVAL with why, or -ENOMEM. */
+int md_acl_parse(char *line, struct acl_binding *out, char *why, size_t len);
+/* Replaces the store's ACLs with v[0..n) (taken over). */
+void md_acls_replace(struct md_store *s, struct acl_binding *v, int n);
+void md_acl_free(struct acl_binding *b);
+void md_acls_clear(struct md_store *s);
 
 /* --- md_nodes.c: the nodes ------------------------------------------------- */
 

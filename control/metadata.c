@@ -11,6 +11,7 @@
  * Placement is md_place.c's. */
 #include "control/md_store.h"
 #include "storage/sys.h"
+#include "security/acl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,11 +89,18 @@ struct md_snapshot *md_store_snapshot(struct md_store *s)
     size_t off_t = off_b + align8(sizeof(struct md_broker) * (size_t)nbrokers);
     size_t off_p = off_t + align8(sizeof(struct md_topic) * (size_t)ntopics);
     size_t size = off_p + sizeof(struct md_partition) * nparts;
-    char *block = calloc(1, size);
-    if (!block)
+    const struct broker_config *cfg = s->cfg;
+    struct acl_snapshot *acls = acl_snapshot_build(
+        cfg && cfg->authorizer_class_name[0], cfg && cfg->allow_everyone_if_no_acl_found,
+        cfg ? cfg->super_users : "", s->acls, s->nacls);
+    char *block = acls ? calloc(1, size) : NULL;
+    if (!block) {
+        free(acls);
         return NULL;
+    }
 
     struct md_snapshot *md = (struct md_snapshot *)(void *)block;
+    md->acls = acls;
     struct md_partition *parts = (struct md_partition *)(void *)(block + off_p);
     md->epoch = ++s->epoch;
     memcpy(md->cluster_id, s->cluster_id, sizeof md->cluster_id);
@@ -123,6 +131,8 @@ struct md_snapshot *md_store_snapshot(struct md_store *s)
 
 void md_snapshot_free(const struct md_snapshot *md)
 {
+    if (md)
+        free((void *)md->acls);
     free((void *)md);
 }
 
@@ -570,6 +580,7 @@ void md_store_close(struct md_store *s)
     free(s->drops);
     md_nodes_free(s);
     md_store_dyn_clear(s);
+    md_acls_clear(s);
     free(s->load);
     free(s->brokers);
     free(s->dir);

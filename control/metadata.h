@@ -15,6 +15,8 @@
 
 #include "control/config.h"
 
+struct acl_snapshot;
+
 #define MD_TOPIC_NAME_MAX 249  /* Kafka's limit */
 #define MD_HOST_MAX 256
 
@@ -63,11 +65,14 @@ struct md_partition {
     int32_t replicas[MD_REPLICAS_MAX];
     int32_t isr[MD_REPLICAS_MAX];
     /* A reassignment in progress (AlterPartitionReassignments,
-     * control/md_isr.c's rules 7-9): replicas is the target followed by
-     * removing; adding are the target's new ones. Both empty: none. */
+     * control/md_reassign.c's rules 7-9): replicas is the target followed
+     * by removing; adding are the target's new ones. Both empty: none. */
     int32_t nadding, nremoving;
     int32_t adding[MD_REPLICAS_MAX];
     int32_t removing[MD_REPLICAS_MAX];
+    int32_t offline;           /* snapshots only: this node's replica is
+                                  offline for a disk fault (part_faults.c);
+                                  Metadata answers KAFKA_STORAGE_ERROR */
 };
 
 /* A partition of one replica on broker (what a single node places). */
@@ -111,6 +116,7 @@ struct md_snapshot {
     struct md_broker *brokers;
     int32_t ntopics;
     struct md_topic *topics;   /* sorted by name */
+    const struct acl_snapshot *acls; /* the authorizer's (security/acl.h) */
 };
 
 /* Binary search by name; NULL when absent. */

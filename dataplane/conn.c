@@ -361,6 +361,7 @@ static int conn_start_splice(struct conn *c, const struct out_seg *seg, uint32_t
         io_uring_sqe_set_data(in, &c->splice_in_op);
         in->flags |= IOSQE_IO_LINK;
         c->splice_len = len;
+        c->splice_fd = seg->fd;
         c->splice_pending++;
         c->inflight++;
     }
@@ -493,14 +494,31 @@ static void splice_step_done(struct conn *c)
     conn_unhold(c);
 }
 
+/* A fetched file range that cannot be read: a disk fault takes its
+ * partition offline (partition_fault.c; the next fetch of it answers
+ * KAFKA_STORAGE_ERROR). This answer's header is sent already, so the
+ * connection can only be closed; the client fetches again. */
+void conn_file_read_failed(struct conn *c, int fd, int res)
+{
+    char why[160];
+    bool ours = partition_read_failed(c->shard, fd, res, c->tls ? "tls-read" : "splice");
+    snprintf(why, sizeof(why), "a fetch's file range could not be read (%s%s); the answer "
+             "was partly sent", strerror(-res), ours ? ", partition taken offline" : "");
+    conn_close(c, why);
+}
+
 static void on_splice_in(struct io_op *op, int res, uint32_t flags)
 {
     struct conn *c = CONN_OF(op, splice_in_op);
     (void)flags;
     c->inflight--;
     if (!c->closing) {
-        if (res <= 0)
-            conn_close(c, res == 0 ? "fetched file range ended early" : strerror(-res));
+        if (res == 0)
+            conn_close(c, "fetched file range ended early");
+        else if (res < 0 && res != -ECANCELED)
+            conn_file_read_failed(c, c->splice_fd, res);
+        else if (res < 0)
+            conn_close(c, strerror(-res));
         else
             c->pipe_bytes += (uint32_t)res;
     }

@@ -42,6 +42,7 @@ struct conn_tls {
     uint32_t out_len, out_off;
     uint8_t *fbuf;                    /* TLS_FILE_STEP: a file range piece */
     bool reading;                     /* an io_uring read into fbuf */
+    int read_fd;                      /* ... of this file */
     bool named;                       /* principal set after the handshake */
     bool fed;                         /* first ciphertext seen: first_byte */
     uint8_t first_byte;               /* 0x16 for a TLS handshake record */
@@ -203,6 +204,7 @@ static int conn_tls_read_file(struct conn *c, const struct out_seg *seg, uint32_
     }
     io_uring_prep_read(sqe, seg->fd, x->fbuf, len, seg->pos + off);
     io_uring_sqe_set_data(sqe, &x->read_op);
+    x->read_fd = seg->fd;
     x->reading = true;
     conn_hold(c);
     return 0;
@@ -284,8 +286,10 @@ static void on_file_read(struct io_op *op, int res, uint32_t flags)
     x->reading = false;
     if (!c->closing) {
         struct request *rq = c->head;
-        if (res <= 0) {
+        if (res == 0 || res == -ECANCELED) {
             conn_close(c, res == 0 ? "fetched file range ended early" : strerror(-res));
+        } else if (res < 0) {
+            conn_file_read_failed(c, x->read_fd, res); /* a disk fault: offline */
         } else if (tls_conn_write(x->t, x->fbuf, (size_t)res) < 0) {
             conn_close(c, tls_conn_error(x->t));
         } else if (rq) {

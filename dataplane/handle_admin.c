@@ -14,6 +14,7 @@
  * thread's (control/admin*.c). Handlers only refuse what the control
  * messages cannot express (unknown ids). */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/kafka/msg_admin.h"
 #include "storage/kerr.h"
 
@@ -110,6 +111,10 @@ int handle_create_topics(struct request *rq)
             return -ENOMEM;
         sp->num_partitions = t->num_partitions;
         sp->replication_factor = t->replication_factor;
+        if (!authz_may_create_topic(rq, t->name)) {
+            sp->error = KERR_TOPIC_AUTHORIZATION_FAILED;
+            sp->error_message = "Authorization failed.";
+        }
         if (copy_assignments(rq, t, sp) < 0)
             return -ENOMEM;
     }
@@ -205,6 +210,8 @@ int handle_delete_topics(struct request *rq)
         }
         if (request_cstr(rq, name, &names[i]) < 0)
             return -ENOMEM;
+        if (!errors[i] && !authz_topic(rq, ACL_OP_DELETE, name))
+            errors[i] = KERR_TOPIC_AUTHORIZATION_FAILED;
     }
     ctl_begin(rq, CTL_DELETE_TOPICS);
     rq->ctl.u.delete_topics = (struct ctl_delete_topics){
@@ -259,6 +266,8 @@ int handle_create_partitions(struct request *rq)
         if (request_cstr(rq, t->name, &cp.names[i]) < 0)
             return -ENOMEM;
         cp.counts[i] = t->count;
+        if (!authz_topic(rq, ACL_OP_ALTER, t->name))
+            cp.errors[i] = KERR_TOPIC_AUTHORIZATION_FAILED;
         cp.nassignments[i] = t->assignments.n < 0 ? -1 : t->assignments.n;
         if (t->assignments.n > 0 &&
             !(as = request_alloc(rq, sizeof(*as) * (size_t)t->assignments.n)))
@@ -325,6 +334,8 @@ int handle_describe_configs(struct request *rq)
                                                           : topic_config_count();
         r->type = s->resource_type;
         r->nkeys = s->configuration_keys.n > 0 ? s->configuration_keys.n : -1;
+        r->error = authz_config_resource(rq, s->resource_type, s->resource_name,
+                                         ACL_OP_DESCRIBE_CONFIGS);
         if (request_cstr(rq, s->resource_name, &r->name) < 0 ||
             !(r->keys = request_alloc(rq, sizeof(*r->keys) * (size_t)request_count(r->nkeys))))
             return -ENOMEM;
@@ -459,6 +470,8 @@ int handle_alter_configs(struct request *rq)
         const struct kafka_alter_configs_resource *s = &req->resources.v[i];
         struct ctl_config_resource *r = &res[i];
         r->type = s->resource_type;
+        r->error = authz_config_resource(rq, s->resource_type, s->resource_name,
+                                         ACL_OP_ALTER_CONFIGS);
         r->nkeys = -1;
         r->nconfigs = request_count(s->configs.n);
         if (request_cstr(rq, s->resource_name, &r->name) < 0 ||
@@ -484,6 +497,8 @@ int handle_incremental_alter_configs(struct request *rq)
         const struct kafka_incr_alter_configs_resource *s = &req->resources.v[i];
         struct ctl_config_resource *r = &res[i];
         r->type = s->resource_type;
+        r->error = authz_config_resource(rq, s->resource_type, s->resource_name,
+                                         ACL_OP_ALTER_CONFIGS);
         r->nkeys = -1;
         r->nconfigs = request_count(s->configs.n);
         if (request_cstr(rq, s->resource_name, &r->name) < 0 ||

@@ -11,6 +11,7 @@
 #include "dataplane/kafka/msg_admin.h"
 #include "dataplane/shard_cleaner.h"
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "storage/kerr.h"
 
 #include <errno.h>
@@ -29,6 +30,10 @@ struct dr_state {
 static int16_t dr_route(struct request *rq, struct kstr topic, int32_t index,
                         struct partition **out)
 {
+    int16_t denied = authz_partition(rq, topic); /* first: Kafka hides what it refuses */
+    *out = NULL;
+    if (denied)
+        return denied;
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
     if (*out)
         return log_error((*out)->log) ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE;

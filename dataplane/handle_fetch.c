@@ -24,6 +24,7 @@
  * partition never past the replicated high watermark). ListOffsets latest
  * (and by timestamp) stop at the LSO for read_committed too. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/replica.h"
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_fetch.h"
@@ -55,9 +56,16 @@ struct fetch_part {
 static int16_t fetch_route(struct request *rq, struct kstr topic, int32_t index,
                            int32_t current_leader_epoch, struct partition **out)
 {
-    /* A log that failed a write stays readable up to its durable end:
-     * only appends are refused (produce answers KAFKA_STORAGE_ERROR). */
+    /* A log that failed a write for a full disk stays readable up to its
+     * durable end: only appends are refused (produce answers
+     * KAFKA_STORAGE_ERROR). One offline for a disk fault is not read. */
+    int16_t denied = authz_partition(rq, topic); /* first: Kafka hides what it refuses */
+    *out = NULL;
+    if (denied)
+        return denied;
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
+    if (*out && (*out)->offline)
+        return KERR_KAFKA_STORAGE_ERROR;
     if (*out)
         return replica_check_leader(*out, current_leader_epoch);
     const struct md_topic *mt = rq->shard->md
@@ -393,12 +401,18 @@ static void list_one(struct request *rq, const struct kafka_list_offsets_req_top
         if (log_offset_for_timestamp(p->log, rp->timestamp, &off, &ts) == 0 && off < end) {
             r->offset = off;
             r->timestamp = ts;
+        } else if (p->offline) {
+            r->error_code = KERR_KAFKA_STORAGE_ERROR; /* its scan hit a disk fault */
+            return;
         }
     } else if (rp->timestamp == -3 && rq->api_version >= 7) {
         int64_t off, ts;                   /* MAX_TIMESTAMP (KIP-734) */
         if (log_max_timestamp(p->log, &off, &ts) == 0 && off < log_durable_end(p->log)) {
             r->offset = off;
             r->timestamp = ts;
+        } else if (p->offline) {
+            r->error_code = KERR_KAFKA_STORAGE_ERROR;
+            return;
         }
     } else {
         r->error_code = 42; /* INVALID_REQUEST: no such spec at this version */

@@ -11,6 +11,7 @@
  *
  * Never: decides anything about membership; that is control/groups.c's. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/kafka/msg_group.h"
 
 #include <arpa/inet.h>
@@ -267,15 +268,23 @@ static void list_groups_done(struct request *rq, struct ctl_msg *m)
 
     kafka_defaults(&kafka_list_groups_resp_s, &resp);
     resp.error_code = l->error;
-    resp.groups.n = l->ngroups;
+    resp.groups.n = 0;
     resp.groups.v = request_alloc(rq, sizeof(*resp.groups.v) * (size_t)l->ngroups);
     ok = resp.groups.v != NULL;
-    for (int i = 0; ok && i < l->ngroups; i++)
-        resp.groups.v[i] = (struct kafka_listed_group){
+    /* Kafka lists every group to DESCRIBE on the cluster, else the groups
+     * the principal may DESCRIBE */
+    bool every = authz_quiet(rq, ACL_OP_DESCRIBE, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                             sizeof ACL_CLUSTER_NAME - 1);
+    for (int i = 0; ok && i < l->ngroups; i++) {
+        const char *id = l->groups[i].group_id ? l->groups[i].group_id : "";
+        if (!every && !authz_quiet(rq, ACL_OP_DESCRIBE, ACL_RES_GROUP, id, strlen(id)))
+            continue;
+        resp.groups.v[resp.groups.n++] = (struct kafka_listed_group){
             .group_id = kstr_or(l->groups[i].group_id, ""),
             .protocol_type = kstr_or(l->groups[i].protocol_type, ""),
             .group_state = kstr_or(l->groups[i].state, ""),
             .group_type = KSTR_LIT("classic")};
+    }
     respond(rq, &resp, ok);
 }
 
@@ -368,6 +377,13 @@ static void describe_groups_done(struct request *rq, struct ctl_msg *m)
             .protocol_type = kstr_or(g->protocol_type, ""),
             .protocol_data = kstr_or(g->protocol, ""),
             .authorized_operations = INT32_MIN};
+        if (!authz_group(rq, ACL_OP_DESCRIBE, req->groups.v[i])) {
+            *r = (struct kafka_described_group){
+                .error_code = KERR_GROUP_AUTHORIZATION_FAILED, .group_id = req->groups.v[i],
+                .group_state = KSTR_LIT(""), .protocol_type = KSTR_LIT(""),
+                .protocol_data = KSTR_LIT(""), .authorized_operations = INT32_MIN};
+            continue;
+        }
         ok = described(rq, r, g);
     }
     respond(rq, &resp, ok);
@@ -387,7 +403,10 @@ static void delete_groups_done(struct request *rq, struct ctl_msg *m)
     ok = (resp.results.v = request_alloc(rq, sizeof(*resp.results.v) * (size_t)dl->ngroups));
     for (int i = 0; ok && i < dl->ngroups; i++)
         resp.results.v[i] = (struct kafka_group_error){
-            .group_id = req->groups_names.v[i], .error_code = dl->errors[i]};
+            .group_id = req->groups_names.v[i],
+            .error_code = authz_quiet(rq, ACL_OP_DELETE, ACL_RES_GROUP, req->groups_names.v[i].p,
+                                      (size_t)request_count(req->groups_names.v[i].len))
+                              ? dl->errors[i] : KERR_GROUP_AUTHORIZATION_FAILED};
     respond(rq, &resp, ok);
 }
 
@@ -401,9 +420,12 @@ int handle_delete_groups(struct request *rq)
 
     if (!dl.group_ids || !dl.errors)
         return -ENOMEM;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (request_cstr(rq, req->groups_names.v[i], &dl.group_ids[i]) < 0)
             return -ENOMEM;
+        if (!authz_group(rq, ACL_OP_DELETE, req->groups_names.v[i]))
+            dl.group_ids[i] = "";   /* not deleted; answered as refused */
+    }
     ctl_begin(rq, CTL_DELETE_GROUPS);
     rq->ctl.u.delete_groups = dl;
     return post(rq, 256, delete_groups_done);

@@ -7,6 +7,7 @@
  * Metadata for a missing topic creates it when auto.create.topics.enable
  * allows (the control thread does it; the answer waits for it). */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/kafka/msg_group.h"
 #include "dataplane/kafka/msg_metadata.h"
 #include "storage/kerr.h"
@@ -62,8 +63,15 @@ static int fill_topic(struct request *rq, struct kafka_metadata_topic *out,
         p->offline_replicas.v = &offline[i * MD_REPLICAS_MAX];
         p->offline_replicas.n = 0;
         for (int32_t k = 0; k < mp->nreplicas; k++)
-            if (!md_find_broker(rq->shard->md, mp->replicas[k])) /* fenced */
+            if (!md_find_broker(rq->shard->md, mp->replicas[k]) || /* fenced */
+                (mp->offline && mp->replicas[k] == mp->leader))
                 p->offline_replicas.v[p->offline_replicas.n++] = mp->replicas[k];
+        if (mp->offline) {
+            /* Its replica here hit a disk fault (dataplane/partition_fault.c):
+             * Kafka's offline replica, no leader to send anything to. */
+            p->error_code = KERR_KAFKA_STORAGE_ERROR;
+            p->leader_id = -1;
+        }
     }
     return 0;
 }
@@ -102,6 +110,15 @@ static void broker_endpoint(const struct request *rq, const struct md_broker *b,
                        port);
 }
 
+/* Metadata may create missing topics (auto.create.topics.enable and the
+ * request's allow_auto_topic_creation). */
+static bool autocreate_applies(const struct request *rq)
+{
+    const struct kafka_metadata_req *req = rq->body;
+    return (rq->api_version < 4 || req->allow_auto_topic_creation) &&
+           rq->shard->cfg.broker->auto_create_topics_enable;
+}
+
 static int metadata_respond(struct request *rq)
 {
     const struct kafka_metadata_req *req = rq->body;
@@ -132,16 +149,31 @@ static int metadata_respond(struct request *rq)
     resp->topics.v = kafka_arena_alloc(a, sizeof(*resp->topics.v) * (size_t)n + 1);
     if (!resp->topics.v)
         return -ENOMEM;
-    for (int32_t i = 0; i < n; i++) {
-        struct kafka_metadata_topic *out = &resp->topics.v[i];
+    for (int32_t i = 0, j = 0; i < n; i++) {
+        struct kafka_metadata_topic *out = &resp->topics.v[j];
         if (all) {
-            if (fill_topic(rq, out, &md->topics[i]) < 0)
+            /* topics it may not DESCRIBE are left out, as Kafka does */
+            const struct md_topic *t = &md->topics[i];
+            if (!authz_quiet(rq, ACL_OP_DESCRIBE, ACL_RES_TOPIC, t->name, strlen(t->name))) {
+                resp->topics.n--;
+                continue;
+            }
+            if (fill_topic(rq, out, t) < 0)
                 return -ENOMEM;
+            j++;
             continue;
         }
+        j++;
         struct kstr name = req->topics.v[i].name;
         const struct md_topic *t = name.len > 0 ? md_find_topic(md, name.p, (size_t)name.len)
                                                 : NULL;
+        if (!authz_topic(rq, ACL_OP_DESCRIBE, name) ||
+            (!t && topic_name_valid(name) && autocreate_applies(rq) && !authz_may_create_topic(rq, name))) {
+            out->name = name;
+            out->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+            out->topic_authorized_operations = INT32_MIN;
+            continue;
+        }
         if (t) {
             if (fill_topic(rq, out, t) < 0)
                 return -ENOMEM;
@@ -167,8 +199,7 @@ static int metadata_autocreate(struct request *rq)
 {
     const struct kafka_metadata_req *req = rq->body;
     const struct md_snapshot *md = rq->shard->md;
-    bool allowed = rq->api_version < 4 || req->allow_auto_topic_creation;
-    if (!allowed || !rq->shard->cfg.broker->auto_create_topics_enable || req->topics.n <= 0)
+    if (!autocreate_applies(rq) || req->topics.n <= 0)
         return 0;
     struct ctl_topic_spec *specs = kafka_arena_alloc(&rq->arena,
                                                      sizeof(*specs) * (size_t)req->topics.n);
@@ -177,7 +208,9 @@ static int metadata_autocreate(struct request *rq)
     int n = 0;
     for (int32_t i = 0; i < req->topics.n; i++) {
         struct kstr name = req->topics.v[i].name;
-        if (!topic_name_valid(name) || md_find_topic(md, name.p, (size_t)name.len))
+        if (!topic_name_valid(name) || md_find_topic(md, name.p, (size_t)name.len) ||
+            !authz_quiet(rq, ACL_OP_DESCRIBE, ACL_RES_TOPIC, name.p, (size_t)name.len) ||
+            !authz_may_create_topic(rq, name))
             continue;
         const char *copy;
         if (request_cstr(rq, name, &copy) < 0)
@@ -266,6 +299,12 @@ static int dtp_topic(struct request *rq, struct kafka_dtp_topic *out,
             .leader_epoch = mp->leader_epoch,
             .replica_nodes = {&nodes[i], 1}, .isr_nodes = {&nodes[i], 1},
             .eligible_leader_replicas = {NULL, 0}, .last_known_elr = {NULL, 0}};
+        if (mp->offline) { /* a disk fault, as in Metadata */
+            out->partitions.v[i].error_code = KERR_KAFKA_STORAGE_ERROR;
+            out->partitions.v[i].leader_id = -1;
+            out->partitions.v[i].offline_replicas.v = &nodes[i];
+            out->partitions.v[i].offline_replicas.n = 1;
+        }
     }
     return 0;
 }

@@ -14,6 +14,7 @@
  *
  * Never: decides anything about offsets; that is control/offsets.c. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/kafka/msg_group.h"
 
 #include <errno.h>
@@ -112,13 +113,15 @@ int handle_offset_commit(struct request *rq)
             !(ts[t].partitions = request_alloc(rq, sizeof(*ts[t].partitions) * (size_t)n)))
             return -ENOMEM;
         ts[t].npartitions = n;
+        bool denied = !authz_topic(rq, ACL_OP_READ, rt->name);  /* the group's: authz.c */
         for (int k = 0; k < n; k++) {
             const struct kafka_offset_commit_req_partition *rp = &rt->partitions.v[k];
             ts[t].partitions[k] = (struct ctl_offset_partition){
                 .partition = rp->partition_index, .offset = rp->committed_offset,
                 .leader_epoch = rq->api_version >= 6 ? rp->committed_leader_epoch : -1,
                 .metadata = rp->committed_metadata.len >= 0 ? rp->committed_metadata.p : NULL,
-                .metadata_len = rp->committed_metadata.len >= 0 ? rp->committed_metadata.len : -1};
+                .metadata_len = rp->committed_metadata.len >= 0 ? rp->committed_metadata.len : -1,
+                .error = denied ? KERR_TOPIC_AUTHORIZATION_FAILED : 0};
         }
     }
     ctl_begin(rq, CTL_OFFSET_COMMIT);
@@ -156,8 +159,11 @@ static int fetch_post(struct request *rq)
                 return -ENOMEM;
             c.topics[t].npartitions = n;
             room += 64 * (size_t)n;
-            for (int k = 0; k < n; k++)
+            bool denied = !authz_topic(rq, ACL_OP_DESCRIBE, rt->name);
+            for (int k = 0; k < n; k++) {
                 c.topics[t].partitions[k].partition = rt->partition_indexes.v[k];
+                c.topics[t].partitions[k].error = denied ? KERR_TOPIC_AUTHORIZATION_FAILED : 0;
+            }
         }
     } else {
         room = 16384;
@@ -169,10 +175,44 @@ static int fetch_post(struct request *rq)
     return request_post_ctl(rq, offset_fetch_done);
 }
 
+/* OffsetFetch of a group it may not DESCRIBE: GROUP_AUTHORIZATION_FAILED
+ * (per partition before v2, which has no top-level error). */
+static int offset_fetch_refused(struct request *rq)
+{
+    const struct kafka_offset_fetch_req *req = rq->body;
+    struct kafka_offset_fetch_resp resp;
+    int nt = request_count(req->topics.n);
+
+    kafka_defaults(&kafka_offset_fetch_resp_s, &resp);
+    resp.error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+    resp.topics.n = nt;
+    if (!(resp.topics.v = request_alloc(rq, sizeof(*resp.topics.v) * (size_t)nt)))
+        return -ENOMEM;
+    for (int t = 0; t < nt; t++) {
+        const struct kafka_offset_fetch_req_topic *rt = &req->topics.v[t];
+        int n = request_count(rt->partition_indexes.n);
+        resp.topics.v[t].name = rt->name;
+        resp.topics.v[t].partitions.n = n;
+        resp.topics.v[t].partitions.v = request_alloc(
+            rq, sizeof(struct kafka_offset_fetch_partition) * (size_t)n);
+        if (!resp.topics.v[t].partitions.v)
+            return -ENOMEM;
+        for (int k = 0; k < n; k++)
+            resp.topics.v[t].partitions.v[k] = (struct kafka_offset_fetch_partition){
+                .partition_index = rt->partition_indexes.v[k], .committed_offset = -1,
+                .committed_leader_epoch = -1, .metadata = {"", 0},
+                .error_code = KERR_GROUP_AUTHORIZATION_FAILED};
+    }
+    return request_respond(rq, &resp);
+}
+
 int handle_offset_fetch(struct request *rq)
 {
     struct request_priv *p = rq->priv;
+    const struct kafka_offset_fetch_req *req = rq->body;
 
+    if (!authz_group(rq, ACL_OP_DESCRIBE, req->group_id))
+        return offset_fetch_refused(rq);
     p->state = NULL;           /* retries so far, as a count */
     return fetch_post(rq);
 }
@@ -207,9 +247,15 @@ static void offset_fetch_done(struct request *rq, struct ctl_msg *m)
     resp.error_code = c->need > 0 ? KERR_COORDINATOR_NOT_AVAILABLE : c->error;
     resp.topics.n = c->ntopics > 0 ? c->ntopics : 0;
     ok = (resp.topics.v = request_alloc(rq, sizeof(*resp.topics.v) * (size_t)resp.topics.n));
-    for (int t = 0; ok && t < resp.topics.n; t++) {
+    const struct kafka_offset_fetch_req *req = rq->body;
+    int32_t nt = resp.topics.n;
+    resp.topics.n = 0;
+    for (int t = 0; ok && t < nt; t++) {
         const struct ctl_offset_topic *ot = &c->topics[t];
-        struct kafka_offset_fetch_resp_topic *rt = &resp.topics.v[t];
+        if (req->topics.n < 0 && ot->name &&
+            !authz_quiet(rq, ACL_OP_DESCRIBE, ACL_RES_TOPIC, ot->name, strlen(ot->name)))
+            continue;          /* every topic asked: those it may see */
+        struct kafka_offset_fetch_resp_topic *rt = &resp.topics.v[resp.topics.n++];
         rt->name = kstr_c(ot->name ? ot->name : "");
         rt->partitions.n = ot->npartitions;
         if (!(rt->partitions.v = request_alloc(rq, sizeof(*rt->partitions.v) *
@@ -263,8 +309,11 @@ int handle_offset_delete(struct request *rq)
             !(ts[t].partitions = request_alloc(rq, sizeof(*ts[t].partitions) * (size_t)n)))
             return -ENOMEM;
         ts[t].npartitions = n;
-        for (int k = 0; k < n; k++)
+        bool denied = !authz_topic(rq, ACL_OP_READ, rt->name);
+        for (int k = 0; k < n; k++) {
             ts[t].partitions[k].partition = rt->partitions.v[k].partition_index;
+            ts[t].partitions[k].error = denied ? KERR_TOPIC_AUTHORIZATION_FAILED : 0;
+        }
     }
     ctl_begin(rq, CTL_OFFSET_DELETE);
     rq->ctl.u.offsets = c;

@@ -20,6 +20,7 @@
  * producer's retry is answered with its original offsets once those are
  * as safe as acks asks. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/replica.h"
 #include "dataplane/kafka/msg_produce.h"
 #include "storage/batch.h"
@@ -50,7 +51,13 @@ struct produce_state {
 static int16_t produce_route(struct request *rq, const struct kafka_produce_req_topic *t,
                              int32_t index, struct partition **out)
 {
+    int16_t denied = authz_partition(rq, t->name); /* first: Kafka hides what it refuses */
+    *out = NULL;
+    if (denied)
+        return denied;
     *out = shard_partition(rq->shard, t->name.p, (size_t)t->name.len, index);
+    if (*out && (*out)->offline)
+        return KERR_KAFKA_STORAGE_ERROR; /* a disk fault (partition_fault.c) */
     if (*out)
         return replica_is_leader(*out) ? KERR_NONE : KERR_NOT_LEADER_OR_FOLLOWER;
     const struct md_topic *mt = rq->shard->md

@@ -6,6 +6,7 @@
  *
  * Never: blocks; the control thread sees only the plain structs. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/replica.h"
 #include "dataplane/kafka/msg_cluster.h"
 #include "storage/kerr.h"
@@ -18,9 +19,13 @@
 static int16_t ofle_route(struct request *rq, struct kstr topic, int32_t index,
                           struct partition **out)
 {
+    int16_t denied = authz_partition(rq, topic); /* first: Kafka hides what it refuses */
+    *out = NULL;
+    if (denied)
+        return denied;
     *out = shard_partition(rq->shard, topic.p, (size_t)topic.len, index);
     if (*out)
-        return KERR_NONE;
+        return partition_fault_error(*out);
     const struct md_topic *mt = rq->shard->md
         ? md_find_topic(rq->shard->md, topic.p, (size_t)topic.len) : NULL;
     return mt && index >= 0 && index < mt->npartitions ? KERR_NOT_LEADER_OR_FOLLOWER

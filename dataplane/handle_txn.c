@@ -15,6 +15,7 @@
  *
  * Never: decides anything about a transaction (control/txn.c does). */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/kafka/msg_txn.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 #define KERR_PRODUCER_FENCED 90
 #define KERR_COORDINATOR_NOT_AVAILABLE 15
 #define KERR_NOT_COORDINATOR 16
+#define KERR_OPERATION_NOT_ATTEMPTED 55
 
 static void ctl_start(struct request *rq, enum ctl_op op)
 {
@@ -176,6 +178,35 @@ static void apt_done(struct request *rq, struct ctl_msg *m)
     reply(rq, &resp, true);
 }
 
+static bool apt_fail(struct ctl_add_partitions *r, int16_t error)
+{
+    r->error = error;
+    for (int i = 0; i < r->npartitions; i++)
+        r->partitions[i].error = error;
+    return true;
+}
+
+/* Kafka: WRITE on the transactional id, then on every topic; when any is
+ * refused nothing is added (the others: OPERATION_NOT_ATTEMPTED). */
+static bool apt_refused(struct request *rq, struct ctl_add_partitions *r)
+{
+    bool refused = false;
+    if (rq->api_version >= 4)  /* between brokers (KIP-890) */
+        return !authz_cluster(rq, ACL_OP_CLUSTER_ACTION) &&
+               apt_fail(r, KERR_CLUSTER_AUTHORIZATION_FAILED);
+    if (!authz_txn_id(rq, ACL_OP_WRITE, kstr_c(r->txn_id ? r->txn_id : "")))
+        return apt_fail(r, KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    for (int i = 0; i < r->npartitions; i++)
+        if (!authz_topic(rq, ACL_OP_WRITE, kstr_c(r->partitions[i].topic))) {
+            r->partitions[i].error = KERR_TOPIC_AUTHORIZATION_FAILED;
+            refused = true;
+        }
+    for (int i = 0; refused && i < r->npartitions; i++)
+        if (!r->partitions[i].error)
+            r->partitions[i].error = KERR_OPERATION_NOT_ATTEMPTED;
+    return refused;
+}
+
 static int apt_post(struct request *rq)
 {
     const struct kafka_add_partitions_to_txn_req *req = rq->body;
@@ -202,6 +233,11 @@ static int apt_post(struct request *rq)
     }
     r.npartitions = n;
     ctl_start(rq, CTL_ADD_PARTITIONS_TO_TXN);
+    if (apt_refused(rq, &r)) {
+        rq->ctl.u.add_partitions = r;
+        apt_done(rq, &rq->ctl);
+        return 0;
+    }
     if (not_coordinator(rq)) {
         r.error = KERR_NOT_COORDINATOR;
         for (int i = 0; i < n; i++)
@@ -350,6 +386,21 @@ int handle_txn_offset_commit(struct request *rq)
         }
     }
     ctl_start(rq, CTL_TXN_OFFSET_COMMIT);
+    /* Kafka: WRITE on the transactional id, READ on the group, then READ
+     * on each topic */
+    if (!authz_txn_id(rq, ACL_OP_WRITE, req->transactional_id))
+        c.error = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    else if (!authz_group(rq, ACL_OP_READ, req->group_id))
+        c.error = KERR_GROUP_AUTHORIZATION_FAILED;
+    for (int t = 0; !c.error && t < nt; t++)
+        if (!authz_topic(rq, ACL_OP_READ, req->topics.v[t].name))
+            for (int k = 0; k < ts[t].npartitions; k++)
+                ts[t].partitions[k].error = KERR_TOPIC_AUTHORIZATION_FAILED;
+    if (c.error) {
+        rq->ctl.u.offsets = c;
+        txn_commit_done(rq, &rq->ctl);
+        return 0;
+    }
     if (not_coordinator(rq)) {
         c.error = KERR_NOT_COORDINATOR;
         rq->ctl.u.offsets = c;

@@ -5,6 +5,7 @@
  * Never: decides anything about credentials; it only copies names and
  * keys into the control message and the answer into the response. */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/kafka/msg_security.h"
 
 #include <errno.h>
@@ -90,10 +91,30 @@ fail:
     conn_close(rq->conn, "cannot build an AlterUserScramCredentials response");
 }
 
+/* Without ALTER on the cluster: every user's result refused. */
+static int alter_refused(struct request *rq)
+{
+    const struct kafka_alter_scram_req *req = rq->body;
+    int nd = request_count(req->deletions.n), nu = request_count(req->upsertions.n);
+    struct kafka_alter_scram_resp *resp = request_alloc(rq, sizeof *resp);
+    if (!resp || !(resp->results.v = request_alloc(rq, sizeof *resp->results.v *
+                                                   (size_t)(nd + nu))))
+        return -ENOMEM;
+    resp->results.n = nd + nu;
+    for (int i = 0; i < nd + nu; i++)
+        resp->results.v[i] = (struct kafka_alter_scram_result){
+            .user = i < nd ? req->deletions.v[i].name : req->upsertions.v[i - nd].name,
+            .error_code = KERR_CLUSTER_AUTHORIZATION_FAILED,
+            .error_message = kstr_c("Cluster authorization failed.") };
+    return request_respond(rq, resp);
+}
+
 int handle_alter_user_scram(struct request *rq)
 {
     const struct kafka_alter_scram_req *req = rq->body;
     int nd = request_count(req->deletions.n), nu = request_count(req->upsertions.n);
+    if (!authz_cluster(rq, ACL_OP_ALTER))
+        return alter_refused(rq);
     memset(&rq->ctl, 0, sizeof rq->ctl);
     struct ctl_users *a = &rq->ctl.u.users;
     a->ops = request_alloc(rq, sizeof *a->ops * (size_t)(nd + nu));

@@ -161,11 +161,13 @@ static void open_done(struct shard_job *job)
     if (o->result < 0) {
         slog(SLOG_ERROR, "shard", "cannot open a log shard=%d partition=%s-%d error=\"%s\"",
              s->cfg.index, p->topic, p->index, strerror(-o->result));
+        partition_open_failed(s, p, o->result);
     } else {
         p->log = o->log;
         log_set_metrics(p->log, &s->metrics.flush);
         log_set_job_runner(p->log, shard_post_log_job, s);
         log_set_journal(p->log, s->journal);
+        log_set_fault_handler(p->log, partition_on_log_fault, s);
         if (p->config_pending)
             log_set_config(p->log, &p->config);
         p->state = p->delete_msg ? PART_DELETING : PART_READY;
@@ -302,7 +304,10 @@ static void delete_post(struct shard *s, struct partition *p, struct ctl_msg *m)
     }
     *d = (struct delete_job){ .job = { .run = delete_run, .done = delete_done }, .s = s,
                               .p = p, .log = p ? p->log : NULL, .m = m };
+    if (!p)
+        partition_fault_clear(s, m->u.partition.topic, m->u.partition.partition);
     if (p) {
+        partition_fault_forget(s, p); /* before its log goes to the worker */
         shard_cleaner_forget(s, p); /* its clean, if any, is taken back first */
         replica_drop(s, p);         /* idle: its fetched buffers are written */
         if (p->log)
@@ -416,6 +421,7 @@ void partition_close_all(struct shard *s)
             if (p->state == PART_READY)
                 shard_dpdk_partition_closed(s, p);
             if (p->log) {
+                log_set_fault_handler(p->log, NULL, NULL); /* p goes now */
                 shard_cleaner_forget(s, p);
                 replica_drop(s, p); /* drained: its fetched buffers are written */
                 int rc = log_close(p->log);

@@ -9,6 +9,7 @@
 #include "dataplane/kafka/api.h"
 #include "dataplane/kafka/msg_metadata.h"
 #include "dataplane/sasl.h"
+#include "dataplane/authz.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -379,6 +380,10 @@ int request_dispatch(struct request *rq, const uint8_t *frame, uint32_t len)
     if (rc < 0)
         return request_reject(rq, "malformed request: API key %d version %d", h.api_key,
                               h.api_version);
+    if (authz_request(rq)) {   /* refused as a whole: answered with Kafka's error */
+        rq->shard->served++;
+        return 0;
+    }
     rc = handle(rq);
     if (rc < 0)
         return request_reject(rq, "cannot answer API key %d: error %d", h.api_key, rc);

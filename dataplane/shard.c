@@ -173,7 +173,7 @@ static void shard_arm_accept(struct shard *s);
 /* Carries out one message from the control thread. */
 static void shard_on_ctl(struct shard *s, struct ctl_msg *m)
 {
-    if (m->op == CTL_CLEANER_STATS) {
+    if (m->op == CTL_CLEANER_STATS || m->op == CTL_PARTITION_FAULT) {
         free(m); /* our report, read */
         return;
     }

@@ -22,6 +22,7 @@
 #include "dataplane/shard_worker.h"
 #include "storage/io.h"
 #include "storage/journal.h"
+#include "storage/kerr.h"
 #include "storage/log.h"
 
 #define CHUNK_SIZE (256u << 10)       /* default receive chunk */
@@ -96,6 +97,8 @@ struct conn {
     uint8_t *tail_buf;        /* TAIL_COPY_MAX: small file ranges, read */
     uint32_t pipe_bytes;      /* spliced in, not yet out */
     uint32_t splice_len;
+    int splice_fd;            /* the file being spliced in (a read error
+                                 takes its partition offline) */
     int splice_pending;
     uint8_t listener;         /* index in the shard's listeners */
     struct conn_tls *tls;     /* SSL, SASL_SSL listeners (conn_tls.c) */
@@ -133,6 +136,8 @@ struct partition {
     struct log_config config;
     bool state_pending;       /* a CTL_PARTITION_STATE came while opening */
     struct ctl_replica_state repl_state;
+    bool offline;             /* a disk fault (partition_fault.c): requests
+                                 for it answer KAFKA_STORAGE_ERROR */
 };
 
 struct shard {
@@ -217,6 +222,29 @@ void partition_close_all(struct shard *s);
 /* The log job runner of every open log (log_set_job_runner). */
 void shard_post_log_job(void *ctx, struct log_job *job);
 
+/* partition_fault.c: partitions offline for a disk fault */
+/* The fault handler of every open log (log_set_fault_handler; ctx: the
+ * shard): marks its partition offline and tells the control thread. */
+void partition_on_log_fault(void *ctx, struct log *log);
+/* A read of file range fd failed with err outside storage (a splice, a
+ * TLS read): the partition whose segment it is goes offline. Returns
+ * whether one was found (a segment already gone is nobody's). */
+bool partition_read_failed(struct shard *s, int fd, int err, const char *op);
+/* p's log failed to open with err: reported offline when a disk fault. */
+void partition_open_failed(struct shard *s, struct partition *p, int err);
+/* p is deleted (its log may leave the shard's thread): no more fault
+ * reports, and an offline p leaves the control thread's list. */
+void partition_fault_forget(struct shard *s, struct partition *p);
+/* A partition not open here is deleted: it leaves that list too. */
+void partition_fault_clear(struct shard *s, const char *topic, int32_t partition);
+
+/* The answer for a request on p that is served: KAFKA_STORAGE_ERROR once
+ * it is offline, else 0. */
+static inline int16_t partition_fault_error(const struct partition *p)
+{
+    return p->offline ? KERR_KAFKA_STORAGE_ERROR : 0;
+}
+
 /* shard_dpdk.c: the DPDK queue's steps in the loop (no-ops without one) */
 void shard_dpdk_start(struct shard *s);
 int shard_dpdk_poll(struct shard *s);
@@ -246,6 +274,10 @@ void conn_unhold(struct conn *c);
 int conn_make_room(struct conn *c);
 void conn_parse(struct conn *c);
 void conn_advance(struct conn *c, uint64_t n);
+/* Reading file range fd for c's answer failed with res (negative errno):
+ * the partition goes offline for a disk fault, c is closed (its answer
+ * is partly sent), both logged. */
+void conn_file_read_failed(struct conn *c, int fd, int res);
 
 /* conn_tls.c: conn.c's paths on a TLS connection */
 struct tls_ctx;

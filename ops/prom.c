@@ -217,6 +217,11 @@ void ops_render_metrics(struct sbuf *b, const struct ctl_stats *st)
               conns_refused);
     SHARD_U64(b, st, "sluice_requests_rejected_total", "counter",
               "Connections closed for a malformed or unsupported request.", requests_rejected);
+    SHARD_U64(b, st, "sluice_authorization_denied_total", "counter",
+              "Authorization checks the ACLs refused (authorizer.class.name).", authz_denied);
+    SHARD_U64(b, st, "sluice_partitions_offline", "gauge",
+              "Partitions offline for a disk fault (an I/O error reading or writing their "
+              "log); back after a restart that reads them.", partitions_offline);
     api_counters(b, st);
     shard_hist(b, st, "sluice_fsync_duration_seconds", "fdatasync latency of the group commit.",
                offsetof(struct shard_metrics, flush.fsync_ns));

@@ -15,6 +15,7 @@ PACKAGES=(
   libmicrohttpd-dev prometheus chromium chromium-driver logrotate
   openjdk-17-jdk-headless maven python3-venv
   libssl-dev openssl
+  libfuse3-dev fuse3
 )
 
 missing=()

@@ -117,7 +117,7 @@ void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct s
 {
     log->jnl_outstanding--;
     if (res < 0) {
-        log_fail(log, res);
+        log_fail_op(log, res, "journal commit");
         return;
     }
     if (log->error)
@@ -153,7 +153,7 @@ static void on_sync_done(struct io_op *op, int res, uint32_t flags)
                         (uint64_t)(f->sync_end - log->synced_end));
     }
     if (res < 0 || log->error) {
-        log_fail(log, res); /* or its write failed: nothing new is durable */
+        log_fail_op(log, res, "fdatasync"); /* or its write failed: nothing new is durable */
         return;
     }
     sync_apply(log, f);

@@ -695,8 +695,10 @@ static int log_read_ranges(struct log *log, int64_t offset, uint32_t max_bytes, 
             rc = segment_find_offset(seg, offset, end, &pos, &h);
         if (rc == -ENOENT)
             continue;
-        if (rc < 0)
+        if (rc < 0) {
+            log_fault_raise_seg(log, rc, seg, "read"); /* a disk fault: offline */
             return rc;
+        }
         uint64_t len = end - pos;
         uint64_t want = budget;
         if (n == 0 && want < batch_size(&h))
@@ -751,7 +753,8 @@ int log_read_bounded(struct log *log, int64_t offset, int64_t end, uint32_t max_
 }
 
 /* Scans seg from the batch holding start for the first record at or after
- * ts, reading whole batches only when their max timestamp qualifies. */
+ * ts, reading whole batches only when their max timestamp qualifies.
+ * -ENOENT when there is none, or the negative errno of a failed read. */
 static int segment_scan_timestamp(struct segment *seg, int64_t start, int64_t ts,
                                   int64_t *offset, int64_t *timestamp)
 {
@@ -763,16 +766,17 @@ static int segment_scan_timestamp(struct segment *seg, int64_t start, int64_t ts
             uint8_t *buf = malloc(batch_size(&h));
             if (!buf)
                 return -ENOMEM;
-            rc = pread(seg->fd, buf, batch_size(&h), (off_t)pos) == (ssize_t)batch_size(&h)
+            ssize_t got = storage_sys.pread(seg->fd, buf, batch_size(&h), (off_t)pos);
+            rc = got == (ssize_t)batch_size(&h)
                      ? batch_find_timestamp(buf, batch_size(&h), ts, offset, timestamp)
-                     : -EIO;
+                     : got < 0 ? -errno : -ENOENT;
             free(buf);
-            if (rc == 0)
-                return 0;
+            if (rc == 0 || log_errno_is_fault(rc))
+                return rc;
         }
         pos += batch_size(&h);
     }
-    return -ENOENT;
+    return log_errno_is_fault(rc) ? rc : -ENOENT;
 }
 
 int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
@@ -784,8 +788,10 @@ int log_offset_for_timestamp(struct log *log, int64_t ts, int64_t *offset,
             continue;
         int64_t start = seg->base_offset + time_index_lookup(&seg->timeindex, ts);
         int rc = segment_scan_timestamp(seg, start, ts, offset, timestamp);
-        if (rc != -ENOENT)
+        if (rc != -ENOENT) {
+            log_fault_raise_seg(log, rc, seg, "read"); /* a disk fault: offline */
             return rc;
+        }
     }
     return -ENOENT;
 }

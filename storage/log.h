@@ -29,6 +29,7 @@
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -254,6 +255,40 @@ const char *log_dir(const struct log *log);
  * caller, who closes them once no answer can refer to them. Returns how
  * many. log_close closes whatever is left. */
 int log_take_retired(struct log *log, int *fds, int max);
+
+/* ---- disk faults (log_fault.c) ----
+ * A read or write of the log's files that fails with an unexpected errno
+ * (EIO, ...; not ENOSPC) takes the log offline for good: it fails as
+ * log_error says (appends refused, nothing more reported durable), and
+ * its owner answers reads with KAFKA_STORAGE_ERROR. A restart re-reads
+ * its segments (no clean-shutdown marker is left) and serves it again
+ * when they read. */
+
+struct log_fault {
+    int err;                    /* negative errno */
+    char op[24];                /* what failed: "read", "splice", "fdatasync"... */
+    char file[PATH_MAX];        /* the file, or the log's directory */
+};
+
+/* The fault that took the log offline; NULL while it serves. */
+const struct log_fault *log_fault(const struct log *log);
+bool log_offline(const struct log *log);
+
+/* Whether err (negative errno) from a read or write of a log file is a
+ * disk fault, rather than an answer about the data or the caller
+ * (-EBADMSG, -ENOENT, -ENOMEM, -EAGAIN, ...) or a full disk (-ENOSPC). */
+bool log_errno_is_fault(int err);
+
+/* Called on the log's own thread, once, when the log goes offline (the
+ * fault is log_fault(log)); NULL: nobody is told. */
+typedef void (*log_fault_fn)(void *ctx, struct log *log);
+void log_set_fault_handler(struct log *log, log_fault_fn fn, void *ctx);
+
+/* Reading a range log_read returned failed with err (a negative errno)
+ * outside storage (a fetch's splice, a TLS connection's read): when fd is
+ * one of the log's segments (or of those that left it) the log goes
+ * offline for a disk fault, blaming op. Returns whether fd is the log's. */
+bool log_read_failed(struct log *log, int fd, int err, const char *op);
 
 /* ---- DeleteRecords and the log start offset (log_start.c) ---- */
 

@@ -96,7 +96,8 @@ void log_clean_info(const struct log *log, struct log_clean_info *out)
 bool log_clean_needed(const struct log *log, int64_t now_ms)
 {
     const struct log_config *cfg = &log->cfg;
-    if (!cfg->cleanup_compact || log->clean.job || now_ms < log->clean.retry_ms)
+    if (!cfg->cleanup_compact || log->clean.job || now_ms < log->clean.retry_ms ||
+        log_offline(log))
         return false;
     int k = cleanable_count(log, now_ms);
     if (k == 0)
@@ -229,6 +230,7 @@ int log_clean_finish(struct log *log, struct clean_job *job, int64_t now_ms)
                     log->dir, strerror(-log->error));
         }
     }
+    log_fault_raise(log, rc, NULL, "clean"); /* its reads or writes hit a disk fault */
     info->cleans++;
     info->bytes_read += job->stats.bytes_read;
     info->bytes_written += job->stats.bytes_written;

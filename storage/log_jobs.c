@@ -42,6 +42,15 @@
 
 void log_fail(struct log *log, int res)
 {
+    log_fail_op(log, res, "write");
+}
+
+void log_fail_op(struct log *log, int res, const char *op)
+{
+    if (log_errno_is_fault(res)) {
+        log_fault_raise(log, res, NULL, op); /* offline too (log_fault.c) */
+        return;
+    }
     if (!log->error) {
         log->error = res < 0 ? res : -EIO;
         slog(SLOG_ERROR, "storage", "log failed for good dir=%s error=\"%s\"", log->dir,

@@ -156,6 +156,9 @@ struct log {
     bool cp_inflight;           /* ... which is on the ring */
     int64_t cp_end;             /* the segments must be synced up to here */
     struct io_op cp_op;
+    struct log_fault fault;     /* the disk fault that took it offline */
+    log_fault_fn fault_fn;      /* log_set_fault_handler */
+    void *fault_ctx;
 };
 
 static inline struct segment *log_active(const struct log *log)
@@ -250,6 +253,14 @@ void log_post_job(struct log *log, enum log_job_kind kind, struct segment *seg);
  * its way; false while there is none to roll onto. */
 bool log_want_next_segment(struct log *log);
 void log_fail(struct log *log, int res);
+/* The same, naming the operation that failed ("fdatasync", ...). */
+void log_fail_op(struct log *log, int res, const char *op);
+
+/* log_fault.c: takes the log offline for a disk fault err (a negative
+ * errno; nothing happens unless log_errno_is_fault) met doing op on file
+ * (NULL: the log's directory), or on seg's .log. The first fault wins. */
+void log_fault_raise(struct log *log, int err, const char *file, const char *op);
+void log_fault_raise_seg(struct log *log, int err, const struct segment *seg, const char *op);
 
 /* flush.c */
 int log_flush_init(struct log *log);

@@ -287,7 +287,7 @@ int segment_read_header(const struct segment *seg, uint64_t pos,
         return -ENODATA;
     if (limit - pos < BATCH_HEADER_SIZE)
         return -EBADMSG;
-    ssize_t n = pread(seg->fd, buf, sizeof(buf), (off_t)pos);
+    ssize_t n = storage_sys.pread(seg->fd, buf, sizeof(buf), (off_t)pos);
     if (n < 0)
         return -errno;
     if (n != (ssize_t)sizeof(buf))

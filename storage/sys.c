@@ -52,6 +52,7 @@ struct storage_syscalls storage_sys = {
     .unlink = unlink,
     .mkdir = mkdir,
     .rmdir = rmdir,
+    .pread = pread,
     .prep_fdatasync = sys_prep_fdatasync,
     .prep_writev = sys_prep_writev,
 };

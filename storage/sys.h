@@ -66,6 +66,10 @@ struct storage_syscalls {
     int (*unlink)(const char *path);
     int (*mkdir)(const char *path, mode_t mode);
     int (*rmdir)(const char *path);
+    /* Reads of segment files on the serving path (batch headers, a
+     * ListOffsets scan): not durable, here so that tests can fail them
+     * (tests/unit/test_log_fault.c); crashsim passes them through. */
+    ssize_t (*pread)(int fd, void *buf, size_t len, off_t offset);
     /* Prepares an asynchronous fdatasync of fd on the caller's ring and
      * sets the SQE's user data to op (whose complete() gets the result). */
     void (*prep_fdatasync)(struct io_uring_sqe *sqe, int fd, struct io_op *op);

@@ -37,6 +37,7 @@ static void store_clear(struct md_store *s)
     free(s->tombs);
     free(s->drops);
     md_nodes_free(s);
+    md_acls_clear(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

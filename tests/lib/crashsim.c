@@ -1002,6 +1002,7 @@ int crashsim_install(const char *root, uint64_t seed)
         .fallocate = sim_fallocate, .fdatasync = sim_fdatasync, .fsync = sim_fsync,
         .rename = sim_rename, .unlink = sim_unlink, .mkdir = sim_mkdir, .rmdir = sim_rmdir,
         .prep_fdatasync = sim_prep_fdatasync, .prep_writev = sim_prep_writev,
+        .pread = S.real.pread,
     };
     S.installed = true;
     tracing = getenv("CRASHSIM_TRACE") != NULL;

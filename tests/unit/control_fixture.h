@@ -44,7 +44,8 @@ struct fake {
     const struct md_snapshot *md[NSHARDS];
     bool hold_acks;             /* shards take commands but never answer */
     bool hold_deletes;          /* ... only deletes */
-    const char *fail_topic;     /* opens of it fail with -EIO ... */
+    const char *fail_topic;     /* opens of it fail with -EIO (or fail_errno) ... */
+    int fail_errno;
     int32_t fail_from;          /* ... from this partition on */
     struct part parts[MAXP];
     int nparts, opens[NSHARDS], deletes, configs;
@@ -117,7 +118,7 @@ static inline void shard_cmd(struct fake *f, int i, struct ctl_msg *m)
     case CTL_PARTITION_OPEN:
         if (f->fail_topic && strcmp(pc->topic, f->fail_topic) == 0 &&
             pc->partition >= f->fail_from) {
-            pc->result = -EIO;
+            pc->result = f->fail_errno ? f->fail_errno : -EIO;
             break;
         }
         p->open = true;

@@ -215,6 +215,59 @@ static void test_describe_configs(void **state)
     free(r);
 }
 
+/* A shard reports a partition offline for a disk fault, or cleared. */
+static void report_fault(struct fake *f, const char *topic, int32_t partition, bool cleared)
+{
+    struct req *r = req_new(CTL_PARTITION_FAULT);
+    r->m.u.fault = (struct ctl_partition_fault){
+        .topic = topic, .partition = partition, .cleared = cleared, .since_ms = 42,
+        .reason = "file=/d/pf-1/00000000000000000000.log op=read errno=5 error=EIO"};
+    call(f, 1, r);
+    free(r);
+}
+
+static const struct config_desc *offline_entry(struct fake *f, const char *topic,
+                                               struct req **r)
+{
+    *r = configs(f, CTL_DESCRIBE_CONFIGS, CTL_RESOURCE_TOPIC, topic, NULL, NULL, false,
+                 false);
+    return desc_of((*r)->m.u.configs.resources, "sluice.partition.offline");
+}
+
+/* part_faults.c: an offline partition is marked in every snapshot
+ * published after its shard said so, DescribeConfigs lists why; a second
+ * report changes nothing; a cleared one (it was deleted) takes it out. */
+static void test_partition_fault_published(void **state)
+{
+    struct fake *f = started(state);
+    struct req *r;
+    assert_int_equal(create(f, "pf", 2, NULL), 0);
+    assert_null(offline_entry(f, "pf", &r));
+    free(r);
+    uint64_t epoch = f->md[0]->epoch;
+
+    report_fault(f, "pf", 1, false);
+    const struct md_topic *t = md_find_topic(f->md[0], "pf", 2);
+    assert_true(f->md[0]->epoch > epoch);
+    assert_int_equal(t->partitions[0].offline, 0);
+    assert_int_equal(t->partitions[1].offline, 1);
+    const struct config_desc *d = offline_entry(f, "pf", &r);
+    assert_non_null(d);
+    assert_true(d->read_only);
+    assert_string_equal(d->value, "partition=1 since.ms=42 file=/d/pf-1/"
+                                  "00000000000000000000.log op=read errno=5 error=EIO");
+    free(r);
+    epoch = f->md[0]->epoch;
+    report_fault(f, "pf", 1, false);
+    assert_int_equal(f->md[0]->epoch, epoch);     /* the first reason stays */
+
+    report_fault(f, "pf", 1, true);
+    t = md_find_topic(f->md[0], "pf", 2);
+    assert_int_equal(t->partitions[1].offline, 0);
+    assert_null(offline_entry(f, "pf", &r));
+    free(r);
+}
+
 static void test_alter_configs(void **state)
 {
     struct fake *f = started(state);
@@ -514,7 +567,14 @@ static void test_open_failure_rolls_back(void **state)
     assert_int_equal(create(f, "good", 1, NULL), 0);
     stop(f);
 
-    f->fail_topic = "good";                         /* at the next start */
+    /* At the next start: a log that cannot be read (a disk fault) leaves
+     * its partition offline and the broker starts (its shard reported it,
+     * dataplane/partition_fault.c); any other failure fails the start. */
+    f->fail_topic = "good";
+    assert_int_equal(start(f), 0);
+    assert_non_null(md_find_topic(f->md[0], "bad", 3));
+    stop(f);
+    f->fail_errno = -ENOMEM;
     assert_int_equal(start(f), -EIO);
 }
 
@@ -756,6 +816,7 @@ int main(void)
         T(test_validate_only_creates_nothing),
         T(test_create_partitions),
         T(test_describe_configs),
+        T(test_partition_fault_published),
         T(test_alter_configs),
         T(test_delete),
         T(test_restart_restores_everything),

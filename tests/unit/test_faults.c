@@ -1,7 +1,9 @@
 /* test_faults.c - failing writes and syncs (a full disk, an I/O error):
  * the log fails for good, never reports the lost bytes durable, and
  * reopens to what was durable before (storage/sys.h, storage/flush.c);
- * short writes are finished and operations io-wq never ran are retried. */
+ * short writes are finished and operations io-wq never ran are retried.
+ * Failing reads (EIO) and failed syncs take the log offline, a full disk
+ * does not (storage/log_fault.c), and a reopen serves it again. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -161,6 +163,7 @@ static void test_full_disk_is_sticky(void **state)
     storage_sys.prep_writev = failing_prep_writev;
     append_one(f, log, 2, -ENOSPC);
     assert_int_equal(log_error(log), -ENOSPC);
+    assert_false(log_offline(log)); /* a full disk: read-only, not offline */
     assert_int_equal(log_durable_end(log), 10); /* the lost batch never counts */
     /* Sticky: even with space back, the log refuses and stays put. */
     storage_sys.prep_writev = f->saved.prep_writev;
@@ -188,6 +191,9 @@ static void test_failed_sync_is_sticky(void **state)
     storage_sys.prep_fdatasync = failing_prep_fdatasync;
     append_one(f, log, 1, -EBADF);
     assert_int_equal(log_error(log), -EBADF);
+    assert_true(log_offline(log)); /* an unexpected errno: a disk fault */
+    assert_string_equal(log_fault(log)->op, "fdatasync");
+    assert_int_equal(log_fault(log)->err, -EBADF);
     /* Written to the file, but never synced: not durable, not readable. */
     assert_int_equal(log_written_end(log), 10);
     assert_int_equal(log_durable_end(log), 5);
@@ -294,9 +300,155 @@ static void test_cancelled_journal_commits_are_retried(void **state)
     reopen_reads_back(f, 40);
 }
 
+/* --- read faults -------------------------------------------------------- */
+
+static int read_fail_fd = -1;  /* storage_sys.pread fails with EIO on it */
+static int reads_failed;
+
+static ssize_t failing_pread(int fd, void *buf, size_t len, off_t off)
+{
+    if (fd == read_fail_fd) {
+        reads_failed++;
+        errno = EIO;
+        return -1;
+    }
+    return pread(fd, buf, len, off);
+}
+
+struct fault_seen {
+    int calls;
+    struct log *log;
+};
+
+static void on_fault(void *ctx, struct log *log)
+{
+    struct fault_seen *seen = ctx;
+    seen->calls++;
+    seen->log = log;
+}
+
+/* The first segment's .log descriptor, as log_read hands it out. */
+static int first_segment_fd(struct log *log)
+{
+    struct log_range r[1];
+    assert_int_equal(log_read(log, 0, 1, r, 1), 1);
+    return r[0].fd;
+}
+
+/* A batch header log_read cannot read: the fetch gets the errno, the log
+ * goes offline once (the handler is told), refuses appends, and nothing
+ * more becomes durable; reopened with the disk reading again, every
+ * batch reads back and the log serves. */
+static void test_read_fault_takes_log_offline(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    struct fault_seen seen = { 0 };
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    log_set_fault_handler(log, on_fault, &seen);
+    for (int i = 0; i < 3; i++)
+        append_one(f, log, i, 0);
+    assert_false(log_offline(log));
+    assert_null(log_fault(log));
+    read_fail_fd = first_segment_fd(log);
+    storage_sys.pread = failing_pread;
+
+    struct log_range r[2];
+    assert_int_equal(log_read(log, 5, 100, r, 2), -EIO);
+    assert_true(reads_failed > 0);
+    assert_true(log_offline(log));
+    assert_int_equal(seen.calls, 1);
+    assert_ptr_equal(seen.log, log);
+    const struct log_fault *fault = log_fault(log);
+    assert_int_equal(fault->err, -EIO);
+    assert_string_equal(fault->op, "read");
+    assert_non_null(strstr(fault->file, "/t-0/00000000000000000000.log"));
+    /* Sticky, told once; appends refused, nothing more made durable. */
+    assert_int_equal(log_read(log, 0, 100, r, 2), -EIO);
+    assert_int_equal(seen.calls, 1);
+    struct log_append_result res;
+    size_t len = fixture_batch(f->buf[3], sizeof(f->buf[0]), 5, 50, NOW, 3);
+    assert_int_equal(log_append(log, f->buf[3], len, NOW, &res), -EIO);
+    assert_int_equal(log_error(log), -EIO);
+    assert_int_equal(log_durable_end(log), 15);
+
+    storage_sys.pread = f->saved.pread; /* the disk reads again */
+    read_fail_fd = -1;
+    assert_int_equal(log_close(log), -EIO); /* no clean-shutdown marker */
+    reopen_reads_back(f, 15);
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    assert_false(log_offline(log));
+    append_one(f, log, 3, 0);
+    assert_int_equal(log_durable_end(log), 20);
+    assert_int_equal(log_close(log), 0);
+}
+
+/* ListOffsets by timestamp reads batches too: a failed read is the
+ * errno and offline, never "no such offset". */
+static void test_timestamp_lookup_fault(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    append_one(f, log, 0, 0);
+    int64_t off, ts;
+    assert_int_equal(log_offset_for_timestamp(log, NOW + 2, &off, &ts), 0);
+    assert_int_equal(off, 2);
+    read_fail_fd = first_segment_fd(log);
+    storage_sys.pread = failing_pread;
+    assert_int_equal(log_offset_for_timestamp(log, NOW + 2, &off, &ts), -EIO);
+    assert_true(log_offline(log));
+    assert_string_equal(log_fault(log)->op, "read");
+    storage_sys.pread = f->saved.pread;
+    read_fail_fd = -1;
+    log_close(log);
+}
+
+/* A read that failed outside storage (a fetch's splice): blamed on the
+ * log only when the descriptor is one of its segments. */
+static void test_read_failed_elsewhere(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    struct fault_seen seen = { 0 };
+    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    log_set_fault_handler(log, on_fault, &seen);
+    append_one(f, log, 0, 0);
+    int fd = first_segment_fd(log);
+    assert_false(log_read_failed(log, fd + 1000, -EIO, "splice"));
+    assert_false(log_offline(log));
+    assert_true(log_read_failed(log, fd, -EBADMSG, "splice")); /* the data, not the disk */
+    assert_false(log_offline(log));
+    assert_true(log_read_failed(log, fd, -EIO, "splice"));
+    assert_true(log_offline(log));
+    assert_string_equal(log_fault(log)->op, "splice");
+    assert_int_equal(seen.calls, 1);
+    log_close(log);
+}
+
+static void test_fault_errnos(void **state)
+{
+    (void)state;
+    assert_true(log_errno_is_fault(-EIO));
+    assert_true(log_errno_is_fault(-ENXIO));
+    assert_true(log_errno_is_fault(-EBADF));
+    assert_true(log_errno_is_fault(-EROFS));
+    assert_false(log_errno_is_fault(0));
+    assert_false(log_errno_is_fault(-ENOSPC));
+    assert_false(log_errno_is_fault(-EDQUOT));
+    assert_false(log_errno_is_fault(-EBADMSG));
+    assert_false(log_errno_is_fault(-ENOENT));
+    assert_false(log_errno_is_fault(-ENOMEM));
+    assert_false(log_errno_is_fault(-EAGAIN));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_read_fault_takes_log_offline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timestamp_lookup_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_failed_elsewhere, setup, teardown),
+        cmocka_unit_test(test_fault_errnos),
         cmocka_unit_test_setup_teardown(test_full_disk_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_writes_complete, setup, teardown),
