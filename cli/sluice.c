@@ -54,6 +54,12 @@ static const char usage[] =
 	"                             ends a hanging transaction on that partition\n"
 	"  producers TOPIC [-p PARTITION]     each partition's idempotent/transactional\n"
 	"                             producers: epoch, last sequence, open transaction\n"
+	"  acls list [RESOURCE] [--principal P]\n"
+	"  acls add (--allow P | --deny P) --operation OP... RESOURCE [--prefixed] [--host H]\n"
+	"  acls remove [--allow P | --deny P | --principal P] [--operation OP]... [RESOURCE]\n"
+	"       [--prefixed | --literal] [--host H]\n"
+	"                             RESOURCE: --topic NAME | --group NAME | --cluster;\n"
+	"                             OP: READ, WRITE, ALL, DESCRIBE, ALTER_CONFIGS, ...\n"
 	"\n"
 	"exit codes: 0 ok, 1 error from the broker or client, 2 bad command line\n";
 
@@ -157,6 +163,8 @@ missing:
 		rc = capture_main(&cli, nrest, rest);
 	} else if (strcmp(rest[0], "txn") == 0 || strcmp(rest[0], "transactions") == 0) {
 		rc = txn_main(&cli, nrest - 1, rest + 1);
+	} else if (strcmp(rest[0], "acls") == 0 || strcmp(rest[0], "acl") == 0) {
+		rc = acls_main(&cli, nrest - 1, rest + 1);
 	} else if (strcmp(rest[0], "producers") == 0) {
 		rc = producers_cmd(&cli, nrest, rest);
 	} else {

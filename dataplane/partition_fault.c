@@ -71,6 +71,7 @@ void partition_on_log_fault(void *ctx, struct log *log)
             char reason[CTL_FAULT_REASON_MAX];
             p->offline = true;
             s->metrics.partitions_offline++;
+            s->metrics.storage_faults++;
             fault_reason(reason, sizeof(reason), f->file, f->op, f->err);
             slog(SLOG_ERROR, "shard",
                  "partition offline shard=%d partition=%s-%d %s (a disk fault: produce, "
@@ -96,6 +97,7 @@ void partition_open_failed(struct shard *s, struct partition *p, int err)
     char reason[CTL_FAULT_REASON_MAX], dir[PATH_MAX];
     if (!log_errno_is_fault(err))
         return;
+    s->metrics.storage_faults++;
     snprintf(dir, sizeof(dir), "%s/%s-%d", s->cfg.data_dir, p->topic, p->index);
     fault_reason(reason, sizeof(reason), dir, "open", err);
     slog(SLOG_ERROR, "shard", "partition offline shard=%d partition=%s-%d %s",

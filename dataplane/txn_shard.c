@@ -21,6 +21,7 @@
  *
  * Never: decides what a transaction contains (control/txn.c does). */
 #include "dataplane/shard_private.h"
+#include "dataplane/authz.h"
 #include "dataplane/kafka/msg_produce.h"
 #include "dataplane/kafka/msg_txn.h"
 #include "storage/batch.h"
@@ -370,6 +371,7 @@ int handle_write_txn_markers(struct request *rq)
     if (!(st->parts = request_alloc(rq, sizeof(*st->parts) * (size_t)st->n)))
         return -ENOMEM;
     int k = 0;
+    bool allowed = authz_cluster(rq, ACL_OP_CLUSTER_ACTION);   /* brokers only */
     for (int i = 0; i < request_count(req->markers.n); i++) {
         const struct kafka_writable_marker *mk = &req->markers.v[i];
         for (int t = 0; t < request_count(mk->topics.n); t++) {
@@ -378,9 +380,11 @@ int handle_write_txn_markers(struct request *rq)
                 int32_t idx = mk->topics.v[t].partition_indexes.v[j];
                 struct wtm_part *wp = &st->parts[k];
                 wp->offset = -1;
-                wp->p = name.len > 0 ? shard_partition(rq->shard, name.p, (size_t)name.len, idx)
-                                     : NULL;
-                if (!wp->p)
+                wp->p = name.len > 0 && allowed
+                            ? shard_partition(rq->shard, name.p, (size_t)name.len, idx) : NULL;
+                if (!allowed)
+                    wp->error = KERR_CLUSTER_AUTHORIZATION_FAILED;
+                else if (!wp->p)
                     wp->error = name.len > 0 ? not_here(rq->shard, name.p, (size_t)name.len, idx)
                                              : KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }

@@ -50,6 +50,7 @@ struct shard_metrics {
     uint64_t requests_rejected;        /* connection closed by a bad request */
     uint64_t authz_denied;             /* authorization checks refused (authz.c) */
     uint64_t partitions_offline;       /* now, for a disk fault (partition_fault.c) */
+    uint64_t storage_faults;           /* partitions taken offline, ever (or not opened) */
     int32_t core;                      /* pinned to (topology index), -1: none */
     /* The shard's DPDK queue counters as "name=value ..." (the queue's own
      * dpdk_stats_format), in the report's arena; NULL without DPDK. */

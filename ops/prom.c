@@ -222,6 +222,9 @@ void ops_render_metrics(struct sbuf *b, const struct ctl_stats *st)
     SHARD_U64(b, st, "sluice_partitions_offline", "gauge",
               "Partitions offline for a disk fault (an I/O error reading or writing their "
               "log); back after a restart that reads them.", partitions_offline);
+    SHARD_U64(b, st, "sluice_storage_faults_total", "counter",
+              "Partitions taken offline (or left unopened at start) by a disk fault.",
+              storage_faults);
     api_counters(b, st);
     shard_hist(b, st, "sluice_fsync_duration_seconds", "fdatasync latency of the group commit.",
                offsetof(struct shard_metrics, flush.fsync_ns));

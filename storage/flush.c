@@ -117,7 +117,9 @@ void log_journal_synced(struct log *log, int64_t end, uint64_t end_pos, struct s
 {
     log->jnl_outstanding--;
     if (res < 0) {
-        log_fail_op(log, res, "journal commit");
+        /* a disk fault blames the journal's file; a full disk fails as usual */
+        log_fault_raise(log, res, log->journal ? log->journal->path : NULL, "journal commit");
+        log_fail(log, res);
         return;
     }
     if (log->error)

@@ -336,6 +336,39 @@ def test_acls_survive_restart(ctx):
               "mallory is still refused after the restart")
 
 
+def sluice_cli(b, user, *args, rc=0):
+    """The `sluice` CLI as user over SASL_PLAINTEXT: its JSON output."""
+    import json
+    exe = os.path.join(os.environ.get("SLUICE_BUILD_DIR", os.path.join(harness.REPO, "build")),
+                       "cli", "sluice")
+    p = harness.run([exe, "-b", b.listeners["SASL_PLAINTEXT"], "-X",
+                     "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=SCRAM-SHA-256",
+                     "-X", f"sasl.username={user}", "-X", f"sasl.password={USERS[user]}",
+                     "--json", *args], check_rc=False, timeout=60)
+    expect_eq(p.returncode, rc, f"sluice {' '.join(args)} exit code ({p.stderr[-500:]!r})")
+    return json.loads(p.stdout) if rc == 0 else p.stderr.decode(errors="replace")
+
+
+def test_cli_acls(ctx):
+    """sluice acls add/list/remove (librdkafka's Admin API)."""
+    b = broker(ctx)
+    got = sluice_cli(b, "admin", "acls", "add", "--allow", "User:carol", "--operation", "read",
+                     "--operation", "DESCRIBE", "--topic", "cli-", "--prefixed")
+    expect_eq(got, {"added": 2}, "sluice acls add")
+    got = sluice_cli(b, "admin", "acls", "list", "--principal", "User:carol")["acls"]
+    expect_eq(sorted((a["resource_type"], a["name"], a["pattern_type"], a["operation"],
+                      a["permission"]) for a in got),
+              [("TOPIC", "cli-", "PREFIXED", "DESCRIBE", "ALLOW"),
+               ("TOPIC", "cli-", "PREFIXED", "READ", "ALLOW")], "sluice acls list")
+    err = sluice_cli(b, "mallory", "acls", "add", "--allow", "User:mallory", "--operation",
+                     "ALL", "--cluster", rc=1)
+    check("CLUSTER_AUTHORIZATION_FAILED" in err, f"sluice acls add as mallory: {err}")
+    got = sluice_cli(b, "admin", "acls", "remove", "--principal", "User:carol")["removed"]
+    expect_eq(len(got), 2, "sluice acls remove: bindings removed")
+    expect_eq(sluice_cli(b, "admin", "acls", "list", "--principal", "User:carol")["acls"], [],
+              "carol's ACLs after remove")
+
+
 if __name__ == "__main__":
     harness.main([
         test_refused_without_rights,
@@ -343,5 +376,6 @@ if __name__ == "__main__":
         test_kcat_and_kafka_python_refused,
         test_deny_beats_allow,
         test_bad_filter_is_invalid_request,
+        test_cli_acls,
         test_acls_survive_restart,
     ])

@@ -242,11 +242,16 @@ def cli(b, *args):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-def offline_gauge(b):
+def shard_sum(b, family):
+    """family summed over the shards, from /metrics."""
     status, _, body = http_get(f"http://{b.http}/metrics")
     expect_eq(status, 200, "/metrics status")
     m = parse_metrics(body.decode())
-    return sum(v for (name, _), v in m.items() if name == "sluice_partitions_offline")
+    return sum(v for (name, _), v in m.items() if name == family)
+
+
+def offline_gauge(b):
+    return shard_sum(b, "sluice_partitions_offline")
 
 
 def check_offline(b, fs, op):
@@ -269,6 +274,7 @@ def check_offline(b, fs, op):
     expect_eq([o["partition"] for o in doc.get("offline", [])], [0], "describe --json offline")
     expect_eq(doc["partitions"][0].get("error"), "KAFKA_STORAGE_ERROR", "describe --json error")
     expect_eq(offline_gauge(b), 1, "sluice_partitions_offline over the shards")
+    expect_eq(shard_sum(b, "sluice_storage_faults_total"), 1, "sluice_storage_faults_total")
     check(fs.stats()["failed_reads"] > 0, "the broker's reads reached faultfs and failed")
     log(f"offline line: {line}")
 
@@ -293,6 +299,7 @@ def restart_still_failing(b, fs):
     check("partition 0: file=" in out and "op=open" in out,
           f"describe after a restart on the failing disk:\n{out}\n{err}")
     expect_eq(os.path.getsize(seg), size, "bad's segment after a restart on the failing disk")
+    expect_eq(shard_sum(b, "sluice_storage_faults_total"), 1, "faults counted at open")
 
 
 def serve_on_and_restart(b, fs, bad, good):

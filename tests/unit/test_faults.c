@@ -264,6 +264,15 @@ static void journal_turn(struct fx *f, struct log *log, struct journal *j)
         assert_true(io_ring_run_once(&f->ring) >= 0); /* waits for a completion */
 }
 
+/* A log attached to a fresh shard journal in f's directory. */
+static void open_journaled(struct fx *f, struct log **log, struct journal **j)
+{
+    assert_int_equal(journal_replay_dir(f->dir), 0);
+    assert_int_equal(journal_open(j, f->dir, 0, JOURNAL_MIN_BYTES), 0);
+    assert_int_equal(log_open(log, f->dir, "t", 0, &f->cfg, NOW), 0);
+    log_set_journal(*log, *j);
+}
+
 /* A journal commit whose write or fdatasync io-wq never ran is issued
  * again: the journal and the log do not fail, every append becomes
  * durable, and everything reads back after a reopen. */
@@ -272,10 +281,7 @@ static void test_cancelled_journal_commits_are_retried(void **state)
     struct fx *f = *state;
     struct log *log;
     struct journal *j;
-    assert_int_equal(journal_replay_dir(f->dir), 0);
-    assert_int_equal(journal_open(&j, f->dir, 0, JOURNAL_MIN_BYTES), 0);
-    assert_int_equal(log_open(&log, f->dir, "t", 0, &f->cfg, NOW), 0);
-    log_set_journal(log, j);
+    open_journaled(f, &log, &j);
     storage_sys.prep_writev = cancelling_prep_writev;
     storage_sys.prep_fdatasync = cancelling_prep_fdatasync;
     struct journal_stats st;
@@ -298,6 +304,42 @@ static void test_cancelled_journal_commits_are_retried(void **state)
     assert_int_equal(log_close(log), 0);
     journal_close(j);
     reopen_reads_back(f, 40);
+}
+
+/* A journal commit whose fdatasync fails: the write fault takes the log
+ * offline as a read fault does (named after the journal's commit), and
+ * nothing the commit covered is reported durable. */
+static void test_failed_journal_commit_takes_log_offline(void **state)
+{
+    struct fx *f = *state;
+    struct log *log;
+    struct journal *j;
+    open_journaled(f, &log, &j);
+    struct log_append_result res;
+    size_t len = fixture_batch(f->buf[0], sizeof(f->buf[0]), 5, 50, NOW, 0);
+    assert_int_equal(log_append(log, f->buf[0], len, NOW, &res), 0);
+    for (int t = 0; t < 10000 && log_durable_end(log) < 5; t++)
+        journal_turn(f, log, j); /* durable through the journal */
+    assert_int_equal(log_durable_end(log), 5);
+    len = fixture_batch(f->buf[1], sizeof(f->buf[0]), 5, 50, NOW, 1);
+    assert_int_equal(log_append(log, f->buf[1], len, NOW, &res), 0);
+    storage_sys.prep_fdatasync = failing_prep_fdatasync;
+    for (int t = 0; t < 10000 && !log_error(log); t++) {
+        assert_true(log_flush_submit(log, &f->ring, NOW) >= 0);
+        assert_true(journal_submit(j, &f->ring) >= 0);
+        if (journal_busy(j) || log_busy(log))
+            assert_true(io_ring_run_once(&f->ring) >= 0);
+    }
+    assert_true(log_offline(log));
+    assert_string_equal(log_fault(log)->op, "journal commit");
+    assert_non_null(strstr(log_fault(log)->file, "/__journal/")); /* the journal's file */
+    assert_int_equal(log_durable_end(log), 5);
+    storage_sys = f->saved;
+    for (int t = 0; t < 10000 && (log_busy(log) || journal_busy(j)); t++)
+        assert_true(io_ring_run_once(&f->ring) >= 0);
+    assert_int_equal(log_durable_end(log), 5);
+    assert_true(log_close(log) < 0);
+    journal_close(j);
 }
 
 /* --- read faults -------------------------------------------------------- */
@@ -449,6 +491,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timestamp_lookup_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_failed_elsewhere, setup, teardown),
         cmocka_unit_test(test_fault_errnos),
+        cmocka_unit_test_setup_teardown(test_failed_journal_commit_takes_log_offline, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_writes_complete, setup, teardown),
