@@ -356,6 +356,14 @@ int handle_describe_topic_partitions(struct request *rq)
         struct kafka_dtp_topic *out = &resp->topics.v[k];
         *out = (struct kafka_dtp_topic){.name = names[i],
                                         .topic_authorized_operations = INT32_MIN};
+        if (all && !authz_quiet(rq, ACL_OP_DESCRIBE, ACL_RES_TOPIC, names[i].p,
+                                (size_t)names[i].len))
+            continue;                           /* listed: only what it may DESCRIBE */
+        if (!all && !authz_topic(rq, ACL_OP_DESCRIBE, names[i])) {
+            out->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+            k++;
+            continue;
+        }
         if (!t) {
             out->error_code = topic_name_valid(names[i]) ? KERR_UNKNOWN_TOPIC_OR_PARTITION
                                                          : KERR_INVALID_TOPIC;
@@ -392,6 +400,16 @@ int handle_describe_topic_partitions(struct request *rq)
 
 /* Groups and transactions are coordinated by the control thread, reached
  * through any shard; shard 0 is the coordinator every client is sent to. */
+/* Kafka: DESCRIBE on the group (key type 0) or transactional id (1). */
+static int16_t coordinator_refused(struct request *rq, struct kstr key)
+{
+    const struct kafka_find_coordinator_req *req = rq->body;
+    if (req->key_type == 1)
+        return authz_txn_id(rq, ACL_OP_DESCRIBE, key) ? 0
+                                                      : KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    return authz_group(rq, ACL_OP_DESCRIBE, key) ? 0 : KERR_GROUP_AUTHORIZATION_FAILED;
+}
+
 int handle_find_coordinator(struct request *rq)
 {
     const struct kafka_find_coordinator_req *req = rq->body;
@@ -404,6 +422,11 @@ int handle_find_coordinator(struct request *rq)
     resp->error_message = KSTR_NULL;
     resp->node_id = b->node_id;
     broker_endpoint(rq, b, &resp->host, &resp->port);
+    if (rq->api_version < 4 && (resp->error_code = coordinator_refused(rq, req->key))) {
+        resp->node_id = -1;
+        resp->host = KSTR_LIT("");
+        resp->port = -1;
+    }
     if (req->coordinator_keys.n > 0) {
         resp->coordinators.n = req->coordinator_keys.n;
         resp->coordinators.v = kafka_arena_alloc(a, sizeof(*resp->coordinators.v) *
@@ -413,7 +436,8 @@ int handle_find_coordinator(struct request *rq)
         for (int32_t i = 0; i < req->coordinator_keys.n; i++)
             resp->coordinators.v[i] = (struct kafka_coordinator){
                 .key = req->coordinator_keys.v[i], .node_id = b->node_id,
-                .host = resp->host, .port = resp->port, .error_message = KSTR_NULL };
+                .host = resp->host, .port = resp->port, .error_message = KSTR_NULL,
+                .error_code = coordinator_refused(rq, req->coordinator_keys.v[i]) };
     }
     return request_respond(rq, resp);
 }

@@ -425,9 +425,14 @@ static void list_txns_done(struct request *rq, struct ctl_msg *m)
     resp.unknown_state_filters.n = r->nunknown;
     resp.unknown_state_filters.v = request_alloc(rq, sizeof(struct kstr) * (size_t)r->nunknown);
     bool ok = resp.transaction_states.v && resp.unknown_state_filters.v;
-    for (int i = 0; ok && i < n; i++)
-        resp.transaction_states.v[i] = (struct kafka_listed_txn){
+    resp.transaction_states.n = 0;
+    for (int i = 0; ok && i < n; i++) {
+        const char *id = r->txns[i].txn_id ? r->txns[i].txn_id : "";
+        if (!authz_quiet(rq, ACL_OP_DESCRIBE, ACL_RES_TRANSACTIONAL_ID, id, strlen(id)))
+            continue;           /* Kafka lists the ids it may DESCRIBE */
+        resp.transaction_states.v[resp.transaction_states.n++] = (struct kafka_listed_txn){
             kstr_c(r->txns[i].txn_id), r->txns[i].pid, kstr_c(r->txns[i].state) };
+    }
     for (int i = 0; ok && i < r->nunknown; i++)
         resp.unknown_state_filters.v[i] = kstr_c(r->unknown[i]);
     reply(rq, &resp, ok);
@@ -488,6 +493,13 @@ static void describe_txns_done(struct request *rq, struct ctl_msg *m)
             .transaction_state = kstr_c(s->state ? s->state : ""),
             .transaction_timeout_ms = s->timeout_ms, .transaction_start_time_ms = s->start_ms,
             .producer_id = s->pid, .producer_epoch = s->epoch };
+        if (!authz_txn_id(rq, ACL_OP_DESCRIBE, d->transactional_id)) {
+            *d = (struct kafka_described_txn){
+                .error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                .transactional_id = d->transactional_id, .transaction_state = KSTR_LIT(""),
+                .producer_id = -1, .producer_epoch = -1 };
+            continue;
+        }
         /* Partitions grouped by topic, in the coordinator's order. */
         d->topics.v = request_alloc(rq, sizeof(*d->topics.v) * (size_t)s->npartitions);
         ok = d->topics.v != NULL;

@@ -459,9 +459,18 @@ int handle_describe_producers(struct request *rq)
         ot->partitions.v = request_alloc(rq, sizeof(*ot->partitions.v) * (size_t)ot->partitions.n);
         if (!ot->partitions.v)
             return -ENOMEM;
-        for (int j = 0; j < ot->partitions.n; j++)
+        bool denied = !authz_topic(rq, ACL_OP_READ, rt->name);   /* Kafka: READ */
+        for (int j = 0; j < ot->partitions.n; j++) {
+            if (denied) {
+                ot->partitions.v[j] = (struct kafka_producers_partition){
+                    .partition_index = rt->partition_indexes.v[j],
+                    .error_code = KERR_TOPIC_AUTHORIZATION_FAILED,
+                    .error_message = KSTR_NULL };
+                continue;
+            }
             if (describe_partition(rq, rt->name, rt->partition_indexes.v[j], &ot->partitions.v[j]) < 0)
                 return -ENOMEM;
+        }
     }
     return request_respond(rq, &resp);
 }

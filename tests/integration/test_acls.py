@@ -5,6 +5,7 @@ predates its ACL API); a user without rights is refused with Kafka's error
 by confluent-kafka (produce, consume with a group, create a topic,
 transactions), kcat and kafka-python, and Metadata hides what it may not
 describe; after a grant the same client succeeds; a DENY beats an ALLOW;
+under mutual TLS the principal is the certificate's subject; `sluice acls`;
 the ACLs survive a restart; a bad filter is INVALID_REQUEST; the broker
 keeps serving everyone else throughout."""
 
@@ -256,6 +257,7 @@ def test_grant_then_succeed(ctx):
     p.begin_transaction()
     p.produce(TOPIC, value=b"in-txn")
     p.commit_transaction(20)
+    del p
     # over SASL_SSL too, and with kcat
     got = harness.kcat(b.listeners["SASL_SSL"], [
         "-X", "security.protocol=sasl_ssl", "-X", f"ssl.ca.location={pki().ca}",
@@ -336,15 +338,16 @@ def test_acls_survive_restart(ctx):
               "mallory is still refused after the restart")
 
 
-def sluice_cli(b, user, *args, rc=0):
-    """The `sluice` CLI as user over SASL_PLAINTEXT: its JSON output."""
+def sluice_cli(b, user, *args, rc=0, conn=None):
+    """The `sluice` CLI as user over SASL_PLAINTEXT (or conn: the listener
+    and -X properties): its JSON output."""
     import json
     exe = os.path.join(os.environ.get("SLUICE_BUILD_DIR", os.path.join(harness.REPO, "build")),
                        "cli", "sluice")
-    p = harness.run([exe, "-b", b.listeners["SASL_PLAINTEXT"], "-X",
-                     "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=SCRAM-SHA-256",
-                     "-X", f"sasl.username={user}", "-X", f"sasl.password={USERS[user]}",
-                     "--json", *args], check_rc=False, timeout=60)
+    conn = conn or [b.listeners["SASL_PLAINTEXT"], "-X", "security.protocol=sasl_plaintext",
+                    "-X", "sasl.mechanisms=SCRAM-SHA-256", "-X", f"sasl.username={user}",
+                    "-X", f"sasl.password={USERS[user]}"]
+    p = harness.run([exe, "-b", *conn, "--json", *args], check_rc=False, timeout=60)
     expect_eq(p.returncode, rc, f"sluice {' '.join(args)} exit code ({p.stderr[-500:]!r})")
     return json.loads(p.stdout) if rc == 0 else p.stderr.decode(errors="replace")
 
@@ -369,6 +372,39 @@ def test_cli_acls(ctx):
               "carol's ACLs after remove")
 
 
+def test_mutual_tls_principal(ctx):
+    """Under mutual TLS the principal is the certificate's subject (RFC 2253):
+    User:CN=alice,OU=clients; the super user is a certificate too."""
+    p = pki()
+    b = ctx.new_broker("acl-mtls", sets={
+        "listeners": "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0",
+        **certs.tls_sets(p, _state["keystore"], "required"),
+        **AUTHORIZER, "super.users": "User:CN=admin,OU=clients"})
+    certs_of = {u: p.client(u) for u in ("admin", "alice")}
+
+    def ssl_x(u):
+        key, cert = certs_of[u]
+        return ["-X", "security.protocol=ssl", "-X", f"ssl.ca.location={p.ca}",
+                "-X", f"ssl.key.location={key}", "-X", f"ssl.certificate.location={cert}"]
+
+    def kcat_as(u, args, **kw):
+        return harness.kcat(b.listeners["SSL"], ssl_x(u) + args, **kw)
+    kcat_as("admin", ["-P", "-t", "mtls-t"], input=b"a\nb\n")
+    r = kcat_as("alice", ["-P", "-t", "mtls-t"], input=b"c\n", check_rc=False)
+    out = (r.stdout + r.stderr).decode(errors="replace").lower()
+    check("authorization failed" in out, f"alice's produce without an ACL: {out[-300:]}")
+    conn = [b.listeners["SSL"], *ssl_x("admin")]
+    expect_eq(sluice_cli(b, None, "acls", "add", "--allow", "User:CN=alice,OU=clients",
+                         "--operation", "WRITE", "--operation", "READ", "--topic", "mtls-t",
+                         conn=conn), {"added": 2}, "sluice acls add over mutual TLS")
+    expect_eq(sluice_cli(b, None, "acls", "add", "--allow", "User:ANONYMOUS", "--operation",
+                         "DESCRIBE", "--cluster", conn=conn), {"added": 1}, "ANONYMOUS DESCRIBE")
+    wait_everywhere(b, 3)
+    kcat_as("alice", ["-P", "-t", "mtls-t"], input=b"c\n")
+    got = kcat_as("alice", ["-C", "-t", "mtls-t", "-e", "-q"]).stdout.split()
+    expect_eq(got, [b"a", b"b", b"c"], "alice reads over mutual TLS once granted")
+
+
 if __name__ == "__main__":
     harness.main([
         test_refused_without_rights,
@@ -378,4 +414,5 @@ if __name__ == "__main__":
         test_bad_filter_is_invalid_request,
         test_cli_acls,
         test_acls_survive_restart,
+        test_mutual_tls_principal,
     ])
