@@ -49,6 +49,7 @@ def broker(ctx):
     if "b" not in _state:
         p = pki()
         b = ctx.new_broker("acls", sets={"listeners": LISTENERS,
+                                         "sluice.http.listen": "127.0.0.1:0",
                                          **certs.tls_sets(p, _state["keystore"])})
         got = scram_admin.alter(b.listeners["PLAINTEXT"], upserts=[
             (u, "SCRAM-SHA-256", pw, 4096) for u, pw in USERS.items()])
@@ -230,6 +231,9 @@ def test_refused_without_rights(ctx):
         a.close()
     harness.wait_until(lambda: "authorization denied" in b.log_text(), 20,
                        "the denial's log line")
+    import metrics_util
+    denied = metrics_util.value(metrics_util.scrape(b), "sluice_authorization_denied_total")
+    check(denied >= 5, f"sluice_authorization_denied_total {denied} after five refusals")
 
 
 def test_grant_then_succeed(ctx):
