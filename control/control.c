@@ -386,6 +386,10 @@ static void dispatch(struct control *c, int i, struct ctl_msg *m)
         m->shard = i;
         replication_elect_leaders(c, m);
         return;
+    case CTL_REASSIGN:
+        m->shard = i;
+        replication_reassign(c, m);
+        return;
     case CTL_STATS:
         m->shard = i;
         stats_request(c, m);

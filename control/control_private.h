@@ -174,6 +174,7 @@ void replication_alter_request(struct control *c, struct ctl_msg *m);
 /* ElectLeaders on the controller (md_isr_elect per item), answered once
  * committed. */
 void replication_elect_leaders(struct control *c, struct ctl_msg *m);
+void replication_reassign(struct control *c, struct ctl_msg *m);
 /* The controller, after nodes were fenced or registered: elections and ISR
  * removals (md_isr.c); returns the topics changed. Commit after it, then
  * replication_committed. */

@@ -53,6 +53,8 @@ enum ctl_op {
                                  from another node's request */
     CTL_ELECT_LEADERS,        /* control/replication.c: ElectLeaders on the
                                  controller, answered once committed */
+    CTL_REASSIGN,             /* control/replication.c: AlterPartition-
+                                 Reassignments, answered once committed */
     CTL_INIT_PRODUCER_ID,     /* control/txn.c: held until durable */
     CTL_ADD_PARTITIONS_TO_TXN, /* also a produce's verification */
     CTL_ADD_OFFSETS_TO_TXN,
@@ -566,6 +568,22 @@ struct ctl_elect_leaders {
     int16_t error;             /* answer, top level (NOT_CONTROLLER) */
 };
 
+/* AlterPartitionReassignments: a target for each partition (n brokers,
+ * more than MD_REPLICAS_MAX only counted) or a cancel (n = -1). */
+struct ctl_reassign_item {
+    const char *topic;
+    int32_t partition;
+    int32_t n;
+    int32_t replicas[MD_REPLICAS_MAX];
+    int16_t error;             /* answer: NONE, INVALID_REPLICA_ASSIGNMENT, ... */
+};
+
+struct ctl_reassign {
+    int nitems;
+    struct ctl_reassign_item *items;
+    int16_t error;             /* answer, top level (NOT_CONTROLLER) */
+};
+
 /* --- idempotent producers and transactions (control/txn.c) ---
  * Errors are Kafka codes; strings are the requester's (request arena).
  *
@@ -712,6 +730,7 @@ struct ctl_msg {
         struct ctl_stats stats;
         struct ctl_alter_partition alter;
         struct ctl_elect_leaders elect;
+        struct ctl_reassign reassign;
         struct ctl_init_pid init_pid;
         struct ctl_add_partitions add_partitions;
         struct ctl_add_offsets add_offsets;

@@ -102,6 +102,10 @@ static void put_partition(FILE *f, const struct md_partition *p)
             p->leader_epoch, p->partition_epoch);
     put_ids(f, "replicas", p->replicas, p->nreplicas);
     put_ids(f, "isr", p->isr, p->nisr);
+    if (p->nadding > 0)
+        put_ids(f, "adding", p->adding, p->nadding);
+    if (p->nremoving > 0)
+        put_ids(f, "removing", p->removing, p->nremoving);
     fputc('\n', f);
 }
 
@@ -370,15 +374,45 @@ static int parse_ids(const char *text, int32_t *ids, int32_t *n)
     return *n > 0 ? 0 : -EINVAL;
 }
 
-/* The long form's tail: "epoch <e> pepoch <e> replicas <ids> isr <ids>". */
+/* A reassignment's " adding <ids>" and " removing <ids>" after the ISR
+ * (either may be left out), each a subset of the replicas. */
+static int parse_reassigning(const char *rest, struct md_partition *p)
+{
+    char kw[16], ids[256], extra;
+    int used;
+
+    while (sscanf(rest, " %15s %255s%n", kw, ids, &used) == 2) {
+        bool adding = strcmp(kw, "adding") == 0;
+        if ((!adding && strcmp(kw, "removing") != 0) ||
+            (adding ? p->nadding : p->nremoving) > 0 ||
+            parse_ids(ids, adding ? p->adding : p->removing,
+                      adding ? &p->nadding : &p->nremoving) < 0)
+            return -EINVAL;
+        rest += used;
+    }
+    if (sscanf(rest, " %c", &extra) == 1)
+        return -EINVAL;
+    for (int32_t i = 0; i < p->nadding; i++)
+        if (!md_ids_have(p->replicas, p->nreplicas, p->adding[i]) ||
+            md_ids_have(p->removing, p->nremoving, p->adding[i]))
+            return -EINVAL;
+    for (int32_t i = 0; i < p->nremoving; i++)
+        if (!md_ids_have(p->replicas, p->nreplicas, p->removing[i]))
+            return -EINVAL;
+    return 0;
+}
+
+/* The long form's tail: "epoch <e> pepoch <e> replicas <ids> isr <ids>"
+ * and a reassignment's sets. */
 static int parse_replicated(const char *tail, struct md_partition *p)
 {
-    char reps[256], isr[256], extra;
-    if (sscanf(tail, "epoch %d pepoch %d replicas %255s isr %255s %c", &p->leader_epoch,
-               &p->partition_epoch, reps, isr, &extra) != 4 ||
+    char reps[256], isr[256];
+    int used = 0;
+    if (sscanf(tail, "epoch %d pepoch %d replicas %255s isr %255s%n", &p->leader_epoch,
+               &p->partition_epoch, reps, isr, &used) != 4 || used == 0 ||
         p->leader_epoch < 0 || p->partition_epoch < 0 ||
         parse_ids(reps, p->replicas, &p->nreplicas) < 0 ||
-        parse_ids(isr, p->isr, &p->nisr) < 0)
+        parse_ids(isr, p->isr, &p->nisr) < 0 || parse_reassigning(tail + used, p) < 0)
         return -EINVAL;
     for (int32_t i = 0; i < p->nisr; i++)
         if (!md_ids_have(p->replicas, p->nreplicas, p->isr[i]))
@@ -481,6 +515,8 @@ static int topic_settle(struct md_reader *r, struct md_store *s,
         return md_store_insert(s, l);
     if (!r->entry)
         return bad(r, "topic %s appears twice", l->t.name);
+    if (md_store_drops_moved(s, old, l) < 0)  /* replicas reassigned away */
+        return -ENOMEM;
     md_store_forget(s, old);
     return md_store_insert(s, l);
 }

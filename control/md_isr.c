@@ -201,8 +201,11 @@ int16_t md_isr_alter(struct md_store *s, int32_t broker, struct ctl_isr_change *
                 p->isr[n++] = p->replicas[i];
         p->nisr = n;
         p->partition_epoch++;
+        md_reassign_complete(s, p);     /* the last target replica joined */
         t->touched = true;
     }
+    ch->out_leader = p->leader;
+    ch->out_leader_epoch = p->leader_epoch;
     ch->out_partition_epoch = p->partition_epoch;
     ch->out_nisr = p->nisr;
     memcpy(ch->out_isr, p->isr, sizeof p->isr);

@@ -180,6 +180,12 @@ void md_store_remove(struct md_store *s, struct md_live *t);
 int md_store_drops_add(struct md_store *s, const struct md_live *t);
 /* Removes t without a trace (what applying a committed remove does). */
 void md_store_forget(struct md_store *s, struct md_live *t);
+/* Notes for removal the replicas this node held in old and holds no more
+ * in now (the same topic, reassigned). */
+int md_store_drops_moved(struct md_store *s, const struct md_live *old, const struct md_live *now);
+/* The same for one partition of topic, as it was and is now. */
+int md_store_drop_moved(struct md_store *s, const char *topic, const struct md_partition *was,
+                        const struct md_partition *now);
 
 /* The port shard i really listens on (when listeners asked for port 0,
  * or advertised.listeners did not fix it). */
@@ -271,6 +277,20 @@ int md_isr_rebalance(struct md_store *s, int32_t pct);
  * PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE,
  * UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST. */
 int16_t md_isr_elect(struct md_store *s, const char *topic, int32_t p, int8_t type);
+
+/* --- md_reassign.c: partition reassignment ------------------------------- */
+
+/* A reassignment is in progress for p. */
+bool md_reassigning(const struct md_partition *p);
+/* AlterPartitionReassignments for partition p of topic: target (n
+ * brokers), or n < 0 to cancel (rules 7-9). NONE (started, completed or
+ * cancelled; topic marked touched), UNKNOWN_TOPIC_OR_PARTITION,
+ * INVALID_REPLICA_ASSIGNMENT or NO_REASSIGNMENT_IN_PROGRESS. */
+int16_t md_reassign(struct md_store *s, const char *topic, int32_t p, const int32_t *target,
+                    int32_t n);
+/* Completes p's reassignment if every target replica is in its ISR
+ * (rule 8); true if it did. */
+bool md_reassign_complete(struct md_store *s, struct md_partition *p);
 
 /* --- md_log.c: the metadata log ------------------------------------------ */
 

@@ -386,25 +386,51 @@ void md_store_remove(struct md_store *s, struct md_live *t)
     md_store_forget(s, t);
 }
 
+static int drop_add(struct md_store *s, const char *topic, int32_t partition, int32_t broker)
+{
+    if (s->ndrops == s->drops_cap) {
+        int32_t cap = s->drops_cap ? s->drops_cap * 2 : 16;
+        struct md_drop *v = realloc(s->drops, sizeof(*v) * (size_t)cap);
+        if (!v)
+            return -ENOMEM;
+        s->drops = v;
+        s->drops_cap = cap;
+    }
+    struct md_drop *d = &s->drops[s->ndrops++];
+    snprintf(d->topic, sizeof d->topic, "%s", topic);
+    d->partition = partition;
+    d->shard = md_broker_shard(broker);
+    return 0;
+}
+
 int md_store_drops_add(struct md_store *s, const struct md_live *t)
 {
     for (int32_t p = 0; p < t->nplaced; p++) {
         int32_t leader = t->t.partitions[p].leader;
-        if (leader < 0 || md_broker_node(leader) != s->node_id)
-            continue;
-        if (s->ndrops == s->drops_cap) {
-            int32_t cap = s->drops_cap ? s->drops_cap * 2 : 16;
-            struct md_drop *v = realloc(s->drops, sizeof(*v) * (size_t)cap);
-            if (!v)
-                return -ENOMEM;
-            s->drops = v;
-            s->drops_cap = cap;
-        }
-        struct md_drop *d = &s->drops[s->ndrops++];
-        snprintf(d->topic, sizeof d->topic, "%s", t->t.name);
-        d->partition = p;
-        d->shard = md_broker_shard(leader);
+        if (leader >= 0 && md_broker_node(leader) == s->node_id &&
+            drop_add(s, t->t.name, p, leader) < 0)
+            return -ENOMEM;
     }
+    return 0;
+}
+
+int md_store_drop_moved(struct md_store *s, const char *topic, const struct md_partition *was,
+                        const struct md_partition *now)
+{
+    int32_t had = md_partition_on_node(was, s->node_id);
+
+    if (had < 0 || had == md_partition_on_node(now, s->node_id))
+        return 0;
+    return drop_add(s, topic, was->index, had);
+}
+
+int md_store_drops_moved(struct md_store *s, const struct md_live *old, const struct md_live *now)
+{
+    if (old->state != MD_LIVE || now->state != MD_LIVE)
+        return 0;
+    for (int32_t p = 0; p < old->t.npartitions && p < now->t.npartitions; p++)
+        if (md_store_drop_moved(s, old->t.name, &old->t.partitions[p], &now->t.partitions[p]) < 0)
+            return -ENOMEM;
     return 0;
 }
 

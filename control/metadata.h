@@ -64,6 +64,12 @@ struct md_partition {
     int32_t nisr;
     int32_t replicas[MD_REPLICAS_MAX];
     int32_t isr[MD_REPLICAS_MAX];
+    /* A reassignment in progress (AlterPartitionReassignments,
+     * control/md_reassign.c's rules 7-9): replicas is the target followed
+     * by removing; adding are the target's new ones. Both empty: none. */
+    int32_t nadding, nremoving;
+    int32_t adding[MD_REPLICAS_MAX];
+    int32_t removing[MD_REPLICAS_MAX];
     int32_t offline;           /* snapshots only: this node's replica is
                                   offline for a disk fault (part_faults.c);
                                   Metadata answers KAFKA_STORAGE_ERROR */

@@ -4,7 +4,8 @@
  * (AlterPartition), the elections fencing calls for and those operators
  * ask for (ElectLeaders), by md_isr.c's rules.
  *
- * Owns: CTL_ALTER_PARTITION and CTL_ELECT_LEADERS on the control thread,
+ * Owns: CTL_ALTER_PARTITION, CTL_ELECT_LEADERS and CTL_REASSIGN (Alter-
+ * PartitionReassignments, md_reassign.c's rules) on the control thread,
  * the state a replica is opened with or told of (CTL_PARTITION_OPEN /
  * CTL_PARTITION_STATE), and the commits of partition changes.
  *
@@ -114,6 +115,14 @@ void replication_alter_request(struct control *c, struct ctl_msg *m)
         }
         changed = 0;
     }
+    for (int i = 0; changed && i < a->nitems; i++) {
+        /* A reassignment the ISR change completed may remove this node's
+         * replica (other nodes see it when they apply the entry). */
+        struct md_live *t = a->items[i].error == KERR_NONE ? md_store_find(s, a->items[i].topic)
+                                                             : NULL;
+        if (t)
+            md_store_drop_moved(s, t->t.name, &saved[i], &t->t.partitions[a->items[i].partition]);
+    }
     free(saved);
     if (changed) {
         control_log("ISR of %d partition(s) changed at broker %d's request", changed,
@@ -190,4 +199,63 @@ int replication_elect(struct control *c, const char *why)
 void replication_committed(struct control *c)
 {
     committed(c);
+}
+
+/* --- AlterPartitionReassignments on the controller ---------------------------- */
+
+/* Item i of r applied: its partition's state before in *was (zeroed when
+ * it is unknown). */
+static void reassign_one(struct md_store *s, struct ctl_reassign_item *it, struct md_partition *was)
+{
+    struct md_live *t = it->topic ? md_store_find(s, it->topic) : NULL;
+
+    memset(was, 0, sizeof *was);
+    if (t && t->state == MD_LIVE && it->partition >= 0 && it->partition < t->t.npartitions)
+        *was = t->t.partitions[it->partition];
+    it->error = it->topic ? md_reassign(s, it->topic, it->partition, it->replicas, it->n)
+                          : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
+void replication_reassign(struct control *c, struct ctl_msg *m)
+{
+    struct ctl_reassign *r = &m->u.reassign;
+    struct md_store *s = &c->md;
+    struct md_partition *was = NULL;
+    char why[512];
+    int tried = 0;
+
+    r->error = KERR_NONE;
+    if (!md_store_is_controller(s) || !quorum_ready(s->quorum))
+        r->error = KERR_NOT_CONTROLLER;
+    else if (r->nitems > 0 && !(was = calloc((size_t)r->nitems, sizeof *was)))
+        r->error = KERR_UNKNOWN_SERVER_ERROR;
+    for (int i = 0; r->error == KERR_NONE && i < r->nitems; i++) {
+        reassign_one(s, &r->items[i], &was[i]);
+        tried += r->items[i].error == KERR_NONE;
+    }
+    if (tried && md_store_commit(s, why, sizeof why) < 0) {
+        control_log("AlterPartitionReassignments: %s", why);
+        for (int i = r->nitems - 1; i >= 0; i--) {    /* back, as it was */
+            struct ctl_reassign_item *it = &r->items[i];
+            struct md_live *t = it->error == KERR_NONE ? md_store_find(s, it->topic) : NULL;
+            if (t)
+                t->t.partitions[it->partition] = was[i];
+            if (it->error == KERR_NONE)
+                it->error = KERR_KAFKA_STORAGE_ERROR;
+        }
+        tried = 0;
+    }
+    for (int i = 0; tried && i < r->nitems; i++) {
+        struct ctl_reassign_item *it = &r->items[i];
+        struct md_live *t = it->error == KERR_NONE ? md_store_find(s, it->topic) : NULL;
+        if (t)
+            md_store_drop_moved(s, t->t.name, &was[i], &t->t.partitions[it->partition]);
+    }
+    free(was);
+    if (tried) {
+        control_log("AlterPartitionReassignments: %d partition(s) reassigned", tried);
+        committed(c);
+        cluster_apply(c);      /* shards and snapshot first, the answer last */
+    }
+    control_post(c, m->shard, m);
 }

@@ -174,6 +174,10 @@ static int respond_error(struct request *rq, int16_t error)
     case KAFKA_END_TXN: ERROR_RESP(struct kafka_end_txn_resp); break;
     case KAFKA_DESCRIBE_CLUSTER: ERROR_RESP(struct kafka_describe_cluster_resp); break;
     case KAFKA_ELECT_LEADERS: ERROR_RESP(struct kafka_elect_leaders_resp); break;
+    case KAFKA_ALTER_PARTITION_REASSIGNMENTS:
+        ERROR_RESP(struct kafka_alter_reassignments_resp); break;
+    case KAFKA_LIST_PARTITION_REASSIGNMENTS:
+        ERROR_RESP(struct kafka_list_reassignments_resp); break;
     case KAFKA_ALTER_PARTITION: ERROR_RESP(struct kafka_alter_partition_resp); break;
     case KAFKA_BROKER_REGISTRATION: ERROR_RESP(struct kafka_broker_registration_resp); break;
     case KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS: ERROR_RESP(struct kafka_describe_scram_resp); break;
@@ -267,8 +271,10 @@ static int16_t whole_request_error(struct request *rq)
     case KAFKA_DESCRIBE_CLUSTER:
     case KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS:
     case KAFKA_DESCRIBE_ACLS:
+    case KAFKA_LIST_PARTITION_REASSIGNMENTS:
         return authz_cluster(rq, ACL_OP_DESCRIBE) ? 0 : KERR_CLUSTER_AUTHORIZATION_FAILED;
     case KAFKA_ELECT_LEADERS:
+    case KAFKA_ALTER_PARTITION_REASSIGNMENTS:
         return authz_cluster(rq, ACL_OP_ALTER) ? 0 : KERR_CLUSTER_AUTHORIZATION_FAILED;
     case KAFKA_ALTER_PARTITION:
     case KAFKA_BROKER_REGISTRATION:

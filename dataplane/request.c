@@ -265,6 +265,8 @@ static handler_fn handler_for(int16_t key)
     case KAFKA_OFFSET_FOR_LEADER_EPOCH: return handle_offset_for_leader_epoch;
     case KAFKA_ALTER_PARTITION: return handle_alter_partition;
     case KAFKA_ELECT_LEADERS: return handle_elect_leaders;
+    case KAFKA_ALTER_PARTITION_REASSIGNMENTS: return handle_alter_reassignments;
+    case KAFKA_LIST_PARTITION_REASSIGNMENTS: return handle_list_reassignments;
     case KAFKA_DESCRIBE_TOPIC_PARTITIONS: return handle_describe_topic_partitions;
     case KAFKA_JOIN_GROUP: return handle_join_group;
     case KAFKA_SYNC_GROUP: return handle_sync_group;

@@ -333,6 +333,8 @@ int handle_broker_registration(struct request *rq);
 int handle_offset_for_leader_epoch(struct request *rq);
 int handle_alter_partition(struct request *rq);
 int handle_elect_leaders(struct request *rq);
+int handle_alter_reassignments(struct request *rq);
+int handle_list_reassignments(struct request *rq);
 
 /* handle_cluster.c: this node's registration, sent by shard 0 */
 void shard_send_registration(struct shard *s, struct ctl_msg *m);

@@ -266,6 +266,24 @@ static int cut_finish(struct log *log, int64_t end, bool emptied)
     return 0;
 }
 
+/* Removes the segments after segs[keep] (all of them for -1), the newest
+ * first, each unlink durable before the next and before anything is cut:
+ * a crash in the middle leaves a prefix of the segments, never a hole - a
+ * cut segment followed by one that outlived its removal, which a restart
+ * would take for the log (a gap the crash made) while the producer
+ * snapshots after the cut still describe the data that was in the hole
+ * (test_powercut_eos's truncations found it: a wrong LSO). */
+static int retire_after(struct log *log, int keep)
+{
+    int rc = 0;
+    while (rc == 0 && log->nsegs - 1 > keep) {
+        log_retire_segment(log, log->segs[log->nsegs - 1], 1);
+        log->nsegs--;
+        rc = storage_sync_dir(log->dir);
+    }
+    return rc;
+}
+
 int log_truncate(struct log *log, int64_t offset, int64_t now_ms)
 {
     if (log->error)
@@ -282,9 +300,9 @@ int log_truncate(struct log *log, int64_t offset, int64_t now_ms)
         log_fail(log, rc);
         return log->error;
     }
-    while (log->nsegs - 1 > i) {
-        log_retire_segment(log, log->segs[log->nsegs - 1], 1);
-        log->nsegs--;
+    if ((rc = retire_after(log, i)) < 0) {
+        log_fail(log, rc);
+        return log->error;
     }
     int64_t end = offset;
     if ((rc = segment_cut(log->segs[i], offset, &end)) < 0) {
@@ -307,12 +325,8 @@ int log_truncate_fully(struct log *log, int64_t offset, int64_t now_ms)
     /* The old segments go first (and their names durably): a new segment
      * whose name exists already (the log starts at offset and is emptied)
      * is the old one cut to nothing. */
-    while (rc == 0 && log->nsegs > 0) {
-        log_retire_segment(log, log->segs[log->nsegs - 1], 1);
-        log->nsegs--;
-    }
     if (rc == 0)
-        rc = storage_sync_dir(log->dir);
+        rc = retire_after(log, -1);
     if (rc == 0)
         rc = segment_create(&seg, log->dir, offset, now_ms);
     if (rc == 0 && (rc = log_add_segment(log, seg)) < 0)

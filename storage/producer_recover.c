@@ -16,9 +16,9 @@
  * Snapshots are written at every roll and at close, so the replay reads
  * at most the two segments since the last two rolls: bounded, never the
  * whole log.
- * Without any snapshot (a log written before sluice kept producer state,
- * or one that never rolled) the replay starts at the first re-read
- * segment, or the last one. */
+ * Without a snapshot at or below the limit (a log that never rolled, or
+ * one whose newest snapshots a crash or a truncation took) the replay
+ * starts at the log start. */
 #include "storage/log_private.h"
 #include "storage/producer_snapshot.h"
 
@@ -131,19 +131,15 @@ static int replay(struct log *log, int64_t from)
     return rc;
 }
 
-int log_producers_load(struct log *log, bool clean, int64_t now_ms)
+/* Loads the newest snapshot at or below limit (one further back with
+ * skip_one) and replays the log from it; without one, from its start. */
+static int producers_load(struct log *log, int64_t limit, bool skip_one)
 {
     int64_t *snaps = NULL, end = log->next_offset;
     int n = 0, rc = producer_snapshot_list(log->dir, &snaps, &n);
-    (void)now_ms;
     if (rc < 0)
         return rc;
-    int64_t limit = clean ? end : (log->recover_from < end ? log->recover_from : end);
     int64_t from = -1;
-    /* After a crash, start one snapshot further back than needed: a
-     * snapshot keeps one batch per producer, the replay all five, and the
-     * batches a producer may retry can straddle the last roll. */
-    bool skip_one = !clean;
     for (int i = n - 1; i >= 0; i--) {
         if (snaps[i] > end) {
             producer_snapshot_remove(log->dir, snaps[i]);
@@ -170,10 +166,8 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
     free(snaps);
     if (rc < 0)
         return rc;
-    if (from < 0) {
-        int64_t last = log_active(log)->base_offset;
-        from = limit < last ? limit : last;
-    }
+    if (from < 0)
+        from = log_start_offset(log);
     if (from < end && (rc = replay(log, from)) < 0)
         return rc;
     /* The rebuilt .txnindex files are written and made durable now: the
@@ -188,6 +182,22 @@ int log_producers_load(struct log *log, bool clean, int64_t now_ms)
             return rc;
     }
     return 0;
+}
+
+int log_producers_load(struct log *log, bool clean, int64_t now_ms)
+{
+    int64_t end = log->next_offset;
+    int64_t limit = clean ? end : (log->recover_from < end ? log->recover_from : end);
+    (void)now_ms;
+    /* After a crash, start one snapshot further back than needed: a
+     * snapshot keeps one batch per producer, the replay all five, and the
+     * batches a producer may retry can straddle the last roll. Without
+     * a snapshot at or below the limit the whole log is replayed, as
+     * Kafka does: the snapshots are what bound the replay, and a crash can
+     * take the newest ones (their names), a truncation the ones past its
+     * end - starting at the limit instead forgot every transaction opened
+     * before it (a wrong LSO; test_powercut_eos found it). */
+    return producers_load(log, limit, !clean);
 }
 
 int log_producers_snapshot(struct log *log, bool sync)
@@ -243,7 +253,10 @@ int log_producers_truncated(struct log *log, bool emptied)
      * rebuilt by the replay. */
     int64_t from = log->recover_from;
     log->recover_from = INT64_MAX;
-    rc = log_producers_load(log, true, 0);
+    rc = producers_load(log, log->next_offset, false);
     log->recover_from = from;
-    return rc;
+    /* And a snapshot at the new end (as Kafka's truncateAndReload takes
+     * one), synced: a restart before the next roll starts from it, not
+     * from its rule for a log without one (its last segment). */
+    return rc < 0 ? rc : log_producers_snapshot(log, true);
 }

@@ -229,6 +229,15 @@ int segment_rename(struct segment *seg, const char *dir)
         if (storage_sys.rename(from, to) < 0)
             return -errno;
     }
+    /* No .txnindex yet (a pre-created segment has none): none may stay
+     * under the new name either - one of an older segment of that base
+     * whose unlink a crash lost (a truncation's) would be loaded with it,
+     * its aborted transactions taken for this segment's. */
+    char stale[PATH_MAX];
+    if (seg->txnindex.fd < 0 &&
+        snprintf(stale, sizeof(stale), "%s.txnindex", named) < (int)sizeof(stale) &&
+        storage_sys.unlink(stale) < 0 && errno != ENOENT)
+        return -errno;
     memcpy(seg->base_path, named, sizeof(named));
     return storage_sync_dir(dir);
 }

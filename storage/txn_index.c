@@ -124,7 +124,9 @@ int txn_index_flush(struct txn_index *ti, const char *path)
     if (ti->written == ti->count)
         return 0;
     if (ti->fd < 0) {
-        ti->fd = storage_sys.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        /* Its first entry: whatever a file of that name holds is not this
+         * segment's (see segment_rename). */
+        ti->fd = storage_sys.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (ti->fd < 0)
             return -errno;
         ti->new_name = true;

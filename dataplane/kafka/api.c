@@ -83,6 +83,12 @@ static const struct kafka_api apis[KAFKA_API_KEY_MAX + 1] = {
 	API(KAFKA_ELECT_LEADERS, "ElectLeaders", 0, 2, 2, 2, elect_leaders),
 	API(KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1, 1,
 	    incr_alter_configs),
+	/* replication (dataplane/handle_reassign.c): on the controller, v0 as
+	 * Kafka 3.x; Kafka 4.1's v1 only adds allowReplicationFactorChange */
+	API(KAFKA_ALTER_PARTITION_REASSIGNMENTS, "AlterPartitionReassignments", 0, 0, 0, 0,
+	    alter_reassignments),
+	API(KAFKA_LIST_PARTITION_REASSIGNMENTS, "ListPartitionReassignments", 0, 0, 0, 0,
+	    list_reassignments),
 	API(KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, NF, 0, offset_delete),
 	API(KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS, "DescribeUserScramCredentials", 0, 0, 0, 0,
 	    describe_scram),

@@ -202,3 +202,100 @@ static const struct kfield el_resp_f[] = {
 };
 KSCHEMA(kafka_elect_leaders_resp_s, S, el_resp_f);
 #undef S
+
+/* ---- AlterPartitionReassignments / ListPartitionReassignments v0 ---- */
+
+#define S struct kafka_reassign_req_partition
+static const struct kfield ra_req_part_f[] = {
+	KF(S, partition_index, INT32, KALL),
+	KF(S, replicas, ARRAY, KALL, KNULL(0), KSUB(kafka_int32_elem)),
+};
+static KSCHEMA(ra_req_part_s, S, ra_req_part_f);
+#undef S
+
+#define S struct kafka_reassign_req_topic
+static const struct kfield ra_req_topic_f[] = {
+	KF(S, name, STRING, KALL),
+	KF(S, partitions, ARRAY, KALL, KSUB(ra_req_part_s)),
+};
+static KSCHEMA(ra_req_topic_s, S, ra_req_topic_f);
+#undef S
+
+#define S struct kafka_alter_reassignments_req
+static const struct kfield ra_req_f[] = {
+	KF(S, timeout_ms, INT32, KALL, KDEF(60000)),
+	KF(S, topics, ARRAY, KALL, KSUB(ra_req_topic_s)),
+};
+KSCHEMA(kafka_alter_reassignments_req_s, S, ra_req_f);
+#undef S
+
+#define S struct kafka_reassign_resp_partition
+static const struct kfield ra_resp_part_f[] = {
+	KF(S, partition_index, INT32, KALL),
+	KF(S, error_code, INT16, KALL),
+	KF(S, error_message, STRING, KALL, KNULL(0), KDNULL),
+};
+static KSCHEMA(ra_resp_part_s, S, ra_resp_part_f);
+#undef S
+
+#define S struct kafka_reassign_resp_topic
+static const struct kfield ra_resp_topic_f[] = {
+	KF(S, name, STRING, KALL),
+	KF(S, partitions, ARRAY, KALL, KSUB(ra_resp_part_s)),
+};
+static KSCHEMA(ra_resp_topic_s, S, ra_resp_topic_f);
+#undef S
+
+#define S struct kafka_alter_reassignments_resp
+static const struct kfield ra_resp_f[] = {
+	KF(S, throttle_time_ms, INT32, KALL),
+	KF(S, error_code, INT16, KALL),
+	KF(S, error_message, STRING, KALL, KNULL(0), KDNULL),
+	KF(S, responses, ARRAY, KALL, KSUB(ra_resp_topic_s)),
+};
+KSCHEMA(kafka_alter_reassignments_resp_s, S, ra_resp_f);
+#undef S
+
+#define S struct kafka_list_reassignments_req_topic
+static const struct kfield rl_req_topic_f[] = {
+	KF(S, name, STRING, KALL),
+	KF(S, partition_indexes, ARRAY, KALL, KSUB(kafka_int32_elem)),
+};
+static KSCHEMA(rl_req_topic_s, S, rl_req_topic_f);
+#undef S
+
+#define S struct kafka_list_reassignments_req
+static const struct kfield rl_req_f[] = {
+	KF(S, timeout_ms, INT32, KALL, KDEF(60000)),
+	KF(S, topics, ARRAY, KALL, KNULL(0), KSUB(rl_req_topic_s)),
+};
+KSCHEMA(kafka_list_reassignments_req_s, S, rl_req_f);
+#undef S
+
+#define S struct kafka_ongoing_partition
+static const struct kfield rl_part_f[] = {
+	KF(S, partition_index, INT32, KALL),
+	KF(S, replicas, ARRAY, KALL, KSUB(kafka_int32_elem)),
+	KF(S, adding_replicas, ARRAY, KALL, KSUB(kafka_int32_elem)),
+	KF(S, removing_replicas, ARRAY, KALL, KSUB(kafka_int32_elem)),
+};
+static KSCHEMA(rl_part_s, S, rl_part_f);
+#undef S
+
+#define S struct kafka_ongoing_topic
+static const struct kfield rl_topic_f[] = {
+	KF(S, name, STRING, KALL),
+	KF(S, partitions, ARRAY, KALL, KSUB(rl_part_s)),
+};
+static KSCHEMA(rl_topic_s, S, rl_topic_f);
+#undef S
+
+#define S struct kafka_list_reassignments_resp
+static const struct kfield rl_resp_f[] = {
+	KF(S, throttle_time_ms, INT32, KALL),
+	KF(S, error_code, INT16, KALL),
+	KF(S, error_message, STRING, KALL, KNULL(0), KDNULL),
+	KF(S, topics, ARRAY, KALL, KSUB(rl_topic_s)),
+};
+KSCHEMA(kafka_list_reassignments_resp_s, S, rl_resp_f);
+#undef S

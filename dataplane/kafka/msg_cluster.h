@@ -146,6 +146,74 @@ struct kafka_elect_leaders_resp {
 	KARRAY(struct kafka_elect_leaders_resp_topic) replica_election_results;
 };
 
+/* ---- AlterPartitionReassignments (45) and ListPartitionReassignments
+ * (46), v0 (flexible) ---- */
+struct kafka_reassign_req_partition {
+	int32_t partition_index;
+	KARRAY(int32_t) replicas;       /* null: cancel the reassignment */
+};
+
+struct kafka_reassign_req_topic {
+	struct kstr name;
+	KARRAY(struct kafka_reassign_req_partition) partitions;
+};
+
+struct kafka_alter_reassignments_req {
+	int32_t timeout_ms;             /* default 60000 */
+	KARRAY(struct kafka_reassign_req_topic) topics;
+};
+
+struct kafka_reassign_resp_partition {
+	int32_t partition_index;
+	int16_t error_code;
+	struct kstr error_message;      /* nullable */
+};
+
+struct kafka_reassign_resp_topic {
+	struct kstr name;
+	KARRAY(struct kafka_reassign_resp_partition) partitions;
+};
+
+struct kafka_alter_reassignments_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message;      /* nullable */
+	KARRAY(struct kafka_reassign_resp_topic) responses;
+};
+
+struct kafka_list_reassignments_req_topic {
+	struct kstr name;
+	KARRAY(int32_t) partition_indexes;
+};
+
+struct kafka_list_reassignments_req {
+	int32_t timeout_ms;             /* default 60000 */
+	KARRAY(struct kafka_list_reassignments_req_topic) topics; /* null: all */
+};
+
+struct kafka_ongoing_partition {
+	int32_t partition_index;
+	KARRAY(int32_t) replicas;
+	KARRAY(int32_t) adding_replicas;
+	KARRAY(int32_t) removing_replicas;
+};
+
+struct kafka_ongoing_topic {
+	struct kstr name;
+	KARRAY(struct kafka_ongoing_partition) partitions;
+};
+
+struct kafka_list_reassignments_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message;      /* nullable */
+	KARRAY(struct kafka_ongoing_topic) topics;
+};
+
+extern const struct kschema kafka_alter_reassignments_req_s;
+extern const struct kschema kafka_alter_reassignments_resp_s;
+extern const struct kschema kafka_list_reassignments_req_s;
+extern const struct kschema kafka_list_reassignments_resp_s;
 extern const struct kschema kafka_elect_leaders_req_s;
 extern const struct kschema kafka_elect_leaders_resp_s;
 extern const struct kschema kafka_offset_for_leader_epoch_req_s;

@@ -313,6 +313,100 @@ def elect_leaders(host, port, election_type, topic_partitions, version=1, corr=9
     return err, {(t, p): e for t, ps in res for p, e, _ in ps}
 
 
+# --- flexible versions (compact forms, tagged fields) ------------------------
+TAGS = b"\x00"  # no tagged fields
+
+
+def compact_array(items):
+    """items (encoded), or None for a null array."""
+    return uvarint(0) if items is None else uvarint(len(items) + 1) + b"".join(items)
+
+
+def _r_uvarint(r):
+    v, shift = 0, 0
+    for _ in range(10):
+        b = r.take(1)[0]
+        v |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return v
+        shift += 7
+    raise ValueError("varint too long")
+
+
+def _r_compact_string(r):
+    n = _r_uvarint(r) - 1
+    return None if n < 0 else r.take(n).decode(errors="replace")
+
+
+def _r_compact_array(r, fn):
+    n = _r_uvarint(r) - 1
+    return None if n < 0 else [fn(r) for _ in range(n)]
+
+
+def _r_tags(r):
+    for _ in range(_r_uvarint(r)):
+        _r_uvarint(r)
+        r.take(_r_uvarint(r))
+
+
+def _tagged(fn):
+    """A reader of one struct: fn's fields, then its tagged fields."""
+    def read(r):
+        v = fn(r)
+        _r_tags(r)
+        return v
+    return read
+
+
+def _r_topics(r, part):
+    """A compact array of (topic name, [part(r) of each partition])."""
+    return _r_compact_array(r, _tagged(
+        lambda r: (_r_compact_string(r), _r_compact_array(r, _tagged(part)))))
+
+
+def flexible_admin_call(host, port, api_key, version, body, corr):
+    """A request of a flexible version (header v2) whose response starts
+    with throttle_time_ms, error_code and error_message: the error and the
+    Reader after them."""
+    with Conn(host, port, timeout=30) as c:
+        r = c.call(api_key, version, body, corr, header_version=2)
+    _r_tags(r)
+    r.i32()  # throttle_time_ms
+    err = r.i16()
+    _r_compact_string(r)
+    return err, r
+
+
+# --- partition reassignment (v0 of both, flexible) --------------------------
+def alter_reassignments(host, port, targets, corr=11):
+    """AlterPartitionReassignments v0 (targets: {topic: {partition: [broker
+    ids] or None to cancel}}). Returns the top-level error and
+    {(topic, partition): error code}."""
+    body = i32(30000) + compact_array([
+        compact_string(t) + compact_array([
+            i32(p) + compact_array(None if ids is None else [i32(b) for b in ids]) + TAGS
+            for p, ids in parts.items()]) + TAGS
+        for t, parts in targets.items()]) + TAGS
+    err, r = flexible_admin_call(host, port, 45, 0, body, corr)
+    res = _r_topics(r, lambda r: (r.i32(), r.i16(), _r_compact_string(r)))
+    return err, {(t, p): e for t, ps in res for p, e, _ in ps}
+
+
+def list_reassignments(host, port, topics=None, corr=12):
+    """ListPartitionReassignments v0 (topics: {topic: [partitions]}, None:
+    all). Returns the top-level error and {(topic, partition): (replicas,
+    adding, removing)}."""
+    body = i32(30000) + compact_array(None if topics is None else [
+        compact_string(t) + compact_array([i32(p) for p in ps]) + TAGS
+        for t, ps in topics.items()]) + TAGS
+    err, r = flexible_admin_call(host, port, 46, 0, body, corr)
+
+    def ids(r):
+        return _r_compact_array(r, lambda r: r.i32())
+    res = _r_topics(r, lambda r: (r.i32(), ids(r), ids(r), ids(r)))
+    return err, {(t, p): (reps, add, rem) for t, ps in res for p, reps, add, rem in ps}
+
+
 # --- idempotence and transactions (v1 of each: no flexible encoding) ---------
 API_INIT_PRODUCER_ID, API_ADD_PARTITIONS_TO_TXN, API_END_TXN = 22, 24, 26
 

@@ -5,6 +5,7 @@ predates its ACL API); a user without rights is refused with Kafka's error
 by confluent-kafka (produce, consume with a group, create a topic,
 transactions), kcat and kafka-python, and Metadata hides what it may not
 describe; after a grant the same client succeeds; a DENY beats an ALLOW;
+under mutual TLS the principal is the certificate's subject; `sluice acls`;
 the ACLs survive a restart; a bad filter is INVALID_REQUEST; the broker
 keeps serving everyone else throughout."""
 
@@ -48,6 +49,7 @@ def broker(ctx):
     if "b" not in _state:
         p = pki()
         b = ctx.new_broker("acls", sets={"listeners": LISTENERS,
+                                         "sluice.http.listen": "127.0.0.1:0",
                                          **certs.tls_sets(p, _state["keystore"])})
         got = scram_admin.alter(b.listeners["PLAINTEXT"], upserts=[
             (u, "SCRAM-SHA-256", pw, 4096) for u, pw in USERS.items()])
@@ -229,6 +231,9 @@ def test_refused_without_rights(ctx):
         a.close()
     harness.wait_until(lambda: "authorization denied" in b.log_text(), 20,
                        "the denial's log line")
+    import metrics_util
+    denied = metrics_util.value(metrics_util.scrape(b), "sluice_authorization_denied_total")
+    check(denied >= 5, f"sluice_authorization_denied_total {denied} after five refusals")
 
 
 def test_grant_then_succeed(ctx):
@@ -256,6 +261,7 @@ def test_grant_then_succeed(ctx):
     p.begin_transaction()
     p.produce(TOPIC, value=b"in-txn")
     p.commit_transaction(20)
+    del p
     # over SASL_SSL too, and with kcat
     got = harness.kcat(b.listeners["SASL_SSL"], [
         "-X", "security.protocol=sasl_ssl", "-X", f"ssl.ca.location={pki().ca}",
@@ -336,15 +342,17 @@ def test_acls_survive_restart(ctx):
               "mallory is still refused after the restart")
 
 
-def sluice_cli(b, user, *args, rc=0):
-    """The `sluice` CLI as user over SASL_PLAINTEXT: its JSON output."""
+def sluice_cli(b, user, *args, rc=0, conn=None, input=None):
+    """The `sluice` CLI as user over SASL_PLAINTEXT (or conn: the listener
+    and -X properties): its JSON output."""
     import json
     exe = os.path.join(os.environ.get("SLUICE_BUILD_DIR", os.path.join(harness.REPO, "build")),
                        "cli", "sluice")
-    p = harness.run([exe, "-b", b.listeners["SASL_PLAINTEXT"], "-X",
-                     "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=SCRAM-SHA-256",
-                     "-X", f"sasl.username={user}", "-X", f"sasl.password={USERS[user]}",
-                     "--json", *args], check_rc=False, timeout=60)
+    conn = conn or [b.listeners["SASL_PLAINTEXT"], "-X", "security.protocol=sasl_plaintext",
+                    "-X", "sasl.mechanisms=SCRAM-SHA-256", "-X", f"sasl.username={user}",
+                    "-X", f"sasl.password={USERS[user]}"]
+    p = harness.run([exe, "-b", *conn, "--json", *args], check_rc=False, timeout=60,
+                    input=input)
     expect_eq(p.returncode, rc, f"sluice {' '.join(args)} exit code ({p.stderr[-500:]!r})")
     return json.loads(p.stdout) if rc == 0 else p.stderr.decode(errors="replace")
 
@@ -367,6 +375,60 @@ def test_cli_acls(ctx):
     expect_eq(len(got), 2, "sluice acls remove: bindings removed")
     expect_eq(sluice_cli(b, "admin", "acls", "list", "--principal", "User:carol")["acls"], [],
               "carol's ACLs after remove")
+    # sluice users: plain requests on the PLAINTEXT listener (User:ANONYMOUS)
+    plain = [b.listeners["PLAINTEXT"]]
+    err = sluice_cli(b, None, "users", "set", "carol", "--password", "c-pw", rc=1, conn=plain)
+    check("CLUSTER_AUTHORIZATION_FAILED" in err, f"sluice users set without ALTER: {err}")
+    sluice_cli(b, "admin", "acls", "add", "--allow", "User:ANONYMOUS", "--operation", "ALTER",
+               "--cluster")
+    wait_everywhere(b, 3)
+    expect_eq(sluice_cli(b, None, "users", "set", "carol", "--password", "-", "--mechanism",
+                         "SCRAM-SHA-512", "--iterations", "8192", conn=plain, input=b"c-pw\n"),
+              {"set": "carol", "mechanism": "SCRAM-SHA-512"}, "sluice users set")
+    expect_eq(sluice_cli(b, None, "users", "list", "carol", conn=plain),
+              {"users": [{"user": "carol", "mechanism": "SCRAM-SHA-512", "iterations": 8192}]},
+              "sluice users list")
+    sasl = ["-X", "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=SCRAM-SHA-512",
+            "-X", "sasl.username=carol", "-X", "sasl.password=c-pw", "-L", "-m", "10"]
+    harness.kcat(b.listeners["SASL_PLAINTEXT"], sasl)       # carol authenticates
+    sluice_cli(b, None, "users", "delete", "carol", "--mechanism", "SCRAM-SHA-512", conn=plain)
+    r = harness.kcat(b.listeners["SASL_PLAINTEXT"], sasl[:-1] + ["2"], check_rc=False)
+    check(r.returncode != 0, "a deleted credential still authenticates")
+    sluice_cli(b, "admin", "acls", "remove", "--principal", "User:ANONYMOUS", "--operation",
+               "ALTER", "--cluster")
+
+
+def test_mutual_tls_principal(ctx):
+    """Under mutual TLS the principal is the certificate's subject (RFC 2253):
+    User:CN=alice,OU=clients; the super user is a certificate too."""
+    p = pki()
+    b = ctx.new_broker("acl-mtls", sets={
+        "listeners": "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0",
+        **certs.tls_sets(p, _state["keystore"], "required"),
+        **AUTHORIZER, "super.users": "User:CN=admin,OU=clients"})
+    certs_of = {u: p.client(u) for u in ("admin", "alice")}
+
+    def ssl_x(u):
+        key, cert = certs_of[u]
+        return ["-X", "security.protocol=ssl", "-X", f"ssl.ca.location={p.ca}",
+                "-X", f"ssl.key.location={key}", "-X", f"ssl.certificate.location={cert}"]
+
+    def kcat_as(u, args, **kw):
+        return harness.kcat(b.listeners["SSL"], ssl_x(u) + args, **kw)
+    kcat_as("admin", ["-P", "-t", "mtls-t"], input=b"a\nb\n")
+    r = kcat_as("alice", ["-P", "-t", "mtls-t"], input=b"c\n", check_rc=False)
+    out = (r.stdout + r.stderr).decode(errors="replace").lower()
+    check("authorization failed" in out, f"alice's produce without an ACL: {out[-300:]}")
+    conn = [b.listeners["SSL"], *ssl_x("admin")]
+    expect_eq(sluice_cli(b, None, "acls", "add", "--allow", "User:CN=alice,OU=clients",
+                         "--operation", "WRITE", "--operation", "READ", "--topic", "mtls-t",
+                         conn=conn), {"added": 2}, "sluice acls add over mutual TLS")
+    expect_eq(sluice_cli(b, None, "acls", "add", "--allow", "User:ANONYMOUS", "--operation",
+                         "DESCRIBE", "--cluster", conn=conn), {"added": 1}, "ANONYMOUS DESCRIBE")
+    wait_everywhere(b, 3)
+    kcat_as("alice", ["-P", "-t", "mtls-t"], input=b"c\n")
+    got = kcat_as("alice", ["-C", "-t", "mtls-t", "-e", "-q"]).stdout.split()
+    expect_eq(got, [b"a", b"b", b"c"], "alice reads over mutual TLS once granted")
 
 
 if __name__ == "__main__":
@@ -378,4 +440,5 @@ if __name__ == "__main__":
         test_bad_filter_is_invalid_request,
         test_cli_acls,
         test_acls_survive_restart,
+        test_mutual_tls_principal,
     ])

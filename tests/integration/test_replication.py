@@ -49,6 +49,23 @@ fences it) and the records are acknowledged by the two left; the link back,
 the follower registers again, catches up, returns to the ISR, and its copy
 is the leader's.
 
+test_reassignment: a topic of two replicas on three nodes holds records
+acknowledged with acks=all; AlterPartitionReassignments and
+ListPartitionReassignments (raw v0, to the controller). Bad targets are
+refused as Kafka does (two shards of one node, a broker that does not
+exist: INVALID_REPLICA_ASSIGNMENT; cancelling nothing:
+NO_REASSIGNMENT_IN_PROGRESS; an unknown partition; another node:
+NOT_CONTROLLER). A move of one replica to the third node completes: once
+the new replica has caught up, the replica set is the target on every node,
+in sync; the node that left deletes its copy; the new copy is byte for byte
+the leader's. The leader's replica then moves to the node left free while
+that node is stopped (SIGSTOP): it cannot catch up, so the listing shows
+the move in progress (the target then the replica leaving; adding,
+removing); cancelled (null replicas) it is gone and the replicas are as
+before. The node resumed, the same move completes and the leadership moves
+with it; every acknowledged record reads back and records produced after
+the moves are acknowledged.
+
 test_whole_cluster_restart: SIGTERM to every node, all started again: the
 replicated topics come back with the same replicas, every partition in sync
 again, and every record test_rf3_roundtrip acknowledged reads back.
@@ -441,6 +458,118 @@ def test_stalled_node_not_fenced(ctx):
         "found it answering and did not fence it")
 
 
+INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS = 39, 85
+
+
+def replicas_of(i, name, partition=0):
+    ps = partitions(metadata(i, name), name)
+    return ps and ([r["id"] for r in ps[partition]["replicas"]],
+                   sorted(r["id"] for r in ps[partition]["isrs"]), ps[partition]["leader"])
+
+
+def reachable(host):
+    try:
+        kwire.Conn(host, netns.KAFKA_PORT, timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def move(cl, host, name, target):
+    """A reassignment of name-0 to target that completes: the replica set is
+    the target on every node, in sync; the node that lost its replica
+    deletes its copy; the new replica's copy is the leader's. Returns the
+    leader."""
+    was = {r // 1000 for r in replicas_of(0, name)[0]}
+    expect_eq(kwire.alter_reassignments(host, netns.KAFKA_PORT, {name: {0: target}}),
+              (0, {(name, 0): 0}), f"the move of {name}-0 to {target}")
+    harness.wait_until(lambda: kwire.list_reassignments(host, netns.KAFKA_PORT) == (0, {}) and
+                       all(replicas_of(i, name)[:2] == (target, sorted(target))
+                           for i in range(NODES)),
+                       60, f"the move to {target} complete on every node")
+    leader = replicas_of(0, name)[2]
+    check(leader in target, f"the leader after the move: {leader}")
+    for n in was - {r // 1000 for r in target}:
+        gone = os.path.join(cl.nodes[n].data_dir, f"{name}-0")
+        harness.wait_until(lambda: not os.path.exists(gone), 30,
+                           f"node {n} deleting its copy of {name}-0")
+    for n in {r // 1000 for r in target} - was:
+        wait_copies_equal(cl, name, 0, n, leader // 1000)
+    return leader
+
+
+@harness.timeout(240)
+def test_reassignment(ctx):
+    cl = cluster(ctx)
+    wait_registered(range(NODES))
+    ctrl = metadata(0)["controllerid"] // 1000
+    host = netns.node_addr(ctrl)
+    # After a cut link (test_follower_cut_off) the hub may still hold a
+    # failed neighbour entry for a node: reachable first.
+    harness.wait_until(lambda: all(reachable(netns.node_addr(i)) for i in range(NODES)), 30,
+                       "every node's Kafka port reachable from the hub")
+    create_topic("move", 1, 2)
+    wait_in_sync("move", 1, rf=2)
+    acked = produce_rdkafka("move", 0, [f"m-{i}" for i in range(2000)])
+    reps = replicas_of(0, "move")[0]
+    free = next(i for i in range(NODES) if i not in [r // 1000 for r in reps])
+
+    # Refusals (nothing starts).
+    errs = kwire.alter_reassignments(host, netns.KAFKA_PORT, {
+        "move": {0: [ctrl * 1000, ctrl * 1000 + 1]}})
+    expect_eq(errs, (0, {("move", 0): INVALID_REPLICA_ASSIGNMENT}), "two shards of one node")
+    errs = kwire.alter_reassignments(host, netns.KAFKA_PORT, {"move": {0: [7000] + reps[1:]}})
+    expect_eq(errs, (0, {("move", 0): INVALID_REPLICA_ASSIGNMENT}), "a broker that is not")
+    errs = kwire.alter_reassignments(host, netns.KAFKA_PORT, {"move": {0: None, 5: reps}})
+    expect_eq(errs, (0, {("move", 0): NO_REASSIGNMENT_IN_PROGRESS,
+                         ("move", 5): UNKNOWN_TOPIC_OR_PARTITION}),
+              "cancelling nothing; an unknown partition")
+    noctrl = next(i for i in range(NODES) if i != ctrl)
+    errs = kwire.alter_reassignments(netns.node_addr(noctrl), netns.KAFKA_PORT,
+                                     {"move": {0: reps}})
+    expect_eq(errs[0], NOT_CONTROLLER, "AlterPartitionReassignments to another node")
+    expect_eq(kwire.list_reassignments(host, netns.KAFKA_PORT), (0, {}), "nothing in progress")
+
+    # A move that completes: the replica of a node that is not the
+    # controller's goes to the free node (so the node left free is not it).
+    gone = next(r for r in reps if r // 1000 != ctrl)
+    target = [free * 1000 + 1 if r == gone else r for r in reps]
+    move(cl, host, "move", target)
+    free, reps = gone // 1000, target
+
+    # In progress while the new replica's node is stopped, then cancelled.
+    leader = replicas_of(0, "move")[2]
+    target = [free * 1000 if r == leader else r for r in reps]   # the leader's moves
+    cl.nodes[free].proc.send_signal(signal.SIGSTOP)
+    try:
+        expect_eq(kwire.alter_reassignments(host, netns.KAFKA_PORT, {"move": {0: target}}),
+                  (0, {("move", 0): 0}), "the move of the leader's replica")
+        expect_eq(kwire.list_reassignments(host, netns.KAFKA_PORT, {"move": [0]}),
+                  (0, {("move", 0): (target + [leader], [free * 1000], [leader])}),
+                  "the move in progress")
+        expect_eq(kwire.alter_reassignments(host, netns.KAFKA_PORT, {"move": {0: None}}),
+                  (0, {("move", 0): 0}), "cancelling the move")
+        expect_eq(kwire.list_reassignments(host, netns.KAFKA_PORT), (0, {}), "cancelled")
+    finally:
+        cl.nodes[free].proc.send_signal(signal.SIGCONT)
+    # Kafka's revert: the replicas in the order the move listed them, less
+    # those it added.
+    reps = [r for r in target + [leader] if r != free * 1000]
+    harness.wait_until(lambda: all(replicas_of(i, "move")[:2] == (reps, sorted(reps))
+                                   for i in range(NODES)),
+                       30, f"the replicas as before on every node ({reps}; "
+                           f"{[replicas_of(i, 'move') for i in range(NODES)]} now)")
+
+    # The move again, the new replica's node running: the leadership moves.
+    new_leader = move(cl, host, "move", target)
+    check(new_leader != leader, f"the leader stayed {leader} though its replica moved")
+    acked += produce_rdkafka("move", 0, [f"n-{i}" for i in range(500)])
+    got = consume_rdkafka("move", 0, len(acked))
+    expect_eq(got, acked, "every acknowledged record after the moves")
+    log(f"move-0 moved twice (last from node {leader // 1000}, its leader, to node {free}): "
+        f"{len(acked)} records intact, the copies left behind deleted")
+
+
 def isr_nodes(i, name, partition):
     ps = partitions(metadata(i, name), name)
     return sorted(r["id"] // 1000 for r in ps[partition]["isrs"]) if ps else None
@@ -504,4 +633,4 @@ if __name__ == "__main__":
     CL.enter_hub()
     harness.main([test_rf3_roundtrip, test_leader_killed_under_load,
                   test_controller_leader_killed_under_load, test_stalled_node_not_fenced,
-                  test_follower_cut_off, test_whole_cluster_restart])
+                  test_follower_cut_off, test_reassignment, test_whole_cluster_restart])

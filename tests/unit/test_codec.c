@@ -332,7 +332,7 @@ static void test_api_table(void **state)
 	static const int16_t keys[] = { 18, 3, 0, 1, 2, 19, 20, 37, 32, 33, 44, 60, 10,
 					11, 14, 12, 13, 8, 9, 47, 16, 15, 42, 22, 17, 21, 62,
 					24, 25, 26, 27, 28, 61, 65, 66, 75,
-					36, 50, 51, 29, 30, 31, 23, 56, 43 };
+					36, 50, 51, 29, 30, 31, 23, 56, 43, 45, 46 };
 	const struct kafka_api *a;
 	int i = 0, n = 0;
 	(void)state;
@@ -344,7 +344,7 @@ static void test_api_table(void **state)
 		assert_ptr_equal(kafka_api_find(a->key), a);
 		n++;
 	}
-	assert_int_equal(n, 45);
+	assert_int_equal(n, 47);
 	assert_null(kafka_api_find(-1));
 	assert_null(kafka_api_find(57));
 	assert_null(kafka_api_find(1000));
@@ -408,7 +408,7 @@ static void test_api_versions_reply(void **state)
 		assert_int_equal(kafka_api_versions_reply(&w, 42, v, 0, NULL), 0);
 		p = parse_av(w.len, v);
 		assert_int_equal(p->error_code, 0);
-		assert_int_equal(p->api_keys.n, 45);
+		assert_int_equal(p->api_keys.n, 47);
 		assert_int_equal(p->api_keys.v[0].api_key, KAFKA_PRODUCE);
 		assert_int_equal(p->api_keys.v[0].min_version, 3);
 		assert_int_equal(p->api_keys.v[0].max_version, 12);
@@ -422,10 +422,10 @@ static void test_api_versions_reply(void **state)
 		assert_int_equal(p->finalized_features.v[0].max_version_level, 2);
 		assert_int_equal(p->supported_features.v[0].max_version, 2);
 	}
-	/* v0 body: error(2) + count(4) + 45 * 6 */
+	/* v0 body: error(2) + count(4) + 47 * 6 */
 	kwriter_init(&w, buf, sizeof(buf));
 	kafka_api_versions_reply(&w, 42, 0, 0, NULL);
-	assert_int_equal(w.len, 8 + 2 + 4 + 45 * 6);
+	assert_int_equal(w.len, 8 + 2 + 4 + 47 * 6);
 	/* an unknown newer version gets the v0 body with error 35 */
 	kwriter_init(&w, buf, sizeof(buf));
 	assert_int_equal(kafka_api_versions_reply(&w, 42, 9, 0, NULL), 0);

@@ -670,6 +670,61 @@ static void test_truncation_reloads_producer_state(void **state)
     assert_int_equal(log_close(follower), 0);
 }
 
+/* A truncation that leaves no snapshot at or below the new end (here a
+ * cut at a roll whose snapshot is gone, as a crash or a corrupt file may
+ * leave it) replays the whole log kept, from its start: the last segment
+ * alone is empty, and the transaction open before it would be forgotten
+ * (the LSO moved past data that is not stable; test_powercut_eos found it). */
+static void test_truncation_without_snapshots_replays_all(void **state)
+{
+    struct fx *f = *state;
+    struct log_append_result res;
+    struct log *follower;
+    static uint8_t got[1 << 16];
+    open_log(f);
+    assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);   /* 0..4 idempotent */
+    assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);   /* 5..9 txn, open */
+    assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 10..14 */
+    struct log_range r[8];
+    int n = log_read(f->log, 0, sizeof got, r, 8);
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pread(r[i].fd, got + len, r[i].len, (off_t)r[i].pos),
+                         (ssize_t)r[i].len);
+        len += r[i].len;
+    }
+    struct batch_header h1, h2;
+    batch_header_decode(got, &h1);
+    batch_header_decode(got + batch_size(&h1), &h2);
+    size_t first_two = batch_size(&h1) + batch_size(&h2);
+    struct log_config cfg = f->cfg;
+    cfg.segment_bytes = (int64_t)first_two; /* the third batch rolls */
+    assert_int_equal(log_open(&follower, f->dir, "eos-follower", 0, &cfg, NOW), 0);
+    int rc;
+    for (size_t off = 0, size; off < len; off += size) {
+        struct batch_header h;
+        batch_header_decode(got + off, &h);
+        size = batch_size(&h);
+        while ((rc = log_append_replica(follower, got + off, size, NOW, &res)) == -EAGAIN)
+            assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
+        assert_int_equal(rc, 0);
+        assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
+    }
+    assert_int_equal(log_active_base(follower), 10);
+    assert_int_equal(log_last_stable_offset(follower), 5);
+    int64_t *snaps = NULL;
+    int ns = 0;
+    assert_int_equal(producer_snapshot_list(log_dir(follower), &snaps, &ns), 0);
+    for (int i = 0; i < ns; i++)
+        assert_int_equal(producer_snapshot_remove(log_dir(follower), snaps[i]), 0);
+    free(snaps);
+    assert_int_equal(log_truncate(follower, 10, NOW), 0);
+    assert_int_equal(log_end_offset(follower), 10);
+    assert_int_equal(log_last_stable_offset(follower), 5);  /* pid 2's still open */
+    assert_int_equal(log_producer_count(follower), 2);
+    assert_int_equal(log_close(follower), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +742,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_verify_guards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follower_producer_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_reloads_producer_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_without_snapshots_replays_all, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * test_replication.c - the controller's rules for replicated partitions,
  * on an in-memory metadata store of several registered nodes: placement
  * (control/md_place.c), elections and ISR changes (control/md_isr.c, and
- * ElectLeaders' preferred and unclean elections), and
- * the metadata text of replicated partitions (control/md_file.c).
+ * ElectLeaders' preferred and unclean elections), reassignments
+ * (control/md_reassign.c), and the metadata text of replicated partitions
+ * (control/md_file.c).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -460,6 +461,10 @@ static void test_text_refuses_bad_replicas(void **state)
         "replicas 0,1 isr 0",                  /* two replicas on one node */
         "replicas 0,1000,0 isr 0",             /* a replica twice */
         "replicas 1000,2000 isr 1000",         /* a leader outside the ISR */
+        "replicas 0,1000 isr 0 adding 2000",   /* adding a non-replica */
+        "replicas 0,1000 isr 0 adding 1000 removing 1000", /* both */
+        "replicas 0,1000 isr 0 removing 1000 removing 1000",
+        "replicas 0,1000 isr 0 moving 1000",
     };
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -501,6 +506,106 @@ static void test_text_refuses_bad_replicas(void **state)
     }
 }
 
+static void assert_ids(const int32_t *ids, int32_t n, const int32_t *want, int32_t nwant)
+{
+    assert_int_equal(n, nwant);
+    assert_memory_equal(ids, want, sizeof want[0] * (size_t)nwant);
+}
+
+/* The text of w read into a fresh store: t's partition 0 there. */
+static void assert_text_keeps(struct world *w, const struct md_partition *p)
+{
+    struct world *v = world_new(0, NULL);
+    char err[256];
+    size_t n = 0;
+    char *text = md_text_build(&w->s, false, &n, NULL);
+
+    assert_non_null(text);
+    if (md_text_apply(&v->s, text, n, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    const struct md_partition *q = &md_store_find(&v->s, "t")->t.partitions[0];
+    assert_ids(q->replicas, q->nreplicas, p->replicas, p->nreplicas);
+    assert_ids(q->isr, q->nisr, p->isr, p->nisr);
+    assert_ids(q->adding, q->nadding, p->adding, p->nadding);
+    assert_ids(q->removing, q->nremoving, p->removing, p->nremoving);
+    assert_int_equal(q->leader, p->leader);
+    free(text);
+    world_free(v);
+}
+
+static void test_reassign(void **state)
+{
+    struct world *w = world_new(3, NULL);
+    struct md_live *t = add_topic(w, "t", 1, 2);
+    struct md_partition *p = &t->t.partitions[0];
+    int32_t a = p->replicas[0], b = p->replicas[1], c = -1;
+    struct ctl_isr_change ch;
+
+    (void)state;
+    for (int32_t n = 0; n < 3; n++)
+        if (n != md_broker_node(a) && n != md_broker_node(b))
+            c = md_broker_id(n, 1);
+    assert_int_equal(p->leader, a);
+    /* Rule 7: refused, nothing changes. */
+    int32_t same_node[] = {a, md_broker_id(md_broker_node(a), 1)}, unknown[] = {a, 7000};
+    int32_t next_to_b[] = {a, md_broker_id(md_broker_node(b), 1)}, many[9] = {0};
+    assert_int_equal(md_reassign(&w->s, "t", 0, same_node, 2), KERR_INVALID_REPLICA_ASSIGNMENT);
+    assert_int_equal(md_reassign(&w->s, "t", 0, unknown, 2), KERR_INVALID_REPLICA_ASSIGNMENT);
+    assert_int_equal(md_reassign(&w->s, "t", 0, next_to_b, 2), KERR_INVALID_REPLICA_ASSIGNMENT);
+    assert_int_equal(md_reassign(&w->s, "t", 0, many, 0), KERR_INVALID_REPLICA_ASSIGNMENT);
+    assert_int_equal(md_reassign(&w->s, "t", 0, many, 9), KERR_INVALID_REPLICA_ASSIGNMENT);
+    assert_int_equal(md_reassign(&w->s, "t", 0, NULL, -1), KERR_NO_REASSIGNMENT_IN_PROGRESS);
+    assert_int_equal(md_reassign(&w->s, "t", 1, same_node, 2), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(md_reassign(&w->s, "u", 0, same_node, 2), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(p->partition_epoch, 0);
+    /* Rule 8: b's replica moves to c; c is added, b removed, the ISR and
+     * the leader stay until c is in sync. */
+    int32_t t1[] = {a, c}, r1[] = {a, c, b}, isr0[] = {a, b};
+    assert_int_equal(md_reassign(&w->s, "t", 0, t1, 2), KERR_NONE);
+    assert_true(md_reassigning(p));
+    assert_ids(p->replicas, p->nreplicas, r1, 3);
+    assert_ids(p->adding, p->nadding, &c, 1);
+    assert_ids(p->removing, p->nremoving, &b, 1);
+    assert_ids(p->isr, p->nisr, isr0, 2);
+    assert_int_equal(p->partition_epoch, 1);
+    assert_text_keeps(w, p);            /* in progress, through the log's text */
+    /* The leader adds c to the ISR: complete. */
+    int32_t all[] = {a, b, c};
+    ch = change(p, all, 3);
+    assert_int_equal(md_isr_alter(&w->s, a, &ch), KERR_NONE);
+    assert_false(md_reassigning(p));
+    assert_ids(p->replicas, p->nreplicas, t1, 2);
+    assert_ids(p->isr, p->nisr, t1, 2);
+    assert_int_equal(p->leader, a);
+    assert_int_equal(ch.out_partition_epoch, p->partition_epoch);
+    /* The leader's replica moves to b: once b is in sync, b leads. */
+    int32_t t2[] = {b, c};
+    assert_int_equal(md_reassign(&w->s, "t", 0, t2, 2), KERR_NONE);
+    int32_t leader_epoch = p->leader_epoch;
+    int32_t with_b[] = {a, c, b};
+    ch = change(p, with_b, 3);
+    assert_int_equal(md_isr_alter(&w->s, a, &ch), KERR_NONE);
+    assert_ids(p->replicas, p->nreplicas, t2, 2);
+    assert_int_equal(p->leader, b);
+    assert_int_equal(p->leader_epoch, leader_epoch + 1);
+    assert_int_equal(ch.out_leader, b);
+    /* Rule 9: a move of b's replica to a, cancelled before a caught up:
+     * the replicas before it, in its order, less a. */
+    int32_t t3[] = {a, c}, back[] = {c, b};
+    assert_int_equal(md_reassign(&w->s, "t", 0, t3, 2), KERR_NONE);
+    assert_int_equal(md_reassign(&w->s, "t", 0, NULL, -1), KERR_NONE);
+    assert_false(md_reassigning(p));
+    assert_ids(p->replicas, p->nreplicas, back, 2);
+    assert_int_equal(p->leader, b);
+    /* Only removing (RF 2 -> 1): complete at once; the leader stays. */
+    assert_int_equal(md_reassign(&w->s, "t", 0, &b, 1), KERR_NONE);
+    assert_false(md_reassigning(p));
+    assert_ids(p->replicas, p->nreplicas, &b, 1);
+    assert_ids(p->isr, p->nisr, &b, 1);
+    assert_text_keeps(w, p);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_elect_leaders),
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_text_refuses_bad_replicas),
+        cmocka_unit_test(test_reassign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
