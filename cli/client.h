@@ -44,6 +44,7 @@ int capture_main(struct cli *cli, int argc, char **argv);
 int txn_main(struct cli *cli, int argc, char **argv);
 int producers_cmd(struct cli *cli, int argc, char **argv);
 int acls_main(struct cli *cli, int argc, char **argv);
+int users_main(struct cli *cli, int argc, char **argv);
 
 /* Prints "sluice: <fmt>" to stderr; returns CLI_ERR / CLI_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

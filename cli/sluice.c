@@ -60,6 +60,10 @@ static const char usage[] =
 	"       [--prefixed | --literal] [--host H]\n"
 	"                             RESOURCE: --topic NAME | --group NAME | --cluster;\n"
 	"                             OP: READ, WRITE, ALL, DESCRIBE, ALTER_CONFIGS, ...\n"
+	"  users list [USER...]       SCRAM credentials (a PLAINTEXT listener)\n"
+	"  users set USER --password P|- [--mechanism SCRAM-SHA-256|SCRAM-SHA-512]\n"
+	"       [--iterations N]\n"
+	"  users delete USER [--mechanism M]\n"
 	"\n"
 	"exit codes: 0 ok, 1 error from the broker or client, 2 bad command line\n";
 
@@ -163,6 +167,8 @@ missing:
 		rc = capture_main(&cli, nrest, rest);
 	} else if (strcmp(rest[0], "txn") == 0 || strcmp(rest[0], "transactions") == 0) {
 		rc = txn_main(&cli, nrest - 1, rest + 1);
+	} else if (strcmp(rest[0], "users") == 0 || strcmp(rest[0], "user") == 0) {
+		rc = users_main(&cli, nrest - 1, rest + 1);
 	} else if (strcmp(rest[0], "acls") == 0 || strcmp(rest[0], "acl") == 0) {
 		rc = acls_main(&cli, nrest - 1, rest + 1);
 	} else if (strcmp(rest[0], "producers") == 0) {

@@ -25,46 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ARENA_SIZE (4u << 20)
-
-struct call {
-	struct wire w;
-	struct kafka_arena a;
-	uint8_t *mem;
-};
-
-static int call_open(struct call *c, const struct cli *cli, const char *host, int port)
-{
-	c->mem = malloc(ARENA_SIZE);
-	if (!c->mem)
-		return cli_error("out of memory");
-	kafka_arena_init(&c->a, c->mem, ARENA_SIZE);
-	int rc = host ? wire_connect(&c->w, host, port, cli->timeout_ms)
-		      : wire_connect_str(&c->w, cli->bootstrap, cli->timeout_ms);
-	if (rc < 0) {
-		free(c->mem);
-		if (host)
-			return cli_error("cannot connect to %s:%d: %s", host, port, strerror(-rc));
-		return cli_error("cannot connect to %s: %s", cli->bootstrap, strerror(-rc));
-	}
-	return CLI_OK;
-}
-
-static void call_close(struct call *c)
-{
-	wire_close(&c->w);
-	free(c->mem);
-}
-
-static int call_run(struct call *c, int16_t key, int16_t ver, const void *req, void **resp,
-		    const char *what)
-{
-	int rc = wire_call(&c->w, key, ver, req, &c->a, resp);
-	if (rc < 0)
-		return cli_error("%s: %s", what, strerror(-rc));
-	return CLI_OK;
-}
-
 /* Kafka's name of an error code; the few librdkafka 2.0.2 does not know
  * yet (they came with the transaction Admin API) by hand. */
 static const char *kerr_name(int16_t code, char *buf, size_t n)
@@ -129,11 +89,11 @@ static int txn_list(struct cli *cli, int argc, char **argv)
 		else
 			return cli_usage_error("txn list [--state S]... [--producer ID]... [--older-than MS]");
 	}
-	struct call c;
+	struct cli_call c;
 	struct kafka_list_transactions_resp *resp;
-	if (call_open(&c, cli, NULL, 0) != CLI_OK)
+	if (cli_call_open(&c, cli, NULL, 0) != CLI_OK)
 		return CLI_ERR;
-	int rc = call_run(&c, KAFKA_LIST_TRANSACTIONS, req.duration_filter >= 0 ? 1 : 0, &req,
+	int rc = cli_call_run(&c, KAFKA_LIST_TRANSACTIONS, req.duration_filter >= 0 ? 1 : 0, &req,
 			  (void **)&resp, "txn list");
 	if (rc == CLI_OK && resp->error_code) {
 		char b[256];
@@ -171,7 +131,7 @@ static int txn_list(struct cli *cli, int argc, char **argv)
 				       cstr(resp->unknown_state_filters.v[i], s, sizeof(s)));
 		}
 	}
-	call_close(&c);
+	cli_call_close(&c);
 	return rc;
 }
 
@@ -232,13 +192,13 @@ static int txn_describe(struct cli *cli, int argc, char **argv)
 	struct kafka_describe_transactions_req req = { .transactional_ids = { ids, argc - 1 } };
 	for (int i = 1; ids && i < argc; i++)
 		ids[i - 1] = kstr_c(argv[i]);
-	struct call c;
+	struct cli_call c;
 	struct kafka_describe_transactions_resp *resp;
-	if (!ids || call_open(&c, cli, NULL, 0) != CLI_OK) {
+	if (!ids || cli_call_open(&c, cli, NULL, 0) != CLI_OK) {
 		free(ids);
 		return CLI_ERR;
 	}
-	int rc = call_run(&c, KAFKA_DESCRIBE_TRANSACTIONS, 0, &req, (void **)&resp, "txn describe");
+	int rc = cli_call_run(&c, KAFKA_DESCRIBE_TRANSACTIONS, 0, &req, (void **)&resp, "txn describe");
 	if (rc == CLI_OK) {
 		if (cli->json)
 			fputs("{\"transactions\": [", stdout);
@@ -252,7 +212,7 @@ static int txn_describe(struct cli *cli, int argc, char **argv)
 		if (cli->json)
 			puts("]}");
 	}
-	call_close(&c);
+	cli_call_close(&c);
 	free(ids);
 	return rc;
 }
@@ -260,16 +220,16 @@ static int txn_describe(struct cli *cli, int argc, char **argv)
 /* ---- producers of a partition ---- */
 
 /* Opens a connection to the leader of topic's partition. */
-static int leader_open(struct call *c, struct cli *cli, const rd_kafka_metadata_t *md,
+static int leader_open(struct cli_call *c, struct cli *cli, const rd_kafka_metadata_t *md,
 		       const rd_kafka_metadata_partition_t *p)
 {
 	for (int i = 0; i < md->broker_cnt; i++)
 		if (md->brokers[i].id == p->leader)
-			return call_open(c, cli, md->brokers[i].host, md->brokers[i].port);
+			return cli_call_open(c, cli, md->brokers[i].host, md->brokers[i].port);
 	return cli_error("partition %d has no leader", p->id);
 }
 
-static int describe_producers(struct call *c, const char *topic, int32_t partition,
+static int describe_producers(struct cli_call *c, const char *topic, int32_t partition,
 			      struct kafka_producers_partition **out)
 {
 	int32_t idx = partition;
@@ -277,7 +237,7 @@ static int describe_producers(struct call *c, const char *topic, int32_t partiti
 	struct kafka_describe_producers_req req = { { &t, 1 } };
 	struct kafka_describe_producers_resp *resp;
 	char b[256];
-	int rc = call_run(c, KAFKA_DESCRIBE_PRODUCERS, 0, &req, (void **)&resp, "producers");
+	int rc = cli_call_run(c, KAFKA_DESCRIBE_PRODUCERS, 0, &req, (void **)&resp, "producers");
 	if (rc != CLI_OK)
 		return rc;
 	if (resp->topics.n != 1 || resp->topics.v[0].partitions.n != 1)
@@ -313,7 +273,7 @@ static int producers_main(struct cli *cli, int argc, char **argv)
 	}
 	for (int i = 0; rc == CLI_OK && i < mt->partition_cnt; i++) {
 		const rd_kafka_metadata_partition_t *p = &mt->partitions[i];
-		struct call c;
+		struct cli_call c;
 		struct kafka_producers_partition *pp;
 		if (only >= 0 && p->id != only)
 			continue;
@@ -340,7 +300,7 @@ static int producers_main(struct cli *cli, int argc, char **argv)
 					   s->current_txn_start_offset >= 0 ? txn : "-");
 			}
 		}
-		call_close(&c);
+		cli_call_close(&c);
 	}
 	if (mt) {
 		if (cli->json) {
@@ -359,7 +319,7 @@ static int producers_main(struct cli *cli, int argc, char **argv)
 
 /* ---- txn abort TOPIC PARTITION ---- */
 
-static int abort_marker(struct cli *cli, struct call *c, const char *topic, int32_t partition,
+static int abort_marker(struct cli *cli, struct cli_call *c, const char *topic, int32_t partition,
 			const struct kafka_producer_state *s)
 {
 	int32_t idx = partition;
@@ -371,7 +331,7 @@ static int abort_marker(struct cli *cli, struct call *c, const char *topic, int3
 	struct kafka_write_txn_markers_req req = { { &mk, 1 } };
 	struct kafka_write_txn_markers_resp *resp;
 	char b[256];
-	int rc = call_run(c, KAFKA_WRITE_TXN_MARKERS, 1, &req, (void **)&resp, "txn abort");
+	int rc = cli_call_run(c, KAFKA_WRITE_TXN_MARKERS, 1, &req, (void **)&resp, "txn abort");
 	if (rc != CLI_OK)
 		return rc;
 	int16_t err = resp->markers.n == 1 && resp->markers.v[0].topics.n == 1 &&
@@ -404,7 +364,7 @@ static int txn_abort(struct cli *cli, int argc, char **argv)
 	const rd_kafka_metadata_topic_t *mt = md ? cli_md_topic(md, topic) : NULL;
 	int rc = CLI_ERR;
 	for (int i = 0; mt && i < mt->partition_cnt; i++) {
-		struct call c;
+		struct cli_call c;
 		struct kafka_producers_partition *pp;
 		const struct kafka_producer_state *open = NULL;
 		int nopen = 0;
@@ -429,7 +389,7 @@ static int txn_abort(struct cli *cli, int argc, char **argv)
 				       topic);
 		else if (rc == CLI_OK)
 			rc = abort_marker(cli, &c, topic, partition, open);
-		call_close(&c);
+		cli_call_close(&c);
 		break;
 	}
 	if (mt && rc == CLI_ERR && partition >= mt->partition_cnt)

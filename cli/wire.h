@@ -36,4 +36,17 @@ void wire_close(struct wire *w);
 int wire_call(struct wire *w, int16_t key, int16_t version, const void *req,
 	      struct kafka_arena *a, void **resp);
 
+/* cli/call.c: a connection (to host:port, or the -b broker when host is
+ * NULL) and a 4 MiB arena for answers; errors reported, CLI_OK or CLI_ERR. */
+struct cli;
+struct cli_call {
+	struct wire w;
+	struct kafka_arena a;
+	uint8_t *mem;
+};
+int cli_call_open(struct cli_call *c, const struct cli *cli, const char *host, int port);
+void cli_call_close(struct cli_call *c);
+int cli_call_run(struct cli_call *c, int16_t key, int16_t ver, const void *req, void **resp,
+		 const char *what);
+
 #endif

@@ -49,6 +49,7 @@ def broker(ctx):
     if "b" not in _state:
         p = pki()
         b = ctx.new_broker("acls", sets={"listeners": LISTENERS,
+                                         "sluice.http.listen": "127.0.0.1:0",
                                          **certs.tls_sets(p, _state["keystore"])})
         got = scram_admin.alter(b.listeners["PLAINTEXT"], upserts=[
             (u, "SCRAM-SHA-256", pw, 4096) for u, pw in USERS.items()])
@@ -230,6 +231,9 @@ def test_refused_without_rights(ctx):
         a.close()
     harness.wait_until(lambda: "authorization denied" in b.log_text(), 20,
                        "the denial's log line")
+    import metrics_util
+    denied = metrics_util.value(metrics_util.scrape(b), "sluice_authorization_denied_total")
+    check(denied >= 5, f"sluice_authorization_denied_total {denied} after five refusals")
 
 
 def test_grant_then_succeed(ctx):
@@ -338,7 +342,7 @@ def test_acls_survive_restart(ctx):
               "mallory is still refused after the restart")
 
 
-def sluice_cli(b, user, *args, rc=0, conn=None):
+def sluice_cli(b, user, *args, rc=0, conn=None, input=None):
     """The `sluice` CLI as user over SASL_PLAINTEXT (or conn: the listener
     and -X properties): its JSON output."""
     import json
@@ -347,7 +351,8 @@ def sluice_cli(b, user, *args, rc=0, conn=None):
     conn = conn or [b.listeners["SASL_PLAINTEXT"], "-X", "security.protocol=sasl_plaintext",
                     "-X", "sasl.mechanisms=SCRAM-SHA-256", "-X", f"sasl.username={user}",
                     "-X", f"sasl.password={USERS[user]}"]
-    p = harness.run([exe, "-b", *conn, "--json", *args], check_rc=False, timeout=60)
+    p = harness.run([exe, "-b", *conn, "--json", *args], check_rc=False, timeout=60,
+                    input=input)
     expect_eq(p.returncode, rc, f"sluice {' '.join(args)} exit code ({p.stderr[-500:]!r})")
     return json.loads(p.stdout) if rc == 0 else p.stderr.decode(errors="replace")
 
@@ -370,6 +375,27 @@ def test_cli_acls(ctx):
     expect_eq(len(got), 2, "sluice acls remove: bindings removed")
     expect_eq(sluice_cli(b, "admin", "acls", "list", "--principal", "User:carol")["acls"], [],
               "carol's ACLs after remove")
+    # sluice users: plain requests on the PLAINTEXT listener (User:ANONYMOUS)
+    plain = [b.listeners["PLAINTEXT"]]
+    err = sluice_cli(b, None, "users", "set", "carol", "--password", "c-pw", rc=1, conn=plain)
+    check("CLUSTER_AUTHORIZATION_FAILED" in err, f"sluice users set without ALTER: {err}")
+    sluice_cli(b, "admin", "acls", "add", "--allow", "User:ANONYMOUS", "--operation", "ALTER",
+               "--cluster")
+    wait_everywhere(b, 3)
+    expect_eq(sluice_cli(b, None, "users", "set", "carol", "--password", "-", "--mechanism",
+                         "SCRAM-SHA-512", "--iterations", "8192", conn=plain, input=b"c-pw\n"),
+              {"set": "carol", "mechanism": "SCRAM-SHA-512"}, "sluice users set")
+    expect_eq(sluice_cli(b, None, "users", "list", "carol", conn=plain),
+              {"users": [{"user": "carol", "mechanism": "SCRAM-SHA-512", "iterations": 8192}]},
+              "sluice users list")
+    sasl = ["-X", "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=SCRAM-SHA-512",
+            "-X", "sasl.username=carol", "-X", "sasl.password=c-pw", "-L", "-m", "10"]
+    harness.kcat(b.listeners["SASL_PLAINTEXT"], sasl)       # carol authenticates
+    sluice_cli(b, None, "users", "delete", "carol", "--mechanism", "SCRAM-SHA-512", conn=plain)
+    r = harness.kcat(b.listeners["SASL_PLAINTEXT"], sasl[:-1] + ["2"], check_rc=False)
+    check(r.returncode != 0, "a deleted credential still authenticates")
+    sluice_cli(b, "admin", "acls", "remove", "--principal", "User:ANONYMOUS", "--operation",
+               "ALTER", "--cluster")
 
 
 def test_mutual_tls_principal(ctx):

@@ -409,8 +409,9 @@ def test_credentials_survive_restart(ctx):
 
 
 def test_acls_security_disabled(ctx):
-    """No authorizer yet: the ACL APIs answer SECURITY_DISABLED, as Kafka
-    without authorizer.class.name does (kafka-python's admin client)."""
+    """No authorizer configured: the ACL APIs answer SECURITY_DISABLED, as
+    Kafka without authorizer.class.name does (kafka-python's admin client;
+    ACLs themselves: test_acls.py)."""
     from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType,
                              KafkaAdminClient, ResourcePattern, ResourcePatternFilter,
                              ResourceType, ACLResourcePatternType)
