@@ -573,6 +573,22 @@ static void test_txn_verify_guards(void **state)
 /* A follower (log_append_replica) copying the leader's bytes, markers
  * included, ends up with the same producer state: LSO, aborted
  * transactions, duplicates recognised should it become the leader. */
+/* The leader's log (f->log) from offset 0, as a follower fetches it:
+ * its batches' bytes into buf; returns their length. */
+static size_t read_leader_log(struct fx *f, uint8_t *buf, size_t cap)
+{
+    struct log_range r[8];
+    int n = log_read(f->log, 0, cap, r, 8);
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        assert_true(len + r[i].len <= cap);
+        assert_int_equal(pread(r[i].fd, buf + len, r[i].len, (off_t)r[i].pos),
+                         (ssize_t)r[i].len);
+        len += r[i].len;
+    }
+    return len;
+}
+
 static void test_follower_producer_state(void **state)
 {
     struct fx *f = *state;
@@ -585,14 +601,7 @@ static void test_follower_producer_state(void **state)
     marker(f, 2, 0, false);                                 /* 10 */
     assert_int_equal(produce(f, 3, 0, 0, 2, 1, &res), 0);   /* 11..12 txn, open */
     assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 13..17 */
-    struct log_range r[8];
-    int n = log_read(f->log, 0, sizeof got, r, 8);
-    size_t len = 0;
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(pread(r[i].fd, got + len, r[i].len, (off_t)r[i].pos),
-                         (ssize_t)r[i].len);
-        len += r[i].len;
-    }
+    size_t len = read_leader_log(f, got, sizeof got);
     assert_int_equal(log_open(&follower, f->dir, "eos-follower", 0, &f->cfg, NOW), 0);
     assert_int_equal(log_append_replica(follower, got, len, NOW, &res), 0);
     assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
@@ -630,14 +639,7 @@ static void test_truncation_reloads_producer_state(void **state)
     assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);   /* 0..4 idempotent */
     assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);   /* 5..9 txn, open */
     assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 10..14 */
-    struct log_range r[8];
-    int n = log_read(f->log, 0, sizeof got, r, 8);
-    size_t len = 0;
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(pread(r[i].fd, got + len, r[i].len, (off_t)r[i].pos),
-                         (ssize_t)r[i].len);
-        len += r[i].len;
-    }
+    size_t len = read_leader_log(f, got, sizeof got);
     assert_int_equal(log_open(&follower, f->dir, "eos-follower", 0, &f->cfg, NOW), 0);
     assert_int_equal(log_append_replica(follower, got, len, NOW, &res), 0);
     assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
@@ -685,14 +687,7 @@ static void test_truncation_without_snapshots_replays_all(void **state)
     assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);   /* 0..4 idempotent */
     assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);   /* 5..9 txn, open */
     assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 10..14 */
-    struct log_range r[8];
-    int n = log_read(f->log, 0, sizeof got, r, 8);
-    size_t len = 0;
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(pread(r[i].fd, got + len, r[i].len, (off_t)r[i].pos),
-                         (ssize_t)r[i].len);
-        len += r[i].len;
-    }
+    size_t len = read_leader_log(f, got, sizeof got);
     struct batch_header h1, h2;
     batch_header_decode(got, &h1);
     batch_header_decode(got + batch_size(&h1), &h2);
