@@ -112,7 +112,12 @@ def test_duplicates_dropped(ctx):
     st = env.dpdk_stats(b)
     expect_eq(env.total(st, "native.unknown_producer"), 0,
               f"datagrams before the producer's first (lost on the way?): {st}")
-    check(env.total(st, "native.duplicates") >= len(recs) // 3 // 5 - 1,
+    # Each duplicate sent is dropped by sequence - unless the kernel's tap
+    # queue dropped its original under load: then it is the copy stored,
+    # and its successors that came first were counted as a gap (and sent
+    # again after the NAK).
+    dups, gaps = env.total(st, "native.duplicates"), env.total(st, "native.gaps")
+    check(dups + gaps >= len(recs) // 3 // 5 - 1 and dups > 0,
           f"duplicates dropped by sequence: {st}")
 
 
