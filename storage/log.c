@@ -772,8 +772,11 @@ static int segment_scan_timestamp(struct segment *seg, int64_t start, int64_t ts
             if (!buf)
                 return -ENOMEM;
             ssize_t got = storage_sys.pread(seg->fd, buf, batch_size(&h), (off_t)pos);
+            /* batch_find_timestamp's -1 is "none here" (or bytes that are
+             * not records), never an errno: not a disk fault. */
             rc = got == (ssize_t)batch_size(&h)
-                     ? batch_find_timestamp(buf, batch_size(&h), ts, offset, timestamp)
+                     ? (batch_find_timestamp(buf, batch_size(&h), ts, offset, timestamp) == 0
+                            ? 0 : -ENOENT)
                      : got < 0 ? -errno : -ENOENT;
             free(buf);
             if (rc == 0 || log_errno_is_fault(rc))
