@@ -772,12 +772,14 @@ static int segment_scan_timestamp(struct segment *seg, int64_t start, int64_t ts
             if (!buf)
                 return -ENOMEM;
             ssize_t got = storage_sys.pread(seg->fd, buf, batch_size(&h), (off_t)pos);
+            if (got != (ssize_t)batch_size(&h))
+                rc = got < 0 ? -errno : -ENOENT;
             /* batch_find_timestamp's -1 is "none here" (or bytes that are
              * not records), never an errno: not a disk fault. */
-            rc = got == (ssize_t)batch_size(&h)
-                     ? (batch_find_timestamp(buf, batch_size(&h), ts, offset, timestamp) == 0
-                            ? 0 : -ENOENT)
-                     : got < 0 ? -errno : -ENOENT;
+            else if (batch_find_timestamp(buf, batch_size(&h), ts, offset, timestamp) < 0)
+                rc = -ENOENT;
+            else
+                rc = 0;
             free(buf);
             if (rc == 0 || log_errno_is_fault(rc))
                 return rc;
