@@ -624,6 +624,18 @@ static void test_follower_producer_state(void **state)
     assert_int_equal(log_close(follower), 0);
 }
 
+/* The truncation cases' leader: pid 1 idempotent at 0..4 and 10..14,
+ * pid 2's transaction open at 5..9; its bytes into buf, their length. */
+static size_t leader_with_open_txn(struct fx *f, uint8_t *buf, size_t cap)
+{
+    struct log_append_result res;
+    open_log(f);
+    assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);
+    assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);
+    assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);
+    return read_leader_log(f, buf, cap);
+}
+
 /* A follower's truncation (log_replica.c) reloads the producer state as of
  * its new end (Kafka's truncateAndReload): a batch that was cut is no
  * longer a duplicate (else its retry would be answered with the offsets
@@ -635,11 +647,7 @@ static void test_truncation_reloads_producer_state(void **state)
     struct log_append_result res;
     struct log *follower;
     static uint8_t got[1 << 16];
-    open_log(f);
-    assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);   /* 0..4 idempotent */
-    assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);   /* 5..9 txn, open */
-    assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 10..14 */
-    size_t len = read_leader_log(f, got, sizeof got);
+    size_t len = leader_with_open_txn(f, got, sizeof got);
     assert_int_equal(log_open(&follower, f->dir, "eos-follower", 0, &f->cfg, NOW), 0);
     assert_int_equal(log_append_replica(follower, got, len, NOW, &res), 0);
     assert_int_equal(fixture_drain(follower, &f->ring, NOW), 0);
@@ -683,11 +691,7 @@ static void test_truncation_without_snapshots_replays_all(void **state)
     struct log_append_result res;
     struct log *follower;
     static uint8_t got[1 << 16];
-    open_log(f);
-    assert_int_equal(produce(f, 1, 0, 0, 5, 0, &res), 0);   /* 0..4 idempotent */
-    assert_int_equal(produce(f, 2, 0, 0, 5, 1, &res), 0);   /* 5..9 txn, open */
-    assert_int_equal(produce(f, 1, 0, 5, 5, 0, &res), 0);   /* 10..14 */
-    size_t len = read_leader_log(f, got, sizeof got);
+    size_t len = leader_with_open_txn(f, got, sizeof got);
     struct batch_header h1, h2;
     batch_header_decode(got, &h1);
     batch_header_decode(got + batch_size(&h1), &h2);
